@@ -1,0 +1,1 @@
+"""How a node joins the federation and finds others: enrolment, directory, discovery."""

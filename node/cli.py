@@ -1,0 +1,86 @@
+"""The `lienthong` command: argument parsing and dispatch; each command lives in node/commands/."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import LienthongError
+from node import __version__
+from node.commands import local
+from node.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lienthong",
+        description="Exchange official documents between the units of a province.",
+    )
+    parser.add_argument("--version", action="version", version=f"lienthong {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, func: Callable[..., Any], help: str, parent=sub, json_out=False):
+        p = parent.add_parser(name, help=help, description=help)
+        p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+        if json_out:
+            p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", local.init, "create a node: keys and DATA_DIR/node.toml")
+    p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")
+    p.add_argument("--name", required=True, help="the unit's name, e.g. 'Sở Nội vụ'")
+    p.add_argument("--listen", default="127.0.0.1:7443", help="HOST:PORT of the peer API")
+    p.add_argument("--web", default="127.0.0.1:8080", help="HOST:PORT of the clerks' web page")
+    p.add_argument(
+        "--unreachable",
+        action="store_true",
+        help="the node cannot accept inbound connections (pulls from the relay)",
+    )
+    p.add_argument("--passphrase-file", type=Path, help="seal the key file with this passphrase")
+
+    keys = sub.add_parser("keys", help="the node's keys").add_subparsers(dest="keys_command")
+    command("show", local.keys_show, "show public keys and fingerprint", keys, json_out=True)
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command")
+    command(
+        "verify", local.audit_verify, "verify the hash chain of the audit log", audit, json_out=True
+    )
+
+    p = command(
+        "backup", local.backup, "online backup of store, blobs, config and keys", json_out=True
+    )
+    p.add_argument("--out", type=Path, required=True, help="the backup file to write")
+    p = command(
+        "restore", local.restore, "restore a backup into an empty data directory", json_out=True
+    )
+    p.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        result = func(args)
+        if inspect.iscoroutine(result):
+            result = asyncio.run(result)
+    except LienthongError as exc:
+        print(f"lienthong: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_OK if result is None else int(result)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

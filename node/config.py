@@ -1,0 +1,170 @@
+"""node.toml: every key, its type, default and meaning; unknown keys and bad values refused.
+
+The table SCHEMA is the single source of what a key means; node.toml.example
+is written from the same words. Paths are relative to the data directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import LienthongError
+from protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
+
+CONFIG_FILE = "node.toml"
+MAX_CONFIG_BYTES = 256 * 1024  # a hand-written config is a few KiB
+_HOSTPORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+class ConfigError(LienthongError):
+    """node.toml is missing, malformed, or has an unknown key or a bad value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+
+SCHEMA: dict[str, dict[str, Key]] = {
+    "unit": {
+        "code": Key(str, None, "organisation code (mã định danh), e.g. 000.00.05.H53"),
+        "name": Key(str, None, "the unit's name as clerks write it, e.g. Sở Nội vụ"),
+        "code_pattern": Key(str, DEFAULT_UNIT_CODE_PATTERN, "regular expression unit codes match"),
+    },
+    "node": {
+        "role": Key(str, "unit", "unit, or centre (directory and relay)", ("unit", "centre")),
+        "listen": Key(str, "127.0.0.1:7443", "HOST:PORT of the peer API (mutual TLS)"),
+        "public_url": Key(str, "", "URL other nodes use to reach the peer API; empty: from listen"),
+        "reachable": Key(bool, True, "false when behind NAT: the node pulls mail from the relay"),
+        "web": Key(str, "127.0.0.1:8080", "HOST:PORT of the clerks' web page (plain HTTP)"),
+    },
+    "keys": {
+        "identity": Key(str, "keys/identity.key", "Ed25519 + X25519 key file (mode 0600)"),
+        "passphrase_env": Key(str, "", "environment variable holding the key passphrase"),
+    },
+    "store": {
+        "synchronous": Key(str, "NORMAL", "SQLite synchronous setting", ("NORMAL", "FULL")),
+    },
+    "security": {
+        "allow_confidential": Key(
+            bool, False, "allow sending documents marked Mật or above (approved networks only)"
+        ),
+        "clock_skew_seconds": Key(int, 300, "tolerated difference between node clocks"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: Path
+    values: dict[str, dict[str, Any]]
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    def path(self, section: str, key: str) -> Path:
+        return self.data_dir / self.get(section, key)
+
+    @property
+    def code(self) -> str:
+        return self.get("unit", "code")
+
+    @property
+    def name(self) -> str:
+        return self.get("unit", "name")
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "store.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def load_config(data_dir: Path) -> Config:
+    """Read DATA_DIR/node.toml; every problem names the key and what is allowed."""
+    path = Path(data_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"{path} not found: create it with 'lienthong init --data-dir {data_dir}'"
+        )
+    data = path.read_bytes()
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: {len(data)} bytes is over {MAX_CONFIG_BYTES}")
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return Config(data_dir=Path(data_dir), values=validate(raw, str(path)))
+
+
+def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[str, Any]]:
+    values: dict[str, dict[str, Any]] = {}
+    for section in raw:
+        if section not in SCHEMA:
+            raise ConfigError(f"{where}: unknown section [{section}]; allowed: {', '.join(SCHEMA)}")
+    for section, keys in SCHEMA.items():
+        given = raw.get(section, {})
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}: {section} must be a table [{section}]")
+        for name in given:
+            if name not in keys:
+                raise ConfigError(
+                    f"{where}: unknown key {section}.{name}; allowed: {', '.join(keys)}"
+                )
+        values[section] = {}
+        for name, key in keys.items():
+            value = given.get(name, key.default)
+            if value is None:
+                raise ConfigError(f"{where}: {section}.{name} is required ({key.help})")
+            if type(value) is not key.type:
+                raise ConfigError(
+                    f"{where}: {section}.{name} must be a {key.type.__name__}, "
+                    f"got {value!r} ({key.help})"
+                )
+            if key.choices and value not in key.choices:
+                raise ConfigError(
+                    f"{where}: {section}.{name} = {value!r}; allowed: "
+                    f"{', '.join(map(str, key.choices))}"
+                )
+            values[section][name] = value
+    for section, name in (("node", "listen"), ("node", "web")):
+        if not _HOSTPORT.match(values[section][name]):
+            raise ConfigError(
+                f"{where}: {section}.{name} = {values[section][name]!r}; "
+                "expected HOST:PORT, e.g. 127.0.0.1:8080"
+            )
+    try:
+        validate_unit_code(values["unit"]["code"], values["unit"]["code_pattern"])
+    except LienthongError as exc:
+        raise ConfigError(f"{where}: unit.code: {exc}") from None
+    return values
+
+
+def render(values: dict[str, dict[str, Any]]) -> str:
+    """Write a node.toml with a comment above every key (the same words as SCHEMA)."""
+    lines = ["# lienthong node configuration; every key is explained in node.toml.example", ""]
+    for section, keys in SCHEMA.items():
+        lines.append(f"[{section}]")
+        for name, key in keys.items():
+            lines.append(f"# {key.help}")
+            lines.append(f"{name} = {_toml(values.get(section, {}).get(name, key.default))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

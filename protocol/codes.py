@@ -1,0 +1,56 @@
+"""The enumerations of the wire format: status codes, urgency and confidentiality levels."""
+
+from enum import IntEnum
+
+
+class StatusCode(IntEnum):
+    """Status of a document at a recipient, numbered as the national status codes.
+
+    The numbering follows the status messages of the national document axis
+    (QCVN 102:2016 exchange, ../shared/DOMAIN.md "After registration").
+    """
+
+    ARRIVED = 1  # durably stored; carries the hash of the envelope bytes received
+    REJECTED = 2  # returned with a reason
+    ACCEPTED = 3  # registered in the incoming register; carries the incoming number
+    ASSIGNED = 4  # passed by the leadership to a department or person
+    IN_PROGRESS = 5
+    COMPLETED = 6
+    RECALL_REQUESTED = 13  # sent by the sender: please recall (thu hồi)
+    RECALL_AGREED = 15
+    RECALL_REFUSED = 16
+
+    @property
+    def label_vi(self) -> str:
+        return _LABELS_VI[self]
+
+
+_LABELS_VI = {
+    StatusCode.ARRIVED: "Đã đến",
+    StatusCode.REJECTED: "Từ chối",
+    StatusCode.ACCEPTED: "Đã tiếp nhận",
+    StatusCode.ASSIGNED: "Đã phân công",
+    StatusCode.IN_PROGRESS: "Đang xử lý",
+    StatusCode.COMPLETED: "Hoàn thành",
+    StatusCode.RECALL_REQUESTED: "Đề nghị thu hồi",
+    StatusCode.RECALL_AGREED: "Đồng ý thu hồi",
+    StatusCode.RECALL_REFUSED: "Từ chối thu hồi",
+}
+
+
+class Urgency(IntEnum):
+    """Độ khẩn (Nghị định 30/2020/NĐ-CP): shown first and visibly when above NORMAL."""
+
+    NORMAL = 0  # Thường
+    URGENT = 1  # Khẩn
+    VERY_URGENT = 2  # Thượng khẩn
+    FLASH = 3  # Hỏa tốc
+
+
+class Confidentiality(IntEnum):
+    """Độ mật: SECRET and above may travel only where the node's configuration allows it."""
+
+    NORMAL = 0  # Thường
+    SECRET = 1  # Mật
+    TOP_SECRET = 2  # Tối mật
+    ABSOLUTE_SECRET = 3  # Tuyệt mật

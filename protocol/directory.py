@@ -1,0 +1,181 @@
+"""The federation's directory: every certificate, the revoked serials and the relays.
+
+One document signed by the centre's root key, with a version that only grows.
+Because it is root-signed any node may pass it on (gossip). Its signature
+covers the bytes of every certificate it lists, so certificates read from a
+verified directory need no check of their own. Layout: docs/PROTOCOL.md,
+"Directory".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from crypto import signing
+from crypto.errors import SignatureError
+from crypto.keys import NodeKeys
+from protocol.certificate import CENTRE_SIGNER, NodeCertificate, decode_certificate_signed
+from protocol.errors import (
+    BadSignature,
+    Expired,
+    InvalidField,
+    Revoked,
+    Rollback,
+    UnknownSigner,
+)
+from protocol.limits import (
+    MAX_CERTIFICATE_BYTES,
+    MAX_DIRECTORY_BYTES,
+    MAX_DIRECTORY_UNITS,
+    MAX_LIST_ITEMS,
+    MAX_REVOKED,
+    MAX_URL,
+)
+from protocol.wire import Fields, check_header, pack, unpack, unwrap, wrap
+
+WHAT = "directory"
+_VERIFIED = object()
+
+
+@dataclass(frozen=True)
+class Directory:
+    """A verified directory; only verify_directory makes one."""
+
+    version: int
+    issued_at: int
+    expires_at: int
+    centre_name: str
+    centre_url: str
+    certificates: tuple[NodeCertificate, ...]
+    revoked: frozenset[int]
+    relays: tuple[str, ...]
+    raw: bytes
+    _token: object = field(repr=False)
+    _by_serial: dict[int, NodeCertificate] = field(init=False, repr=False, compare=False)
+    _current: dict[str, NodeCertificate] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _VERIFIED:
+            raise TypeError("a Directory is made by protocol.directory.verify_directory only")
+        by_serial: dict[int, NodeCertificate] = {}
+        current: dict[str, NodeCertificate] = {}
+        for cert in self.certificates:
+            by_serial[cert.serial] = cert
+            if cert.serial in self.revoked:
+                continue
+            best = current.get(cert.code)
+            if best is None or cert.serial > best.serial:
+                current[cert.code] = cert
+        object.__setattr__(self, "_by_serial", by_serial)
+        object.__setattr__(self, "_current", current)
+
+    def current(self, code: str) -> NodeCertificate | None:
+        """The newest unrevoked certificate of a unit (its keys for new envelopes)."""
+        return self._current.get(code)
+
+    def units(self) -> list[NodeCertificate]:
+        return sorted(self._current.values(), key=lambda c: c.code)
+
+    def signing_key(self, code: str, serial: int) -> bytes:
+        """Key of `code` under certificate `serial`; older unrevoked certificates still count.
+
+        Keeping superseded certificates lets envelopes signed before a key
+        rotation verify; a revoked serial never verifies again.
+        """
+        cert = self._by_serial.get(serial)
+        if cert is None or cert.code != code:
+            raise UnknownSigner(
+                f"no certificate {serial} of unit {code} in directory v{self.version}"
+            )
+        if serial in self.revoked:
+            raise Revoked(f"certificate {serial} of unit {code} is revoked")
+        return cert.sign_key
+
+
+def issue_directory(
+    root: NodeKeys,
+    *,
+    version: int,
+    issued_at: int,
+    expires_at: int,
+    centre_name: str,
+    centre_url: str,
+    certificates: Iterable[bytes],
+    revoked: Iterable[int] = (),
+    relays: Iterable[str] = (),
+) -> bytes:
+    """Sign a directory with the root key; `certificates` are certificate wire bytes."""
+    signed = pack(
+        {
+            "v": 1,
+            "kind": "directory",
+            "version": version,
+            "issued_at": issued_at,
+            "expires_at": expires_at,
+            "centre": {"name": centre_name, "url": centre_url},
+            "certificates": list(certificates),
+            "revoked": sorted(set(revoked)),
+            "relays": list(relays),
+        }
+    )
+    return wrap(signed, signing.sign(root.signing, signing.DIRECTORY, signed), CENTRE_SIGNER)
+
+
+def verify_directory(
+    raw: bytes, root_public: bytes, *, now: int, newer_than: int | None = None
+) -> Directory:
+    """Verify against the pinned root key; refuse an expired or rolled-back directory.
+
+    `newer_than` is the version already held: a lower version is a rollback
+    and is refused; the same version is accepted (it is the same document).
+    """
+    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES)
+    if wrapper.signer != CENTRE_SIGNER:
+        raise InvalidField(WHAT, "signer", f"expected {CENTRE_SIGNER!r}")
+    try:
+        signing.verify(root_public, signing.DIRECTORY, wrapper.signed, wrapper.sig)
+    except SignatureError as exc:
+        raise BadSignature(f"{WHAT}: not signed by this federation's centre: {exc}") from None
+    f = Fields(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES), WHAT)
+    check_header(f, WHAT, "directory")
+    version = f.int("version", lo=1, hi=2**53)
+    issued_at = f.int("issued_at", hi=2**48 - 1)
+    expires_at = f.int("expires_at", hi=2**48 - 1)
+    centre = f.map("centre")
+    assert centre is not None
+    centre_name = centre.str("name", min_len=1)
+    centre_url = centre.str("url", max_len=MAX_URL)
+    centre.done()
+    raw_certs = f.list("certificates", max_items=MAX_DIRECTORY_UNITS)
+    revoked = f.list("revoked", max_items=MAX_REVOKED)
+    relays = f.strs("relays", max_items=MAX_LIST_ITEMS, max_len=MAX_URL)
+    f.done()
+    if newer_than is not None and version < newer_than:
+        raise Rollback(f"{WHAT} v{version} is older than v{newer_than} already held: refused")
+    if now > expires_at:
+        raise Expired(f"{WHAT} v{version} expired at {expires_at} (now {now})")
+    for i, serial in enumerate(revoked):
+        if not isinstance(serial, int) or isinstance(serial, bool) or serial < 1:
+            raise InvalidField(WHAT, f"revoked[{i}]", "expected a certificate serial")
+    certs = []
+    for i, item in enumerate(raw_certs):
+        if not isinstance(item, bytes):
+            raise InvalidField(WHAT, f"certificates[{i}]", "expected certificate bytes")
+        inner = unwrap(item, what=f"{WHAT} certificate {i}", max_bytes=MAX_CERTIFICATE_BYTES)
+        certs.append(decode_certificate_signed(inner.signed, item))
+    serials = [c.serial for c in certs]
+    if len(set(serials)) != len(serials):
+        raise InvalidField(WHAT, "certificates", "a certificate serial appears twice")
+    return Directory(
+        version=version,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        centre_name=centre_name,
+        centre_url=centre_url,
+        certificates=tuple(certs),
+        revoked=frozenset(revoked),
+        relays=relays,
+        raw=bytes(raw),
+        _token=_VERIFIED,
+    )

@@ -1,0 +1,291 @@
+"""Document envelopes: seal (encrypt, then sign the bytes) and verify-then-open.
+
+An envelope's signed bytes hold a cleartext header (who, to whom, which blobs)
+and a body encrypted end to end: the document is encrypted once with a random
+content key (XChaCha20-Poly1305), and that key is sealed to each recipient's
+X25519 key. A relay can check the signature and carry the blobs; only the
+recipients can read the document. Layout: docs/PROTOCOL.md, "Envelope".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import aead, sealing, signing
+from crypto.errors import DecryptionError, SignatureError
+from crypto.keys import NodeKeys
+from crypto.stream import ciphertext_size
+from protocol.document import DocumentBody, body_from_wire, body_to_wire
+from protocol.errors import (
+    BadSignature,
+    DecodeError,
+    InvalidField,
+    LimitExceeded,
+    NotARecipient,
+    SignerMismatch,
+)
+from protocol.ids import new_ulid
+from protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
+from protocol.units import check_wire_code
+from protocol.wire import (
+    Fields,
+    check_header,
+    pack,
+    parse_unit_signer,
+    unit_signer,
+    unpack,
+    unwrap,
+    wrap,
+)
+
+WHAT = "envelope"
+BUSINESS_TYPES = frozenset({"new", "update", "replace"})  # edXML business types 0, 2, 3
+SEALED_KEY_BYTES = 80  # 32 ephemeral public key + 16 MAC + 32 content key
+BODY_AAD_PREFIX = b"lienthong/v1/body\x00"
+
+KeyLookup = Callable[[str, int], bytes]
+"""(unit code, certificate serial) -> Ed25519 public key; raises UnknownSigner if none."""
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    """A blob the envelope depends on: SHA-256 hex of the ciphertext and its size in bytes."""
+
+    id: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeHeader:
+    id: str
+    business: str  # "new" | "update" | "replace"
+    sender: str
+    serial: int  # the sender's certificate serial: which key signed
+    recipients: tuple[str, ...]
+    created: int  # unix milliseconds, UTC
+    reply_to: str | None = None
+    target: str | None = None  # the document an update or replacement changes
+    blobs: tuple[BlobRef, ...] = ()
+
+
+_VERIFIED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedEnvelope:
+    """An envelope whose signature has been checked; only verify_envelope makes one."""
+
+    header: EnvelopeHeader
+    raw: bytes  # the exact bytes received, kept as proof
+    sealed_keys: tuple[bytes, ...]  # index-aligned with header.recipients
+    nonce: bytes
+    ciphertext: bytes
+    _token: object
+
+    def __post_init__(self) -> None:
+        if self._token is not _VERIFIED:
+            raise TypeError("a VerifiedEnvelope is made by protocol.envelope.verify_envelope only")
+
+    @property
+    def sha256(self) -> bytes:
+        """Hash of the bytes received: what the 01 (arrived) status carries as proof."""
+        return hashlib.sha256(self.raw).digest()
+
+
+def seal_envelope(
+    *,
+    keys: NodeKeys,
+    sender: str,
+    serial: int,
+    recipients: Mapping[str, bytes],
+    body: DocumentBody,
+    created: int,
+    envelope_id: str | None = None,
+    business: str = "new",
+    reply_to: str | None = None,
+    target: str | None = None,
+    random: Callable[[int], bytes] = os.urandom,
+) -> bytes:
+    """Encrypt `body` to every recipient (code -> X25519 public key), sign, return wire bytes.
+
+    The result is decoded again before it is returned, so a document that this
+    node would refuse from a peer is refused here, with the same message.
+    """
+    envelope_id = envelope_id or new_ulid(created, random)
+    _check_header(
+        {
+            "id": envelope_id,
+            "business": business,
+            "sender": sender,
+            "serial": serial,
+            "recipients": list(recipients),
+            "created": created,
+            "reply_to": reply_to,
+            "target": target,
+            "blobs": [],
+        }
+    )
+    codes = list(recipients)
+    body_map = body_to_wire(body)
+    body_from_wire(body_map)  # refuse here what a recipient would refuse, with its message
+    plaintext = pack(body_map)
+    content_key = random(aead.KEY_BYTES)
+    nonce = random(aead.NONCE_BYTES)
+    ciphertext = aead.encrypt(content_key, nonce, plaintext, BODY_AAD_PREFIX + envelope_id.encode())
+    sealed = [
+        sealing.seal(recipients[code], content_key, ephemeral_seed=random(32)) for code in codes
+    ]
+    header = {
+        "id": envelope_id,
+        "business": business,
+        "sender": sender,
+        "serial": serial,
+        "recipients": codes,
+        "created": created,
+        "reply_to": reply_to,
+        "target": target,
+        "blobs": [{"id": a.blob, "size": ciphertext_size(a.size)} for a in body.attachments],
+    }
+    signed = pack(
+        {
+            "v": 1,
+            "kind": "envelope",
+            "header": header,
+            "body": {"keys": sealed, "nonce": nonce, "ciphertext": ciphertext},
+        }
+    )
+    raw = wrap(
+        signed, signing.sign(keys.signing, signing.ENVELOPE, signed), unit_signer(sender, serial)
+    )
+    if len(raw) > MAX_ENVELOPE_BYTES:
+        raise LimitExceeded(
+            f"{WHAT}: {len(raw)} bytes is over the limit of {MAX_ENVELOPE_BYTES} bytes"
+        )
+    return raw
+
+
+def verify_envelope(raw: bytes, lookup: KeyLookup) -> VerifiedEnvelope:
+    """Check the signature over the exact signed bytes, then decode them strictly.
+
+    Steps (docs/PROTOCOL.md, "Verifying an envelope"): 1. size cap and outer
+    map; 2. find the signer's key from the hint; 3. verify the signature in
+    the envelope domain; 4. decode the signed bytes; 5. the header's sender
+    and serial must be the signer's.
+    """
+    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES)
+    code, serial = parse_unit_signer(wrapper.signer, WHAT)
+    public_key = lookup(code, serial)
+    try:
+        signing.verify(public_key, signing.ENVELOPE, wrapper.signed, wrapper.sig)
+    except SignatureError as exc:
+        raise BadSignature(
+            f"{WHAT}: signature does not verify for sender {code} (certificate {serial}): {exc}"
+        ) from None
+    return _decode_signed(wrapper.signed, bytes(raw), code, serial)
+
+
+def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) -> DocumentBody:
+    """Unseal the content key addressed to `unit_code` and decrypt the document body."""
+    header = envelope.header
+    try:
+        index = header.recipients.index(unit_code)
+    except ValueError:
+        raise NotARecipient(
+            f"{WHAT} {header.id} from {header.sender} is not addressed to {unit_code}"
+        ) from None
+    try:
+        content_key = sealing.unseal(keys.encryption, envelope.sealed_keys[index])
+        plaintext = aead.decrypt(
+            content_key, envelope.nonce, envelope.ciphertext, BODY_AAD_PREFIX + header.id.encode()
+        )
+    except DecryptionError as exc:
+        raise DecodeError(
+            f"{WHAT} {header.id} from {header.sender}: cannot decrypt the body for "
+            f"{unit_code}: {exc}"
+        ) from None
+    body = body_from_wire(unpack(plaintext, what="document body", max_bytes=MAX_ENVELOPE_BYTES))
+    declared = [(b.id, b.size) for b in header.blobs]
+    manifest = [(a.blob, ciphertext_size(a.size)) for a in body.attachments]
+    if declared != manifest:
+        raise InvalidField(
+            WHAT, "header.blobs", "the blobs in the header do not match the attachment manifest"
+        )
+    return body
+
+
+def _decode_signed(signed: bytes, raw: bytes, code: str, serial: int) -> VerifiedEnvelope:
+    """Decode the signed bytes strictly; the caller has verified (or just made) the signature."""
+    top = Fields(unpack(signed, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES), WHAT)
+    check_header(top, WHAT, "envelope")
+    header = _check_header(top.raw("header"))
+    body = Fields(top.raw("body"), "envelope body")
+    sealed_keys = body.list("keys", max_items=MAX_RECIPIENTS)
+    nonce = body.bytes("nonce", length=aead.NONCE_BYTES)
+    ciphertext = body.bytes("ciphertext", max_len=MAX_ENVELOPE_BYTES)
+    body.done()
+    top.done()
+    if len(sealed_keys) != len(header.recipients):
+        raise InvalidField(
+            "envelope body",
+            "keys",
+            f"{len(sealed_keys)} sealed keys for {len(header.recipients)} recipients",
+        )
+    for i, item in enumerate(sealed_keys):
+        if not isinstance(item, bytes) or len(item) != SEALED_KEY_BYTES:
+            raise InvalidField("envelope body", f"keys[{i}]", f"expected {SEALED_KEY_BYTES} bytes")
+    if (header.sender, header.serial) != (code, serial):
+        raise SignerMismatch(
+            f"{WHAT}: signed by {code}:{serial} but the header names "
+            f"{header.sender}:{header.serial}"
+        )
+    return VerifiedEnvelope(
+        header=header,
+        raw=raw,
+        sealed_keys=tuple(sealed_keys),
+        nonce=nonce,
+        ciphertext=ciphertext,
+        _token=_VERIFIED,
+    )
+
+
+def _check_header(value: Any) -> EnvelopeHeader:
+    what = "envelope header"
+    f = Fields(value, what)
+    recipients = f.list("recipients", max_items=MAX_RECIPIENTS)
+    if not recipients:
+        raise InvalidField(what, "recipients", "at least one recipient is needed")
+    codes: list[str] = []
+    for i, item in enumerate(recipients):
+        codes.append(check_wire_code(item, what, f"recipients[{i}]"))
+    if len(set(codes)) != len(codes):
+        raise InvalidField(what, "recipients", "a unit is listed twice")
+    blobs = []
+    for i, item in enumerate(f.list("blobs", max_items=MAX_ATTACHMENTS)):
+        b = Fields(item, what)
+        blob_id = b.str("id", max_len=64, min_len=64)
+        if any(c not in "0123456789abcdef" for c in blob_id):
+            raise InvalidField(what, f"blobs[{i}].id", "expected 64 lowercase hex digits")
+        blobs.append(BlobRef(id=blob_id, size=b.int("size")))
+        b.done()
+    business = f.str("business", choices=BUSINESS_TYPES)
+    header = EnvelopeHeader(
+        id=f.ulid("id"),
+        business=business,
+        sender=f.code("sender"),
+        serial=f.int("serial", hi=2**53),
+        recipients=tuple(codes),
+        created=f.int("created", hi=2**48 - 1),
+        reply_to=f.ulid("reply_to", optional=True),
+        target=f.ulid("target", optional=True),
+        blobs=tuple(blobs),
+    )
+    f.done()
+    if (business == "new") != (header.target is None):
+        raise InvalidField(
+            what, "target", "an update or replacement names its target; a new document does not"
+        )
+    return header

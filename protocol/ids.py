@@ -1,0 +1,28 @@
+"""Envelope and status identifiers: ULIDs (48-bit millisecond time + 80 random bits)."""
+
+import os
+import re
+from collections.abc import Callable
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as the ULID spec
+_SHIFTS = tuple(range(125, -1, -5))  # 26 five-bit digits of a 128-bit value, high first
+ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+
+
+def new_ulid(now_ms: int, random: Callable[[int], bytes] = os.urandom) -> str:
+    """Return the 26-character ULID for `now_ms` with 80 bits from `random`."""
+    if not 0 <= now_ms < 2**48:
+        raise ValueError("ULID time must fit in 48 bits of milliseconds")
+    value = (now_ms << 80) | int.from_bytes(random(10), "big")
+    return "".join([_ALPHABET[(value >> shift) & 31] for shift in _SHIFTS])
+
+
+def is_ulid(text: str) -> bool:
+    return isinstance(text, str) and ULID_PATTERN.match(text) is not None
+
+
+def ulid_time_ms(text: str) -> int:
+    value = 0
+    for ch in text[:10]:
+        value = value * 32 + _ALPHABET.index(ch)
+    return value

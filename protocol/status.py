@@ -1,0 +1,203 @@
+"""Status messages: a recipient's signed answer about an envelope (01 arrived ... 16).
+
+Recipients send 01-06, 15 and 16 to the sender; the sender sends 13 (please
+recall) to a recipient. Each status is signed by its author in the status
+domain and references the envelope by id. Layout: docs/PROTOCOL.md, "Status".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from crypto import signing
+from crypto.errors import SignatureError
+from crypto.keys import NodeKeys
+from protocol.codes import StatusCode
+from protocol.errors import BadSignature, InvalidField, SignerMismatch
+from protocol.ids import new_ulid
+from protocol.limits import MAX_REASON, MAX_SHORT_TEXT, MAX_STATUS_BYTES
+from protocol.wire import (
+    Fields,
+    check_header,
+    pack,
+    parse_unit_signer,
+    unit_signer,
+    unpack,
+    unwrap,
+    wrap,
+)
+
+WHAT = "status"
+RECEIPT_BYTES = 32  # SHA-256 of the envelope bytes received
+MAX_INCOMING_NUMBER = 10**9
+
+KeyLookup = Callable[[str, int], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """The person who acted (edXML StaffInfo): name and position or department."""
+
+    name: str
+    position: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    id: str
+    envelope: str  # the envelope this status answers
+    sender: str  # author of the status
+    serial: int  # author's certificate serial
+    to: str  # the unit the status is addressed to
+    code: StatusCode
+    at: int  # unix milliseconds, UTC
+    receipt: bytes | None = None  # 01: SHA-256 of the envelope bytes as received
+    number: int | None = None  # 03: incoming register number (số đến)
+    year: int | None = None  # 03: year of the incoming register
+    reason: str | None = None  # 02, 16: why
+    assignee: str | None = None  # 04: department or person it was passed to
+    staff: Staff | None = None
+    note: str | None = None
+
+
+_REQUIRED: dict[StatusCode, tuple[str, ...]] = {
+    StatusCode.ARRIVED: ("receipt",),
+    StatusCode.REJECTED: ("reason",),
+    StatusCode.ACCEPTED: ("number", "year"),
+    StatusCode.ASSIGNED: ("assignee",),
+    StatusCode.RECALL_REFUSED: ("reason",),
+}
+
+
+def check_status(status: Status) -> None:
+    """Refuse a status that lacks what its code requires (e.g. 03 without a number)."""
+    for name in _REQUIRED.get(status.code, ()):
+        if getattr(status, name) is None:
+            raise InvalidField(
+                WHAT, name, f"required for status {int(status.code):02d} ({status.code.name})"
+            )
+
+
+_VERIFIED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedStatus:
+    """A status whose signature has been checked; only verify_status makes one."""
+
+    status: Status
+    raw: bytes
+    _token: object
+
+    def __post_init__(self) -> None:
+        if self._token is not _VERIFIED:
+            raise TypeError("a VerifiedStatus is made by protocol.status.verify_status only")
+
+
+def make_status(
+    keys: NodeKeys,
+    *,
+    sender: str,
+    serial: int,
+    to: str,
+    envelope: str,
+    code: StatusCode,
+    at: int,
+    status_id: str | None = None,
+    random: Callable[[int], bytes] = os.urandom,
+    **fields: Any,
+) -> bytes:
+    """Build, check and sign a status; returns the wire bytes."""
+    status = Status(
+        id=status_id or new_ulid(at, random),
+        envelope=envelope,
+        sender=sender,
+        serial=serial,
+        to=to,
+        code=StatusCode(code),
+        at=at,
+        **fields,
+    )
+    check_status(status)
+    staff = status.staff
+    signed = pack(
+        {
+            "v": 1,
+            "kind": "status",
+            "id": status.id,
+            "envelope": status.envelope,
+            "sender": status.sender,
+            "serial": status.serial,
+            "to": status.to,
+            "code": int(status.code),
+            "at": status.at,
+            "receipt": status.receipt,
+            "number": status.number,
+            "year": status.year,
+            "reason": status.reason,
+            "assignee": status.assignee,
+            "staff": None if staff is None else {"name": staff.name, "position": staff.position},
+            "note": status.note,
+        }
+    )
+    raw = wrap(
+        signed, signing.sign(keys.signing, signing.STATUS, signed), unit_signer(sender, serial)
+    )
+    _decode(unpack(signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
+    return raw
+
+
+def verify_status(raw: bytes, lookup: KeyLookup) -> VerifiedStatus:
+    """Verify the signature over the exact signed bytes, then decode and check them."""
+    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_STATUS_BYTES)
+    code, serial = parse_unit_signer(wrapper.signer, WHAT)
+    public_key = lookup(code, serial)
+    try:
+        signing.verify(public_key, signing.STATUS, wrapper.signed, wrapper.sig)
+    except SignatureError as exc:
+        raise BadSignature(
+            f"{WHAT}: signature does not verify for {code} (certificate {serial}): {exc}"
+        ) from None
+    status = _decode(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
+    if (status.sender, status.serial) != (code, serial):
+        raise SignerMismatch(
+            f"{WHAT}: signed by {code}:{serial} but it names {status.sender}:{status.serial}"
+        )
+    return VerifiedStatus(status=status, raw=bytes(raw), _token=_VERIFIED)
+
+
+def _decode(value: Any) -> Status:
+    f = Fields(value, WHAT)
+    check_header(f, WHAT, "status")
+    raw_code = f.int("code", hi=255)
+    try:
+        code = StatusCode(raw_code)
+    except ValueError:
+        raise InvalidField(WHAT, "code", f"{raw_code} is not a status code") from None
+    staff_map = f.map("staff", optional=True)
+    staff = None
+    if staff_map is not None:
+        staff = Staff(name=staff_map.str("name", min_len=1), position=staff_map.str("position"))
+        staff_map.done()
+    status = Status(
+        id=f.ulid("id"),
+        envelope=f.ulid("envelope"),
+        sender=f.code("sender"),
+        serial=f.int("serial", hi=2**53),
+        to=f.code("to"),
+        code=code,
+        at=f.int("at", hi=2**48 - 1),
+        receipt=f.bytes("receipt", length=RECEIPT_BYTES, optional=True),
+        number=f.int("number", lo=1, hi=MAX_INCOMING_NUMBER, optional=True),
+        year=f.int("year", lo=1900, hi=9999, optional=True),
+        reason=f.str("reason", max_len=MAX_REASON, optional=True),
+        assignee=f.str("assignee", max_len=MAX_SHORT_TEXT, optional=True),
+        staff=staff,
+        note=f.str("note", max_len=MAX_REASON, optional=True),
+    )
+    f.done()
+    check_status(status)
+    return status

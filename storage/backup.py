@@ -1,0 +1,278 @@
+"""Backup and restore of a node's data directory as one verified tar file.
+
+The archive holds a consistent snapshot of the store (SQLite's online backup API,
+taken while the node runs), every blob file, and the other regular files of the
+data directory (node.toml, key files). Its last member, MANIFEST.json, lists each
+member's name, size, mode and SHA-256; restore checks all of them before anything
+appears in the target directory.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from storage.blobs import PARTIAL_DIR, TMP_DIR
+from storage.errors import BackupError
+
+STORE_FILE = "store.sqlite3"
+BLOBS_DIR = "blobs"
+MANIFEST = "MANIFEST.json"
+FORMAT = "lienthong-backup"
+FORMAT_VERSION = 1
+# Not copied: SQLite's side files (the snapshot replaces them) and unfinished blob uploads.
+SKIPPED_FILES = frozenset({STORE_FILE, *(STORE_FILE + s for s in ("-wal", "-shm", "-journal"))})
+SKIPPED_DIRS = frozenset(f"{BLOBS_DIR}/{name}" for name in (TMP_DIR, PARTIAL_DIR))
+# An archive is untrusted input on restore: cap the manifest before parsing it
+# (about 200 bytes a member: room for hundreds of thousands of blobs).
+MAX_MANIFEST_BYTES = 128 * 1024 * 1024
+MAX_MEMBERS = 1_000_000
+COPY_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    path: Path
+    members: int  # files in the archive, manifest not counted
+    size: int  # bytes of those files
+
+
+class _HashingReader:
+    """Reads a file for tarfile while hashing exactly the bytes read."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.hash = hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._file.read(n)
+        self.hash.update(data)
+        return data
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _files_to_copy(data_dir: Path) -> list[tuple[str, Path]]:
+    """Regular files of the data directory (symlinks not followed), sorted, minus skips."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(data_dir):
+        rel_dir = Path(dirpath).relative_to(data_dir).as_posix()
+        dirnames[:] = sorted(
+            d for d in dirnames if (f"{rel_dir}/{d}" if rel_dir != "." else d) not in SKIPPED_DIRS
+        )
+        for name in sorted(filenames):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            path = Path(dirpath) / name
+            if rel in SKIPPED_FILES or not stat.S_ISREG(path.lstat().st_mode):
+                continue
+            found.append((rel, path))
+    return found
+
+
+def _add(tar: tarfile.TarFile, name: str, path: Path, manifest: list[dict[str, object]]) -> int:
+    st = path.stat()
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = st.st_size, stat.S_IMODE(st.st_mode), int(st.st_mtime)
+    with path.open("rb") as file:
+        reader = _HashingReader(file)
+        tar.addfile(info, reader)  # type: ignore[arg-type]
+    manifest.append(
+        {"name": name, "size": info.size, "mode": info.mode, "sha256": reader.hash.hexdigest()}
+    )
+    return info.size
+
+
+def _backup(data_dir: Path, out: Path) -> BackupInfo:
+    data_dir, out = data_dir.resolve(), out.resolve()
+    if out.is_relative_to(data_dir):
+        raise BackupError(f"the backup file {out} must be outside the data directory {data_dir}")
+    source = data_dir / STORE_FILE
+    if not source.is_file():
+        raise BackupError(f"no store to back up: {source} does not exist")
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        snapshot = work / STORE_FILE
+        src = sqlite3.connect(source)
+        dst = sqlite3.connect(snapshot)
+        try:
+            src.backup(dst)  # one step: a consistent snapshot even while the node writes
+        finally:
+            dst.close()
+            src.close()
+        partial = work / "archive.tar"
+        manifest: list[dict[str, object]] = []
+        total = 0
+        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+            total += _add(tar, STORE_FILE, snapshot, manifest)
+            for name, path in _files_to_copy(data_dir):
+                total += _add(tar, name, path, manifest)
+            body = json.dumps(
+                {
+                    "format": FORMAT,
+                    "version": FORMAT_VERSION,
+                    "created_at": int(time.time() * 1000),
+                    "members": manifest,
+                },
+                indent=1,
+            ).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(body), 0o600
+            with tempfile.SpooledTemporaryFile() as buffer:
+                buffer.write(body)
+                buffer.seek(0)
+                tar.addfile(info, buffer)
+        with partial.open("rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, out)
+        _fsync_dir(out.parent)
+        return BackupInfo(out, len(manifest), total)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _member_path(root: Path, name: str) -> Path:
+    """The path for an archive member's name, refusing anything that could leave root."""
+    pure = PurePosixPath(name)
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or pure.is_absolute()
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
+        raise BackupError(f"archive member name {name!r:.100} is not a safe relative path")
+    return root.joinpath(*pure.parts)
+
+
+def _read_manifest(tar: tarfile.TarFile) -> dict[str, dict[str, object]]:
+    try:
+        member = tar.getmember(MANIFEST)
+    except KeyError:
+        raise BackupError(f"the archive has no {MANIFEST}: not a lienthong backup") from None
+    if not member.isfile() or member.size > MAX_MANIFEST_BYTES:
+        raise BackupError(f"{MANIFEST} is not a file of at most {MAX_MANIFEST_BYTES} bytes")
+    file = tar.extractfile(member)
+    assert file is not None
+    try:
+        manifest = json.loads(file.read())
+    except ValueError as e:
+        raise BackupError(f"{MANIFEST} is not valid JSON: {e}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"{MANIFEST} does not describe a {FORMAT} archive")
+    if manifest.get("version") != FORMAT_VERSION:
+        raise BackupError(
+            f"backup format version {manifest.get('version')!r} is not {FORMAT_VERSION}"
+        )
+    members = manifest.get("members")
+    if not isinstance(members, list) or len(members) > MAX_MEMBERS:
+        raise BackupError(f"{MANIFEST} must list at most {MAX_MEMBERS} members")
+    entries: dict[str, dict[str, object]] = {}
+    for entry in members:
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise BackupError(f"{MANIFEST} has a member entry without a name")
+        if not all(isinstance(entry.get(k), int) for k in ("size", "mode")) or not isinstance(
+            entry.get("sha256"), str
+        ):
+            raise BackupError(f"{MANIFEST} entry {entry['name']!r} lacks size, mode or sha256")
+        if entry["name"] in entries or entry["name"] == MANIFEST:
+            raise BackupError(f"{MANIFEST} lists {entry['name']!r} twice")
+        entries[entry["name"]] = entry
+    if STORE_FILE not in entries:
+        raise BackupError(f"the archive has no {STORE_FILE}")
+    return entries
+
+
+def _extract(tar: tarfile.TarFile, staging: Path, entries: dict[str, dict[str, object]]) -> int:
+    seen: set[str] = set()
+    total = 0
+    for member in tar:
+        if member.name == MANIFEST:
+            continue
+        entry = entries.get(member.name)
+        if entry is None or member.name in seen or not member.isfile():
+            raise BackupError(f"archive member {member.name!r:.100} is not listed in {MANIFEST}")
+        seen.add(member.name)
+        target = _member_path(staging, member.name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = tar.extractfile(member)
+        assert source is not None
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(COPY_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
+            raise BackupError(f"archive member {member.name!r} does not match its SHA-256 or size")
+        os.chmod(target, int(entry["mode"]) & 0o777)  # type: ignore[call-overload]
+        total += size
+    missing = entries.keys() - seen
+    if missing:
+        raise BackupError(f"archive lacks members listed in {MANIFEST}: {sorted(missing)[:5]}")
+    return total
+
+
+def _restore(data_dir: Path, src: Path) -> BackupInfo:
+    data_dir = data_dir.resolve()
+    if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
+        raise BackupError(
+            f"{data_dir} is not empty: restore only into an empty or new directory, "
+            "so that nothing there is overwritten"
+        )
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.restore-"))
+    try:
+        try:
+            with tarfile.open(src, "r:") as tar:
+                entries = _read_manifest(tar)
+                total = _extract(tar, staging, entries)
+        except (tarfile.TarError, EOFError) as e:
+            raise BackupError(f"{src} is not a readable tar archive: {e}") from e
+        conn = sqlite3.connect(staging / STORE_FILE)
+        try:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            conn.close()
+        if result != "ok":
+            raise BackupError(f"the restored store fails SQLite's quick_check: {result}")
+        if data_dir.exists():
+            for child in staging.iterdir():
+                os.replace(child, data_dir / child.name)
+            staging.rmdir()
+        else:
+            os.replace(staging, data_dir)
+        _fsync_dir(data_dir.parent)
+        return BackupInfo(src, len(entries), total)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(staging)
+
+
+async def backup(data_dir: Path, out: Path) -> BackupInfo:
+    """Write a backup of `data_dir` to the tar file `out` (via a temp file and a rename)."""
+    return await asyncio.to_thread(_backup, Path(data_dir), Path(out))
+
+
+async def restore(data_dir: Path, src: Path) -> BackupInfo:
+    """Restore the backup `src` into `data_dir`, which must be empty or not exist."""
+    return await asyncio.to_thread(_restore, Path(data_dir), Path(src))

@@ -1,0 +1,253 @@
+"""Blob files: content addressed by the SHA-256 of their bytes, written whole or not at all.
+
+A blob `id` (64 lowercase hex) lives at `root/id[:2]/id[2:]`. Writers stream into a
+temp file under `root/tmp/` (same file system, so the rename is atomic), hash while
+writing, fsync, check the hash and size, then os.replace into place. Resumable
+uploads keep their bytes under `root/partial/<upload id>` until committed. No name
+from input ever becomes a path: ids are validated before any file is touched.
+Methods do blocking file I/O; async callers use `write_stream` or asyncio.to_thread.
+"""
+
+import asyncio
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import tempfile
+import threading
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
+
+BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
+# Upload ids name a file: a ULID or 32 to 64 lowercase hex characters, nothing else.
+UPLOAD_ID = re.compile(r"^(?:[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-9a-f]{32,64})$")
+# Subdirectories of the root for temp files and resumable uploads (never 2 hex chars).
+TMP_DIR = "tmp"
+PARTIAL_DIR = "partial"
+# Read size when hashing an existing partial upload: memory stays flat for any size.
+READ_CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    id: str
+    size: int
+
+
+def check_blob_id(blob_id: str) -> str:
+    if not isinstance(blob_id, str) or BLOB_ID.match(blob_id) is None:
+        raise BlobError(f"blob id must be 64 lowercase hex characters, not {blob_id!r:.80}")
+    return blob_id
+
+
+def check_upload_id(upload_id: str) -> str:
+    if not isinstance(upload_id, str) or UPLOAD_ID.match(upload_id) is None:
+        raise BlobError(
+            f"upload id must be a ULID or 32-64 lowercase hex characters, not {upload_id!r:.80}"
+        )
+    return upload_id
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class BlobWriter:
+    """Bytes on their way to becoming a blob; `commit` or `abort` (or `suspend` a resumable
+    upload) ends it. Thread-safe, so an abort may race a write running in a thread."""
+
+    def __init__(
+        self, store: "BlobStore", path: Path, *, max_size: int | None, resumable: bool
+    ) -> None:
+        self._store = store
+        self._path = path
+        self._max_size = max_size
+        self.resumable = resumable
+        self._lock = threading.Lock()
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._file: BinaryIO | None = path.open("ab")
+        if resumable:
+            try:
+                # One writer per upload: a second request resuming it at once is refused.
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._file.close()
+                self._file = None
+                raise BlobError(f"upload {path.name} is being written by another request") from None
+            with path.open("rb") as existing:
+                while chunk := existing.read(READ_CHUNK):
+                    self._hash.update(chunk)
+                    self.size += len(chunk)
+
+    def write(self, chunk: bytes) -> None:
+        with self._lock:
+            file = self._open_file()
+            if self._max_size is not None and self.size + len(chunk) > self._max_size:
+                self._discard()
+                raise BlobTooLarge(f"blob is over its limit of {self._max_size} bytes")
+            file.write(chunk)
+            self._hash.update(chunk)
+            self.size += len(chunk)
+
+    def commit(self, expected_id: str | None = None, max_size: int | None = None) -> BlobInfo:
+        """Check hash and size, then move the bytes into place; the temp file is gone
+        whatever happens."""
+        if expected_id is not None:
+            check_blob_id(expected_id)
+        with self._lock:
+            file = self._open_file()
+            try:
+                file.flush()
+                os.fsync(file.fileno())
+            except BaseException:
+                self._discard()
+                raise
+            file.close()
+            self._file = None
+            blob_id = self._hash.hexdigest()
+            if expected_id is not None and blob_id != expected_id:
+                self._discard()
+                raise BlobHashMismatch(
+                    f"received bytes hash to {blob_id}, not the announced {expected_id}"
+                )
+            if max_size is not None and self.size > max_size:
+                self._discard()
+                raise BlobTooLarge(f"blob is {self.size} bytes, over its limit of {max_size}")
+            try:
+                self._store._place(self._path, blob_id)
+            except BaseException:
+                self._discard()
+                raise
+            return BlobInfo(blob_id, self.size)
+
+    def abort(self) -> None:
+        """Throw the bytes away (a resumable upload too)."""
+        with self._lock:
+            self._discard()
+
+    def suspend(self) -> None:
+        """Keep a resumable upload's bytes for a later `partial(upload_id)`."""
+        with self._lock:
+            if not self.resumable:
+                self._discard()
+                return
+            if self._file is not None:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+                self._file = None
+
+    def _open_file(self) -> BinaryIO:
+        if self._file is None:
+            raise BlobError("this blob writer is already closed")
+        return self._file
+
+    def _discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    def __enter__(self) -> "BlobWriter":
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if self._file is not None:
+            self.suspend() if self.resumable else self.abort()
+
+
+class BlobStore:
+    """The blob files under `root`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._tmp = self.root / TMP_DIR
+        self._partial = self.root / PARTIAL_DIR
+        for directory in (self.root, self._tmp, self._partial):
+            directory.mkdir(parents=True, exist_ok=True)
+
+    def path(self, blob_id: str) -> Path:
+        check_blob_id(blob_id)
+        return self.root / blob_id[:2] / blob_id[2:]
+
+    def exists(self, blob_id: str) -> bool:
+        return self.path(blob_id).is_file()
+
+    def open(self, blob_id: str) -> BinaryIO:
+        try:
+            return self.path(blob_id).open("rb")
+        except FileNotFoundError:
+            raise NotFound(f"no blob {blob_id}") from None
+
+    def delete(self, blob_id: str) -> bool:
+        try:
+            self.path(blob_id).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def writer(self, *, max_size: int | None = None) -> BlobWriter:
+        """A writer into a fresh temp file; `max_size` is also enforced on every write."""
+        fd, name = tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+        os.close(fd)
+        return BlobWriter(self, Path(name), max_size=max_size, resumable=False)
+
+    def partial(self, upload_id: str, *, max_size: int | None = None) -> BlobWriter:
+        """A writer that appends to the named upload; its `size` is what is already there."""
+        path = self._partial / check_upload_id(upload_id)
+        return BlobWriter(self, path, max_size=max_size, resumable=True)
+
+    def partial_size(self, upload_id: str) -> int:
+        """Bytes already received for the named upload (0 if none)."""
+        try:
+            return (self._partial / check_upload_id(upload_id)).stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    async def write_stream(
+        self,
+        chunks: AsyncIterable[bytes],
+        expected_id: str | None = None,
+        max_size: int | None = None,
+        *,
+        upload_id: str | None = None,
+    ) -> BlobInfo:
+        """Write chunks as they come (each handed to a thread) and commit.
+
+        With `upload_id` the bytes append to that resumable upload, and a broken
+        stream keeps what arrived; otherwise any failure leaves no file.
+        """
+        if upload_id is None:
+            writer = await asyncio.to_thread(self.writer, max_size=max_size)
+        else:
+            writer = await asyncio.to_thread(self.partial, upload_id, max_size=max_size)
+        try:
+            async for chunk in chunks:
+                await asyncio.to_thread(writer.write, chunk)
+            return await asyncio.to_thread(writer.commit, expected_id, max_size)
+        except BaseException:
+            await asyncio.to_thread(writer.__exit__, BaseException)
+            raise
+
+    def _place(self, source: Path, blob_id: str) -> None:
+        target = self.path(blob_id)
+        new_dir = not target.parent.exists()
+        target.parent.mkdir(exist_ok=True)
+        if target.exists():
+            source.unlink()  # same bytes already stored: the hash says so
+            return
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        if new_dir:
+            _fsync_dir(self.root)

@@ -1,0 +1,59 @@
+"""The cache of signed directories: the newest one is in force, and versions never go back."""
+
+from dataclasses import dataclass
+
+from storage.db import Queryable, Tx
+from storage.errors import Conflict, RollbackRefused
+
+# Versions kept: the one in force and a few before it, for diagnosis.
+DIRECTORIES_KEPT = 3
+
+
+@dataclass(frozen=True)
+class CachedDirectory:
+    version: int
+    raw: bytes  # the signed directory exactly as received
+    issued_at: int
+    expires_at: int
+    fetched_at: int
+
+
+async def save_directory(
+    tx: Tx, version: int, raw: bytes, issued_at: int, expires_at: int, fetched_at: int
+) -> None:
+    """Cache a verified directory. RollbackRefused if a newer version is cached; the
+    same version again only refreshes fetched_at (Conflict if its bytes differ)."""
+    row = await tx.fetchone(
+        "SELECT version, raw FROM directory_cache ORDER BY version DESC LIMIT 1"
+    )
+    if row is not None and version < row[0]:
+        raise RollbackRefused(
+            f"directory version {version} is older than the cached version {row[0]}"
+        )
+    if row is not None and version == row[0]:
+        if bytes(row[1]) != raw:
+            raise Conflict(f"directory version {version} is cached with different bytes")
+        await tx.execute(
+            "UPDATE directory_cache SET fetched_at = ? WHERE version = ?", (fetched_at, version)
+        )
+        return
+    await tx.execute(
+        "INSERT INTO directory_cache (version, raw, issued_at, expires_at, fetched_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (version, raw, issued_at, expires_at, fetched_at),
+    )
+    await tx.execute(
+        "DELETE FROM directory_cache WHERE version NOT IN"
+        " (SELECT version FROM directory_cache ORDER BY version DESC LIMIT ?)",
+        (DIRECTORIES_KEPT,),
+    )
+
+
+async def latest_directory(conn: Queryable) -> CachedDirectory | None:
+    row = await conn.fetchone(
+        "SELECT version, raw, issued_at, expires_at, fetched_at FROM directory_cache"
+        " ORDER BY version DESC LIMIT 1"
+    )
+    if row is None:
+        return None
+    return CachedDirectory(row[0], bytes(row[1]), row[2], row[3], row[4])

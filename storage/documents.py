@@ -1,0 +1,301 @@
+"""Documents and their envelopes: recording sent and received ones, listing, and the
+one place where a document's state changes (checked against protocol/states.py)."""
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from protocol.states import DocState, RecallState, check_recall_transition, check_transition
+from storage import audit
+from storage.db import Queryable, Tx
+from storage.errors import Conflict, NotFound, StoreError
+
+# The state every outgoing document has: its per-recipient delivery is in the outbox.
+SENT = "sent"
+# Largest page of a listing: a page is rendered at once by the clerk's page.
+MAX_PAGE = 500
+# Longest search text accepted from the clerk's page, and the most words used from it.
+MAX_SEARCH_CHARS = 200
+MAX_SEARCH_WORDS = 8
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """One row of `documents`; `metadata` is the full metadata as msgpack bytes."""
+
+    id: str
+    direction: str  # 'in' | 'out'
+    sender_code: str
+    doc_type: str
+    subject: str
+    issuer_code: str
+    issuer_name: str
+    issued_on: str  # YYYY-MM-DD
+    metadata: bytes
+    number: int | None = None
+    number_year: int | None = None
+    notation: str = ""
+    urgency: int = 0
+    confidentiality: int = 0
+    due_on: str | None = None
+    manual: bool = False
+    state: str = ""  # set by record_incoming / record_outgoing
+    recall: str = RecallState.NONE.value
+    created_at: int = 0
+    updated_at: int = 0
+
+
+_COLUMNS = tuple(f.name for f in fields(DocumentRecord))
+# Built once from the dataclass's field names, never from input.
+_INSERT = f"INSERT INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
+_SELECT = f"SELECT {', '.join('d.' + c for c in _COLUMNS)} FROM documents d"  # noqa: S608
+
+
+def _row_values(doc: DocumentRecord) -> tuple[Any, ...]:
+    values = tuple(getattr(doc, c) for c in _COLUMNS)
+    return tuple(int(v) if isinstance(v, bool) else v for v in values)
+
+
+def _record(row: Any) -> DocumentRecord:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    values["manual"] = bool(values["manual"])
+    return DocumentRecord(**values)
+
+
+async def _insert_envelope(tx: Tx, envelope_id: str, raw: bytes, sender: str, at: int) -> None:
+    await tx.execute(
+        "INSERT INTO envelopes (id, raw, sha256, sender_code, received_at, size)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (envelope_id, raw, hashlib.sha256(raw).digest(), sender, at, len(raw)),
+    )
+
+
+async def record_outgoing(
+    tx: Tx,
+    doc: DocumentRecord,
+    envelope_raw: bytes,
+    recipients: Sequence[str],
+    *,
+    actor: str,
+    at: int,
+) -> None:
+    """Store a document being sent: its row, its envelope, one outbox row per recipient
+    (due at once) and an audit entry. The outgoing register entry is the caller's call."""
+    if doc.direction != "out":
+        raise StoreError(f"record_outgoing needs direction 'out', not {doc.direction!r}")
+    if not recipients or len(set(recipients)) != len(recipients):
+        raise StoreError("record_outgoing needs at least one recipient, each listed once")
+    row = replace(doc, state=SENT, recall=RecallState.NONE.value, created_at=at, updated_at=at)
+    try:
+        await tx.execute(_INSERT, _row_values(row))
+    except sqlite3.IntegrityError as e:
+        raise Conflict(f"document {doc.id} cannot be stored: {e}") from e
+    await _insert_envelope(tx, doc.id, envelope_raw, doc.sender_code, at)
+    await tx.executemany(
+        "INSERT INTO outbox (envelope_id, recipient, state, attempts, next_attempt_at,"
+        " updated_at) VALUES (?, ?, 'queued', 0, ?, ?)",
+        [(doc.id, r, at, at) for r in recipients],
+    )
+    await audit.append(
+        tx,
+        at=at,
+        actor=actor,
+        action="document.send",
+        subject=doc.id,
+        details={
+            "recipients": list(recipients),
+            "notation": doc.notation,
+            "size": len(envelope_raw),
+        },
+    )
+
+
+async def record_incoming(tx: Tx, doc: DocumentRecord, envelope_raw: bytes, *, at: int) -> bool:
+    """Store a received document and its envelope in state ARRIVED, once per envelope id.
+
+    Returns False, writing nothing, if this envelope is already stored.
+    """
+    if doc.direction != "in":
+        raise StoreError(f"record_incoming needs direction 'in', not {doc.direction!r}")
+    if await tx.fetchone("SELECT 1 FROM envelopes WHERE id = ?", (doc.id,)) is not None:
+        return False
+    state = DocState.ARRIVED.value
+    row = replace(doc, state=state, recall=RecallState.NONE.value, created_at=at, updated_at=at)
+    await _insert_envelope(tx, doc.id, envelope_raw, doc.sender_code, at)
+    await tx.execute(_INSERT, _row_values(row))
+    await audit.append(
+        tx,
+        at=at,
+        actor=doc.sender_code,
+        action="document.arrive",
+        subject=doc.id,
+        details={"sender": doc.sender_code, "sha256": hashlib.sha256(envelope_raw).hexdigest()},
+    )
+    return True
+
+
+async def _current(tx: Tx, document_id: str) -> tuple[DocState, RecallState]:
+    row = await tx.fetchone(
+        "SELECT direction, state, recall FROM documents WHERE id = ?", (document_id,)
+    )
+    if row is None:
+        raise NotFound(f"no document with id {document_id}")
+    if row[0] != "in":
+        raise StoreError(f"document {document_id} is outgoing: its state does not change")
+    return DocState(row[1]), RecallState(row[2])
+
+
+async def change_state(
+    tx: Tx,
+    document_id: str,
+    new: DocState,
+    *,
+    actor: str,
+    at: int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move an incoming document to `new`, if protocol.states allows it, with its audit entry.
+
+    Raises protocol.states.TransitionError (writing nothing) if the move is not allowed.
+    """
+    state, recall = await _current(tx, document_id)
+    check_transition(state, new, recall)
+    await tx.execute(
+        "UPDATE documents SET state = ?, updated_at = ? WHERE id = ?",
+        (new.value, at, document_id),
+    )
+    await audit.append(
+        tx,
+        at=at,
+        actor=actor,
+        action="document.state",
+        subject=document_id,
+        details={"from": state.value, "to": new.value, **(details or {})},
+    )
+
+
+async def change_recall(
+    tx: Tx,
+    document_id: str,
+    new: RecallState,
+    *,
+    actor: str,
+    at: int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Move a document's recall (thu hồi) to `new`; AGREED also makes it RECALLED.
+
+    Raises protocol.states.TransitionError (writing nothing) if the move is not allowed.
+    """
+    state, recall = await _current(tx, document_id)
+    check_recall_transition(recall, new)
+    new_state = state
+    if new is RecallState.AGREED:
+        check_transition(state, DocState.RECALLED, RecallState.REQUESTED)
+        new_state = DocState.RECALLED
+    await tx.execute(
+        "UPDATE documents SET recall = ?, state = ?, updated_at = ? WHERE id = ?",
+        (new.value, new_state.value, at, document_id),
+    )
+    entry = {"from": recall.value, "to": new.value, "state": new_state.value}
+    await audit.append(
+        tx,
+        at=at,
+        actor=actor,
+        action="document.recall",
+        subject=document_id,
+        details={**entry, **(details or {})},
+    )
+
+
+async def get_document(conn: Queryable, document_id: str) -> DocumentRecord | None:
+    row = await conn.fetchone(f"{_SELECT} WHERE d.id = ?", (document_id,))
+    return None if row is None else _record(row)
+
+
+async def get_envelope_raw(conn: Queryable, envelope_id: str) -> bytes | None:
+    """The envelope exactly as signed and received, or None."""
+    row = await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
+    return None if row is None else bytes(row[0])
+
+
+def _search_words(search: str) -> list[str]:
+    if len(search) > MAX_SEARCH_CHARS:
+        raise StoreError(f"search text is {len(search)} characters; at most {MAX_SEARCH_CHARS}")
+    return _WORD.findall(search)[:MAX_SEARCH_WORDS]
+
+
+def _search_clause(direction: str, words: list[str]) -> tuple[list[str], list[str]]:
+    """Every word must match. Incoming: the full-text index, each word a prefix term.
+    Outgoing (not indexed): a substring of subject, notation or issuer (LIKE)."""
+    if direction == "in":
+        query = " ".join(f'"{w}"*' for w in words)
+        return ["d.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"], [
+            query
+        ]
+    clauses, params = [], []
+    for word in words:
+        pattern = "%" + word.replace("\\", "\\\\").replace("_", "\\_") + "%"
+        clauses.append(
+            "(d.subject LIKE ? ESCAPE '\\' OR d.notation LIKE ? ESCAPE '\\'"
+            " OR d.issuer_name LIKE ? ESCAPE '\\')"
+        )
+        params.extend([pattern] * 3)
+    return clauses, params
+
+
+async def list_documents(
+    conn: Queryable,
+    *,
+    direction: str,
+    state: str | None = None,
+    search: str | None = None,
+    urgency: int | None = None,
+    sender: str | None = None,
+    since: int | None = None,
+    until: int | None = None,
+    limit: int = 50,
+    before: tuple[int, str] | None = None,
+) -> list[DocumentRecord]:
+    """Documents newest first (created_at, id), filtered; pass the last row's
+    (created_at, id) as `before` for the next page (keyset pagination).
+
+    `since` is inclusive and `until` exclusive (Unix ms of created_at); `search`
+    matches words of subject, notation and issuer, diacritics folded.
+    """
+    if direction not in ("in", "out"):
+        raise StoreError(f"direction must be 'in' or 'out', not {direction!r}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise StoreError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    # direction is written as a literal so that SQLite can use the partial indexes.
+    where: list[str] = [f"d.direction = '{direction}'"]
+    params: list[Any] = []
+    if state is not None:
+        where.append("d.state = ?")
+        params.append(state)
+    if urgency is not None:
+        where.append("d.urgency = ?" + (" AND d.urgency > 0" if urgency > 0 else ""))
+        params.append(urgency)
+    if sender is not None:
+        where.append("d.sender_code = ?")
+        params.append(sender)
+    if since is not None:
+        where.append("d.created_at >= ?")
+        params.append(since)
+    if until is not None:
+        where.append("d.created_at < ?")
+        params.append(until)
+    if before is not None:
+        where.append("(d.created_at, d.id) < (?, ?)")
+        params.extend(before)
+    if search is not None and (words := _search_words(search)):
+        clauses, values = _search_clause(direction, words)
+        where.extend(clauses)
+        params.extend(values)
+    sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY d.created_at DESC, d.id DESC LIMIT ?"
+    rows = await conn.fetchall(sql, (*params, limit))
+    return [_record(r) for r in rows]

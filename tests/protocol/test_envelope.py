@@ -1,0 +1,236 @@
+"""Envelopes: seal, verify the exact bytes, open; and every way a bad one is refused."""
+
+import hashlib
+import re
+
+import pytest
+
+from crypto import signing
+from crypto.stream import ciphertext_size
+from protocol import wire
+from protocol.document import Attachment
+from protocol.envelope import (
+    VerifiedEnvelope,
+    open_envelope,
+    seal_envelope,
+    verify_envelope,
+)
+from protocol.errors import (
+    BadSignature,
+    DecodeError,
+    InvalidField,
+    LimitExceeded,
+    NotARecipient,
+    SignerMismatch,
+    UnknownKind,
+    UnknownSigner,
+    UnknownVersion,
+)
+from protocol.limits import MAX_ENVELOPE_BYTES
+from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
+
+
+def lookup_for(*names: str):
+    table = {(n, 1): keys(n).sign_public for n in names}
+
+    def lookup(code: str, serial: int) -> bytes:
+        try:
+            return table[(code, serial)]
+        except KeyError:
+            raise UnknownSigner(f"no certificate {serial} of {code}") from None
+
+    return lookup
+
+
+def sealed(body=None, recipients=(B, C), **kw) -> bytes:
+    return seal_envelope(
+        keys=keys(A),
+        sender=A,
+        serial=1,
+        recipients={r: keys(r).enc_public for r in recipients},
+        body=body or letter_2340(),
+        created=NOW,
+        random=counter_random(),
+        **kw,
+    )
+
+
+def resign(
+    signed_map: dict, signer: str = f"{A}:1", domain: str = signing.ENVELOPE, who=A
+) -> bytes:
+    signed = wire.pack(signed_map)
+    return wire.wrap(signed, signing.sign(keys(who).signing, domain, signed), signer)
+
+
+def inner(raw: bytes) -> dict:
+    return wire.unpack(
+        wire.unwrap(raw, what="t", max_bytes=10**7).signed, what="t", max_bytes=10**7
+    )
+
+
+def test_round_trip_every_recipient_reads_the_letter():
+    """Each recipient verifies the sender and decrypts the same metadata."""
+    raw = sealed()
+    env = verify_envelope(raw, lookup_for(A))
+    assert env.header.sender == A and env.header.recipients == (B, C)
+    assert env.sha256 == hashlib.sha256(raw).digest()
+    for unit in (B, C):
+        body = open_envelope(env, unit, keys(unit))
+        assert body.metadata.number_notation == "2340/VP-TTTH"
+        assert body.metadata.signer.authority == "KT."
+
+
+def test_sealing_is_reproducible_with_fixed_randomness():
+    """Same keys, time and random source give the same bytes (the basis of test vectors)."""
+    assert sealed() == sealed()
+
+
+def test_attachment_manifest_round_trips_and_header_lists_the_blobs():
+    """The header lists blob ids and ciphertext sizes so a relay can carry them unread."""
+    att = Attachment(
+        name="danh-sach.pdf",
+        media_type="application/pdf",
+        size=100_000,
+        sha256=bytes(32),
+        blob="ab" * 32,
+        key=bytes(range(32)),
+    )
+    env = verify_envelope(sealed(letter_2340((att,))), lookup_for(A))
+    assert env.header.blobs[0].id == "ab" * 32
+    assert env.header.blobs[0].size == ciphertext_size(100_000)
+    assert open_envelope(env, B, keys(B)).attachments == (att,)
+
+
+def test_a_unit_not_addressed_cannot_open():
+    """A unit outside the recipient list gets NotARecipient, naming itself."""
+    env = verify_envelope(sealed(), lookup_for(A))
+    with pytest.raises(NotARecipient, match=re.escape("000.00.09.H53")):
+        open_envelope(env, "000.00.09.H53", keys("000.00.09.H53"))
+
+
+def test_wrong_private_key_cannot_decrypt():
+    """A recipient code paired with someone else's key fails to decrypt, clearly."""
+    env = verify_envelope(sealed(), lookup_for(A))
+    with pytest.raises(DecodeError, match="cannot decrypt"):
+        open_envelope(env, B, keys(C))
+
+
+def test_signature_by_another_key_is_refused():
+    """An envelope claiming sender A but signed by C's key does not verify."""
+    raw = resign(inner(sealed()), who=C)
+    with pytest.raises(BadSignature, match=A):
+        verify_envelope(raw, lookup_for(A))
+
+
+def test_signature_in_another_domain_is_refused():
+    """The same bytes signed in the status domain are not a valid envelope signature."""
+    raw = resign(inner(sealed()), domain=signing.STATUS)
+    with pytest.raises(BadSignature):
+        verify_envelope(raw, lookup_for(A))
+
+
+def test_any_flipped_bit_in_signed_bytes_is_refused():
+    """Changing one byte of the signed bytes breaks the signature."""
+    w = wire.unwrap(sealed(), what="t", max_bytes=10**7)
+    signed = bytearray(w.signed)
+    signed[-5] ^= 1
+    with pytest.raises(BadSignature):
+        verify_envelope(wire.wrap(bytes(signed), w.sig, w.signer), lookup_for(A))
+
+
+def test_signer_hint_must_match_the_header():
+    """B signs an envelope whose header names A: the mismatch is refused."""
+    m = inner(sealed())
+    raw = resign(m, signer=f"{B}:1", who=B)
+    with pytest.raises(SignerMismatch, match=B):
+        verify_envelope(raw, lookup_for(A, B))
+
+
+def test_unknown_signer_is_refused():
+    """No certificate for the claimed sender: UnknownSigner from the lookup."""
+    with pytest.raises(UnknownSigner):
+        verify_envelope(sealed(), lookup_for(B))
+
+
+def test_unknown_version_and_kind_are_refused():
+    """v=2 or a status kind in an envelope is refused with a message naming it."""
+    m = inner(sealed())
+    with pytest.raises(UnknownVersion, match="2"):
+        verify_envelope(resign({**m, "v": 2}), lookup_for(A))
+    with pytest.raises(UnknownKind, match="status"):
+        verify_envelope(resign({**m, "kind": "status"}), lookup_for(A))
+
+
+def test_unknown_and_missing_fields_are_refused():
+    """v1 is strict: an extra field or a missing one names the field."""
+    m = inner(sealed())
+    with pytest.raises(InvalidField, match="'extra'"):
+        verify_envelope(resign({**m, "header": {**m["header"], "extra": 1}}), lookup_for(A))
+    header = dict(m["header"])
+    del header["created"]
+    with pytest.raises(InvalidField, match="'created': missing"):
+        verify_envelope(resign({**m, "header": header}), lookup_for(A))
+
+
+def test_wrongly_typed_fields_are_refused():
+    """A recipient that is not a unit code, or a string serial, names the field."""
+    m = inner(sealed())
+    bad = {**m, "header": {**m["header"], "recipients": [B, "../etc"]}}
+    with pytest.raises(InvalidField, match=r"recipients\[1\]"):
+        verify_envelope(resign(bad), lookup_for(A))
+    bad = {**m, "header": {**m["header"], "serial": "1"}}
+    with pytest.raises(InvalidField, match="'serial'"):
+        verify_envelope(resign(bad), lookup_for(A))
+
+
+def test_duplicate_recipients_are_refused():
+    """A unit listed twice would be registered twice: refused."""
+    m = inner(sealed())
+    keys_ = m["body"]["keys"]
+    bad = {
+        **m,
+        "header": {**m["header"], "recipients": [B, B]},
+        "body": {**m["body"], "keys": keys_},
+    }
+    with pytest.raises(InvalidField, match="twice"):
+        verify_envelope(resign(bad), lookup_for(A))
+
+
+def test_update_needs_a_target():
+    """An update without the document it changes is refused at sealing."""
+    with pytest.raises(InvalidField, match="target"):
+        sealed(business="update")
+
+
+def test_oversized_envelope_is_refused_before_parsing():
+    """Bytes over MAX_ENVELOPE_BYTES are refused by size, naming the limit."""
+    with pytest.raises(LimitExceeded, match=str(MAX_ENVELOPE_BYTES)):
+        verify_envelope(b"\x80" * (MAX_ENVELOPE_BYTES + 1), lookup_for(A))
+
+
+def test_truncated_envelope_is_refused():
+    """Every proper prefix of a valid envelope is refused with the library's own error."""
+    raw = sealed()
+    for cut in (1, 10, len(raw) // 2, len(raw) - 1):
+        with pytest.raises(DecodeError):
+            verify_envelope(raw[:cut], lookup_for(A))
+
+
+def test_verified_envelope_cannot_be_forged_by_construction():
+    """Core code cannot build a VerifiedEnvelope from unverified parts."""
+    env = verify_envelope(sealed(), lookup_for(A))
+    with pytest.raises(TypeError):
+        VerifiedEnvelope(
+            header=env.header,
+            raw=b"",
+            sealed_keys=(),
+            nonce=b"",
+            ciphertext=b"",
+            _token=object(),
+        )
+
+
+def test_no_recipients_is_refused():
+    """A document must go somewhere."""
+    with pytest.raises(InvalidField, match="recipient"):
+        sealed(recipients=())

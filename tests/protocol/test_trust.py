@@ -1,0 +1,149 @@
+"""Certificates, registration requests and the directory: root signatures and refusals."""
+
+import pytest
+
+from protocol.certificate import (
+    check_rotation,
+    check_token,
+    issue_certificate,
+    make_registration,
+    verify_certificate,
+    verify_registration,
+)
+from protocol.directory import issue_directory, verify_directory
+from protocol.errors import (
+    BadSignature,
+    Expired,
+    InvalidField,
+    Revoked,
+    Rollback,
+    UnknownSigner,
+)
+from tests.protocol.fixtures import NOW, A, B, keys
+
+ROOT = keys("root")
+DAY = 86_400_000
+
+
+def cert(code: str, serial: int, name: str = "Sở Nội vụ", owner: str | None = None) -> bytes:
+    k = keys(owner or code)
+    return issue_certificate(
+        ROOT,
+        serial=serial,
+        code=code,
+        name=name,
+        sign_key=k.sign_public,
+        enc_key=k.enc_public,
+        tls_sha256=b"\x22" * 32,
+        endpoints=["https://127.0.0.1:7001"],
+        reachable=True,
+        not_before=NOW - DAY,
+        not_after=NOW + 365 * DAY,
+    )
+
+
+def directory(version=3, revoked=(), certs=None, expires=NOW + 7 * DAY, root=ROOT) -> bytes:
+    return issue_directory(
+        root,
+        version=version,
+        issued_at=NOW,
+        expires_at=expires,
+        centre_name="Trung tâm CNTT-TT Tây Ninh",
+        centre_url="https://127.0.0.1:7000",
+        certificates=certs if certs is not None else [cert(A, 1), cert(B, 2)],
+        revoked=revoked,
+        relays=["https://127.0.0.1:7000/relay"],
+    )
+
+
+def test_certificate_verifies_against_the_root_only():
+    """A certificate verifies with the pinned root key and not with another."""
+    c = verify_certificate(cert(A, 1), ROOT.sign_public, now=NOW)
+    assert (c.code, c.serial, c.sign_key) == (A, 1, keys(A).sign_public)
+    with pytest.raises(BadSignature, match="centre"):
+        verify_certificate(cert(A, 1), keys("other root").sign_public)
+
+
+def test_certificate_outside_validity_is_expired():
+    """Checked at a time after not_after, the certificate is refused as expired."""
+    with pytest.raises(Expired):
+        verify_certificate(cert(A, 1), ROOT.sign_public, now=NOW + 400 * DAY)
+
+
+def test_directory_lookup_and_revocation():
+    """Current certificates resolve; a revoked serial is refused by name."""
+    d = verify_directory(directory(revoked=[2]), ROOT.sign_public, now=NOW)
+    assert d.signing_key(A, 1) == keys(A).sign_public
+    assert d.current(B) is None
+    with pytest.raises(Revoked, match=r"000\.00\.03\.H53"):
+        d.signing_key(B, 2)
+    with pytest.raises(UnknownSigner):
+        d.signing_key(A, 2)  # serial 2 belongs to B
+
+
+def test_rotated_key_keeps_old_envelopes_verifiable():
+    """After rotation the new serial is current and the old serial still verifies."""
+    d = verify_directory(
+        directory(certs=[cert(A, 1), cert(A, 5, owner="A-new")]), ROOT.sign_public, now=NOW
+    )
+    assert d.current(A).serial == 5
+    assert d.signing_key(A, 1) == keys(A).sign_public
+    assert d.signing_key(A, 5) == keys("A-new").sign_public
+
+
+def test_directory_rollback_expiry_and_forgery_are_refused():
+    """An older version, an expired one and one signed by another key are all refused."""
+    with pytest.raises(Rollback, match="v2 is older than v3"):
+        verify_directory(directory(version=2), ROOT.sign_public, now=NOW, newer_than=3)
+    with pytest.raises(Expired):
+        verify_directory(directory(expires=NOW - 1), ROOT.sign_public, now=NOW)
+    with pytest.raises(BadSignature):
+        verify_directory(directory(root=keys("evil")), ROOT.sign_public, now=NOW)
+
+
+def test_directory_refuses_duplicate_serials():
+    """Two certificates with one serial would make key lookup ambiguous."""
+    with pytest.raises(InvalidField, match="twice"):
+        verify_directory(directory(certs=[cert(A, 1), cert(B, 1)]), ROOT.sign_public, now=NOW)
+
+
+def test_registration_with_token():
+    """A request bound to a token verifies with that token and not with another."""
+    k = keys("new node")
+    raw = make_registration(
+        k,
+        code=A,
+        name="VP UBND tỉnh",
+        tls_key=b"\x33" * 32,
+        endpoints=["https://127.0.0.1:7001"],
+        reachable=True,
+        created=NOW,
+        token_id="tok1",
+        token_secret=b"s" * 32,
+    )
+    req = verify_registration(raw)
+    assert req.sign_key == k.sign_public
+    check_token(req, "tok1", b"s" * 32)
+    with pytest.raises(BadSignature, match="wrong token"):
+        check_token(req, "tok1", b"t" * 32)
+    with pytest.raises(BadSignature, match="not bound"):
+        check_token(req, "tok2", b"s" * 32)
+
+
+def test_rotation_request_is_signed_by_the_old_key():
+    """A rotation verifies with the old key and is refused with any other."""
+    raw = make_registration(
+        keys("A-new"),
+        code=A,
+        name="VP",
+        tls_key=b"\x33" * 32,
+        endpoints=[],
+        reachable=False,
+        created=NOW,
+        old_keys=keys(A),
+        old_serial=1,
+    )
+    req = verify_registration(raw)
+    check_rotation(req, keys(A).sign_public)
+    with pytest.raises(BadSignature, match="certificate 1"):
+        check_rotation(req, keys(B).sign_public)
