@@ -105,6 +105,7 @@ def _backup(data_dir: Path, out: Path) -> BackupInfo:
     source = data_dir / STORE_FILE
     if not source.is_file():
         raise BackupError(f"no store to back up: {source} does not exist")
+    out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         snapshot = work / STORE_FILE

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from storage.db import Queryable, Tx
 from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
 
 BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
@@ -251,3 +252,18 @@ class BlobStore:
         _fsync_dir(target.parent)
         if new_dir:
             _fsync_dir(self.root)
+
+
+async def record_blob(tx: Tx, info: BlobInfo, *, at: int) -> bool:
+    """Note a committed blob in the store's `blobs` table; False if it was already there."""
+    cursor = await tx.execute(
+        "INSERT INTO blobs (id, size, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (check_blob_id(info.id), info.size, at),
+    )
+    return cursor.rowcount == 1
+
+
+async def blob_size(conn: Queryable, blob_id: str) -> int | None:
+    """The size of a blob noted in the store, or None."""
+    row = await conn.fetchone("SELECT size FROM blobs WHERE id = ?", (check_blob_id(blob_id),))
+    return None if row is None else int(row[0])

@@ -210,6 +210,7 @@ class Store:
             self._idle_readers.put_nowait(reader)
         self._commit_in_thread = synchronous in ("FULL", "EXTRA")
         self._lock = asyncio.Lock()
+        self._writing_task: asyncio.Task[Any] | None = None
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
         self._closed = False
@@ -263,10 +264,14 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Tx]:
         """A write transaction: BEGIN IMMEDIATE, commit on success, roll back on exception."""
+        task = asyncio.current_task()
+        if task is not None and task is self._writing_task:
+            raise StoreError("write transactions do not nest: pass the open tx down instead")
         async with self._lock:
             if self._closed:
                 raise StoreError(f"the store {self.path} is closed")
             await self._begin()
+            self._writing_task = task
             tx = Tx(self._writer)
             try:
                 yield tx
@@ -276,6 +281,8 @@ class Store:
                 tx._conn = None
                 self._rollback()
                 raise
+            finally:
+                self._writing_task = None
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Reader]:
@@ -330,7 +337,7 @@ class Store:
 
     async def _run_checkpoint(self) -> None:
         try:
-            await asyncio.to_thread(_checkpoint, self.path, "PASSIVE")
+            await asyncio.to_thread(_checkpoint, self.path)
         except sqlite3.Error:
             pass  # a PASSIVE checkpoint that could not run is retried at the next threshold
         finally:
@@ -384,9 +391,10 @@ async def _open_reader(path: Path) -> aiosqlite.Connection:
     return conn
 
 
-def _checkpoint(path: Path, mode: str) -> None:
+def _checkpoint(path: Path) -> None:
+    """Copy committed WAL pages into the database file without waiting for readers."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
     try:
-        conn.execute(f"PRAGMA wal_checkpoint({mode})")
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
     finally:
         conn.close()

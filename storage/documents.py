@@ -234,9 +234,7 @@ def _search_clause(direction: str, words: list[str]) -> tuple[list[str], list[st
     Outgoing (not indexed): a substring of subject, notation or issuer (LIKE)."""
     if direction == "in":
         query = " ".join(f'"{w}"*' for w in words)
-        return ["d.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"], [
-            query
-        ]
+        return ["d.rowid IN (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"], [query]
     clauses, params = [], []
     for word in words:
         pattern = "%" + word.replace("\\", "\\\\").replace("_", "\\_") + "%"

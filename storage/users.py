@@ -121,7 +121,7 @@ async def check_password(store: Store, username: str, password: str) -> User | N
         async with store.write() as tx:
             await record_failed_login(tx, username, at=store.now())
         return None
-    if user.failed_logins:
+    if user.failed_logins or user.locked_until is not None:
         async with store.write() as tx:
             await reset_failed_logins(tx, username)
     return User(user.username, user.role, user.display_name, user.created_at, 0, None)

@@ -29,12 +29,12 @@ CREATE TABLE documents (
 -- other indexes are partial: every index is one more page written per send, and
 -- outgoing documents all have state 'sent' and our own sender code, while most
 -- documents are not urgent (urgency 0 is found by scanning documents_by_time).
-CREATE INDEX documents_by_time ON documents (direction, created_at DESC, id DESC);
-CREATE INDEX documents_by_state ON documents (state, created_at DESC, id DESC)
+CREATE INDEX documents_by_time ON documents (direction, created_at, id);
+CREATE INDEX documents_by_state ON documents (state, created_at, id)
     WHERE direction = 'in';
-CREATE INDEX documents_by_sender ON documents (sender_code, created_at DESC, id DESC)
+CREATE INDEX documents_by_sender ON documents (sender_code, created_at, id)
     WHERE direction = 'in';
-CREATE INDEX documents_by_urgency ON documents (direction, urgency, created_at DESC, id DESC)
+CREATE INDEX documents_by_urgency ON documents (direction, urgency, created_at, id)
     WHERE urgency > 0;
 
 -- Full-text search of the inbox on subject (trích yếu), notation and issuer,

@@ -1,0 +1,215 @@
+"""How fast the store makes a send durable, and how fast BlobStore writes a large blob.
+
+1. durable_sends_per_s: record_outgoing (document row, 2 KB envelope, one outbox
+   row, audit entry) in one write transaction, sequentially, beside a bare stdlib
+   sqlite3 transaction inserting one 2 KB row (WAL, synchronous=NORMAL), same run.
+2. blob_write_mb_per_s: a 1 GiB blob (256 MiB with --quick) written through
+   BlobStore.writer() in 1 MiB chunks, beside a raw file write + hashlib.sha256 +
+   fsync of the same bytes; run in a fresh subprocess whose peak RSS is reported.
+
+Run: python bench/store.py [--quick]. The last line of output is one JSON object.
+"""
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from storage.blobs import BlobStore
+from storage.db import Store
+from storage.documents import DocumentRecord, record_outgoing
+
+ENVELOPE_BYTES = 2048
+CHUNK = 1024 * 1024
+ROUNDS = 3  # alternate baseline and store; keep each one's best round
+
+
+def _ids(prefix: str):
+    n = 0
+    while True:
+        n += 1
+        yield f"{prefix}{n:020d}"
+
+
+def bare_sqlite_per_s(path: Path, count: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (id TEXT PRIMARY KEY, raw BLOB NOT NULL)")
+    payload = os.urandom(ENVELOPE_BYTES)
+    ids = _ids(f"B{path.stat().st_size % 100000:05d}")
+    start = time.perf_counter()
+    for _ in range(count):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t (id, raw) VALUES (?, ?)", (next(ids), payload))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return count / elapsed
+
+
+async def store_sends_per_s(store: Store, count: int, round_no: int) -> float:
+    envelope = os.urandom(ENVELOPE_BYTES)
+    metadata = os.urandom(300)
+    ids = _ids(f"R{round_no}")
+    start = time.perf_counter()
+    for _ in range(count):
+        doc = DocumentRecord(
+            id=next(ids),
+            direction="out",
+            sender_code="000.00.05.H53",
+            doc_type="Công văn",
+            subject="V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
+            issuer_code="000.00.05.H53",
+            issuer_name="Văn phòng UBND tỉnh Tây Ninh",
+            issued_on="2014-05-23",
+            metadata=metadata,
+            number=2340,
+            number_year=None,
+            notation="VP-TTTH",
+        )
+        async with store.write() as tx:
+            at = store.now()
+            await record_outgoing(tx, doc, envelope, ["000.00.04.H53"], actor="clerk", at=at)
+    return count / (time.perf_counter() - start)
+
+
+async def bench_sends(work: Path, count: int) -> dict:
+    best_bare = best_store = 0.0
+    store = await Store.open(work / "store.sqlite3")
+    try:
+        bare_path = work / "bare.sqlite3"
+        bare_path.touch()
+        for round_no in range(ROUNDS):
+            best_bare = max(best_bare, bare_sqlite_per_s(bare_path, count))
+            best_store = max(best_store, await store_sends_per_s(store, count, round_no))
+    finally:
+        await store.close()
+    ratio = best_store / best_bare
+    return {
+        "name": "durable_sends_per_s",
+        "value": round(best_store, 1),
+        "unit": "1/s",
+        "baseline_name": "bare_sqlite3_insert_tx_per_s",
+        "baseline": round(best_bare, 1),
+        "ratio": round(ratio, 3),
+        "target": "ratio >= 0.5",
+        "met": ratio >= 0.5,
+    }
+
+
+def blob_child(size: int, work: Path) -> None:
+    """In a fresh process: raw write+hash+fsync, then BlobStore, then print JSON."""
+    chunk = os.urandom(CHUNK)
+    chunks = size // CHUNK
+
+    raw_path = work / "raw.bin"
+    start = time.perf_counter()
+    digest = hashlib.sha256()
+    with raw_path.open("wb") as out:
+        for _ in range(chunks):
+            out.write(chunk)
+            digest.update(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    raw_s = time.perf_counter() - start
+    raw_path.unlink()
+
+    blobs = BlobStore(work / "blobs")
+    start = time.perf_counter()
+    writer = blobs.writer()
+    for _ in range(chunks):
+        writer.write(chunk)
+    info = writer.commit(expected_id=digest.hexdigest())
+    store_s = time.perf_counter() - start
+    blobs.delete(info.id)
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"raw_s": raw_s, "store_s": store_s, "size": size, "peak_rss_mb": peak_mb}))
+
+
+def bench_blob(work: Path, size: int) -> list[dict]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--blob-child", str(size), "--work", str(work)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    mb = size / (1024 * 1024)
+    store_rate, raw_rate = mb / figures["store_s"], mb / figures["raw_s"]
+    ratio = store_rate / raw_rate
+    return [
+        {
+            "name": "blob_write_mb_per_s",
+            "value": round(store_rate, 1),
+            "unit": "MiB/s",
+            "baseline_name": "raw_write_sha256_fsync_mb_per_s",
+            "baseline": round(raw_rate, 1),
+            "ratio": round(ratio, 3),
+            "target": f"ratio >= 0.5 ({int(mb)} MiB blob)",
+            "met": ratio >= 0.5,
+        },
+        {
+            "name": "blob_writer_peak_rss_mb",
+            "value": round(figures["peak_rss_mb"], 1),
+            "unit": "MB",
+            "baseline_name": None,
+            "baseline": None,
+            "ratio": None,
+            "target": "< 100",
+            "met": figures["peak_rss_mb"] < 100,
+        },
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="finish in under a minute")
+    parser.add_argument("--blob-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.blob_child is not None:
+        blob_child(args.blob_child, args.work)
+        return
+    sends = 3000 if args.quick else 20000
+    blob_size = (256 if args.quick else 1024) * CHUNK
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        work = Path(tmp)
+        results = [asyncio.run(bench_sends(work, sends))]
+        print(f"sends: {results[0]}", flush=True)
+        results += bench_blob(work, blob_size)
+    machine = (
+        f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
+    for result in results[1:]:
+        print(f"blob: {result}", flush=True)
+    print(
+        json.dumps(
+            {
+                "bench": "store",
+                "machine": machine,
+                "date": date.today().isoformat(),
+                "results": results,
+            },
+            ensure_ascii=False,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
