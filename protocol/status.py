@@ -121,6 +121,11 @@ def make_status(
         at=at,
         **fields,
     )
+    return sign_status(keys, status)
+
+
+def sign_status(keys: NodeKeys, status: Status) -> bytes:
+    """Check and sign a Status built by the caller; returns the wire bytes."""
     check_status(status)
     staff = status.staff
     signed = pack(
@@ -144,7 +149,9 @@ def make_status(
         }
     )
     raw = wrap(
-        signed, signing.sign(keys.signing, signing.STATUS, signed), unit_signer(sender, serial)
+        signed,
+        signing.sign(keys.signing, signing.STATUS, signed),
+        unit_signer(status.sender, status.serial),
     )
     _decode(unpack(signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
     return raw

@@ -26,7 +26,8 @@ PROTOCOL_VERSION = 1
 SIGNATURE_BYTES = 64
 KEY_BYTES = 32
 MAX_SIGNER = 48  # "<unit code>:<serial>" at most 32 + 1 + 15 characters
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+_SERIAL = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() accepts "²"
 
 
 def pack(value: Any) -> bytes:
@@ -53,6 +54,7 @@ def unpack(data: bytes, *, what: str, max_bytes: int) -> Any:
             max_array_len=max_bytes,
             max_map_len=max_bytes,
             max_ext_len=0,
+            object_pairs_hook=_map_without_duplicates,
         )
     except msgpack.ExtraData as exc:
         raise DecodeError(f"{what}: {len(exc.extra)} trailing bytes after the message") from None
@@ -63,6 +65,14 @@ def unpack(data: bytes, *, what: str, max_bytes: int) -> Any:
     except (TypeError, msgpack.UnpackException, RecursionError) as exc:
         raise DecodeError(f"{what}: malformed msgpack: {exc}") from None
     return value
+
+
+def _map_without_duplicates(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """Refuse a map with a repeated key: two readers could keep different values."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("a map repeats a key")
+    return result
 
 
 class Fields:
@@ -228,7 +238,7 @@ class Fields:
 def check_header(fields: Fields, what: str, kind: str) -> None:
     """Check the `v` and `kind` fields that open every signed message."""
     version = fields.raw("v")
-    if version != PROTOCOL_VERSION:
+    if type(version) is not int or version != PROTOCOL_VERSION:
         raise UnknownVersion(
             f"{what}: protocol version {version!r} is not supported (this node speaks "
             f"{PROTOCOL_VERSION})"
@@ -267,7 +277,7 @@ def unit_signer(code: str, serial: int) -> str:
 
 def parse_unit_signer(signer: str, what: str) -> tuple[str, int]:
     code, sep, serial = signer.rpartition(":")
-    if not sep or not serial.isdigit() or len(serial) > 15:
+    if not sep or not _SERIAL.fullmatch(serial):
         raise InvalidField(what, "signer", f"{signer!r} is not '<unit code>:<serial>'")
     return check_wire_code(code, what, "signer"), int(serial)
 

@@ -79,3 +79,30 @@ def test_ulids_sort_by_time_and_decode():
     """A ULID carries its millisecond time and has the canonical shape."""
     a, b = new_ulid(1000), new_ulid(2000)
     assert is_ulid(a) and a < b and ulid_time_ms(b) == 2000
+
+
+def test_duplicate_map_keys_are_refused():
+    """Two readers could keep different values of a repeated key: refused."""
+    data = b"\x82\xa1a\x01\xa1a\x02"  # {"a": 1, "a": 2}
+    with pytest.raises(DecodeError, match="repeats a key"):
+        unpack(data, what="x", max_bytes=100)
+
+
+def test_signer_serial_must_be_ascii_digits():
+    """A superscript or Arabic-Indic digit in the signer hint is refused, not parsed."""
+    from protocol.wire import parse_unit_signer
+
+    for hint in ("000.00.02.H53:²", "000.00.02.H53:١", "000.00.02.H53:"):
+        with pytest.raises(InvalidField, match="signer"):
+            parse_unit_signer(hint, "envelope")
+    assert parse_unit_signer("000.00.02.H53:17", "envelope") == ("000.00.02.H53", 17)
+
+
+def test_version_must_be_the_integer_one():
+    """v = true or v = 1.0 is not version 1."""
+    from protocol.errors import UnknownVersion
+    from protocol.wire import check_header
+
+    for v in (True, 1.0):
+        with pytest.raises(UnknownVersion):
+            check_header(Fields({"v": v, "kind": "status"}, "status"), "status", "status")

@@ -1,0 +1,520 @@
+"""A second verifier, written from docs/PROTOCOL.md alone, agrees with every vector.
+
+It uses msgpack and PyNaCl directly and imports nothing from protocol/ or crypto/:
+if it reaches the expected result for each envelope, status and stream vector,
+the specification is enough to build a compatible node.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import nacl.bindings as sodium
+import nacl.public
+import nacl.signing
+import pytest
+
+VECTORS = Path(__file__).parents[1] / "vectors"
+
+# Section 11 of the spec.
+ENVELOPE_LIMIT = 1_048_576
+STATUS_LIMIT = 16_384
+MAP_KEYS = 64
+SHORT = 256
+CHUNK = 65_536
+ABYTES = 17
+HEADER = 24
+# Sections 2, 3.
+ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+UNIT = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,7}$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+STATUS_CODES = {1, 2, 3, 4, 5, 6, 13, 15, 16}
+REQUIRED = {
+    1: ("receipt",),
+    2: ("reason",),
+    3: ("number", "year"),
+    4: ("assignee",),
+    16: ("reason",),
+}
+AUTHORITIES = {"", "KT.", "TL.", "TM.", "TUQ."}
+T48 = 2**48 - 1
+
+
+class Refused(Exception):
+    """The verifier's single outcome for a refused input: the error name of section 12."""
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"{name}: {why}")
+        self.name = name
+
+
+def decode(data: bytes, limit: int) -> Any:
+    """Section 1: size first, exactly one value, no ext, no duplicate keys."""
+    if len(data) > limit:
+        raise Refused("LimitExceeded", f"{len(data)} > {limit}")
+    if not data:
+        raise Refused("DecodeError", "empty")
+
+    def pairs(items):
+        out = dict(items)
+        if len(out) != len(items):
+            raise ValueError("duplicate map key")
+        return out
+
+    def no_ext(code, data):
+        raise ValueError("ext type")
+
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        strict_map_key=True,
+        object_pairs_hook=pairs,
+        ext_hook=no_ext,
+        max_buffer_size=len(data),
+    )
+    unpacker.feed(data)
+    try:
+        value = unpacker.unpack()
+    except Exception as exc:
+        raise Refused("DecodeError", repr(exc)) from None
+    if unpacker.tell() != len(data):
+        raise Refused("DecodeError", "trailing bytes")
+    return value
+
+
+class Map:
+    """Strict reading of one map: typed fields, then no unknown key."""
+
+    def __init__(self, value: Any, where: str) -> None:
+        if not isinstance(value, dict):
+            raise Refused("InvalidField", f"{where}: not a map")
+        if len(value) > MAP_KEYS:
+            raise Refused("LimitExceeded", f"{where}: {len(value)} keys")
+        self.value, self.where, self.seen = value, where, set()
+
+    def bad(self, key: str, why: str) -> Refused:
+        return Refused("InvalidField", f"{self.where}.{key}: {why}")
+
+    def get(self, key: str, optional: bool = False) -> Any:
+        self.seen.add(key)
+        value = self.value.get(key)
+        if value is None and not optional:
+            raise self.bad(key, "missing")
+        return value
+
+    def text(self, key, lo=0, hi=SHORT, optional=False, pattern=None, choices=None):
+        v = self.get(key, optional)
+        if v is None:
+            return None
+        if not isinstance(v, str) or not lo <= len(v) <= hi:
+            raise self.bad(key, "text")
+        if pattern is not None and not pattern.match(v):
+            raise self.bad(key, "shape")
+        if choices is not None and v not in choices:
+            raise self.bad(key, "choice")
+        return v
+
+    def code(self, key, optional=False):
+        return self.text(key, 1, 32, optional, UNIT)
+
+    def ulid(self, key, optional=False):
+        return self.text(key, 26, 26, optional, ULID)
+
+    def date(self, key, optional=False):
+        v = self.text(key, 10, 10, optional, DATE)
+        if v is not None:
+            try:
+                dt.date.fromisoformat(v)
+            except ValueError:
+                raise self.bad(key, "not a date") from None
+        return v
+
+    def integer(self, key, lo=0, hi=T48, optional=False):
+        v = self.get(key, optional)
+        if v is None:
+            return None
+        if type(v) is not int or not lo <= v <= hi:
+            raise self.bad(key, "integer")
+        return v
+
+    def binary(self, key, size=None, hi=None, optional=False):
+        v = self.get(key, optional)
+        if v is None:
+            return None
+        if not isinstance(v, bytes) or (size is not None and len(v) != size):
+            raise self.bad(key, "binary")
+        if hi is not None and len(v) > hi:
+            raise self.bad(key, "binary too long")
+        return v
+
+    def array(self, key, most):
+        v = self.get(key)
+        if not isinstance(v, list):
+            raise self.bad(key, "not an array")
+        if len(v) > most:
+            raise Refused("LimitExceeded", f"{self.where}.{key}: {len(v)} items")
+        return v
+
+    def texts(self, key, most=256, hi=SHORT):
+        items = self.array(key, most)
+        if any(not isinstance(i, str) or len(i) > hi for i in items):
+            raise self.bad(key, "items")
+        return items
+
+    def done(self) -> None:
+        if set(self.value) - self.seen:
+            raise self.bad(str(sorted(map(str, set(self.value) - self.seen))), "unknown field")
+
+
+def unwrap(raw: bytes, limit: int) -> tuple[bytes, bytes, str]:
+    """Section 2 / 4.2 steps 1-2."""
+    w = Map(decode(raw, limit), "wrapper")
+    signed = w.binary("signed", hi=limit)
+    sig = w.binary("sig", size=64)
+    signer = w.text("signer", 1, 48)
+    w.done()
+    return signed, sig, signer
+
+
+def split_hint(hint: str) -> tuple[str, int]:
+    """Section 2: split at the last ':', ASCII digits after, a wire-shaped code before."""
+    code, sep, serial = hint.rpartition(":")
+    if not sep or not re.fullmatch(r"[0-9]{1,15}", serial) or len(code) > 32:
+        raise Refused("InvalidField", f"signer hint {hint!r}")
+    if not UNIT.match(code):
+        raise Refused("InvalidField", f"signer hint code {code!r}")
+    return code, int(serial)
+
+
+def check_signature(key: bytes, domain: str, signed: bytes, sig: bytes) -> None:
+    """Section 2.1: Ed25519 over ASCII(domain) || 0x00 || signed."""
+    try:
+        nacl.signing.VerifyKey(key).verify(domain.encode() + b"\x00" + signed, sig)
+    except Exception:
+        raise Refused("BadSignature", domain) from None
+
+
+def signed_message(
+    raw: bytes, limit: int, domain: str, kind: str, keys: dict
+) -> tuple[Map, str, int]:
+    """Steps 1-7 shared by envelopes and statuses; returns the top map and the hint."""
+    signed, sig, hint = unwrap(raw, limit)
+    code, serial = split_hint(hint)
+    if f"{code}:{serial}" not in keys:
+        raise Refused("UnknownSigner", hint)
+    check_signature(bytes.fromhex(keys[f"{code}:{serial}"]), domain, signed, sig)
+    top = Map(decode(signed, limit), kind)
+    for key in ("v", "kind"):
+        if key not in top.value:
+            raise top.bad(key, "missing")
+        top.seen.add(key)
+    if type(top.value["v"]) is not int or top.value["v"] != 1:
+        raise Refused("UnknownVersion", repr(top.value["v"]))
+    if top.value["kind"] != kind:
+        raise Refused("UnknownKind", repr(top.value["kind"]))
+    return top, code, serial
+
+
+def hexed(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: hexed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hexed(v) for v in value]
+    return value
+
+
+def stream_size(size: int) -> int:
+    return HEADER + size + (size // CHUNK + 1) * ABYTES
+
+
+def verify_envelope(raw: bytes, keys: dict) -> tuple[dict, dict]:
+    """Section 4.2; returns the header and body maps."""
+    top, code, serial = signed_message(
+        raw, ENVELOPE_LIMIT, "lienthong/v1/envelope", "envelope", keys
+    )
+    h = Map(top.get("header"), "header")
+    header = {
+        "id": h.ulid("id"),
+        "business": h.text("business", choices={"new", "update", "replace"}),
+        "sender": h.code("sender"),
+        "serial": h.integer("serial", hi=2**53),
+        "recipients": h.array("recipients", 1024),
+        "created": h.integer("created"),
+        "reply_to": h.ulid("reply_to", optional=True),
+        "target": h.ulid("target", optional=True),
+        "blobs": [],
+    }
+    recipients = header["recipients"]
+    if not recipients or any(not isinstance(r, str) or not UNIT.match(r) for r in recipients):
+        raise Refused("InvalidField", "recipients")
+    if len(set(recipients)) != len(recipients):
+        raise Refused("InvalidField", "recipient twice")
+    if (header["business"] == "new") != (header["target"] is None):
+        raise Refused("InvalidField", "business/target")
+    for item in h.array("blobs", 256):
+        b = Map(item, "blob")
+        header["blobs"].append(
+            {"id": b.text("id", 64, 64, pattern=HEX64), "size": b.integer("size", hi=2**63)}
+        )
+        b.done()
+    h.done()
+    body = Map(top.get("body"), "body")
+    sealed = body.array("keys", 1024)
+    body.binary("nonce", size=24)
+    body.binary("ciphertext", hi=ENVELOPE_LIMIT)
+    body.done()
+    top.done()
+    if len(sealed) != len(recipients) or any(
+        not isinstance(k, bytes) or len(k) != 80 for k in sealed
+    ):
+        raise Refused("InvalidField", "keys")
+    if (header["sender"], header["serial"]) != (code, serial):
+        raise Refused("SignerMismatch", f"{code}:{serial}")
+    return header, top.value["body"]
+
+
+def open_body(header: dict, body: dict, unit: dict) -> tuple[bytes, dict]:
+    """Section 4.3; returns the content key and the decoded body map."""
+    if unit["code"] not in header["recipients"]:
+        raise Refused("NotARecipient", unit["code"])
+    sealed = body["keys"][header["recipients"].index(unit["code"])]
+    box = nacl.public.SealedBox(nacl.public.PrivateKey(bytes.fromhex(unit["x25519_private"])))
+    try:
+        content_key = box.decrypt(sealed)
+        aad = b"lienthong/v1/body\x00" + header["id"].encode("ascii")
+        plain = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+            body["ciphertext"], aad, body["nonce"], content_key
+        )
+    except Exception:
+        raise Refused("DecodeError", "does not decrypt") from None
+    document = decode(plain, ENVELOPE_LIMIT)
+    check_document(document)
+    manifest = [{"id": a["blob"], "size": stream_size(a["size"])} for a in document["attachments"]]
+    if manifest != header["blobs"]:
+        raise Refused("InvalidField", "header.blobs")
+    return content_key, document
+
+
+def check_document(value: Any) -> None:
+    """Section 5."""
+    top = Map(value, "document")
+    m = Map(top.get("metadata"), "metadata")
+    issuer = Map(m.get("issuer"), "issuer")
+    issuer.text("name", 1)
+    issuer.code("code", optional=True)
+    issuer.text("parent", optional=True)
+    issuer.done()
+    if m.get("signer", optional=True) is not None:
+        s = Map(m.get("signer"), "signer")
+        s.text("name", 1)
+        s.text("position")
+        s.text("authority", choices=AUTHORITIES)
+        s.done()
+    m.integer("number", hi=10**9, optional=True)
+    m.integer("year", 1900, 9999, optional=True)
+    m.text("notation", hi=64)
+    m.text("type", 1, 16)
+    m.text("place")
+    m.date("issued_on")
+    m.text("subject", 1, 2000)
+    m.text("content", hi=65_536, optional=True)
+    m.integer("urgency", hi=3)
+    m.integer("confidentiality", hi=3)
+    m.date("due_on", optional=True)
+    m.texts("addressees")
+    m.texts("distribution")
+    m.text("steering", hi=2000, optional=True)
+    m.integer("copies", hi=10**6, optional=True)
+    m.integer("pages", hi=10**6, optional=True)
+    m.text("drafter", optional=True)
+    m.done()
+    for item in top.array("attachments", 256):
+        a = Map(item, "attachment")
+        name = a.text("name", 1)
+        if any(c in name for c in "/\\\x00") or name in {".", ".."}:
+            raise a.bad("name", "not a plain file name")
+        a.text("media_type", 3, 127)
+        a.integer("size", hi=64 * 1024**3)
+        a.binary("sha256", size=32)
+        a.text("blob", 64, 64, pattern=HEX64)
+        a.binary("key", size=32)
+        a.done()
+    top.done()
+
+
+def verify_status(raw: bytes, keys: dict) -> dict:
+    """Section 7.1."""
+    top, code, serial = signed_message(raw, STATUS_LIMIT, "lienthong/v1/status", "status", keys)
+    status_code = top.integer("code", hi=255)
+    if status_code not in STATUS_CODES:
+        raise Refused("InvalidField", f"code {status_code}")
+    staff = None
+    if top.get("staff", optional=True) is not None:
+        s = Map(top.get("staff"), "staff")
+        staff = {"name": s.text("name", 1), "position": s.text("position")}
+        s.done()
+    receipt = top.binary("receipt", size=32, optional=True)
+    found = {
+        "id": top.ulid("id"),
+        "envelope": top.ulid("envelope"),
+        "sender": top.code("sender"),
+        "serial": top.integer("serial", hi=2**53),
+        "to": top.code("to"),
+        "code": status_code,
+        "at": top.integer("at"),
+        "receipt": None if receipt is None else receipt.hex(),
+        "number": top.integer("number", 1, 10**9, optional=True),
+        "year": top.integer("year", 1900, 9999, optional=True),
+        "reason": top.text("reason", hi=4000, optional=True),
+        "assignee": top.text("assignee", optional=True),
+        "staff": staff,
+        "note": top.text("note", hi=4000, optional=True),
+    }
+    top.done()
+    for name in REQUIRED.get(status_code, ()):
+        if found[name] is None:
+            raise Refused("InvalidField", f"{name} required for {status_code:02d}")
+    if (found["sender"], found["serial"]) != (code, serial):
+        raise Refused("SignerMismatch", f"{code}:{serial}")
+    return found
+
+
+def decrypt_stream(key: bytes, blob: bytes) -> bytes:
+    """Section 6: 24-byte header, 65,553-byte pieces, the last one FINAL."""
+    final_tag = sodium.crypto_secretstream_xchacha20poly1305_TAG_FINAL
+    message_tag = sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+    if len(blob) < HEADER:
+        raise Refused("TruncatedStreamError", "no header")
+    state = sodium.crypto_secretstream_xchacha20poly1305_state()
+    sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, blob[:HEADER], key)
+    rest, out, final = blob[HEADER:], [], False
+    pieces = [rest[i : i + CHUNK + ABYTES] for i in range(0, len(rest), CHUNK + ABYTES)]
+    for i, piece in enumerate(pieces):
+        if final:
+            raise Refused("DecryptionError", "data after the final chunk")
+        try:
+            plain, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, piece, None)
+        except Exception:
+            if len(piece) == CHUNK + ABYTES:
+                raise Refused("DecryptionError", f"chunk {i}") from None
+            raise Refused("TruncatedStreamError", "last piece does not open") from None
+        if tag not in (message_tag, final_tag):
+            raise Refused("DecryptionError", f"tag {tag}")
+        out.append(plain)
+        final = tag == final_tag
+    if not final:
+        raise Refused("TruncatedStreamError", "no final chunk")
+    return b"".join(out)
+
+
+def input_bytes(v: dict, siblings: list[dict]) -> bytes:
+    """Section 13: hex, or length + fill, or derived from another vector."""
+    if v.get("oversized"):
+        return bytes.fromhex(v["oversized"]["fill"]) * v["oversized"]["length"]
+    if v.get("derived"):
+        d = v["derived"]
+        data = bytearray(input_bytes(next(s for s in siblings if s["name"] == d["from"]), siblings))
+        if "truncate_to" in d:
+            data = data[: d["truncate_to"]]
+        if "xor" in d:
+            data[d["xor"]["offset"]] ^= d["xor"]["mask"]
+        return bytes(data)
+    return bytes.fromhex(v["bytes"])
+
+
+def result(run) -> dict:
+    try:
+        return {"ok": run()}
+    except Refused as exc:
+        return {"error": exc.name}
+
+
+def vectors(name: str) -> list:
+    data = json.loads((VECTORS / name).read_text(encoding="utf-8"))["vectors"]
+    return [pytest.param(v, data, id=v["name"]) for v in data]
+
+
+def run_envelope(v: dict, siblings: list[dict]) -> dict:
+    raw = input_bytes(v, siblings)
+    header, body = verify_envelope(raw, v["keys"])
+    found = {"header": header, "sha256": hashlib.sha256(raw).hexdigest()}
+    if "open_as" in v:
+        content_key, document = open_body(header, body, v["open_as"])
+        found["content_key"] = content_key.hex()
+        found["body"] = hexed(document)
+    return found
+
+
+def run_stream(v: dict, siblings: list[dict]) -> dict:
+    blob = input_bytes(v, siblings)
+    plain = decrypt_stream(bytes.fromhex(v["key"]), blob)
+    return {
+        "blob_id": hashlib.sha256(blob).hexdigest(),
+        "size": len(plain),
+        "sha256": hashlib.sha256(plain).hexdigest(),
+        "chunks": -(-(len(blob) - HEADER) // (CHUNK + ABYTES)),
+    }
+
+
+@pytest.mark.parametrize(("v", "siblings"), vectors("envelopes.json"))
+def test_envelope_vectors_agree(v, siblings):
+    """The spec-only verifier reaches each envelope vector's expected fields or error."""
+    assert result(lambda: run_envelope(v, siblings)) == v["expected"]
+
+
+@pytest.mark.parametrize(("v", "siblings"), vectors("statuses.json"))
+def test_status_vectors_agree(v, siblings):
+    """The spec-only verifier reaches each status vector's expected fields or error."""
+    assert result(lambda: verify_status(input_bytes(v, siblings), v["keys"])) == v["expected"]
+
+
+@pytest.mark.parametrize(("v", "siblings"), vectors("streams.json"))
+def test_stream_vectors_agree(v, siblings):
+    """The spec-only stream reader reaches each blob vector's digest or error."""
+    assert result(lambda: run_stream(v, siblings)) == v["expected"]
+
+
+def test_receipt_of_status_01_is_the_hash_of_the_envelope():
+    """Status 01's receipt is SHA-256 of the letter-2340 envelope bytes, as section 7 says."""
+    envelopes = json.loads((VECTORS / "envelopes.json").read_text(encoding="utf-8"))["vectors"]
+    statuses = json.loads((VECTORS / "statuses.json").read_text(encoding="utf-8"))["vectors"]
+    letter = next(v for v in envelopes if v["name"] == "letter-2340")
+    arrived = next(v for v in statuses if v["name"] == "status-01")
+    assert (
+        arrived["expected"]["ok"]["receipt"]
+        == hashlib.sha256(bytes.fromhex(letter["bytes"])).hexdigest()
+    )
+    assert arrived["expected"]["ok"]["envelope"] == letter["expected"]["ok"]["header"]["id"]
+
+
+def test_this_verifier_imports_nothing_of_ours():
+    """The proof holds only if no module of protocol/, crypto/ or the generator is imported."""
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= {
+        "__future__",
+        "ast",
+        "datetime",
+        "hashlib",
+        "json",
+        "re",
+        "pathlib",
+        "typing",
+        "msgpack",
+        "nacl",
+        "pytest",
+    }

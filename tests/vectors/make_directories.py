@@ -1,0 +1,184 @@
+"""Vectors of directories: versions, rollback, expiry, revocation and key lookups."""
+
+from __future__ import annotations
+
+from crypto import signing
+from protocol.directory import issue_directory
+from protocol.limits import MAX_DIRECTORY_BYTES
+from tests.protocol.fixtures import NOW, A, B, C, keys
+from tests.vectors.common import (
+    DAY,
+    ROOT,
+    err,
+    file_document,
+    hx,
+    inner,
+    oversized,
+    rehint,
+    vector,
+)
+from tests.vectors.make_certificates import CENTRE, RELAYS, ROOT_HEX, centre_signed, cert
+
+DIRECTORY_CERTS = [(A, 1, A), (B, 2, B), (C, 3, C), (A, 5, "A-new")]
+
+
+def directory(version=3, *, expires=NOW + 7 * DAY, certs=None, revoked=(2,), root=ROOT) -> bytes:
+    return issue_directory(
+        root,
+        version=version,
+        issued_at=NOW,
+        expires_at=expires,
+        centre_name=CENTRE["name"],
+        centre_url=CENTRE["url"],
+        certificates=certs if certs is not None else [cert(c, s, o) for c, s, o in DIRECTORY_CERTS],
+        revoked=revoked,
+        relays=RELAYS,
+    )
+
+
+def directory_ok() -> dict:
+    def key(owner: str) -> dict:
+        return {"ok": hx(keys(owner).sign_public)}
+
+    return {
+        "ok": {
+            "version": 3,
+            "issued_at": NOW,
+            "expires_at": NOW + 7 * DAY,
+            "centre": CENTRE,
+            "relays": RELAYS,
+            "revoked": [2],
+            "certificates": [
+                {"serial": s, "code": c, "sign_key": hx(keys(o).sign_public)}
+                for c, s, o in DIRECTORY_CERTS
+            ],
+            "current": {A: 5, B: None, C: 3},
+            "lookups": [
+                {"code": A, "serial": 1, "result": key(A)},
+                {"code": A, "serial": 5, "result": key("A-new")},
+                {"code": C, "serial": 3, "result": key(C)},
+                {"code": B, "serial": 2, "result": err("Revoked")},
+                {"code": A, "serial": 2, "result": err("UnknownSigner")},
+                {"code": A, "serial": 9, "result": err("UnknownSigner")},
+            ],
+        }
+    }
+
+
+def directories() -> dict:
+    good = directory()
+    m = inner(good)
+
+    def v(name, description, raw, expected, now=NOW, newer_than=None, root=ROOT_HEX, **kw):
+        return vector(
+            name, description, raw, expected, root_public=root, now=now, newer_than=newer_than, **kw
+        )
+
+    expires = NOW + 7 * DAY
+    vectors = [
+        v(
+            "valid",
+            "Version 3: A rotated its key (serials 1 and 5), B's serial 2 is revoked, C serial 3.",
+            good,
+            directory_ok(),
+        ),
+        v(
+            "same-version",
+            "Version 3 offered while version 3 is held: accepted.",
+            good,
+            directory_ok(),
+            newer_than=3,
+        ),
+        v(
+            "newer-version",
+            "Version 3 offered while version 2 is held: accepted.",
+            good,
+            directory_ok(),
+            newer_than=2,
+        ),
+        v(
+            "rollback",
+            "Version 2 offered while version 3 is held.",
+            directory(2),
+            err("Rollback"),
+            newer_than=3,
+        ),
+        v("expired", "Checked 1 ms after expires_at.", good, err("Expired"), now=expires + 1),
+        v(
+            "other-root",
+            "Signed by another key than the pinned root.",
+            directory(root=keys("evil")),
+            err("BadSignature"),
+        ),
+        v(
+            "wrong-domain",
+            "The signed bytes signed by the root in the certificate domain.",
+            centre_signed(m, signing.CERTIFICATE),
+            err("BadSignature"),
+        ),
+        v(
+            "signer-hint-not-centre",
+            "The signer hint is '000.00.02.H53:1'.",
+            rehint(good, f"{A}:1"),
+            err("InvalidField"),
+        ),
+        v(
+            "duplicate-serial",
+            "Two certificates with serial 1.",
+            directory(certs=[cert(A, 1), cert(B, 1)], revoked=()),
+            err("InvalidField"),
+        ),
+        v(
+            "unknown-field",
+            "Root-signed with an extra field 'comment'.",
+            centre_signed({**m, "comment": "x"}, signing.DIRECTORY),
+            err("InvalidField"),
+        ),
+        v(
+            "revoked-not-a-serial",
+            "Root-signed with revoked ['2'] (a string).",
+            centre_signed({**m, "revoked": ["2"]}, signing.DIRECTORY),
+            err("InvalidField"),
+        ),
+        v(
+            "unknown-version",
+            "Root-signed with v = 2.",
+            centre_signed({**m, "v": 2}, signing.DIRECTORY),
+            err("UnknownVersion"),
+        ),
+        v(
+            "lookup-old-serial-after-rotation",
+            "In the valid directory, the key of A:1, superseded by A:5 but not revoked.",
+            good,
+            {"ok": {"sign_key": hx(keys(A).sign_public)}},
+            lookup={"code": A, "serial": 1},
+        ),
+        v(
+            "lookup-revoked-serial",
+            "In the valid directory, the key of B:2, whose serial is revoked.",
+            good,
+            err("Revoked"),
+            lookup={"code": B, "serial": 2},
+        ),
+        v(
+            "lookup-serial-of-another-unit",
+            "In the valid directory, the key of A:2 (serial 2 is B's).",
+            good,
+            err("UnknownSigner"),
+            lookup={"code": A, "serial": 2},
+        ),
+        v(
+            "oversized",
+            f"{MAX_DIRECTORY_BYTES + 1} bytes of 0x80.",
+            None,
+            err("LimitExceeded"),
+            oversized=oversized(MAX_DIRECTORY_BYTES),
+        ),
+    ]
+    return file_document(
+        "directories",
+        "root_public: pinned root key; now: unix ms; newer_than: the version already held (null: "
+        "none). ok.lookups: (code, serial) -> the signing key, or the error a lookup raises; "
+        "lookup: one key lookup in the verified directory, whose result is the expected one.",
+        vectors,
+    )
