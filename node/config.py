@@ -49,6 +49,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "identity": Key(str, "keys/identity.key", "Ed25519 + X25519 key file (mode 0600)"),
         "passphrase_env": Key(str, "", "environment variable holding the key passphrase"),
     },
+    "federation": {
+        "centre_url": Key(str, "", "https URL of the provincial centre (set by lienthong enrol)"),
+        "centre_fingerprint": Key(str, "", "fingerprint of the centre's root key, pinned"),
+        "directory_refresh_seconds": Key(int, 300, "how often to fetch the directory"),
+        "directory_warn_hours": Key(int, 48, "warn when the directory expires within this"),
+    },
+    "centre": {
+        "directory_validity_hours": Key(int, 168, "how long a signed directory stays valid"),
+        "certificate_validity_days": Key(int, 365, "validity of node certificates"),
+        "token_validity_days": Key(int, 7, "validity of one-time enrolment tokens"),
+        "require_approval": Key(bool, False, "an operator approves each enrolment"),
+        "relay_retention_days": Key(int, 30, "how long the relay keeps undelivered mail"),
+    },
     "store": {
         "synchronous": Key(str, "NORMAL", "SQLite synchronous setting", ("NORMAL", "FULL")),
     },
@@ -87,6 +100,37 @@ class Config:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def role(self) -> str:
+        return self.get("node", "role")
+
+    # Files written by enrolment (units) or `centre init` (the centre); see docs/OPERATIONS.md.
+    @property
+    def tls_key_path(self) -> Path:
+        return self.data_dir / "keys" / "tls.key"
+
+    @property
+    def tls_cert_path(self) -> Path:
+        return self.data_dir / "tls" / "cert.pem"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.data_dir / "tls" / "ca.pem"
+
+    @property
+    def certificate_path(self) -> Path:
+        """The node certificate (wire bytes) the centre issued for this unit."""
+        return self.data_dir / "certificate.bin"
+
+    @property
+    def root_key_path(self) -> Path:
+        """The centre's root key (role centre only); also the key of its X.509 CA."""
+        return self.data_dir / "keys" / "root.key"
+
+    @property
+    def peer_url(self) -> str:
+        return self.get("node", "public_url") or f"https://{self.get('node', 'listen')}"
 
 
 def load_config(data_dir: Path) -> Config:

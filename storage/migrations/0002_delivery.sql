@@ -16,3 +16,18 @@ CREATE INDEX outbox_destination_due ON outbox (recipient, next_attempt_at)
 -- The per-destination index serves both "what is due" queries; the global one only
 -- cost a page per send (bench/store.py).
 DROP INDEX outbox_due;
+
+-- The relay's mailboxes (role centre): ciphertext kept for a unit until it acknowledges,
+-- or until retention ends (then the sender is told, through its own mailbox).
+CREATE TABLE relay_mailbox (
+    recipient    TEXT NOT NULL,
+    item_id      TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('envelope', 'status', 'notice')),
+    sender       TEXT NOT NULL,
+    raw          BLOB NOT NULL,
+    blobs        TEXT NOT NULL DEFAULT '',
+    deposited_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL,
+    PRIMARY KEY (recipient, item_id)
+) WITHOUT ROWID;
+CREATE INDEX relay_mailbox_expiry ON relay_mailbox (expires_at);

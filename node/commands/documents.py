@@ -1,0 +1,352 @@
+"""The clerk's job on the command line: send, inbox, outbox, show, export, process, recall, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+from crypto.errors import LienthongError
+from node import documents as service
+from node.attachments import decrypt_to
+from node.output import emit, jsonable
+from node.runtime import context, run
+from protocol.codes import Confidentiality, StatusCode, Urgency
+from protocol.doctypes import document_types
+from protocol.document import DocumentMetadata, Organisation, Signer, parse_number_notation
+from protocol.states import DocState
+from storage.delivery import queue_depths
+from storage.documents import get_document, list_documents
+from storage.outbox import outbox_for
+from storage.statuses import statuses_of
+
+URGENCY = {
+    "thuong": Urgency.NORMAL,
+    "khan": Urgency.URGENT,
+    "thuong-khan": Urgency.VERY_URGENT,
+    "hoa-toc": Urgency.FLASH,
+}
+CONFIDENTIALITY = {
+    "thuong": Confidentiality.NORMAL,
+    "mat": Confidentiality.SECRET,
+    "toi-mat": Confidentiality.TOP_SECRET,
+    "tuyet-mat": Confidentiality.ABSOLUTE_SECRET,
+}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    def command(name, func, help, json_out=True):
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+        if json_out:
+            p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+        return p
+
+    command(
+        "run", lambda a: run(a.data_dir), "run the node until SIGTERM or Ctrl-C", json_out=False
+    )
+    p = command("send", send, "queue an official document for other units")
+    p.add_argument("--to", required=True, help="recipient unit codes, comma separated")
+    p.add_argument("--number", required=True, help="số và ký hiệu, e.g. 2340/VP-TTTH")
+    p.add_argument("--subject", required=True, help="trích yếu")
+    p.add_argument(
+        "--type",
+        default="cong_van",
+        choices=sorted(document_types()),
+        help="document type (default cong_van)",
+    )
+    p.add_argument("--signer", help="signer's name")
+    p.add_argument("--position", default="", help="signer's position")
+    p.add_argument("--authority", default="", choices=["", "KT.", "TL.", "TM.", "TUQ."])
+    p.add_argument("--urgency", default="thuong", choices=list(URGENCY))
+    p.add_argument("--confidentiality", default="thuong", choices=list(CONFIDENTIALITY))
+    p.add_argument("--date", help="date of issue YYYY-MM-DD (default today)")
+    p.add_argument("--place", default="", help="place of issue (default: none)")
+    p.add_argument("--due", help="reply due YYYY-MM-DD")
+    p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
+    p.add_argument("--reply-to", help="envelope id this document answers")
+    command("inbox", inbox, "incoming documents (văn bản đến), newest first").add_argument(
+        "--limit", type=int, default=50
+    )
+    command(
+        "outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state"
+    ).add_argument("--limit", type=int, default=50)
+    p = command("show", show, "one document: metadata, attachments, timeline, signature")
+    p.add_argument("id", help="envelope id")
+    p = command(
+        "export", export, "write a document's attachments and metadata.json", json_out=False
+    )
+    p.add_argument("id")
+    p.add_argument("--out", type=Path, required=True, help="directory to write into")
+    p = command("process", process, "record what happened to an incoming document")
+    p.add_argument("id")
+    p.add_argument("--status", required=True, choices=list(service.ACTIONS))
+    p.add_argument("--note", help="reason (rejected), assignee (assigned) or a note")
+    p = command("recall", recall, "ask every recipient to recall an outgoing document (13)")
+    p.add_argument("id")
+    p.add_argument("--note", help="why")
+    p = command("answer-recall", answer_recall, "agree (15) or refuse (16) a recall request")
+    p.add_argument("id")
+    p.add_argument("--agree", action="store_true")
+    p.add_argument("--refuse", action="store_true")
+    p.add_argument("--note", help="reason for refusing")
+
+
+async def send(args: argparse.Namespace) -> None:
+    number, year, notation = parse_number_notation(args.number)
+    async with context(args.data_dir) as ctx:
+        today = dt.date.fromtimestamp(ctx.clock() / 1000).isoformat()
+        metadata = DocumentMetadata(
+            number=number,
+            year=year,
+            notation=notation,
+            doc_type=args.type,
+            issuer=Organisation(name=ctx.config.name, code=ctx.config.code),
+            place=args.place,
+            issued_on=args.date or today,
+            subject=args.subject,
+            signer=Signer(args.signer, args.position, args.authority) if args.signer else None,
+            urgency=URGENCY[args.urgency],
+            confidentiality=CONFIDENTIALITY[args.confidentiality],
+            due_on=args.due,
+        )
+        recipients = [c.strip() for c in args.to.split(",") if c.strip()]
+        envelope_id = await service.send_document(
+            ctx,
+            metadata,
+            recipients,
+            files=args.file,
+            actor="cli",
+            reply_to=args.reply_to,
+        )
+    emit(
+        args,
+        {"envelope_id": envelope_id, "recipients": recipients},
+        f"Queued {args.number} for {', '.join(recipients)}: envelope {envelope_id}",
+    )
+
+
+def _when(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
+
+
+async def inbox(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx, ctx.store.read() as conn:
+        docs = await list_documents(conn, direction="in", limit=args.limit)
+    rows = [_summary(d) for d in docs]
+    lines = [
+        f"{r['received']}  {r['urgency_mark']}{r['number']:<20} {r['state']:<12} "
+        f"{r['sender']}  {r['subject'][:60]}  [{r['id']}]"
+        for r in rows
+    ]
+    emit(args, rows, "\n".join(lines) or "No incoming documents.")
+
+
+def _summary(doc) -> dict[str, Any]:
+    body = service.stored_body(doc)
+    return {
+        "id": doc.id,
+        "number": body.metadata.number_notation,
+        "subject": doc.subject,
+        "sender": doc.sender_code,
+        "state": doc.state,
+        "recall": doc.recall,
+        "urgency": Urgency(doc.urgency).name.lower(),
+        "urgency_mark": "! " if doc.urgency else "",
+        "received": _when(doc.created_at),
+        "attachments": len(body.attachments),
+    }
+
+
+async def outbox(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx, ctx.store.read() as conn:
+        docs = await list_documents(conn, direction="out", limit=args.limit)
+        rows = []
+        for doc in docs:
+            summary = _summary(doc)
+            summary["recipients"] = await _recipients(conn, doc.id)
+            rows.append(summary)
+        depths = await queue_depths(conn)
+    lines = []
+    for r in rows:
+        lines.append(f"{r['received']}  {r['number']:<20} {r['subject'][:50]}  [{r['id']}]")
+        for rec in r["recipients"]:
+            number = f" số đến {rec['incoming_number']}" if rec["incoming_number"] else ""
+            lines.append(
+                f"    {rec['recipient']:<16} {rec['state']:<12}{number}"
+                f"  {rec['updated']}  {rec['last_error'] or ''}"
+            )
+    emit(args, {"documents": rows, "queue": depths}, "\n".join(lines) or "No outgoing documents.")
+
+
+async def _recipients(conn, envelope_id: str) -> list[dict[str, Any]]:
+    numbers = {
+        s.from_code: s.incoming_number
+        for s in await statuses_of(conn, envelope_id)
+        if s.code == StatusCode.ACCEPTED and s.direction == "in"
+    }
+    return [
+        {
+            "recipient": row.recipient,
+            "state": row.state,
+            "incoming_number": numbers.get(row.recipient),
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "updated": _when(row.updated_at),
+        }
+        for row in await outbox_for(conn, envelope_id)
+    ]
+
+
+async def show(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx, ctx.store.read() as conn:
+        doc = await get_document(conn, args.id)
+        if doc is None:
+            raise LienthongError(f"no document {args.id} in {args.data_dir}")
+        body = service.stored_body(doc)
+        events = await statuses_of(conn, args.id)
+        recipients = await _recipients(conn, args.id) if doc.direction == "out" else []
+        raw = await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (args.id,))
+        signature = _signature_check(ctx, bytes(raw[0]))
+    timeline = []
+    for e in events:
+        timeline.append(
+            {
+                "at": _when(e.at),
+                "from": e.from_code,
+                "to": e.to_code,
+                "code": f"{e.code:02d}",
+                "label": StatusCode(e.code).label_vi,
+                "incoming_number": e.incoming_number,
+                "note": e.note,
+                "direction": e.direction,
+            }
+        )
+    data = {
+        "id": doc.id,
+        "direction": doc.direction,
+        "state": doc.state,
+        "recall": doc.recall,
+        "metadata": jsonable(body.metadata),
+        "number": body.metadata.number_notation,
+        "attachments": [
+            {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256.hex()}
+            for a in body.attachments
+        ],
+        "signature": signature,
+        "recipients": recipients,
+        "timeline": timeline,
+    }
+    m = body.metadata
+    lines = [
+        f"Số: {m.number_notation}   {m.place}, {m.issued_on}",
+        f"Trích yếu: {m.subject}",
+        f"Nơi ban hành: {m.issuer.name} ({doc.sender_code})",
+        f"Người ký: {m.signer.authority + ' ' if m.signer and m.signer.authority else ''}"
+        f"{m.signer.position + ' ' if m.signer else ''}{m.signer.name if m.signer else '-'}",
+        f"Trạng thái: {doc.state}" + (f" (thu hồi: {doc.recall})" if doc.recall != "none" else ""),
+        f"Chữ ký: {signature['text']}",
+    ]
+    lines += [f"Tệp đính kèm: {a['name']} ({a['size']} bytes)" for a in data["attachments"]]
+    lines += [f"  {r['recipient']}: {r['state']}" for r in recipients]
+    lines += [
+        f"  {t['at']} {t['from']} → {t['to']}: {t['code']} {t['label']}"
+        + (f" số {t['incoming_number']}" if t["incoming_number"] else "")
+        + (f" — {t['note']}" if t["note"] else "")
+        for t in timeline
+    ]
+    emit(args, data, "\n".join(lines))
+
+
+def _signature_check(ctx, raw: bytes) -> dict[str, Any]:
+    from protocol.envelope import verify_envelope
+
+    try:
+        header = verify_envelope(raw, ctx.directory.key_lookup).header
+    except LienthongError as exc:
+        return {"verified": False, "text": f"NOT verified: {exc}"}
+    directory = ctx.directory.current
+    name = ""
+    if directory is not None:
+        cert = directory.current(header.sender)
+        name = cert.name if cert else ""
+    return {
+        "verified": True,
+        "sender": header.sender,
+        "serial": header.serial,
+        "text": f"verified: sent by {name} ({header.sender}), certificate {header.serial}",
+    }
+
+
+async def export(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx:
+        async with ctx.store.read() as conn:
+            doc = await get_document(conn, args.id)
+        if doc is None:
+            raise LienthongError(f"no document {args.id} in {args.data_dir}")
+        body = service.stored_body(doc)
+        args.out.mkdir(parents=True, exist_ok=True)
+        names = set()
+        for a in body.attachments:
+            if a.name in names or a.name == "metadata.json":
+                raise LienthongError(f"two attachments named {a.name!r}: export them by hand")
+            names.add(a.name)
+            await asyncio.to_thread(decrypt_to, ctx.blobs, a, args.out / a.name)
+    meta = {
+        "id": doc.id,
+        "sender": doc.sender_code,
+        "number": body.metadata.number_notation,
+        "metadata": jsonable(body.metadata),
+        "attachments": [
+            {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256.hex()}
+            for a in body.attachments
+        ],
+    }
+    (args.out / "metadata.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    print(f"Exported {len(body.attachments)} attachment(s) and metadata.json to {args.out}")
+
+
+async def process(args: argparse.Namespace) -> None:
+    state = service.ACTIONS[args.status]
+    async with context(args.data_dir) as ctx:
+        number = await service.process_document(
+            ctx,
+            args.id,
+            state,
+            actor="cli",
+            note=args.note if state not in (DocState.REJECTED, DocState.ASSIGNED) else None,
+            reason=args.note if state is DocState.REJECTED else None,
+            assignee=args.note if state is DocState.ASSIGNED else None,
+        )
+    text = f"Document {args.id}: {args.status}"
+    if number is not None:
+        text += f", incoming number (số đến) {number}"
+    emit(args, {"id": args.id, "state": state.value, "incoming_number": number}, text)
+
+
+async def recall(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx:
+        recipients = await service.recall(ctx, args.id, actor="cli", reason=args.note)
+    emit(
+        args,
+        {"id": args.id, "recipients": recipients},
+        f"Recall requested from {', '.join(recipients)}",
+    )
+
+
+async def answer_recall(args: argparse.Namespace) -> None:
+    if args.agree == args.refuse:
+        raise LienthongError("say --agree or --refuse")
+    async with context(args.data_dir) as ctx:
+        await service.answer_recall(ctx, args.id, agree=args.agree, actor="cli", reason=args.note)
+    emit(
+        args,
+        {"id": args.id, "agreed": args.agree},
+        f"Recall of {args.id} {'agreed' if args.agree else 'refused'}",
+    )

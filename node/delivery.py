@@ -1,0 +1,345 @@
+"""The delivery engine: one queue per destination, each with its own backoff.
+
+For each unit with envelopes or statuses due (storage.delivery), a worker
+uploads the blobs, then posts the batch to the unit's peer API (addresses
+from the directory and, as hints, from LAN discovery); if the unit cannot be
+reached it deposits the batch at the centre's relay. Failures back off
+exponentially with jitter up to a cap; a unit seen again (discovery, or a
+request from it) is retried at once. One dead office never slows the others
+(Synapse's per-destination queues).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random as _random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from crypto.errors import LienthongError
+from node.context import NodeContext
+from node.documents import receive_status
+from node.peer_api import CONTENT_TYPE
+from node.peers import DIRECTORY_HEADER
+from protocol.delivery import Event
+from protocol.envelope import header_of_own_envelope
+from protocol.wire import pack, unpack
+from storage import delivery as queue
+
+log = logging.getLogger("lienthong.delivery")
+
+BATCH = 200  # items per request: amortises TLS and commits (FACTS.md: ~2.5k requests/s)
+MAX_PARALLEL_DESTINATIONS = 16
+POLL_SECONDS = 1.0  # picks up documents queued by another process (the CLI) within a second
+BACKOFF_BASE_MS = 1_000
+BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten minutes
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
+UPLOAD_CHUNK = 1024 * 1024
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+
+class DeliveryError(LienthongError):
+    """One attempt at a destination failed; the items are retried later."""
+
+
+@dataclass
+class PeerState:
+    failures: int = 0
+    last_error: str | None = None
+
+
+def backoff_ms(failures: int, random: Callable[[], float] = _random.random) -> int:
+    """Delay before the next attempt after `failures` consecutive failures.
+
+    Exponential from BACKOFF_BASE_MS, capped at BACKOFF_CAP_MS, times a jitter in
+    [0.5, 1.5) so that units that failed together do not retry together.
+    """
+    delay = min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** min(failures, 30))
+    return int(delay * (0.5 + random()))
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        ctx: NodeContext,
+        session: aiohttp.ClientSession,
+        *,
+        discovery: Any = None,
+        random: Callable[[], float] = _random.random,
+        on_directory_version: Callable[[str, int], Any] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.discovery = discovery
+        self.random = random
+        self.peers: dict[str, PeerState] = {}
+        self.active: dict[str, asyncio.Task[None]] = {}
+        self.on_directory_version = on_directory_version
+        self._wake = asyncio.Event()
+        ctx.extras["wake_delivery"] = self.wake
+        ctx.extras["delivery"] = self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def peer_seen(self, code: str) -> None:
+        """A unit showed up: forget its backoff and make its queue due now."""
+        self.peers.pop(code, None)
+        now = self.ctx.clock()
+        async with self.ctx.store.write() as tx:
+            await tx.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?",
+                (now, code, now),
+            )
+            await tx.execute(
+                "UPDATE status_outbox SET next_attempt_at = ? WHERE destination = ? AND"
+                " next_attempt_at > ?",
+                (now, code, now),
+            )
+        self.wake()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.tick()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+        for task in self.active.values():
+            task.cancel()
+        await asyncio.gather(*self.active.values(), return_exceptions=True)
+
+    async def tick(self) -> None:
+        """Start a worker for each destination that has something due and none running."""
+        async with self.ctx.store.read() as conn:
+            due = await queue.due_destinations(conn, self.ctx.clock())
+        for code in due:
+            if code in self.active or len(self.active) >= MAX_PARALLEL_DESTINATIONS:
+                continue
+            task = asyncio.create_task(self._worker(code), name=f"delivery to {code}")
+            self.active[code] = task
+            task.add_done_callback(lambda t, c=code: self._done(c))
+
+    def _done(self, code: str) -> None:
+        self.active.pop(code, None)
+        self.wake()  # more may be due for this destination or waiting for a slot
+
+    async def _worker(self, code: str) -> None:
+        try:
+            await self.deliver(code)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("delivery to %s failed unexpectedly", code)
+
+    async def deliver(self, code: str) -> None:
+        """One attempt at a destination: direct, else the relay, else back off."""
+        async with self.ctx.store.read() as conn:
+            items = await queue.due_for(conn, code, self.ctx.clock(), BATCH)
+        if not items:
+            return
+        errors = []
+        for url, server_hostname in self.addresses(code):
+            try:
+                await self._post(url, items, server_hostname=server_hostname, peer=code)
+                self.peers.pop(code, None)
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError, DeliveryError) as exc:
+                errors.append(f"{url}: {exc}")
+        for relay in self.relays():
+            try:
+                await self._deposit(relay, code, items)
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError, DeliveryError) as exc:
+                errors.append(f"relay {relay}: {exc}")
+        await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
+
+    def addresses(self, code: str) -> list[tuple[str, str | None]]:
+        """(base URL, TLS server name) to try: LAN hints first, then directory endpoints."""
+        directory = self.ctx.directory.current
+        cert = directory.current(code) if directory else None
+        if cert is None or not cert.reachable:
+            return []
+        out: list[tuple[str, str | None]] = []
+        names = [urlsplit(e).hostname for e in cert.endpoints]
+        if self.discovery is not None and names:
+            for host, port in self.discovery.addresses(code):
+                out.append((f"https://{host}:{port}", names[0]))
+        out += [(e.rstrip("/"), None) for e in cert.endpoints]
+        return list(dict.fromkeys(out))
+
+    def relays(self) -> list[str]:
+        directory = self.ctx.directory.current
+        return list(directory.relays) if directory else []
+
+    async def _back_off(self, code: str, items: list[queue.DueItem], error: str) -> None:
+        state = self.peers.setdefault(code, PeerState())
+        state.failures += 1
+        state.last_error = error
+        now = self.ctx.clock()
+        later = now + backoff_ms(state.failures, self.random)
+        log.info(
+            "delivery to %s failed (%d in a row); next try in %d ms: %s",
+            code,
+            state.failures,
+            later - now,
+            error,
+        )
+        async with self.ctx.store.write() as tx:
+            for item in items:
+                await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+
+    # -- direct -----------------------------------------------------------------------------
+
+    async def _post(
+        self, base: str, items: list[queue.DueItem], *, server_hostname: str | None, peer: str
+    ) -> None:
+        envelopes = [i for i in items if i.kind == "envelope"]
+        statuses = [i for i in items if i.kind == "status"]
+        await self._upload_blobs(base, envelopes, server_hostname)
+        body = pack(
+            {"envelopes": [i.raw for i in envelopes], "statuses": [i.raw for i in statuses]}
+        )
+        result = await self._request("POST", f"{base}/v1/inbox", body, server_hostname)
+        await self._apply_results(peer, envelopes, statuses, result)
+
+    async def _request(
+        self, method: str, url: str, body: bytes, server_hostname: str | None
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
+        if server_hostname:
+            kwargs["server_hostname"] = server_hostname
+        async with self.session.request(
+            method, url, data=body, headers={"Content-Type": CONTENT_TYPE}, **kwargs
+        ) as response:
+            self._gossip(url, response)
+            data = await response.content.read(MAX_RESPONSE_BYTES + 1)
+            if response.status != 200:
+                raise DeliveryError(f"HTTP {response.status}: {data[:300]!r}")
+        value = unpack(data, what="peer answer", max_bytes=MAX_RESPONSE_BYTES)
+        if not isinstance(value, dict):
+            raise DeliveryError("the peer's answer is not a map")
+        return value
+
+    def _gossip(self, url: str, response: aiohttp.ClientResponse) -> None:
+        advertised = response.headers.get(DIRECTORY_HEADER, "")
+        if advertised.isdigit() and self.on_directory_version is not None:
+            base = url.split("/v1/", 1)[0]
+            self.on_directory_version(base, int(advertised))
+
+    async def _apply_results(
+        self,
+        peer: str,
+        envelopes: list[queue.DueItem],
+        statuses: list[queue.DueItem],
+        result: dict[str, Any],
+    ) -> None:
+        env_results = result.get("envelopes") or []
+        st_results = result.get("statuses") or []
+        if len(env_results) != len(envelopes) or len(st_results) != len(statuses):
+            raise DeliveryError("the peer answered a different number of items")
+        failed: list[tuple[queue.DueItem, str]] = []
+        for item, res in zip(envelopes, env_results, strict=True):
+            if isinstance(res, dict) and res.get("ok") and isinstance(res.get("status"), bytes):
+                try:
+                    await receive_status(self.ctx, res["status"], via="direct")
+                except LienthongError as exc:
+                    failed.append((item, f"receipt refused: {exc}"))
+            else:
+                failed.append((item, _describe(res)))
+        now = self.ctx.clock()
+        async with self.ctx.store.write() as tx:
+            for item, res in zip(statuses, st_results, strict=True):
+                if isinstance(res, dict) and res.get("ok"):
+                    await queue.status_delivered(tx, item.id, at=now)
+                else:
+                    failed.append((item, _describe(res)))
+            state = self.peers.setdefault(peer, PeerState())
+            for item, error in failed:
+                later = now + backoff_ms(state.failures + 1, self.random)
+                await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+        if failed:
+            log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
+
+    async def _upload_blobs(
+        self, base: str, envelopes: list[queue.DueItem], server_hostname: str | None
+    ) -> None:
+        seen: set[str] = set()
+        for item in envelopes:
+            for blob in header_of_own_envelope(item.raw).blobs:
+                if blob.id not in seen:
+                    seen.add(blob.id)
+                    await self.upload_blob(base, blob.id, server_hostname)
+
+    async def upload_blob(self, base: str, blob_id: str, server_hostname: str | None) -> None:
+        """Send one blob, resuming where the peer's copy stops; no-op if it has it."""
+        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
+        if server_hostname:
+            kwargs["server_hostname"] = server_hostname
+        url = f"{base}/v1/blobs/{blob_id}"
+        async with self.session.head(url, **kwargs) as response:
+            if response.status == 200:
+                return
+            offset = int(response.headers.get("Upload-Offset", "0"))
+        path = self.ctx.blobs.path(blob_id)
+        total = path.stat().st_size
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
+        kwargs["timeout"] = timeout
+        headers = {"Upload-Offset": str(offset), "Upload-Length": str(total)}
+        async with self.session.put(
+            url, data=_file_chunks(path, offset), headers=headers, **kwargs
+        ) as response:
+            if response.status not in (200, 201):
+                text = await response.text()
+                raise DeliveryError(
+                    f"blob {blob_id[:12]}… upload: HTTP {response.status} {text[:200]}"
+                )
+
+    # -- relay ------------------------------------------------------------------------------
+
+    async def _deposit(self, relay: str, code: str, items: list[queue.DueItem]) -> None:
+        base = relay.rsplit("/v1/", 1)[0]
+        envelopes = [i for i in items if i.kind == "envelope"]
+        statuses = [i for i in items if i.kind == "status"]
+        await self._upload_blobs(base, envelopes, None)
+        body = pack(
+            {
+                "to": code,
+                "envelopes": [i.raw for i in envelopes],
+                "statuses": [i.raw for i in statuses],
+            }
+        )
+        result = await self._request("POST", f"{relay}/deposit", body, None)
+        accepted = result.get("accepted")
+        if not isinstance(accepted, list) or len(accepted) != len(items):
+            raise DeliveryError("the relay answered a different number of items")
+        now = self.ctx.clock()
+        async with self.ctx.store.write() as tx:
+            for item, ok in zip(envelopes + statuses, accepted, strict=True):
+                if not ok:
+                    later = now + backoff_ms(1, self.random)
+                    await queue.retry_later(
+                        tx, item, next_attempt_at=later, error="refused by the relay", at=now
+                    )
+                elif item.kind == "envelope":
+                    await queue.apply_delivery_event(tx, item.id, code, Event.DEPOSITED, at=now)
+                else:
+                    await queue.status_delivered(tx, item.id, at=now)
+
+
+def _describe(result: Any) -> str:
+    if isinstance(result, dict):
+        return f"{result.get('error')}: {str(result.get('message'))[:300]}"
+    return "malformed answer"
+
+
+async def _file_chunks(path, offset: int):
+    with open(path, "rb") as f:  # noqa: ASYNC230 - chunked reads in a thread below
+        f.seek(offset)
+        while chunk := await asyncio.to_thread(f.read, UPLOAD_CHUNK):
+            yield chunk

@@ -1,0 +1,520 @@
+"""The clerk's actions on documents, one place for each rule; the CLI, the web page and the
+peer API all call these: send, receive, answer with statuses, recall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+
+from crypto.errors import LienthongError
+from node.attachments import encrypt_file
+from node.context import NodeContext
+from protocol.codes import Confidentiality, StatusCode
+from protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
+from protocol.envelope import VerifiedEnvelope, open_envelope, seal_envelope, verify_envelope
+from protocol.errors import InvalidField, NotARecipient, UnknownSigner
+from protocol.ids import new_ulid
+from protocol.states import STATUS_OF_STATE, DocState, RecallState
+from protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
+from protocol.wire import pack, unpack
+from storage import audit
+from storage import delivery as queue
+from storage.documents import (
+    DocumentRecord,
+    change_recall,
+    change_state,
+    get_document,
+    record_incoming,
+    record_outgoing,
+)
+from storage.registers import (
+    IncomingEntry,
+    OutgoingEntry,
+    reconcile_incoming,
+    register_incoming,
+    register_outgoing,
+)
+from storage.statuses import StatusEvent, record_status, statuses_of
+
+MAX_BODY_BYTES = 1024 * 1024  # the stored plaintext body of one document
+
+
+class DocumentError(LienthongError):
+    """A document action was refused; the message says why and what to do."""
+
+
+class MissingBlobs(DocumentError):
+    """The envelope's attachment blobs have not all been uploaded yet."""
+
+    def __init__(self, blob_ids: list[str]) -> None:
+        super().__init__(f"attachment blobs not uploaded yet: {', '.join(blob_ids)}")
+        self.blob_ids = blob_ids
+
+
+class ConfidentialRefused(DocumentError):
+    """A document marked Mật or above, on a node not configured for state secrets."""
+
+
+class ClockSkew(DocumentError):
+    """A message dated too far in the future for the configured clock tolerance."""
+
+
+def _today(ctx: NodeContext) -> str:
+    return dt.datetime.fromtimestamp(ctx.clock() / 1000, dt.UTC).astimezone().date().isoformat()
+
+
+def _signer_serial(ctx: NodeContext) -> int:
+    directory = ctx.directory.current
+    cert = directory.current(ctx.config.code) if directory else None
+    if cert is None or cert.sign_key != ctx.keys.sign_public:
+        raise DocumentError(
+            f"unit {ctx.config.code} has no certificate for its current key in the directory: "
+            "enrol first ('lienthong enrol') or wait for the next directory"
+        )
+    return cert.serial
+
+
+async def send_document(
+    ctx: NodeContext,
+    metadata: DocumentMetadata,
+    recipients: Sequence[str],
+    *,
+    files: Sequence[Path] = (),
+    actor: str,
+    business: str = "new",
+    reply_to: str | None = None,
+    target: str | None = None,
+) -> str:
+    """Seal a document to its recipients and queue it: one local transaction, no network.
+
+    Returns the envelope id. Refuses Mật and above unless security.allow_confidential
+    (state secrets travel only on approved networks, ../DOMAIN.md).
+    """
+    if metadata.confidentiality >= Confidentiality.SECRET and not ctx.config.get(
+        "security", "allow_confidential"
+    ):
+        raise ConfidentialRefused(
+            f"this document is marked {metadata.confidentiality.name} (Mật or above): state "
+            "secrets may only travel over networks approved for them, and this node's "
+            "configuration does not allow it (security.allow_confidential = false)"
+        )
+    recipients = list(dict.fromkeys(recipients))
+    directory = ctx.directory.current
+    if directory is None:
+        raise DocumentError("this node has no directory yet: enrol, or start it once online")
+    keys = {}
+    for code in recipients:
+        cert = directory.current(code)
+        if cert is None:
+            raise DocumentError(f"recipient {code} is not in the directory (unknown or revoked)")
+        keys[code] = cert.enc_key
+    serial = _signer_serial(ctx)
+    attachments = tuple([await asyncio.to_thread(encrypt_file, ctx.blobs, Path(f)) for f in files])
+    body = DocumentBody(metadata=metadata, attachments=attachments)
+    now = ctx.clock()
+    raw = seal_envelope(
+        keys=ctx.keys,
+        sender=ctx.config.code,
+        serial=serial,
+        recipients=keys,
+        body=body,
+        created=now,
+        business=business,
+        reply_to=reply_to,
+        target=target,
+    )
+    envelope = verify_envelope(raw, lambda code, ser: ctx.keys.sign_public)
+    record = _record(envelope, body, "out")
+    async with ctx.store.write() as tx:
+        await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
+        await register_outgoing(
+            tx,
+            OutgoingEntry(
+                issued_on=metadata.issued_on,
+                notation=metadata.notation,
+                doc_type=metadata.doc_type,
+                subject=metadata.subject,
+                signer=metadata.signer.name if metadata.signer else "",
+                recipients="; ".join(recipients),
+                copies=metadata.copies,
+                sent_on=_today(ctx),
+                document_id=envelope.header.id,
+                number=metadata.number,
+            ),
+            actor=actor,
+            at=now,
+        )
+    _wake(ctx)
+    return envelope.header.id
+
+
+def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> DocumentRecord:
+    m = body.metadata
+    return DocumentRecord(
+        id=envelope.header.id,
+        direction=direction,
+        sender_code=envelope.header.sender,
+        doc_type=m.doc_type,
+        subject=m.subject,
+        issuer_code=m.issuer.code or envelope.header.sender,
+        issuer_name=m.issuer.name,
+        issued_on=m.issued_on,
+        metadata=pack(body_to_wire(body)),
+        number=m.number,
+        number_year=m.year,
+        notation=m.notation,
+        urgency=int(m.urgency),
+        confidentiality=int(m.confidentiality),
+        due_on=m.due_on,
+    )
+
+
+def stored_body(record: DocumentRecord) -> DocumentBody:
+    """The document body kept with a stored document (metadata and attachment keys)."""
+    return body_from_wire(unpack(record.metadata, what="stored document", max_bytes=MAX_BODY_BYTES))
+
+
+async def receive_envelope(ctx: NodeContext, raw: bytes, *, via: str) -> bytes:
+    """Verify, store once and acknowledge an envelope; returns the signed 01 (arrived).
+
+    Idempotent by envelope id: a repeat returns the same 01. Raises the protocol's
+    errors (forged, not for us, malformed) and MissingBlobs before storing anything.
+    """
+    envelope = verify_envelope(raw, ctx.directory.key_lookup)
+    header = envelope.header
+    me = ctx.config.code
+    if me not in header.recipients:
+        raise NotARecipient(f"envelope {header.id} from {header.sender} is not addressed to {me}")
+    skew_ms = ctx.config.get("security", "clock_skew_seconds") * 1000
+    now = ctx.clock()
+    if header.created > now + skew_ms:
+        raise ClockSkew(
+            f"envelope {header.id} is dated {header.created - now} ms in the future "
+            f"(tolerance {skew_ms} ms): check the clocks of {header.sender} and {me}"
+        )
+    existing = await _arrival_status(ctx, header.id)
+    if existing is not None:
+        return existing
+    body = open_envelope(envelope, me, ctx.keys)
+    missing = [b.id for b in header.blobs if not _blob_ok(ctx, b.id, b.size)]
+    if missing:
+        raise MissingBlobs(missing)
+    record = _record(envelope, body, "in")
+    status = Status(
+        id=new_ulid(now),
+        envelope=header.id,
+        sender=me,
+        serial=_signer_serial(ctx),
+        to=header.sender,
+        code=StatusCode.ARRIVED,
+        at=now,
+        receipt=envelope.sha256,
+    )
+    raw_status = sign_status(ctx.keys, status)
+    async with ctx.store.write() as tx:
+        if not await record_incoming(tx, record, raw, at=now):
+            row = await tx.fetchone(
+                "SELECT raw FROM status_events WHERE envelope_id = ? AND code = 1"
+                " AND direction = 'out'",
+                (header.id,),
+            )
+            return bytes(row[0])
+        # Direct delivery returns the 01 in the answer (the sender retries until it has it);
+        # an envelope collected from the relay sends its 01 back through the queue.
+        await _record_out_status(tx, status, raw_status, queue_it=via == "relay")
+        await audit.append(
+            tx,
+            at=now,
+            actor=header.sender,
+            action="envelope.receive",
+            subject=header.id,
+            details={"via": via, "sha256": envelope.sha256.hex()},
+        )
+    return raw_status
+
+
+def _blob_ok(ctx: NodeContext, blob_id: str, size: int) -> bool:
+    if not ctx.blobs.exists(blob_id):
+        return False
+    return ctx.blobs.path(blob_id).stat().st_size == size
+
+
+async def _arrival_status(ctx: NodeContext, envelope_id: str) -> bytes | None:
+    async with ctx.store.read() as conn:
+        row = await conn.fetchone(
+            "SELECT raw FROM status_events WHERE envelope_id = ? AND code = 1"
+            " AND direction = 'out'",
+            (envelope_id,),
+        )
+    return None if row is None else bytes(row[0])
+
+
+async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) -> None:
+    await record_status(
+        tx,
+        StatusEvent(
+            id=status.id,
+            envelope_id=status.envelope,
+            from_code=status.sender,
+            to_code=status.to,
+            code=int(status.code),
+            at=status.at,
+            raw=raw,
+            direction="out",
+            incoming_number=status.number,
+            note=status.note or status.reason or status.assignee,
+        ),
+    )
+    if queue_it:
+        await queue.queue_status(tx, status.id, status.to, at=status.at)
+
+
+async def receive_status(ctx: NodeContext, raw: bytes, *, via: str) -> bool:
+    """Verify and apply a status from a peer; False if it was already applied.
+
+    A recipient's status (01-06, 15, 16) must answer an envelope this node sent
+    to that recipient; a recall request (13) must come from the sender of a
+    document this node received. A 01 must carry the hash of our envelope's bytes.
+    """
+    verified: VerifiedStatus = verify_status(raw, ctx.directory.key_lookup)
+    s = verified.status
+    me = ctx.config.code
+    if s.to != me:
+        raise InvalidField("status", "to", f"status {s.id} is addressed to {s.to}, not {me}")
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        doc = await get_document(tx, s.envelope)
+        if s.code is StatusCode.RECALL_REQUESTED:
+            if doc is None or doc.direction != "in" or doc.sender_code != s.sender:
+                raise UnknownSigner(
+                    f"recall request {s.id} from {s.sender} for a document it did not send here"
+                )
+        else:
+            if doc is None or doc.direction != "out":
+                raise UnknownSigner(
+                    f"status {s.id} from {s.sender} for envelope {s.envelope}, which this "
+                    "node never sent"
+                )
+            await queue.delivery_state(tx, s.envelope, s.sender)  # NotFound if not a recipient
+            if s.code is StatusCode.ARRIVED:
+                row = await tx.fetchone("SELECT sha256 FROM envelopes WHERE id = ?", (s.envelope,))
+                if bytes(row[0]) != s.receipt:
+                    raise InvalidField(
+                        "status",
+                        "receipt",
+                        f"{s.sender}'s receipt does not match the envelope sent",
+                    )
+        event = StatusEvent(
+            id=s.id,
+            envelope_id=s.envelope,
+            from_code=s.sender,
+            to_code=s.to,
+            code=int(s.code),
+            at=s.at,
+            raw=verified.raw,
+            direction="in",
+            incoming_number=s.number,
+            note=s.note or s.reason or s.assignee,
+        )
+        if not await record_status(tx, event):
+            return False
+        if s.code is StatusCode.RECALL_REQUESTED:
+            await change_recall(
+                tx,
+                s.envelope,
+                RecallState.REQUESTED,
+                actor=s.sender,
+                at=now,
+                details={"status": s.id},
+            )
+        else:
+            await queue.apply_status(tx, s.envelope, s.sender, s.code, at=now)
+    return True
+
+
+# The clerk's actions on an incoming document, and the status each one sends.
+ACTIONS: dict[str, DocState] = {
+    "accepted": DocState.ACCEPTED,
+    "rejected": DocState.REJECTED,
+    "assigned": DocState.ASSIGNED,
+    "in-progress": DocState.IN_PROGRESS,
+    "completed": DocState.COMPLETED,
+}
+
+
+async def process_document(
+    ctx: NodeContext,
+    document_id: str,
+    new_state: DocState,
+    *,
+    actor: str,
+    note: str | None = None,
+    reason: str | None = None,
+    assignee: str | None = None,
+    staff: Staff | None = None,
+) -> int | None:
+    """Move an incoming document on (accept, reject, assign, ...) and tell its sender.
+
+    Accepting registers it in the incoming register (or links the paper entry made
+    during an outage) and returns the incoming number. One transaction: state change,
+    register, audit entry and the status queued to the sender.
+    """
+    if new_state is DocState.REJECTED and not reason:
+        raise DocumentError("a rejection needs a reason (--note)")
+    if new_state is DocState.ASSIGNED and not assignee:
+        raise DocumentError("an assignment names the department or person (--note)")
+    now = ctx.clock()
+    number = year = None
+    async with ctx.store.write() as tx:
+        doc = await get_document(tx, document_id)
+        if doc is None or doc.direction != "in":
+            raise DocumentError(f"no incoming document {document_id}")
+        await change_state(
+            tx,
+            document_id,
+            new_state,
+            actor=actor,
+            at=now,
+            details={"note": note, "assignee": assignee, "reason": reason},
+        )
+        if new_state is DocState.ACCEPTED:
+            number, year = await _register(ctx, tx, doc, actor, now)
+        status = Status(
+            id=new_ulid(now),
+            envelope=document_id,
+            sender=ctx.config.code,
+            serial=_signer_serial(ctx),
+            to=doc.sender_code,
+            code=STATUS_OF_STATE[new_state],
+            at=now,
+            number=number,
+            year=year,
+            reason=reason,
+            assignee=assignee,
+            staff=staff,
+            note=note,
+        )
+        await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+    _wake(ctx)
+    return number
+
+
+async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: int):
+    body = stored_body(doc)
+    m = body.metadata
+    linked = await reconcile_incoming(
+        tx,
+        doc.id,
+        issuer_code=doc.issuer_code,
+        number_notation=m.number_notation,
+        doc_date=m.issued_on,
+        actor=actor,
+        at=now,
+    )
+    today = _today(ctx)
+    if linked is not None:
+        row = await tx.fetchone(
+            "SELECT year FROM incoming_register WHERE document_id = ?", (doc.id,)
+        )
+        return linked, int(row[0])
+    number = await register_incoming(
+        tx,
+        IncomingEntry(
+            arrived_on=today,
+            issuer_name=m.issuer.name,
+            issuer_code=doc.issuer_code,
+            number_notation=m.number_notation,
+            doc_date=m.issued_on,
+            doc_type=m.doc_type,
+            subject=m.subject,
+            receipt_signature=actor,
+            document_id=doc.id,
+        ),
+        actor=actor,
+        at=now,
+    )
+    return number, int(today[:4])
+
+
+async def recall(
+    ctx: NodeContext, document_id: str, *, actor: str, reason: str | None = None
+) -> list[str]:
+    """Ask every recipient of an outgoing document to recall it (13); returns the recipients."""
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        doc = await get_document(tx, document_id)
+        if doc is None or doc.direction != "out":
+            raise DocumentError(f"no outgoing document {document_id}")
+        rows = await tx.fetchall(
+            "SELECT recipient FROM outbox WHERE envelope_id = ? ORDER BY recipient", (document_id,)
+        )
+        recipients = [r[0] for r in rows]
+        serial = _signer_serial(ctx)
+        for code in recipients:
+            status = Status(
+                id=new_ulid(now),
+                envelope=document_id,
+                sender=ctx.config.code,
+                serial=serial,
+                to=code,
+                code=StatusCode.RECALL_REQUESTED,
+                at=now,
+                reason=reason,
+            )
+            await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+        await audit.append(
+            tx,
+            at=now,
+            actor=actor,
+            action="document.recall_request",
+            subject=document_id,
+            details={"recipients": recipients},
+        )
+    _wake(ctx)
+    return recipients
+
+
+async def answer_recall(
+    ctx: NodeContext, document_id: str, *, agree: bool, actor: str, reason: str | None = None
+) -> None:
+    """Agree (15: the document becomes recalled) or refuse (16, with a reason) a recall."""
+    if not agree and not reason:
+        raise DocumentError("refusing a recall needs a reason (--note)")
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        doc = await get_document(tx, document_id)
+        if doc is None or doc.direction != "in":
+            raise DocumentError(f"no incoming document {document_id}")
+        new = RecallState.AGREED if agree else RecallState.REFUSED
+        await change_recall(tx, document_id, new, actor=actor, at=now, details={"reason": reason})
+        status = Status(
+            id=new_ulid(now),
+            envelope=document_id,
+            sender=ctx.config.code,
+            serial=_signer_serial(ctx),
+            to=doc.sender_code,
+            code=StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED,
+            at=now,
+            reason=reason,
+        )
+        await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+    _wake(ctx)
+
+
+def _wake(ctx: NodeContext) -> None:
+    wake = ctx.extras.get("wake_delivery")
+    if callable(wake):
+        wake()
+
+
+async def timeline(ctx: NodeContext, document_id: str) -> list[StatusEvent]:
+    async with ctx.store.read() as conn:
+        return await statuses_of(conn, document_id)
+
+
+def receipt_matches(raw_envelope: bytes, receipt: bytes | None) -> bool:
+    return receipt is not None and hashlib.sha256(raw_envelope).digest() == receipt

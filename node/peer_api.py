@@ -1,0 +1,194 @@
+"""The peer API every node serves over mutual TLS: the inbox (envelopes and statuses) and blobs.
+
+Wire layout (docs/PROTOCOL.md, "Peer API"): `POST /v1/inbox` takes a msgpack
+map {"envelopes": [bin], "statuses": [bin]} and answers one result per item,
+so one request carries a batch. Blobs are uploaded before the envelopes that
+name them, resumably: `HEAD /v1/blobs/{id}` says how much arrived,
+`PUT /v1/blobs/{id}` with `Upload-Offset` and `Upload-Length` continues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from crypto.errors import LienthongError
+from node.context import CONTEXT, NodeContext
+from node.documents import MissingBlobs, receive_envelope, receive_status
+from node.peers import error_response, require_peer
+from protocol.envelope import verify_envelope
+from protocol.errors import SignerMismatch
+from protocol.limits import MAX_ATTACHMENT_SIZE
+from protocol.status import verify_status
+from protocol.wire import pack, unpack
+from storage import audit
+from storage.blobs import check_blob_id
+from storage.errors import BlobError
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPE = "application/x-lienthong"
+MAX_INBOX_ITEMS = 500  # items in one request: bounds the work a single request can cause
+MAX_INBOX_BYTES = 64 * 1024 * 1024  # 500 envelopes of ~100 KB; the hard cap is per envelope
+STREAM_CHUNK = 256 * 1024
+MAX_BLOB_BYTES = MAX_ATTACHMENT_SIZE + (MAX_ATTACHMENT_SIZE // (64 * 1024) + 1) * 17 + 24
+
+
+def add_peer_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/inbox", inbox)
+    app.router.add_route("HEAD", "/v1/blobs/{blob_id}", blob_head)
+    app.router.add_put("/v1/blobs/{blob_id}", blob_put)
+    app.router.add_get("/v1/blobs/{blob_id}", blob_get)
+
+
+async def read_capped(request: web.Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it passes `limit` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(STREAM_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
+    return bytes(data)
+
+
+def decode_batch(data: bytes) -> tuple[list[bytes], list[bytes]]:
+    value = unpack(data, what="inbox request", max_bytes=MAX_INBOX_BYTES)
+    if not isinstance(value, dict) or set(value) - {"envelopes", "statuses"}:
+        raise ValueError("expected a map with 'envelopes' and 'statuses'")
+    envelopes, statuses = value.get("envelopes", []), value.get("statuses", [])
+    if not isinstance(envelopes, list) or not isinstance(statuses, list):
+        raise ValueError("'envelopes' and 'statuses' must be arrays")
+    if len(envelopes) + len(statuses) > MAX_INBOX_ITEMS:
+        raise ValueError(f"more than {MAX_INBOX_ITEMS} items in one request")
+    if not all(isinstance(x, bytes) for x in envelopes + statuses):
+        raise ValueError("every item must be binary")
+    return envelopes, statuses
+
+
+async def inbox(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    peer = require_peer(request)
+    try:
+        envelopes, statuses = decode_batch(await read_capped(request, MAX_INBOX_BYTES))
+    except (ValueError, LienthongError) as exc:
+        await _refusal(ctx, peer, "inbox", f"malformed request: {exc}")
+        return error_response(400, "MalformedRequest", str(exc))
+    results: dict[str, list[dict[str, Any]]] = {"envelopes": [], "statuses": []}
+    for raw in envelopes:
+        results["envelopes"].append(await _one_envelope(ctx, peer, raw))
+    for raw in statuses:
+        results["statuses"].append(await _one_status(ctx, peer, raw))
+    return web.Response(body=pack(results), content_type=CONTENT_TYPE)
+
+
+async def _one_envelope(ctx: NodeContext, peer: str, raw: bytes) -> dict[str, Any]:
+    try:
+        sender = verify_envelope(raw, ctx.directory.key_lookup).header.sender
+        if sender != peer:
+            raise SignerMismatch(
+                f"envelope from {sender} delivered by {peer}: a unit delivers its own"
+            )
+        status = await receive_envelope(ctx, raw, via="direct")
+        return {"ok": True, "status": status}
+    except MissingBlobs as exc:
+        return {"ok": False, "error": "MissingBlobs", "message": str(exc), "missing": exc.blob_ids}
+    except LienthongError as exc:
+        await _refusal(ctx, peer, "envelope", str(exc))
+        return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+
+
+async def _one_status(ctx: NodeContext, peer: str, raw: bytes) -> dict[str, Any]:
+    try:
+        author = verify_status(raw, ctx.directory.key_lookup).status.sender
+        if author != peer:
+            raise SignerMismatch(f"status by {author} delivered by {peer}: a unit delivers its own")
+        await receive_status(ctx, raw, via="direct")
+        return {"ok": True}
+    except LienthongError as exc:
+        await _refusal(ctx, peer, "status", str(exc))
+        return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+
+
+async def _refusal(ctx: NodeContext, peer: str, what: str, reason: str) -> None:
+    log.warning("refused %s from %s: %s", what, peer, reason)
+    async with ctx.store.write() as tx:
+        await audit.append(
+            tx,
+            at=ctx.clock(),
+            actor=peer,
+            action=f"{what}.refused",
+            subject=peer,
+            details={"reason": reason[:500]},
+        )
+
+
+def _blob_id(request: web.Request) -> str:
+    try:
+        return check_blob_id(request.match_info["blob_id"])
+    except BlobError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+
+
+async def blob_head(request: web.Request) -> web.Response:
+    require_peer(request)
+    ctx = request.app[CONTEXT]
+    blob_id = _blob_id(request)
+    if ctx.blobs.exists(blob_id):
+        size = ctx.blobs.path(blob_id).stat().st_size
+        return web.Response(
+            status=200, headers={"Upload-Offset": str(size), "Upload-Complete": "1"}
+        )
+    offset = ctx.blobs.partial_size(blob_id)
+    return web.Response(status=404, headers={"Upload-Offset": str(offset)})
+
+
+async def blob_put(request: web.Request) -> web.Response:
+    """Append to a resumable upload; commit when Upload-Length bytes are there and hash to id."""
+    require_peer(request)
+    ctx = request.app[CONTEXT]
+    blob_id = _blob_id(request)
+    if ctx.blobs.exists(blob_id):
+        await request.release()
+        return web.Response(status=200, text="already stored")
+    try:
+        offset = int(request.headers["Upload-Offset"])
+        total = int(request.headers["Upload-Length"])
+    except (KeyError, ValueError):
+        return error_response(400, "MalformedRequest", "Upload-Offset and Upload-Length needed")
+    if not 0 <= total <= MAX_BLOB_BYTES:
+        return error_response(413, "LimitExceeded", f"a blob is at most {MAX_BLOB_BYTES} bytes")
+    writer = await asyncio.to_thread(ctx.blobs.partial, blob_id, max_size=total)
+    try:
+        if writer.size != offset:
+            await asyncio.to_thread(writer.suspend)
+            return web.Response(
+                status=409,
+                headers={"Upload-Offset": str(writer.size)},
+                text=f"upload continues at {writer.size}, not {offset}",
+            )
+        async for chunk in request.content.iter_chunked(STREAM_CHUNK):
+            await asyncio.to_thread(writer.write, chunk)
+        if writer.size < total:
+            await asyncio.to_thread(writer.suspend)
+            return web.Response(status=202, headers={"Upload-Offset": str(writer.size)})
+        await asyncio.to_thread(writer.commit, blob_id, total)
+    except BlobError as exc:
+        return error_response(422, type(exc).__name__, str(exc))
+    except BaseException:
+        await asyncio.to_thread(writer.suspend)
+        raise
+    return web.Response(status=201, headers={"Upload-Offset": str(total)})
+
+
+async def blob_get(request: web.Request) -> web.StreamResponse:
+    require_peer(request)
+    ctx = request.app[CONTEXT]
+    blob_id = _blob_id(request)
+    if not ctx.blobs.exists(blob_id):
+        raise web.HTTPNotFound(text=f"no blob {blob_id}")
+    return web.FileResponse(ctx.blobs.path(blob_id))

@@ -1,0 +1,84 @@
+"""The peer API's edge: who is calling (mutual TLS checked against the directory) and gossip.
+
+Verify at the edge: the TLS layer proves the client holds a key certified by
+the centre's CA; this middleware then requires that the certificate is the
+one the directory lists for that unit and that it is not revoked, and hands
+handlers the unit code as a verified fact (`request[PEER]`). Every response
+carries the directory version this node holds (the `Lienthong-Directory`
+header) so peers learn of newer directories (gossip, docs/PROTOCOL.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+from aiohttp import web
+from cryptography import x509 as cx509
+
+from crypto.errors import CertificateError
+from crypto.x509 import unit_code_of
+from node.context import CONTEXT
+
+log = logging.getLogger(__name__)
+
+PEER = web.RequestKey("peer", str)  # the verified unit code of the caller, if any
+PEER_ERROR = web.RequestKey("peer_error", str)  # why the caller is not a known peer
+DIRECTORY_HEADER = "Lienthong-Directory"
+
+
+def error_response(status: int, error: str, message: str) -> web.Response:
+    """Every refusal of the peer API: JSON naming the error class and what was wrong."""
+    return web.json_response({"error": error, "message": message}, status=status)
+
+
+def peer_identity(request: web.Request) -> tuple[str | None, str | None]:
+    """(unit code, None) for a client whose certificate the directory lists, else (None, why)."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if not der:
+        return None, "no client certificate"
+    try:
+        code = unit_code_of(cx509.load_der_x509_certificate(der))
+    except (ValueError, CertificateError) as exc:
+        return None, f"unreadable client certificate: {exc}"
+    directory = request.app[CONTEXT].directory.current
+    if directory is None:
+        return None, "this node holds no directory yet"
+    cert = directory.current(code)
+    if cert is None:
+        return None, f"unit {code} is not in directory v{directory.version} (unknown or revoked)"
+    if hashlib.sha256(der).digest() != cert.tls_sha256:
+        return (
+            None,
+            f"the TLS certificate of {code} is not the one directory v{directory.version} lists",
+        )
+    return code, None
+
+
+@web.middleware
+async def peer_middleware(request: web.Request, handler):
+    code, why = peer_identity(request)
+    if code is not None:
+        request[PEER] = code
+    else:
+        request[PEER_ERROR] = why or "unknown"
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        response = exc
+    version = request.app[CONTEXT].directory.version
+    response.headers[DIRECTORY_HEADER] = str(version)
+    return response
+
+
+def require_peer(request: web.Request) -> str:
+    """The caller's verified unit code; otherwise the request ends with 403."""
+    code = request.get(PEER)
+    if code is None:
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": "UnknownPeer", "message": request.get(PEER_ERROR, "")}),
+            content_type="application/json",
+        )
+    return code

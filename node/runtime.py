@@ -1,0 +1,223 @@
+"""A running node: opens its store and keys, serves the peer API, runs its background work.
+
+`lienthong run` builds a Node and runs it until SIGTERM or Ctrl-C; tests
+build the same Node on free ports of 127.0.0.1. Shutdown order: stop
+accepting, let background tasks finish their current step, close the store
+(nothing is half-written: every change is one SQLite transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import ssl
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from bootstrap.directory import DirectoryState, add_directory_routes, refresh_loop
+from crypto import x509 as tls
+from crypto.errors import LienthongError
+from crypto.keystore import load_keys
+from node import config as cfg
+from node.commands.local import node_keys
+from node.context import CONTEXT, NodeContext
+from node.peers import peer_middleware
+from storage.blobs import BlobStore
+from storage.db import Store, unix_ms
+
+log = logging.getLogger("lienthong.node")
+
+MAX_PEER_REQUEST = 2 * 1024 * 1024  # envelopes are <= 1 MiB; blobs stream separately
+CENTRE_RESIGN_CHECK_SECONDS = 60
+
+
+class NodeError(LienthongError):
+    """The node cannot start: a missing enrolment, an unusable port, a broken data directory."""
+
+
+def root_public_key(config: cfg.Config) -> bytes:
+    """The centre's root key: from keys/root.key on the centre, from the pinned CA elsewhere.
+
+    A unit's tls/ca.pem was checked against the pinned fingerprint at enrolment,
+    and the CA's key is the root key (docs/FEDERATION.md).
+    """
+    if config.role == "centre":
+        return load_keys(config.root_key_path, _root_passphrase()).sign_public
+    if not config.ca_path.is_file():
+        raise NodeError(
+            f"{config.data_dir} is not enrolled yet: run 'lienthong enrol --data-dir "
+            f"{config.data_dir} --centre URL --fingerprint FP --token TOKEN'"
+        )
+    ca = tls.cert_from_pem(config.ca_path.read_bytes())
+    return ca.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _root_passphrase() -> bytes | None:
+    value = os.environ.get("LIENTHONG_ROOT_PASSPHRASE")
+    return value.encode() if value else None
+
+
+def server_ssl_context(config: cfg.Config) -> ssl.SSLContext:
+    context = tls.server_context(config.tls_cert_path, config.tls_key_path, config.ca_path)
+    if config.role == "centre":
+        # Units without a certificate yet must reach /v1/ca and /v1/enrol; the
+        # middleware still decides who is a peer (node/peers.py).
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
+def client_ssl_context(config: cfg.Config) -> ssl.SSLContext:
+    return tls.client_context(config.tls_cert_path, config.tls_key_path, config.ca_path)
+
+
+async def open_context(data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> NodeContext:
+    """Config, keys, store and cached directory of a data directory (close ctx.store after)."""
+    config = cfg.load_config(data_dir)
+    keys = node_keys(config)
+    root = root_public_key(config)
+    store = await Store.open(
+        config.store_path, synchronous=config.get("store", "synchronous"), clock=clock
+    )
+    try:
+        directory = await DirectoryState.load(store, root, clock)
+    except BaseException:
+        await store.close()
+        raise
+    return NodeContext(
+        config=config,
+        keys=keys,
+        store=store,
+        blobs=BlobStore(config.blob_dir),
+        directory=directory,
+        clock=clock,
+    )
+
+
+@contextlib.asynccontextmanager
+async def context(data_dir: Path):
+    """`async with context(D) as ctx`: for commands that work on a data directory."""
+    ctx = await open_context(data_dir)
+    try:
+        yield ctx
+    finally:
+        await ctx.store.close()
+
+
+class Node:
+    """One node: its context, its peer API server and its background tasks."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.app = web.Application(middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST)
+        self.app[CONTEXT] = ctx
+        self.runner: web.AppRunner | None = None
+        self.session: aiohttp.ClientSession | None = None
+        self.stop_event = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+        self.peer_port: int | None = None
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> Node:
+        node = cls(await open_context(data_dir, clock=clock))
+        node._add_routes()
+        return node
+
+    def _add_routes(self) -> None:
+        if self.ctx.config.role == "centre":
+            from node.centre_api import add_centre_routes
+
+            add_centre_routes(self.app)
+        else:
+            add_directory_routes(self.app)
+
+    async def start(self) -> None:
+        config = self.ctx.config
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=client_ssl_context(config)),
+        )
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self.runner.setup()
+        host, port = config.get("node", "listen").rsplit(":", 1)
+        site = web.TCPSite(self.runner, host, int(port), ssl_context=server_ssl_context(config))
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.close()
+            raise NodeError(
+                f"cannot listen on {host}:{port} (node.listen): {exc.strerror}"
+            ) from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.peer_port = sockets[0].getsockname()[1] if sockets else int(port)
+        if config.role == "centre":
+            self._spawn("directory re-signing", self._resign_loop())
+        else:
+            self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
+        log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
+
+    def _spawn(self, name: str, work: Awaitable[None]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background task %r failed", name)
+
+        self.tasks.append(asyncio.create_task(guarded(), name=name))
+
+    async def _resign_loop(self) -> None:
+        from node.centre import resign_if_due
+
+        while not self.stop_event.is_set():
+            await resign_if_due(self.ctx)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), CENTRE_RESIGN_CHECK_SECONDS)
+
+    async def close(self) -> None:
+        self.stop_event.set()
+        for task in self.tasks:
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+        await self.ctx.store.close()
+
+    async def __aenter__(self) -> Node:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def run(data_dir: Path) -> None:
+    """Run the node in the foreground until SIGTERM or SIGINT."""
+    node = await Node.open(data_dir)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await node.start()
+        print(
+            f"lienthong: node {node.ctx.config.code} running; peer API on port {node.peer_port}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await node.close()
+        print("lienthong: stopped cleanly", flush=True)
