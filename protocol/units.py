@@ -20,13 +20,13 @@ def check_wire_code(code: object, what: str, field: str) -> str:
     """Return `code` if it has the wire shape of a unit code, else raise InvalidField."""
     if not isinstance(code, str):
         raise InvalidField(what, field, f"expected a unit code string, got {type(code).__name__}")
-    if not _has_wire_shape(code):
+    if not has_wire_shape(code):
         raise InvalidField(what, field, f"{code[:40]!r} is not a unit code like 000.00.05.H53")
     return code
 
 
 @lru_cache(maxsize=4096)  # a federation has a few thousand codes; envelopes repeat them
-def _has_wire_shape(code: str) -> bool:
+def has_wire_shape(code: str) -> bool:
     return len(code) <= MAX_UNIT_CODE and WIRE_UNIT_CODE.match(code) is not None
 
 

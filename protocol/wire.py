@@ -13,14 +13,15 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import msgpack
 
 from protocol.errors import DecodeError, InvalidField, LimitExceeded, UnknownKind, UnknownVersion
-from protocol.ids import is_ulid
+from protocol.ids import ULID_PATTERN, is_ulid
 from protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
-from protocol.units import check_wire_code
+from protocol.units import check_wire_code, has_wire_shape
 
 PROTOCOL_VERSION = 1
 SIGNATURE_BYTES = 64
@@ -67,6 +68,17 @@ def unpack(data: bytes, *, what: str, max_bytes: int) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)  # documents repeat a few dates; the check parses the calendar
+def _is_date(value: str) -> bool:
+    if not _DATE.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _map_without_duplicates(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
     """Refuse a map with a repeated key: two readers could keep different values."""
     result = dict(pairs)
@@ -99,6 +111,9 @@ class Fields:
         return frozenset(self._map)
 
     def raw(self, key: str, *, optional: bool = False) -> Any:
+        if key in self._map:
+            self._used.add(key)
+            return self._map[key]
         return self._get(key, optional)
 
     def str(
@@ -177,12 +192,20 @@ class Fields:
         return value
 
     def code(self, key: str, *, optional: bool = False) -> Any:
+        self._used.add(key)
+        value = self._map.get(key)
+        if type(value) is str and has_wire_shape(value):
+            return value
         value = self._get(key, optional)
         if value is None and optional:
             return None
         return check_wire_code(value, self._what, key)
 
     def ulid(self, key: str, *, optional: bool = False) -> Any:
+        self._used.add(key)
+        value = self._map.get(key)
+        if type(value) is str and ULID_PATTERN.match(value):
+            return value
         value = self._get(key, optional)
         if value is None and optional:
             return None
@@ -191,6 +214,10 @@ class Fields:
         return value
 
     def date(self, key: str, *, optional: bool = False) -> Any:
+        self._used.add(key)
+        value = self._map.get(key)
+        if type(value) is str and _is_date(value):
+            return value
         value = self._get(key, optional)
         if value is None and optional:
             return None
@@ -203,6 +230,10 @@ class Fields:
         return value
 
     def list(self, key: str, *, max_items: int = MAX_LIST_ITEMS, optional: bool = False) -> Any:
+        self._used.add(key)
+        value = self._map.get(key)
+        if type(value) is list and len(value) <= max_items:
+            return value
         value = self._get(key, optional)
         if value is None and optional:
             return None
