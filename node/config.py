@@ -44,6 +44,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "public_url": Key(str, "", "URL other nodes use to reach the peer API; empty: from listen"),
         "reachable": Key(bool, True, "false when behind NAT: the node pulls mail from the relay"),
         "web": Key(str, "127.0.0.1:8080", "HOST:PORT of the clerks' web page (plain HTTP)"),
+        "discovery": Key(bool, True, "announce and look for other units on the LAN (zeroconf)"),
     },
     "keys": {
         "identity": Key(str, "keys/identity.key", "Ed25519 + X25519 key file (mode 0600)"),
