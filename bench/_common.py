@@ -44,12 +44,16 @@ def result(
     met: bool,
 ) -> dict[str, Any]:
     ratio = None if not baseline else round(value / baseline, 3)
+
+    def rounded(x: float) -> float:
+        return round(x, 1) if abs(x) >= 100 else round(x, 4)
+
     return {
         "name": name,
-        "value": round(value, 1),
+        "value": rounded(value),
         "unit": unit,
         "baseline_name": baseline_name,
-        "baseline": None if baseline is None else round(baseline, 1),
+        "baseline": None if baseline is None else rounded(baseline),
         "ratio": ratio,
         "target": target,
         "met": met,
