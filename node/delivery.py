@@ -24,7 +24,7 @@ import aiohttp
 
 from crypto.errors import LienthongError
 from node.context import NodeContext
-from node.documents import receive_status
+from node.documents import receive_statuses
 from node.peer_api import CONTENT_TYPE
 from node.peers import DIRECTORY_HEADER
 from protocol.delivery import Event
@@ -93,15 +93,7 @@ class DeliveryEngine:
         self.peers.pop(code, None)
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
-            await tx.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?",
-                (now, code, now),
-            )
-            await tx.execute(
-                "UPDATE status_outbox SET next_attempt_at = ? WHERE destination = ? AND"
-                " next_attempt_at > ?",
-                (now, code, now),
-            )
+            await queue.make_due_now(tx, code, now)
         self.wake()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -244,14 +236,16 @@ class DeliveryEngine:
         if len(env_results) != len(envelopes) or len(st_results) != len(statuses):
             raise DeliveryError("the peer answered a different number of items")
         failed: list[tuple[queue.DueItem, str]] = []
+        receipts: list[tuple[queue.DueItem, bytes]] = []
         for item, res in zip(envelopes, env_results, strict=True):
             if isinstance(res, dict) and res.get("ok") and isinstance(res.get("status"), bytes):
-                try:
-                    await receive_status(self.ctx, res["status"], via="direct")
-                except LienthongError as exc:
-                    failed.append((item, f"receipt refused: {exc}"))
+                receipts.append((item, res["status"]))
             else:
                 failed.append((item, _describe(res)))
+        applied = await receive_statuses(self.ctx, [r for _, r in receipts], via="direct")
+        for (item, _), outcome in zip(receipts, applied, strict=True):
+            if isinstance(outcome, LienthongError):
+                failed.append((item, f"receipt refused: {outcome}"))
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
             for item, res in zip(statuses, st_results, strict=True):

@@ -16,7 +16,7 @@ from node.context import NodeContext
 from protocol.codes import Confidentiality, StatusCode
 from protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
 from protocol.envelope import VerifiedEnvelope, open_envelope, seal_envelope, verify_envelope
-from protocol.errors import InvalidField, NotARecipient, UnknownSigner
+from protocol.errors import InvalidField, NotARecipient, SignerMismatch, UnknownSigner
 from protocol.ids import new_ulid
 from protocol.states import STATUS_OF_STATE, DocState, RecallState
 from protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
@@ -27,18 +27,21 @@ from storage.documents import (
     DocumentRecord,
     change_recall,
     change_state,
+    envelope_sha256,
     get_document,
     record_incoming,
     record_outgoing,
 )
+from storage.outbox import outbox_for
 from storage.registers import (
     IncomingEntry,
     OutgoingEntry,
+    incoming_number_of,
     reconcile_incoming,
     register_incoming,
     register_outgoing,
 )
-from storage.statuses import StatusEvent, record_status, statuses_of
+from storage.statuses import StatusEvent, arrival_statuses, record_status, statuses_of
 
 MAX_BODY_BYTES = 1024 * 1024  # the stored plaintext body of one document
 
@@ -179,78 +182,103 @@ def stored_body(record: DocumentRecord) -> DocumentBody:
 
 
 async def receive_envelope(ctx: NodeContext, raw: bytes, *, via: str) -> bytes:
-    """Verify, store once and acknowledge an envelope; returns the signed 01 (arrived).
+    """Verify, store once and acknowledge one envelope; returns the signed 01 (arrived).
 
     Idempotent by envelope id: a repeat returns the same 01. Raises the protocol's
     errors (forged, not for us, malformed) and MissingBlobs before storing anything.
     """
+    (result,) = await receive_envelopes(ctx, [raw], via=via)
+    if isinstance(result, LienthongError):
+        raise result
+    return result
+
+
+async def receive_envelopes(
+    ctx: NodeContext, raws: Sequence[bytes], *, via: str, peer: str | None = None
+) -> list[bytes | LienthongError]:
+    """Receive a batch: per envelope its signed 01, or the error that refused it.
+
+    All checks and cryptography come first; every new envelope of the batch is then
+    stored in one transaction (group commit). `peer`, for direct delivery, is the
+    verified TLS identity of the caller, which must be each envelope's sender.
+    """
+    me = ctx.config.code
+    now = ctx.clock()
+    skew_ms = ctx.config.get("security", "clock_skew_seconds") * 1000
+    results: list[bytes | LienthongError | None] = [None] * len(raws)
+    checked: list[tuple[int, VerifiedEnvelope]] = []
+    for i, raw in enumerate(raws):
+        try:
+            checked.append((i, _check_envelope(ctx, raw, me, now, skew_ms, peer)))
+        except LienthongError as exc:
+            results[i] = exc
+    async with ctx.store.read() as conn:
+        existing = await arrival_statuses(conn, [e.header.id for _, e in checked])
+    serial = _signer_serial(ctx) if checked else 0
+    to_store = []
+    for i, envelope in checked:
+        header = envelope.header
+        if header.id in existing:
+            results[i] = existing[header.id]
+            continue
+        try:
+            body = open_envelope(envelope, me, ctx.keys)
+            missing = [b.id for b in header.blobs if not _blob_ok(ctx, b.id, b.size)]
+            if missing:
+                raise MissingBlobs(missing)
+        except LienthongError as exc:
+            results[i] = exc
+            continue
+        status = Status(
+            id=new_ulid(now),
+            envelope=header.id,
+            sender=me,
+            serial=serial,
+            to=header.sender,
+            code=StatusCode.ARRIVED,
+            at=now,
+            receipt=envelope.sha256,
+        )
+        to_store.append(
+            (i, envelope, _record(envelope, body, "in"), status, sign_status(ctx.keys, status))
+        )
+    if to_store:
+        async with ctx.store.write() as tx:
+            for i, envelope, record, status, raw_status in to_store:
+                if await record_incoming(tx, record, envelope.raw, at=now):
+                    # Direct delivery returns the 01 in the answer (the sender retries
+                    # until it has it); from the relay it goes back through the queue.
+                    await _record_out_status(tx, status, raw_status, queue_it=via == "relay")
+                    results[i] = raw_status
+                else:  # the same envelope twice in one batch
+                    given = await arrival_statuses(tx, [envelope.header.id])
+                    results[i] = given[envelope.header.id]
+    return results  # type: ignore[return-value]
+
+
+def _check_envelope(
+    ctx: NodeContext, raw: bytes, me: str, now: int, skew_ms: int, peer: str | None
+) -> VerifiedEnvelope:
     envelope = verify_envelope(raw, ctx.directory.key_lookup)
     header = envelope.header
-    me = ctx.config.code
+    if peer is not None and header.sender != peer:
+        raise SignerMismatch(
+            f"envelope from {header.sender} delivered by {peer}: a unit delivers its own"
+        )
     if me not in header.recipients:
         raise NotARecipient(f"envelope {header.id} from {header.sender} is not addressed to {me}")
-    skew_ms = ctx.config.get("security", "clock_skew_seconds") * 1000
-    now = ctx.clock()
     if header.created > now + skew_ms:
         raise ClockSkew(
             f"envelope {header.id} is dated {header.created - now} ms in the future "
             f"(tolerance {skew_ms} ms): check the clocks of {header.sender} and {me}"
         )
-    existing = await _arrival_status(ctx, header.id)
-    if existing is not None:
-        return existing
-    body = open_envelope(envelope, me, ctx.keys)
-    missing = [b.id for b in header.blobs if not _blob_ok(ctx, b.id, b.size)]
-    if missing:
-        raise MissingBlobs(missing)
-    record = _record(envelope, body, "in")
-    status = Status(
-        id=new_ulid(now),
-        envelope=header.id,
-        sender=me,
-        serial=_signer_serial(ctx),
-        to=header.sender,
-        code=StatusCode.ARRIVED,
-        at=now,
-        receipt=envelope.sha256,
-    )
-    raw_status = sign_status(ctx.keys, status)
-    async with ctx.store.write() as tx:
-        if not await record_incoming(tx, record, raw, at=now):
-            row = await tx.fetchone(
-                "SELECT raw FROM status_events WHERE envelope_id = ? AND code = 1"
-                " AND direction = 'out'",
-                (header.id,),
-            )
-            return bytes(row[0])
-        # Direct delivery returns the 01 in the answer (the sender retries until it has it);
-        # an envelope collected from the relay sends its 01 back through the queue.
-        await _record_out_status(tx, status, raw_status, queue_it=via == "relay")
-        await audit.append(
-            tx,
-            at=now,
-            actor=header.sender,
-            action="envelope.receive",
-            subject=header.id,
-            details={"via": via, "sha256": envelope.sha256.hex()},
-        )
-    return raw_status
+    return envelope
 
 
 def _blob_ok(ctx: NodeContext, blob_id: str, size: int) -> bool:
     if not ctx.blobs.exists(blob_id):
         return False
     return ctx.blobs.path(blob_id).stat().st_size == size
-
-
-async def _arrival_status(ctx: NodeContext, envelope_id: str) -> bytes | None:
-    async with ctx.store.read() as conn:
-        row = await conn.fetchone(
-            "SELECT raw FROM status_events WHERE envelope_id = ? AND code = 1"
-            " AND direction = 'out'",
-            (envelope_id,),
-        )
-    return None if row is None else bytes(row[0])
 
 
 async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) -> None:
@@ -274,65 +302,96 @@ async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) 
 
 
 async def receive_status(ctx: NodeContext, raw: bytes, *, via: str) -> bool:
-    """Verify and apply a status from a peer; False if it was already applied.
+    """Verify and apply one status from a peer; False if it was already applied."""
+    (result,) = await receive_statuses(ctx, [raw], via=via)
+    if isinstance(result, LienthongError):
+        raise result
+    return result
+
+
+async def receive_statuses(
+    ctx: NodeContext, raws: Sequence[bytes], *, via: str, peer: str | None = None
+) -> list[bool | LienthongError]:
+    """Verify and apply a batch of statuses in one transaction, each on its own savepoint.
 
     A recipient's status (01-06, 15, 16) must answer an envelope this node sent
     to that recipient; a recall request (13) must come from the sender of a
-    document this node received. A 01 must carry the hash of our envelope's bytes.
+    document this node received; a 01 must carry the hash of our envelope's bytes.
+    Per status: True (applied), False (already applied) or the error that refused it.
     """
-    verified: VerifiedStatus = verify_status(raw, ctx.directory.key_lookup)
-    s = verified.status
     me = ctx.config.code
-    if s.to != me:
-        raise InvalidField("status", "to", f"status {s.id} is addressed to {s.to}, not {me}")
-    now = ctx.clock()
-    async with ctx.store.write() as tx:
-        doc = await get_document(tx, s.envelope)
-        if s.code is StatusCode.RECALL_REQUESTED:
-            if doc is None or doc.direction != "in" or doc.sender_code != s.sender:
-                raise UnknownSigner(
-                    f"recall request {s.id} from {s.sender} for a document it did not send here"
+    results: list[bool | LienthongError | None] = [None] * len(raws)
+    verified: list[tuple[int, VerifiedStatus]] = []
+    for i, raw in enumerate(raws):
+        try:
+            v = verify_status(raw, ctx.directory.key_lookup)
+            if peer is not None and v.status.sender != peer:
+                raise SignerMismatch(
+                    f"status by {v.status.sender} delivered by {peer}: a unit delivers its own"
                 )
-        else:
-            if doc is None or doc.direction != "out":
-                raise UnknownSigner(
-                    f"status {s.id} from {s.sender} for envelope {s.envelope}, which this "
-                    "node never sent"
+            if v.status.to != me:
+                raise InvalidField(
+                    "status", "to", f"status {v.status.id} is addressed to {v.status.to}, not {me}"
                 )
-            await queue.delivery_state(tx, s.envelope, s.sender)  # NotFound if not a recipient
-            if s.code is StatusCode.ARRIVED:
-                row = await tx.fetchone("SELECT sha256 FROM envelopes WHERE id = ?", (s.envelope,))
-                if bytes(row[0]) != s.receipt:
-                    raise InvalidField(
-                        "status",
-                        "receipt",
-                        f"{s.sender}'s receipt does not match the envelope sent",
-                    )
-        event = StatusEvent(
-            id=s.id,
-            envelope_id=s.envelope,
-            from_code=s.sender,
-            to_code=s.to,
-            code=int(s.code),
-            at=s.at,
-            raw=verified.raw,
-            direction="in",
-            incoming_number=s.number,
-            note=s.note or s.reason or s.assignee,
-        )
-        if not await record_status(tx, event):
-            return False
-        if s.code is StatusCode.RECALL_REQUESTED:
-            await change_recall(
-                tx,
-                s.envelope,
-                RecallState.REQUESTED,
-                actor=s.sender,
-                at=now,
-                details={"status": s.id},
+            verified.append((i, v))
+        except LienthongError as exc:
+            results[i] = exc
+    if verified:
+        now = ctx.clock()
+        async with ctx.store.write() as tx:
+            for i, v in verified:
+                try:
+                    async with tx.savepoint():
+                        results[i] = await _apply_status(tx, v, now)
+                except LienthongError as exc:
+                    results[i] = exc
+    return results  # type: ignore[return-value]
+
+
+async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
+    s = verified.status
+    doc = await get_document(tx, s.envelope)
+    if s.code is StatusCode.RECALL_REQUESTED:
+        if doc is None or doc.direction != "in" or doc.sender_code != s.sender:
+            raise UnknownSigner(
+                f"recall request {s.id} from {s.sender} for a document it did not send here"
             )
-        else:
-            await queue.apply_status(tx, s.envelope, s.sender, s.code, at=now)
+    else:
+        if doc is None or doc.direction != "out":
+            raise UnknownSigner(
+                f"status {s.id} from {s.sender} for envelope {s.envelope}, which this "
+                "node never sent"
+            )
+        await queue.delivery_state(tx, s.envelope, s.sender)  # NotFound if not a recipient
+        if s.code is StatusCode.ARRIVED and await envelope_sha256(tx, s.envelope) != s.receipt:
+            raise InvalidField(
+                "status", "receipt", f"{s.sender}'s receipt does not match the envelope sent"
+            )
+    event = StatusEvent(
+        id=s.id,
+        envelope_id=s.envelope,
+        from_code=s.sender,
+        to_code=s.to,
+        code=int(s.code),
+        at=s.at,
+        raw=verified.raw,
+        direction="in",
+        incoming_number=s.number,
+        note=s.note or s.reason or s.assignee,
+    )
+    if not await record_status(tx, event):
+        return False
+    if s.code is StatusCode.RECALL_REQUESTED:
+        await change_recall(
+            tx,
+            s.envelope,
+            RecallState.REQUESTED,
+            actor=s.sender,
+            at=now,
+            details={"status": s.id},
+        )
+    else:
+        await queue.apply_status(tx, s.envelope, s.sender, s.code, at=now)
     return True
 
 
@@ -417,10 +476,8 @@ async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: 
     )
     today = _today(ctx)
     if linked is not None:
-        row = await tx.fetchone(
-            "SELECT year FROM incoming_register WHERE document_id = ?", (doc.id,)
-        )
-        return linked, int(row[0])
+        year, number = await incoming_number_of(tx, doc.id)
+        return number, year
     number = await register_incoming(
         tx,
         IncomingEntry(
@@ -449,10 +506,7 @@ async def recall(
         doc = await get_document(tx, document_id)
         if doc is None or doc.direction != "out":
             raise DocumentError(f"no outgoing document {document_id}")
-        rows = await tx.fetchall(
-            "SELECT recipient FROM outbox WHERE envelope_id = ? ORDER BY recipient", (document_id,)
-        )
-        recipients = [r[0] for r in rows]
+        recipients = [row.recipient for row in await outbox_for(tx, document_id)]
         serial = _signer_serial(ctx)
         for code in recipients:
             status = Status(

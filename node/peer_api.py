@@ -17,12 +17,9 @@ from aiohttp import web
 
 from crypto.errors import LienthongError
 from node.context import CONTEXT, NodeContext
-from node.documents import MissingBlobs, receive_envelope, receive_status
-from node.peers import error_response, require_peer
-from protocol.envelope import verify_envelope
-from protocol.errors import SignerMismatch
-from protocol.limits import MAX_ATTACHMENT_SIZE
-from protocol.status import verify_status
+from node.documents import MissingBlobs, receive_envelopes, receive_statuses
+from node.peers import PEER, error_response, require_peer
+from protocol.limits import MAX_ATTACHMENT_SIZE, MAX_DIRECTORY_BYTES
 from protocol.wire import pack, unpack
 from storage import audit
 from storage.blobs import check_blob_id
@@ -37,8 +34,15 @@ STREAM_CHUNK = 256 * 1024
 MAX_BLOB_BYTES = MAX_ATTACHMENT_SIZE + (MAX_ATTACHMENT_SIZE // (64 * 1024) + 1) * 17 + 24
 
 
-def add_peer_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/inbox", inbox)
+def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
+    """Blobs on every node; the inbox and directory pushes on units only.
+
+    The centre holds no documents (it relays ciphertext) and is the source of
+    the directory, so it takes neither.
+    """
+    if unit:
+        app.router.add_post("/v1/inbox", inbox)
+        app.router.add_post("/v1/directory", directory_push)
     app.router.add_route("HEAD", "/v1/blobs/{blob_id}", blob_head)
     app.router.add_put("/v1/blobs/{blob_id}", blob_put)
     app.router.add_get("/v1/blobs/{blob_id}", blob_get)
@@ -78,40 +82,30 @@ async def inbox(request: web.Request) -> web.Response:
     except (ValueError, LienthongError) as exc:
         await _refusal(ctx, peer, "inbox", f"malformed request: {exc}")
         return error_response(400, "MalformedRequest", str(exc))
-    results: dict[str, list[dict[str, Any]]] = {"envelopes": [], "statuses": []}
-    for raw in envelopes:
-        results["envelopes"].append(await _one_envelope(ctx, peer, raw))
-    for raw in statuses:
-        results["statuses"].append(await _one_status(ctx, peer, raw))
+    received = await receive_envelopes(ctx, envelopes, via="direct", peer=peer)
+    applied = await receive_statuses(ctx, statuses, via="direct", peer=peer)
+    results = {
+        "envelopes": [await _answer(ctx, peer, "envelope", r) for r in received],
+        "statuses": [await _answer(ctx, peer, "status", r) for r in applied],
+    }
     return web.Response(body=pack(results), content_type=CONTENT_TYPE)
 
 
-async def _one_envelope(ctx: NodeContext, peer: str, raw: bytes) -> dict[str, Any]:
-    try:
-        sender = verify_envelope(raw, ctx.directory.key_lookup).header.sender
-        if sender != peer:
-            raise SignerMismatch(
-                f"envelope from {sender} delivered by {peer}: a unit delivers its own"
-            )
-        status = await receive_envelope(ctx, raw, via="direct")
-        return {"ok": True, "status": status}
-    except MissingBlobs as exc:
-        return {"ok": False, "error": "MissingBlobs", "message": str(exc), "missing": exc.blob_ids}
-    except LienthongError as exc:
-        await _refusal(ctx, peer, "envelope", str(exc))
-        return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
-
-
-async def _one_status(ctx: NodeContext, peer: str, raw: bytes) -> dict[str, Any]:
-    try:
-        author = verify_status(raw, ctx.directory.key_lookup).status.sender
-        if author != peer:
-            raise SignerMismatch(f"status by {author} delivered by {peer}: a unit delivers its own")
-        await receive_status(ctx, raw, via="direct")
-        return {"ok": True}
-    except LienthongError as exc:
-        await _refusal(ctx, peer, "status", str(exc))
-        return {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+async def _answer(ctx: NodeContext, peer: str, what: str, result: Any) -> dict[str, Any]:
+    """One item's answer: ok (with the 01 for an envelope), or the error that refused it."""
+    if isinstance(result, MissingBlobs):
+        return {
+            "ok": False,
+            "error": "MissingBlobs",
+            "message": str(result),
+            "missing": result.blob_ids,
+        }
+    if isinstance(result, LienthongError):
+        await _refusal(ctx, peer, what, str(result))
+        return {"ok": False, "error": type(result).__name__, "message": str(result)}
+    if isinstance(result, bytes):
+        return {"ok": True, "status": result}
+    return {"ok": True}
 
 
 async def _refusal(ctx: NodeContext, peer: str, what: str, reason: str) -> None:
@@ -125,6 +119,19 @@ async def _refusal(ctx: NodeContext, peer: str, what: str, reason: str) -> None:
             subject=peer,
             details={"reason": reason[:500]},
         )
+
+
+async def directory_push(request: web.Request) -> web.Response:
+    """A peer hands over a newer directory (gossip). It is root-signed, so anyone may: the
+    signature and the version decide, not who brought it. Answers 204 (taken or not newer)."""
+    ctx = request.app[CONTEXT]
+    source = request.get(PEER) or request.remote or "unknown"
+    try:
+        raw = await read_capped(request, MAX_DIRECTORY_BYTES)
+        await ctx.directory.accept(raw, source=f"push from {source}")
+    except LienthongError as exc:
+        return error_response(422, type(exc).__name__, str(exc))
+    return web.Response(status=204)
 
 
 def _blob_id(request: web.Request) -> str:

@@ -78,6 +78,20 @@ class Tx:
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         return self._live().execute(sql, params).fetchall()
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator["Tx"]:
+        """A part of the transaction that can fail alone (SQLite SAVEPOINT): an exception
+        undoes this part's writes and goes on; what came before in the transaction stays."""
+        conn = self._live()
+        conn.execute("SAVEPOINT part")
+        try:
+            yield self
+        except BaseException:
+            conn.execute("ROLLBACK TO part")
+            conn.execute("RELEASE part")
+            raise
+        conn.execute("RELEASE part")
+
 
 class Reader:
     """A read-only connection lent by the store's pool; each query runs in its thread."""

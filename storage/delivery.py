@@ -187,3 +187,16 @@ async def queue_depths(conn: Queryable) -> dict[str, int]:
         " IS NOT NULL) GROUP BY d"
     )
     return {r[0]: r[1] for r in rows}
+
+
+async def make_due_now(tx: Tx, destination: str, now: int) -> None:
+    """A unit came back: everything waiting for it is due at once (its backoff is over)."""
+    await tx.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?",
+        (now, destination, now),
+    )
+    await tx.execute(
+        "UPDATE status_outbox SET next_attempt_at = ? WHERE destination = ?"
+        " AND next_attempt_at > ?",
+        (now, destination, now),
+    )

@@ -297,3 +297,9 @@ async def list_documents(
     sql = f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY d.created_at DESC, d.id DESC LIMIT ?"
     rows = await conn.fetchall(sql, (*params, limit))
     return [_record(r) for r in rows]
+
+
+async def envelope_sha256(conn: Queryable, envelope_id: str) -> bytes | None:
+    """SHA-256 of a stored envelope's bytes: what a 01 (arrived) must carry as proof."""
+    row = await conn.fetchone("SELECT sha256 FROM envelopes WHERE id = ?", (envelope_id,))
+    return None if row is None else bytes(row[0])

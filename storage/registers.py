@@ -227,3 +227,11 @@ def _entry(cls: Any, columns: tuple[str, ...], row: Any) -> Any:
     values = dict(zip(columns, row, strict=True))
     values["manual"] = bool(values["manual"])
     return cls(**values)
+
+
+async def incoming_number_of(conn: Queryable, document_id: str) -> tuple[int, int] | None:
+    """(year, number) of a registered incoming document, or None if not registered."""
+    row = await conn.fetchone(
+        "SELECT year, number FROM incoming_register WHERE document_id = ?", (document_id,)
+    )
+    return None if row is None else (int(row[0]), int(row[1]))

@@ -19,7 +19,7 @@ from protocol.doctypes import document_types
 from protocol.document import DocumentMetadata, Organisation, Signer, parse_number_notation
 from protocol.states import DocState
 from storage.delivery import queue_depths
-from storage.documents import get_document, list_documents
+from storage.documents import get_document, get_envelope_raw, list_documents
 from storage.outbox import outbox_for
 from storage.statuses import statuses_of
 
@@ -210,8 +210,7 @@ async def show(args: argparse.Namespace) -> None:
         body = service.stored_body(doc)
         events = await statuses_of(conn, args.id)
         recipients = await _recipients(conn, args.id) if doc.direction == "out" else []
-        raw = await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (args.id,))
-        signature = _signature_check(ctx, bytes(raw[0]))
+        signature = _signature_check(ctx, await get_envelope_raw(conn, args.id))
     timeline = []
     for e in events:
         timeline.append(
