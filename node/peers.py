@@ -64,12 +64,13 @@ async def peer_middleware(request: web.Request, handler):
         request[PEER] = code
     else:
         request[PEER_ERROR] = why or "unknown"
+    version = str(request.app[CONTEXT].directory.version)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        response = exc
-    version = request.app[CONTEXT].directory.version
-    response.headers[DIRECTORY_HEADER] = str(version)
+        exc.headers[DIRECTORY_HEADER] = version
+        raise
+    response.headers[DIRECTORY_HEADER] = version
     return response
 
 

@@ -1,0 +1,116 @@
+"""The centre's HTTP API on its peer listener: the CA, enrolment, key rotation, the directory.
+
+`GET /v1/ca` and `POST /v1/enrol` need no client certificate (a unit that
+enrols has none yet: the centre's TLS server asks for one without requiring
+it); `POST /v1/rotate` needs mutual TLS with the certificate the directory
+lists for the unit. docs/FEDERATION.md describes each answer.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from node.centre import CentreError, Issued, centre_of
+from node.context import CONTEXT
+from node.peers import PEER_ERROR, error_response, require_peer
+from protocol.limits import MAX_REGISTRATION_BYTES
+
+CONTENT_TYPE = "application/x-lienthong"
+# A registration request is at most MAX_REGISTRATION_BYTES (docs/PROTOCOL.md 9): one byte
+# more is enough to know a body is too large, so no more than that is ever read.
+MAX_REQUEST_BODY = MAX_REGISTRATION_BYTES
+# If-None-Match lists the versions a client holds: one or two in practice.
+MAX_ETAGS = 16
+
+
+def add_centre_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/ca", get_ca)
+    app.router.add_post("/v1/enrol", post_enrol)
+    app.router.add_post("/v1/rotate", post_rotate)
+    app.router.add_get("/v1/directory", get_directory)
+
+
+def _origin(request: web.Request) -> str:
+    return request.remote or "-"
+
+
+async def _read_body(request: web.Request) -> bytes:
+    """At most MAX_REQUEST_BODY + 1 bytes of the body; the Centre refuses anything longer."""
+    data = bytearray()
+    while len(data) <= MAX_REQUEST_BODY:
+        chunk = await request.content.read(MAX_REQUEST_BODY + 1 - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+def _answer(outcome) -> web.Response:
+    if isinstance(outcome, Issued):
+        return web.Response(body=outcome.bundle, content_type=CONTENT_TYPE)
+    return web.json_response({"status": "pending", "message": outcome.message}, status=202)
+
+
+def _refusal(exc: CentreError) -> web.Response:
+    return error_response(exc.status, type(exc).__name__, str(exc))
+
+
+async def get_ca(request: web.Request) -> web.Response:
+    """The CA certificate (PEM); a unit checks its key against the pinned root fingerprint."""
+    centre = centre_of(request.app[CONTEXT])
+    return web.Response(body=centre.ca_pem, content_type="text/plain", charset="ascii")
+
+
+async def post_enrol(request: web.Request) -> web.Response:
+    """A registration request authorised by a token: 200 with the certificates, or 202."""
+    centre = centre_of(request.app[CONTEXT])
+    raw = await _read_body(request)
+    try:
+        return _answer(await centre.enrol(raw, origin=_origin(request)))
+    except CentreError as exc:
+        return _refusal(exc)
+
+
+async def post_rotate(request: web.Request) -> web.Response:
+    """A registration request signed by the unit's current key, over mutual TLS."""
+    centre = centre_of(request.app[CONTEXT])
+    try:
+        peer = require_peer(request)
+    except web.HTTPForbidden:
+        reason = request.get(PEER_ERROR, "no verified client certificate")
+        refusal = CentreError(f"key rotation needs the unit's current TLS certificate: {reason}")
+        await centre.record_refusal("rotation.refused", refusal, _origin(request))
+        return error_response(403, "UnknownPeer", reason)
+    raw = await _read_body(request)
+    try:
+        return _answer(await centre.rotate(raw, peer=peer, origin=_origin(request)))
+    except CentreError as exc:
+        return _refusal(exc)
+
+
+def _etags(header: str) -> set[str]:
+    tags = set()
+    for item in header.split(",")[:MAX_ETAGS]:
+        tag = item.strip()
+        tags.add(tag[2:] if tag.startswith("W/") else tag)
+    return tags
+
+
+async def get_directory(request: web.Request) -> web.Response:
+    """The newest signed directory with `ETag: "v<version>"`; 304 if the client holds it."""
+    centre = centre_of(request.app[CONTEXT])
+    version = await centre.directory_version()
+    if version is None:
+        return error_response(503, "NoDirectory", "the centre has not signed a directory yet")
+    etag = f'"v{version}"'
+    held = _etags(request.headers.get("If-None-Match", ""))
+    if etag in held or "*" in held:
+        return web.Response(status=304, headers={"ETag": etag})
+    latest = await centre.latest_directory()
+    assert latest is not None
+    version, raw = latest
+    return web.Response(
+        body=raw,
+        content_type=CONTENT_TYPE,
+        headers={"ETag": f'"v{version}"', "Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,167 @@
+"""What the centre's root key signs: node certificates with their X.509 TLS certificates,
+and directories. The CA key is the root key itself (docs/FEDERATION.md, "Trust model")."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from crypto import x509 as tls
+from crypto.errors import CertificateError
+from crypto.keys import NodeKeys, fingerprint
+from node.centre_errors import CentreError, MalformedRequest
+from node.config import Config
+from protocol.certificate import issue_certificate
+from protocol.directory import Directory, issue_directory, verify_directory
+from protocol.wire import pack
+from storage import audit
+from storage import centre as db
+from storage.db import Queryable, Tx
+from storage.directory import latest_directory, save_directory
+
+RELAY_PATH = "/v1/relay"
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 24 * MS_PER_HOUR
+# Hosts named in a TLS certificate come from the request's endpoints: DNS names of at most
+# 253 characters (RFC 1035) or IP addresses (the X.509 layer tells them apart).
+_HOST = re.compile(r"^[A-Za-z0-9.:\-]{1,253}$")
+
+
+def ca_private_key(root: NodeKeys) -> Ed25519PrivateKey:
+    """The X.509 CA key: the root Ed25519 key itself."""
+    return Ed25519PrivateKey.from_private_bytes(root.signing.encode())
+
+
+def utc_datetime(ms: int) -> datetime:
+    """Unix milliseconds as an aware datetime, to the second (X.509 time resolution)."""
+    return datetime.fromtimestamp(ms // 1000, UTC)
+
+
+def endpoint_hosts(endpoints: tuple[str, ...] | list[str], code: str = "-") -> list[str]:
+    """The hosts of https endpoint URLs, for the subjectAltName of a TLS certificate."""
+    hosts: list[str] = []
+    for i, url in enumerate(endpoints):
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname if parts.scheme == "https" and parts.port != 0 else None
+        except ValueError:  # a port out of range or a malformed IPv6 address
+            host = None
+        if not host or not _HOST.match(host):
+            raise MalformedRequest(
+                f"registration request: endpoints[{i}] {url[:80]!r} is not an https URL with a "
+                "host name or address",
+                code,
+            )
+        if host not in hosts:
+            hosts.append(host)
+    return hosts
+
+
+class Issuer:
+    """Signs with the root key, inside the caller's write transaction."""
+
+    def __init__(self, config: Config, root: NodeKeys, clock: Callable[[], int]) -> None:
+        self.config = config
+        self.root = root
+        self.clock = clock
+        self.ca_pem = config.ca_path.read_bytes()
+        self.ca_cert = tls.cert_from_pem(self.ca_pem)
+        ca_public = self.ca_cert.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        if ca_public != root.sign_public:
+            raise CentreError(
+                f"{config.ca_path} is not the CA of the root key {fingerprint(root.sign_public)}"
+            )
+        self.ca_key = ca_private_key(root)
+
+    @property
+    def url(self) -> str:
+        return self.config.peer_url
+
+    async def certify(
+        self,
+        tx: Tx,
+        unit: db.UnitRecord,
+        sign_key: bytes,
+        enc_key: bytes,
+        tls_key: bytes,
+        *,
+        endpoints: tuple[str, ...],
+        reachable: bool,
+        via: str,
+        replaces: int | None = None,
+        extra_hosts: tuple[str, ...] = (),
+    ) -> db.CertificateRecord:
+        """Certify the keys under the next serial: node certificate and X.509 leaf alike.
+
+        The name certified is the one the operator registered, not the one a
+        request carries. Both start `clock_skew_seconds` early so that a unit
+        whose clock is a little behind accepts them.
+        """
+        hosts = endpoint_hosts(endpoints, unit.code)
+        hosts += [h for h in extra_hosts if h not in hosts]
+        now = self.clock()
+        not_before = now - self.config.get("security", "clock_skew_seconds") * 1000
+        not_after = now + self.config.get("centre", "certificate_validity_days") * MS_PER_DAY
+        serial = await db.next_value(tx, db.SERIAL)
+        try:
+            leaf = tls.issue_leaf(
+                self.ca_key, self.ca_cert, tls_key,
+                unit_code=unit.code, unit_name=unit.name, serial=serial, hosts=hosts,
+                not_before=utc_datetime(not_before), not_after=utc_datetime(not_after),
+            )  # fmt: skip
+        except CertificateError as exc:
+            raise MalformedRequest(f"registration request: tls_key: {exc}", unit.code) from None
+        raw = issue_certificate(
+            self.root, serial=serial, code=unit.code, name=unit.name,
+            sign_key=sign_key, enc_key=enc_key,
+            tls_sha256=hashlib.sha256(leaf.public_bytes(Encoding.DER)).digest(),
+            endpoints=endpoints, reachable=reachable, not_before=not_before, not_after=not_after,
+        )  # fmt: skip
+        record = db.CertificateRecord(
+            serial, unit.code, raw, tls.cert_to_pem(leaf), sign_key, enc_key, tls_key,
+            now, not_after, via, replaces,
+        )  # fmt: skip
+        await db.add_certificate(tx, record)
+        return record
+
+    async def sign_directory(self, tx: Tx) -> Directory:
+        """Sign the next version listing every unexpired certificate; cache it in the store."""
+        now = self.clock()
+        version = await db.next_value(tx, db.DIRECTORY_VERSION)
+        certificates, revoked = await db.directory_contents(tx, now)
+        expires_at = now + self.config.get("centre", "directory_validity_hours") * MS_PER_HOUR
+        raw = issue_directory(
+            self.root, version=version, issued_at=now, expires_at=expires_at,
+            centre_name=self.config.name, centre_url=self.url, certificates=certificates,
+            revoked=revoked, relays=[self.url + RELAY_PATH],
+        )  # fmt: skip
+        directory = verify_directory(raw, self.root.sign_public, now=now)
+        await save_directory(tx, version, raw, now, expires_at, now)
+        await audit.append(
+            tx, at=now, actor="centre", action="directory.signed", subject=f"v{version}",
+            details={"certificates": len(certificates), "revoked": len(revoked),
+                     "expires_at": expires_at},
+        )  # fmt: skip
+        return directory
+
+    def bundle(self, cert: db.CertificateRecord, directory: bytes) -> bytes:
+        """What a unit stores after enrolment or rotation (docs/FEDERATION.md, "HTTP API")."""
+        return pack(
+            {
+                "certificate": cert.raw,
+                "tls_certificate": cert.tls_pem,
+                "ca_certificate": self.ca_pem,
+                "directory": directory,
+            }
+        )
+
+    async def bundle_with_latest(self, conn: Queryable, cert: db.CertificateRecord) -> bytes:
+        latest = await latest_directory(conn)
+        assert latest is not None  # the centre signs a directory at init
+        return self.bundle(cert, latest.raw)

@@ -1,0 +1,254 @@
+"""`lienthong centre ...`: the centre operator's commands (init, units, enrolment, revocation)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from datetime import datetime
+from pathlib import Path
+
+from crypto.errors import LienthongError
+from crypto.keys import fingerprint
+from node.centre import DEPLOYMENT_STATES, Issued, NewToken, open_centre
+from node.centre_setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
+from node.commands.local import read_passphrase
+from node.output import emit
+from protocol.limits import MAX_REGISTRATION_BYTES
+
+# Where the sheet tells the technician to keep the node's data (any path works).
+SHEET_DATA_DIR = "/var/lib/lienthong"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser(
+        "centre", help="the provincial centre: units, enrolment, directory, revocation"
+    ).add_subparsers(dest="centre_command", metavar="COMMAND")
+
+    def command(name, func, help):
+        p = group.add_parser(name, help=help, description=help)
+        p.add_argument("--data-dir", type=Path, required=True, help="the centre's data directory")
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("init", init, "create the centre: root key, TLS CA, node.toml, first directory")
+    p.add_argument("--name", required=True, help="the centre's name, e.g. 'Trung tâm Tin học'")
+    p.add_argument("--code", default=DEFAULT_CENTRE_CODE, help="the centre's organisation code")
+    p.add_argument("--listen", default=DEFAULT_CENTRE_LISTEN, help="HOST:PORT of the peer API")
+    p.add_argument("--public-url", default="", help="URL units use (default https://LISTEN)")
+    p.add_argument(
+        "--require-approval", action="store_true", help="an operator approves each enrolment"
+    )
+    p.add_argument("--passphrase-file", type=Path, help="seal the root key with this passphrase")
+
+    p = command("add-unit", add_unit, "register a unit and print its one-time enrolment token")
+    p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")
+    p.add_argument("--name", required=True, help="the unit's name, e.g. 'Sở Nội vụ'")
+    p.add_argument("--state", default=DEPLOYMENT_STATES[0], choices=DEPLOYMENT_STATES)
+    p.add_argument(
+        "--new-token", action="store_true", help="issue a new token for a unit not yet enrolled"
+    )
+    p.add_argument("--sheet-out", type=Path, help="also write the enrolment sheet to this file")
+
+    command("units", units, "list the units: status, certificate serial, enrolled, last seen")
+    command("approve", approve, "approve the waiting enrolment of a unit").add_argument(
+        "--code", required=True, help="the unit's organisation code"
+    )
+    p = command("revoke", revoke, "revoke a unit's certificates and re-sign the directory")
+    p.add_argument("--code", required=True, help="the unit's organisation code")
+    p = command("sign-request", sign_request, "answer a registration request file (offline)")
+    p.add_argument("--in", dest="source", type=Path, required=True, help="the request file")
+    p.add_argument("--out", type=Path, required=True, help="the certificate file to write")
+
+
+def operator() -> str:
+    """Who runs the command, for the audit log."""
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return "operator"
+
+
+def when(ms: int | None) -> str:
+    """A time for people: local time with its UTC offset, to the minute."""
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000).astimezone().isoformat(sep=" ", timespec="minutes")
+
+
+async def init(args: argparse.Namespace) -> None:
+    created = await create_centre(
+        args.data_dir,
+        name=args.name,
+        code=args.code,
+        listen=args.listen,
+        public_url=args.public_url,
+        require_approval=args.require_approval,
+        passphrase=read_passphrase(args.passphrase_file),
+    )
+    emit(
+        args,
+        created,
+        f"Centre {created.code} ({created.name}) created in {created.data_dir}\n"
+        f"Centre URL:              {created.url}\n"
+        f"Root key fingerprint:    {created.fingerprint}\n"
+        "Give the fingerprint to every unit's technician by a separate channel (paper, phone).",
+    )
+
+
+def enrolment_sheet(new: NewToken) -> str:
+    """The printable sheet the operator hands to the unit's technician (Vietnamese, English)."""
+    enrol = (
+        f"lienthong enrol --data-dir {SHEET_DATA_DIR} --centre {new.centre_url} \\\n"
+        f"       --fingerprint {new.fingerprint} \\\n"
+        f"       --token {new.token}"
+    )
+    return "\n".join(
+        [
+            "PHIẾU ĐĂNG KÝ NÚT LIÊN THÔNG VĂN BẢN",
+            "Enrolment sheet for a lienthong node",
+            "",
+            f"Đơn vị / Unit:                 {new.code}  {new.name}",
+            f"Trạng thái / State:            {new.state}",
+            f"Trung tâm / Centre:            {new.centre_url}",
+            f"Dấu vân tay khóa gốc / Root key fingerprint:  {new.fingerprint}",
+            f"Mã đăng ký / Enrolment token:  {new.token}",
+            f"Hết hạn / Expires:             {when(new.expires_at)}",
+            "",
+            "Mã đăng ký chỉ dùng một lần; giữ bí mật cho đến khi đăng ký xong.",
+            "The token works once, until it expires; keep it secret until enrolment is done.",
+            "",
+            "1. Tạo nút / Create the node:",
+            f'   lienthong init --data-dir {SHEET_DATA_DIR} --code {new.code} --name "{new.name}"',
+            "2. Đăng ký với trung tâm / Enrol with the centre:",
+            f"   {enrol}",
+            "3. Nếu dấu vân tay không khớp, dừng lại và gọi trung tâm.",
+            "   If the command reports a different fingerprint, stop and call the centre.",
+            "4. Nếu trung tâm yêu cầu phê duyệt: chờ trung tâm phê duyệt rồi chạy lại bước 2.",
+            "   If the centre requires approval: wait for it, then run step 2 again.",
+            "",
+            "Không có mạng / No network (air-gapped office), instead of step 2:",
+            f"   lienthong enrol --data-dir {SHEET_DATA_DIR} --token {new.token} \\",
+            "       --request-out yeu-cau.bin",
+            "   Mang tệp đến trung tâm; trung tâm trả lại chung-thu.bin.",
+            "   Bring the file to the centre; it returns chung-thu.bin. Then:",
+            f"   lienthong enrol --data-dir {SHEET_DATA_DIR} --fingerprint {new.fingerprint} \\",
+            "       --certificate-in chung-thu.bin",
+        ]
+    )
+
+
+async def add_unit(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        new = await centre.add_unit(
+            args.code, args.name, state=args.state, new_token=args.new_token, actor=operator()
+        )
+    sheet = enrolment_sheet(new)
+    if args.sheet_out is not None:
+        args.sheet_out.write_text(sheet + "\n", encoding="utf-8")
+    data = {
+        "code": new.code,
+        "name": new.name,
+        "state": new.state,
+        "token": new.token,
+        "expires_at": new.expires_at,
+        "centre_url": new.centre_url,
+        "fingerprint": new.fingerprint,
+        "sheet": sheet,
+    }
+    emit(
+        args,
+        data,
+        f"Unit {new.code} ({new.name}) registered; status pending.\n"
+        f"Token:        {new.token}\n"
+        f"Centre URL:   {new.centre_url}\n"
+        f"Fingerprint:  {new.fingerprint}\n"
+        f"Expires:      {when(new.expires_at)}\n\n{sheet}",
+    )
+
+
+async def units(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        records = await centre.units()
+    rows = [
+        {
+            "code": u.code,
+            "name": u.name,
+            "state": u.state,
+            "status": u.status,
+            "serial": u.serial,
+            "enrolled_at": u.enrolled_at,
+            "last_seen": u.last_seen,
+            "awaiting_approval": u.waiting_key is not None,
+            "request_fingerprint": None if u.waiting_key is None else fingerprint(u.waiting_key),
+        }
+        for u in records
+    ]
+    header = ("CODE", "NAME", "STATE", "STATUS", "SERIAL", "ENROLLED", "LAST SEEN")
+    table = [header] + [
+        (
+            r["code"],
+            r["name"],
+            r["state"],
+            r["status"] + (" (awaiting approval)" if r["awaiting_approval"] else ""),
+            "-" if r["serial"] is None else str(r["serial"]),
+            when(r["enrolled_at"]),
+            when(r["last_seen"]),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+    text = "\n".join(line.rstrip() for line in lines)
+    waiting = [r for r in rows if r["awaiting_approval"]]
+    for r in waiting:
+        text += f"\n{r['code']} asks to enrol with key {r['request_fingerprint']}"
+    emit(args, rows, text)
+
+
+async def approve(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        issued = await centre.approve(args.code, actor=operator())
+    _print_issued(args, issued, f"Enrolment of {args.code} approved")
+
+
+async def revoke(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        serials = await centre.revoke(args.code, actor=operator())
+        version = await centre.directory_version()
+    emit(
+        args,
+        {"code": args.code, "revoked_serials": serials, "directory_version": version},
+        f"Unit {args.code} revoked (certificates {', '.join(map(str, serials)) or 'none'}); "
+        f"directory v{version} lists the revocation.",
+    )
+
+
+async def sign_request(args: argparse.Namespace) -> None:
+    if args.out.exists():
+        raise LienthongError(f"{args.out} exists already; choose another --out file")
+    with open(args.source, "rb") as f:  # noqa: ASYNC230 - one small read before any await
+        raw = f.read(MAX_REGISTRATION_BYTES + 1)
+    async with open_centre(args.data_dir) as centre:
+        outcome = await centre.enrol(raw, origin=f"file {args.source}")
+    if not isinstance(outcome, Issued):
+        emit(args, {"status": "pending", "message": outcome.message}, outcome.message)
+        return
+    args.out.write_bytes(outcome.bundle)
+    _print_issued(args, outcome, f"Certificate file written to {args.out}")
+
+
+def _print_issued(args: argparse.Namespace, issued: Issued, headline: str) -> None:
+    cert = issued.certificate
+    data = {
+        "code": cert.code,
+        "serial": cert.serial,
+        "key_fingerprint": fingerprint(cert.sign_key),
+        "not_after": cert.not_after,
+    }
+    emit(
+        args,
+        data,
+        f"{headline}: unit {cert.code}, certificate {cert.serial}, "
+        f"key {data['key_fingerprint']}, valid until {when(cert.not_after)}",
+    )
