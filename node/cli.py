@@ -12,7 +12,7 @@ from typing import Any
 
 from crypto.errors import LienthongError
 from node import __version__
-from node.commands import local
+from node.commands import centre, documents, enrol, local, users
 from node.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 
@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         "restore", local.restore, "restore a backup into an empty data directory", json_out=True
     )
     p.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
+    documents.register(sub)
+    centre.register(sub)
+    enrol.register(sub)
+    users.register(sub)
     return parser
 
 

@@ -45,7 +45,7 @@ def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
         app.router.add_post("/v1/directory", directory_push)
     app.router.add_route("HEAD", "/v1/blobs/{blob_id}", blob_head)
     app.router.add_put("/v1/blobs/{blob_id}", blob_put)
-    app.router.add_get("/v1/blobs/{blob_id}", blob_get)
+    app.router.add_get("/v1/blobs/{blob_id}", blob_get, allow_head=False)
 
 
 async def read_capped(request: web.Request, limit: int) -> bytes:

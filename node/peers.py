@@ -17,6 +17,7 @@ import logging
 from aiohttp import web
 from cryptography import x509 as cx509
 
+from bootstrap.directory import DIRECTORY_HEADER
 from crypto.errors import CertificateError
 from crypto.x509 import unit_code_of
 from node.context import CONTEXT
@@ -25,7 +26,6 @@ log = logging.getLogger(__name__)
 
 PEER = web.RequestKey("peer", str)  # the verified unit code of the caller, if any
 PEER_ERROR = web.RequestKey("peer_error", str)  # why the caller is not a known peer
-DIRECTORY_HEADER = "Lienthong-Directory"
 
 
 def error_response(status: int, error: str, message: str) -> web.Response:

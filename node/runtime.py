@@ -21,13 +21,22 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bootstrap.directory import DirectoryState, add_directory_routes, refresh_loop
+from bootstrap.directory import (
+    DirectoryState,
+    add_directory_routes,
+    observe_peer_version,
+    refresh_loop,
+)
+from bootstrap.zeroconf_discovery import ZeroconfDiscovery
 from crypto import x509 as tls
 from crypto.errors import LienthongError
+from crypto.keys import fingerprint, fingerprint_matches
 from crypto.keystore import load_keys
 from node import config as cfg
 from node.commands.local import node_keys
 from node.context import CONTEXT, NodeContext
+from node.delivery import DeliveryEngine
+from node.peer_api import CONTENT_TYPE, add_peer_routes
 from node.peers import peer_middleware
 from storage.blobs import BlobStore
 from storage.db import Store, unix_ms
@@ -122,20 +131,32 @@ class Node:
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.peer_port: int | None = None
+        self.engine: DeliveryEngine | None = None
+        self.discovery: ZeroconfDiscovery | None = None
+        self._gossip_seen: set[tuple[str, int, int]] = set()
 
     @classmethod
     async def open(cls, data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> Node:
-        node = cls(await open_context(data_dir, clock=clock))
-        node._add_routes()
+        ctx = await open_context(data_dir, clock=clock)
+        try:
+            node = cls(ctx)
+            node._add_routes()
+        except BaseException:
+            await ctx.store.close()
+            raise
         return node
 
     def _add_routes(self) -> None:
         if self.ctx.config.role == "centre":
             from node.centre_api import add_centre_routes
+            from node.relay import add_relay_routes
 
             add_centre_routes(self.app)
+            add_relay_routes(self.app)
+            add_peer_routes(self.app, unit=False)
         else:
             add_directory_routes(self.app)
+            add_peer_routes(self.app)
 
     async def start(self) -> None:
         config = self.ctx.config
@@ -157,10 +178,66 @@ class Node:
         sockets = getattr(server, "sockets", None) or []
         self.peer_port = sockets[0].getsockname()[1] if sockets else int(port)
         if config.role == "centre":
+            from node.relay import sweep_loop
+
             self._spawn("directory re-signing", self._resign_loop())
+            self._spawn("relay retention", sweep_loop(self.ctx, self.stop_event))
         else:
+            from node.relay_client import pull_loop
+
+            await self._start_discovery(host)
+            self.engine = DeliveryEngine(
+                self.ctx,
+                self.session,
+                discovery=self.discovery,
+                on_directory_version=self._on_directory_version,
+            )
             self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
+            self._spawn("delivery", self.engine.run(self.stop_event))
+            self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
         log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
+
+    async def _start_discovery(self, host: str) -> None:
+        config = self.ctx.config
+        if not config.get("node", "discovery"):
+            return
+        everywhere = host in ("0.0.0.0", "")  # noqa: S104 - comparing, not binding
+        discovery = ZeroconfDiscovery(
+            config.code,
+            fingerprint(self.ctx.keys.sign_public),
+            self.peer_port or 0,
+            on_seen=self._seen,
+            interfaces=None if everywhere else [host],
+            addresses=None if everywhere else [host],
+        )
+        try:
+            await discovery.start()
+        except (OSError, LienthongError) as exc:
+            log.warning("LAN discovery is off: %s", exc)
+            return
+        self.discovery = discovery
+
+    def _seen(self, sighting) -> None:
+        """A unit announced itself on the LAN: if its key is the directory's, retry it now."""
+        directory = self.ctx.directory.current
+        cert = directory.current(sighting.code) if directory else None
+        if cert is None or not fingerprint_matches(cert.sign_key, sighting.fingerprint):
+            return
+        if self.engine is not None and sighting.code in self.engine.peers:
+            self._spawn(f"retry {sighting.code}", self.engine.peer_seen(sighting.code))
+
+    def _on_directory_version(self, base: str, advertised: int) -> None:
+        """Gossip: fetch a newer directory from a peer, or hand ours to a peer that is behind."""
+        mine = self.ctx.directory.version
+        key = (base, advertised, mine)
+        if advertised == mine or key in self._gossip_seen or self.session is None:
+            return
+        self._gossip_seen.add(key)
+        if advertised > mine:
+            work = observe_peer_version(self.ctx.directory, self.session, base, advertised)
+        else:
+            work = push_directory(self.session, base, self.ctx.directory.current.raw)
+        self._spawn(f"gossip with {base}", work)
 
     def _spawn(self, name: str, work: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -183,6 +260,9 @@ class Node:
 
     async def close(self) -> None:
         self.stop_event.set()
+        if self.discovery is not None:
+            await self.discovery.close()
+            self.discovery = None
         for task in self.tasks:
             task.cancel()
         if self.tasks:
@@ -202,6 +282,21 @@ class Node:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) -> None:
+    """Hand our (newer) directory to a peer that advertised an older one."""
+    try:
+        async with session.post(
+            f"{base}/v1/directory",
+            data=raw,
+            headers={"Content-Type": CONTENT_TYPE},
+            timeout=aiohttp.ClientTimeout(total=30),
+        ) as response:
+            if response.status >= 400:
+                log.info("peer %s refused our directory: HTTP %s", base, response.status)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        log.info("could not hand our directory to %s: %s", base, exc)
 
 
 async def run(data_dir: Path) -> None:

@@ -1,0 +1,470 @@
+"""The directory a node trusts: verified, cached in the store, refreshed, served and gossiped.
+
+The directory is signed by the centre's root key, so where it comes from does
+not matter: the centre, a peer that advertised a newer version in its
+`Lienthong-Directory` response header, or a push. Only the signature and the
+version decide (docs/PROTOCOL.md, "Directory"). A node keeps working on its
+cached directory while the centre is down, until that directory expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+
+from bootstrap.errors import CacheInvalid, FetchFailed
+from crypto.errors import LienthongError
+from protocol.directory import Directory, verify_directory
+from protocol.errors import Expired, UnknownSigner
+from protocol.limits import MAX_DIRECTORY_BYTES
+from storage import audit
+from storage.db import Store
+from storage.directory import latest_directory, save_directory
+from storage.errors import Conflict, RollbackRefused
+
+log = logging.getLogger("lienthong.directory")
+
+DIRECTORY_PATH = "/v1/directory"
+DIRECTORY_HEADER = "Lienthong-Directory"  # the version the sender holds, on every peer answer
+CONTENT_TYPE = "application/x-lienthong"
+DEFAULT_WARN_HOURS = 48  # node.toml federation.directory_warn_hours
+MS_PER_HOUR = 3_600_000
+# A version is at most 2**53 (protocol): 16 digits. A longer header is ignored unparsed.
+MAX_VERSION_DIGITS = 16
+# If-None-Match lists the versions a client holds: one or two in practice.
+MAX_ETAGS = 16
+# A 10,000-unit directory is ~6 MiB (protocol.limits): minutes on a slow office link at most.
+FETCH_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=10)
+# A peer that keeps advertising a version we cannot fetch (or that does not verify) is
+# asked again at most this often, so a broken or lying peer cannot keep us fetching.
+GOSSIP_RETRY_MS = 60_000
+# A typo of 0 in directory_refresh_seconds must not hammer the centre.
+MIN_REFRESH_SECONDS = 10
+# Audit entries keep the reason of a refusal, cut to this length.
+MAX_AUDIT_REASON = 500
+
+
+class DirectoryState:
+    """The directory in force at this node (`current`, `version`) and how it changes.
+
+    `current` and `version` are plain attributes: the centre installs each
+    directory it signs directly (node/centre.py); every other node changes them
+    through `accept` only.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        root_public: bytes,
+        clock: Callable[[], int],
+        current: Directory | None = None,
+        *,
+        warn_hours: int = DEFAULT_WARN_HOURS,
+    ) -> None:
+        self.store = store
+        self.root_public = root_public
+        self.clock = clock
+        self.current = current
+        self.version = current.version if current is not None else 0
+        self.warn_hours = warn_hours
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def load(
+        cls,
+        store: Store,
+        root_public: bytes,
+        clock: Callable[[], int],
+        *,
+        warn_hours: int = DEFAULT_WARN_HOURS,
+    ) -> DirectoryState:
+        """The newest cached directory, verified again against the root key.
+
+        An expired cache still loads (its signature is checked as of its expiry):
+        the node can show it and knows its version, so older ones stay refused;
+        `expired` is true and the expiry is logged. A cache that does not verify
+        (another root key, or edited bytes) stops the node with the reason.
+        """
+        async with store.read() as conn:
+            cached = await latest_directory(conn)
+        state = cls(store, root_public, clock, warn_hours=warn_hours)
+        if cached is None:
+            return state
+        now = clock()
+        try:
+            directory = verify_directory(cached.raw, root_public, now=min(now, cached.expires_at))
+        except LienthongError as exc:
+            raise CacheInvalid(
+                f"the directory cached in {store.path} does not verify against the pinned "
+                f"root key: {exc}"
+            ) from exc
+        state.current, state.version = directory, directory.version
+        if state.expired:
+            log.warning("%s", _expired_text(directory, now))
+        return state
+
+    @property
+    def expired(self) -> bool:
+        """Whether the directory in force is past its expiry (False when there is none)."""
+        return self.current is not None and self.clock() > self.current.expires_at
+
+    async def accept(self, raw: bytes, *, source: str) -> bool:
+        """Take a directory if it verifies and is newer; True when it replaced the current one.
+
+        The same version again changes nothing (False). A refusal (bad signature,
+        rollback, expired, malformed) raises the library's error after an audit
+        entry "directory.refused"; a newer directory is cached and audited as
+        "directory.accepted" in one transaction.
+        """
+        async with self._lock:
+            now = self.clock()
+            try:
+                directory = verify_directory(
+                    raw, self.root_public, now=now, newer_than=self.version or None
+                )
+            except LienthongError as exc:
+                await self._refused(source, exc, now)
+                raise
+            if directory.version == self.version:
+                if self.current is not None and directory.raw != self.current.raw:
+                    log.warning(
+                        "directory v%d from %s differs from the one held, with the same version",
+                        directory.version,
+                        source,
+                    )
+                return False
+            try:
+                async with self.store.write() as tx:
+                    await save_directory(
+                        tx,
+                        directory.version,
+                        directory.raw,
+                        directory.issued_at,
+                        directory.expires_at,
+                        now,
+                    )
+                    await audit.append(
+                        tx,
+                        at=now,
+                        actor="node",
+                        action="directory.accepted",
+                        subject=f"directory v{directory.version}",
+                        details={
+                            "source": source,
+                            "previous": self.version,
+                            "expires_at": directory.expires_at,
+                        },
+                    )
+            except (RollbackRefused, Conflict) as exc:
+                await self._refused(source, exc, now, version=directory.version)
+                raise
+            self.current, self.version = directory, directory.version
+        log.info("directory v%d accepted from %s", directory.version, source)
+        return True
+
+    async def _refused(
+        self, source: str, exc: Exception, now: int, *, version: int | None = None
+    ) -> None:
+        log.warning("directory from %s refused: %s", source, exc)
+        async with self.store.write() as tx:
+            await audit.append(
+                tx,
+                at=now,
+                actor="node",
+                action="directory.refused",
+                subject="directory" if version is None else f"directory v{version}",
+                details={
+                    "source": source,
+                    "error": type(exc).__name__,
+                    "reason": str(exc)[:MAX_AUDIT_REASON],
+                    "held": self.version,
+                },
+            )
+
+    def key_lookup(self, code: str, serial: int) -> bytes:
+        """The signing key of `code` under certificate `serial`, for protocol verification.
+
+        UnknownSigner without a directory or for a certificate it does not list,
+        Revoked for a revoked serial, Expired once the directory in force has
+        expired (the node works on its cache until then, DESIGN "Identities").
+        """
+        directory = self.current
+        if directory is None:
+            raise UnknownSigner(
+                f"this node holds no directory yet: certificate {serial} of {code} is unknown"
+            )
+        now = self.clock()
+        if now > directory.expires_at:
+            raise Expired(_expired_text(directory, now) + ": fetch a newer one from the centre")
+        return directory.signing_key(code, serial)
+
+    def warnings(self, now: int, warn_hours: int | None = None) -> list[str]:
+        """What an operator must know about the directory in force; empty when all is well."""
+        hours = self.warn_hours if warn_hours is None else warn_hours
+        directory = self.current
+        if directory is None:
+            return ["no directory yet: this node cannot verify any unit until it fetches one"]
+        if now > directory.expires_at:
+            return [_expired_text(directory, now)]
+        left = directory.expires_at - now
+        if left <= hours * MS_PER_HOUR:
+            return [
+                f"directory v{directory.version} expires within {-(-left // MS_PER_HOUR)} hours "
+                f"(at {iso(directory.expires_at)}): check that the centre is reachable"
+            ]
+        return []
+
+
+def iso(ms: int) -> str:
+    """Unix milliseconds as an ISO 8601 UTC time, for messages."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")
+
+
+def _expired_text(directory: Directory, now: int) -> str:
+    ago = (now - directory.expires_at) // MS_PER_HOUR
+    return (
+        f"directory v{directory.version} expired at {iso(directory.expires_at)} ({ago} hours ago)"
+    )
+
+
+# -- fetching -------------------------------------------------------------------------------
+
+
+async def fetch_directory(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    etag_version: int | None,
+    server_hostname: str | None = None,
+) -> bytes | None:
+    """GET BASE/v1/directory; None when the server holds `etag_version` too (304).
+
+    Any network error, other status or oversized body raises FetchFailed.
+    """
+    url = base_url.rstrip("/") + DIRECTORY_PATH
+    headers = {"If-None-Match": f'"v{etag_version}"'} if etag_version else {}
+    kwargs: dict[str, Any] = {"headers": headers, "timeout": FETCH_TIMEOUT}
+    if server_hostname:
+        kwargs["server_hostname"] = server_hostname
+    try:
+        async with session.get(url, **kwargs) as response:
+            if response.status == 304:
+                return None
+            if response.status != 200:
+                text = (await response.content.read(300)).decode("utf-8", "replace")
+                raise FetchFailed(f"{url}: HTTP {response.status}: {text}")
+            return await read_capped(response, MAX_DIRECTORY_BYTES, url)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise FetchFailed(f"{url}: {type(exc).__name__}: {exc}") from None
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -> bytes:
+    """The whole body, refusing one over `limit` bytes before reading it all."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        raise FetchFailed(f"{what}: the body is {declared} bytes, over the limit of {limit}")
+    data = bytearray()
+    while True:
+        chunk = await response.content.read(min(1 << 20, limit + 1 - len(data)))
+        if not chunk:
+            return bytes(data)
+        data += chunk
+        if len(data) > limit:
+            raise FetchFailed(f"{what}: the body is over the limit of {limit} bytes")
+
+
+# -- gossip ---------------------------------------------------------------------------------
+
+
+def advertised_version(headers: Mapping[str, str]) -> int | None:
+    """The directory version a peer's response advertises, or None if absent or malformed."""
+    value = headers.get(DIRECTORY_HEADER, "")
+    if not value or len(value) > MAX_VERSION_DIGITS or not value.isascii() or not value.isdigit():
+        return None
+    return int(value)
+
+
+async def observe_peer_version(
+    state: DirectoryState,
+    session: aiohttp.ClientSession,
+    peer_url: str,
+    advertised: int,
+    *,
+    server_hostname: str | None = None,
+) -> bool:
+    """Fetch from the peer when it advertises a newer version; True if a newer one was taken.
+
+    Raises FetchFailed, or the refusal of `DirectoryState.accept`.
+    """
+    if advertised <= state.version:
+        return False
+    raw = await fetch_directory(
+        session, peer_url, etag_version=state.version or None, server_hostname=server_hostname
+    )
+    if raw is None:
+        return False
+    return await state.accept(raw, source=f"peer {peer_url}")
+
+
+class Gossip:
+    """Turns the versions peers advertise into fetches, from synchronous callbacks.
+
+    `observe(peer_url, version)` fits the delivery engine's on_directory_version;
+    `observe_response(peer_url, headers)` reads the header of any peer answer.
+    One fetch runs at a time; a (peer, version) pair is retried after GOSSIP_RETRY_MS.
+    """
+
+    def __init__(self, state: DirectoryState, session: aiohttp.ClientSession) -> None:
+        self.state = state
+        self.session = session
+        self._task: asyncio.Task[None] | None = None
+        self._tried: dict[tuple[str, int], int] = {}
+
+    def observe_response(self, peer_url: str, headers: Mapping[str, str]) -> None:
+        version = advertised_version(headers)
+        if version is not None:
+            self.observe(peer_url, version)
+
+    def observe(self, peer_url: str, advertised: int) -> None:
+        if advertised <= self.state.version or (self._task and not self._task.done()):
+            return
+        now = self.state.clock()
+        last = self._tried.get((peer_url, advertised))
+        if last is not None and now - last < GOSSIP_RETRY_MS:
+            return
+        self._tried = {k: t for k, t in self._tried.items() if now - t < GOSSIP_RETRY_MS}
+        self._tried[(peer_url, advertised)] = now
+        self._task = asyncio.create_task(self._fetch(peer_url, advertised))
+
+    async def _fetch(self, peer_url: str, advertised: int) -> None:
+        try:
+            await observe_peer_version(self.state, self.session, peer_url, advertised)
+        except LienthongError as exc:
+            log.warning("gossip: directory v%d from %s not taken: %s", advertised, peer_url, exc)
+
+    async def wait(self) -> None:
+        """Wait for the fetch in progress, if any (tests and shutdown)."""
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+# -- serving and refreshing -----------------------------------------------------------------
+
+
+def add_directory_routes(app: web.Application, state: DirectoryState | None = None) -> None:
+    """Serve GET /v1/directory from the directory in force, with ETag "v<version>" and 304.
+
+    For units (the centre has its own handler). Without `state`, the node
+    context already stored in `app` supplies it (bootstrap/ may not import
+    node/, so it is found as the one app value holding a DirectoryState).
+    """
+    if state is None:
+        found = [v.directory for v in app.values() if isinstance(_directory_of(v), DirectoryState)]
+        if len(found) != 1:
+            raise ValueError("add_directory_routes: pass state=, or store the node context first")
+        state = found[0]
+    held_by: DirectoryState = state
+
+    async def get_directory(request: web.Request) -> web.Response:
+        directory = held_by.current
+        if directory is None:
+            return web.json_response(
+                {"error": "NoDirectory", "message": "this node holds no directory yet"},
+                status=503,
+            )
+        etag = f'"v{directory.version}"'
+        if etag in _etags(request.headers.get("If-None-Match", "")):
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(
+            body=directory.raw,
+            content_type=CONTENT_TYPE,
+            headers={"ETag": etag, "Cache-Control": "no-cache"},
+        )
+
+    app.router.add_get(DIRECTORY_PATH, get_directory)
+
+
+def _directory_of(value: object) -> object:
+    return getattr(value, "directory", None)
+
+
+def _etags(header: str) -> set[str]:
+    tags = set()
+    for item in header.split(",")[:MAX_ETAGS]:
+        tag = item.strip()
+        tags.add(tag[2:] if tag.startswith("W/") else tag)
+    return tags
+
+
+class _RefreshContext(Protocol):
+    config: Any  # node.config.Config
+    directory: DirectoryState
+    clock: Callable[[], int]
+
+
+def centre_url_of(ctx: _RefreshContext) -> str:
+    """federation.centre_url, else the centre URL the directory in force names."""
+    url = ctx.config.get("federation", "centre_url")
+    if not url and ctx.directory.current is not None:
+        url = ctx.directory.current.centre_url
+    return url
+
+
+async def refresh_once(state: DirectoryState, session: aiohttp.ClientSession, url: str) -> bool:
+    """One fetch from the centre; True if a newer directory was taken.
+
+    An unreachable centre or a refused directory is logged (refusals are also
+    audited by accept) and the node continues on the directory it holds.
+    """
+    try:
+        raw = await fetch_directory(session, url, etag_version=state.version or None)
+        return raw is not None and await state.accept(raw, source=f"centre {url}")
+    except FetchFailed as exc:
+        held = f"v{state.version}" if state.current else "none"
+        log.warning("centre unreachable (%s); continuing on the cached directory (%s)", exc, held)
+    except LienthongError:
+        pass  # accept has logged and audited the refusal
+    return False
+
+
+async def refresh_loop(
+    ctx: _RefreshContext,
+    session: aiohttp.ClientSession,
+    stop: asyncio.Event,
+    *,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+) -> None:
+    """Fetch from the centre every federation.directory_refresh_seconds until `stop` is set.
+
+    `sleep` replaces the wait between rounds (tests); by default the wait ends
+    early when `stop` is set.
+    """
+    interval = max(ctx.config.get("federation", "directory_refresh_seconds"), MIN_REFRESH_SECONDS)
+    warn_hours = ctx.config.get("federation", "directory_warn_hours")
+
+    async def wait(seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), seconds)
+
+    pause = sleep or wait
+    while not stop.is_set():
+        url = centre_url_of(ctx)
+        if url:
+            await refresh_once(ctx.directory, session, url)
+        else:
+            log.warning("no centre URL (federation.centre_url) and no directory: not refreshing")
+        for warning in ctx.directory.warnings(ctx.clock(), warn_hours):
+            log.warning("%s", warning)
+        await pause(interval)

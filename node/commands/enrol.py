@@ -1,0 +1,221 @@
+"""`lienthong enrol`, `lienthong keys rotate` and `lienthong directory show`: a unit's trust."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from bootstrap.directory import DirectoryState, iso
+from bootstrap.enrolment import (
+    Enrolled,
+    Pending,
+    enrol_online,
+    import_certificate,
+    write_request,
+)
+from bootstrap.rotation import rotate
+from crypto.errors import LienthongError
+from node import config as cfg
+from node.commands.local import node_keys
+from node.output import EXIT_ERROR, emit
+from node.runtime import root_public_key
+from storage.db import Store, unix_ms
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "enrol",
+        help="join the federation: online with a token, or by request and certificate files",
+        description=(
+            "Online: --centre URL --fingerprint FP --token TOKEN. Offline: --request-out FILE "
+            "--token TOKEN, then --certificate-in FILE [--fingerprint FP]."
+        ),
+    )
+    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    p.add_argument("--centre", help="https URL of the provincial centre (online)")
+    p.add_argument("--fingerprint", help="the centre fingerprint from the enrolment sheet")
+    p.add_argument("--token", help="the one-time enrolment token from the enrolment sheet")
+    p.add_argument("--request-out", type=Path, help="write a registration request file (offline)")
+    p.add_argument("--certificate-in", type=Path, help="install the centre's certificate file")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=enrol)
+
+    keys = _subcommands(sub, "keys")
+    p = keys.add_parser(
+        "rotate",
+        help="new keys, certified by the centre on the strength of the old key",
+        description="new keys, certified by the centre on the strength of the old key",
+    )
+    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=keys_rotate)
+
+    directory = sub.add_parser("directory", help="the federation's signed directory")
+    group = directory.add_subparsers(dest="directory_command", metavar="COMMAND")
+    help = "the directory in force: version, validity, units, revoked serials, relays"
+    p = group.add_parser("show", help=help, description=help)
+    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=directory_show)
+
+
+def _subcommands(sub: argparse._SubParsersAction, name: str) -> argparse._SubParsersAction:
+    """The sub-command group of an existing command (`keys`), made if absent."""
+    parser = sub.choices.get(name) or sub.add_parser(name)
+    for action in parser._actions:  # argparse offers no public accessor for this
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
+
+
+def config_saver(config: cfg.Config):
+    """A save_config for bootstrap/: validate, render and atomically replace node.toml."""
+    path = config.data_dir / cfg.CONFIG_FILE
+
+    def save(values: dict[str, dict[str, Any]]) -> None:
+        checked = cfg.validate(copy.deepcopy(values), str(path))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(cfg.render(checked), encoding="utf-8")
+        os.replace(tmp, path)
+
+    return save
+
+
+def _passphrase(config: cfg.Config) -> bytes | None:
+    env = config.get("keys", "passphrase_env")
+    value = os.environ.get(env, "") if env else ""
+    return value.encode() or None
+
+
+def _report(args: argparse.Namespace, outcome: Enrolled, what: str) -> None:
+    emit(
+        args,
+        {"status": "enrolled", **outcome.__dict__},
+        f"{what}: unit {outcome.code}, certificate serial {outcome.serial} valid until "
+        f"{iso(outcome.not_after)}; directory v{outcome.directory_version}.\n"
+        f"Centre: {outcome.centre_url or '(from the directory)'}"
+        + (f" (fingerprint {outcome.fingerprint})" if outcome.fingerprint else "")
+        + f"\nStart the node with: lienthong run --data-dir {args.data_dir}",
+    )
+
+
+async def enrol(args: argparse.Namespace) -> int | None:
+    config = cfg.load_config(args.data_dir)
+    keys = node_keys(config)
+    if args.certificate_in:
+        if args.centre or args.token or args.request_out:
+            raise LienthongError("--certificate-in takes only --fingerprint besides --data-dir")
+        outcome = await import_certificate(
+            config,
+            keys,
+            args.certificate_in,
+            fingerprint=args.fingerprint,
+            save_config=config_saver(config),
+        )
+        _report(args, outcome, "Enrolled from the certificate file")
+        return None
+    if not args.token:
+        raise LienthongError("--token is required (it is on the enrolment sheet)")
+    if args.request_out:
+        if args.centre:
+            raise LienthongError("--request-out is the offline path: leave out --centre")
+        write_request(config, keys, args.token, args.request_out)
+        emit(
+            args,
+            {"status": "request_written", "request": str(args.request_out)},
+            f"Registration request written to {args.request_out}.\n"
+            "Carry it to the centre; the operator runs:\n"
+            f"  lienthong centre sign-request --data-dir CENTRE --in {args.request_out.name} "
+            "--out CERTFILE\n"
+            "Bring CERTFILE back and run:\n"
+            f"  lienthong enrol --data-dir {args.data_dir} --certificate-in CERTFILE "
+            "--fingerprint FP",
+        )
+        return None
+    if not args.centre or not args.fingerprint:
+        raise LienthongError(
+            "online enrolment needs --centre URL, --fingerprint FP and --token TOKEN "
+            "(offline: --request-out FILE --token TOKEN)"
+        )
+    result = await enrol_online(
+        config,
+        keys,
+        centre_url=args.centre,
+        fingerprint=args.fingerprint,
+        token=args.token,
+        save_config=config_saver(config),
+    )
+    if isinstance(result, Pending):
+        emit(
+            args,
+            {"status": "pending", "code": result.code, "message": result.message},
+            f"Waiting for approval: {result.message}",
+        )
+        return None
+    _report(args, result, "Enrolled")
+    return None
+
+
+async def keys_rotate(args: argparse.Namespace) -> None:
+    config = cfg.load_config(args.data_dir)
+    outcome = await rotate(config, passphrase=_passphrase(config))
+    _report(args, outcome, "Keys rotated")
+    if not args.json:
+        print("Restart the node if it is running: it still holds the old keys.")
+
+
+async def directory_show(args: argparse.Namespace) -> int:
+    config = cfg.load_config(args.data_dir)
+    root = root_public_key(config)
+    warn_hours = config.get("federation", "directory_warn_hours")
+    async with await Store.open(config.store_path) as store:
+        state = await DirectoryState.load(store, root, unix_ms, warn_hours=warn_hours)
+    warnings = state.warnings(unix_ms())
+    directory = state.current
+    if directory is None:
+        emit(args, {"version": 0, "warnings": warnings}, f"No directory: {warnings[0]}")
+        return EXIT_ERROR
+    serials: dict[str, list[int]] = {}
+    for cert in directory.certificates:
+        serials.setdefault(cert.code, []).append(cert.serial)
+    units = [
+        {
+            "code": c.code,
+            "name": c.name,
+            "serial": c.serial,
+            "older_serials": sorted(s for s in serials[c.code] if s != c.serial),
+            "reachable": c.reachable,
+            "endpoints": list(c.endpoints),
+            "not_after": iso(c.not_after),
+        }
+        for c in directory.units()
+    ]
+    data = {
+        "version": directory.version,
+        "issued_at": iso(directory.issued_at),
+        "expires_at": iso(directory.expires_at),
+        "expired": state.expired,
+        "centre": {"name": directory.centre_name, "url": directory.centre_url},
+        "units": units,
+        "revoked": sorted(directory.revoked),
+        "relays": list(directory.relays),
+        "warnings": warnings,
+    }
+    lines = [
+        f"Directory v{directory.version} of {directory.centre_name} ({directory.centre_url})",
+        f"Issued:   {data['issued_at']}",
+        f"Expires:  {data['expires_at']}" + ("  (EXPIRED)" if state.expired else ""),
+        f"Units ({len(units)}):",
+    ]
+    for u in units:
+        older = f" (older: {', '.join(map(str, u['older_serials']))})" if u["older_serials"] else ""
+        where = ", ".join(u["endpoints"]) if u["reachable"] else "via the relay"
+        lines.append(f"  {u['code']}  {u['name']}  serial {u['serial']}{older}  {where}")
+    lines.append(f"Revoked serials: {', '.join(map(str, data['revoked'])) or 'none'}")
+    lines.append(f"Relays: {', '.join(data['relays']) or 'none'}")
+    lines += [f"Warning: {w}" for w in warnings]
+    emit(args, data, "\n".join(lines))
+    return 0

@@ -1,0 +1,278 @@
+"""Enrolment online and by files, and key rotation, against a fake centre over real TLS."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from bootstrap.enrolment import (
+    Enrolled,
+    Pending,
+    enrol_online,
+    import_certificate,
+    parse_token,
+    write_request,
+)
+from bootstrap.errors import (
+    AlreadyEnrolled,
+    AnswerRejected,
+    CentreRefused,
+    FingerprintMismatch,
+    InvalidToken,
+)
+from bootstrap.rotation import rotate
+from crypto.keys import NodeKeys
+from crypto.keystore import load_keys
+from node import config as cfg
+from node.cli import main
+from node.commands.enrol import config_saver
+from protocol.certificate import verify_certificate, verify_registration
+from storage.db import Store
+from storage.directory import latest_directory
+from tests.bootstrap.support import (
+    TOKEN,
+    TOKEN_ID,
+    TOKEN_SECRET,
+    FakeCentre,
+    Federation,
+    files_under,
+    make_unit_dir,
+)
+
+
+async def cached_version(config: cfg.Config) -> int | None:
+    async with await Store.open(config.store_path) as store, store.read() as conn:
+        cached = await latest_directory(conn)
+    return cached.version if cached else None
+
+
+def test_token_parsing_matches_the_printed_form():
+    """`<hex id>.<base32 secret>` gives the id and the decoded secret; typing slips forgiven."""
+    assert parse_token(TOKEN) == (TOKEN_ID, TOKEN_SECRET)
+    token_id, secret = TOKEN.split(".")
+    spaced = f" {token_id.upper()}.{'-'.join([secret[:8].lower(), secret[8:]])} "
+    assert parse_token(spaced) == (TOKEN_ID, TOKEN_SECRET)
+    for bad in ("no-dot", f"{token_id}.", f".{secret}", f"{token_id}.{secret[:10]}", "a.b!c"):
+        with pytest.raises(InvalidToken):
+            parse_token(bad)
+
+
+async def test_online_enrolment_installs_everything(tmp_path: Path):
+    """Over TLS checked against the pinned CA: certificate, TLS files, directory and node.toml."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    async with FakeCentre(fed, tmp_path) as centre:
+        result = await enrol_online(
+            config,
+            keys,
+            centre_url=centre.url + "/",
+            fingerprint=fed.fingerprint.lower(),
+            token=TOKEN,
+            save_config=config_saver(config),
+        )
+    assert isinstance(result, Enrolled)
+    assert centre.requests == ["GET /v1/ca", "POST /v1/enrol"]
+    cert = verify_certificate(config.certificate_path.read_bytes(), fed.root.sign_public)
+    assert (cert.serial, cert.sign_key) == (result.serial, keys.sign_public)
+    assert cert.endpoints == ("https://127.0.0.1:7443",)
+    assert config.ca_path.read_bytes() == fed.ca_pem
+    assert config.tls_cert_path.is_file()
+    assert stat.S_IMODE(config.tls_key_path.stat().st_mode) == 0o600
+    assert await cached_version(config) == 1
+    reloaded = cfg.load_config(config.data_dir)
+    assert reloaded.get("federation", "centre_url") == centre.url
+    assert reloaded.get("federation", "centre_fingerprint") == fed.fingerprint
+    with pytest.raises(AlreadyEnrolled):
+        await enrol_online(
+            reloaded,
+            keys,
+            centre_url=centre.url,
+            fingerprint=fed.fingerprint,
+            token=TOKEN,
+            save_config=config_saver(reloaded),
+        )
+
+
+async def test_wrong_fingerprint_refuses_and_writes_nothing(tmp_path: Path):
+    """A CA of another key: refused naming both fingerprints; only GET /v1/ca was sent."""
+    fed, impostor = Federation(), Federation()
+    config, keys = make_unit_dir(tmp_path)
+    before = files_under(config.data_dir)
+    async with FakeCentre(fed, tmp_path, ca_pem=impostor.ca_pem) as centre:
+        with pytest.raises(FingerprintMismatch) as caught:
+            await enrol_online(
+                config,
+                keys,
+                centre_url=centre.url,
+                fingerprint=fed.fingerprint,
+                token=TOKEN,
+                save_config=config_saver(config),
+            )
+    assert impostor.fingerprint in str(caught.value)
+    assert fed.fingerprint in str(caught.value)
+    assert centre.requests == ["GET /v1/ca"]
+    assert files_under(config.data_dir) == before
+
+
+async def test_pending_keeps_the_tls_key_for_the_re_run(tmp_path: Path):
+    """202 pending writes only the TLS key; the re-run after approval sends the same key."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    async with FakeCentre(fed, tmp_path) as centre:
+        centre.pending = True
+        args = {"centre_url": centre.url, "fingerprint": fed.fingerprint, "token": TOKEN}
+        first = await enrol_online(config, keys, **args, save_config=config_saver(config))
+        assert isinstance(first, Pending) and first.message == "wait"
+        assert not config.certificate_path.exists()
+        tls_key = config.tls_key_path.read_bytes()
+        centre.pending = False
+        second = await enrol_online(config, keys, **args, save_config=config_saver(config))
+    assert isinstance(second, Enrolled)
+    assert config.tls_key_path.read_bytes() == tls_key
+
+
+async def test_answer_for_other_keys_is_rejected_online(tmp_path: Path):
+    """A certificate for keys that are not ours is refused and nothing at all is written."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    before = files_under(config.data_dir)
+    async with FakeCentre(fed, tmp_path) as centre:
+        centre.answer_keys = NodeKeys.generate()
+        with pytest.raises(AnswerRejected, match="another signing key"):
+            await enrol_online(
+                config,
+                keys,
+                centre_url=centre.url,
+                fingerprint=fed.fingerprint,
+                token=TOKEN,
+                save_config=config_saver(config),
+            )
+    assert files_under(config.data_dir) == before
+
+
+async def test_centre_refusal_is_reported_with_its_reason(tmp_path: Path):
+    """A 4xx JSON refusal becomes CentreRefused carrying the centre's error and message."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    async with FakeCentre(fed, tmp_path) as centre:
+        centre.refusal = (410, {"error": "ExpiredToken", "message": "token 01 expired"})
+        with pytest.raises(CentreRefused, match=r"ExpiredToken, HTTP 410\): token 01 expired"):
+            await enrol_online(
+                config,
+                keys,
+                centre_url=centre.url,
+                fingerprint=fed.fingerprint,
+                token=TOKEN,
+                save_config=config_saver(config),
+            )
+    assert not config.tls_key_path.exists()
+
+
+def answer_file(fed: Federation, tmp_path: Path, request: bytes, **overrides) -> Path:
+    """What `lienthong centre sign-request` writes for a request file."""
+    centre = FakeCentre(fed, tmp_path)
+    for name, value in overrides.items():
+        setattr(centre, name, value)
+    path = tmp_path / "answer.bin"
+    path.write_bytes(centre.answer(verify_registration(request)))
+    return path
+
+
+async def test_offline_request_and_import(tmp_path: Path):
+    """Request file out, certificate file in: installed and pinned with --fingerprint."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    out = tmp_path / "request.bin"
+    request = write_request(config, keys, TOKEN, out)
+    assert out.read_bytes() == request and config.tls_key_path.is_file()
+    path = answer_file(fed, tmp_path, request)
+    result = await import_certificate(
+        config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+    )
+    assert result.code == config.code and result.directory_version == 1
+    assert config.certificate_path.is_file() and await cached_version(config) == 1
+    reloaded = cfg.load_config(config.data_dir)
+    assert reloaded.get("federation", "centre_fingerprint") == fed.fingerprint
+    assert reloaded.get("federation", "centre_url") == "https://127.0.0.1:1"  # the directory's
+
+
+async def test_offline_import_refuses_a_certificate_for_other_keys(tmp_path: Path):
+    """A certificate file made for other keys is refused; the data directory is unchanged."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    request = write_request(config, keys, TOKEN, tmp_path / "request.bin")
+    path = answer_file(fed, tmp_path, request, answer_keys=NodeKeys.generate())
+    before = files_under(config.data_dir)
+    with pytest.raises(AnswerRejected, match="another signing key"):
+        await import_certificate(
+            config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+        )
+    assert files_under(config.data_dir) == before
+
+
+async def test_offline_import_checks_the_pinned_fingerprint(tmp_path: Path):
+    """The file's CA must match federation.centre_fingerprint when node.toml pins one."""
+    fed, other = Federation(), Federation()
+    config, keys = make_unit_dir(tmp_path, centre_fingerprint=other.fingerprint)
+    request = write_request(config, keys, TOKEN, tmp_path / "request.bin")
+    path = answer_file(fed, tmp_path, request)
+    with pytest.raises(FingerprintMismatch, match=other.fingerprint):
+        await import_certificate(config, keys, path, save_config=config_saver(config))
+    with pytest.raises(FingerprintMismatch, match=r"differs from federation\.centre_fingerprint"):
+        await import_certificate(
+            config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+        )
+    assert not config.certificate_path.exists()
+
+
+async def test_key_rotation_replaces_keys_and_keeps_the_old_one(tmp_path: Path):
+    """keys rotate: new keys certified over mutual TLS; the old key file kept as .<serial>.old."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    async with FakeCentre(fed, tmp_path) as centre:
+        first = await enrol_online(
+            config,
+            keys,
+            centre_url=centre.url,
+            fingerprint=fed.fingerprint,
+            token=TOKEN,
+            save_config=config_saver(config),
+        )
+        key_path = config.path("keys", "identity")
+        old_file = key_path.read_bytes()
+        old_tls = config.tls_key_path.read_bytes()
+        result = await rotate(cfg.load_config(config.data_dir), passphrase=None)
+    assert centre.requests[-1] == "POST /v1/rotate"
+    new_keys = load_keys(key_path)
+    assert new_keys.sign_public != keys.sign_public
+    assert (key_path.parent / f"identity.key.{first.serial}.old").read_bytes() == old_file
+    assert not (key_path.parent / "identity.key.next").exists()
+    assert config.tls_key_path.read_bytes() != old_tls
+    cert = verify_certificate(config.certificate_path.read_bytes(), fed.root.sign_public)
+    assert cert.serial == result.serial > first.serial
+    assert cert.sign_key == new_keys.sign_public
+    assert await cached_version(config) == 2
+    assert result.fingerprint == fed.fingerprint
+
+
+def test_cli_offline_enrolment_and_directory_show(tmp_path: Path, capsys):
+    """`enrol --request-out`, `enrol --certificate-in`, then `directory show --json`."""
+    fed = Federation()
+    config, _ = make_unit_dir(tmp_path)
+    data_dir = str(config.data_dir)
+    out = tmp_path / "request.bin"
+    assert main(["enrol", "--data-dir", data_dir, "--request-out", str(out), "--token", TOKEN]) == 0
+    path = answer_file(fed, tmp_path, out.read_bytes())
+    args = ["--certificate-in", str(path), "--fingerprint", fed.fingerprint]
+    assert main(["enrol", "--data-dir", data_dir, *args]) == 0
+    capsys.readouterr()
+    assert main(["directory", "show", "--data-dir", data_dir, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == 1 and shown["expired"] is False
+    assert [u["code"] for u in shown["units"]] == [config.code]
+    assert shown["warnings"] == []
+    assert main(["enrol", "--data-dir", data_dir, "--centre", "https://x"]) == 1
+    assert "--token is required" in capsys.readouterr().err

@@ -1,0 +1,173 @@
+"""Directory gossip and refresh between real aiohttp servers on 127.0.0.1 over mutual TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bootstrap.directory import (
+    DirectoryState,
+    Gossip,
+    add_directory_routes,
+    fetch_directory,
+    observe_peer_version,
+    refresh_loop,
+)
+from bootstrap.errors import FetchFailed
+from crypto.keys import NodeKeys
+from node import config as cfg
+from node.context import CONTEXT
+from node.peers import PEER, peer_middleware
+from protocol.errors import Rollback
+from storage import audit
+from storage.db import Store
+from tests.bootstrap.support import UNIT_A, UNIT_B, Clock, Federation, TlsFiles, write_tls
+
+
+class Peer:
+    """One unit's peer API: the real peer middleware (it sets the directory header),
+    the directory route, and /v1/ping answering the caller's verified unit code."""
+
+    def __init__(self, state: DirectoryState, files: TlsFiles) -> None:
+        self.state = state
+        self.files = files
+        self.app = web.Application(middlewares=[peer_middleware])
+        self.app[CONTEXT] = SimpleNamespace(directory=state)  # all the middleware reads
+        add_directory_routes(self.app)
+        self.app.router.add_get("/v1/ping", self.ping)
+        self.runner = web.AppRunner(self.app, access_log=None)
+        self.url = ""
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return web.json_response({"peer": request.get(PEER)})
+
+    async def start(self) -> None:
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=self.files.server())
+        await site.start()
+        self.url = f"https://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+
+@pytest.fixture
+async def net(tmp_path: Path):
+    """Units A and B, each with a store, TLS files and a running peer API; A holds v1."""
+    fed = Federation()
+    clock = Clock(fed.now)
+    files = {code: write_tls(fed, tmp_path / code, code) for code in (UNIT_A, UNIT_B)}
+    for code in (UNIT_A, UNIT_B):
+        fed.certify(code, NodeKeys.generate(), files[code].cert.read_bytes())
+    peers, stores = {}, []
+    for code in (UNIT_A, UNIT_B):
+        store = await Store.open(tmp_path / f"{code}.sqlite3", clock=clock)
+        stores.append(store)
+        state = await DirectoryState.load(store, fed.root.sign_public, clock)
+        await state.accept(fed.directory(1), source="centre")
+        peers[code] = Peer(state, files[code])
+        await peers[code].start()
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=files[UNIT_A].client()))
+    yield SimpleNamespace(fed=fed, clock=clock, a=peers[UNIT_A], b=peers[UNIT_B], session=session)
+    await session.close()
+    for peer in peers.values():
+        await peer.runner.cleanup()
+    for store in stores:
+        await store.close()
+
+
+async def test_a_newer_directory_travels_by_the_response_header(net):
+    """A sees B's version in the header of an ordinary answer, fetches it from B, accepts it."""
+    await net.b.state.accept(net.fed.directory(2), source="centre")
+    gossip = Gossip(net.a.state, net.session)
+    async with net.session.get(f"{net.b.url}/v1/ping") as response:
+        assert (await response.json())["peer"] == UNIT_A  # mutual TLS verified at B's edge
+        gossip.observe_response(net.b.url, response.headers)
+    await gossip.wait()
+    assert net.a.state.version == 2
+    assert net.a.state.current.raw == net.b.state.current.raw
+    async with net.a.state.store.read() as conn:
+        last = (await audit.entries(conn))[-1]
+    assert last.action == "directory.accepted"
+    assert last.details["source"] == f"peer {net.b.url}"
+    await gossip.close()
+
+
+async def test_an_older_or_equal_advertised_version_fetches_nothing(net):
+    """observe_peer_version does not contact a peer that advertises nothing newer."""
+    await net.a.state.accept(net.fed.directory(2), source="centre")
+    assert await observe_peer_version(net.a.state, net.session, net.b.url, 1) is False
+    assert await observe_peer_version(net.a.state, net.session, "https://127.0.0.1:9", 2) is False
+    assert net.a.state.version == 2
+
+
+async def test_a_peer_lying_about_its_version_cannot_roll_back(net):
+    """A peer advertising v9 but serving v1 to a node at v2: Rollback, audited, v2 kept."""
+    await net.a.state.accept(net.fed.directory(2), source="centre")
+    with pytest.raises(Rollback):
+        await observe_peer_version(net.a.state, net.session, net.b.url, 9)
+    assert net.a.state.version == 2
+    async with net.a.state.store.read() as conn:
+        assert (await audit.entries(conn))[-1].action == "directory.refused"
+
+
+async def test_fetch_answers_304_for_the_version_held(net):
+    """fetch_directory sends If-None-Match "v<version>" and gets None back for the same one."""
+    assert await fetch_directory(net.session, net.b.url, etag_version=1) is None
+    raw = await fetch_directory(net.session, net.b.url, etag_version=None)
+    assert raw == net.b.state.current.raw
+
+
+async def test_fetch_from_a_closed_port_raises_fetch_failed(net):
+    """A peer that is down is one FetchFailed naming the URL, not an aiohttp exception."""
+    with pytest.raises(FetchFailed, match=re.escape("127.0.0.1:9/v1/directory")):
+        await fetch_directory(net.session, "https://127.0.0.1:9", etag_version=None)
+
+
+def refresh_context(tmp_path: Path, state: DirectoryState, clock: Clock, centre_url: str):
+    values = cfg.validate(
+        {
+            "unit": {"code": UNIT_A, "name": "A"},
+            "federation": {"centre_url": centre_url, "directory_refresh_seconds": 300},
+        }
+    )
+    return SimpleNamespace(
+        config=cfg.Config(data_dir=tmp_path, values=values), directory=state, clock=clock
+    )
+
+
+def rounds(stop: asyncio.Event, count: int, log: list[float]):
+    """A sleep for refresh_loop that records the pauses and stops after `count` rounds."""
+
+    async def sleep(seconds: float) -> None:
+        log.append(seconds)
+        if len(log) >= count:
+            stop.set()
+
+    return sleep
+
+
+async def test_refresh_loop_takes_the_centres_newer_directory(net, tmp_path):
+    """Each round fetches from the centre (here B's API) and takes a newer directory."""
+    await net.b.state.accept(net.fed.directory(3), source="centre")
+    ctx = refresh_context(tmp_path, net.a.state, net.clock, net.b.url)
+    stop, pauses = asyncio.Event(), []
+    await refresh_loop(ctx, net.session, stop, sleep=rounds(stop, 2, pauses))
+    assert net.a.state.version == 3
+    assert pauses == [300, 300]
+
+
+async def test_refresh_loop_continues_on_the_cache_when_the_centre_is_down(net, tmp_path, caplog):
+    """An unreachable centre is a logged warning; the node keeps its directory and goes on."""
+    ctx = refresh_context(tmp_path, net.a.state, net.clock, "https://127.0.0.1:9")
+    stop, pauses = asyncio.Event(), []
+    with caplog.at_level(logging.WARNING, logger="lienthong.directory"):
+        await refresh_loop(ctx, net.session, stop, sleep=rounds(stop, 3, pauses))
+    assert len(pauses) == 3
+    assert caplog.text.count("centre unreachable") == 3
+    assert "continuing on the cached directory (v1)" in caplog.text
+    assert net.a.state.version == 1

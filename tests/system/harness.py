@@ -1,0 +1,192 @@
+"""Real federations for system tests: `lienthong` processes, real TLS, real SQLite, 127.0.0.1.
+
+Every unit is created and enrolled through the same commands a technician
+types (init, centre add-unit, enrol) and runs as `lienthong run` in its own
+process, so kill -9 and restarts are real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+READY_TIMEOUT = 60.0  # seconds for a node to print that it is running (2 slow cores)
+COMMAND_TIMEOUT = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lienthong(*args: str, check: bool = True, env: dict[str, str] | None = None):
+    """Run one CLI command in a fresh process; raises with its stderr if it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "node.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        env={**os.environ, **(env or {})},
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"lienthong {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        )
+    return result
+
+
+def lienthong_json(*args: str) -> Any:
+    return json.loads(lienthong(*args, "--json").stdout)
+
+
+@dataclass
+class NodeProcess:
+    name: str
+    data_dir: Path
+    port: int
+    log: Path
+    process: subprocess.Popen | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None, f"{self.name} runs"
+        self.lines.clear()
+        log = self.log.open("a", encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "node.cli", "run", "--data-dir", str(self.data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        ready = threading.Event()
+
+        def read(stream=self.process.stdout) -> None:
+            for line in stream:
+                self.lines.append(line)
+                log.write(line)
+                log.flush()
+                if "running" in line:
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(READY_TIMEOUT) or self.process.poll() is not None:
+            raise AssertionError(f"{self.name} did not start; see {self.log}")
+
+    def stop(self) -> int:
+        """SIGTERM and wait: a clean stop."""
+        if self.process is None or self.process.poll() is not None:
+            return 0
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        """kill -9: the node gets no chance to tidy up."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+class Federation:
+    """A centre and units in one temporary directory, each a real data directory."""
+
+    def __init__(self, root: Path, *, centre_name: str = "Trung tâm CNTT-TT Tây Ninh") -> None:
+        self.root = root
+        self.nodes: dict[str, NodeProcess] = {}
+        port = free_port()
+        self.centre_dir = root / "centre"
+        created = lienthong_json(
+            "centre",
+            "init",
+            "--data-dir",
+            str(self.centre_dir),
+            "--name",
+            centre_name,
+            "--listen",
+            f"127.0.0.1:{port}",
+        )
+        self.centre_url = created["url"]
+        self.fingerprint = created["fingerprint"]
+        self.nodes["centre"] = NodeProcess("centre", self.centre_dir, port, root / "centre.log")
+        self.nodes["centre"].start()  # units enrol online against the running centre
+
+    def add_unit(self, code: str, name: str, *, reachable: bool = True, enrol: bool = True):
+        port = free_port()
+        data_dir = self.root / code
+        args = [
+            "init",
+            "--data-dir",
+            str(data_dir),
+            "--code",
+            code,
+            "--name",
+            name,
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--web",
+            f"127.0.0.1:{free_port()}",
+        ]
+        if not reachable:
+            args.append("--unreachable")
+        lienthong(*args)
+        node = NodeProcess(code, data_dir, port, self.root / f"{code}.log")
+        self.nodes[code] = node
+        if enrol:
+            token = lienthong_json(
+                "centre",
+                "add-unit",
+                "--data-dir",
+                str(self.centre_dir),
+                "--code",
+                code,
+                "--name",
+                name,
+            )["token"]
+            lienthong(
+                "enrol",
+                "--data-dir",
+                str(data_dir),
+                "--centre",
+                self.centre_url,
+                "--fingerprint",
+                self.fingerprint,
+                "--token",
+                token,
+            )
+        return node
+
+    def start(self, *names: str) -> None:
+        """Start the named nodes (default: every node not running yet)."""
+        for name in names or tuple(self.nodes):
+            node = self.nodes[name]
+            if node.process is None or node.process.poll() is not None:
+                node.start()
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            node.stop()
+
+
+def wait_until(
+    check: Callable[[], Any], *, timeout: float = 60.0, every: float = 0.2, what: str = "condition"
+) -> Any:
+    """Poll `check` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
