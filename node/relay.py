@@ -1,0 +1,475 @@
+"""The centre's relay: a mailbox per unit for ciphertext it cannot read, long-poll pulls, acks,
+and the retention sweep that tells senders what expired.
+
+Wire layout (docs/PROTOCOL.md, "Relay"), all bodies msgpack, all routes mutual TLS:
+`POST /v1/relay/deposit` {"to": code, "envelopes": [bin], "statuses": [bin]} answers
+{"accepted": [bool], "errors": [str|nil]}, one per item, envelopes first;
+`GET /v1/relay/pull?wait=SECONDS` answers {"items": [{"id", "kind", "raw"}]}, oldest
+first, waiting for mail when the mailbox is empty; `POST /v1/relay/ack` {"ids": [str]}
+removes collected items. Blobs go to the centre's `/v1/blobs/{id}` before the envelope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from crypto.errors import LienthongError
+from node.context import CONTEXT, NodeContext
+from node.documents import MissingBlobs
+from node.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
+from node.peers import error_response, require_peer
+from protocol.envelope import BlobRef, verify_envelope
+from protocol.errors import InvalidField, NotARecipient, SignerMismatch
+from protocol.limits import MAX_ENVELOPE_BYTES
+from protocol.status import verify_status
+from protocol.wire import Fields, pack, unpack
+from storage import audit
+from storage import relay as mailbox
+from storage.blobs import BLOB_ID, BlobStore
+from storage.centre import touch_unit
+from storage.errors import Conflict
+from storage.relay import MailItem
+
+log = logging.getLogger("lienthong.relay")
+
+# A deposit is what the delivery engine would post to the unit's inbox: same limits.
+MAX_DEPOSIT_BYTES = MAX_INBOX_BYTES
+MAX_DEPOSIT_ITEMS = MAX_INBOX_ITEMS
+# A pull answers at most this many items and (beyond its first item) this many bytes,
+# so one answer stays well under what a client buffers (MAX_PULL_RESPONSE_BYTES).
+MAX_PULL_ITEMS = 200
+MAX_PULL_BYTES = 16 * 1024 * 1024
+MAX_PULL_RESPONSE_BYTES = MAX_PULL_BYTES + MAX_ENVELOPE_BYTES + 64 * 1024
+# A long-poll waits at most this long: below the idle timeouts of common NAT boxes and
+# proxies (30-60 s), so the connection is not cut while it waits.
+MAX_PULL_WAIT = 25
+# An ack names what one pull gave; a few times that is generous.
+MAX_ACK_IDS = 1000
+# Item ids: a ULID, or a notice id "expired:<ULID>:<unit code>" (26 + 32 + 9 characters).
+MAX_ITEM_ID = 80
+MAX_ACK_BYTES = MAX_ACK_IDS * (MAX_ITEM_ID + 2) + 64
+# A notice is three short fields.
+MAX_NOTICE_BYTES = 1024
+# The sweep runs this often: retention is counted in days, so a quarter of an hour late
+# is nothing, and each pass walks the blob directory once.
+SWEEP_INTERVAL_SECONDS = 15 * 60
+# Items expired per transaction: keeps each write short while a backlog drains.
+SWEEP_BATCH = 500
+# Blob files that no item ever referred to (an upload whose deposit never came), removed
+# per sweep once older than the retention period.
+MAX_ORPHANS_PER_SWEEP = 1000
+MS_PER_DAY = 86_400_000
+MAILBOXES_KEY = "relay_mailboxes"  # ctx.extras: the Mailboxes of this centre
+NOTICE_EXPIRED = "expired"
+
+
+class RelayError(LienthongError):
+    """The relay refused an item or a request; the message says which and why."""
+
+
+class UnknownMailbox(RelayError):
+    """Mail for a unit the directory does not list (unknown or revoked)."""
+
+
+class Mailboxes:
+    """Who is waiting for mail: one asyncio.Event per recipient, set by a deposit.
+
+    A pull registers (`listening`) before it looks at the mailbox, so a deposit
+    made between the look and the wait still wakes it.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._listeners: dict[str, int] = {}
+        self._closed = False
+
+    @contextlib.contextmanager
+    def listening(self, code: str) -> Iterator[asyncio.Event]:
+        event = self._events.get(code)
+        if event is None:
+            event = self._events[code] = asyncio.Event()
+            if self._closed:
+                event.set()
+        self._listeners[code] = self._listeners.get(code, 0) + 1
+        try:
+            yield event
+        finally:
+            left = self._listeners[code] - 1
+            if left:
+                self._listeners[code] = left
+            else:
+                del self._listeners[code]
+                self._events.pop(code, None)
+
+    def waiting(self, code: str) -> int:
+        """How many pulls of `code` are in progress (for health pages and tests)."""
+        return self._listeners.get(code, 0)
+
+    def wake(self, code: str) -> None:
+        event = self._events.pop(code, None)
+        if event is not None:
+            event.set()
+
+    def close(self) -> None:
+        """Answer every waiting pull now (shutdown) and every later one at once."""
+        self._closed = True
+        for event in self._events.values():
+            event.set()
+
+
+def mailboxes_of(ctx: NodeContext) -> Mailboxes:
+    boxes = ctx.extras.get(MAILBOXES_KEY)
+    if not isinstance(boxes, Mailboxes):
+        boxes = ctx.extras[MAILBOXES_KEY] = Mailboxes()
+    return boxes
+
+
+def add_relay_routes(app: web.Application) -> None:
+    """The relay's three routes (role centre); blobs are served by node.peer_api."""
+    app.router.add_post("/v1/relay/deposit", deposit)
+    app.router.add_get("/v1/relay/pull", pull)
+    app.router.add_post("/v1/relay/ack", ack)
+
+    async def wake_all(app: web.Application) -> None:
+        mailboxes_of(app[CONTEXT]).close()
+
+    app.on_shutdown.append(wake_all)
+
+
+def encode_notice(envelope_id: str, recipient: str) -> bytes:
+    """The relay's notice to a sender that an envelope expired unread in `recipient`'s box."""
+    return pack({"event": NOTICE_EXPIRED, "envelope": envelope_id, "recipient": recipient})
+
+
+def decode_notice(raw: bytes) -> tuple[str, str, str]:
+    """(event, envelope id, recipient) of a relay notice; InvalidField if malformed."""
+    f = Fields(unpack(raw, what="relay notice", max_bytes=MAX_NOTICE_BYTES), "relay notice")
+    event = f.str("event", choices=frozenset({NOTICE_EXPIRED}))
+    envelope_id = f.ulid("envelope")
+    recipient = f.code("recipient")
+    f.done()
+    return event, envelope_id, recipient
+
+
+def notice_id(envelope_id: str, recipient: str) -> str:
+    return f"expired:{envelope_id}:{recipient}"
+
+
+# -- deposit --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Checked:
+    item: MailItem
+    blobs: tuple[BlobRef, ...] = ()
+
+
+def decode_deposit(data: bytes) -> tuple[str, list[bytes], list[bytes]]:
+    what = "relay deposit"
+    f = Fields(unpack(data, what=what, max_bytes=MAX_DEPOSIT_BYTES), what)
+    to = f.code("to")
+    envelopes = f.list("envelopes", max_items=MAX_DEPOSIT_ITEMS)
+    statuses = f.list("statuses", max_items=MAX_DEPOSIT_ITEMS)
+    f.done()
+    if len(envelopes) + len(statuses) > MAX_DEPOSIT_ITEMS:
+        raise InvalidField(what, "envelopes", f"more than {MAX_DEPOSIT_ITEMS} items in one deposit")
+    if not all(type(x) is bytes for x in envelopes + statuses):
+        raise InvalidField(what, "envelopes", "every item must be binary")
+    return to, envelopes, statuses
+
+
+def _check_envelope(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) -> _Checked:
+    header = verify_envelope(raw, ctx.directory.key_lookup).header
+    if header.sender != peer:
+        raise SignerMismatch(
+            f"envelope {header.id} from {header.sender} deposited by {peer}: a unit deposits "
+            "its own envelopes"
+        )
+    if to not in header.recipients:
+        raise NotARecipient(
+            f"envelope {header.id} from {header.sender} is not addressed to {to}: it does "
+            f"not go in {to}'s mailbox"
+        )
+    item = MailItem(
+        recipient=to,
+        id=header.id,
+        kind="envelope",
+        sender=peer,
+        raw=raw,
+        blobs=tuple(b.id for b in header.blobs),
+        deposited_at=now,
+        expires_at=now + _retention_ms(ctx),
+    )
+    return _Checked(item, header.blobs)
+
+
+def _check_status(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) -> _Checked:
+    status = verify_status(raw, ctx.directory.key_lookup).status
+    if status.sender != peer:
+        raise SignerMismatch(
+            f"status {status.id} by {status.sender} deposited by {peer}: a unit deposits its "
+            "own statuses"
+        )
+    if status.to != to:
+        raise NotARecipient(
+            f"status {status.id} is addressed to {status.to}: it does not go in {to}'s mailbox"
+        )
+    item = MailItem(to, status.id, "status", peer, raw, (), now, now + _retention_ms(ctx))
+    return _Checked(item)
+
+
+def _retention_ms(ctx: NodeContext) -> int:
+    return ctx.config.get("centre", "relay_retention_days") * MS_PER_DAY
+
+
+def _blob_ok(blobs: BlobStore, blob: BlobRef) -> bool:
+    try:
+        return blobs.path(blob.id).stat().st_size == blob.size
+    except FileNotFoundError:
+        return False
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+async def deposit(request: web.Request) -> web.Response:
+    """Check each item at the edge, store those that pass once per recipient, wake its pull."""
+    ctx = request.app[CONTEXT]
+    peer = require_peer(request)
+    try:
+        to, envelopes, statuses = decode_deposit(await read_capped(request, MAX_DEPOSIT_BYTES))
+    except LienthongError as exc:
+        await _audit_refusals(ctx, peer, [("relay.deposit", peer, f"malformed request: {exc}")])
+        return error_response(400, "MalformedRequest", str(exc))
+    now = ctx.clock()
+    count = len(envelopes) + len(statuses)
+    errors: list[str | None] = [None] * count
+    checked: list[_Checked | None] = [None] * count
+    directory = ctx.directory.current
+    for i, raw in enumerate(envelopes + statuses):
+        try:
+            if directory is None or directory.current(to) is None:
+                raise UnknownMailbox(f"unit {to} is not in the directory (unknown or revoked)")
+            check = _check_envelope if i < len(envelopes) else _check_status
+            checked[i] = check(ctx, peer, to, raw, now)
+        except LienthongError as exc:
+            errors[i] = _describe(exc)
+    accepted = [False] * count
+    refusals: list[tuple[str, str, str]] = []
+    stored = False
+    async with ctx.store.write() as tx:
+        for i, one in enumerate(checked):
+            if one is None:
+                continue
+            # Checked inside the transaction: the sweep removes unreferenced blobs in its
+            # own transaction, so a blob seen here stays until this item is gone.
+            missing = [b.id for b in one.blobs if not _blob_ok(ctx.blobs, b)]
+            try:
+                if missing:
+                    raise MissingBlobs(missing)
+                stored = await mailbox.deposit(tx, one.item) or stored
+                accepted[i] = True
+            except (MissingBlobs, Conflict) as exc:
+                errors[i] = _describe(exc)
+        for i, error in enumerate(errors):
+            if error is not None:
+                kind = "envelope" if i < len(envelopes) else "status"
+                subject = checked[i].item.id if checked[i] is not None else to
+                refusals.append((f"relay.{kind}", subject, error))
+        await _append_refusals(tx, ctx, peer, refusals)
+    if stored:
+        mailboxes_of(ctx).wake(to)
+    return web.Response(
+        body=pack({"accepted": accepted, "errors": errors}), content_type=CONTENT_TYPE
+    )
+
+
+async def _append_refusals(
+    tx, ctx: NodeContext, peer: str, refusals: list[tuple[str, str, str]]
+) -> None:
+    for what, subject, reason in refusals:
+        log.warning("relay refused %s from %s: %s", what, peer, reason)
+        await audit.append(
+            tx,
+            at=ctx.clock(),
+            actor=peer,
+            action=f"{what}.refused",
+            subject=subject,
+            details={"reason": reason[:500]},
+        )
+
+
+async def _audit_refusals(ctx: NodeContext, peer: str, refusals: list[tuple[str, str, str]]):
+    async with ctx.store.write() as tx:
+        await _append_refusals(tx, ctx, peer, refusals)
+
+
+# -- pull and ack ---------------------------------------------------------------------------
+
+
+def _wait_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidField("relay pull", "wait", f"{text[:20]!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise InvalidField("relay pull", "wait", "expected seconds >= 0")
+    return min(value, MAX_PULL_WAIT)
+
+
+async def _pending(ctx: NodeContext, code: str) -> list[MailItem]:
+    async with ctx.store.read() as conn:
+        return await mailbox.pending(conn, code, limit=MAX_PULL_ITEMS, max_bytes=MAX_PULL_BYTES)
+
+
+async def pull(request: web.Request) -> web.Response:
+    """The caller's oldest mail; if there is none, wait up to `wait` seconds for a deposit."""
+    ctx = request.app[CONTEXT]
+    peer = require_peer(request)
+    try:
+        wait = _wait_seconds(request.query.get("wait", "0"))
+    except LienthongError as exc:
+        return error_response(400, "MalformedRequest", str(exc))
+    async with ctx.store.write() as tx:
+        await touch_unit(tx, peer, ctx.clock())
+    boxes = mailboxes_of(ctx)
+    with boxes.listening(peer) as event:
+        items = await _pending(ctx, peer)
+        if not items and wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), wait)
+            items = await _pending(ctx, peer)
+    body = pack({"items": [{"id": i.id, "kind": i.kind, "raw": i.raw} for i in items]})
+    return web.Response(body=body, content_type=CONTENT_TYPE)
+
+
+def decode_ack(data: bytes) -> list[str]:
+    f = Fields(unpack(data, what="relay ack", max_bytes=MAX_ACK_BYTES), "relay ack")
+    ids = f.strs("ids", max_items=MAX_ACK_IDS, max_len=MAX_ITEM_ID)
+    f.done()
+    return list(ids)
+
+
+async def ack(request: web.Request) -> web.Response:
+    """Remove collected items from the caller's own mailbox, and blobs no item needs."""
+    ctx = request.app[CONTEXT]
+    peer = require_peer(request)
+    try:
+        ids = decode_ack(await read_capped(request, MAX_ACK_BYTES))
+    except LienthongError as exc:
+        await _audit_refusals(ctx, peer, [("relay.ack", peer, f"malformed request: {exc}")])
+        return error_response(400, "MalformedRequest", str(exc))
+    async with ctx.store.write() as tx:
+        removed = await mailbox.acknowledge(tx, peer, ids)
+        unused = await mailbox.unreferenced(tx, [b for item in removed for b in item.blobs])
+    # No await between the commit and the removal: a deposit (which checks its blobs in
+    # its own transaction) cannot come in between and count on a blob removed here.
+    _remove_blobs(ctx.blobs, unused)
+    return web.Response(body=pack({"removed": len(removed)}), content_type=CONTENT_TYPE)
+
+
+def _remove_blobs(blobs: BlobStore, blob_ids: Iterable[str]) -> int:
+    return sum(1 for blob_id in blob_ids if blobs.delete(blob_id))
+
+
+# -- retention ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    expired: int  # items removed because their retention ended
+    notices: int  # senders told that an envelope expired
+    blobs_removed: int
+
+
+async def sweep_once(ctx: NodeContext) -> SweepReport:
+    """Remove expired items; for each expired envelope tell its sender (a notice in the
+    sender's own mailbox); remove the blobs no item depends on any more."""
+    now = ctx.clock()
+    retention = _retention_ms(ctx)
+    expired = notices = removed = 0
+    while True:
+        woken: set[str] = set()
+        async with ctx.store.write() as tx:
+            items = await mailbox.take_expired(tx, now, limit=SWEEP_BATCH)
+            for item in items:
+                if item.kind != "envelope":
+                    continue
+                notice = MailItem(
+                    recipient=item.sender,
+                    id=notice_id(item.id, item.recipient),
+                    kind="notice",
+                    sender=ctx.config.code,
+                    raw=encode_notice(item.id, item.recipient),
+                    deposited_at=now,
+                    expires_at=now + retention,
+                )
+                if await mailbox.deposit(tx, notice):
+                    notices += 1
+                    woken.add(item.sender)
+                await audit.append(
+                    tx,
+                    at=now,
+                    actor="relay",
+                    action="relay.expired",
+                    subject=item.id,
+                    details={"recipient": item.recipient, "sender": item.sender},
+                )
+            unused = await mailbox.unreferenced(tx, [b for i in items for b in i.blobs])
+        removed += _remove_blobs(ctx.blobs, unused)  # right after the commit, as in ack()
+        expired += len(items)
+        for code in woken:
+            mailboxes_of(ctx).wake(code)
+        if len(items) < SWEEP_BATCH:
+            break
+    removed += await _sweep_orphans(ctx, now - retention)
+    if expired or removed:
+        log.info("relay retention: %d item(s) expired, %d blob(s) removed", expired, removed)
+    return SweepReport(expired=expired, notices=notices, blobs_removed=removed)
+
+
+def _old_blob_files(root: Path, before_ms: int, limit: int) -> list[str]:
+    """Ids of blob files last written before `before_ms` (blocking: run in a thread)."""
+    found: list[str] = []
+    for folder in root.iterdir():
+        if len(folder.name) != 2 or not folder.is_dir():
+            continue
+        for file in folder.iterdir():
+            blob_id = folder.name + file.name
+            if BLOB_ID.match(blob_id) and file.stat().st_mtime_ns // 1_000_000 < before_ms:
+                found.append(blob_id)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+async def _sweep_orphans(ctx: NodeContext, before_ms: int) -> int:
+    """Blobs uploaded longer than the retention period ago that no item refers to."""
+    old = await asyncio.to_thread(_old_blob_files, ctx.blobs.root, before_ms, MAX_ORPHANS_PER_SWEEP)
+    if not old:
+        return 0
+    async with ctx.store.write() as tx:
+        unused = await mailbox.unreferenced(tx, old)
+    return _remove_blobs(ctx.blobs, unused)
+
+
+async def sweep_loop(ctx: NodeContext, stop: asyncio.Event) -> None:
+    """Run the retention sweep every SWEEP_INTERVAL_SECONDS until `stop` is set."""
+    while not stop.is_set():
+        try:
+            await sweep_once(ctx)
+        except (LienthongError, OSError) as exc:
+            log.warning(
+                "relay retention sweep failed; next try in %ds: %s", SWEEP_INTERVAL_SECONDS, exc
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_SECONDS)

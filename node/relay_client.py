@@ -1,0 +1,350 @@
+"""Every node's side of the relay: collect its mail from the centre (long-poll), take it in,
+and acknowledge it.
+
+Reachable nodes pull too: statuses may wait at the relay while a node is down.
+Each item is verified here as if it came from its author directly (the relay is
+only a carrier); an item this node refuses for good is acknowledged and audited,
+one it cannot take yet (its own directory is behind, its clock is off) stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random as _random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import aiohttp
+
+from crypto.errors import LienthongError
+from node.context import NodeContext
+from node.documents import ClockSkew, MissingBlobs, receive_envelope, receive_status
+from node.peer_api import CONTENT_TYPE, STREAM_CHUNK
+from node.relay import MAX_ITEM_ID, MAX_PULL_RESPONSE_BYTES, MAX_PULL_WAIT, decode_notice
+from protocol.delivery import Event
+from protocol.envelope import BlobRef, verify_envelope
+from protocol.errors import Expired, InvalidField, NotARecipient, UnknownSigner
+from protocol.states import TransitionError
+from protocol.status import verify_status
+from protocol.wire import Fields, pack, unpack
+from storage import audit
+from storage.delivery import apply_delivery_event
+from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, Conflict, NotFound, StoreError
+
+log = logging.getLogger("lienthong.relay")
+
+PULL_WAIT_SECONDS = MAX_PULL_WAIT  # the longest wait the relay grants
+# The relay answers within the wait; the rest covers a full answer on a slow link.
+PULL_TIMEOUT = aiohttp.ClientTimeout(total=PULL_WAIT_SECONDS + 60, connect=10)
+ACK_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+# Blobs can be gigabytes: no total limit, but a stalled read ends the attempt.
+BLOB_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=60, connect=10)
+# After a failed pull: 1 s, 2 s, 4 s ... up to 5 minutes, with jitter so that the
+# units of a province do not all come back to a restarted centre in the same second.
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 300.0
+# Items that cannot be taken in yet are offered again at the next pull; when a pull
+# brings nothing else, wait this long before asking again instead of spinning.
+DEFERRED_RETRY_SECONDS = 30.0
+# A directory without a relay (or no directory yet): look again this often.
+NO_RELAY_RECHECK_SECONDS = 60.0
+MAX_ITEMS_IN_ANSWER = 10_000  # far above what the relay sends (node.relay.MAX_PULL_ITEMS)
+KINDS = frozenset({"envelope", "status", "notice"})
+# What a broken link looks like; these never cause an item to be acknowledged.
+NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
+
+T = TypeVar("T")
+
+
+class RelayUnavailable(LienthongError):
+    """The relay answered with an error or something that is not a relay answer."""
+
+
+class _NotYet(LienthongError):
+    """An item this node cannot take in now but may later: it stays in the mailbox."""
+
+
+@dataclass(frozen=True)
+class PullResult:
+    received: int  # items in the relay's answer
+    acknowledged: int  # taken in, or refused for good
+    deferred: int  # left in the mailbox for a later pull
+
+
+def backoff_seconds(failures: int, random: Callable[[], float] = _random.random) -> float:
+    """Delay after `failures` consecutive failed pulls: exponential, capped, jittered."""
+    delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(failures - 1, 30))
+    return delay * (0.5 + random())
+
+
+def relay_url(ctx: NodeContext) -> str | None:
+    """The relay this node pulls from: the directory's first."""
+    directory = ctx.directory.current
+    return directory.relays[0].rstrip("/") if directory and directory.relays else None
+
+
+def centre_base(relay: str) -> str:
+    """The centre's peer URL, where blobs are, from a relay URL `<centre>/v1/relay`."""
+    return relay.rsplit("/v1/", 1)[0]
+
+
+async def pull_loop(
+    ctx: NodeContext,
+    session: aiohttp.ClientSession,
+    stop: asyncio.Event,
+    *,
+    delay: Callable[[int], float] = backoff_seconds,
+) -> None:
+    """Pull, take in and acknowledge mail until `stop` is set; back off while the relay is
+    unreachable, saying so once per outage."""
+    failures = 0
+    while not stop.is_set():
+        relay = relay_url(ctx)
+        if relay is None:
+            await _pause(stop, NO_RELAY_RECHECK_SECONDS)
+            continue
+        try:
+            result = await _until(pull_once(ctx, session, relay, wait=PULL_WAIT_SECONDS), stop)
+        except (*NETWORK_ERRORS, RelayUnavailable) as exc:
+            failures += 1
+            if failures == 1:
+                log.warning("relay %s unreachable; retrying with back-off: %s", relay, exc)
+            await _pause(stop, delay(failures))
+            continue
+        except LienthongError as exc:  # e.g. this node's own store refused a write
+            failures += 1
+            log.warning("collecting mail from relay %s failed: %s", relay, exc)
+            await _pause(stop, delay(failures))
+            continue
+        if failures:
+            log.info("relay %s reachable again after %d failed attempt(s)", relay, failures)
+            failures = 0
+        if result is not None and result.deferred and not result.acknowledged:
+            await _pause(stop, DEFERRED_RETRY_SECONDS)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def _until(work: Awaitable[T], stop: asyncio.Event) -> T | None:
+    """The result of `work`, or None if `stop` is set first (then `work` is cancelled)."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    return task.result() if not task.cancelled() else None
+
+
+async def pull_once(
+    ctx: NodeContext, session: aiohttp.ClientSession, relay: str, *, wait: float = 0
+) -> PullResult:
+    """One pull: fetch the oldest mail (waiting up to `wait` s for some), take each item
+    in, acknowledge what is done with. Network errors propagate (after acknowledging
+    what was already taken in)."""
+    url = f"{relay}/pull?wait={wait:g}"
+    async with session.get(url, timeout=PULL_TIMEOUT) as response:
+        if response.status != 200:
+            text = (await response.content.read(300)).decode("utf-8", "replace")
+            raise RelayUnavailable(f"{url}: HTTP {response.status}: {text}")
+        data = await _read_capped(response, MAX_PULL_RESPONSE_BYTES)
+    items = decode_pull_answer(data)
+    base = centre_base(relay)
+    done: list[str] = []
+    deferred = 0
+    failure: BaseException | None = None
+    for item_id, kind, raw in items:
+        try:
+            if await _take(ctx, session, base, item_id, kind, raw):
+                done.append(item_id)
+            else:
+                deferred += 1
+        except NETWORK_ERRORS as exc:
+            failure = exc
+            deferred = len(items) - len(done)
+            break
+    if done:
+        await _ack(session, relay, done)
+    if failure is not None:
+        raise failure
+    return PullResult(received=len(items), acknowledged=len(done), deferred=deferred)
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    if response.content_length is not None and response.content_length > limit:
+        raise RelayUnavailable(
+            f"the relay's answer is {response.content_length} bytes, over {limit}"
+        )
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(STREAM_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise RelayUnavailable(f"the relay's answer is over the limit of {limit} bytes")
+    return bytes(data)
+
+
+def decode_pull_answer(data: bytes) -> list[tuple[str, str, bytes]]:
+    """(id, kind, raw) of each item of a pull answer; RelayUnavailable if malformed."""
+    what = "relay answer"
+    try:
+        f = Fields(unpack(data, what=what, max_bytes=MAX_PULL_RESPONSE_BYTES), what)
+        out = []
+        for value in f.list("items", max_items=MAX_ITEMS_IN_ANSWER):
+            g = Fields(value, what, "items[]")
+            item = (
+                g.str("id", min_len=1, max_len=MAX_ITEM_ID),
+                g.str("kind", choices=KINDS),
+                g.bytes("raw", max_len=MAX_PULL_RESPONSE_BYTES),
+            )
+            g.done()
+            out.append(item)
+        f.done()
+    except LienthongError as exc:
+        raise RelayUnavailable(f"malformed answer from the relay: {exc}") from None
+    return out
+
+
+async def _ack(session: aiohttp.ClientSession, relay: str, ids: list[str]) -> None:
+    async with session.post(
+        f"{relay}/ack",
+        data=pack({"ids": ids}),
+        headers={"Content-Type": CONTENT_TYPE},
+        timeout=ACK_TIMEOUT,
+    ) as response:
+        if response.status != 200:
+            text = (await response.content.read(300)).decode("utf-8", "replace")
+            raise RelayUnavailable(f"{relay}/ack: HTTP {response.status}: {text}")
+
+
+def _not_yet(exc: LienthongError) -> bool:
+    """Refusals that depend on this node's own state, which a later attempt may not meet."""
+    if isinstance(exc, ClockSkew | MissingBlobs | _NotYet):
+        return True
+    # The store itself (locked, full disk), not the item; the other store errors are the
+    # item's fault: unknown delivery (NotFound), a clash, a blob that does not hash.
+    return isinstance(exc, StoreError) and not isinstance(
+        exc, NotFound | Conflict | BlobHashMismatch | BlobTooLarge
+    )
+
+
+async def _take(
+    ctx: NodeContext,
+    session: aiohttp.ClientSession,
+    base: str,
+    item_id: str,
+    kind: str,
+    raw: bytes,
+) -> bool:
+    """Take one item in; True when it may be acknowledged (done, or refused for good)."""
+    try:
+        if kind == "envelope":
+            await _envelope(ctx, session, base, raw)
+        elif kind == "status":
+            _verified(lambda: verify_status(raw, ctx.directory.key_lookup))
+            await receive_status(ctx, raw, via="relay")
+        else:
+            await _notice(ctx, raw)
+        return True
+    except LienthongError as exc:
+        if _not_yet(exc):
+            log.info("relay item %s (%s) left for later: %s", item_id, kind, exc)
+            return False
+        log.warning("relay item %s (%s) refused: %s", item_id, kind, exc)
+        async with ctx.store.write() as tx:
+            await audit.append(
+                tx,
+                at=ctx.clock(),
+                actor="relay",
+                action=f"{kind}.refused",
+                subject=item_id,
+                details={"via": "relay", "reason": f"{type(exc).__name__}: {exc}"[:500]},
+            )
+        return True
+
+
+def _verified(check: Callable[[], T]) -> T:
+    """Run a signature check; a signer this node's directory does not know yet (or a
+    directory that has expired here) is not the item's fault."""
+    try:
+        return check()
+    except (UnknownSigner, Expired) as exc:
+        raise _NotYet(f"cannot verify yet with this node's directory: {exc}") from None
+
+
+async def _envelope(
+    ctx: NodeContext, session: aiohttp.ClientSession, base: str, raw: bytes
+) -> None:
+    header = _verified(lambda: verify_envelope(raw, ctx.directory.key_lookup)).header
+    me = ctx.config.code
+    if me not in header.recipients:
+        raise NotARecipient(f"envelope {header.id} from {header.sender} is not addressed to {me}")
+    for blob in header.blobs:
+        if not _have(ctx, blob):
+            await fetch_blob(ctx, session, base, blob)
+    await receive_envelope(ctx, raw, via="relay")
+    wake = ctx.extras.get("wake_delivery")  # the 01 goes back through the delivery queue
+    if callable(wake):
+        wake()
+
+
+def _have(ctx: NodeContext, blob: BlobRef) -> bool:
+    try:
+        return ctx.blobs.path(blob.id).stat().st_size == blob.size
+    except FileNotFoundError:
+        return False
+
+
+async def fetch_blob(
+    ctx: NodeContext, session: aiohttp.ClientSession, base: str, blob: BlobRef
+) -> None:
+    """Stream a blob from the centre into ctx.blobs, resuming a download cut earlier.
+
+    The bytes go to the blob store's resumable upload of that id (what a direct
+    upload uses too, so the two never write it at once) and are committed only if
+    they hash to the id.
+    """
+    url = f"{base}/v1/blobs/{blob.id}"
+    writer = None
+    try:
+        writer = await asyncio.to_thread(ctx.blobs.partial, blob.id, max_size=blob.size)
+        if writer.size < blob.size:
+            headers = {"Range": f"bytes={writer.size}-"} if writer.size else {}
+            async with session.get(url, headers=headers, timeout=BLOB_TIMEOUT) as response:
+                if response.status == 200 and writer.size:
+                    # The relay sent the whole blob, not the rest: start again from zero.
+                    await asyncio.to_thread(writer.abort)
+                    writer = await asyncio.to_thread(ctx.blobs.partial, blob.id, max_size=blob.size)
+                elif response.status == 404:
+                    raise _NotYet(f"the relay does not hold blob {blob.id} (now)")
+                elif response.status not in (200, 206):
+                    raise RelayUnavailable(f"{url}: HTTP {response.status}")
+                async for chunk in response.content.iter_chunked(STREAM_CHUNK):
+                    await asyncio.to_thread(writer.write, chunk)
+        await asyncio.to_thread(writer.commit, blob.id, blob.size)
+    except BlobError as exc:
+        if isinstance(exc, BlobHashMismatch | BlobTooLarge):
+            raise
+        raise _NotYet(str(exc)) from None  # another request is writing this blob now
+    finally:
+        if writer is not None:  # keeps a partial download; nothing to do after a commit
+            await asyncio.to_thread(writer.suspend)
+
+
+async def _notice(ctx: NodeContext, raw: bytes) -> None:
+    event, envelope_id, recipient = decode_notice(raw)
+    if event != "expired":  # decode_notice knows no other event; kept for new ones
+        raise InvalidField("relay notice", "event", f"unknown event {event!r}")
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        with contextlib.suppress(TransitionError):  # the 01 may have come first
+            await apply_delivery_event(tx, envelope_id, recipient, Event.EXPIRED, at=now)
+    log.warning("envelope %s expired at the relay before %s collected it", envelope_id, recipient)

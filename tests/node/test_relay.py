@@ -1,0 +1,565 @@
+"""The relay over real mutual TLS on 127.0.0.1: deposit, long-poll pull, ack, the checks at
+the edge, retention with its notice to the sender, and that the relay cannot read."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from crypto import x509 as tls
+from crypto.keys import NodeKeys
+from node import documents as service
+from node import peer_api
+from node.attachments import decrypt_to
+from node.config import Config, validate
+from node.context import CONTEXT, NodeContext
+from node.delivery import DeliveryEngine
+from node.peer_api import CONTENT_TYPE
+from node.peers import peer_middleware
+from node.relay import add_relay_routes, mailboxes_of, sweep_once
+from node.relay_client import backoff_seconds, pull_loop, pull_once
+from protocol.certificate import issue_certificate
+from protocol.codes import StatusCode
+from protocol.delivery import Delivery
+from protocol.directory import Directory, issue_directory, verify_directory
+from protocol.document import DocumentMetadata, Organisation
+from protocol.envelope import open_envelope, verify_envelope
+from protocol.errors import DecodeError, NotARecipient
+from protocol.status import make_status
+from protocol.wire import pack, unpack
+from storage import audit
+from storage import delivery as queue
+from storage import relay as mailbox
+from storage.blobs import BlobStore
+from storage.centre import get_unit, put_unit
+from storage.db import Store, unix_ms
+from storage.documents import get_document, get_envelope_raw
+from tests.node.helpers import DAY, Clock
+
+CENTRE, A, B, C = "000.00.00.H53", "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
+UNKNOWN = "000.00.09.H53"
+SUBJECT = "V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)"
+# Safety net for awaits that must finish long before the relay's 25 s wait: a broken
+# wake-up fails the test instead of passing late. Not a timing assertion.
+BOUND = 10
+
+
+@dataclass
+class DirectoryHolder:
+    """What node services need of bootstrap.directory.DirectoryState, over one Directory."""
+
+    current: Directory
+
+    @property
+    def version(self) -> int:
+        return self.current.version
+
+    def key_lookup(self, code: str, serial: int) -> bytes:
+        return self.current.signing_key(code, serial)
+
+
+@dataclass
+class Unit:
+    ctx: NodeContext
+    session: aiohttp.ClientSession
+    engine: DeliveryEngine
+
+
+@dataclass
+class Federation:
+    root: NodeKeys
+    clock: Clock
+    centre_url: str
+    centre: NodeContext
+    units: dict[str, Unit]
+    certificates: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def relay(self) -> str:
+        return f"{self.centre_url}/v1/relay"
+
+    def directory(self, codes: list[str], relays: list[str], version: int = 1) -> Directory:
+        now = self.clock()
+        raw = issue_directory(
+            self.root,
+            version=version,
+            issued_at=now,
+            expires_at=now + 400 * DAY,
+            centre_name="Trung tâm Tin học tỉnh Tây Ninh",
+            centre_url=self.centre_url,
+            certificates=[self.certificates[c] for c in codes],
+            relays=relays,
+        )
+        return verify_directory(raw, self.root.sign_public, now=now)
+
+
+def letter() -> DocumentMetadata:
+    return DocumentMetadata(
+        number=2340,
+        notation="VP-TTTH",
+        doc_type="cong_van",
+        issuer=Organisation(name="Văn phòng UBND tỉnh", code=A),
+        place="Tây Ninh",
+        issued_on="2014-05-23",
+        subject=SUBJECT,
+    )
+
+
+async def _context(tmp: Path, code: str, keys: NodeKeys, holder, clock, role: str) -> NodeContext:
+    data_dir = tmp / code
+    data_dir.mkdir()
+    values = validate({"unit": {"code": code, "name": f"Unit {code}"}, "node": {"role": role}})
+    config = Config(data_dir=data_dir, values=values)
+    return NodeContext(
+        config=config,
+        keys=keys,
+        store=await Store.open(config.store_path, clock=clock),
+        blobs=BlobStore(config.blob_dir),
+        directory=holder,  # type: ignore[arg-type]
+        clock=clock,
+    )
+
+
+@pytest.fixture
+async def fed(tmp_path: Path):
+    """A centre serving the relay over mutual TLS and three units behind NAT (A, B, C)."""
+    clock = Clock(unix_ms())  # X.509 validity is checked by OpenSSL against the real time
+    root = NodeKeys.generate()
+    ca_key = Ed25519PrivateKey.from_private_bytes(root.signing.encode())
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    end = start + timedelta(days=400)
+    ca = tls.issue_ca(ca_key, "Trung tâm CA", not_before=start, not_after=end)
+    ca_path = tmp_path / "ca.pem"
+    ca_path.write_bytes(tls.cert_to_pem(ca))
+    listener = socket.create_server(("127.0.0.1", 0))
+    centre_url = f"https://127.0.0.1:{listener.getsockname()[1]}"
+    keys = {code: NodeKeys.generate() for code in (CENTRE, A, B, C)}
+    certificates, pem = {}, {}
+    for serial, code in enumerate(keys, start=1):
+        tls_key = tls.generate_tls_key()
+        leaf = tls.issue_leaf(
+            ca_key,
+            ca,
+            tls_key.public_key(),
+            unit_code=code,
+            unit_name=f"Unit {code}",
+            serial=serial,
+            hosts=["127.0.0.1"],
+            not_before=start,
+            not_after=end,
+        )
+        pem[code] = (tmp_path / f"{code}.crt", tmp_path / f"{code}.key")
+        pem[code][0].write_bytes(tls.cert_to_pem(leaf))
+        pem[code][1].write_bytes(tls.key_to_pem(tls_key))
+        certificates[code] = issue_certificate(
+            root,
+            serial=serial,
+            code=code,
+            name=f"Unit {code}",
+            sign_key=keys[code].sign_public,
+            enc_key=keys[code].enc_public,
+            tls_sha256=hashlib.sha256(leaf.public_bytes(Encoding.DER)).digest(),
+            endpoints=[centre_url] if code == CENTRE else [],
+            reachable=code == CENTRE,  # units behind NAT: the engine goes to the relay
+            not_before=clock() - DAY,
+            not_after=clock() + 365 * DAY,
+        )
+    fed = Federation(root, clock, centre_url, None, {}, certificates)  # type: ignore[arg-type]
+    directory = fed.directory(list(keys), [fed.relay])
+    fed.centre = await _context(
+        tmp_path, CENTRE, keys[CENTRE], DirectoryHolder(directory), clock, "centre"
+    )
+    app = web.Application(middlewares=[peer_middleware])
+    app[CONTEXT] = fed.centre
+    add_relay_routes(app)
+    # The blob routes of node.peer_api; added one by one because aiohttp's add_get also
+    # claims HEAD unless told not to, which clashes with blob_head.
+    app.router.add_route("HEAD", "/v1/blobs/{blob_id}", peer_api.blob_head)
+    app.router.add_put("/v1/blobs/{blob_id}", peer_api.blob_put)
+    app.router.add_get("/v1/blobs/{blob_id}", peer_api.blob_get, allow_head=False)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    server_tls = tls.server_context(*pem[CENTRE], ca_path)
+    server_tls.verify_mode = ssl.CERT_OPTIONAL  # as node.runtime does for the centre
+    await web.SockSite(runner, listener, ssl_context=server_tls).start()
+    for code in (A, B, C):
+        ctx = await _context(tmp_path, code, keys[code], DirectoryHolder(directory), clock, "unit")
+        client_tls = tls.client_context(*pem[code], ca_path)
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls))
+        fed.units[code] = Unit(ctx, session, DeliveryEngine(ctx, session))
+    try:
+        yield fed
+    finally:
+        for unit in fed.units.values():
+            await unit.session.close()
+        await runner.cleanup()
+        for unit in fed.units.values():
+            await unit.ctx.store.close()
+        await fed.centre.store.close()
+
+
+async def deposit(unit: Unit, relay: str, to: str, envelopes=(), statuses=()) -> dict:
+    """A raw deposit, as the delivery engine makes it; returns the relay's answer."""
+    body = pack({"to": to, "envelopes": list(envelopes), "statuses": list(statuses)})
+    async with unit.session.post(
+        f"{relay}/deposit", data=body, headers={"Content-Type": CONTENT_TYPE}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return unpack(await response.read(), what="answer", max_bytes=1 << 20)
+
+
+async def send(unit: Unit, to: list[str], files: list[Path] = ()) -> tuple[str, bytes]:
+    envelope_id = await service.send_document(unit.ctx, letter(), to, files=files, actor="vt")
+    async with unit.ctx.store.read() as conn:
+        return envelope_id, await get_envelope_raw(conn, envelope_id)
+
+
+async def state(unit: Unit, envelope_id: str, recipient: str) -> Delivery:
+    async with unit.ctx.store.read() as conn:
+        return await queue.delivery_state(conn, envelope_id, recipient)
+
+
+async def waiting(fed: Federation, code: str | None = None) -> int:
+    async with fed.centre.store.read() as conn:
+        return await mailbox.count(conn, code)
+
+
+async def actions(ctx: NodeContext) -> list[str]:
+    async with ctx.store.read() as conn:
+        assert (await audit.verify(conn)).ok
+        return [e.action for e in await audit.entries(conn, limit=1000)]
+
+
+async def until(predicate: Callable[[], bool]) -> None:
+    """Return once `predicate` holds (checked as the event loop turns), within BOUND."""
+
+    async def poll() -> None:
+        while not predicate():  # noqa: ASYNC110 - the conditions belong to other components
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(poll(), BOUND)
+
+
+def attachment(tmp_path: Path) -> Path:
+    path = tmp_path / "danh-sach.pdf"
+    path.write_bytes(b"%PDF-1.4 danh sach 26 don vi\n" * 5000)
+    return path
+
+
+async def test_deposit_pull_receive_ack_and_the_receipt_comes_back(fed, tmp_path):
+    """A deposits for B (blob first); B pulls, fetches the blob, stores the letter and acks;
+    the relay keeps nothing; B's 01 travels back the same way and A sees 'arrived'."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, _ = await send(a, [B], [attachment(tmp_path)])
+    await a.engine.deliver(B)
+    assert await state(a, envelope_id, B) is Delivery.RELAYED
+    assert await waiting(fed, B) == 1
+
+    result = await pull_once(b.ctx, b.session, fed.relay)
+    assert (result.received, result.acknowledged, result.deferred) == (1, 1, 0)
+    async with b.ctx.store.read() as conn:
+        document = await get_document(conn, envelope_id)
+    assert document is not None and document.subject == SUBJECT
+    out = tmp_path / "out.pdf"
+    decrypt_to(b.ctx.blobs, service.stored_body(document).attachments[0], out)
+    assert out.read_bytes() == attachment(tmp_path).read_bytes()
+    assert await waiting(fed) == 0
+    blob_id = service.stored_body(document).attachments[0].blob
+    assert not fed.centre.blobs.exists(blob_id)  # nothing needs it at the relay any more
+
+    await b.engine.deliver(A)  # the 01, queued because the letter came via the relay
+    assert (await pull_once(a.ctx, a.session, fed.relay)).acknowledged == 1
+    assert await state(a, envelope_id, B) is Delivery.ARRIVED
+    await actions(b.ctx)  # B's audit chain holds
+
+
+async def test_a_blob_stays_until_the_last_mailbox_needing_it_is_collected(fed, tmp_path):
+    """One letter to B and C shares a blob: B's ack keeps it for C; C's ack removes it.
+    C's download resumes from bytes it already had."""
+    a, b, c = fed.units[A], fed.units[B], fed.units[C]
+    envelope_id, _ = await send(a, [B, C], [attachment(tmp_path)])
+    await a.engine.deliver(B)
+    await a.engine.deliver(C)
+    async with a.ctx.store.read() as conn:
+        blob_id = service.stored_body(await get_document(conn, envelope_id)).attachments[0].blob
+    assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
+    assert fed.centre.blobs.exists(blob_id)
+    with c.ctx.blobs.partial(blob_id) as partial:  # a download cut after 1000 bytes
+        partial.write(fed.centre.blobs.path(blob_id).read_bytes()[:1000])
+    assert (await pull_once(c.ctx, c.session, fed.relay)).acknowledged == 1
+    assert not fed.centre.blobs.exists(blob_id)
+    assert c.ctx.blobs.path(blob_id).read_bytes() == a.ctx.blobs.path(blob_id).read_bytes()
+
+
+async def test_a_repeated_deposit_is_stored_once(fed):
+    """The same envelope deposited twice is accepted twice and waits once."""
+    a = fed.units[A]
+    _, raw = await send(a, [B])
+    for _ in range(2):
+        answer = await deposit(a, fed.relay, B, envelopes=[raw])
+        assert answer == {"accepted": [True], "errors": [None]}
+    assert await waiting(fed, B) == 1
+
+
+async def test_a_depositor_must_be_the_sender(fed):
+    """C cannot deposit A's envelope: refused, audited, nothing stored."""
+    _, raw = await send(fed.units[A], [B])
+    answer = await deposit(fed.units[C], fed.relay, B, envelopes=[raw])
+    assert answer["accepted"] == [False]
+    assert answer["errors"][0].startswith("SignerMismatch")
+    assert await waiting(fed) == 0
+    assert "relay.envelope.refused" in await actions(fed.centre)
+
+
+async def test_mail_goes_only_to_a_mailbox_it_is_addressed_to(fed):
+    """An envelope for B is refused for C's mailbox and for a unit the directory lacks;
+    a status is refused for any mailbox but that of the unit it is addressed to."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, raw = await send(a, [B])
+    status = make_status(
+        b.ctx.keys,
+        sender=B,
+        serial=3,
+        to=A,
+        envelope=envelope_id,
+        code=StatusCode.IN_PROGRESS,
+        at=fed.clock(),
+    )
+    answer = await deposit(a, fed.relay, C, envelopes=[raw])
+    assert answer["errors"][0].startswith("NotARecipient")
+    answer = await deposit(a, fed.relay, UNKNOWN, envelopes=[raw])
+    assert answer["errors"][0].startswith("UnknownMailbox")
+    answer = await deposit(b, fed.relay, C, statuses=[status])
+    assert answer["accepted"] == [False] and answer["errors"][0].startswith("NotARecipient")
+    assert (await deposit(b, fed.relay, A, statuses=[status]))["accepted"] == [True]
+    assert await waiting(fed) == 1
+    assert (await actions(fed.centre)).count("relay.envelope.refused") == 2
+
+
+async def test_an_envelope_needs_its_blobs_at_the_relay_first(fed, tmp_path):
+    """Without its uploaded blob the envelope is refused (MissingBlobs); after the upload
+    the same deposit is taken."""
+    a = fed.units[A]
+    envelope_id, raw = await send(a, [B], [attachment(tmp_path)])
+    answer = await deposit(a, fed.relay, B, envelopes=[raw])
+    assert answer["accepted"] == [False]
+    assert answer["errors"][0].startswith("MissingBlobs")
+    async with a.ctx.store.read() as conn:
+        blob_id = service.stored_body(await get_document(conn, envelope_id)).attachments[0].blob
+    assert blob_id in answer["errors"][0]
+    await a.engine.upload_blob(fed.centre_url, blob_id, None)
+    assert (await deposit(a, fed.relay, B, envelopes=[raw]))["accepted"] == [True]
+
+
+async def test_a_long_poll_answers_as_soon_as_mail_arrives(fed):
+    """B waits on an empty mailbox; A's deposit wakes it long before the 25 s wait ends."""
+    a, b = fed.units[A], fed.units[B]
+    boxes = mailboxes_of(fed.centre)
+    empty = await pull_once(b.ctx, b.session, fed.relay, wait=0)
+    assert empty.received == 0
+    pulling = asyncio.create_task(pull_once(b.ctx, b.session, fed.relay, wait=25))
+    await until(lambda: boxes.waiting(B) == 1)
+    assert not pulling.done()
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    result = await asyncio.wait_for(pulling, BOUND)
+    assert result.acknowledged == 1
+    async with b.ctx.store.read() as conn:
+        assert await get_document(conn, envelope_id) is not None
+
+
+async def test_expired_mail_is_removed_and_its_sender_told(fed, tmp_path):
+    """After the retention period the envelope and its blob are gone from the relay, a
+    notice waits in A's mailbox, and A's pull marks the delivery to B 'expired'."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, _ = await send(a, [B], [attachment(tmp_path)])
+    await a.engine.deliver(B)
+    assert (await sweep_once(fed.centre)).expired == 0  # not yet
+    fed.clock.advance(31 * DAY)
+    report = await sweep_once(fed.centre)
+    assert (report.expired, report.notices, report.blobs_removed) == (1, 1, 1)
+    assert await waiting(fed, B) == 0 and await waiting(fed, A) == 1
+    assert "relay.expired" in await actions(fed.centre)
+    assert (await pull_once(b.ctx, b.session, fed.relay)).received == 0
+    assert (await pull_once(a.ctx, a.session, fed.relay)).acknowledged == 1
+    assert await state(a, envelope_id, B) is Delivery.EXPIRED
+    assert await waiting(fed) == 0
+
+
+async def test_a_notice_after_the_receipt_changes_nothing(fed):
+    """If B's 01 reached A first, a later expiry notice leaves the delivery 'arrived'."""
+    a = fed.units[A]
+    envelope_id, raw = await send(a, [B])
+    b = fed.units[B]
+    receipt = await service.receive_envelope(b.ctx, raw, via="direct")
+    await service.receive_status(a.ctx, receipt, via="direct")
+    await a.engine.deliver(B)  # nothing due any more: the 01 ended the delivery
+    assert await waiting(fed, B) == 0
+    async with fed.centre.store.write() as tx:
+        await mailbox.deposit(
+            tx,
+            mailbox.MailItem(
+                recipient=A,
+                id=f"expired:{envelope_id}:{B}",
+                kind="notice",
+                sender=CENTRE,
+                raw=pack({"event": "expired", "envelope": envelope_id, "recipient": B}),
+                deposited_at=fed.clock(),
+                expires_at=fed.clock() + DAY,
+            ),
+        )
+    assert (await pull_once(a.ctx, a.session, fed.relay)).acknowledged == 1
+    assert await state(a, envelope_id, B) is Delivery.ARRIVED
+
+
+async def test_the_relay_cannot_read_the_document(fed, tmp_path):
+    """The centre can check the envelope's signature but holds no key to its content: its
+    own code is not a recipient and its key cannot open B's sealed key; neither the
+    subject nor the attachment's bytes appear in what it stores."""
+    a = fed.units[A]
+    await send(a, [B], [attachment(tmp_path)])
+    await a.engine.deliver(B)
+    async with fed.centre.store.read() as conn:
+        (item,) = await mailbox.pending(conn, B, limit=10, max_bytes=1 << 20)
+    envelope = verify_envelope(item.raw, fed.centre.directory.key_lookup)
+    with pytest.raises(NotARecipient):
+        open_envelope(envelope, CENTRE, fed.centre.keys)
+    with pytest.raises(DecodeError):
+        open_envelope(envelope, B, fed.centre.keys)
+    assert SUBJECT.encode() not in item.raw
+    (blob_id,) = item.blobs
+    stored = fed.centre.blobs.path(blob_id).read_bytes()
+    assert b"danh sach 26 don vi" not in stored
+
+
+async def test_a_refused_item_is_acknowledged_and_audited(fed):
+    """Bytes that are no envelope are refused for good by B: audited, acknowledged, gone."""
+    b = fed.units[B]
+    async with fed.centre.store.write() as tx:
+        await mailbox.deposit(
+            tx,
+            mailbox.MailItem(B, "01JUNK00000000000000000000", "envelope", A, b"\x81\xa1x\x01"),
+        )
+    result = await pull_once(b.ctx, b.session, fed.relay)
+    assert (result.acknowledged, result.deferred) == (1, 0)
+    assert "envelope.refused" in await actions(b.ctx)
+    assert await waiting(fed) == 0
+
+
+async def test_mail_from_a_signer_this_node_does_not_know_yet_waits(fed):
+    """B's directory predates A: the envelope stays at the relay until B's directory has A."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    current = b.ctx.directory.current
+    b.ctx.directory.current = fed.directory([CENTRE, B, C], [fed.relay])  # type: ignore[misc]
+    result = await pull_once(b.ctx, b.session, fed.relay)
+    assert (result.acknowledged, result.deferred) == (0, 1)
+    assert await waiting(fed, B) == 1
+    b.ctx.directory.current = current  # type: ignore[misc]
+    assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
+    async with b.ctx.store.read() as conn:
+        assert await get_document(conn, envelope_id) is not None
+
+
+async def test_a_unit_acknowledges_only_its_own_mail(fed):
+    """C naming the ids in B's mailbox removes nothing."""
+    a, c = fed.units[A], fed.units[C]
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    async with c.session.post(
+        f"{fed.relay}/ack",
+        data=pack({"ids": [envelope_id]}),
+        headers={"Content-Type": CONTENT_TYPE},
+    ) as response:
+        assert response.status == 200
+        assert unpack(await response.read(), what="ack", max_bytes=1024) == {"removed": 0}
+    assert await waiting(fed, B) == 1
+
+
+async def test_malformed_requests_are_refused(fed):
+    """A deposit that is not a deposit map and a pull with a bad wait get 400 and a reason."""
+    a = fed.units[A]
+    async with a.session.post(f"{fed.relay}/deposit", data=pack({"to": B})) as response:
+        assert response.status == 400
+        assert "envelopes" in (await response.json())["message"]
+    async with a.session.get(f"{fed.relay}/pull?wait=soon") as response:
+        assert response.status == 400
+    assert "relay.deposit.refused" in await actions(fed.centre)
+
+
+async def test_a_request_without_a_federation_certificate_is_refused(fed, tmp_path):
+    """A client without a certificate the directory lists gets 403 before any handler runs."""
+    context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context)) as http,
+        http.get(f"{fed.relay}/pull") as response,
+    ):
+        assert response.status == 403
+        assert (await response.json())["error"] == "UnknownPeer"
+
+
+async def test_a_pull_marks_the_unit_seen(fed):
+    """The centre's unit list records when each unit last collected its mail."""
+    b = fed.units[B]
+    async with fed.centre.store.write() as tx:
+        await put_unit(tx, B, "Unit B", "Đã triển khai", "active", fed.clock())
+    fed.clock.advance(1000)
+    await pull_once(b.ctx, b.session, fed.relay)
+    async with fed.centre.store.read() as conn:
+        assert (await get_unit(conn, B)).last_seen == fed.clock()
+
+
+async def test_the_pull_loop_backs_off_and_reports_an_outage_once(fed, caplog):
+    """Three failed pulls log one warning; when the relay is back the loop says so and
+    takes in the waiting mail."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    good = b.ctx.directory.current
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        dead = f"https://127.0.0.1:{closed.getsockname()[1]}/v1/relay"
+    b.ctx.directory.current = fed.directory([CENTRE, A, B, C], [dead])  # type: ignore[misc]
+    delays: list[int] = []
+
+    def delay(failures: int) -> float:
+        delays.append(failures)
+        if failures == 3:
+            b.ctx.directory.current = good  # type: ignore[misc]
+        return 0
+
+    stop = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="lienthong.relay")
+    loop = asyncio.create_task(pull_loop(b.ctx, b.session, stop, delay=delay))
+
+    def received() -> bool:
+        return any("reachable again" in r.message for r in caplog.records)
+
+    await until(received)
+    stop.set()
+    await asyncio.wait_for(loop, BOUND)
+    assert delays == [1, 2, 3]
+    outage = [r for r in caplog.records if "unreachable" in r.message]
+    assert len(outage) == 1 and outage[0].levelno == logging.WARNING
+    async with b.ctx.store.read() as conn:
+        assert await get_document(conn, envelope_id) is not None
+
+
+def test_backoff_grows_to_its_cap():
+    """1 s, 2 s, 4 s ... capped at five minutes, before jitter (random() = 0.5 keeps it)."""
+    assert [backoff_seconds(n, lambda: 0.5) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
+    assert backoff_seconds(50, lambda: 0.5) == 300
+    assert backoff_seconds(1, lambda: 0.0) == 0.5
