@@ -210,10 +210,14 @@ class DeliveryEngine:
             method, url, data=body, headers={"Content-Type": CONTENT_TYPE}, **kwargs
         ) as response:
             self._gossip(url, response)
-            data = await response.content.read(MAX_RESPONSE_BYTES + 1)
+            data = bytearray()
+            async for chunk in response.content.iter_chunked(256 * 1024):
+                data += chunk
+                if len(data) > MAX_RESPONSE_BYTES:
+                    raise DeliveryError(f"the answer is over {MAX_RESPONSE_BYTES} bytes")
             if response.status != 200:
                 raise DeliveryError(f"HTTP {response.status}: {data[:300]!r}")
-        value = unpack(data, what="peer answer", max_bytes=MAX_RESPONSE_BYTES)
+        value = unpack(bytes(data), what="peer answer", max_bytes=MAX_RESPONSE_BYTES)
         if not isinstance(value, dict):
             raise DeliveryError("the peer's answer is not a map")
         return value

@@ -14,15 +14,16 @@ from node import documents as service
 from node.attachments import decrypt_to
 from node.output import emit, jsonable
 from node.runtime import context, run
+from node.views import recipients_view, signature_check, when
 from protocol.codes import Confidentiality, StatusCode, Urgency
 from protocol.doctypes import document_types
 from protocol.document import DocumentMetadata, Organisation, Signer, parse_number_notation
 from protocol.states import DocState
 from storage.delivery import queue_depths
 from storage.documents import get_document, get_envelope_raw, list_documents
-from storage.outbox import outbox_for
 from storage.statuses import statuses_of
 
+PAGE = 500  # storage.documents.MAX_PAGE
 URGENCY = {
     "thuong": Urgency.NORMAL,
     "khan": Urgency.URGENT,
@@ -130,13 +131,9 @@ async def send(args: argparse.Namespace) -> None:
     )
 
 
-def _when(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
-
-
 async def inbox(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
-        docs = await list_documents(conn, direction="in", limit=args.limit)
+        docs = await _documents(conn, "in", args.limit)
     rows = [_summary(d) for d in docs]
     lines = [
         f"{r['received']}  {r['urgency_mark']}{r['number']:<20} {r['state']:<12} "
@@ -144,6 +141,21 @@ async def inbox(args: argparse.Namespace) -> None:
         for r in rows
     ]
     emit(args, rows, "\n".join(lines) or "No incoming documents.")
+
+
+async def _documents(conn, direction: str, limit: int) -> list:
+    """Newest first, as many as asked, a page at a time (keyset pagination)."""
+    docs: list = []
+    before = None
+    while len(docs) < limit:
+        page = await list_documents(
+            conn, direction=direction, limit=min(PAGE, limit - len(docs)), before=before
+        )
+        docs += page
+        if len(page) < PAGE:
+            break
+        before = (page[-1].created_at, page[-1].id)
+    return docs
 
 
 def _summary(doc) -> dict[str, Any]:
@@ -157,18 +169,18 @@ def _summary(doc) -> dict[str, Any]:
         "recall": doc.recall,
         "urgency": Urgency(doc.urgency).name.lower(),
         "urgency_mark": "! " if doc.urgency else "",
-        "received": _when(doc.created_at),
+        "received": when(doc.created_at),
         "attachments": len(body.attachments),
     }
 
 
 async def outbox(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
-        docs = await list_documents(conn, direction="out", limit=args.limit)
+        docs = await _documents(conn, "out", args.limit)
         rows = []
         for doc in docs:
             summary = _summary(doc)
-            summary["recipients"] = await _recipients(conn, doc.id)
+            summary["recipients"] = await recipients_view(conn, doc.id)
             rows.append(summary)
         depths = await queue_depths(conn)
     lines = []
@@ -183,25 +195,6 @@ async def outbox(args: argparse.Namespace) -> None:
     emit(args, {"documents": rows, "queue": depths}, "\n".join(lines) or "No outgoing documents.")
 
 
-async def _recipients(conn, envelope_id: str) -> list[dict[str, Any]]:
-    numbers = {
-        s.from_code: s.incoming_number
-        for s in await statuses_of(conn, envelope_id)
-        if s.code == StatusCode.ACCEPTED and s.direction == "in"
-    }
-    return [
-        {
-            "recipient": row.recipient,
-            "state": row.state,
-            "incoming_number": numbers.get(row.recipient),
-            "attempts": row.attempts,
-            "last_error": row.last_error,
-            "updated": _when(row.updated_at),
-        }
-        for row in await outbox_for(conn, envelope_id)
-    ]
-
-
 async def show(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
         doc = await get_document(conn, args.id)
@@ -209,13 +202,13 @@ async def show(args: argparse.Namespace) -> None:
             raise LienthongError(f"no document {args.id} in {args.data_dir}")
         body = service.stored_body(doc)
         events = await statuses_of(conn, args.id)
-        recipients = await _recipients(conn, args.id) if doc.direction == "out" else []
-        signature = _signature_check(ctx, await get_envelope_raw(conn, args.id))
+        recipients = await recipients_view(conn, args.id) if doc.direction == "out" else []
+        signature = signature_check(ctx, await get_envelope_raw(conn, args.id))
     timeline = []
     for e in events:
         timeline.append(
             {
-                "at": _when(e.at),
+                "at": when(e.at),
                 "from": e.from_code,
                 "to": e.to_code,
                 "code": f"{e.code:02d}",
@@ -259,26 +252,6 @@ async def show(args: argparse.Namespace) -> None:
         for t in timeline
     ]
     emit(args, data, "\n".join(lines))
-
-
-def _signature_check(ctx, raw: bytes) -> dict[str, Any]:
-    from protocol.envelope import verify_envelope
-
-    try:
-        header = verify_envelope(raw, ctx.directory.key_lookup).header
-    except LienthongError as exc:
-        return {"verified": False, "text": f"NOT verified: {exc}"}
-    directory = ctx.directory.current
-    name = ""
-    if directory is not None:
-        cert = directory.current(header.sender)
-        name = cert.name if cert else ""
-    return {
-        "verified": True,
-        "sender": header.sender,
-        "serial": header.serial,
-        "text": f"verified: sent by {name} ({header.sender}), certificate {header.serial}",
-    }
 
 
 async def export(args: argparse.Namespace) -> None:

@@ -22,12 +22,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from crypto import x509 as tls
 from crypto.keys import NodeKeys
 from node import documents as service
-from node import peer_api
 from node.attachments import decrypt_to
 from node.config import Config, validate
 from node.context import CONTEXT, NodeContext
 from node.delivery import DeliveryEngine
-from node.peer_api import CONTENT_TYPE
+from node.peer_api import CONTENT_TYPE, add_peer_routes
 from node.peers import peer_middleware
 from node.relay import add_relay_routes, mailboxes_of, sweep_once
 from node.relay_client import backoff_seconds, pull_loop, pull_once
@@ -185,11 +184,7 @@ async def fed(tmp_path: Path):
     app = web.Application(middlewares=[peer_middleware])
     app[CONTEXT] = fed.centre
     add_relay_routes(app)
-    # The blob routes of node.peer_api; added one by one because aiohttp's add_get also
-    # claims HEAD unless told not to, which clashes with blob_head.
-    app.router.add_route("HEAD", "/v1/blobs/{blob_id}", peer_api.blob_head)
-    app.router.add_put("/v1/blobs/{blob_id}", peer_api.blob_put)
-    app.router.add_get("/v1/blobs/{blob_id}", peer_api.blob_get, allow_head=False)
+    add_peer_routes(app, unit=False)  # the blobs
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     server_tls = tls.server_context(*pem[CENTRE], ca_path)
