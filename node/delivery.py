@@ -4,8 +4,8 @@ For each unit with envelopes or statuses due (storage.delivery), a worker
 uploads the blobs, then posts the batch to the unit's peer API (addresses
 from the directory and, as hints, from LAN discovery); if the unit cannot be
 reached it deposits the batch at the centre's relay. Failures back off
-exponentially with jitter up to a cap; a unit seen again (discovery, or a
-request from it) is retried at once. One dead office never slows the others
+exponentially with jitter up to a cap; a unit seen again on the LAN is
+retried at once. One dead office never slows the others
 (Synapse's per-destination queues).
 """
 
@@ -42,10 +42,28 @@ BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
 UPLOAD_CHUNK = 1024 * 1024
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# Bytes of envelopes and statuses in one request: well under the receiver's cap on a
+# request (node.peer_api.MAX_INBOX_BYTES, 64 MiB), so a batch is never refused whole.
+MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
 class DeliveryError(LienthongError):
     """One attempt at a destination failed; the items are retried later."""
+
+
+# What ends one attempt at an address (the next address, then the relay, is tried);
+# LienthongError covers an answer that does not decode.
+ATTEMPT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, ValueError, LienthongError)
+
+
+def within_bytes(items: list[queue.DueItem]) -> list[queue.DueItem]:
+    """The oldest items whose bytes fit one request (MAX_BATCH_BYTES); at least one."""
+    total = 0
+    for n, item in enumerate(items):
+        total += len(item.raw)
+        if total > MAX_BATCH_BYTES and n > 0:
+            return items[:n]
+    return items
 
 
 @dataclass
@@ -98,8 +116,9 @@ class DeliveryEngine:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await self.tick()
+            # Clear before looking, so a wake that comes while we look is not lost.
             self._wake.clear()
+            await self.tick()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
         for task in self.active.values():
@@ -132,7 +151,7 @@ class DeliveryEngine:
     async def deliver(self, code: str) -> None:
         """One attempt at a destination: direct, else the relay, else back off."""
         async with self.ctx.store.read() as conn:
-            items = await queue.due_for(conn, code, self.ctx.clock(), BATCH)
+            items = within_bytes(await queue.due_for(conn, code, self.ctx.clock(), BATCH))
         if not items:
             return
         errors = []
@@ -141,13 +160,13 @@ class DeliveryEngine:
                 await self._post(url, items, server_hostname=server_hostname, peer=code)
                 self.peers.pop(code, None)
                 return
-            except (aiohttp.ClientError, OSError, TimeoutError, DeliveryError) as exc:
+            except ATTEMPT_ERRORS as exc:
                 errors.append(f"{url}: {exc}")
         for relay in self.relays():
             try:
                 await self._deposit(relay, code, items)
                 return
-            except (aiohttp.ClientError, OSError, TimeoutError, DeliveryError) as exc:
+            except ATTEMPT_ERRORS as exc:
                 errors.append(f"relay {relay}: {exc}")
         await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
 
@@ -167,7 +186,7 @@ class DeliveryEngine:
 
     def relays(self) -> list[str]:
         directory = self.ctx.directory.current
-        return list(directory.relays) if directory else []
+        return [r.rstrip("/") for r in directory.relays] if directory else []
 
     async def _back_off(self, code: str, items: list[queue.DueItem], error: str) -> None:
         state = self.peers.setdefault(code, PeerState())
@@ -257,9 +276,10 @@ class DeliveryEngine:
                     await queue.status_delivered(tx, item.id, at=now)
                 else:
                     failed.append((item, _describe(res)))
-            state = self.peers.setdefault(peer, PeerState())
             for item, error in failed:
-                later = now + backoff_ms(state.failures + 1, self.random)
+                # A refused item backs off on its own attempts, however well the
+                # destination answers the rest of the batch.
+                later = now + backoff_ms(item.attempts + 1, self.random)
                 await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
         if failed:
             log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
@@ -320,7 +340,7 @@ class DeliveryEngine:
         async with self.ctx.store.write() as tx:
             for item, ok in zip(envelopes + statuses, accepted, strict=True):
                 if not ok:
-                    later = now + backoff_ms(1, self.random)
+                    later = now + backoff_ms(item.attempts + 1, self.random)
                     await queue.retry_later(
                         tx, item, next_attempt_at=later, error="refused by the relay", at=now
                     )

@@ -214,7 +214,10 @@ async def receive_envelopes(
             results[i] = exc
     async with ctx.store.read() as conn:
         existing = await arrival_statuses(conn, [e.header.id for _, e in checked])
-    serial = _signer_serial(ctx) if checked else 0
+    try:
+        serial = _signer_serial(ctx) if checked else 0
+    except DocumentError as exc:  # this node cannot sign receipts: refuse each, clearly
+        return [r if r is not None else exc for r in results]
     to_store = []
     for i, envelope in checked:
         header = envelope.header

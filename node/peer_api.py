@@ -169,7 +169,10 @@ async def blob_put(request: web.Request) -> web.Response:
         return error_response(400, "MalformedRequest", "Upload-Offset and Upload-Length needed")
     if not 0 <= total <= MAX_BLOB_BYTES:
         return error_response(413, "LimitExceeded", f"a blob is at most {MAX_BLOB_BYTES} bytes")
-    writer = await asyncio.to_thread(ctx.blobs.partial, blob_id, max_size=total)
+    try:
+        writer = await asyncio.to_thread(ctx.blobs.partial, blob_id, max_size=total)
+    except BlobError as exc:  # another request is writing this upload right now
+        return error_response(409, type(exc).__name__, str(exc))
     try:
         if writer.size != offset:
             await asyncio.to_thread(writer.suspend)

@@ -132,6 +132,8 @@ class Node:
         self.tasks: list[asyncio.Task[None]] = []
         self.peer_port: int | None = None
         self.engine: DeliveryEngine | None = None
+        self.web_runner: web.AppRunner | None = None
+        self.web_port: int | None = None
         self.discovery: ZeroconfDiscovery | None = None
         self._gossip_seen: set[tuple[str, int, int]] = set()
 
@@ -195,7 +197,27 @@ class Node:
             self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
             self._spawn("delivery", self.engine.run(self.stop_event))
             self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
+            await self._start_web()
         log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
+
+    async def _start_web(self) -> None:
+        """The clerks' page on node.web: plain HTTP, meant for 127.0.0.1 (docs/OPERATIONS.md)."""
+        from node.web import create_web_app
+
+        host, port = self.ctx.config.get("node", "web").rsplit(":", 1)
+        self.web_runner = web.AppRunner(
+            create_web_app(self.ctx), access_log=None, handle_signals=False
+        )
+        await self.web_runner.setup()
+        site = web.TCPSite(self.web_runner, host, int(port))
+        try:
+            await site.start()
+        except OSError as exc:
+            raise NodeError(
+                f"cannot serve the web page on {host}:{port} (node.web): {exc.strerror}"
+            ) from None
+        sockets = getattr(site._server, "sockets", None) or []
+        self.web_port = sockets[0].getsockname()[1] if sockets else int(port)
 
     async def _start_discovery(self, host: str) -> None:
         config = self.ctx.config
@@ -268,9 +290,10 @@ class Node:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         self.tasks.clear()
-        if self.runner is not None:
-            await self.runner.cleanup()
-            self.runner = None
+        for runner in (self.web_runner, self.runner):
+            if runner is not None:
+                await runner.cleanup()
+        self.web_runner = self.runner = None
         if self.session is not None:
             await self.session.close()
             self.session = None

@@ -1,0 +1,133 @@
+"""The clerks' web page: an aiohttp application over a NodeContext, server-rendered
+(Jinja2, autoescaped), Vietnamese by default with an English switch."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from node.context import CONTEXT, NodeContext
+from node.web import admin, auth, compose, document, i18n, lists, registers
+from node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
+from protocol.codes import Confidentiality, Urgency
+from protocol.doctypes import document_types
+
+HERE = Path(__file__).parent
+# Largest urlencoded form read into memory (action notes, paper entries, logins);
+# the compose form streams its files and has its own cap (compose.MAX_UPLOAD_BYTES).
+MAX_FORM_BYTES = 256 * 1024
+# Every page: no framing by other sites, no sniffing, scripts and styles from here only.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return ""
+    size = float(value)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+async def _template_context(request: web.Request) -> dict[str, Any]:
+    lang = request.get(LANG, i18n.DEFAULT)
+    session = request.get(SESSION)
+    ctx = request.app[CONTEXT]
+
+    def _(key: str, **values: Any) -> str:
+        return i18n.translate(lang, key, **values)
+
+    return {
+        "_": _,
+        "lang": lang,
+        "user": request.get(USER),
+        "csrf": session.csrf if session else "",
+        "can": lambda capability: can(request, capability),
+        "lang_url": lambda code: str(request.rel_url.update_query(lang=code)),
+        "path": request.path,
+        "unit_name": ctx.config.name,
+        "unit_code": ctx.config.code,
+        "type_name": lambda code: document_types()[code].name if code in document_types() else code,
+        "urgency_label": lambda v: _(f"urgency.{Urgency(int(v)).name.lower()}"),
+        "conf_label": lambda v: _(f"conf.{Confidentiality(int(v)).name.lower()}"),
+        "state_label": lambda v: _(f"state.{v}") if i18n.has(f"state.{v}") else v,
+        "status_label": lambda c: (
+            _(f"status.{int(c):02d}") if i18n.has(f"status.{int(c):02d}") else f"{int(c):02d}"
+        ),
+        "size": _size,
+    }
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.content_type == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def create_web_app(
+    ctx: NodeContext,
+    *,
+    max_upload_bytes: int = compose.MAX_UPLOAD_BYTES,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+) -> web.Application:
+    """The clerks' page for this node; mount it on node.web (plain HTTP on 127.0.0.1)."""
+    app = web.Application(middlewares=[auth.session_middleware], client_max_size=MAX_FORM_BYTES)
+    app[CONTEXT] = ctx
+    app[SETTINGS] = Settings(max_upload_bytes=max_upload_bytes, sleep=sleep)
+    aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        context_processors=[_template_context],
+    )
+    app.on_response_prepare.append(_security_headers)
+    app.on_startup.append(_clean_drafts)
+    app.on_cleanup.append(_clean_drafts)
+    doc = "/documents/{id:" + DOCUMENT_ID + "}"
+    r = app.router
+    r.add_get("/login", auth.login_get, name="login")
+    r.add_post("/login", auth.login_post, name="login_post")
+    r.add_post("/logout", auth.logout, name="logout")
+    r.add_get("/", lists.inbox, name="inbox")
+    r.add_get("/outbox", lists.outbox, name="outbox")
+    r.add_get(doc, document.show, name="document")
+    r.add_post(doc, document.act, name="document_act")
+    r.add_get(doc + r"/files/{index:\d{1,4}}", document.download, name="download")
+    r.add_get("/compose", compose.compose_get, name="compose")
+    r.add_post("/compose", compose.compose_post, name="compose_post")
+    r.add_get("/compose/confirm/{draft:[A-Za-z0-9_-]{1,64}}", compose.confirm_get)
+    r.add_post("/compose/confirm/{draft:[A-Za-z0-9_-]{1,64}}", compose.confirm_post)
+    r.add_get("/registers", registers.register_page, name="registers")
+    r.add_get(r"/registers/{kind:incoming|outgoing}/{year:\d{4}}.csv", registers.register_csv)
+    r.add_get("/paper", registers.paper_get, name="paper")
+    r.add_post("/paper/{kind:incoming|outgoing}", registers.paper_post)
+    r.add_get("/health", admin.health, name="health")
+    r.add_get("/admin/users", admin.users_get, name="users")
+    r.add_post("/admin/users", admin.users_post)
+    r.add_static("/static", HERE / "static", name="static")
+    return app
+
+
+async def _clean_drafts(app: web.Application) -> None:
+    ctx = app[CONTEXT]
+    compose.clean_drafts(
+        app[SETTINGS].drafts, compose.drafts_root(ctx), ctx.clock(), everything=True
+    )

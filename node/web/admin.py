@@ -1,0 +1,119 @@
+"""Node health (directory, peers, queues, errors, disk) and account management (admin)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+from aiohttp import web
+
+from crypto.errors import LienthongError
+from node.commands.users import MIN_PASSWORD_CHARS
+from node.views import when
+from node.web.auth import MAX_PASSWORD_CHARS
+from node.web.base import USER, context_of, render, requires, tr
+from storage.delivery import queue_depths
+from storage.users import MAX_USERNAME_CHARS, ROLES, add_user, set_role
+
+# Below this much free space the page warns: blobs of a busy week can take gigabytes.
+LOW_DISK_BYTES = 2 * 1024**3
+
+
+def _disk(path) -> dict[str, int | bool]:
+    usage = shutil.disk_usage(path)
+    store = path / "store.sqlite3"
+    size = store.stat().st_size if store.exists() else 0
+    return {
+        "total": usage.total,
+        "free": usage.free,
+        "used_pct": round(100 * (usage.total - usage.free) / usage.total) if usage.total else 0,
+        "store": size,
+        "low": usage.free < LOW_DISK_BYTES,
+    }
+
+
+@requires("view")
+async def health(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    directory = ctx.directory.current
+    now = ctx.clock()
+    async with ctx.store.read() as conn:
+        depths = await queue_depths(conn)
+    engine = ctx.extras.get("delivery")
+    peers = getattr(engine, "peers", {}) or {}
+    names = {c.code: c.name for c in directory.units()} if directory else {}
+    errors = [
+        {"code": code, "name": names.get(code, ""), "failures": p.failures, "error": p.last_error}
+        for code, p in sorted(peers.items())
+        if p.last_error
+    ]
+    return render(
+        request,
+        "health.html",
+        {
+            "directory": directory,
+            "expired": directory is not None and now > directory.expires_at,
+            "issued": when(directory.issued_at) if directory else "",
+            "expires": when(directory.expires_at) if directory else "",
+            "units": len(names),
+            "queues": [
+                {"code": code, "name": names.get(code, ""), "depth": depth}
+                for code, depth in sorted(depths.items())
+            ],
+            "running": engine is not None,
+            "errors": errors,
+            "disk": await asyncio.to_thread(_disk, ctx.config.data_dir),
+            "code": ctx.config.code,
+            "name": ctx.config.name,
+        },
+    )
+
+
+@requires("users")
+async def users_get(request: web.Request) -> web.StreamResponse:
+    return _users_page(request)
+
+
+def _users_page(request: web.Request, *, message=None, error=None, status=200):
+    return render(
+        request,
+        "users.html",
+        {
+            "roles": ROLES,
+            "message": message,
+            "error": error,
+            "min_password": MIN_PASSWORD_CHARS,
+        },
+        status=status,
+    )
+
+
+@requires("users")
+async def users_post(request: web.Request) -> web.StreamResponse:
+    """Add an account, or change an account's role (storage.users)."""
+    ctx = context_of(request)
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    role = str(form.get("role", ""))
+    actor = request[USER].username
+    try:
+        if not 1 <= len(username) <= MAX_USERNAME_CHARS:
+            raise LienthongError(tr(request, "users.err.name", max=MAX_USERNAME_CHARS))
+        if form.get("op") == "role":
+            async with ctx.store.write() as tx:
+                await set_role(tx, username, role, actor=actor, at=ctx.clock())
+            message = tr(request, "users.role_changed", name=username, role=role)
+        else:
+            password = str(form.get("password", ""))
+            if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+                raise LienthongError(tr(request, "users.err.password", min=MIN_PASSWORD_CHARS))
+            if password != str(form.get("password2", "")):
+                raise LienthongError(tr(request, "users.err.mismatch"))
+            display = str(form.get("display_name", "")).strip()[:MAX_USERNAME_CHARS] or username
+            await add_user(
+                ctx.store, username, password, role=role, display_name=display, actor=actor
+            )
+            message = tr(request, "users.added", name=username, role=role)
+    except LienthongError as exc:
+        return _users_page(request, error=str(exc), status=400)
+    return _users_page(request, message=message)

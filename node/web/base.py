@@ -1,0 +1,142 @@
+"""What every page handler of the clerk's web page shares: settings, roles, rendering."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from node.context import CONTEXT, NodeContext
+from node.web import i18n
+
+# A document id in a URL is a ULID: 26 Crockford base-32 characters, nothing else.
+DOCUMENT_ID = r"[0-9A-HJKMNP-TV-Z]{26}"
+_DOCUMENT_ID = re.compile(f"^{DOCUMENT_ID}$")
+
+# What each role may do (the clerk's office: a clerk registers and sends, the
+# leadership assigns, an admin manages the accounts). Everyone signed in may read.
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "view": frozenset({"clerk", "leader", "admin"}),
+    "send": frozenset({"clerk"}),  # compose, recall, paper entries
+    "register": frozenset({"clerk"}),  # accept/reject, answer a recall
+    "assign": frozenset({"leader"}),
+    "progress": frozenset({"clerk", "leader"}),  # in progress, completed
+    "users": frozenset({"admin"}),
+}
+
+
+@dataclass
+class Settings:
+    """Knobs of one web application; tests shrink the upload cap and record the delays."""
+
+    max_upload_bytes: int
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    login_failures: dict[str, int] = field(default_factory=dict)
+    drafts: dict[str, Any] = field(default_factory=dict)
+
+
+SETTINGS = web.AppKey("web_settings", Settings)
+
+
+def _request_key(name: str, kind: type) -> Any:
+    # Typed request keys arrived in aiohttp 3.12; plain strings before that.
+    return web.RequestKey(name, kind) if hasattr(web, "RequestKey") else name
+
+
+USER = _request_key("lienthong_user", object)  # storage.users.User, or None
+SESSION = _request_key("lienthong_session", object)  # storage.users.Session, or None
+LANG = _request_key("lienthong_lang", str)
+
+
+def context_of(request: web.Request) -> NodeContext:
+    return request.app[CONTEXT]
+
+
+def settings_of(request: web.Request) -> Settings:
+    return request.app[SETTINGS]
+
+
+def can(request: web.Request, capability: str) -> bool:
+    user = request.get(USER)
+    return user is not None and user.role in CAPABILITIES[capability]
+
+
+def requires(capability: str):
+    """Refuse the handler (403 page) to a signed-in user whose role lacks `capability`."""
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def checked(request: web.Request) -> web.StreamResponse:
+            if not can(request, capability):
+                raise forbidden(request, "error.role")
+            return await handler(request)
+
+        return checked
+
+    return wrap
+
+
+def forbidden(request: web.Request, key: str) -> web.HTTPForbidden:
+    return web.HTTPForbidden(
+        text=render_text(request, "error.html", {"message": tr(request, key)}),
+        content_type="text/html",
+    )
+
+
+def not_found(request: web.Request) -> web.HTTPNotFound:
+    return web.HTTPNotFound(
+        text=render_text(request, "error.html", {"message": tr(request, "error.not_found")}),
+        content_type="text/html",
+    )
+
+
+def document_id(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not _DOCUMENT_ID.match(value):
+        raise not_found(request)
+    return value
+
+
+def tr(request: web.Request, key: str, **values: Any) -> str:
+    return i18n.translate(request.get(LANG, i18n.DEFAULT), key, **values)
+
+
+def render(
+    request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
+) -> web.Response:
+    return aiohttp_jinja2.render_template(template, request, context, status=status)
+
+
+def render_text(request: web.Request, template: str, context: dict[str, Any]) -> str:
+    return aiohttp_jinja2.render_string(template, request, context)
+
+
+def see_other(location: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(location)
+
+
+def parse_date(text: str) -> str | None:
+    """A YYYY-MM-DD date from a form, or None when it is not one."""
+    text = text.strip()
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        return None
+
+
+def today(ctx: NodeContext) -> str:
+    return dt.datetime.fromtimestamp(ctx.clock() / 1000).date().isoformat()
+
+
+def day_start_ms(date: str) -> int:
+    """Unix ms of local midnight starting `date` (YYYY-MM-DD)."""
+    return int(dt.datetime.fromisoformat(date).timestamp() * 1000)

@@ -1,0 +1,433 @@
+"""Soạn văn bản đi: the compose form, the streamed upload (capped), the confirmation, and
+node.documents.send_document once the clerk confirms.
+
+Uploaded files wait in DATA_DIR/web-drafts/<draft id>/ under their own names until the
+clerk confirms or cancels; a refused upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import shutil
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from crypto.errors import LienthongError
+from node import documents as service
+from node.web.base import (
+    SESSION,
+    USER,
+    context_of,
+    parse_date,
+    render,
+    requires,
+    see_other,
+    settings_of,
+    today,
+    tr,
+)
+from protocol.codes import Confidentiality, Urgency
+from protocol.doctypes import document_types
+from protocol.document import (
+    SIGNING_AUTHORITIES,
+    DocumentBody,
+    DocumentMetadata,
+    Organisation,
+    Signer,
+    body_to_wire,
+    metadata_from_wire,
+    parse_number_notation,
+)
+from protocol.errors import ProtocolError
+from protocol.limits import (
+    MAX_ATTACHMENTS,
+    MAX_CONTENT,
+    MAX_LIST_ITEMS,
+    MAX_RECIPIENTS,
+    MAX_SHORT_TEXT,
+    MAX_SUBJECT,
+)
+
+# All attachments of one document sent from the page, together. A scanned document of a
+# few hundred pages is tens of MB; anything larger goes through `lienthong send --file`.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+# One text field of the form: the longest is the content summary (protocol MAX_CONTENT).
+MAX_FIELD_BYTES = MAX_CONTENT + 1024
+# Parts of one form: the fields, the chosen recipients and the files.
+MAX_FORM_PARTS = 64 + MAX_RECIPIENTS + MAX_ATTACHMENTS
+# A draft not confirmed within this time is thrown away with its files.
+DRAFT_TTL_MS = 2 * 60 * 60 * 1000
+DRAFTS_DIR = "web-drafts"
+ALL_UNITS = "__all__"
+READ_CHUNK = 256 * 1024
+MAX_TOKEN_BYTES = 256  # a CSRF token is 43 characters
+
+
+class UploadTooLarge(LienthongError):
+    """The files of one compose form are over MAX_UPLOAD_BYTES."""
+
+
+class FormRefused(LienthongError):
+    """The compose form is malformed (not the clerk's typing: a broken or forged request)."""
+
+
+@dataclass
+class Draft:
+    id: str
+    owner: str
+    directory: Path
+    metadata: DocumentMetadata
+    recipients: list[str]
+    files: list[Path]
+    reply_to: str | None
+    created_at: int
+
+
+def drafts_root(ctx) -> Path:
+    return ctx.config.data_dir / DRAFTS_DIR
+
+
+def clean_drafts(app_drafts: dict[str, Draft], root: Path, now: int, *, everything=False) -> None:
+    """Remove expired drafts (or all, at start-up) and any directory no draft owns."""
+    for key, draft in list(app_drafts.items()):
+        if everything or now - draft.created_at > DRAFT_TTL_MS:
+            shutil.rmtree(draft.directory, ignore_errors=True)
+            app_drafts.pop(key, None)
+    if root.is_dir():
+        owned = {d.directory.name for d in app_drafts.values()}
+        for path in root.iterdir():
+            if path.name not in owned:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def safe_file_name(name: str) -> str | None:
+    """The base name of an uploaded file, or None when nothing usable is left."""
+    name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
+    name = "".join(c for c in name if c.isprintable()).strip()
+    if name in ("", ".", "..") or name.startswith("."):
+        name = name.lstrip(".")
+    if not name:
+        return None
+    return name[:MAX_SHORT_TEXT]
+
+
+def _units(ctx) -> list[dict[str, str]]:
+    directory = ctx.directory.current
+    if directory is None:
+        return []
+    me = ctx.config.code
+    return [{"code": c.code, "name": c.name} for c in directory.units() if c.code != me]
+
+
+def _form_context(request: web.Request, values: dict[str, Any], errors: dict[str, str]):
+    ctx = context_of(request)
+    return {
+        "values": values,
+        "errors": errors,
+        "units": _units(ctx),
+        "types": sorted(document_types().values(), key=lambda t: t.name),
+        "authorities": sorted(SIGNING_AUTHORITIES),
+        "urgencies": list(Urgency),
+        "confidentialities": list(Confidentiality),
+        "max_upload_bytes": settings_of(request).max_upload_bytes,
+        "max_upload_mb": settings_of(request).max_upload_bytes // (1024 * 1024),
+        "allow_confidential": ctx.config.get("security", "allow_confidential"),
+    }
+
+
+@requires("send")
+async def compose_get(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    q = request.query
+    values: dict[str, Any] = {
+        "issued_on": today(ctx),
+        "doc_type": "cong_van",
+        "urgency": "0",
+        "confidentiality": "0",
+        "to": [q["to"]] if q.get("to") else [],
+        "reply_to": q.get("reply_to", "")[:32],
+        "subject": q.get("subject", "")[:MAX_SUBJECT],
+    }
+    return render(request, "compose.html", _form_context(request, values, {}))
+
+
+async def _read_form(request: web.Request, directory: Path, cap: int):
+    """Stream the multipart form: text fields into a dict, files into `directory`.
+
+    The CSRF token comes in the X-CSRF-Token header (the page's script) or as the
+    first field (the form without script); nothing is written before it is checked.
+    """
+    session = request[SESSION]
+    token = request.headers.get("X-CSRF-Token", "")
+    checked = bool(token) and hmac.compare_digest(token, session.csrf)
+    fields: dict[str, list[str]] = {}
+    files: list[Path] = []
+    total = 0
+    reader = await request.multipart()
+    parts = 0
+    while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > MAX_FORM_PARTS or not isinstance(part, BodyPartReader):
+            raise FormRefused(f"the form has more than {MAX_FORM_PARTS} parts")
+        if not checked:
+            value = (await _read_small(part, MAX_TOKEN_BYTES)).decode("utf-8", "replace")
+            if part.name != "csrf" or not value or not hmac.compare_digest(value, session.csrf):
+                raise web.HTTPForbidden(text=tr(request, "error.csrf"))
+            checked = True
+            continue
+        if part.filename is None:
+            data = await _read_small(part, MAX_FIELD_BYTES)
+            fields.setdefault(part.name or "", []).append(data.decode("utf-8", "replace"))
+            continue
+        name = safe_file_name(part.filename)
+        if name is None:
+            await part.release()
+            continue
+        if len(files) >= MAX_ATTACHMENTS:
+            raise FormRefused(f"at most {MAX_ATTACHMENTS} files per document")
+        path = directory / name
+        if path in files:
+            raise FormRefused(tr(request, "compose.duplicate_file", name=name))
+        size = 0
+        with path.open("wb") as sink:
+            while chunk := await part.read_chunk(READ_CHUNK):
+                size += len(chunk)
+                total += len(chunk)
+                if total > cap:
+                    raise UploadTooLarge(str(cap))
+                await asyncio.to_thread(sink.write, chunk)
+        if size == 0:
+            path.unlink()
+            continue
+        files.append(path)
+    if not checked:
+        raise web.HTTPForbidden(text=tr(request, "error.csrf"))
+    return fields, files
+
+
+async def _read_small(part: BodyPartReader, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await part.read_chunk(READ_CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise FormRefused(f"field {part.name!r} is over {limit} bytes")
+    return bytes(data)
+
+
+def _one(fields: dict[str, list[str]], name: str) -> str:
+    return (fields.get(name) or [""])[0].strip()
+
+
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def parse_compose(request: web.Request, fields: dict[str, list[str]]):
+    """Check the form; returns (metadata or None, recipients, reply_to, values, errors)."""
+    ctx = context_of(request)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {k: _one(fields, k) for k in fields if k != "to"}
+    values["to"] = [c for c in fields.get("to", []) if c]
+    known = {u["code"] for u in _units(ctx)}
+    recipients = sorted(known) if ALL_UNITS in values["to"] else values["to"]
+    recipients = list(dict.fromkeys(recipients))
+    if not recipients:
+        errors["to"] = tr(request, "compose.err.to")
+    elif unknown := [c for c in recipients if c not in known]:
+        errors["to"] = tr(request, "compose.err.to_unknown", codes=", ".join(unknown[:5]))
+    number = year = None
+    notation = ""
+    try:
+        number, year, notation = parse_number_notation(values.get("number", ""))
+    except ProtocolError:
+        errors["number"] = tr(request, "compose.err.number")
+    doc_type = values.get("doc_type", "")
+    if doc_type not in document_types():
+        errors["doc_type"] = tr(request, "compose.err.doc_type")
+    issued_on = parse_date(values.get("issued_on", ""))
+    if issued_on is None:
+        errors["issued_on"] = tr(request, "compose.err.date")
+    subject = values.get("subject", "")
+    if not subject:
+        errors["subject"] = tr(request, "compose.err.subject")
+    elif len(subject) > MAX_SUBJECT:
+        errors["subject"] = tr(request, "compose.err.too_long", max=MAX_SUBJECT)
+    due_on = None
+    if values.get("due_on"):
+        due_on = parse_date(values["due_on"])
+        if due_on is None:
+            errors["due_on"] = tr(request, "compose.err.date")
+        elif issued_on and due_on < issued_on:
+            errors["due_on"] = tr(request, "compose.err.due_before")
+    signer = None
+    signer_name, position = values.get("signer", ""), values.get("position", "")
+    authority = values.get("authority", "")
+    if authority not in SIGNING_AUTHORITIES:
+        errors["authority"] = tr(request, "compose.err.authority")
+    if signer_name:
+        signer = Signer(signer_name, position, authority)
+    elif position or authority:
+        errors["signer"] = tr(request, "compose.err.signer")
+    levels = {}
+    for name, enum in (("urgency", Urgency), ("confidentiality", Confidentiality)):
+        raw = values.get(name, "0") or "0"
+        if not raw.isdigit() or int(raw) not in {int(v) for v in enum}:
+            errors[name] = tr(request, "compose.err.choice")
+        else:
+            levels[name] = enum(int(raw))
+    counts = {}
+    for name in ("copies", "pages"):
+        raw = values.get(name, "")
+        if raw and not (raw.isdigit() and 0 < int(raw) <= 1_000_000):
+            errors[name] = tr(request, "compose.err.count")
+        counts[name] = int(raw) if raw.isdigit() and not errors.get(name) else None
+    lists = {}
+    for name in ("addressees", "distribution"):
+        items = _lines(values.get(name, ""))
+        if len(items) > MAX_LIST_ITEMS or any(len(i) > MAX_SHORT_TEXT for i in items):
+            errors[name] = tr(
+                request, "compose.err.list", items=MAX_LIST_ITEMS, chars=MAX_SHORT_TEXT
+            )
+        lists[name] = items
+    reply_to = values.get("reply_to") or None
+    if errors:
+        return None, recipients, reply_to, values, errors
+    metadata = DocumentMetadata(
+        number=number,
+        year=year,
+        notation=notation,
+        doc_type=doc_type,
+        issuer=Organisation(name=ctx.config.name, code=ctx.config.code),
+        place=values.get("place", ""),
+        issued_on=issued_on or "",
+        subject=subject,
+        content=values.get("content") or None,
+        signer=signer,
+        urgency=levels["urgency"],
+        confidentiality=levels["confidentiality"],
+        due_on=due_on,
+        addressees=lists["addressees"],
+        distribution=lists["distribution"],
+        copies=counts["copies"],
+        pages=counts["pages"],
+        drafter=values.get("drafter") or None,
+    )
+    try:  # the protocol's own field checks: what a recipient will check too
+        metadata_from_wire(body_to_wire(DocumentBody(metadata))["metadata"])
+    except ProtocolError as exc:
+        field = getattr(exc, "field", "form")
+        errors[field] = tr(request, "compose.err.protocol", detail=str(exc))
+        return None, recipients, reply_to, values, errors
+    return metadata, recipients, reply_to, values, errors
+
+
+@requires("send")
+async def compose_post(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    settings = settings_of(request)
+    root = drafts_root(ctx)
+    clean_drafts(settings.drafts, root, ctx.clock())
+    cap = settings.max_upload_bytes
+    declared = request.content_length
+    if declared is not None and declared > cap + MAX_FORM_PARTS * MAX_SHORT_TEXT + 2 * MAX_CONTENT:
+        return _too_large(request, cap)
+    if request.content_type != "multipart/form-data":
+        raise web.HTTPForbidden(text=tr(request, "error.csrf"))
+    draft_id = secrets.token_urlsafe(16)
+    directory = root / draft_id
+    directory.mkdir(parents=True, exist_ok=False)
+    try:
+        fields, files = await _read_form(request, directory, cap)
+    except UploadTooLarge:
+        shutil.rmtree(directory, ignore_errors=True)
+        return _too_large(request, cap)
+    except FormRefused as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        context = _form_context(request, {"to": []}, {"form": str(exc)})
+        return render(request, "compose.html", context, status=400)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    metadata, recipients, reply_to, values, errors = parse_compose(request, fields)
+    if metadata is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        if files:
+            errors.setdefault("files", tr(request, "compose.files_again"))
+        return render(request, "compose.html", _form_context(request, values, errors), status=400)
+    settings.drafts[draft_id] = Draft(
+        id=draft_id,
+        owner=request[USER].username,
+        directory=directory,
+        metadata=metadata,
+        recipients=recipients,
+        files=files,
+        reply_to=reply_to,
+        created_at=ctx.clock(),
+    )
+    raise see_other(f"/compose/confirm/{draft_id}")
+
+
+def _too_large(request: web.Request, cap: int) -> web.Response:
+    message = tr(request, "compose.too_large", mb=cap // (1024 * 1024), bytes=cap)
+    context = _form_context(request, {"to": []}, {"files": message})
+    response = render(request, "compose.html", context, status=413)
+    response.force_close()  # the rest of the body is not read
+    return response
+
+
+def _draft(request: web.Request) -> Draft:
+    draft = settings_of(request).drafts.get(request.match_info["draft"])
+    if draft is None or draft.owner != request[USER].username:
+        raise web.HTTPNotFound(text=tr(request, "compose.no_draft"))
+    return draft
+
+
+def _confirm_context(request: web.Request, draft: Draft, error: str | None = None):
+    ctx = context_of(request)
+    names = {u["code"]: u["name"] for u in _units(ctx)}
+    return {
+        "draft": draft,
+        "m": draft.metadata,
+        "recipients": [{"code": c, "name": names.get(c, "")} for c in draft.recipients],
+        "files": [{"name": f.name, "size": f.stat().st_size} for f in draft.files],
+        "error": error,
+    }
+
+
+@requires("send")
+async def confirm_get(request: web.Request) -> web.StreamResponse:
+    draft = _draft(request)
+    return render(request, "confirm.html", _confirm_context(request, draft))
+
+
+@requires("send")
+async def confirm_post(request: web.Request) -> web.StreamResponse:
+    ctx = context_of(request)
+    draft = _draft(request)
+    form = await request.post()
+    settings = settings_of(request)
+    if form.get("cancel"):
+        shutil.rmtree(draft.directory, ignore_errors=True)
+        settings.drafts.pop(draft.id, None)
+        raise see_other("/compose")
+    try:
+        envelope_id = await service.send_document(
+            ctx,
+            draft.metadata,
+            draft.recipients,
+            files=draft.files,
+            actor=request[USER].username,
+            reply_to=draft.reply_to,
+        )
+    except LienthongError as exc:
+        context = _confirm_context(request, draft, error=str(exc))
+        return render(request, "confirm.html", context, status=409)
+    shutil.rmtree(draft.directory, ignore_errors=True)
+    settings.drafts.pop(draft.id, None)
+    raise see_other(f"/documents/{envelope_id}?done=sent")

@@ -1,0 +1,381 @@
+"""Every word the clerk's page shows, in Vietnamese (the default) and English.
+
+The Vietnamese follows the clerks' own vocabulary (Nghị định 30/2020/NĐ-CP): văn bản
+đến / đi, số đến, sổ đăng ký, trích yếu, độ khẩn, độ mật, nơi nhận, thu hồi.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LANGUAGES = ("vi", "en")
+DEFAULT = "vi"
+
+# key: (Vietnamese, English); {name} marks a value filled in by translate().
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "app.name": ("Liên thông văn bản", "Document exchange"),
+    # Navigation
+    "nav.inbox": ("Văn bản đến", "Incoming documents"),
+    "nav.outbox": ("Văn bản đi", "Outgoing documents"),
+    "nav.compose": ("Soạn văn bản đi", "Compose a document"),
+    "nav.registers": ("Sổ văn bản", "Registers"),
+    "nav.paper": ("Nhập văn bản giấy", "Paper entry"),
+    "nav.health": ("Tình trạng hệ thống", "Node health"),
+    "nav.users": ("Người dùng", "Users"),
+    "nav.logout": ("Đăng xuất", "Sign out"),
+    "role.clerk": ("Văn thư", "Clerk"),
+    "role.leader": ("Lãnh đạo", "Leader"),
+    "role.admin": ("Quản trị", "Administrator"),
+    # Errors
+    "error.title": ("Không thực hiện được", "Not possible"),
+    "error.not_found": ("Không tìm thấy trang hoặc văn bản này.", "No such page or document."),
+    "error.role": (
+        "Tài khoản của bạn không có quyền làm việc này.",
+        "Your account is not allowed to do this.",
+    ),
+    "error.csrf": (
+        "Biểu mẫu đã hết hạn hoặc không hợp lệ (thiếu mã CSRF). Hãy tải lại trang và thử lại.",
+        "The form is stale or invalid (missing CSRF token). Reload the page and try again.",
+    ),
+    "error.bad_action": ("Thao tác không hợp lệ.", "Unknown action."),
+    # Login
+    "login.title": ("Đăng nhập", "Sign in"),
+    "login.username": ("Tên đăng nhập", "Username"),
+    "login.password": ("Mật khẩu", "Password"),
+    "login.submit": ("Đăng nhập", "Sign in"),
+    "login.failed": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong username or password."),
+    "login.failed_count": (
+        "Sai tên đăng nhập hoặc mật khẩu. Sau {max} lần sai liên tiếp, tài khoản bị khóa tạm thời.",
+        "Wrong username or password. After {max} failures in a row the account is locked "
+        "for a while.",
+    ),
+    "login.locked": (
+        "Tài khoản đang bị khóa {minutes} phút do nhập sai mật khẩu nhiều lần.",
+        "This account is locked for {minutes} minutes after too many wrong passwords.",
+    ),
+    # Lists
+    "list.search": ("Tìm kiếm", "Search"),
+    "list.search_hint": (
+        "Số ký hiệu, trích yếu hoặc cơ quan gửi",
+        "Number, subject or issuing office",
+    ),
+    "list.search_too_long": (
+        "Nội dung tìm kiếm dài quá {max} ký tự.",
+        "The search text is longer than {max} characters.",
+    ),
+    "list.bad_date": (
+        "Ngày không hợp lệ: {value} (cần dạng năm-tháng-ngày).",
+        "Not a date: {value} (expected year-month-day).",
+    ),
+    "list.status": ("Trạng thái", "Status"),
+    "list.all": ("Tất cả", "All"),
+    "list.only_new": ("Chỉ văn bản mới", "New only"),
+    "list.since": ("Từ ngày", "From"),
+    "list.until": ("Đến ngày", "To"),
+    "list.filter": ("Lọc", "Filter"),
+    "list.clear": ("Bỏ lọc", "Clear"),
+    "list.empty": ("Không có văn bản nào.", "No documents."),
+    "list.files": ("{count} tệp", "{count} files"),
+    "list.first_page": ("Trang đầu", "First page"),
+    "list.next_page": ("Trang sau", "Next page"),
+    "inbox.urgent": ("Văn bản khẩn chưa tiếp nhận", "Urgent documents not yet registered"),
+    "inbox.new": ("Mới", "New"),
+    "outbox.recipients": ("Nơi nhận và tình trạng", "Recipients and status"),
+    "outbox.incoming_number": ("số đến {number}", "incoming no. {number}"),
+    "outbox.retrying": ("đang thử lại (lần {attempts})", "retrying (attempt {attempts})"),
+    "outbox.changed": ("Thay đổi lúc", "Last change"),
+    # Fields
+    "field.number": ("Số, ký hiệu", "Number and notation"),
+    "field.subject": ("Trích yếu", "Subject"),
+    "field.issuer": ("Cơ quan ban hành", "Issuing office"),
+    "field.received": ("Ngày đến", "Received"),
+    "field.sent": ("Ngày gửi", "Sent"),
+    "field.place_date": ("Địa danh, ngày ban hành", "Place and date of issue"),
+    "field.place": ("Địa danh", "Place of issue"),
+    "field.issued_on": ("Ngày ban hành", "Date of issue"),
+    "field.doc_type": ("Loại văn bản", "Document type"),
+    "field.signer": ("Người ký", "Signed by"),
+    "field.signer_name": ("Họ tên người ký", "Signer's name"),
+    "field.position": ("Chức vụ", "Position"),
+    "field.authority": ("Thẩm quyền ký (KT., TL., TM., TUQ.)", "Signing authority"),
+    "field.urgency": ("Độ khẩn", "Urgency"),
+    "field.confidentiality": ("Độ mật", "Confidentiality"),
+    "field.due_on": ("Hạn trả lời", "Reply due"),
+    "field.addressees": ("Kính gửi", "Addressees"),
+    "field.distribution": ("Nơi nhận", "Distribution list"),
+    "field.copies": ("Số bản", "Copies"),
+    "field.pages": ("Số trang", "Pages"),
+    "field.drafter": ("Người soạn thảo", "Drafter"),
+    "field.steering": ("Ý kiến chỉ đạo", "Steering notes"),
+    "field.content": ("Nội dung tóm tắt", "Content summary"),
+    "field.incoming_number": ("Số đến", "Incoming number"),
+    "field.unit": ("Đơn vị", "Unit"),
+    # Levels
+    "urgency.normal": ("Thường", "Normal"),
+    "urgency.urgent": ("Khẩn", "Urgent"),
+    "urgency.very_urgent": ("Thượng khẩn", "Very urgent"),
+    "urgency.flash": ("Hỏa tốc", "Flash"),
+    "conf.normal": ("Thường", "Not classified"),
+    "conf.secret": ("Mật", "Secret"),
+    "conf.top_secret": ("Tối mật", "Top secret"),
+    "conf.absolute_secret": ("Tuyệt mật", "Absolute secret"),
+    # Document states at this unit (protocol.states.DocState)
+    "state.arrived": ("Mới đến", "Arrived"),
+    "state.rejected": ("Đã từ chối", "Rejected"),
+    "state.accepted": ("Đã vào sổ", "Registered"),
+    "state.assigned": ("Đã phân công", "Assigned"),
+    "state.in_progress": ("Đang xử lý", "In progress"),
+    "state.completed": ("Hoàn thành", "Completed"),
+    "state.recalled": ("Đã thu hồi", "Recalled"),
+    "state.sent": ("Đã gửi", "Sent"),
+    "recall.none": ("", ""),
+    "recall.requested": ("Bên gửi đề nghị thu hồi", "Recall requested"),
+    "recall.agreed": ("Đã đồng ý thu hồi", "Recall agreed"),
+    "recall.refused": ("Đã từ chối thu hồi", "Recall refused"),
+    # Delivery per recipient (protocol.delivery.Delivery)
+    "delivery.queued": ("Đang chờ gửi", "Queued"),
+    "delivery.relayed": ("Đã gửi qua trạm trung chuyển", "At the relay"),
+    "delivery.arrived": ("Đã đến", "Arrived"),
+    "delivery.rejected": ("Bị từ chối", "Rejected"),
+    "delivery.accepted": ("Đã vào sổ", "Registered"),
+    "delivery.assigned": ("Đã phân công", "Assigned"),
+    "delivery.in_progress": ("Đang xử lý", "In progress"),
+    "delivery.completed": ("Hoàn thành", "Completed"),
+    "delivery.recalled": ("Đã thu hồi", "Recalled"),
+    "delivery.expired": ("Quá hạn lưu ở trạm", "Expired at the relay"),
+    "delivery.failed": ("Không gửi được", "Failed"),
+    # Status codes (protocol.codes.StatusCode)
+    "status.01": ("Đã đến", "Arrived"),
+    "status.02": ("Từ chối", "Rejected"),
+    "status.03": ("Đã tiếp nhận, vào sổ", "Accepted and registered"),
+    "status.04": ("Đã phân công", "Assigned"),
+    "status.05": ("Đang xử lý", "In progress"),
+    "status.06": ("Hoàn thành", "Completed"),
+    "status.13": ("Đề nghị thu hồi", "Recall requested"),
+    "status.15": ("Đồng ý thu hồi", "Recall agreed"),
+    "status.16": ("Từ chối thu hồi", "Recall refused"),
+    # Document view
+    "doc.number_prefix": ("số", "no."),
+    "doc.signature_ok": (
+        "Chữ ký hợp lệ: gửi bởi {name} ({code}), chứng thư số {serial}",
+        "Signature verified: sent by {name} ({code}), certificate {serial}",
+    ),
+    "doc.signature_bad": ("Chữ ký KHÔNG hợp lệ", "Signature NOT verified"),
+    "doc.attachments": ("Tệp đính kèm", "Attachments"),
+    "doc.no_attachments": ("Không có tệp đính kèm.", "No attachments."),
+    "doc.view_pdf": ("Xem trực tiếp", "View in the browser"),
+    "doc.actions": ("Xử lý", "Actions"),
+    "doc.reason": ("Lý do", "Reason"),
+    "doc.assignee": ("Giao cho (phòng, người)", "Assign to (department, person)"),
+    "doc.note": ("Ghi chú, hạn xử lý", "Note, deadline"),
+    "doc.recall_asked": (
+        "Bên gửi đề nghị thu hồi văn bản này. Đồng ý hay từ chối (nêu lý do)?",
+        "The sender asks to recall this document. Agree, or refuse with a reason?",
+    ),
+    "doc.reply_subject": ("Trả lời văn bản số {number}", "Reply to document {number}"),
+    "doc.timeline": ("Quá trình xử lý", "Timeline"),
+    "doc.timeline_stored": ("Văn bản được lưu tại đơn vị", "Stored at this unit"),
+    "doc.done": ("Đã thực hiện.", "Done."),
+    "action.accepted": ("Tiếp nhận và vào sổ", "Accept and register"),
+    "action.rejected": ("Từ chối (trả lại)", "Reject (return)"),
+    "action.assigned": ("Phân công xử lý", "Assign"),
+    "action.in-progress": ("Đang xử lý", "In progress"),
+    "action.completed": ("Hoàn thành", "Completed"),
+    "action.recall": ("Đề nghị thu hồi", "Ask to recall"),
+    "action.recall-agree": ("Đồng ý thu hồi", "Agree to the recall"),
+    "action.recall-refuse": ("Từ chối thu hồi", "Refuse the recall"),
+    "action.reply": ("Trả lời văn bản này", "Reply to this document"),
+    # Compose
+    "compose.recipients": ("Nơi nhận", "Recipients"),
+    "compose.find_unit": ("Tìm đơn vị", "Find a unit"),
+    "compose.find_unit_hint": ("Tên hoặc mã định danh", "Name or organisation code"),
+    "compose.all_units": ("Tất cả đơn vị", "All units"),
+    "compose.no_units": (
+        "Chưa có danh bạ đơn vị (nút chưa đăng ký hoặc chưa tải danh bạ).",
+        "No unit directory yet (node not enrolled or directory not fetched).",
+    ),
+    "compose.document": ("Thông tin văn bản", "The document"),
+    "compose.number_hint": (
+        "Ví dụ 2340/VP-TTTH; văn bản quy phạm pháp luật có năm: 49/2012/QĐ-UBND",
+        "e.g. 2340/VP-TTTH; legal documents carry the year: 49/2012/QĐ-UBND",
+    ),
+    "compose.one_per_line": ("Mỗi dòng một nơi", "One per line"),
+    "compose.distribution_hint": (
+        "Mỗi dòng một nơi, ví dụ: Như trên; Lưu: VT",
+        "One per line, e.g. As above; Archive: VT",
+    ),
+    "compose.no_secret": (
+        "Nút này không được cấu hình để gửi văn bản Mật trở lên.",
+        "This node is not configured to send documents marked Secret or above.",
+    ),
+    "compose.size_cap": (
+        "Tổng dung lượng tệp tối đa {mb} MB.",
+        "All files together at most {mb} MB.",
+    ),
+    "compose.too_large": (
+        "Tệp đính kèm quá lớn: tổng dung lượng tối đa {mb} MB ({bytes} byte). Chưa có gì được "
+        "lưu; hãy chọn tệp nhỏ hơn.",
+        "The attachments are too large: at most {mb} MB ({bytes} bytes) in total. Nothing "
+        "was stored; choose smaller files.",
+    ),
+    "compose.duplicate_file": (
+        "Hai tệp cùng tên {name}: hãy đổi tên một tệp.",
+        "Two files named {name}: rename one of them.",
+    ),
+    "compose.files_again": (
+        "Hãy chọn lại tệp đính kèm sau khi sửa lỗi.",
+        "Choose the attachments again after fixing the errors.",
+    ),
+    "compose.fix": ("Hãy sửa các ô được đánh dấu.", "Please correct the marked fields."),
+    "compose.next": ("Tiếp tục: kiểm tra trước khi gửi", "Next: check before sending"),
+    "compose.no_draft": (
+        "Không tìm thấy bản nháp (đã gửi, đã hủy hoặc quá hạn).",
+        "No such draft (sent, cancelled or expired).",
+    ),
+    "compose.err.to": ("Chọn ít nhất một nơi nhận.", "Choose at least one recipient."),
+    "compose.err.to_unknown": (
+        "Không có trong danh bạ: {codes}.",
+        "Not in the directory: {codes}.",
+    ),
+    "compose.err.number": (
+        "Số, ký hiệu phải có dạng 2340/VP-TTTH hoặc 49/2012/QĐ-UBND.",
+        "Number and notation must look like 2340/VP-TTTH or 49/2012/QĐ-UBND.",
+    ),
+    "compose.err.doc_type": ("Chọn loại văn bản trong danh sách.", "Choose a type from the list."),
+    "compose.err.date": ("Cần một ngày hợp lệ.", "A valid date is needed."),
+    "compose.err.due_before": (
+        "Hạn trả lời không thể trước ngày ban hành.",
+        "The reply due date cannot be before the date of issue.",
+    ),
+    "compose.err.subject": ("Cần có trích yếu.", "A subject is needed."),
+    "compose.err.too_long": ("Dài quá {max} ký tự.", "Longer than {max} characters."),
+    "compose.err.authority": ("Thẩm quyền ký không hợp lệ.", "Unknown signing authority."),
+    "compose.err.signer": (
+        "Có chức vụ hoặc thẩm quyền thì cần họ tên người ký.",
+        "A position or authority needs the signer's name.",
+    ),
+    "compose.err.choice": ("Chọn một giá trị trong danh sách.", "Choose a value from the list."),
+    "compose.err.count": ("Cần một số nguyên dương.", "A positive whole number is needed."),
+    "compose.err.list": (
+        "Tối đa {items} dòng, mỗi dòng tối đa {chars} ký tự.",
+        "At most {items} lines of at most {chars} characters.",
+    ),
+    "compose.err.protocol": ("Không hợp lệ: {detail}", "Invalid: {detail}"),
+    "confirm.title": ("Kiểm tra trước khi gửi", "Check before sending"),
+    "confirm.send": ("Gửi văn bản", "Send"),
+    "confirm.cancel": ("Hủy bản nháp", "Discard the draft"),
+    # Registers
+    "reg.title_incoming": ("Sổ đăng ký văn bản đến năm {year}", "Incoming register {year}"),
+    "reg.title_outgoing": ("Sổ đăng ký văn bản đi năm {year}", "Outgoing register {year}"),
+    "reg.kind": ("Sổ", "Register"),
+    "reg.incoming": ("Văn bản đến", "Incoming"),
+    "reg.outgoing": ("Văn bản đi", "Outgoing"),
+    "reg.year": ("Năm", "Year"),
+    "reg.print": ("Bản in", "Print view"),
+    "reg.csv": ("Xuất CSV", "Export CSV"),
+    "reg.empty": ("Sổ chưa có văn bản nào.", "The register is empty."),
+    "reg.manual": ("Nhập tay", "Entered by hand"),
+    "reg.manual_yes": ("Văn bản giấy, nhập tay", "Paper, entered by hand"),
+    "reg.type": ("Tên loại", "Type"),
+    "reg.subject": ("Trích yếu nội dung", "Subject"),
+    "reg.notes": ("Ghi chú", "Notes"),
+    "reg.in.number": ("Số đến", "Incoming no."),
+    "reg.in.arrived_on": ("Ngày đến", "Arrived"),
+    "reg.in.issuer": ("Tác giả (cơ quan ban hành)", "Issuing office"),
+    "reg.in.number_notation": ("Số, ký hiệu", "Number and notation"),
+    "reg.in.doc_date": ("Ngày văn bản", "Date of the document"),
+    "reg.in.passed_to": ("Đơn vị hoặc người nhận", "Passed to"),
+    "reg.in.receipt_signature": ("Ký nhận", "Receipt signature"),
+    "reg.out.number_notation": ("Số, ký hiệu", "Number and notation"),
+    "reg.out.issued_on": ("Ngày tháng văn bản", "Date"),
+    "reg.out.signer": ("Người ký", "Signer"),
+    "reg.out.recipients": ("Nơi nhận", "Recipients"),
+    "reg.out.archive_holder": ("Đơn vị, người nhận bản lưu", "Archive copy held by"),
+    "reg.out.copies": ("Số lượng bản", "Copies"),
+    "reg.out.sent_on": ("Ngày chuyển", "Date sent"),
+    # Paper entry
+    "paper.intro": (
+        "Ghi vào sổ văn bản giấy nhận hoặc gửi trong lúc mất mạng. Văn bản được lấy số tiếp theo "
+        "của sổ và đánh dấu nhập tay. Khi bản điện tử của văn bản đến về sau, hệ thống gắn nó với "
+        "dòng này (cùng cơ quan gửi, số ký hiệu và ngày), không vào sổ lần hai.",
+        "Record a paper document received or sent while the network was down. It takes the "
+        "register's next number and is marked as entered by hand. When the electronic copy "
+        "of an incoming one arrives later, it is linked to this line (same sender, number and "
+        "date), not registered twice.",
+    ),
+    "paper.incoming": ("Văn bản đến (giấy)", "Incoming paper document"),
+    "paper.outgoing": ("Văn bản đi (giấy)", "Outgoing paper document"),
+    "paper.issuer_code": ("Mã định danh cơ quan gửi", "Sender's organisation code"),
+    "paper.issuer_code_hint": (
+        "Chọn để bản điện tử đến sau được đối chiếu, không vào sổ lần hai.",
+        "Choose it so that the electronic copy arriving later is matched, not registered twice.",
+    ),
+    "paper.number": ("Số", "Number"),
+    "paper.number_hint": ("Để trống: lấy số tiếp theo của sổ.", "Empty: the next number."),
+    "paper.notation": ("Ký hiệu", "Notation"),
+    "paper.save_incoming": ("Vào sổ văn bản đến", "Enter in the incoming register"),
+    "paper.save_outgoing": ("Vào sổ văn bản đi", "Enter in the outgoing register"),
+    "paper.err.required": ("Cần điền ô này.", "This field is needed."),
+    # Health
+    "health.directory": ("Danh bạ liên thông", "Federation directory"),
+    "health.version": ("Phiên bản", "Version"),
+    "health.issued": ("Ký lúc", "Signed"),
+    "health.expires": ("Hết hạn", "Expires"),
+    "health.expired": ("ĐÃ HẾT HẠN", "EXPIRED"),
+    "health.valid": ("Còn hiệu lực", "Valid"),
+    "health.centre": ("Trung tâm", "Centre"),
+    "health.units": ("Số đơn vị", "Units"),
+    "health.no_directory": (
+        "Chưa có danh bạ: nút chưa đăng ký với trung tâm.",
+        "No directory yet: the node is not enrolled.",
+    ),
+    "health.disk": ("Lưu trữ", "Storage"),
+    "health.free": ("Dung lượng trống", "Free space"),
+    "health.disk_low": ("SẮP HẾT CHỖ", "LOW"),
+    "health.store": ("Cơ sở dữ liệu", "Database"),
+    "health.delivery": ("Bộ gửi văn bản", "Delivery worker"),
+    "health.running": ("Đang chạy", "Running"),
+    "health.not_running": ("Không chạy trong tiến trình này", "Not running in this process"),
+    "health.queues": ("Hàng đợi gửi theo đơn vị", "Queue per destination"),
+    "health.waiting": ("Đang chờ", "Waiting"),
+    "health.queues_empty": ("Không có gì đang chờ gửi.", "Nothing waiting."),
+    "health.errors": ("Lỗi gửi gần nhất", "Last delivery errors"),
+    "health.failures": ("Số lần lỗi liên tiếp", "Failures in a row"),
+    "health.last_error": ("Lỗi", "Error"),
+    "health.no_errors": ("Không có lỗi.", "No errors."),
+    # Users
+    "users.add": ("Thêm tài khoản", "Add an account"),
+    "users.display_name": ("Họ tên", "Full name"),
+    "users.role": ("Vai trò", "Role"),
+    "users.password2": ("Nhập lại mật khẩu", "Password again"),
+    "users.change_role": ("Đổi vai trò", "Change a role"),
+    "users.save": ("Lưu", "Save"),
+    "users.roles_help": (
+        "Văn thư: vào sổ, gửi văn bản. Lãnh đạo: phân công xử lý. Quản trị: quản lý tài khoản.",
+        "Clerk: registers and sends. Leader: assigns. Administrator: manages accounts.",
+    ),
+    "users.added": ("Đã tạo tài khoản {name} ({role}).", "Account {name} ({role}) created."),
+    "users.role_changed": ("Đã đổi vai trò của {name}: {role}.", "{name} is now {role}."),
+    "users.err.name": (
+        "Tên đăng nhập cần 1 đến {max} ký tự.",
+        "The username needs 1 to {max} characters.",
+    ),
+    "users.err.password": (
+        "Mật khẩu cần ít nhất {min} ký tự.",
+        "The password needs at least {min} characters.",
+    ),
+    "users.err.mismatch": ("Hai mật khẩu không khớp.", "The two passwords differ."),
+}
+
+
+def has(key: str) -> bool:
+    return key in CATALOGUE
+
+
+def translate(lang: str, key: str, **values: Any) -> str:
+    """The text of `key` in `lang` with `values` filled in; the key itself if unknown."""
+    pair = CATALOGUE.get(key)
+    if pair is None:
+        return key
+    text = pair[1] if lang == "en" else pair[0]
+    return text.format(**values) if values else text
