@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random as _random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,8 @@ log = logging.getLogger("lienthong.delivery")
 
 BATCH = 200  # items per request: amortises TLS and commits (FACTS.md: ~2.5k requests/s)
 MAX_PARALLEL_DESTINATIONS = 16
+# Batches in flight to one destination: while it works on one, the next is on the wire.
+PIPELINE_DEPTH = 2
 POLL_SECONDS = 1.0  # picks up documents queued by another process (the CLI) within a second
 BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten minutes
@@ -97,7 +100,9 @@ class DeliveryEngine:
         self.discovery = discovery
         self.random = random
         self.peers: dict[str, PeerState] = {}
-        self.active: dict[str, asyncio.Task[None]] = {}
+        self.active: dict[str, set[asyncio.Task[None]]] = {}
+        self.in_flight: set[str] = set()  # item ids a worker is carrying now
+        self._picking: dict[str, asyncio.Lock] = {}
         self.on_directory_version = on_directory_version
         self._wake = asyncio.Event()
         ctx.extras["wake_delivery"] = self.wake
@@ -121,23 +126,31 @@ class DeliveryEngine:
             await self.tick()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-        for task in self.active.values():
+        tasks = [t for group in self.active.values() for t in group]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self.active.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def tick(self) -> None:
-        """Start a worker for each destination that has something due and none running."""
+        """Start workers for destinations with something due, up to PIPELINE_DEPTH each."""
         async with self.ctx.store.read() as conn:
             due = await queue.due_destinations(conn, self.ctx.clock())
         for code in due:
-            if code in self.active or len(self.active) >= MAX_PARALLEL_DESTINATIONS:
-                continue
-            task = asyncio.create_task(self._worker(code), name=f"delivery to {code}")
-            self.active[code] = task
-            task.add_done_callback(lambda t, c=code: self._done(c))
+            running = self.active.setdefault(code, set())
+            if self.peers.get(code) and running:
+                continue  # failing: one attempt at a time
+            while len(running) < PIPELINE_DEPTH and len(self.active) <= MAX_PARALLEL_DESTINATIONS:
+                task = asyncio.create_task(self._worker(code), name=f"delivery to {code}")
+                running.add(task)
+                task.add_done_callback(lambda t, c=code: self._done(c, t))
+                if self.peers.get(code):
+                    break
 
-    def _done(self, code: str) -> None:
-        self.active.pop(code, None)
+    def _done(self, code: str, task: asyncio.Task[None]) -> None:
+        running = self.active.get(code, set())
+        running.discard(task)
+        if not running:
+            self.active.pop(code, None)
         self.wake()  # more may be due for this destination or waiting for a slot
 
     async def _worker(self, code: str) -> None:
@@ -150,10 +163,20 @@ class DeliveryEngine:
 
     async def deliver(self, code: str) -> None:
         """One attempt at a destination: direct, else the relay, else back off."""
-        async with self.ctx.store.read() as conn:
-            items = within_bytes(await queue.due_for(conn, code, self.ctx.clock(), BATCH))
+        async with self._picking.setdefault(code, asyncio.Lock()):  # workers take disjoint items
+            async with self.ctx.store.read() as conn:
+                due = await queue.due_for(conn, code, self.ctx.clock(), BATCH * PIPELINE_DEPTH)
+            items = within_bytes([i for i in due if i.id not in self.in_flight][:BATCH])
+            ids = {i.id for i in items}
+            self.in_flight |= ids
         if not items:
             return
+        try:
+            await self._attempt(code, items)
+        finally:
+            self.in_flight -= ids
+
+    async def _attempt(self, code: str, items: list[queue.DueItem]) -> None:
         errors = []
         for url, server_hostname in self.addresses(code):
             try:
@@ -212,12 +235,24 @@ class DeliveryEngine:
     ) -> None:
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
+        started = time.perf_counter()
         await self._upload_blobs(base, envelopes, server_hostname)
         body = pack(
             {"envelopes": [i.raw for i in envelopes], "statuses": [i.raw for i in statuses]}
         )
+        uploaded = time.perf_counter()
         result = await self._request("POST", f"{base}/v1/inbox", body, server_hostname)
+        answered = time.perf_counter()
         await self._apply_results(peer, envelopes, statuses, result)
+        log.debug(
+            "to %s: %d envelopes, %d statuses; blobs %.0f ms, answer %.0f ms, applied %.0f ms",
+            peer,
+            len(envelopes),
+            len(statuses),
+            (uploaded - started) * 1000,
+            (answered - uploaded) * 1000,
+            (time.perf_counter() - answered) * 1000,
+        )
 
     async def _request(
         self, method: str, url: str, body: bytes, server_hostname: str | None

@@ -119,6 +119,17 @@ async def context(data_dir: Path):
         await ctx.store.close()
 
 
+class LanHints:
+    """LAN addresses for the delivery engine: none until discovery has started (it takes a
+    second or two to claim its name, and the node does not wait for it)."""
+
+    def __init__(self) -> None:
+        self.source: ZeroconfDiscovery | None = None
+
+    def addresses(self, code: str) -> list[tuple[str, int]]:
+        return self.source.addresses(code) if self.source is not None else []
+
+
 class Node:
     """One node: its context, its peer API server and its background tasks."""
 
@@ -135,6 +146,7 @@ class Node:
         self.web_runner: web.AppRunner | None = None
         self.web_port: int | None = None
         self.discovery: ZeroconfDiscovery | None = None
+        self.lan = LanHints()  # addresses from discovery once it has started
         self._gossip_seen: set[tuple[str, int, int]] = set()
 
     @classmethod
@@ -187,11 +199,11 @@ class Node:
         else:
             from node.relay_client import pull_loop
 
-            await self._start_discovery(host)
+            self._spawn("LAN discovery", self._start_discovery(host))
             self.engine = DeliveryEngine(
                 self.ctx,
                 self.session,
-                discovery=self.discovery,
+                discovery=self.lan,
                 on_directory_version=self._on_directory_version,
             )
             self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
@@ -238,6 +250,7 @@ class Node:
             log.warning("LAN discovery is off: %s", exc)
             return
         self.discovery = discovery
+        self.lan.source = discovery
 
     def _seen(self, sighting) -> None:
         """A unit announced itself on the LAN: if its key is the directory's, retry it now."""
