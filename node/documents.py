@@ -114,6 +114,10 @@ async def send_document(
         cert = directory.current(code)
         if cert is None:
             raise DocumentError(f"recipient {code} is not in the directory (unknown or revoked)")
+        if directory.is_centre(code):
+            raise DocumentError(
+                f"{code} is the centre ({cert.name}): it relays documents but receives none"
+            )
         keys[code] = cert.enc_key
     serial = _signer_serial(ctx)
     attachments = tuple([await asyncio.to_thread(encrypt_file, ctx.blobs, Path(f)) for f in files])

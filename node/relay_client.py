@@ -227,8 +227,8 @@ async def _ack(session: aiohttp.ClientSession, relay: str, ids: list[str]) -> No
 
 def _not_yet(exc: LienthongError) -> bool:
     """Refusals that depend on this node's own state, which a later attempt may not meet."""
-    if isinstance(exc, ClockSkew | MissingBlobs | _NotYet):
-        return True
+    if isinstance(exc, ClockSkew | MissingBlobs | _NotYet | RelayUnavailable):
+        return True  # RelayUnavailable: the relay failed to serve a blob, not the item
     # The store itself (locked, full disk), not the item; the other store errors are the
     # item's fault: unknown delivery (NotFound), a clash, a blob that does not hash.
     return isinstance(exc, StoreError) and not isinstance(

@@ -74,6 +74,11 @@ class Directory:
         """The newest unrevoked certificate of a unit (its keys for new envelopes)."""
         return self._current.get(code)
 
+    def is_centre(self, code: str) -> bool:
+        """Whether `code` is the centre's own unit: it relays documents, it receives none."""
+        cert = self._current.get(code)
+        return cert is not None and self.centre_url in cert.endpoints
+
     def units(self) -> list[NodeCertificate]:
         return sorted(self._current.values(), key=lambda c: c.code)
 

@@ -122,7 +122,11 @@ def _units(ctx) -> list[dict[str, str]]:
     if directory is None:
         return []
     me = ctx.config.code
-    return [{"code": c.code, "name": c.name} for c in directory.units() if c.code != me]
+    return [
+        {"code": c.code, "name": c.name}
+        for c in directory.units()
+        if c.code != me and not directory.is_centre(c.code)
+    ]
 
 
 def _form_context(request: web.Request, values: dict[str, Any], errors: dict[str, str]):

@@ -147,3 +147,22 @@ def test_rotation_request_is_signed_by_the_old_key():
     check_rotation(req, keys(A).sign_public)
     with pytest.raises(BadSignature, match="certificate 1"):
         check_rotation(req, keys(B).sign_public)
+
+
+def test_the_centre_is_known_as_the_centre():
+    """The unit whose certificate carries the centre's URL is the centre; others are not."""
+    centre = issue_certificate(
+        ROOT,
+        serial=9,
+        code="000.00.00.H53",
+        name="Trung tâm",
+        sign_key=keys("c").sign_public,
+        enc_key=keys("c").enc_public,
+        tls_sha256=b"\x01" * 32,
+        endpoints=["https://127.0.0.1:7000"],
+        reachable=True,
+        not_before=NOW - DAY,
+        not_after=NOW + DAY,
+    )
+    d = verify_directory(directory(certs=[cert(A, 1), centre]), ROOT.sign_public, now=NOW)
+    assert d.is_centre("000.00.00.H53") and not d.is_centre(A) and not d.is_centre(B)
