@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import aead, sealing, signing
-from crypto.errors import DecryptionError, SignatureError
+from crypto.errors import DecryptionError
 from crypto.keys import NodeKeys
 from crypto.stream import ciphertext_size
 from protocol.document import DocumentBody, body_from_wire, body_to_wire
 from protocol.errors import (
-    BadSignature,
     DecodeError,
     InvalidField,
     LimitExceeded,
@@ -35,10 +34,10 @@ from protocol.wire import (
     Fields,
     check_header,
     pack,
-    parse_unit_signer,
     unit_signer,
     unpack,
     unwrap,
+    verify_unit_signed,
     wrap,
 )
 
@@ -176,15 +175,9 @@ def verify_envelope(raw: bytes, lookup: KeyLookup) -> VerifiedEnvelope:
     the envelope domain; 4. decode the signed bytes; 5. the header's sender
     and serial must be the signer's.
     """
-    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES)
-    code, serial = parse_unit_signer(wrapper.signer, WHAT)
-    public_key = lookup(code, serial)
-    try:
-        signing.verify(public_key, signing.ENVELOPE, wrapper.signed, wrapper.sig)
-    except SignatureError as exc:
-        raise BadSignature(
-            f"{WHAT}: signature does not verify for sender {code} (certificate {serial}): {exc}"
-        ) from None
+    wrapper, code, serial = verify_unit_signed(
+        raw, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES, domain=signing.ENVELOPE, lookup=lookup
+    )
     return _decode_signed(wrapper.signed, bytes(raw), code, serial)
 
 

@@ -13,20 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from crypto import signing
-from crypto.errors import SignatureError
 from crypto.keys import NodeKeys
 from protocol.codes import StatusCode
-from protocol.errors import BadSignature, InvalidField, SignerMismatch
+from protocol.errors import InvalidField, SignerMismatch
 from protocol.ids import new_ulid
 from protocol.limits import MAX_REASON, MAX_SHORT_TEXT, MAX_STATUS_BYTES
 from protocol.wire import (
     Fields,
     check_header,
     pack,
-    parse_unit_signer,
     unit_signer,
     unpack,
-    unwrap,
+    verify_unit_signed,
     wrap,
 )
 
@@ -159,15 +157,9 @@ def sign_status(keys: NodeKeys, status: Status) -> bytes:
 
 def verify_status(raw: bytes, lookup: KeyLookup) -> VerifiedStatus:
     """Verify the signature over the exact signed bytes, then decode and check them."""
-    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_STATUS_BYTES)
-    code, serial = parse_unit_signer(wrapper.signer, WHAT)
-    public_key = lookup(code, serial)
-    try:
-        signing.verify(public_key, signing.STATUS, wrapper.signed, wrapper.sig)
-    except SignatureError as exc:
-        raise BadSignature(
-            f"{WHAT}: signature does not verify for {code} (certificate {serial}): {exc}"
-        ) from None
+    wrapper, code, serial = verify_unit_signed(
+        raw, what=WHAT, max_bytes=MAX_STATUS_BYTES, domain=signing.STATUS, lookup=lookup
+    )
     status = _decode(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
     if (status.sender, status.serial) != (code, serial):
         raise SignerMismatch(

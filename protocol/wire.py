@@ -18,7 +18,16 @@ from typing import Any
 
 import msgpack
 
-from protocol.errors import DecodeError, InvalidField, LimitExceeded, UnknownKind, UnknownVersion
+from crypto import signing
+from crypto.errors import SignatureError
+from protocol.errors import (
+    BadSignature,
+    DecodeError,
+    InvalidField,
+    LimitExceeded,
+    UnknownKind,
+    UnknownVersion,
+)
 from protocol.ids import ULID_PATTERN, is_ulid
 from protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
 from protocol.units import check_wire_code, has_wire_shape
@@ -300,6 +309,26 @@ def unwrap(data: bytes, *, what: str, max_bytes: int) -> SignedWrapper:
     signer = fields.str("signer", max_len=MAX_SIGNER, min_len=1)
     fields.done()
     return SignedWrapper(signed=bytes(signed), sig=bytes(sig), signer=signer)
+
+
+def verify_unit_signed(
+    raw: bytes, *, what: str, max_bytes: int, domain: str, lookup: Callable[[str, int], bytes]
+) -> tuple[SignedWrapper, str, int]:
+    """Unwrap a message signed by a unit and verify its signature over the exact bytes.
+
+    Returns the wrapper and the signer's (code, serial); the signed bytes are not
+    decoded yet. Raises BadSignature naming the signer, or the lookup's own error.
+    """
+    wrapper = unwrap(raw, what=what, max_bytes=max_bytes)
+    code, serial = parse_unit_signer(wrapper.signer, what)
+    public_key = lookup(code, serial)
+    try:
+        signing.verify(public_key, domain, wrapper.signed, wrapper.sig)
+    except SignatureError as exc:
+        raise BadSignature(
+            f"{what}: signature does not verify for {code} (certificate {serial}): {exc}"
+        ) from None
+    return wrapper, code, serial
 
 
 def unit_signer(code: str, serial: int) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from storage.blobs import PARTIAL_DIR, TMP_DIR
+from storage.blobs import PARTIAL_DIR, TMP_DIR, fsync_dir
 from storage.errors import BackupError
 
 STORE_FILE = "store.sqlite3"
@@ -58,14 +58,6 @@ class _HashingReader:
         data = self._file.read(n)
         self.hash.update(data)
         return data
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _files_to_copy(data_dir: Path) -> list[tuple[str, Path]]:
@@ -141,7 +133,7 @@ def _backup(data_dir: Path, out: Path) -> BackupInfo:
         with partial.open("rb+") as file:
             os.fsync(file.fileno())
         os.replace(partial, out)
-        _fsync_dir(out.parent)
+        fsync_dir(out.parent)
         return BackupInfo(out, len(manifest), total)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -262,7 +254,7 @@ def _restore(data_dir: Path, src: Path) -> BackupInfo:
             staging.rmdir()
         else:
             os.replace(staging, data_dir)
-        _fsync_dir(data_dir.parent)
+        fsync_dir(data_dir.parent)
         return BackupInfo(src, len(entries), total)
     finally:
         with contextlib.suppress(FileNotFoundError):

@@ -54,7 +54,7 @@ def check_upload_id(upload_id: str) -> str:
     return upload_id
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -249,9 +249,9 @@ class BlobStore:
             source.unlink()  # same bytes already stored: the hash says so
             return
         os.replace(source, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         if new_dir:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
 
 
 async def record_blob(tx: Tx, info: BlobInfo, *, at: int) -> bool:
