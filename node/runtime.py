@@ -44,7 +44,9 @@ from storage.db import Store, unix_ms
 log = logging.getLogger("lienthong.node")
 
 MAX_PEER_REQUEST = 2 * 1024 * 1024  # envelopes are <= 1 MiB; blobs stream separately
-CENTRE_RESIGN_CHECK_SECONDS = 60
+# The centre looks this often for a directory signed by the CLI (add-unit, revoke) and
+# for one due to be re-signed: a revocation takes effect at the relay within seconds.
+CENTRE_RESIGN_CHECK_SECONDS = 2
 
 
 class NodeError(LienthongError):

@@ -1,6 +1,7 @@
 """Real nodes, real processes: enrolment, delivery direct and via the relay, gossip."""
 
 import re
+import time
 
 import pytest
 
@@ -150,3 +151,78 @@ def test_directory_change_reaches_a_unit_through_a_peer_while_the_centre_is_down
     )
     units = lienthong_json("directory", "show", "--data-dir", str(b.data_dir))["units"]
     assert C in {u["code"] for u in units} and after > before
+
+
+def test_a_revoked_unit_is_refused_once_the_directory_says_so(federation):
+    """After `centre revoke`, A refuses B's letters; nothing from B is stored at A."""
+    a = federation.add_unit(A, "VP UBND tỉnh Tây Ninh")
+    b = federation.add_unit(B, "Sở Nội vụ")
+    set_key(a.data_dir, "federation", "directory_refresh_seconds", "1")
+    federation.start()
+    before = lienthong_json("directory", "show", "--data-dir", str(a.data_dir))["version"]
+    lienthong("centre", "revoke", "--data-dir", str(federation.centre_dir), "--code", B)
+    wait_until(
+        lambda: (
+            lienthong_json("directory", "show", "--data-dir", str(a.data_dir))["version"] > before
+        ),
+        what="A seeing the directory that revokes B",
+    )
+    envelope_id = lienthong_json(
+        "send",
+        "--data-dir",
+        str(b.data_dir),
+        "--to",
+        A,
+        "--number",
+        "9/SNV",
+        "--subject",
+        "V/v thư từ đơn vị đã bị thu hồi chứng thư",
+    )["envelope_id"]
+    wait_until(
+        lambda: (r := outbox_state(b.data_dir, envelope_id, A))
+        and (r["last_error"] or r["state"] != "queued"),
+        what="B's attempt refused by A (and by the relay)",
+    )
+    time.sleep(3)  # give a wrongly accepted letter time to show up
+    assert lienthong_json("inbox", "--data-dir", str(a.data_dir)) == []
+    assert outbox_state(b.data_dir, envelope_id, A)["state"] in ("queued", "relayed")
+
+
+def test_rotated_keys_keep_old_letters_verifiable(federation):
+    """B rotates its keys; its earlier letter still verifies at A, and a new one arrives."""
+    a = federation.add_unit(A, "VP UBND tỉnh Tây Ninh")
+    b = federation.add_unit(B, "Sở Nội vụ")
+    set_key(a.data_dir, "federation", "directory_refresh_seconds", "1")
+    federation.start()
+
+    def send(number):
+        return lienthong_json(
+            "send",
+            "--data-dir",
+            str(b.data_dir),
+            "--to",
+            A,
+            "--number",
+            number,
+            "--subject",
+            "V/v thử",
+        )["envelope_id"]
+
+    def arrived(envelope_id):
+        return (outbox_state(b.data_dir, envelope_id, A) or {}).get("state") == "arrived"
+
+    old = send("1/SNV")
+    wait_until(lambda: arrived(old), what="the first letter")
+    b.stop()
+    lienthong("keys", "rotate", "--data-dir", str(b.data_dir))
+    b.start()
+    new = send("2/SNV")
+    wait_until(lambda: arrived(new), what="a letter signed with the new key")
+    for envelope_id in (old, new):
+        shown = lienthong_json("show", "--data-dir", str(a.data_dir), envelope_id)
+        assert shown["signature"]["verified"], shown["signature"]
+    serials = {
+        lienthong_json("show", "--data-dir", str(a.data_dir), e)["signature"]["serial"]
+        for e in (old, new)
+    }
+    assert len(serials) == 2
