@@ -67,7 +67,7 @@ def issue_ca(
 ) -> x509.Certificate:
     """A self-signed CA certificate that may sign leaf certificates only (path length 0)."""
     _check_validity(not_before, not_after)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, _bounded(name))])
     public_key = key.public_key()
     builder = (
         x509.CertificateBuilder()
@@ -114,7 +114,7 @@ def issue_leaf(
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, unit_code),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, unit_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, _bounded(unit_name)),
         ]
     )
     builder = (
@@ -144,6 +144,19 @@ def issue_leaf(
             x509.SubjectAlternativeName([_general_name(h) for h in hosts]), critical=False
         )
     return builder.sign(ca_key, None)
+
+
+# RFC 5280 upper bounds: ub-common-name and ub-organization-name are 64, which the
+# cryptography package applies to the UTF-8 bytes. The full name travels in the node
+# certificate; X.509 carries it only for people reading certificates.
+MAX_NAME_BYTES = 64
+
+
+def _bounded(name: str) -> str:
+    if len(name.encode("utf-8")) <= MAX_NAME_BYTES:
+        return name
+    cut = name.encode("utf-8")[: MAX_NAME_BYTES - 3].decode("utf-8", errors="ignore")
+    return cut + "…"  # the ellipsis is 3 bytes
 
 
 def unit_code_of(cert: x509.Certificate) -> str:

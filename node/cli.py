@@ -12,7 +12,7 @@ from typing import Any
 
 from crypto.errors import LienthongError
 from node import __version__
-from node.commands import centre, documents, enrol, local, users
+from node.commands import centre, demo, documents, enrol, local, users
 from node.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
     documents.register(sub)
+    demo.register(sub)
     centre.register(sub)
     enrol.register(sub)
     users.register(sub)

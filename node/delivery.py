@@ -101,7 +101,9 @@ class DeliveryEngine:
         self.random = random
         self.peers: dict[str, PeerState] = {}
         self.active: dict[str, set[asyncio.Task[None]]] = {}
-        self.in_flight: set[str] = set()  # item ids a worker is carrying now
+        # (item id, destination) a worker is carrying now: one envelope to many recipients
+        # is one item per recipient.
+        self.in_flight: set[tuple[str, str]] = set()
         self._picking: dict[str, asyncio.Lock] = {}
         self.on_directory_version = on_directory_version
         self._wake = asyncio.Event()
@@ -136,12 +138,15 @@ class DeliveryEngine:
         async with self.ctx.store.read() as conn:
             due = await queue.due_destinations(conn, self.ctx.clock())
         for code in due:
-            running = self.active.setdefault(code, set())
+            running = self.active.get(code, set())
             if self.peers.get(code) and running:
                 continue  # failing: one attempt at a time
-            while len(running) < PIPELINE_DEPTH and len(self.active) <= MAX_PARALLEL_DESTINATIONS:
+            if not running and len(self.active) >= MAX_PARALLEL_DESTINATIONS:
+                continue  # a slot frees when a destination's workers finish (_done wakes us)
+            while len(running) < PIPELINE_DEPTH:
                 task = asyncio.create_task(self._worker(code), name=f"delivery to {code}")
                 running.add(task)
+                self.active[code] = running
                 task.add_done_callback(lambda t, c=code: self._done(c, t))
                 if self.peers.get(code):
                     break
@@ -166,8 +171,8 @@ class DeliveryEngine:
         async with self._picking.setdefault(code, asyncio.Lock()):  # workers take disjoint items
             async with self.ctx.store.read() as conn:
                 due = await queue.due_for(conn, code, self.ctx.clock(), BATCH * PIPELINE_DEPTH)
-            items = within_bytes([i for i in due if i.id not in self.in_flight][:BATCH])
-            ids = {i.id for i in items}
+            items = within_bytes([i for i in due if (i.id, code) not in self.in_flight][:BATCH])
+            ids = {(i.id, code) for i in items}
             self.in_flight |= ids
         if not items:
             return

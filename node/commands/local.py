@@ -43,25 +43,35 @@ def node_keys(config: cfg.Config) -> NodeKeys:
     return load_keys(path, passphrase or None)
 
 
-def init(args: argparse.Namespace) -> None:
-    data_dir: Path = args.data_dir
-    validate_unit_code(args.code)
+def create_node(
+    data_dir: Path,
+    values: dict[str, dict],
+    *,
+    passphrase: bytes | None = None,
+) -> NodeKeys:
+    """A new unit's data directory: keys (mode 0600) and node.toml (written last)."""
+    validate_unit_code(values["unit"]["code"])
     config_path = data_dir / cfg.CONFIG_FILE
     if config_path.exists():
         raise LienthongError(f"{config_path} exists already: this data directory holds a node")
-    values = {
-        "unit": {"code": args.code, "name": args.name},
-        "node": {"listen": args.listen, "web": args.web, "reachable": not args.unreachable},
-    }
     checked = cfg.validate({k: dict(v) for k, v in values.items()}, str(config_path))
     data_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(data_dir, 0o700)
     keys = NodeKeys.generate()
     key_path = data_dir / checked["keys"]["identity"]
     key_path.parent.mkdir(mode=0o700, exist_ok=True)
-    save_keys(key_path, keys, read_passphrase(args.passphrase_file))
+    save_keys(key_path, keys, passphrase)
     config_path.write_text(cfg.render(checked), encoding="utf-8")
-    print(f"Node {args.code} ({args.name}) created in {data_dir}")
+    return keys
+
+
+def init(args: argparse.Namespace) -> None:
+    values = {
+        "unit": {"code": args.code, "name": args.name},
+        "node": {"listen": args.listen, "web": args.web, "reachable": not args.unreachable},
+    }
+    keys = create_node(args.data_dir, values, passphrase=read_passphrase(args.passphrase_file))
+    print(f"Node {args.code} ({args.name}) created in {args.data_dir}")
     print(f"Identity key fingerprint: {fingerprint(keys.sign_public)}")
 
 

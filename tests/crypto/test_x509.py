@@ -213,3 +213,18 @@ def test_cert_pem_round_trip_and_garbage(ca):
         cx.cert_from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
     with pytest.raises(CertificateError, match="over the limit"):
         cx.cert_from_pem(b"x" * (cx.MAX_PEM_BYTES + 1))
+
+
+def test_long_names_are_shortened_to_the_x509_bound():
+    """A centre or unit name over 64 characters still gets a certificate (RFC 5280 bound)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography.x509.oid import NameOID
+
+    from crypto.x509 import MAX_NAME_BYTES, generate_tls_key, issue_ca
+
+    now = datetime.now(UTC)
+    name = "Trung tâm Công nghệ thông tin và Truyền thông (Sở Thông tin và Truyền thông)"
+    ca = issue_ca(generate_tls_key(), name, not_before=now, not_after=now + timedelta(days=1))
+    cn = ca.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    assert len(name.encode()) > MAX_NAME_BYTES >= len(cn.encode()) and cn.startswith("Trung tâm")
