@@ -12,7 +12,7 @@ from typing import Any
 
 from crypto.errors import LienthongError
 from node import __version__
-from node.commands import centre, demo, documents, enrol, local, users
+from node.commands import centre, demo, doctor, documents, enrol, local, users
 from node.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     centre.register(sub)
     enrol.register(sub)
     users.register(sub)
+    doctor.register(sub)
     return parser
 
 

@@ -206,7 +206,7 @@ class Demo:
                     raise LienthongError(f"{code} stopped at start; see {self._log(code)}")
                 with self._log(code).open("rb") as f:
                     f.seek(self.log_start[code])
-                    if b"running" in f.read():
+                    if b"running; peer API" in f.read():
                         waiting.discard(code)
             if waiting and time.monotonic() > deadline:
                 raise LienthongError(f"not started in {READY_SECONDS:.0f} s: {sorted(waiting)}")

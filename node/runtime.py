@@ -36,6 +36,7 @@ from node import config as cfg
 from node.commands.local import node_keys
 from node.context import CONTEXT, NodeContext
 from node.delivery import DeliveryEngine
+from node.logs import setup_from_environment
 from node.peer_api import CONTENT_TYPE, add_peer_routes
 from node.peers import peer_middleware
 from storage.blobs import BlobStore
@@ -339,6 +340,7 @@ async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) 
 
 async def run(data_dir: Path) -> None:
     """Run the node in the foreground until SIGTERM or SIGINT."""
+    setup_from_environment()  # LIENTHONG_LOG_FORMAT, LIENTHONG_LOG_LEVEL (docs/OPERATIONS.md)
     node = await Node.open(data_dir)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -1,0 +1,24 @@
+"""`lienthong doctor`: check an installed node and say how to fix each problem."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from node import doctor
+from node.output import EXIT_ERROR, EXIT_OK, emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    help = "check config, keys, certificates, directory, centre, clock, disk and ports"
+    p = sub.add_parser("doctor", help=help, description=help)
+    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    checks = await doctor.run_checks(args.data_dir)
+    failed = doctor.failed(checks)
+    emit(args, {"ok": not failed, "checks": checks}, doctor.render(checks))
+    return EXIT_ERROR if failed else EXIT_OK

@@ -1,0 +1,436 @@
+"""`lienthong doctor`: checks of an installed node, each with a finding and the fixing command.
+
+Every check catches its own errors and reports them as a failure: doctor is
+run on broken installs, so it must never stop on one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import sqlite3
+import ssl
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import aiohttp
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from bootstrap.directory import DIRECTORY_PATH, iso
+from crypto import x509 as tls
+from crypto.keys import fingerprint, fingerprint_matches
+from crypto.keystore import INSECURE_MODE_BITS, is_sealed
+from node import config as cfg
+from node.commands.local import node_keys
+from protocol.certificate import verify_certificate
+from protocol.directory import verify_directory
+from storage.db import unix_ms
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+MS_PER_DAY = 86_400_000
+MS_PER_HOUR = 3_600_000
+CERT_WARN_DAYS = 30  # time enough to rotate keys or re-enrol before peers refuse us
+MIN_FREE_BYTES = 1024**3  # a day of large attachments on a busy office fits in 1 GiB
+# The centre answers GET /v1/directory in well under a second; doctor must not hang on a
+# black-holed address.
+CENTRE_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+PORT_PROBE_SECONDS = 2.0  # a TLS handshake on the loopback or LAN takes milliseconds
+# Directory bytes read back from the local cache (protocol.limits allows a few MiB).
+MAX_CACHED_DIRECTORY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One finding: what was checked, ok/warn/fail, what was found, and how to fix it."""
+
+    name: str
+    status: str
+    finding: str
+    fix: str = ""
+
+
+class _Inspection:
+    """What the checks share: the data directory, its config, and the clock."""
+
+    def __init__(self, data_dir: Path, clock: Callable[[], int]) -> None:
+        self.data_dir = Path(data_dir)
+        self.clock = clock
+        self.config: cfg.Config | None = None
+
+    def cmd(self, command: str) -> str:
+        return f"lienthong {command} --data-dir {self.data_dir}"
+
+    @property
+    def enrol(self) -> str:
+        return self.cmd("enrol") + " --centre URL --fingerprint FP --token TOKEN"
+
+    def root_public(self) -> bytes:
+        """The root key, as the key of tls/ca.pem (the CA key is the root key everywhere)."""
+        ca = tls.cert_from_pem(self.config.ca_path.read_bytes())
+        return ca.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+async def run_checks(data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> list[Check]:
+    """Every check of the node at data_dir, in the order an operator fixes them."""
+    ins = _Inspection(data_dir, clock)
+    results = await _guard("config", _check_config, ins)
+    if ins.config is not None:
+        for name, check in _CHECKS:
+            results.extend(await _guard(name, check, ins))
+    results.extend(await _guard("disk space", _check_disk, ins))
+    return results
+
+
+async def _guard(name: str, check: Callable, ins: _Inspection) -> list[Check]:
+    try:
+        result = check(ins)
+        if isinstance(result, Awaitable):
+            result = await result
+    except Exception as exc:  # a broken install must be reported, never crash doctor
+        result = Check(
+            name, FAIL, f"could not be checked: {type(exc).__name__}: {exc}", "see the finding"
+        )
+    return result if isinstance(result, list) else [result]
+
+
+def _check_config(ins: _Inspection) -> Check:
+    try:
+        ins.config = cfg.load_config(ins.data_dir)
+    except cfg.ConfigError as exc:
+        missing = not (ins.data_dir / cfg.CONFIG_FILE).is_file()
+        fix = (
+            ins.cmd("init") + " --code CODE --name NAME"
+            if missing
+            else f"edit {ins.data_dir / cfg.CONFIG_FILE} (every key: node.toml.example)"
+        )
+        return Check("config", FAIL, str(exc), fix)
+    c = ins.config
+    return Check("config", OK, f"node.toml loads: {c.role} {c.code} ({c.name})")
+
+
+def _key_file(name: str, path: Path) -> Check | None:
+    """Existence, mode and readability of a secret file; None when all are fine."""
+    if not path.is_file():
+        return Check(name, FAIL, f"{path} does not exist", "")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & INSECURE_MODE_BITS:
+        return Check(
+            name, FAIL, f"{path} has mode {mode:04o}, other users may read it", f"chmod 600 {path}"
+        )
+    if not os.access(path, os.R_OK):
+        return Check(
+            name,
+            FAIL,
+            f"{path} is not readable by this user",
+            f"chown lienthong: {path} (run doctor as the service user)",
+        )
+    return None
+
+
+def _check_identity_key(ins: _Inspection) -> Check:
+    path = ins.config.path("keys", "identity")
+    problem = _key_file("identity key", path)
+    if problem is not None:
+        fix = problem.fix or ins.cmd("init") + " (in a new data directory) or restore a backup"
+        return Check(problem.name, problem.status, problem.finding, fix)
+    env = ins.config.get("keys", "passphrase_env")
+    if is_sealed(path):
+        if not env or not os.environ.get(env):
+            return Check(
+                "identity key",
+                FAIL,
+                f"{path} is sealed and the passphrase is not in the environment"
+                + (f" (variable {env} is not set)" if env else " (keys.passphrase_env is empty)"),
+                "set keys.passphrase_env in node.toml and that variable in the service's "
+                "EnvironmentFile (docs/OPERATIONS.md)",
+            )
+        node_keys(ins.config)  # proves the passphrase opens the file
+        return Check("identity key", OK, f"{path}: mode 0600, sealed; ${env} opens it")
+    node_keys(ins.config)
+    return Check("identity key", OK, f"{path}: mode 0600, not sealed")
+
+
+def _check_root_key(ins: _Inspection) -> list[Check]:
+    """The centre's root key (keys/root.key): mode and readability; units have none."""
+    if ins.config.role != "centre":
+        return []
+    path = ins.config.root_key_path
+    problem = _key_file("root key", path)
+    if problem is not None:
+        return [Check(problem.name, FAIL, problem.finding, problem.fix or "restore a backup")]
+    sealed = "sealed" if is_sealed(path) else "not sealed"
+    return [Check("root key", OK, f"{path}: mode 0600, {sealed}")]
+
+
+def _check_tls_key(ins: _Inspection) -> Check:
+    path = ins.config.tls_key_path
+    problem = _key_file("TLS key", path)
+    if problem is not None:
+        if not problem.fix:  # missing: enrolment writes it
+            return Check(problem.name, FAIL, problem.finding + ": not enrolled", ins.enrol)
+        return problem
+    tls.key_from_pem(path.read_bytes())
+    return Check("TLS key", OK, f"{path}: mode 0600")
+
+
+def _validity(name: str, what: str, not_after_ms: int, now: int, fix: str) -> Check:
+    left = not_after_ms - now
+    if left < 0:
+        return Check(name, FAIL, f"{what} expired at {iso(not_after_ms)}", fix)
+    days = left // MS_PER_DAY
+    status = WARN if days < CERT_WARN_DAYS else OK
+    return Check(
+        name,
+        status,
+        f"{what} valid for {days} more days (until {iso(not_after_ms)})",
+        fix if status == WARN else "",
+    )
+
+
+def _check_tls_cert(ins: _Inspection) -> Check:
+    path, ca_path = ins.config.tls_cert_path, ins.config.ca_path
+    for p in (path, ca_path):
+        if not p.is_file():
+            return Check("TLS certificate", FAIL, f"{p} does not exist: not enrolled", ins.enrol)
+    cert = tls.cert_from_pem(path.read_bytes())
+    tls.verify_issued_by(cert, tls.cert_from_pem(ca_path.read_bytes()))
+    not_after = int(cert.not_valid_after_utc.timestamp() * 1000)
+    return _validity("TLS certificate", f"{path}", not_after, ins.clock(), ins.cmd("keys rotate"))
+
+
+def _check_node_cert(ins: _Inspection) -> Check:
+    name = "node certificate"
+    if ins.config.role == "centre":
+        return Check(name, OK, "the centre signs certificates and holds none of its own")
+    path = ins.config.certificate_path
+    if not path.is_file():
+        return Check(name, FAIL, f"{path} does not exist: not enrolled", ins.enrol)
+    cert = verify_certificate(path.read_bytes(), ins.root_public())
+    if cert.code != ins.config.code:
+        return Check(
+            name, FAIL, f"{path} is for {cert.code}, node.toml says {ins.config.code}", ins.enrol
+        )
+    what = f"certificate {cert.serial} of {cert.code}"
+    return _validity(name, what, cert.not_after, ins.clock(), ins.cmd("keys rotate"))
+
+
+def _check_ca_pin(ins: _Inspection) -> Check:
+    name = "centre CA"
+    if not ins.config.ca_path.is_file():
+        return Check(name, FAIL, f"{ins.config.ca_path} does not exist: not enrolled", ins.enrol)
+    root = ins.root_public()
+    pinned = ins.config.get("federation", "centre_fingerprint")
+    if ins.config.role == "centre":
+        return Check(name, OK, f"this is the centre; root fingerprint {fingerprint(root)}")
+    if not pinned:
+        return Check(name, FAIL, "federation.centre_fingerprint is empty: not enrolled", ins.enrol)
+    if not fingerprint_matches(root, pinned):
+        return Check(
+            name,
+            FAIL,
+            f"tls/ca.pem has key {fingerprint(root)}, but node.toml pins {pinned}",
+            "check the fingerprint on the enrolment sheet with the centre, then re-enrol",
+        )
+    return Check(name, OK, f"tls/ca.pem matches the pinned fingerprint {pinned}")
+
+
+def _check_directory(ins: _Inspection) -> Check:
+    name = "directory"
+    store = ins.config.store_path
+    refresh = "start the node with the centre reachable: " + ins.cmd("run")
+    if not store.is_file():
+        return Check(name, FAIL, f"no store at {store}: no directory cached", ins.enrol)
+    # Read-only: doctor must neither migrate nor lock the store of a running node.
+    conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = conn.execute(
+            "SELECT raw, expires_at FROM directory_cache ORDER BY version DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return Check(name, FAIL, "no directory cached yet", refresh)
+    raw, expires_at = bytes(row[0][:MAX_CACHED_DIRECTORY]), row[1]
+    now = ins.clock()
+    directory = verify_directory(raw, ins.root_public(), now=min(now, expires_at))
+    version = f"directory v{directory.version}"
+    if now > directory.expires_at:
+        return Check(name, FAIL, f"{version} expired at {iso(directory.expires_at)}", refresh)
+    hours = (directory.expires_at - now) // MS_PER_HOUR
+    status = WARN if hours < ins.config.get("federation", "directory_warn_hours") else OK
+    finding = f"{version}, {len(directory.certificates)} units, expires in {hours} hours"
+    return Check(name, status, finding, refresh if status == WARN else "")
+
+
+async def _check_centre(ins: _Inspection) -> list[Check]:
+    config = ins.config
+    if config.role == "centre":
+        return [Check("centre reachable", OK, "this is the centre")]
+    url = config.get("federation", "centre_url")
+    if not url:
+        return [Check("centre reachable", FAIL, "federation.centre_url is empty", ins.enrol)]
+    from node.runtime import client_ssl_context
+
+    context = client_ssl_context(config)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=CENTRE_TIMEOUT) as session,
+            session.get(url.rstrip("/") + DIRECTORY_PATH, ssl=context) as response,
+        ):
+            status, date = response.status, response.headers.get("Date")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return [
+            Check(
+                "centre reachable",
+                FAIL,
+                f"GET {url}{DIRECTORY_PATH}: {type(exc).__name__}: {exc}",
+                "check the network and firewall to the centre (docs/OPERATIONS.md, Ports)",
+            )
+        ]
+    finding = f"GET {url}{DIRECTORY_PATH}: HTTP {status}"
+    if status >= 400:
+        fix = "the centre refused this node: ask its operator ('lienthong centre units')"
+        reach = Check("centre reachable", FAIL, finding, fix)
+    else:
+        reach = Check("centre reachable", OK, finding)
+    return [reach, _skew(ins, date, config.get("security", "clock_skew_seconds"))]
+
+
+def _skew(ins: _Inspection, date: str | None, limit: int) -> Check:
+    if not date:
+        return Check("clock skew", WARN, "the centre sent no Date header", "")
+    theirs = parsedate_to_datetime(date).astimezone(UTC)
+    skew = abs(ins.clock() / 1000 - theirs.timestamp())
+    finding = f"{skew:.0f} s from the centre's clock (tolerated: {limit} s)"
+    if skew > limit:
+        return Check("clock skew", WARN, finding, "enable NTP: timedatectl set-ntp true")
+    return Check("clock skew", OK, finding)
+
+
+def _check_disk(ins: _Inspection) -> Check:
+    path = ins.data_dir if ins.data_dir.exists() else ins.data_dir.parent
+    free = shutil.disk_usage(path).free
+    finding = f"{free / 1024**3:.1f} GiB free in {path}"
+    if free < MIN_FREE_BYTES:
+        return Check("disk space", WARN, finding, f"free space on the disk holding {path}")
+    return Check("disk space", OK, finding)
+
+
+async def _check_ports(ins: _Inspection) -> list[Check]:
+    return [await _port(ins, key) for key in ("listen", "web")]
+
+
+async def _port(ins: _Inspection, key: str) -> Check:
+    name = f"port node.{key}"
+    hostport = ins.config.get("node", key)
+    host, port = hostport.rsplit(":", 1)
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node binds
+        try:
+            sock.bind((host, int(port)))
+            return Check(name, OK, f"{hostport} is free")
+        except OSError as exc:
+            error = exc
+    holder = _holder(int(port))
+    if holder and _is_running_node(holder[1]):
+        return Check(name, OK, f"{hostport} is held by a running node: pid {holder[0]}")
+    if key == "listen" and await _is_this_node(ins, host, int(port)):
+        return Check(name, OK, f"{hostport} is held by this node, running")
+    who = f"by pid {holder[0]} ({' '.join(holder[1])})" if holder else f"({error.strerror})"
+    return Check(
+        name,
+        FAIL,
+        f"{hostport} is taken {who}",
+        f"stop that process, or change node.{key} in node.toml (see: ss -ltnp 'sport = :{port}')",
+    )
+
+
+def _is_running_node(argv: list[str]) -> bool:
+    """Whether a command line is `lienthong run` or `lienthong demo` (or via node.cli)."""
+    program = any(Path(a).name == "lienthong" or a == "node.cli" for a in argv[:3])
+    return program and any(a in ("run", "demo") for a in argv)
+
+
+def _holder(port: int) -> tuple[str, list[str]] | None:
+    """The pid and command line of the process listening on port, if this user can see it."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(fields[9])
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:[") and target[8:-1] in inodes:
+                    argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    return proc.name, [a for a in argv if a]
+        except OSError:
+            continue
+    return None
+
+
+async def _is_this_node(ins: _Inspection, host: str, port: int) -> bool:
+    """Whether the TLS server on host:port presents this node's own certificate."""
+    config = ins.config
+    if not config.tls_cert_path.is_file():
+        return False
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # we compare the certificate's bytes ourselves
+    try:
+        context.load_cert_chain(config.tls_cert_path, config.tls_key_path)
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(host, port, ssl=context), PORT_PROBE_SECONDS
+        )
+    except (OSError, TimeoutError, ssl.SSLError):
+        return False
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+    mine = tls.cert_from_pem(config.tls_cert_path.read_bytes()).public_bytes(Encoding.DER)
+    return der == mine
+
+
+_CHECKS: list[tuple[str, Callable]] = [
+    ("identity key", _check_identity_key),
+    ("root key", _check_root_key),
+    ("TLS key", _check_tls_key),
+    ("TLS certificate", _check_tls_cert),
+    ("node certificate", _check_node_cert),
+    ("centre CA", _check_ca_pin),
+    ("directory", _check_directory),
+    ("centre reachable", _check_centre),
+    ("ports", _check_ports),
+]
+
+
+def failed(checks: list[Check]) -> bool:
+    return any(c.status == FAIL for c in checks)
+
+
+def render(checks: list[Check]) -> str:
+    """One line per check, and the fix indented below it."""
+    lines = []
+    for c in checks:
+        lines.append(f"[{c.status.upper():4}] {c.name}: {c.finding}")
+        if c.fix and c.status != OK:
+            lines.append(f"       fix: {c.fix}")
+    return "\n".join(lines)
