@@ -79,6 +79,9 @@ async def inbox(request: web.Request) -> web.Response:
     peer = require_peer(request)
     try:
         envelopes, statuses = decode_batch(await read_capped(request, MAX_INBOX_BYTES))
+    except web.HTTPRequestEntityTooLarge:
+        await _refusal(ctx, peer, "inbox", f"request body over {MAX_INBOX_BYTES} bytes")
+        raise
     except (ValueError, LienthongError) as exc:
         await _refusal(ctx, peer, "inbox", f"malformed request: {exc}")
         return error_response(400, "MalformedRequest", str(exc))
@@ -129,6 +132,9 @@ async def directory_push(request: web.Request) -> web.Response:
     try:
         raw = await read_capped(request, MAX_DIRECTORY_BYTES)
         await ctx.directory.accept(raw, source=f"push from {source}")
+    except web.HTTPRequestEntityTooLarge:
+        await _refusal(ctx, str(source), "directory", f"push over {MAX_DIRECTORY_BYTES} bytes")
+        raise
     except LienthongError as exc:
         return error_response(422, type(exc).__name__, str(exc))
     return web.Response(status=204)
@@ -188,6 +194,7 @@ async def blob_put(request: web.Request) -> web.Response:
             return web.Response(status=202, headers={"Upload-Offset": str(writer.size)})
         await asyncio.to_thread(writer.commit, blob_id, total)
     except BlobError as exc:
+        await _refusal(ctx, require_peer(request), "blob", f"{blob_id}: {exc}")
         return error_response(422, type(exc).__name__, str(exc))
     except BaseException:
         await asyncio.to_thread(writer.suspend)

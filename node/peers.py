@@ -21,6 +21,7 @@ from bootstrap.directory import DIRECTORY_HEADER
 from crypto.errors import CertificateError
 from crypto.x509 import unit_code_of
 from node.context import CONTEXT
+from storage import audit
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,32 @@ async def peer_middleware(request: web.Request, handler):
         response = await handler(request)
     except web.HTTPException as exc:
         exc.headers[DIRECTORY_HEADER] = version
+        if isinstance(exc, web.HTTPForbidden) and code is None:
+            await _audit_unknown_peer(request, why or "unknown")
         raise
     response.headers[DIRECTORY_HEADER] = version
     return response
+
+
+MAX_AUDITED_STRANGERS = 1000  # distinct refusals audited per run: the log stays bounded
+
+
+async def _audit_unknown_peer(request: web.Request, why: str) -> None:
+    """Audit a refused caller once per reason (a revoked unit retrying cannot flood the log)."""
+    ctx = request.app[CONTEXT]
+    audited: set[str] = ctx.extras.setdefault("audited_strangers", set())  # type: ignore[assignment]
+    if why in audited or len(audited) >= MAX_AUDITED_STRANGERS:
+        return
+    audited.add(why)
+    async with ctx.store.write() as tx:
+        await audit.append(
+            tx,
+            at=ctx.clock(),
+            actor=request.remote or "unknown",
+            action="peer.refused",
+            subject=request.path,
+            details={"reason": why[:500]},
+        )
 
 
 def require_peer(request: web.Request) -> str:

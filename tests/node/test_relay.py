@@ -4,206 +4,52 @@ the edge, retention with its notice to the sender, and that the relay cannot rea
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import socket
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding
 
-from crypto import x509 as tls
-from crypto.keys import NodeKeys
 from node import documents as service
 from node.attachments import decrypt_to
-from node.config import Config, validate
-from node.context import CONTEXT, NodeContext
-from node.delivery import DeliveryEngine
-from node.peer_api import CONTENT_TYPE, add_peer_routes
-from node.peers import peer_middleware
-from node.relay import add_relay_routes, mailboxes_of, sweep_once
+from node.peer_api import CONTENT_TYPE
+from node.relay import mailboxes_of, sweep_once
 from node.relay_client import backoff_seconds, pull_loop, pull_once
-from protocol.certificate import issue_certificate
 from protocol.codes import StatusCode
 from protocol.delivery import Delivery
-from protocol.directory import Directory, issue_directory, verify_directory
-from protocol.document import DocumentMetadata, Organisation
 from protocol.envelope import open_envelope, verify_envelope
 from protocol.errors import DecodeError, NotARecipient
 from protocol.status import make_status
 from protocol.wire import pack, unpack
-from storage import audit
-from storage import delivery as queue
 from storage import relay as mailbox
-from storage.blobs import BlobStore
 from storage.centre import get_unit, put_unit
-from storage.db import Store, unix_ms
-from storage.documents import get_document, get_envelope_raw
-from tests.node.helpers import DAY, Clock
-
-CENTRE, A, B, C = "000.00.00.H53", "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
-UNKNOWN = "000.00.09.H53"
-SUBJECT = "V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)"
-# Safety net for awaits that must finish long before the relay's 25 s wait: a broken
-# wake-up fails the test instead of passing late. Not a timing assertion.
-BOUND = 10
-
-
-@dataclass
-class DirectoryHolder:
-    """What node services need of bootstrap.directory.DirectoryState, over one Directory."""
-
-    current: Directory
-
-    @property
-    def version(self) -> int:
-        return self.current.version
-
-    def key_lookup(self, code: str, serial: int) -> bytes:
-        return self.current.signing_key(code, serial)
-
-
-@dataclass
-class Unit:
-    ctx: NodeContext
-    session: aiohttp.ClientSession
-    engine: DeliveryEngine
-
-
-@dataclass
-class Federation:
-    root: NodeKeys
-    clock: Clock
-    centre_url: str
-    centre: NodeContext
-    units: dict[str, Unit]
-    certificates: dict[str, bytes] = field(default_factory=dict)
-
-    @property
-    def relay(self) -> str:
-        return f"{self.centre_url}/v1/relay"
-
-    def directory(self, codes: list[str], relays: list[str], version: int = 1) -> Directory:
-        now = self.clock()
-        raw = issue_directory(
-            self.root,
-            version=version,
-            issued_at=now,
-            expires_at=now + 400 * DAY,
-            centre_name="Trung tâm Tin học tỉnh Tây Ninh",
-            centre_url=self.centre_url,
-            certificates=[self.certificates[c] for c in codes],
-            relays=relays,
-        )
-        return verify_directory(raw, self.root.sign_public, now=now)
-
-
-def letter() -> DocumentMetadata:
-    return DocumentMetadata(
-        number=2340,
-        notation="VP-TTTH",
-        doc_type="cong_van",
-        issuer=Organisation(name="Văn phòng UBND tỉnh", code=A),
-        place="Tây Ninh",
-        issued_on="2014-05-23",
-        subject=SUBJECT,
-    )
-
-
-async def _context(tmp: Path, code: str, keys: NodeKeys, holder, clock, role: str) -> NodeContext:
-    data_dir = tmp / code
-    data_dir.mkdir()
-    values = validate({"unit": {"code": code, "name": f"Unit {code}"}, "node": {"role": role}})
-    config = Config(data_dir=data_dir, values=values)
-    return NodeContext(
-        config=config,
-        keys=keys,
-        store=await Store.open(config.store_path, clock=clock),
-        blobs=BlobStore(config.blob_dir),
-        directory=holder,  # type: ignore[arg-type]
-        clock=clock,
-    )
+from storage.documents import get_document
+from tests.node.helpers import DAY
+from tests.node.tls_federation import (
+    BOUND,
+    CENTRE,
+    SUBJECT,
+    UNKNOWN,
+    A,
+    B,
+    C,
+    Federation,
+    Unit,
+    actions,
+    attachment,
+    federation,
+    send,
+    state,
+    until,
+)
 
 
 @pytest.fixture
-async def fed(tmp_path: Path):
+async def fed(tmp_path):
     """A centre serving the relay over mutual TLS and three units behind NAT (A, B, C)."""
-    clock = Clock(unix_ms())  # X.509 validity is checked by OpenSSL against the real time
-    root = NodeKeys.generate()
-    ca_key = Ed25519PrivateKey.from_private_bytes(root.signing.encode())
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    end = start + timedelta(days=400)
-    ca = tls.issue_ca(ca_key, "Trung tâm CA", not_before=start, not_after=end)
-    ca_path = tmp_path / "ca.pem"
-    ca_path.write_bytes(tls.cert_to_pem(ca))
-    listener = socket.create_server(("127.0.0.1", 0))
-    centre_url = f"https://127.0.0.1:{listener.getsockname()[1]}"
-    keys = {code: NodeKeys.generate() for code in (CENTRE, A, B, C)}
-    certificates, pem = {}, {}
-    for serial, code in enumerate(keys, start=1):
-        tls_key = tls.generate_tls_key()
-        leaf = tls.issue_leaf(
-            ca_key,
-            ca,
-            tls_key.public_key(),
-            unit_code=code,
-            unit_name=f"Unit {code}",
-            serial=serial,
-            hosts=["127.0.0.1"],
-            not_before=start,
-            not_after=end,
-        )
-        pem[code] = (tmp_path / f"{code}.crt", tmp_path / f"{code}.key")
-        pem[code][0].write_bytes(tls.cert_to_pem(leaf))
-        pem[code][1].write_bytes(tls.key_to_pem(tls_key))
-        certificates[code] = issue_certificate(
-            root,
-            serial=serial,
-            code=code,
-            name=f"Unit {code}",
-            sign_key=keys[code].sign_public,
-            enc_key=keys[code].enc_public,
-            tls_sha256=hashlib.sha256(leaf.public_bytes(Encoding.DER)).digest(),
-            endpoints=[centre_url] if code == CENTRE else [],
-            reachable=code == CENTRE,  # units behind NAT: the engine goes to the relay
-            not_before=clock() - DAY,
-            not_after=clock() + 365 * DAY,
-        )
-    fed = Federation(root, clock, centre_url, None, {}, certificates)  # type: ignore[arg-type]
-    directory = fed.directory(list(keys), [fed.relay])
-    fed.centre = await _context(
-        tmp_path, CENTRE, keys[CENTRE], DirectoryHolder(directory), clock, "centre"
-    )
-    app = web.Application(middlewares=[peer_middleware])
-    app[CONTEXT] = fed.centre
-    add_relay_routes(app)
-    add_peer_routes(app, unit=False)  # the blobs
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    server_tls = tls.server_context(*pem[CENTRE], ca_path)
-    server_tls.verify_mode = ssl.CERT_OPTIONAL  # as node.runtime does for the centre
-    await web.SockSite(runner, listener, ssl_context=server_tls).start()
-    for code in (A, B, C):
-        ctx = await _context(tmp_path, code, keys[code], DirectoryHolder(directory), clock, "unit")
-        client_tls = tls.client_context(*pem[code], ca_path)
-        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls))
-        fed.units[code] = Unit(ctx, session, DeliveryEngine(ctx, session))
-    try:
-        yield fed
-    finally:
-        for unit in fed.units.values():
-            await unit.session.close()
-        await runner.cleanup()
-        for unit in fed.units.values():
-            await unit.ctx.store.close()
-        await fed.centre.store.close()
+    async with federation(tmp_path) as built:
+        yield built
 
 
 async def deposit(unit: Unit, relay: str, to: str, envelopes=(), statuses=()) -> dict:
@@ -216,42 +62,9 @@ async def deposit(unit: Unit, relay: str, to: str, envelopes=(), statuses=()) ->
         return unpack(await response.read(), what="answer", max_bytes=1 << 20)
 
 
-async def send(unit: Unit, to: list[str], files: list[Path] = ()) -> tuple[str, bytes]:
-    envelope_id = await service.send_document(unit.ctx, letter(), to, files=files, actor="vt")
-    async with unit.ctx.store.read() as conn:
-        return envelope_id, await get_envelope_raw(conn, envelope_id)
-
-
-async def state(unit: Unit, envelope_id: str, recipient: str) -> Delivery:
-    async with unit.ctx.store.read() as conn:
-        return await queue.delivery_state(conn, envelope_id, recipient)
-
-
 async def waiting(fed: Federation, code: str | None = None) -> int:
     async with fed.centre.store.read() as conn:
         return await mailbox.count(conn, code)
-
-
-async def actions(ctx: NodeContext) -> list[str]:
-    async with ctx.store.read() as conn:
-        assert (await audit.verify(conn)).ok
-        return [e.action for e in await audit.entries(conn, limit=1000)]
-
-
-async def until(predicate: Callable[[], bool]) -> None:
-    """Return once `predicate` holds (checked as the event loop turns), within BOUND."""
-
-    async def poll() -> None:
-        while not predicate():  # noqa: ASYNC110 - the conditions belong to other components
-            await asyncio.sleep(0.005)
-
-    await asyncio.wait_for(poll(), BOUND)
-
-
-def attachment(tmp_path: Path) -> Path:
-    path = tmp_path / "danh-sach.pdf"
-    path.write_bytes(b"%PDF-1.4 danh sach 26 don vi\n" * 5000)
-    return path
 
 
 async def test_deposit_pull_receive_ack_and_the_receipt_comes_back(fed, tmp_path):

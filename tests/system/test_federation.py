@@ -179,8 +179,10 @@ def test_a_revoked_unit_is_refused_once_the_directory_says_so(federation):
         "V/v thư từ đơn vị đã bị thu hồi chứng thư",
     )["envelope_id"]
     wait_until(
-        lambda: (r := outbox_state(b.data_dir, envelope_id, A))
-        and (r["last_error"] or r["state"] != "queued"),
+        lambda: (
+            (r := outbox_state(b.data_dir, envelope_id, A))
+            and (r["last_error"] or r["state"] != "queued")
+        ),
         what="B's attempt refused by A (and by the relay)",
     )
     time.sleep(3)  # give a wrongly accepted letter time to show up

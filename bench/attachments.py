@@ -1,0 +1,272 @@
+"""A 1 GiB attachment A -> B directly and A -> C via the relay: MB/s and peak RSS per process.
+
+A runs in this process (as the clerk's page would send); B, C and the centre are
+`lienthong run` processes; C is configured unreachable, so A deposits at the
+relay and C pulls the blob from the centre. A figure runs from the call to
+`send_document` (which encrypts the file into A's blob store) to the recipient's
+signed 01 stored at A. Peak RSS: VmHWM of each process, reset (/proc/PID/clear_refs)
+just before each transfer, read right after it. MB = 2**20 bytes.
+Baseline, same run: a bare aiohttp streaming PUT of the same file over the same
+mutual TLS (A's certificate to B's) into a server process that writes it to disk
+and fsyncs; and, recorded beside it, a raw copy of the file (read + write + fsync).
+Targets: >= 100 MB/s per path, every process < 150 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from bench._common import report, result  # noqa: E402
+from bench.fanout import provision  # noqa: E402
+from node.config import load_config  # noqa: E402
+from node.documents import send_document  # noqa: E402
+from node.runtime import Node, client_ssl_context  # noqa: E402
+from protocol.document import DocumentMetadata, Organisation  # noqa: E402
+from storage.delivery import delivery_state  # noqa: E402
+from tests.system.harness import Federation, free_port  # noqa: E402
+
+A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
+MB = 1024 * 1024
+CHUNK = MB
+TARGET_MB_S = 100.0
+TARGET_RSS_MB = 150.0
+TRANSFER_TIMEOUT = 600.0  # seconds for one transfer before the benchmark gives up
+DIRECTORY_TIMEOUT = 60.0  # seconds for the sender to learn every recipient
+PUT_SERVER = """
+import os, sys
+from pathlib import Path
+from aiohttp import web
+from crypto.x509 import server_context
+ctx = server_context(*[Path(p) for p in sys.argv[3:6]])
+out = Path(sys.argv[2])
+async def put(request):
+    with out.open('wb') as f:
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            f.write(chunk)
+        f.flush()
+        os.fsync(f.fileno())
+    return web.Response(status=201)
+app = web.Application(client_max_size=2**40)
+app.router.add_put('/blob', put)
+print('running', flush=True)
+web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print=None,
+            access_log=None)
+"""
+
+
+def make_file(path: Path, size: int) -> None:
+    """Random bytes written 1 MiB at a time: the file is never whole in memory."""
+    with path.open("wb") as f:
+        for _ in range(size // CHUNK):
+            f.write(os.urandom(CHUNK))
+        f.write(os.urandom(size % CHUNK))
+
+
+def raw_copy_mb_s(source: Path, target: Path) -> float:
+    start = time.perf_counter()
+    with source.open("rb") as src, target.open("wb") as dst:
+        while chunk := src.read(CHUNK):
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    elapsed = time.perf_counter() - start
+    target.unlink()
+    return source.stat().st_size / MB / elapsed
+
+
+async def _file_chunks(path: Path):
+    with path.open("rb") as f:
+        while chunk := await asyncio.to_thread(f.read, CHUNK):
+            yield chunk
+
+
+async def bare_put_mb_s(fed: Federation, source: Path, size: int, tmp: Path) -> float:
+    """A bare aiohttp streaming PUT of `source` over A's and B's mutual TLS, to disk."""
+    a_conf = load_config(fed.nodes[A].data_dir)
+    b_conf = load_config(fed.nodes[B].data_dir)
+    port = free_port()
+    out = tmp / "bare_put.bin"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            PUT_SERVER,
+            str(port),
+            str(out),
+            str(b_conf.tls_cert_path),
+            str(b_conf.tls_key_path),
+            str(b_conf.ca_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        server.stdout.readline()
+        connector = aiohttp.TCPConnector(ssl=client_ssl_context(a_conf))
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            url = f"https://127.0.0.1:{port}/blob"
+            for _ in range(50):  # the server may need a moment to bind
+                try:
+                    async with session.put(url, data=b"warm up") as r:
+                        await r.read()
+                    break
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.1)
+            start = time.perf_counter()
+            async with session.put(url, data=_file_chunks(source)) as r:
+                await r.read()
+                assert r.status == 201, r.status
+            elapsed = time.perf_counter() - start
+        return size / MB / elapsed
+    finally:
+        server.terminate()
+        server.wait()
+        out.unlink(missing_ok=True)
+
+
+def reset_peak(pid: int) -> None:
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+
+
+def peak_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
+
+
+def metadata(ctx, n: int) -> DocumentMetadata:
+    return DocumentMetadata(
+        number=n,
+        notation="VP-TTTH",
+        doc_type="cong_van",
+        issuer=Organisation(name=ctx.config.name, code=ctx.config.code),
+        place="Tây Ninh",
+        issued_on="2026-11-25",
+        subject=f"V/v gửi tệp đính kèm lớn số {n}",
+    )
+
+
+async def wait_arrived(ctx, envelope_id: str, recipient: str, timeout: float) -> dict[str, float]:
+    """Wait for the 01; return when (perf_counter) each delivery state was first seen."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, float] = {}
+    while True:
+        async with ctx.store.read() as conn:
+            state = await delivery_state(conn, envelope_id, recipient)
+        seen.setdefault(state.value, time.perf_counter())
+        if state.value in ("arrived", "accepted"):
+            return seen
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no 01 from {recipient} after {timeout} s (state {state.value})")
+        await asyncio.sleep(0.02)
+
+
+async def run(size: int) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        source = tmp / "attachment.bin"
+        make_file(source, size)
+        fed = Federation(tmp)
+        try:
+            fed.nodes["centre"].stop()  # units are enrolled in this process, as fanout does
+            await provision(fed, [(A, True), (B, True), (C, False)])
+            fed.start("centre", B, C)
+            copy_rate = raw_copy_mb_s(source, tmp / "copy.bin")
+            put_rate = await bare_put_mb_s(fed, source, size, tmp)
+            pids = {
+                "A": os.getpid(),
+                "B": fed.nodes[B].process.pid,
+                "C": fed.nodes[C].process.pid,
+                "centre": fed.nodes["centre"].process.pid,
+            }
+            node = await Node.open(fed.nodes[A].data_dir)
+            await node.start()
+            try:
+                ctx = node.ctx
+                deadline = time.monotonic() + DIRECTORY_TIMEOUT
+                while not all(ctx.directory.current.current(c) for c in (B, C)):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the sender did not get the centre's directory")
+                    await asyncio.sleep(0.1)
+                figures = {}
+                for n, code in enumerate((B, C), start=1):
+                    for pid in pids.values():
+                        reset_peak(pid)
+                    start = time.perf_counter()
+                    envelope_id = await send_document(
+                        ctx, metadata(ctx, n), [code], files=[source], actor="bench"
+                    )
+                    queued = time.perf_counter()
+                    seen = await wait_arrived(ctx, envelope_id, code, TRANSFER_TIMEOUT)
+                    end = seen.get("arrived") or seen["accepted"]
+                    rss = {name: peak_mb(pid) for name, pid in pids.items()}
+                    phases = {"encrypt_and_queue_s": queued - start, "to_01_s": end - queued}
+                    if "relayed" in seen:
+                        phases["to_relayed_s"] = seen["relayed"] - queued
+                    figures[code] = (size / MB / (end - start), rss, phases)
+            finally:
+                await node.close()
+        finally:
+            fed.close()
+    out = []
+    for code, path in ((B, "direct"), (C, "relay")):
+        speed, rss, phases = figures[code]
+        out.append(
+            result(
+                f"{path}_MB_per_s",
+                speed,
+                "MB/s",
+                baseline_name="bare_aiohttp_mtls_put_MB_per_s",
+                baseline=put_rate,
+                target=f">= {TARGET_MB_S:g}",
+                met=speed >= TARGET_MB_S,
+            )
+        )
+        for name, value in rss.items():
+            if path == "direct" and name == "C":
+                continue  # C takes no part in the direct transfer
+            out.append(
+                result(
+                    f"{path}_peak_rss_{name}_MB",
+                    value,
+                    "MB",
+                    target=f"< {TARGET_RSS_MB:g}",
+                    met=value < TARGET_RSS_MB,
+                )
+            )
+        for name, value in phases.items():
+            out.append(result(f"{path}_{name}", value, "s", target="(recorded)", met=True))
+    out.append(
+        result("raw_copy_MB_per_s", copy_rate, "MB/s", target="(recorded, baseline)", met=True)
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a 256 MiB attachment")
+    args = parser.parse_args()
+    size = 256 * MB if args.quick else 1024 * MB
+    results = asyncio.run(run(size))
+    report("attachments", results)
+
+
+if __name__ == "__main__":
+    main()
