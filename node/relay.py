@@ -69,6 +69,7 @@ MAX_ORPHANS_PER_SWEEP = 1000
 MS_PER_DAY = 86_400_000
 MAILBOXES_KEY = "relay_mailboxes"  # ctx.extras: the Mailboxes of this centre
 NOTICE_EXPIRED = "expired"
+NOTICE_STATUS_EXPIRED = "status-expired"
 
 
 class RelayError(LienthongError):
@@ -144,23 +145,28 @@ def add_relay_routes(app: web.Application) -> None:
     app.on_shutdown.append(wake_all)
 
 
-def encode_notice(envelope_id: str, recipient: str) -> bytes:
-    """The relay's notice to a sender that an envelope expired unread in `recipient`'s box."""
-    return pack({"event": NOTICE_EXPIRED, "envelope": envelope_id, "recipient": recipient})
+# What expired: the notice names an envelope (its delivery becomes 'expired' at the
+# sender) or a status (its author sends it again; a status must not be lost silently).
+_NOTICE_KEY = {NOTICE_EXPIRED: "envelope", NOTICE_STATUS_EXPIRED: "status"}
+
+
+def encode_notice(item_id: str, recipient: str, event: str = NOTICE_EXPIRED) -> bytes:
+    """The relay's notice to an item's author that it expired unread in `recipient`'s box."""
+    return pack({"event": event, _NOTICE_KEY[event]: item_id, "recipient": recipient})
 
 
 def decode_notice(raw: bytes) -> tuple[str, str, str]:
-    """(event, envelope id, recipient) of a relay notice; InvalidField if malformed."""
+    """(event, item id, recipient) of a relay notice; InvalidField if malformed."""
     f = Fields(unpack(raw, what="relay notice", max_bytes=MAX_NOTICE_BYTES), "relay notice")
-    event = f.str("event", choices=frozenset({NOTICE_EXPIRED}))
-    envelope_id = f.ulid("envelope")
+    event = f.str("event", choices=frozenset(_NOTICE_KEY))
+    item_id = f.ulid(_NOTICE_KEY[event])
     recipient = f.code("recipient")
     f.done()
-    return event, envelope_id, recipient
+    return event, item_id, recipient
 
 
-def notice_id(envelope_id: str, recipient: str) -> str:
-    return f"expired:{envelope_id}:{recipient}"
+def notice_id(item_id: str, recipient: str) -> str:
+    return f"expired:{item_id}:{recipient}"
 
 
 # -- deposit --------------------------------------------------------------------------------
@@ -392,8 +398,8 @@ class SweepReport:
 
 
 async def sweep_once(ctx: NodeContext) -> SweepReport:
-    """Remove expired items; for each expired envelope tell its sender (a notice in the
-    sender's own mailbox); remove the blobs no item depends on any more."""
+    """Remove expired items; for each expired envelope or status tell its author (a notice
+    in the author's own mailbox); remove the blobs no item depends on any more."""
     now = ctx.clock()
     retention = _retention_ms(ctx)
     expired = notices = removed = 0
@@ -402,14 +408,15 @@ async def sweep_once(ctx: NodeContext) -> SweepReport:
         async with ctx.store.write() as tx:
             items = await mailbox.take_expired(tx, now, limit=SWEEP_BATCH)
             for item in items:
-                if item.kind != "envelope":
+                if item.kind == "notice":
                     continue
+                event = NOTICE_EXPIRED if item.kind == "envelope" else NOTICE_STATUS_EXPIRED
                 notice = MailItem(
                     recipient=item.sender,
                     id=notice_id(item.id, item.recipient),
                     kind="notice",
                     sender=ctx.config.code,
-                    raw=encode_notice(item.id, item.recipient),
+                    raw=encode_notice(item.id, item.recipient, event),
                     deposited_at=now,
                     expires_at=now + retention,
                 )

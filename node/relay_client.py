@@ -23,7 +23,14 @@ from crypto.errors import LienthongError
 from node.context import NodeContext
 from node.documents import ClockSkew, MissingBlobs, receive_envelope, receive_status
 from node.peer_api import CONTENT_TYPE, STREAM_CHUNK
-from node.relay import MAX_ITEM_ID, MAX_PULL_RESPONSE_BYTES, MAX_PULL_WAIT, decode_notice
+from node.relay import (
+    MAX_ITEM_ID,
+    MAX_PULL_RESPONSE_BYTES,
+    MAX_PULL_WAIT,
+    NOTICE_EXPIRED,
+    NOTICE_STATUS_EXPIRED,
+    decode_notice,
+)
 from protocol.delivery import Event
 from protocol.envelope import BlobRef, verify_envelope
 from protocol.errors import Expired, InvalidField, NotARecipient, UnknownSigner
@@ -31,7 +38,7 @@ from protocol.states import TransitionError
 from protocol.status import verify_status
 from protocol.wire import Fields, pack, unpack
 from storage import audit
-from storage.delivery import apply_delivery_event
+from storage.delivery import apply_delivery_event, requeue_status
 from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, Conflict, NotFound, StoreError
 
 log = logging.getLogger("lienthong.relay")
@@ -341,9 +348,21 @@ async def fetch_blob(
 
 async def _notice(ctx: NodeContext, raw: bytes) -> None:
     event, envelope_id, recipient = decode_notice(raw)
-    if event != "expired":  # decode_notice knows no other event; kept for new ones
-        raise InvalidField("relay notice", "event", f"unknown event {event!r}")
     now = ctx.clock()
+    if event == NOTICE_STATUS_EXPIRED:  # our status was never collected: send it again
+        async with ctx.store.write() as tx:
+            await requeue_status(tx, envelope_id, at=now)
+        wake = ctx.extras.get("wake_delivery")
+        if callable(wake):
+            wake()
+        log.warning(
+            "status %s expired at the relay before %s collected it; sending it again",
+            envelope_id,
+            recipient,
+        )
+        return
+    if event != NOTICE_EXPIRED:  # decode_notice knows no other event; kept for new ones
+        raise InvalidField("relay notice", "event", f"unknown event {event!r}")
     async with ctx.store.write() as tx:
         with contextlib.suppress(TransitionError):  # the 01 may have come first
             await apply_delivery_event(tx, envelope_id, recipient, Event.EXPIRED, at=now)

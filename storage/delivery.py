@@ -171,6 +171,15 @@ async def queue_status(tx: Tx, status_id: str, destination: str, *, at: int) -> 
     )
 
 
+async def requeue_status(tx: Tx, status_id: str, *, at: int) -> None:
+    """A status the relay dropped unread (retention ended): due again now."""
+    await tx.execute(
+        "UPDATE status_outbox SET next_attempt_at = ?, delivered_at = NULL, updated_at = ?"
+        " WHERE status_id = ?",
+        (at, at, status_id),
+    )
+
+
 async def status_delivered(tx: Tx, status_id: str, *, at: int) -> None:
     await tx.execute(
         "UPDATE status_outbox SET next_attempt_at = NULL, delivered_at = ?, updated_at = ?"

@@ -22,6 +22,7 @@ from protocol.envelope import open_envelope, verify_envelope
 from protocol.errors import DecodeError, NotARecipient
 from protocol.status import make_status
 from protocol.wire import pack, unpack
+from storage import delivery as delivery_queue
 from storage import relay as mailbox
 from storage.centre import get_unit, put_unit
 from storage.documents import get_document
@@ -371,3 +372,21 @@ def test_backoff_grows_to_its_cap():
     assert [backoff_seconds(n, lambda: 0.5) for n in (1, 2, 3, 4)] == [1, 2, 4, 8]
     assert backoff_seconds(50, lambda: 0.5) == 300
     assert backoff_seconds(1, lambda: 0.0) == 0.5
+
+
+async def test_an_expired_status_goes_back_to_its_author_to_be_sent_again(fed):
+    """B's 01 left uncollected at the relay past retention: B is told and queues it again."""
+    a, b = fed.units[A], fed.units[B]
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)  # A cannot reach B directly: deposited at the relay
+    assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
+    await b.engine.deliver(A)  # B's 01 for A is deposited too (A serves no peer API here)
+    async with b.ctx.store.read() as conn:
+        assert await delivery_queue.due_for(conn, A, fed.clock(), 10) == []
+    fed.clock.advance(31 * DAY)
+    assert (await sweep_once(fed.centre)).notices == 1
+    assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
+    async with b.ctx.store.read() as conn:
+        due = await delivery_queue.due_for(conn, A, fed.clock(), 10)
+    assert [(i.kind, i.destination) for i in due] == [("status", A)]
+    assert envelope_id
