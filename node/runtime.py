@@ -48,6 +48,7 @@ MAX_PEER_REQUEST = 2 * 1024 * 1024  # envelopes are <= 1 MiB; blobs stream separ
 # The centre looks this often for a directory signed by the CLI (add-unit, revoke) and
 # for one due to be re-signed: a revocation takes effect at the relay within seconds.
 CENTRE_RESIGN_CHECK_SECONDS = 2
+MAX_GOSSIP_REMEMBERED = 10_000  # (peer, versions) exchanges remembered, to try each once
 
 
 class NodeError(LienthongError):
@@ -270,12 +271,24 @@ class Node:
         key = (base, advertised, mine)
         if advertised == mine or key in self._gossip_seen or self.session is None:
             return
+        if len(self._gossip_seen) >= MAX_GOSSIP_REMEMBERED:
+            self._gossip_seen.clear()
         self._gossip_seen.add(key)
-        if advertised > mine:
-            work = observe_peer_version(self.ctx.directory, self.session, base, advertised)
-        else:
-            work = push_directory(self.session, base, self.ctx.directory.current.raw)
-        self._spawn(f"gossip with {base}", work)
+
+        async def gossip() -> None:
+            done = False
+            try:
+                if advertised > mine:
+                    done = await observe_peer_version(
+                        self.ctx.directory, self.session, base, advertised
+                    )
+                else:
+                    done = await push_directory(self.session, base, self.ctx.directory.current.raw)
+            finally:
+                if not done:  # a failed exchange is tried again at the next answer
+                    self._gossip_seen.discard(key)
+
+        self._spawn(f"gossip with {base}", gossip())
 
     def _spawn(self, name: str, work: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -323,8 +336,8 @@ class Node:
         await self.close()
 
 
-async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) -> None:
-    """Hand our (newer) directory to a peer that advertised an older one."""
+async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) -> bool:
+    """Hand our (newer) directory to a peer that advertised an older one; True if taken."""
     try:
         async with session.post(
             f"{base}/v1/directory",
@@ -334,8 +347,11 @@ async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) 
         ) as response:
             if response.status >= 400:
                 log.info("peer %s refused our directory: HTTP %s", base, response.status)
+                return False
+            return True
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.info("could not hand our directory to %s: %s", base, exc)
+        return False
 
 
 async def run(data_dir: Path) -> None:
