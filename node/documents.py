@@ -58,6 +58,10 @@ class MissingBlobs(DocumentError):
         self.blob_ids = blob_ids
 
 
+class EnvelopeNotHereYet(DocumentError):
+    """A recall request overtook its envelope (relay vs direct): it can be taken later."""
+
+
 class ConfidentialRefused(DocumentError):
     """A document marked Mật or above, on a node not configured for state secrets."""
 
@@ -359,7 +363,12 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
     s = verified.status
     doc = await get_document(tx, s.envelope)
     if s.code is StatusCode.RECALL_REQUESTED:
-        if doc is None or doc.direction != "in" or doc.sender_code != s.sender:
+        if doc is None:
+            raise EnvelopeNotHereYet(
+                f"recall request {s.id} from {s.sender} for envelope {s.envelope}, which has "
+                "not arrived here (yet)"
+            )
+        if doc.direction != "in" or doc.sender_code != s.sender:
             raise UnknownSigner(
                 f"recall request {s.id} from {s.sender} for a document it did not send here"
             )

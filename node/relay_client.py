@@ -21,7 +21,13 @@ import aiohttp
 
 from crypto.errors import LienthongError
 from node.context import NodeContext
-from node.documents import ClockSkew, MissingBlobs, receive_envelope, receive_status
+from node.documents import (
+    ClockSkew,
+    EnvelopeNotHereYet,
+    MissingBlobs,
+    receive_envelope,
+    receive_status,
+)
 from node.peer_api import CONTENT_TYPE, STREAM_CHUNK
 from node.relay import (
     MAX_ITEM_ID,
@@ -234,7 +240,7 @@ async def _ack(session: aiohttp.ClientSession, relay: str, ids: list[str]) -> No
 
 def _not_yet(exc: LienthongError) -> bool:
     """Refusals that depend on this node's own state, which a later attempt may not meet."""
-    if isinstance(exc, ClockSkew | MissingBlobs | _NotYet | RelayUnavailable):
+    if isinstance(exc, ClockSkew | MissingBlobs | _NotYet | RelayUnavailable | EnvelopeNotHereYet):
         return True  # RelayUnavailable: the relay failed to serve a blob, not the item
     # The store itself (locked, full disk), not the item; the other store errors are the
     # item's fault: unknown delivery (NotFound), a clash, a blob that does not hash.

@@ -202,3 +202,17 @@ async def test_recall_agreed_and_refused(units):
         assert await queue.delivery_state(conn, envelope_id, C) is Delivery.ARRIVED
     with pytest.raises(TransitionError):
         await service.process_document(b, envelope_id, DocState.ACCEPTED, actor="vt.b")
+
+
+async def test_a_recall_that_overtakes_its_envelope_can_be_taken_later(units):
+    """13 before the envelope: refused as 'not here yet' (kept for later), accepted after it."""
+    a, b = units[A], units[B]
+    envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
+    await service.recall(a, envelope_id, actor="vt.a", reason="sai số")
+    async with a.store.read() as conn:
+        request = [i for i in await queue.due_for(conn, B, a.clock(), 10) if i.kind == "status"]
+    with pytest.raises(service.EnvelopeNotHereYet):
+        await service.receive_status(b, request[0].raw, via="relay")
+    await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")
+    assert await service.receive_status(b, request[0].raw, via="relay")
+    assert (await _doc(b, envelope_id)).recall == "requested"
