@@ -26,6 +26,7 @@ import aiohttp
 from crypto.errors import LienthongError
 from node.context import NodeContext
 from node.documents import receive_statuses
+from node.metrics import metrics_of
 from node.peer_api import CONTENT_TYPE
 from node.peers import DIRECTORY_HEADER
 from protocol.delivery import Event
@@ -109,6 +110,7 @@ class DeliveryEngine:
         self._wake = asyncio.Event()
         ctx.extras["wake_delivery"] = self.wake
         ctx.extras["delivery"] = self
+        self.metrics = metrics_of(ctx)  # metrics: counts and batch latency (node/metrics.py)
 
     def wake(self) -> None:
         self._wake.set()
@@ -183,19 +185,24 @@ class DeliveryEngine:
 
     async def _attempt(self, code: str, items: list[queue.DueItem]) -> None:
         errors = []
-        for url, server_hostname in self.addresses(code):
+        addresses, relays = self.addresses(code), self.relays()
+        for url, server_hostname in addresses:
             try:
                 await self._post(url, items, server_hostname=server_hostname, peer=code)
                 self.peers.pop(code, None)
                 return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"{url}: {exc}")
-        for relay in self.relays():
+        if addresses:  # metrics: the batch failed once on this path, however many addresses
+            self.metrics.undelivered(code, "direct", len(items))
+        for relay in relays:
             try:
                 await self._deposit(relay, code, items)
                 return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"relay {relay}: {exc}")
+        if relays:  # metrics
+            self.metrics.undelivered(code, "relay", len(items))
         await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
 
     def addresses(self, code: str) -> list[tuple[str, str | None]]:
@@ -249,6 +256,7 @@ class DeliveryEngine:
         result = await self._request("POST", f"{base}/v1/inbox", body, server_hostname)
         answered = time.perf_counter()
         await self._apply_results(peer, envelopes, statuses, result)
+        self.metrics.batch_took("direct", time.perf_counter() - started)  # metrics
         log.debug(
             "to %s: %d envelopes, %d statuses; blobs %.0f ms, answer %.0f ms, applied %.0f ms",
             peer,
@@ -321,6 +329,8 @@ class DeliveryEngine:
                 # destination answers the rest of the batch.
                 later = now + backoff_ms(item.attempts + 1, self.random)
                 await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+        self.metrics.delivered(peer, "direct", len(envelopes) + len(statuses) - len(failed))
+        self.metrics.undelivered(peer, "direct", len(failed))  # metrics: refused items
         if failed:
             log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
 
@@ -362,6 +372,7 @@ class DeliveryEngine:
 
     async def _deposit(self, relay: str, code: str, items: list[queue.DueItem]) -> None:
         base = relay.rsplit("/v1/", 1)[0]
+        started = time.perf_counter()  # metrics
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
         await self._upload_blobs(base, envelopes, None)
@@ -388,6 +399,10 @@ class DeliveryEngine:
                     await queue.apply_delivery_event(tx, item.id, code, Event.DEPOSITED, at=now)
                 else:
                     await queue.status_delivered(tx, item.id, at=now)
+        taken = sum(1 for ok in accepted if ok)  # metrics
+        self.metrics.delivered(code, "relay", taken)
+        self.metrics.undelivered(code, "relay", len(items) - taken)
+        self.metrics.batch_took("relay", time.perf_counter() - started)
 
 
 def _describe(result: Any) -> str:

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from node.context import CONTEXT, NodeContext
+from node.metrics import add_metrics_route, public_metrics
 from node.web import admin, auth, compose, document, i18n, lists, registers
 from node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from protocol.codes import Confidentiality, Urgency
@@ -88,7 +89,10 @@ def create_web_app(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> web.Application:
     """The clerks' page for this node; mount it on node.web (plain HTTP on 127.0.0.1)."""
-    app = web.Application(middlewares=[auth.session_middleware], client_max_size=MAX_FORM_BYTES)
+    # public_metrics first: /metrics answers without a login (node/metrics.py).
+    app = web.Application(
+        middlewares=[public_metrics, auth.session_middleware], client_max_size=MAX_FORM_BYTES
+    )
     app[CONTEXT] = ctx
     app[SETTINGS] = Settings(max_upload_bytes=max_upload_bytes, sleep=sleep)
     aiohttp_jinja2.setup(
@@ -120,6 +124,7 @@ def create_web_app(
     r.add_get("/paper", registers.paper_get, name="paper")
     r.add_post("/paper/{kind:incoming|outgoing}", registers.paper_post)
     r.add_get("/health", admin.health, name="health")
+    add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
     r.add_get("/admin/users", admin.users_get, name="users")
     r.add_post("/admin/users", admin.users_post)
     r.add_static("/static", HERE / "static", name="static")

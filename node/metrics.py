@@ -1,0 +1,187 @@
+"""The node's Prometheus metrics: one registry per node, served as /metrics on node.web.
+
+Counters and the latency histogram are recorded by the delivery engine as it
+works; queue depths, the directory's age and the envelopes received are read
+at scrape time from the store and the directory in force. /metrics needs no
+login (a scraper has no session): node.web must stay on 127.0.0.1 or behind
+the firewall (docs/OPERATIONS.md, "Metrics").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from node.context import CONTEXT, NodeContext
+from storage.delivery import queue_depths
+
+EXTRAS_KEY = "metrics"  # NodeContext.extras key of the node's NodeMetrics
+ROUTE_NAME = "metrics"
+PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay
+# A destination that is not a unit of the directory in force is counted under this label:
+# label values come from the directory only, so the number of series stays bounded.
+OTHER_DESTINATION = "other"
+# Seconds for one batch (blobs, request, receipts): a loopback batch takes milliseconds,
+# a batch with large files over a provincial WAN link can take a minute or two.
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+@dataclass
+class _Snapshot:
+    """What the last scrape read from the store, for the collector to report."""
+
+    depths: dict[str, int] = field(default_factory=dict)
+    received: int = 0
+
+
+class _ScrapeCollector(Collector):
+    """Gauges read at scrape time: queue depths, the directory in force, envelopes received."""
+
+    def __init__(self, metrics: NodeMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        ctx = self.metrics.ctx
+        depth = GaugeMetricFamily(
+            "lienthong_queue_depth",
+            "Envelopes and statuses waiting for delivery, per destination.",
+            labels=["destination"],
+        )
+        for code, count in sorted(self.metrics.snapshot.depths.items()):
+            depth.add_metric([code], count)
+        yield depth
+        yield CounterMetricFamily(
+            "lienthong_envelopes_received",
+            "Envelopes from other units held in this node's store.",
+            value=self.metrics.snapshot.received,
+        )
+        directory = ctx.directory.current
+        yield GaugeMetricFamily(
+            "lienthong_directory_version",
+            "Version of the directory in force (0: none yet).",
+            value=ctx.directory.version,
+        )
+        if directory is None:
+            return
+        now = ctx.clock()
+        yield GaugeMetricFamily(
+            "lienthong_directory_age_seconds",
+            "Seconds since the centre issued the directory in force.",
+            value=(now - directory.issued_at) / 1000,
+        )
+        yield GaugeMetricFamily(
+            "lienthong_directory_expires_in_seconds",
+            "Seconds until the directory in force expires (negative: expired).",
+            value=(directory.expires_at - now) / 1000,
+        )
+
+
+class NodeMetrics:
+    """The metrics of one node, in a registry of its own (several nodes share a process)."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.registry = CollectorRegistry()
+        self.snapshot = _Snapshot()
+        labels = ("destination", "path")
+        self.succeeded = Counter(
+            "lienthong_deliveries_succeeded",
+            "Envelopes and statuses a destination (or the relay for it) accepted.",
+            labels,
+            registry=self.registry,
+        )
+        self.failed = Counter(
+            "lienthong_deliveries_failed",
+            "Envelopes and statuses a path could not deliver (they are retried later).",
+            labels,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "lienthong_delivery_batch_seconds",
+            "Seconds to deliver one batch, blobs and answer included, by path.",
+            ("path",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_ScrapeCollector(self))
+
+    def destination(self, code: str) -> str:
+        """The label for `code`: the code if the directory in force has the unit, else 'other'."""
+        directory = self.ctx.directory.current
+        if directory is not None and directory.current(code) is not None:
+            return code
+        return OTHER_DESTINATION
+
+    def delivered(self, code: str, path: str, count: int) -> None:
+        if count > 0:
+            self.succeeded.labels(self.destination(code), _path(path)).inc(count)
+
+    def undelivered(self, code: str, path: str, count: int) -> None:
+        if count > 0:
+            self.failed.labels(self.destination(code), _path(path)).inc(count)
+
+    def batch_took(self, path: str, seconds: float) -> None:
+        self.batch_seconds.labels(_path(path)).observe(seconds)
+
+    async def render(self) -> bytes:
+        """The exposition text: read the store, then format every metric at once."""
+        async with self.ctx.store.read() as conn:
+            depths = await queue_depths(conn)
+            row = await conn.fetchone(
+                "SELECT count(*) FROM envelopes WHERE sender_code != ?", (self.ctx.config.code,)
+            )
+        by_label: dict[str, int] = {}
+        for code, count in depths.items():
+            label = self.destination(code)
+            by_label[label] = by_label.get(label, 0) + count
+        # No await between setting the snapshot and formatting: a concurrent scrape
+        # cannot mix its reading with ours.
+        self.snapshot = _Snapshot(depths=by_label, received=row[0] if row else 0)
+        return generate_latest(self.registry)
+
+
+def _path(path: str) -> str:
+    if path not in PATHS:
+        raise ValueError(f"delivery path must be one of {PATHS}, not {path!r}")
+    return path
+
+
+def metrics_of(ctx: NodeContext) -> NodeMetrics:
+    """The node's metrics, made on first use and kept in ctx.extras."""
+    metrics = ctx.extras.get(EXTRAS_KEY)
+    if not isinstance(metrics, NodeMetrics):
+        metrics = NodeMetrics(ctx)
+        ctx.extras[EXTRAS_KEY] = metrics
+    return metrics
+
+
+async def metrics_handler(request: web.Request) -> web.Response:
+    body = await metrics_of(request.app[CONTEXT]).render()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@web.middleware
+async def public_metrics(request: web.Request, handler):
+    """Serve /metrics before the session middleware: a scraper has no login.
+
+    Placed first in the web app's middlewares; every other route goes on to the
+    session middleware unchanged.
+    """
+    route = request.match_info.route
+    if getattr(route, "name", None) == ROUTE_NAME and request.method in ("GET", "HEAD"):
+        return await metrics_handler(request)
+    return await handler(request)
+
+
+def add_metrics_route(app: web.Application) -> None:
+    """Mount GET /metrics on the clerks' web app (see public_metrics)."""
+    app.router.add_get("/metrics", metrics_handler, name=ROUTE_NAME)
