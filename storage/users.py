@@ -101,6 +101,15 @@ async def get_user(conn: Queryable, username: str) -> User | None:
     return None if row is None else User(*row)
 
 
+async def list_users(conn: Queryable) -> list[User]:
+    """Every account, by username (for the admin's users page)."""
+    rows = await conn.fetchall(
+        "SELECT username, role, display_name, created_at, failed_logins, locked_until"
+        " FROM users ORDER BY username"
+    )
+    return [User(*row) for row in rows]
+
+
 async def check_password(store: Store, username: str, password: str) -> User | None:
     """The user if the password is right and the account not locked, else None.
 

@@ -13,7 +13,8 @@ from node.views import when
 from node.web.auth import MAX_PASSWORD_CHARS
 from node.web.base import USER, context_of, render, requires, tr
 from storage.delivery import queue_depths
-from storage.users import MAX_USERNAME_CHARS, ROLES, add_user, set_role
+from storage.directory import latest_directory
+from storage.users import MAX_USERNAME_CHARS, ROLES, add_user, list_users, set_role
 
 # Below this much free space the page warns: blobs of a busy week can take gigabytes.
 LOW_DISK_BYTES = 2 * 1024**3
@@ -39,6 +40,10 @@ async def health(request: web.Request) -> web.StreamResponse:
     now = ctx.clock()
     async with ctx.store.read() as conn:
         depths = await queue_depths(conn)
+        # Nothing records the last successful fetch from the centre itself: the cached
+        # directory's fetched_at is when this node last took a new directory, from the
+        # centre or from a peer (bootstrap/directory.py).
+        cached = await latest_directory(conn)
     engine = ctx.extras.get("delivery")
     peers = getattr(engine, "peers", {}) or {}
     names = {c.code: c.name for c in directory.units()} if directory else {}
@@ -56,6 +61,7 @@ async def health(request: web.Request) -> web.StreamResponse:
             "issued": when(directory.issued_at) if directory else "",
             "expires": when(directory.expires_at) if directory else "",
             "units": len(names),
+            "fetched": when(cached.fetched_at) if cached else "",
             "queues": [
                 {"code": code, "name": names.get(code, ""), "depth": depth}
                 for code, depth in sorted(depths.items())
@@ -71,14 +77,19 @@ async def health(request: web.Request) -> web.StreamResponse:
 
 @requires("users")
 async def users_get(request: web.Request) -> web.StreamResponse:
-    return _users_page(request)
+    return await _users_page(request)
 
 
-def _users_page(request: web.Request, *, message=None, error=None, status=200):
+async def _users_page(request: web.Request, *, message=None, error=None, status=200):
+    ctx = context_of(request)
+    async with ctx.store.read() as conn:
+        users = await list_users(conn)
+    now = ctx.clock()
     return render(
         request,
         "users.html",
         {
+            "users": [{"user": u, "locked": u.locked(now)} for u in users],
             "roles": ROLES,
             "message": message,
             "error": error,
@@ -115,5 +126,5 @@ async def users_post(request: web.Request) -> web.StreamResponse:
             )
             message = tr(request, "users.added", name=username, role=role)
     except LienthongError as exc:
-        return _users_page(request, error=str(exc), status=400)
-    return _users_page(request, message=message)
+        return await _users_page(request, error=str(exc), status=400)
+    return await _users_page(request, message=message)

@@ -343,8 +343,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "health.failures": ("Số lần lỗi liên tiếp", "Failures in a row"),
     "health.last_error": ("Lỗi", "Error"),
     "health.no_errors": ("Không có lỗi.", "No errors."),
+    "health.fetched": (
+        "Danh bạ nhận gần nhất từ Trung tâm hoặc đơn vị khác",
+        "Last directory from the centre or a peer",
+    ),
+    "health.never_fetched": ("Chưa nhận lần nào", "Never received"),
     # Users
     "users.add": ("Thêm tài khoản", "Add an account"),
+    "users.accounts": ("Danh sách tài khoản", "Accounts"),
+    "users.status": ("Trạng thái", "Status"),
+    "users.locked": ("Đang bị khóa", "Locked"),
+    "users.active": ("Hoạt động", "Active"),
+    "users.none": ("Chưa có tài khoản nào.", "No accounts yet."),
     "users.display_name": ("Họ tên", "Full name"),
     "users.role": ("Vai trò", "Role"),
     "users.password2": ("Nhập lại mật khẩu", "Password again"),
