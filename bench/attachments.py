@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,14 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench._bare import bare_server  # noqa: E402
 from bench._common import report, result  # noqa: E402
 from bench.fanout import provision  # noqa: E402
-from node.config import load_config  # noqa: E402
 from node.documents import send_document  # noqa: E402
-from node.runtime import Node, client_ssl_context  # noqa: E402
+from node.runtime import Node  # noqa: E402
 from protocol.document import DocumentMetadata, Organisation  # noqa: E402
 from storage.delivery import delivery_state  # noqa: E402
-from tests.system.harness import Federation, free_port  # noqa: E402
+from tests.system.harness import Federation  # noqa: E402
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
 MB = 1024 * 1024
@@ -94,47 +93,18 @@ async def _file_chunks(path: Path):
 
 async def bare_put_mb_s(fed: Federation, source: Path, size: int, tmp: Path) -> float:
     """A bare aiohttp streaming PUT of `source` over A's and B's mutual TLS, to disk."""
-    a_conf = load_config(fed.nodes[A].data_dir)
-    b_conf = load_config(fed.nodes[B].data_dir)
-    port = free_port()
     out = tmp / "bare_put.bin"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            PUT_SERVER,
-            str(port),
-            str(out),
-            str(b_conf.tls_cert_path),
-            str(b_conf.tls_key_path),
-            str(b_conf.ca_path),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
+    server = (fed.nodes[A].data_dir, fed.nodes[B].data_dir, PUT_SERVER, str(out))
     try:
-        server.stdout.readline()
-        connector = aiohttp.TCPConnector(ssl=client_ssl_context(a_conf))
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            url = f"https://127.0.0.1:{port}/blob"
-            for _ in range(50):  # the server may need a moment to bind
-                try:
-                    async with session.put(url, data=b"warm up") as r:
-                        await r.read()
-                    break
-                except aiohttp.ClientConnectorError:
-                    await asyncio.sleep(0.1)
+        async with bare_server(*server, timeout=timeout) as (session, base):
             start = time.perf_counter()
-            async with session.put(url, data=_file_chunks(source)) as r:
+            async with session.put(f"{base}/blob", data=_file_chunks(source)) as r:
                 await r.read()
                 assert r.status == 201, r.status
             elapsed = time.perf_counter() - start
         return size / MB / elapsed
     finally:
-        server.terminate()
-        server.wait()
         out.unlink(missing_ok=True)
 
 

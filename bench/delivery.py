@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,15 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
 
+from bench._bare import bare_server  # noqa: E402
 from bench._common import report, result  # noqa: E402
-from node.config import load_config  # noqa: E402
 from node.documents import send_document  # noqa: E402
-from node.runtime import Node, client_ssl_context  # noqa: E402
+from node.runtime import Node  # noqa: E402
 from protocol.document import DocumentMetadata, Organisation  # noqa: E402
 from storage.delivery import delivery_state  # noqa: E402
-from tests.system.harness import Federation, free_port  # noqa: E402
+from tests.system.harness import Federation  # noqa: E402
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
 TARGET_RATE = 1000.0
@@ -83,45 +81,15 @@ async def wait_arrived(ctx, ids: list[str], recipient: str, timeout: float) -> N
 
 
 async def echo_rate(fed: Federation, seconds: float) -> float:
-    a_conf = load_config(fed.nodes[A].data_dir)
-    b_conf = load_config(fed.nodes[B].data_dir)
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            ECHO_SERVER,
-            str(port),
-            str(b_conf.tls_cert_path),
-            str(b_conf.tls_key_path),
-            str(b_conf.ca_path),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        server.stdout.readline()
-        body = os.urandom(2048)
-        connector = aiohttp.TCPConnector(ssl=client_ssl_context(a_conf))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            url = f"https://127.0.0.1:{port}/echo"
-            for _ in range(50):  # the server may need a moment to bind
-                try:
-                    async with session.post(url, data=body) as r:
-                        await r.read()
-                    break
-                except aiohttp.ClientConnectorError:
-                    await asyncio.sleep(0.1)
-            count, start = 0, time.perf_counter()
-            while time.perf_counter() - start < seconds:
-                async with session.post(url, data=body) as r:
-                    await r.read()
-                count += 1
-            return count / (time.perf_counter() - start)
-    finally:
-        server.terminate()
-        server.wait()
+    body = os.urandom(2048)
+    server = (fed.nodes[A].data_dir, fed.nodes[B].data_dir, ECHO_SERVER)
+    async with bare_server(*server) as (session, base):
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            async with session.post(f"{base}/echo", data=body) as r:
+                await r.read()
+            count += 1
+        return count / (time.perf_counter() - start)
 
 
 async def run(documents: int, samples: int) -> list[dict]:
