@@ -24,13 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-from bench._bare import bare_server  # noqa: E402
-from bench._common import report, result  # noqa: E402
-from node.documents import send_document  # noqa: E402
-from node.runtime import Node  # noqa: E402
-from protocol.document import DocumentMetadata, Organisation  # noqa: E402
-from storage.delivery import delivery_state  # noqa: E402
-from tests.system.harness import Federation  # noqa: E402
+from bench._bare import bare_server
+from bench._common import report, result
+from node.documents import send_document
+from node.runtime import Node
+from protocol.document import DocumentMetadata, Organisation
+from storage.delivery import delivery_state
+from tests.system.harness import Federation
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
 TARGET_RATE = 1000.0

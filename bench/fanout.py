@@ -33,25 +33,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
+import aiohttp
 
-from bench._common import report, result  # noqa: E402
-from bootstrap.directory import DirectoryState  # noqa: E402
-from bootstrap.enrolment import import_certificate, write_request  # noqa: E402
-from node import config as cfg  # noqa: E402
-from node.centre import open_centre  # noqa: E402
-from node.commands.enrol import config_saver  # noqa: E402
-from node.commands.local import init, node_keys  # noqa: E402
-from node.context import NodeContext  # noqa: E402
-from node.delivery import DeliveryEngine  # noqa: E402
-from node.documents import send_document  # noqa: E402
-from node.relay_client import pull_loop, pull_once, relay_url  # noqa: E402
-from node.runtime import Node, client_ssl_context, root_public_key  # noqa: E402
-from protocol.document import DocumentMetadata, Organisation  # noqa: E402
-from storage.blobs import BlobStore  # noqa: E402
-from storage.db import Store, unix_ms  # noqa: E402
-from storage.outbox import outbox_for  # noqa: E402
-from tests.system.harness import Federation, NodeProcess, free_port  # noqa: E402
+from bench._common import report, result
+from bootstrap.directory import DirectoryState
+from bootstrap.enrolment import import_certificate, write_request
+from node import config as cfg
+from node.centre import open_centre
+from node.commands.enrol import config_saver
+from node.commands.local import init, node_keys
+from node.context import NodeContext
+from node.delivery import DeliveryEngine
+from node.documents import send_document
+from node.relay_client import pull_loop, pull_once, relay_url
+from node.runtime import Node, client_ssl_context, root_public_key
+from protocol.document import DocumentMetadata, Organisation
+from storage.blobs import BlobStore
+from storage.db import Store, unix_ms
+from storage.outbox import outbox_for
+from tests.system.harness import Federation, NodeProcess, free_port
 
 SENDER = "000.00.01.H53"
 TARGET_RELAY_S = 30.0

@@ -25,21 +25,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402
-import nacl.pwhash.argon2id as argon2id  # noqa: E402
-from aiohttp import web  # noqa: E402
+import aiohttp
+import nacl.pwhash.argon2id as argon2id
+from aiohttp import web
 
-from bench._common import report, result  # noqa: E402
-from crypto.keys import NodeKeys  # noqa: E402
-from node.documents import _record  # noqa: E402
-from node.web import create_web_app  # noqa: E402
-from protocol.codes import Urgency  # noqa: E402
-from protocol.document import DocumentBody, DocumentMetadata, Organisation  # noqa: E402
-from protocol.envelope import seal_envelope, verify_envelope  # noqa: E402
-from storage.documents import list_documents, record_incoming  # noqa: E402
-from storage.users import add_user  # noqa: E402
-from tests.node.helpers import NOW, Clock, make_context, make_directory  # noqa: E402
-from tests.system.harness import free_port  # noqa: E402
+from bench._common import report, result
+from crypto.keys import NodeKeys
+from node.documents import _record
+from node.web import create_web_app
+from protocol.codes import Urgency
+from protocol.document import DocumentBody, DocumentMetadata, Organisation
+from protocol.envelope import seal_envelope, verify_envelope
+from storage.documents import list_documents, record_incoming
+from storage.users import add_user
+from tests.node.helpers import NOW, Clock, make_context, make_directory
+from tests.system.harness import free_port
 
 ME = "000.00.01.H53"
 SENDERS = {

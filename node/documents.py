@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from crypto.errors import LienthongError
 from node.attachments import encrypt_file
@@ -195,7 +196,12 @@ async def receive_envelope(ctx: NodeContext, raw: bytes, *, via: str) -> bytes:
     Idempotent by envelope id: a repeat returns the same 01. Raises the protocol's
     errors (forged, not for us, malformed) and MissingBlobs before storing anything.
     """
-    (result,) = await receive_envelopes(ctx, [raw], via=via)
+    return _only(await receive_envelopes(ctx, [raw], via=via))
+
+
+def _only(results: list) -> Any:
+    """The one result of a batch of one: the value, or its error raised."""
+    (result,) = results
     if isinstance(result, LienthongError):
         raise result
     return result
@@ -314,10 +320,7 @@ async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) 
 
 async def receive_status(ctx: NodeContext, raw: bytes, *, via: str) -> bool:
     """Verify and apply one status from a peer; False if it was already applied."""
-    (result,) = await receive_statuses(ctx, [raw], via=via)
-    if isinstance(result, LienthongError):
-        raise result
-    return result
+    return _only(await receive_statuses(ctx, [raw], via=via))
 
 
 async def receive_statuses(
