@@ -74,6 +74,10 @@ class DirectoryState:
         self.current = current
         self.version = current.version if current is not None else 0
         self.warn_hours = warn_hours
+        # The last answer from the centre (refresh_once): when it last answered, and
+        # the error of the last attempt if that one failed. Shown on the health page.
+        self.centre_ok_at: int | None = None
+        self.centre_error: str | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -430,13 +434,16 @@ async def refresh_once(state: DirectoryState, session: aiohttp.ClientSession, ur
     """
     try:
         raw = await fetch_directory(session, url, etag_version=state.version or None)
-        return raw is not None and await state.accept(raw, source=f"centre {url}")
     except FetchFailed as exc:
+        state.centre_error = str(exc)
         held = f"v{state.version}" if state.current else "none"
         log.warning("centre unreachable (%s); continuing on the cached directory (%s)", exc, held)
+        return False
+    state.centre_ok_at, state.centre_error = state.clock(), None
+    try:
+        return raw is not None and await state.accept(raw, source=f"centre {url}")
     except LienthongError:
-        pass  # accept has logged and audited the refusal
-    return False
+        return False  # accept has logged and audited the refusal
 
 
 async def refresh_loop(

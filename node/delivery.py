@@ -101,6 +101,9 @@ class DeliveryEngine:
         self.discovery = discovery
         self.random = random
         self.peers: dict[str, PeerState] = {}
+        # Last successful hand-over per destination: (unix ms, "direct" or "relay"), for
+        # the health page's "peers seen".
+        self.seen: dict[str, tuple[int, str]] = {}
         self.active: dict[str, set[asyncio.Task[None]]] = {}
         # (item id, destination) a worker is carrying now: one envelope to many recipients
         # is one item per recipient.
@@ -190,6 +193,7 @@ class DeliveryEngine:
             try:
                 await self._post(url, items, server_hostname=server_hostname, peer=code)
                 self.peers.pop(code, None)
+                self.seen[code] = (self.ctx.clock(), "direct")
                 return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"{url}: {exc}")
@@ -198,6 +202,7 @@ class DeliveryEngine:
         for relay in relays:
             try:
                 await self._deposit(relay, code, items)
+                self.seen[code] = (self.ctx.clock(), "relay")
                 return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"relay {relay}: {exc}")

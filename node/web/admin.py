@@ -7,6 +7,7 @@ import shutil
 
 from aiohttp import web
 
+from bootstrap.directory import centre_url_of, refresh_once
 from crypto.errors import LienthongError
 from node.commands.users import MIN_PASSWORD_CHARS
 from node.views import when
@@ -15,6 +16,10 @@ from node.web.base import USER, context_of, render, requires, tr
 from storage.delivery import queue_depths
 from storage.directory import latest_directory
 from storage.users import MAX_USERNAME_CHARS, ROLES, add_user, list_users, set_role
+
+# The health page asks the centre live, but a clerk should not wait on a dead link:
+# after this long the centre counts as unreachable for this view.
+CENTRE_PROBE_SECONDS = 3.0
 
 # Below this much free space the page warns: blobs of a busy week can take gigabytes.
 LOW_DISK_BYTES = 2 * 1024**3
@@ -33,9 +38,22 @@ def _disk(path) -> dict[str, int | bool]:
     }
 
 
+async def _probe_centre(ctx, engine) -> None:
+    """Ask the centre for the directory now (a 304 when nothing changed), as the refresh does."""
+    session, url = getattr(engine, "session", None), centre_url_of(ctx)
+    if session is None or not url:
+        return
+    try:
+        await asyncio.wait_for(refresh_once(ctx.directory, session, url), CENTRE_PROBE_SECONDS)
+    except TimeoutError:
+        ctx.directory.centre_error = f"{url}: no answer within {CENTRE_PROBE_SECONDS:g} s"
+
+
 @requires("view")
 async def health(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
+    engine = ctx.extras.get("delivery")
+    await _probe_centre(ctx, engine)
     directory = ctx.directory.current
     now = ctx.clock()
     async with ctx.store.read() as conn:
@@ -44,7 +62,7 @@ async def health(request: web.Request) -> web.StreamResponse:
         # directory's fetched_at is when this node last took a new directory, from the
         # centre or from a peer (bootstrap/directory.py).
         cached = await latest_directory(conn)
-    engine = ctx.extras.get("delivery")
+    ok_at = getattr(ctx.directory, "centre_ok_at", None)  # None: no refresh in this process
     peers = getattr(engine, "peers", {}) or {}
     names = {c.code: c.name for c in directory.units()} if directory else {}
     errors = [
@@ -67,6 +85,12 @@ async def health(request: web.Request) -> web.StreamResponse:
                 for code, depth in sorted(depths.items())
             ],
             "running": engine is not None,
+            "centre_ok_at": when(ok_at) if ok_at else "",
+            "centre_error": getattr(ctx.directory, "centre_error", None),
+            "seen": [
+                {"code": code, "name": names.get(code, ""), "at": when(at), "path": path}
+                for code, (at, path) in sorted((getattr(engine, "seen", None) or {}).items())
+            ],
             "errors": errors,
             "disk": await asyncio.to_thread(_disk, ctx.config.data_dir),
             "code": ctx.config.code,

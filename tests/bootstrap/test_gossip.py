@@ -19,6 +19,7 @@ from bootstrap.directory import (
     fetch_directory,
     observe_peer_version,
     refresh_loop,
+    refresh_once,
 )
 from bootstrap.errors import FetchFailed
 from crypto.keys import NodeKeys
@@ -171,3 +172,16 @@ async def test_refresh_loop_continues_on_the_cache_when_the_centre_is_down(net, 
     assert caplog.text.count("centre unreachable") == 3
     assert "continuing on the cached directory (v1)" in caplog.text
     assert net.a.state.version == 1
+
+
+async def test_refresh_records_when_the_centre_last_answered_and_why_it_did_not(net):
+    """A 304 counts as an answer (centre_ok_at); a dead centre sets centre_error, keeps ok_at."""
+    state = net.a.state
+    assert (state.centre_ok_at, state.centre_error) == (None, None)
+    assert await refresh_once(state, net.session, net.b.url) is False  # same version: 304
+    answered = state.centre_ok_at
+    assert answered == net.clock() and state.centre_error is None
+    net.clock.advance(60_000)
+    assert await refresh_once(state, net.session, "https://127.0.0.1:9") is False
+    assert "127.0.0.1:9/v1/directory" in state.centre_error
+    assert state.centre_ok_at == answered
