@@ -7,6 +7,7 @@ header of QCVN 102:2016 (docs/PROTOCOL.md maps each field to its edXML name).
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +27,9 @@ MAX_DOCUMENT_NUMBER = 10**9
 MAX_TYPE_CODE = 16
 MAX_MEDIA_TYPE = 127  # RFC 6838: type and subtype names are at most 127 characters each
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+# Unicode control (Cc) and format (Cf) characters: NUL, line breaks, and the
+# direction overrides that make "report\u202efdp.exe" display as "reportexe.pdf".
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf"})
 _NUMBER_NOTATION = re.compile(r"^(\d{1,9})(?:/(\d{4}))?/(\S{1,64})$")
 
 
@@ -214,8 +218,16 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
 def _attachment(value: Any, index: int) -> Attachment:
     f = Fields(value, f"attachment {index}")
     name = f.str("name", max_len=MAX_SHORT_TEXT, min_len=1)
-    if "/" in name or "\\" in name or "\x00" in name or name in {".", ".."}:
+    if "/" in name or "\\" in name or name in {".", ".."}:
         raise InvalidField(f"attachment {index}", "name", f"{name!r} is not a plain file name")
+    hidden = next((c for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        raise InvalidField(
+            f"attachment {index}",
+            "name",
+            f"{name!r} holds the invisible character U+{ord(hidden):04X}; a file name "
+            "must show what it is (no control or direction-changing characters)",
+        )
     blob = f.str("blob", max_len=64)
     if not _HEX64.match(blob):
         raise InvalidField(f"attachment {index}", "blob", "expected 64 lowercase hex digits")

@@ -101,6 +101,23 @@ def test_attachment_manifest_round_trips_and_header_lists_the_blobs():
     assert open_envelope(env, B, keys(B)).attachments == (att,)
 
 
+@pytest.mark.parametrize(
+    "name", ["bao-cao\u202efdp.exe", "a\nb.pdf", "zero\u200bwidth.pdf", "nul\x00.pdf", "../x"]
+)
+def test_an_attachment_name_that_hides_what_it_is_is_refused_at_sealing(name):
+    """Direction overrides, control and zero-width characters, and paths never reach a clerk."""
+    att = Attachment(
+        name=name,
+        media_type="application/pdf",
+        size=1,
+        sha256=bytes(32),
+        blob="ab" * 32,
+        key=bytes(range(32)),
+    )
+    with pytest.raises(InvalidField, match=r"attachment 0.*name"):
+        sealed(letter_2340((att,)))
+
+
 def test_a_unit_not_addressed_cannot_open():
     """A unit outside the recipient list gets NotARecipient, naming itself."""
     env = verify_envelope(sealed(), lookup_for(A))

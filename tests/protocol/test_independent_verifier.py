@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -342,6 +343,8 @@ def check_document(value: Any) -> None:
         name = a.text("name", 1)
         if any(c in name for c in "/\\\x00") or name in {".", ".."}:
             raise a.bad("name", "not a plain file name")
+        if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
+            raise a.bad("name", "holds a control or format character")
         a.text("media_type", 3, 127)
         a.integer("size", hi=64 * 1024**3)
         a.binary("sha256", size=32)
@@ -514,6 +517,7 @@ def test_this_verifier_imports_nothing_of_ours():
         "re",
         "pathlib",
         "typing",
+        "unicodedata",
         "msgpack",
         "nacl",
         "pytest",
