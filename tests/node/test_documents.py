@@ -216,3 +216,26 @@ async def test_a_recall_that_overtakes_its_envelope_can_be_taken_later(units):
     await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")
     assert await service.receive_status(b, request[0].raw, via="relay")
     assert (await _doc(b, envelope_id)).recall == "requested"
+
+
+async def test_only_the_sender_can_recall_a_document(units):
+    """C, a recipient too, sends B a 13 for A's letter: refused, B's copy stays as it was."""
+    from protocol.status import make_status
+
+    a, b = units[A], units[B]
+    envelope_id = await service.send_document(a, letter(), [B, C], actor="vt.a")
+    await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")
+    before = (await _doc(b, envelope_id)).state
+    forged = make_status(
+        units[C].keys,
+        sender=C,
+        serial=3,  # make_directory numbers A, B, C 1, 2, 3
+        to=B,
+        envelope=envelope_id,
+        code=StatusCode.RECALL_REQUESTED,
+        at=b.clock(),
+        reason="thu hồi giả",
+    )
+    with pytest.raises(Exception, match="did not send here"):
+        await service.receive_status(b, forged, via="direct")
+    assert (await _doc(b, envelope_id)).state == before
