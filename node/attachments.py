@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from crypto import aead
@@ -16,14 +17,18 @@ from storage.blobs import BlobStore
 
 READ_SIZE = CHUNK_SIZE * 16  # 1 MiB reads: few system calls, bounded memory
 
+# progress(done, total): plaintext bytes so far and in all, called from the thread doing
+# the work; `done` never decreases, and reaches `total` in one last call once the work
+# succeeded (the bytes hashed and checked, the file in place).
+Progress = Callable[[int, int], None]
+
 
 class AttachmentError(LienthongError):
     """An attachment cannot be read, encrypted, found or verified."""
 
 
-def encrypt_file(blobs: BlobStore, path: Path, *, name: str | None = None) -> Attachment:
-    """Encrypt `path` with a fresh key into the blob store; return its manifest entry."""
-    path = Path(path)
+def _size(path: Path) -> int:
+    """The attachment's size in bytes, refused above MAX_ATTACHMENT_SIZE."""
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -32,16 +37,39 @@ def encrypt_file(blobs: BlobStore, path: Path, *, name: str | None = None) -> At
         raise AttachmentError(
             f"attachment {path} is {size} bytes; the limit is {MAX_ATTACHMENT_SIZE}"
         )
+    return size
+
+
+def encrypt_file(
+    blobs: BlobStore,
+    path: Path,
+    *,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> Attachment:
+    """Encrypt `path` with a fresh key into the blob store; return its manifest entry."""
+    path = Path(path)
+    size = _size(path)
     key = aead.random_key()
     encryptor = StreamEncryptor(key)
     plain_hash = hashlib.sha256()
+    done = 0
     with blobs.writer() as writer, path.open("rb") as source:
         writer.write(encryptor.header)
         while chunk := source.read(READ_SIZE):
+            done += len(chunk)
+            if done > size:  # the manifest's size must be the bytes encrypted
+                raise AttachmentError(f"attachment {path} grew while it was being encrypted")
             plain_hash.update(chunk)
             writer.write(encryptor.update(chunk))
+            if progress is not None and done < size:
+                progress(done, size)
+        if done != size:
+            raise AttachmentError(f"attachment {path} shrank while it was being encrypted")
         writer.write(encryptor.finalize())
         info = writer.commit()
+    if progress is not None:
+        progress(size, size)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return Attachment(
         name=name or path.name,
@@ -53,8 +81,33 @@ def encrypt_file(blobs: BlobStore, path: Path, *, name: str | None = None) -> At
     )
 
 
-def decrypt_to(blobs: BlobStore, attachment: Attachment, out: Path) -> None:
-    """Decrypt an attachment's blob into `out` (temp file, hash checked, then renamed)."""
+def encrypt_files(
+    blobs: BlobStore, paths: Sequence[Path], *, progress: Progress | None = None
+) -> tuple[Attachment, ...]:
+    """Encrypt several files (encrypt_file each); `progress` follows the bytes of them all."""
+    paths = [Path(p) for p in paths]
+    total = sum(_size(p) for p in paths)  # every file is checked before any is encrypted
+    attachments: list[Attachment] = []
+    for path in paths:
+        on_file = None
+        if progress is not None:
+            on_file = _offset(progress, sum(a.size for a in attachments), total)
+        attachments.append(encrypt_file(blobs, path, progress=on_file))
+    if progress is not None:
+        progress(total, total)
+    return tuple(attachments)
+
+
+def _offset(progress: Progress, before: int, total: int) -> Progress:
+    """One file's progress as part of all files' (kept below the total until all are done)."""
+    return lambda done, _: progress(min(before + done, max(total - 1, 0)), total)
+
+
+def decrypt_to(
+    blobs: BlobStore, attachment: Attachment, out: Path, *, progress: Progress | None = None
+) -> None:
+    """Decrypt an attachment's blob into `out` (temp file, hash checked, then renamed);
+    `progress(done, attachment.size)` follows the plaintext written."""
     if not blobs.exists(attachment.blob):
         raise AttachmentError(f"attachment {attachment.name!r}: blob {attachment.blob} is missing")
     tmp = out.with_name(f".{out.name}.partial")
@@ -67,6 +120,8 @@ def decrypt_to(blobs: BlobStore, attachment: Attachment, out: Path) -> None:
             plain_hash.update(plain)
             size += len(plain)
             sink.write(plain)
+            if progress is not None and plain and size < attachment.size:
+                progress(size, attachment.size)
         decryptor.finalize()
         sink.flush()
         os.fsync(sink.fileno())
@@ -76,6 +131,8 @@ def decrypt_to(blobs: BlobStore, attachment: Attachment, out: Path) -> None:
             f"attachment {attachment.name!r} does not match its manifest (hash or size)"
         )
     os.replace(tmp, out)
+    if progress is not None:
+        progress(attachment.size, attachment.size)
 
 
 def iter_plaintext(blobs: BlobStore, attachment: Attachment):

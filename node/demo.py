@@ -6,6 +6,10 @@ data directory under DIR (`centre/` and one per organisation code), each a
 real enrolment API. One clerk login per unit. The province office sends letter
 2340/VP-TTTH to every unit and the demo shows it arriving. Running it again on
 the same DIR resumes: nothing is created or sent twice.
+
+DIR belongs to the demo: it holds a marker file (lienthong-demo.json), and the demo
+refuses any other non-empty directory, a node's data directory above all, rather
+than mix its nodes into it.
 """
 
 from __future__ import annotations
@@ -38,13 +42,64 @@ from node.documents import send_document
 from node.runtime import context
 from protocol.codes import Urgency
 from protocol.document import DocumentMetadata, Organisation, Signer
-from storage.db import Store
+from storage.db import Store, check_schema
 from storage.outbox import outbox_for
 from storage.users import add_user, get_user
 
 READY_SECONDS = 90.0  # 27 Python processes starting at once on 2 cores
 ARRIVAL_SECONDS = 180.0
 CLERK = "vanthu"
+MARKER = "lienthong-demo.json"  # what tells a demo's DIR from any other directory
+MARKER_FORMAT = "lienthong-demo"
+MAX_MARKER_BYTES = 4096  # the marker is a one-line JSON object; anything larger is not ours
+# What a demo writes in DIR besides the data directories named by organisation code.
+DEMO_ENTRIES = frozenset(
+    {MARKER, "centre", "logs", "logins.json", "letter.json", "danh-sach-don-vi.csv"}
+)
+LOG_TAIL_BYTES = 4096  # read back from a node's log to say why it stopped at start
+
+
+class DemoError(LienthongError):
+    """The demo cannot run here: DIR is not a demo directory, or a node did not start."""
+
+
+def check_demo_dir(root: Path, unit_codes: set[str]) -> None:
+    """Refuse a DIR that is neither new, empty, nor made by the demo: never mix nodes into it."""
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise DemoError(f"{root} is not a directory: give lienthong demo --data-dir a directory")
+    entries = sorted(p.name for p in root.iterdir())
+    if not entries:
+        return
+    if MARKER in entries:
+        _check_marker(root / MARKER)
+        return
+    again = "give the demo a directory of its own, new or empty (e.g. --data-dir lienthong-demo)"
+    if cfg.CONFIG_FILE in entries:
+        raise DemoError(
+            f"{root} is a node's data directory (it holds {cfg.CONFIG_FILE}), not a demo "
+            f"directory: the demo would mix its nodes into it; {again}"
+        )
+    foreign = [e for e in entries if e not in DEMO_ENTRIES and e not in unit_codes]
+    if foreign or "centre" not in entries:
+        listed = foreign or entries
+        shown = ", ".join(listed[:5]) + (" ..." if len(listed) > 5 else "")
+        raise DemoError(
+            f"{root} is not empty and was not made by lienthong demo (it holds {shown}); {again}"
+        )
+    # A demo directory made before the marker existed: the demo's own entries only.
+
+
+def _check_marker(path: Path) -> None:
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_MARKER_BYTES + 1)
+        data = json.loads(raw) if len(raw) <= MAX_MARKER_BYTES else None
+    except (OSError, ValueError) as exc:
+        raise DemoError(f"{path} is not a readable demo marker: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != MARKER_FORMAT:
+        raise DemoError(f"{path} is not a lienthong demo marker (format is not {MARKER_FORMAT!r})")
 
 
 @dataclass
@@ -94,11 +149,23 @@ class Demo:
     def dir_of(self, code: str) -> Path:
         return self.root / ("centre" if code == self.centre.code else code)
 
+    def check(self) -> None:
+        """Before anything starts: DIR is the demo's, and no store in it is too new."""
+        codes = {u.code for u in province()[1]}
+        check_demo_dir(self.root, codes)
+        for code in [self.centre.code, *sorted(codes)]:
+            store = self.dir_of(code) / "store.sqlite3"
+            if store.is_file():
+                check_schema(store)  # a newer lienthong's store: one message, nothing started
+
     # -- creation (skipped for what exists: a second run resumes) ---------------------------
 
     async def prepare(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        marker = self.root / MARKER
+        if not marker.exists():
+            marker.write_text(json.dumps({"format": MARKER_FORMAT, "version": 1}) + "\n")
         centre_dir = self.dir_of(self.centre.code)
         if not (centre_dir / cfg.CONFIG_FILE).exists():
             await create_centre(
@@ -203,7 +270,9 @@ class Demo:
         while waiting:
             for code in list(waiting):
                 if self.processes[code].poll() is not None:
-                    raise LienthongError(f"{code} stopped at start; see {self._log(code)}")
+                    raise DemoError(
+                        f"{code} stopped at start: {self._last_line(code)} (log: {self._log(code)})"
+                    )
                 with self._log(code).open("rb") as f:
                     f.seek(self.log_start[code])
                     if b"running; peer API" in f.read():
@@ -214,6 +283,13 @@ class Demo:
 
     def _log(self, code: str) -> Path:
         return self.root / "logs" / f"{self.dir_of(code).name}.log"
+
+    def _last_line(self, code: str) -> str:
+        """The last line this run wrote to a node's log: the error that stopped it."""
+        with self._log(code).open("rb") as f:
+            f.seek(max(self.log_start[code], f.seek(0, os.SEEK_END) - LOG_TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1] if lines else "nothing in its log"
 
     def stop_all(self) -> None:
         for process in self.processes.values():
@@ -283,6 +359,7 @@ def letter_2340() -> DocumentMetadata:
 
 async def run_demo(root: Path, count: int, open_browser: bool) -> None:
     demo = Demo(root, count)
+    demo.check()
     started = time.monotonic()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

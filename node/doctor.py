@@ -31,7 +31,8 @@ from node import config as cfg
 from node.commands.local import node_keys
 from protocol.certificate import verify_certificate
 from protocol.directory import verify_directory
-from storage.db import unix_ms
+from storage.db import check_schema, migrations, unix_ms
+from storage.errors import MigrationError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MS_PER_DAY = 86_400_000
@@ -241,6 +242,27 @@ def _check_ca_pin(ins: _Inspection) -> Check:
     return Check(name, OK, f"tls/ca.pem matches the pinned fingerprint {pinned}")
 
 
+def _check_store(ins: _Inspection) -> Check:
+    """The store's schema: current, older (migrated at the next start), or newer (refused)."""
+    name, store = "store", ins.config.store_path
+    if not store.is_file():
+        return Check(name, WARN, f"no store at {store} yet: the first start creates it")
+    try:
+        version = check_schema(store)  # read-only: never migrates a running node's store
+    except MigrationError as exc:
+        return Check(name, FAIL, str(exc), "upgrade lienthong, or restore a backup")
+    latest = len(migrations())
+    if version < latest:
+        return Check(
+            name,
+            WARN,
+            f"schema version {version}; the next start migrates it to {latest} "
+            "(keeping a copy of the store as it was)",
+            "make a backup first: " + ins.cmd("backup") + " --out FILE",
+        )
+    return Check(name, OK, f"schema version {version} (the current one)")
+
+
 def _check_directory(ins: _Inspection) -> Check:
     name = "directory"
     store = ins.config.store_path
@@ -416,6 +438,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("TLS certificate", _check_tls_cert),
     ("node certificate", _check_node_cert),
     ("centre CA", _check_ca_pin),
+    ("store", _check_store),
     ("directory", _check_directory),
     ("centre reachable", _check_centre),
     ("ports", _check_ports),

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto.errors import LienthongError
-from node.attachments import encrypt_file
+from node.attachments import Progress, encrypt_files
 from node.context import NodeContext
 from protocol.codes import Confidentiality, StatusCode
 from protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
@@ -96,6 +96,7 @@ async def send_document(
     business: str = "new",
     reply_to: str | None = None,
     target: str | None = None,
+    progress: Progress | None = None,
 ) -> str:
     """Seal a document to its recipients and queue it: one local transaction, no network.
 
@@ -125,7 +126,7 @@ async def send_document(
             )
         keys[code] = cert.enc_key
     serial = _signer_serial(ctx)
-    attachments = tuple([await asyncio.to_thread(encrypt_file, ctx.blobs, Path(f)) for f in files])
+    attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
     body = DocumentBody(metadata=metadata, attachments=attachments)
     now = ctx.clock()
     raw = seal_envelope(

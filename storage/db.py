@@ -15,6 +15,8 @@ connections, each on its own thread, so a long search never stalls the loop.
 """
 
 import asyncio
+import logging
+import os
 import re
 import sqlite3
 import time
@@ -40,6 +42,8 @@ CHECKPOINT_EVERY_COMMITS = 250
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+log = logging.getLogger("lienthong.store")
 
 
 def unix_ms() -> int:
@@ -164,9 +168,88 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
+def newer_schema_error(path: Path, version: int, latest: int) -> MigrationError:
+    """The one message for a store written by a newer lienthong (every command shows it)."""
+    return MigrationError(
+        f"the data directory {path.parent} was written by a newer lienthong: its store "
+        f"{path.name} has schema version {version}, newer than the schema versions this "
+        f"lienthong supports (1 to {latest}). Install a lienthong that supports schema "
+        f"version {version} (the version that wrote it, or newer), or restore a backup made "
+        "by this version into a new data directory: "
+        "lienthong restore --data-dir NEW_DIR --from BACKUP_FILE"
+    )
+
+
+def schema_version(path: Path) -> int:
+    """The schema version of the store file at `path`, read without changing or migrating
+    it (0: no store there yet)."""
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        if found is None:
+            return 0
+        return conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def check_schema(path: Path) -> int:
+    """schema_version(path), refused with newer_schema_error if this program is too old."""
+    version = schema_version(path)
+    latest = len(migrations())
+    if version > latest:
+        raise newer_schema_error(Path(path), version, latest)
+    return version
+
+
+def copy_path(path: Path, version: int) -> Path:
+    """Where the store as it was at `version` is kept when it is migrated:
+    store.sqlite3 at schema version 2 becomes store.schema-2.sqlite3."""
+    return path.with_name(f"{path.stem}.schema-{version}{path.suffix}")
+
+
+def _copy_before_migration(path: Path, version: int) -> Path:
+    """Copy the store (SQLite's backup API) before its first migration: the way back if
+    the new lienthong must be uninstalled. The caller holds the write lock, so the copy
+    is the store exactly at `version`."""
+    target = copy_path(path, version)
+    partial = target.with_name(target.name + ".partial")
+    try:
+        partial.unlink(missing_ok=True)
+        source = sqlite3.connect(path)
+        copy = sqlite3.connect(partial)
+        try:
+            source.backup(copy)
+        finally:
+            copy.close()
+            source.close()
+        with partial.open("rb+") as file:
+            os.fsync(file.fileno())
+        os.replace(partial, target)
+    except (OSError, sqlite3.Error) as e:
+        partial.unlink(missing_ok=True)
+        raise MigrationError(
+            f"the store {path} has schema version {version} and must be migrated, but a copy "
+            f"of it could not be kept first in {target}: {e}; make room in {path.parent} "
+            "(disk space, write access) and start again; nothing was changed"
+        ) from e
+    return target
+
+
 def _migrate(conn: sqlite3.Connection, path: Path, available: list[tuple[int, str, str]]) -> int:
-    """Apply pending migrations, each in its own BEGIN IMMEDIATE transaction."""
+    """Apply pending migrations, each in its own BEGIN IMMEDIATE transaction.
+
+    A store that already has a schema is first copied (copy_path), and the migration
+    is logged: an upgrade changes the data directory in a way the older lienthong
+    cannot read (docs/OPERATIONS.md, upgrades).
+    """
     latest = len(available)
+    start: int | None = None
     while True:
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -177,14 +260,30 @@ def _migrate(conn: sqlite3.Connection, path: Path, available: list[tuple[int, st
             current = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version")
             version = current.fetchone()[0]
             if version > latest:
-                raise MigrationError(
-                    f"the store {path} has schema version {version}, newer than the "
-                    f"{latest} this program knows: it was written by a newer lienthong; "
-                    "run that version (or newer), or restore a backup made by this one"
-                )
+                raise newer_schema_error(path, version, latest)
             if version == latest:
                 conn.execute("COMMIT")
+                if start is not None and 0 < start < latest:
+                    log.info(
+                        "store %s is now at schema version %d",
+                        path,
+                        latest,
+                        extra={"schema_from": start, "schema_to": latest},
+                    )
                 return version
+            if start is None:
+                start = version
+                if version > 0:
+                    copy = _copy_before_migration(path, version)
+                    log.warning(
+                        "store %s has schema version %d: migrating it to %d; the store as "
+                        "it was is kept in %s",
+                        path,
+                        version,
+                        latest,
+                        copy,
+                        extra={"schema_from": version, "schema_to": latest, "copy": str(copy)},
+                    )
             number, name, sql = available[version]
             try:
                 for statement in _statements(sql):
@@ -196,6 +295,8 @@ def _migrate(conn: sqlite3.Connection, path: Path, available: list[tuple[int, st
                 (number, name, unix_ms()),
             )
             conn.execute("COMMIT")
+            if start > 0:
+                log.info("store %s: applied migration %04d_%s", path, number, name)
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

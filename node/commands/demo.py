@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data-dir",
         type=Path,
         default=Path("lienthong-demo"),
-        help="where the data directories live (default ./lienthong-demo)",
+        help="where the data directories live: a new or empty directory, or one made by an "
+        "earlier demo (which resumes); default ./lienthong-demo",
     )
     p.add_argument("--no-browser", action="store_true", help="do not open the web page")
     p.set_defaults(func=demo)

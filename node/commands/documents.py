@@ -13,6 +13,7 @@ from crypto.errors import LienthongError
 from node import documents as service
 from node.attachments import decrypt_to
 from node.output import emit, jsonable
+from node.progress import ProgressBar
 from node.runtime import context, run
 from node.views import recipients_view, signature_check, when
 from protocol.codes import Confidentiality, StatusCode, Urgency
@@ -116,14 +117,16 @@ async def send(args: argparse.Namespace) -> None:
             due_on=args.due,
         )
         recipients = [c.strip() for c in args.to.split(",") if c.strip()]
-        envelope_id = await service.send_document(
-            ctx,
-            metadata,
-            recipients,
-            files=args.file,
-            actor="cli",
-            reply_to=args.reply_to,
-        )
+        with ProgressBar(f"Encrypting {len(args.file)} attachment(s)") as bar:
+            envelope_id = await service.send_document(
+                ctx,
+                metadata,
+                recipients,
+                files=args.file,
+                actor="cli",
+                reply_to=args.reply_to,
+                progress=bar if args.file else None,
+            )
     emit(
         args,
         {"envelope_id": envelope_id, "recipients": recipients},
@@ -267,7 +270,8 @@ async def export(args: argparse.Namespace) -> None:
             if a.name in names or a.name == "metadata.json":
                 raise LienthongError(f"two attachments named {a.name!r}: export them by hand")
             names.add(a.name)
-            await asyncio.to_thread(decrypt_to, ctx.blobs, a, args.out / a.name)
+            with ProgressBar(f"Decrypting {a.name[:40]}") as bar:
+                await asyncio.to_thread(decrypt_to, ctx.blobs, a, args.out / a.name, progress=bar)
     meta = {
         "id": doc.id,
         "sender": doc.sender_code,

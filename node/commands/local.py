@@ -11,6 +11,7 @@ from crypto.keys import NodeKeys, fingerprint
 from crypto.keystore import is_sealed, load_keys, save_keys
 from node import config as cfg
 from node.output import EXIT_ERROR, emit
+from node.progress import ProgressBar
 from protocol.units import validate_unit_code
 from storage import audit
 from storage import backup as store_backup
@@ -116,10 +117,12 @@ async def audit_verify(args: argparse.Namespace) -> int:
 
 async def backup(args: argparse.Namespace) -> None:
     cfg.load_config(args.data_dir)
-    info = await store_backup.backup(args.data_dir, args.out)
+    with ProgressBar("Backup") as bar:
+        info = await store_backup.backup(args.data_dir, args.out, progress=bar)
     emit(args, info, f"Backup written to {args.out}")
 
 
 async def restore(args: argparse.Namespace) -> None:
-    info = await store_backup.restore(args.data_dir, args.source)
+    with ProgressBar("Restore") as bar:
+        info = await store_backup.restore(args.data_dir, args.source, progress=bar)
     emit(args, info, f"Restored {args.source} into {args.data_dir}")
