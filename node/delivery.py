@@ -74,6 +74,7 @@ def within_bytes(items: list[queue.DueItem]) -> list[queue.DueItem]:
 class PeerState:
     failures: int = 0
     last_error: str | None = None
+    until: int = 0  # unix ms when the current backoff ends
 
 
 def backoff_ms(failures: int, random: Callable[[], float] = _random.random) -> int:
@@ -104,7 +105,7 @@ class DeliveryEngine:
         # Last successful hand-over per destination: (unix ms, "direct" or "relay"), for
         # the health page's "peers seen".
         self.seen: dict[str, tuple[int, str]] = {}
-        self.active: dict[str, set[asyncio.Task[None]]] = {}
+        self.active: dict[str, set[asyncio.Task[bool | None]]] = {}
         # (item id, destination) a worker is carrying now: one envelope to many recipients
         # is one item per recipient.
         self.in_flight: set[tuple[str, str]] = set()
@@ -156,35 +157,48 @@ class DeliveryEngine:
                 if self.peers.get(code):
                     break
 
-    def _done(self, code: str, task: asyncio.Task[None]) -> None:
+    def _done(self, code: str, task: asyncio.Task[bool | None]) -> None:
         running = self.active.get(code, set())
         running.discard(task)
         if not running:
             self.active.pop(code, None)
+        elif not task.cancelled() and task.result() is False:
+            # It found nothing to take: the worker still carrying this destination's batch
+            # wakes us when it ends. Waking now would start another picker at once, and
+            # another, for as long as that attempt is on the wire.
+            return
         self.wake()  # more may be due for this destination or waiting for a slot
 
-    async def _worker(self, code: str) -> None:
+    async def _worker(self, code: str) -> bool | None:
         try:
-            await self.deliver(code)
+            return await self.deliver(code)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("delivery to %s failed unexpectedly", code)
+            return None
 
-    async def deliver(self, code: str) -> None:
-        """One attempt at a destination: direct, else the relay, else back off."""
+    async def deliver(self, code: str) -> bool:
+        """One attempt at a destination: direct, else the relay, else back off.
+
+        False when nothing was due that another worker was not already carrying."""
         async with self._picking.setdefault(code, asyncio.Lock()):  # workers take disjoint items
+            # What is in flight before the read: an attempt that ends during the read commits
+            # its outcome and leaves in_flight, but a read begun before that commit still
+            # shows its items as due. Excluding them keeps an item from a second attempt.
+            busy = set(self.in_flight)
             async with self.ctx.store.read() as conn:
                 due = await queue.due_for(conn, code, self.ctx.clock(), BATCH * PIPELINE_DEPTH)
-            items = within_bytes([i for i in due if (i.id, code) not in self.in_flight][:BATCH])
+            items = within_bytes([i for i in due if (i.id, code) not in busy][:BATCH])
             ids = {(i.id, code) for i in items}
             self.in_flight |= ids
         if not items:
-            return
+            return False
         try:
             await self._attempt(code, items)
         finally:
             self.in_flight -= ids
+        return True
 
     async def _attempt(self, code: str, items: list[queue.DueItem]) -> None:
         errors = []
@@ -202,6 +216,7 @@ class DeliveryEngine:
         for relay in relays:
             try:
                 await self._deposit(relay, code, items)
+                self.peers.pop(code, None)  # handed over: the failures in a row are over
                 self.seen[code] = (self.ctx.clock(), "relay")
                 return
             except ATTEMPT_ERRORS as exc:
@@ -230,10 +245,16 @@ class DeliveryEngine:
 
     async def _back_off(self, code: str, items: list[queue.DueItem], error: str) -> None:
         state = self.peers.setdefault(code, PeerState())
-        state.failures += 1
         state.last_error = error
         now = self.ctx.clock()
-        later = now + backoff_ms(state.failures, self.random)
+        if now < state.until:
+            # Items that became due during the backoff (a new document, the pipeline's other
+            # batch) wait with the rest: the delay grows with the time the destination has
+            # been away, not with how much was sent to it meanwhile.
+            later = state.until
+        else:
+            state.failures += 1
+            later = state.until = now + backoff_ms(state.failures, self.random)
         log.info(
             "delivery to %s failed (%d in a row); next try in %d ms: %s",
             code,
