@@ -14,7 +14,8 @@ REGISTRATION = "lienthong/v1/registration"
 CERTIFICATE = "lienthong/v1/certificate"
 DIRECTORY = "lienthong/v1/directory"
 ROTATION = "lienthong/v1/rotation"
-DOMAINS = frozenset({ENVELOPE, STATUS, REGISTRATION, CERTIFICATE, DIRECTORY, ROTATION})
+REPORT = "lienthong/v1/report"
+DOMAINS = frozenset({ENVELOPE, STATUS, REGISTRATION, CERTIFICATE, DIRECTORY, ROTATION, REPORT})
 
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64

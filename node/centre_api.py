@@ -2,8 +2,9 @@
 
 `GET /v1/ca` and `POST /v1/enrol` need no client certificate (a unit that
 enrols has none yet: the centre's TLS server asks for one without requiring
-it); `POST /v1/rotate` needs mutual TLS with the certificate the directory
-lists for the unit. docs/FEDERATION.md describes each answer.
+it); `POST /v1/rotate` and `POST /v1/report` need mutual TLS with the certificate
+the directory lists for the unit. docs/FEDERATION.md describes each answer, and
+docs/PROTOCOL.md the unit report.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from aiohttp import web
 from node.centre import CentreError, Issued, centre_of
 from node.context import CONTEXT
 from node.peers import PEER_ERROR, error_response, require_peer
+from node.report import ReportRefused, receive_report
 from protocol.limits import MAX_REGISTRATION_BYTES
+from protocol.report import MAX_REPORT_BYTES
 
 CONTENT_TYPE = "application/x-lienthong"
 # A registration request is at most MAX_REGISTRATION_BYTES (docs/PROTOCOL.md 9): one byte
@@ -28,17 +31,18 @@ def add_centre_routes(app: web.Application) -> None:
     app.router.add_post("/v1/enrol", post_enrol)
     app.router.add_post("/v1/rotate", post_rotate)
     app.router.add_get("/v1/directory", get_directory)
+    app.router.add_post("/v1/report", post_report)
 
 
 def _origin(request: web.Request) -> str:
     return request.remote or "-"
 
 
-async def _read_body(request: web.Request) -> bytes:
-    """At most MAX_REQUEST_BODY + 1 bytes of the body; the Centre refuses anything longer."""
+async def _read_body(request: web.Request, limit: int = MAX_REQUEST_BODY) -> bytes:
+    """At most `limit` + 1 bytes of the body; the Centre refuses anything longer."""
     data = bytearray()
-    while len(data) <= MAX_REQUEST_BODY:
-        chunk = await request.content.read(MAX_REQUEST_BODY + 1 - len(data))
+    while len(data) <= limit:
+        chunk = await request.content.read(limit + 1 - len(data))
         if not chunk:
             break
         data += chunk
@@ -114,3 +118,14 @@ async def get_directory(request: web.Request) -> web.Response:
         content_type=CONTENT_TYPE,
         headers={"ETag": f'"v{version}"', "Cache-Control": "no-cache"},
     )
+
+
+async def post_report(request: web.Request) -> web.Response:
+    """A unit's signed report of its own figures (docs/PROTOCOL.md): 204 when kept."""
+    peer = require_peer(request)
+    raw = await _read_body(request, MAX_REPORT_BYTES)
+    try:
+        await receive_report(request.app[CONTEXT], raw, peer=peer)
+    except ReportRefused as exc:
+        return error_response(exc.status, exc.name, str(exc))
+    return web.Response(status=204)

@@ -200,8 +200,10 @@ class Node:
 
             self._spawn("directory re-signing", self._resign_loop())
             self._spawn("relay retention", sweep_loop(self.ctx, self.stop_event))
+            await self._start_web(required=False)  # the centre's console (docs/OPERATIONS.md)
         else:
             from node.relay_client import pull_loop
+            from node.report import report_loop
 
             self._spawn("LAN discovery", self._start_discovery(host))
             self.engine = DeliveryEngine(
@@ -213,11 +215,16 @@ class Node:
             self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
             self._spawn("delivery", self.engine.run(self.stop_event))
             self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
+            self._spawn("unit report", report_loop(self.ctx, self.session, self.stop_event))
             await self._start_web()
         log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
 
-    async def _start_web(self) -> None:
-        """The clerks' page on node.web: plain HTTP, meant for 127.0.0.1 (docs/OPERATIONS.md)."""
+    async def _start_web(self, *, required: bool = True) -> None:
+        """The clerks' page on node.web: plain HTTP, meant for 127.0.0.1 (docs/OPERATIONS.md).
+
+        On the centre it is the operator's console, and a port in use only stops the
+        console (`required=False`): the relay and the directory must keep serving.
+        """
         from node.web import create_web_app
 
         host, port = self.ctx.config.get("node", "web").rsplit(":", 1)
@@ -229,9 +236,13 @@ class Node:
         try:
             await site.start()
         except OSError as exc:
-            raise NodeError(
-                f"cannot serve the web page on {host}:{port} (node.web): {exc.strerror}"
-            ) from None
+            message = f"cannot serve the web page on {host}:{port} (node.web): {exc.strerror}"
+            if required:
+                raise NodeError(message) from None
+            log.warning("%s; the centre runs without its console", message)
+            await self.web_runner.cleanup()
+            self.web_runner = None
+            return
         sockets = getattr(site._server, "sockets", None) or []
         self.web_port = sockets[0].getsockname()[1] if sockets else int(port)
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from node.context import CONTEXT, NodeContext
 from node.metrics import add_metrics_route, public_metrics
-from node.web import admin, auth, compose, document, i18n, lists, registers
+from node.web import admin, auth, centre, centre_stats, compose, document, i18n, lists, registers
 from node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from protocol.codes import Confidentiality, Urgency
 from protocol.doctypes import document_types
@@ -127,6 +127,14 @@ def create_web_app(
     add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
     r.add_get("/admin/users", admin.users_get, name="users")
     r.add_post("/admin/users", admin.users_post)
+    unit = "/centre/units/{code:" + centre.UNIT_CODE + "}/{action:" + "|".join(centre.ACTIONS) + "}"
+    r.add_get("/centre", centre.console, name="centre")
+    r.add_post("/centre/units", centre.add_unit)
+    r.add_get(unit, centre.confirm)
+    r.add_post(unit, centre.act)
+    r.add_get("/centre/stats", centre_stats.stats)
+    r.add_get("/centre/report", centre_stats.pilot)
+    r.add_get("/centre/report.csv", centre_stats.pilot_csv)
     r.add_static("/static", HERE / "static", name="static")
     return app
 

@@ -29,7 +29,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "assign": frozenset({"leader"}),
     "progress": frozenset({"clerk", "leader"}),  # in progress, completed
     "users": frozenset({"admin"}),
+    "centre": frozenset({"admin"}),  # the centre's console: admins of the centre's node only
 }
+# Capabilities that exist only on the centre's node (node.role = "centre").
+CENTRE_CAPABILITIES = frozenset({"centre"})
 
 
 @dataclass
@@ -65,6 +68,8 @@ def settings_of(request: web.Request) -> Settings:
 
 def can(request: web.Request, capability: str) -> bool:
     user = request.get(USER)
+    if capability in CENTRE_CAPABILITIES and context_of(request).config.role != "centre":
+        return False
     return user is not None and user.role in CAPABILITIES[capability]
 
 

@@ -358,7 +358,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "health.path": ("Đường gửi", "Path"),
     "health.path_direct": ("Trực tiếp", "Direct"),
     "health.path_relay": ("Qua trạm chuyển tiếp", "Via the relay"),
-    "health.no_peers": ("Chưa gửi tới đơn vị nào từ khi khởi động.", "No peer reached since start."),
+    "health.no_peers": (
+        "Chưa gửi tới đơn vị nào từ khi khởi động.",
+        "No peer reached since start.",
+    ),
     # Users
     "users.add": ("Thêm tài khoản", "Add an account"),
     "users.accounts": ("Danh sách tài khoản", "Accounts"),
@@ -386,6 +389,163 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The password needs at least {min} characters.",
     ),
     "users.err.mismatch": ("Hai mật khẩu không khớp.", "The two passwords differ."),
+    # The centre's console (node/web/centre.py)
+    "nav.centre": ("Điều hành liên thông", "Centre console"),
+    "centre.tab.units": ("Đơn vị", "Units"),
+    "centre.tab.stats": ("Thống kê", "Statistics"),
+    "centre.tab.report": ("Báo cáo thí điểm", "Pilot report"),
+    "centre.units": ("Các đơn vị trong liên thông", "Units of the federation"),
+    "centre.col.code": ("Mã định danh", "Organisation code"),
+    "centre.col.name": ("Tên đơn vị", "Unit"),
+    "centre.col.status": ("Đăng ký", "Enrolment"),
+    "centre.col.state": ("Tình trạng triển khai", "Deployment"),
+    "centre.col.last_seen": ("Kết nối gần nhất", "Last seen"),
+    "centre.col.version": ("Phiên bản", "Node version"),
+    "centre.col.queue": ("Chờ ở trạm trung chuyển", "Waiting at the relay"),
+    "centre.col.actions": ("Thao tác", "Actions"),
+    "centre.col.sent": ("Văn bản đã gửi", "Documents sent"),
+    "centre.col.received": ("Văn bản đã nhận", "Documents received"),
+    "centre.col.median": ("Thời gian chuyển (trung vị)", "Delivery time (median)"),
+    "centre.col.median_s": (
+        "Thời gian chuyển trung vị (giây)",
+        "Median delivery time (seconds)",
+    ),
+    "centre.col.unprocessed": ("Văn bản đến chưa xử lý xong", "Incoming not yet completed"),
+    "centre.col.failures": ("Gửi không thành công", "Failed deliveries"),
+    "centre.col.reported": ("Báo cáo gần nhất", "Last report"),
+    "centre.own": ("Trung tâm", "Centre"),
+    "centre.awaiting": ("Chờ phê duyệt", "Awaiting approval"),
+    "centre.approve": ("Phê duyệt", "Approve"),
+    "centre.new_token": ("Cấp mã mới", "New token"),
+    "centre.revoke": ("Thu hồi", "Revoke"),
+    "centre.no_units": ("Chưa có đơn vị nào.", "No units yet."),
+    "centre.add": ("Thêm đơn vị", "Add a unit"),
+    "centre.add_submit": ("Thêm và cấp mã đăng ký", "Add and issue an enrolment token"),
+    "centre.code_hint": (
+        "Dạng 000.00.05.H53 (QCVN 102:2016, Quyết định 20/2020/QĐ-TTg).",
+        "Like 000.00.05.H53 (QCVN 102:2016, Decision 20/2020/QĐ-TTg).",
+    ),
+    "centre.about": ("Trung tâm", "This centre"),
+    "centre.url": ("Địa chỉ trung tâm", "Centre URL"),
+    "centre.fingerprint": ("Dấu vân tay khóa gốc", "Root key fingerprint"),
+    "centre.about_help": (
+        "Dấu vân tay được in trên phiếu đăng ký; kỹ thuật viên đơn vị đối chiếu khi đăng ký.",
+        "The fingerprint is printed on each enrolment sheet; the unit's technician checks it "
+        "when enrolling.",
+    ),
+    "centre.status.pending": ("Chờ đăng ký", "Pending"),
+    "centre.status.active": ("Đang hoạt động", "Active"),
+    "centre.status.revoked": ("Đã thu hồi", "Revoked"),
+    "centre.deployed": ("Đã triển khai", "Deployed"),
+    "centre.trial": ("Thử nghiệm", "Trial"),
+    "centre.done.revoke": (
+        "Đã thu hồi đơn vị {code}; danh bạ mới đã được ký.",
+        "Unit {code} revoked; a new directory is signed.",
+    ),
+    "centre.done.approve": (
+        "Đã phê duyệt đơn vị {code}; kỹ thuật viên chạy lại lệnh đăng ký.",
+        "Unit {code} approved; its technician runs the enrol command again.",
+    ),
+    "centre.done.token": ("Đã cấp mã mới cho {code}.", "New token issued for {code}."),
+    "centre.err.code": (
+        "Mã định danh không đúng dạng 000.00.05.H53. ({detail})",
+        "The organisation code is not like 000.00.05.H53. ({detail})",
+    ),
+    "centre.err.exists": ("Đơn vị đã có. ({detail})", "The unit exists already. ({detail})"),
+    "centre.err.failed": ("Không thực hiện được: {detail}", "Not done: {detail}"),
+    "centre.err.range": (
+        "Khoảng ngày không hợp lệ (tối đa {max} ngày); hiển thị 30 ngày gần nhất.",
+        "Not a valid range of days (at most {max}); showing the last 30 days.",
+    ),
+    "centre.confirm.revoke": ("Thu hồi đơn vị", "Revoke a unit"),
+    "centre.confirm.token": ("Cấp mã đăng ký mới", "Issue a new enrolment token"),
+    "centre.confirm.approve": ("Phê duyệt đăng ký", "Approve an enrolment"),
+    "centre.confirm_help.revoke": (
+        "Mọi chứng thư của đơn vị bị thu hồi và danh bạ mới được ký: các đơn vị khác từ chối "
+        "văn bản của đơn vị này ngay khi nhận danh bạ mới. Không hoàn tác được; muốn tham gia "
+        "lại, đơn vị phải đăng ký lại từ đầu.",
+        "Every certificate of the unit is revoked and a new directory is signed: the other units "
+        "refuse its documents as soon as they hold it. This cannot be undone; to join again the "
+        "unit enrols from the start.",
+    ),
+    "centre.confirm_help.token": (
+        "Mã đăng ký cũ của đơn vị sẽ không dùng được nữa.",
+        "The unit's earlier token stops working.",
+    ),
+    "centre.confirm_help.approve": (
+        "Gọi điện cho kỹ thuật viên của đơn vị và đối chiếu dấu vân tay khóa ở trên với dấu "
+        "vân tay trên máy của họ trước khi phê duyệt.",
+        "Call the unit's technician and compare the key fingerprint above with the one on "
+        "their screen before approving.",
+    ),
+    "centre.request_key": ("Dấu vân tay khóa xin đăng ký", "Fingerprint of the requesting key"),
+    "centre.do.revoke": ("Thu hồi đơn vị này", "Revoke this unit"),
+    "centre.do.token": ("Cấp mã mới và in phiếu", "Issue and print the sheet"),
+    "centre.do.approve": ("Phê duyệt", "Approve"),
+    "centre.cancel": ("Hủy", "Cancel"),
+    "centre.seconds": ("{n} giây", "{n} s"),
+    "centre.minutes": ("{n} phút", "{n} min"),
+    "centre.hours": ("{n} giờ", "{n} h"),
+    "centre.chart.documents": (
+        "Văn bản gửi đi theo đơn vị, theo ngày",
+        "Documents sent per unit per day",
+    ),
+    "centre.chart.cell": (
+        "{row} ({key}), ngày {column}: {value} văn bản",
+        "{row} ({key}), {column}: {value}",
+    ),
+    "centre.chart.times": (
+        "Phân bố thời gian chuyển văn bản (từ lúc gửi đến khi nơi nhận báo đã đến)",
+        "Delivery time distribution (from sending to the recipient's 'arrived')",
+    ),
+    "centre.chart.failures": ("Gửi không thành công theo ngày", "Failed deliveries per day"),
+    "centre.period": ("Từ {first} đến {last}", "From {first} to {last}"),
+    "centre.reported_note": (
+        "Số liệu do các đơn vị tự báo cáo về trung tâm (10 phút một lần).",
+        "Figures as the units report them to the centre (every 10 minutes).",
+    ),
+    "centre.deliveries": ("Lượt chuyển đã đến", "Deliveries arrived"),
+    "centre.no_figures": ("Chưa có số liệu trong khoảng này.", "No figures in this period."),
+    "centre.report_title": (
+        "Báo cáo kết quả thí điểm từ {first} đến {last}",
+        "Pilot report from {first} to {last}",
+    ),
+    "centre.never": ("Chưa báo cáo", "Never"),
+    "centre.total": ("Tổng cộng", "Total"),
+    "sheet.title": ("Phiếu đăng ký nút liên thông văn bản", "Enrolment sheet for a lienthong node"),
+    "sheet.once": (
+        "Mã đăng ký chỉ hiện một lần, trên trang này. Hãy in phiếu ngay; nếu mất, cấp mã mới.",
+        "The token is shown once, on this page. Print the sheet now; if it is lost, issue a "
+        "new token.",
+    ),
+    "sheet.print": ("In phiếu", "Print the sheet"),
+    "sheet.back": ("Về danh sách đơn vị", "Back to the units"),
+    "sheet.token": ("Mã đăng ký (dùng một lần)", "Enrolment token (one use)"),
+    "sheet.expires": ("Hết hạn", "Expires"),
+    "sheet.secret": (
+        "Giữ bí mật mã đăng ký cho đến khi đăng ký xong. Dấu vân tay nhận qua phiếu này, không "
+        "qua mạng.",
+        "Keep the token secret until enrolment is done. The fingerprint comes on this sheet, "
+        "never over the network.",
+    ),
+    "sheet.step_init": ("Tạo nút:", "Create the node:"),
+    "sheet.step_enrol": ("Đăng ký với trung tâm:", "Enrol with the centre:"),
+    "sheet.step_check": (
+        "Nếu lệnh báo dấu vân tay khác, dừng lại và gọi trung tâm.",
+        "If the command reports a different fingerprint, stop and call the centre.",
+    ),
+    "sheet.step_approval": (
+        "Nếu trung tâm yêu cầu phê duyệt: chờ phê duyệt rồi chạy lại bước 2.",
+        "If the centre requires approval: wait for it, then run step 2 again.",
+    ),
+    "sheet.offline": (
+        "Không có mạng đến trung tâm: thay bước 2 bằng lệnh sau, mang tệp yeu-cau.bin đến "
+        "trung tâm.",
+        "No network to the centre: instead of step 2, run this and bring yeu-cau.bin to the "
+        "centre.",
+    ),
+    "sheet.handed_by": ("Người giao phiếu", "Handed over by"),
+    "sheet.received_by": ("Người nhận phiếu", "Received by"),
 }
 
 

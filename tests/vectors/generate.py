@@ -16,6 +16,7 @@ from tests.vectors.make_certificates import certificates
 from tests.vectors.make_directories import directories
 from tests.vectors.make_envelopes import envelopes
 from tests.vectors.make_registrations import registrations
+from tests.vectors.make_reports import reports
 from tests.vectors.make_statuses import statuses
 from tests.vectors.make_streams import streams
 
@@ -27,6 +28,7 @@ BUILDERS: dict[str, Callable[[], dict]] = {
     "directories.json": directories,
     "registrations.json": registrations,
     "streams.json": streams,
+    "reports.json": reports,
 }
 
 

@@ -1,0 +1,218 @@
+"""Unit reports: each unit tells the centre its own figures (sent, received, delivery times,
+failures, open documents) over mutual TLS; the centre checks and keeps the newest.
+
+The centre sees only what passes its relay, so the pilot report rests on what the
+units state, signed with their keys (protocol/report.py, docs/PROTOCOL.md "Unit
+report"). A unit reports soon after it starts and then every REPORT_INTERVAL_SECONDS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+import aiohttp
+
+from bootstrap.directory import centre_url_of
+from crypto.errors import LienthongError
+from node import __version__
+from node.context import NodeContext
+from node.documents import ClockSkew
+from node.peer_api import CONTENT_TYPE
+from protocol.errors import (
+    BadSignature,
+    Expired,
+    ProtocolError,
+    Revoked,
+    SignerMismatch,
+    UnknownSigner,
+)
+from protocol.report import MAX_REPORT_BYTES, MS_PER_DAY, Report, sign_report, verify_report
+from storage import audit
+from storage.centre import touch_unit
+from storage.reports import latest_report, save_report, unit_figures
+
+log = logging.getLogger("lienthong.report")
+
+# Every ten minutes: the console is never more than that behind, and 26 units make a few
+# small requests an hour each.
+REPORT_INTERVAL_SECONDS = 600
+# Soon after start, so a restarted unit shows its version and figures at once; a little
+# later than the first directory refresh and relay pull, which matter more.
+FIRST_REPORT_SECONDS = 15
+# Each report restates the last 31 days: a receipt or a failure that comes late still
+# reaches the day its document was sent.
+REPORT_WINDOW_DAYS = 31
+REPORT_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
+# A refusal is a short JSON message; more than this is not read.
+MAX_ANSWER_BYTES = 64 * 1024
+REPORT_PATH = "/v1/report"
+
+
+class ReportError(LienthongError):
+    """A report could not be made or sent; the message says why."""
+
+
+class ReportRefused(LienthongError):
+    """The centre refused a report: `status` is the HTTP status it answers with."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.name = name or type(self).__name__
+
+
+class StaleReport(ReportRefused):
+    """The centre holds a newer report of this unit (or another one made at the same time)."""
+
+    status = 409
+
+
+# -- at a unit -------------------------------------------------------------------------------
+
+
+def _own_serial(ctx: NodeContext) -> int:
+    directory = ctx.directory.current
+    cert = directory.current(ctx.config.code) if directory else None
+    if cert is None or cert.sign_key != ctx.keys.sign_public:
+        raise ReportError(
+            f"unit {ctx.config.code} has no certificate for its current key in the directory"
+        )
+    return cert.serial
+
+
+async def build_report(ctx: NodeContext) -> bytes:
+    """This unit's signed report of its last REPORT_WINDOW_DAYS days, as of now."""
+    now = ctx.clock()
+    async with ctx.store.read() as conn:
+        days, unprocessed = await unit_figures(
+            conn, now - (REPORT_WINDOW_DAYS - 1) * MS_PER_DAY, now
+        )
+    report = Report(
+        sender=ctx.config.code,
+        serial=_own_serial(ctx),
+        at=now,
+        node_version=__version__,
+        unprocessed=unprocessed,
+        days=tuple(days),
+    )
+    return sign_report(ctx.keys, report)
+
+
+async def send_report(ctx: NodeContext, session: aiohttp.ClientSession) -> None:
+    """Make a report and post it to the centre; ReportRefused or a network error if not taken."""
+    base = centre_url_of(ctx)
+    if not base:
+        raise ReportError("no centre URL (federation.centre_url) and no directory")
+    raw = await build_report(ctx)
+    async with session.post(
+        base.rstrip("/") + REPORT_PATH,
+        data=raw,
+        headers={"Content-Type": CONTENT_TYPE},
+        timeout=REPORT_TIMEOUT,
+    ) as response:
+        if response.status in (200, 204):
+            return
+        body = bytearray()
+        while len(body) < MAX_ANSWER_BYTES and (chunk := await response.content.readany()):
+            body += chunk
+    try:
+        answer = json.loads(body)
+        name, message = str(answer["error"]), str(answer["message"])
+    except (ValueError, KeyError, TypeError):
+        name, message = "HTTP", bytes(body[:200]).decode("utf-8", "replace")
+    raise ReportRefused(f"{name}: {message}", response.status, name)
+
+
+async def report_loop(
+    ctx: NodeContext,
+    session: aiohttp.ClientSession,
+    stop: asyncio.Event,
+    *,
+    first: float = FIRST_REPORT_SECONDS,
+    interval: float = REPORT_INTERVAL_SECONDS,
+) -> None:
+    """Report once soon after start, then every `interval` seconds, until `stop` is set."""
+    delay = first
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if stop.is_set():
+            return
+        delay = interval
+        try:
+            await send_report(ctx, session)
+        except (aiohttp.ClientError, OSError, TimeoutError, ReportError) as exc:
+            log.info("report to the centre not sent (next in %ds): %s", interval, exc)
+        except LienthongError as exc:  # a refusal, or this node's store failed
+            log.warning("report to the centre failed (next in %ds): %s", interval, exc)
+
+
+# -- at the centre ---------------------------------------------------------------------------
+
+# Which refusal answers with which HTTP status (docs/PROTOCOL.md, "POST /v1/report").
+_FORBIDDEN = (BadSignature, UnknownSigner, Revoked, Expired, SignerMismatch)
+
+
+def _refusal(exc: LienthongError) -> ReportRefused:
+    if isinstance(exc, ReportRefused):
+        return exc
+    status = 403 if isinstance(exc, _FORBIDDEN) else 422 if isinstance(exc, ClockSkew) else 400
+    return ReportRefused(str(exc), status, type(exc).__name__)
+
+
+async def receive_report(ctx: NodeContext, raw: bytes, *, peer: str) -> int:
+    """Check a report from the verified TLS peer and keep it; returns the days stored.
+
+    Refusals raise ReportRefused (audited as `report.refused`) and store nothing.
+    """
+    try:
+        return await _receive(ctx, raw, peer)
+    except (ReportRefused, ProtocolError, ClockSkew) as exc:
+        refusal = _refusal(exc)
+        async with ctx.store.write() as tx:
+            await audit.append(
+                tx,
+                at=ctx.clock(),
+                actor=peer,
+                action="report.refused",
+                subject=peer,
+                details={"error": refusal.name, "reason": str(refusal)[:500]},
+            )
+        raise refusal from None
+
+
+async def _receive(ctx: NodeContext, raw: bytes, peer: str) -> int:
+    if len(raw) > MAX_REPORT_BYTES:
+        raise ReportRefused(
+            f"the report is over the limit of {MAX_REPORT_BYTES} bytes", 413, "RequestTooLarge"
+        )
+    report = verify_report(raw, ctx.directory.key_lookup).report
+    if report.sender != peer:
+        raise SignerMismatch(
+            f"report of {report.sender} sent by {peer}: a unit reports its own figures"
+        )
+    now = ctx.clock()
+    skew = ctx.config.get("security", "clock_skew_seconds") * 1000
+    if report.at > now + skew:
+        raise ClockSkew(
+            f"report made at {report.at}, more than {skew // 1000} s after the centre's time "
+            f"{now}: check the unit's clock"
+        )
+    async with ctx.store.write() as tx:
+        held = await latest_report(tx, peer)
+        if held is not None and held.raw == raw:
+            return len(report.days)  # the same report again
+        if held is not None and report.at <= held.at:
+            raise StaleReport(
+                f"the centre holds a report of {peer} made at {held.at}; this one was made "
+                f"at {report.at}"
+            )
+        await save_report(tx, report, raw, received_at=now)
+        await touch_unit(tx, peer, now)
+    return len(report.days)
