@@ -51,6 +51,7 @@ async def create_centre(
     code: str = DEFAULT_CENTRE_CODE,
     listen: str = DEFAULT_CENTRE_LISTEN,
     public_url: str = "",
+    web: str | None = None,
     require_approval: bool = False,
     passphrase: bytes | None = None,
     clock: Callable[[], int] = unix_ms,
@@ -68,7 +69,8 @@ async def create_centre(
     config_path = data_dir / cfg.CONFIG_FILE
     values = {
         "unit": {"code": code, "name": name},
-        "node": {"role": "centre", "listen": listen, "public_url": public_url},
+        "node": {"role": "centre", "listen": listen, "public_url": public_url}
+        | ({"web": web} if web else {}),
         "centre": {"require_approval": require_approval},
     }
     checked = cfg.validate(values, str(config_path))

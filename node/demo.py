@@ -49,6 +49,8 @@ from storage.users import add_user, get_user
 READY_SECONDS = 90.0  # 27 Python processes starting at once on 2 cores
 ARRIVAL_SECONDS = 180.0
 CLERK = "vanthu"
+OPERATOR = "quantri"  # the centre operator's console account
+CENTRE_LOGIN = "centre"  # its key in logins.json
 MARKER = "lienthong-demo.json"  # what tells a demo's DIR from any other directory
 MARKER_FORMAT = "lienthong-demo"
 MAX_MARKER_BYTES = 4096  # the marker is a one-line JSON object; anything larger is not ours
@@ -173,16 +175,21 @@ class Demo:
                 name=self.centre.name,
                 code=self.centre.code,
                 listen=f"127.0.0.1:{free_port()}",
+                web=f"127.0.0.1:{free_port()}",
             )
         self.check_ports([centre_dir])
+        logins = json.loads(self.logins_path.read_text()) if self.logins_path.exists() else {}
+        if CENTRE_LOGIN not in logins:  # the operator's console account, made before it runs
+            logins[CENTRE_LOGIN] = await _login(
+                centre_dir, OPERATOR, "admin", "Quản trị liên thông"
+            )
+            self._save_logins(logins)
         self.start(self.centre.code)
         self.wait_ready([self.centre.code])
-        logins = json.loads(self.logins_path.read_text()) if self.logins_path.exists() else {}
         for unit in self.units:
             if unit.code not in logins or not (self.dir_of(unit.code) / "certificate.bin").exists():
                 logins[unit.code] = await self.enrol(unit)
-                self.logins_path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
-                os.chmod(self.logins_path, 0o600)
+                self._save_logins(logins)
         self.logins = logins
         self.check_ports([self.dir_of(u.code) for u in self.units])
 
@@ -218,21 +225,11 @@ class Demo:
             token=token.token,
             save_config=config_saver(config),
         )
-        password = secrets.token_urlsafe(9)
-        store = await Store.open(config.store_path)
-        try:
-            if await _user(store, CLERK) is None:
-                await add_user(
-                    store,
-                    CLERK,
-                    password,
-                    role="clerk",
-                    display_name=f"Văn thư {unit.name}",
-                    actor="demo",
-                )
-        finally:
-            await store.close()
-        return {"user": CLERK, "password": password, "web": f"http://{config.get('node', 'web')}"}
+        return await _login(data_dir, CLERK, "clerk", f"Văn thư {unit.name}")
+
+    def _save_logins(self, logins: dict[str, dict[str, str]]) -> None:
+        self.logins_path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
+        os.chmod(self.logins_path, 0o600)
 
     async def _pending(self, centre, code: str) -> bool:
         """A unit registered by an interrupted run gets a new token instead of a refusal."""
@@ -241,7 +238,7 @@ class Demo:
     def check_ports(self, data_dirs: list[Path]) -> None:
         for data_dir in data_dirs:
             config = cfg.load_config(data_dir)
-            for key in ("listen", "web") if config.role != "centre" else ("listen",):
+            for key in ("listen", "web"):
                 port = int(config.get("node", key).rsplit(":", 1)[1])
                 if port_in_use(port):
                     raise LienthongError(
@@ -334,6 +331,21 @@ class Demo:
             return {row.recipient: row.state for row in await outbox_for(conn, envelope_id)}
 
 
+async def _login(data_dir: Path, username: str, role: str, display_name: str) -> dict[str, str]:
+    """An account with a fresh password on a node that is not running yet; its login."""
+    config = cfg.load_config(data_dir)
+    password = secrets.token_urlsafe(9)
+    store = await Store.open(config.store_path)
+    try:
+        if await _user(store, username) is None:
+            await add_user(
+                store, username, password, role=role, display_name=display_name, actor="demo"
+            )
+    finally:
+        await store.close()
+    return {"user": username, "password": password, "web": f"http://{config.get('node', 'web')}"}
+
+
 async def _user(store: Store, username: str) -> Any:
     async with store.read() as conn:
         return await get_user(conn, username)
@@ -379,6 +391,11 @@ async def run_demo(root: Path, count: int, open_browser: bool) -> None:
                 f"{unit.code} {unit.name[:34]:<34} {login['web']:<24} {login['user']:<9} "
                 f"{login['password']}"
             )
+        console = demo.logins[CENTRE_LOGIN]
+        print(
+            f"\n{'Trung tâm / Centre console':<48} {console['web'] + '/centre':<24} "
+            f"{console['user']:<9} {console['password']}"
+        )
         envelope_id = await demo.send_letter()
         print(f"\nSố 2340/VP-TTTH sent by {demo.sender} (envelope {envelope_id}).", flush=True)
         deadline = time.monotonic() + ARRIVAL_SECONDS

@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--listen", default=DEFAULT_CENTRE_LISTEN, help="HOST:PORT of the peer API")
     p.add_argument("--public-url", default="", help="URL units use (default https://LISTEN)")
     p.add_argument(
+        "--web", default=None, help="HOST:PORT of the console page (default node.web's default)"
+    )
+    p.add_argument(
         "--require-approval", action="store_true", help="an operator approves each enrolment"
     )
     p.add_argument("--passphrase-file", type=Path, help="seal the root key with this passphrase")
@@ -83,6 +86,7 @@ async def init(args: argparse.Namespace) -> None:
         code=args.code,
         listen=args.listen,
         public_url=args.public_url,
+        web=args.web,
         require_approval=args.require_approval,
         passphrase=read_passphrase(args.passphrase_file),
     )

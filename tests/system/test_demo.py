@@ -1,10 +1,12 @@
 """`lienthong demo`: the federation comes up, the letter reaches every unit, Ctrl-C stops
 everything, and a second run resumes without sending or registering anything twice."""
 
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -60,6 +62,10 @@ def test_demo_runs_delivers_stops_and_resumes(tmp_path):
     try:
         text = read_until(demo, f"arrived: {UNITS - 1}/{UNITS - 1}")
         assert "vanthu" in text and "000.00.02.H53" in text
+        console = re.search(r"Centre console\s+(http://\S+/centre)\s+quantri\s+(\S+)", text)
+        assert console, text
+        with urllib.request.urlopen(console.group(1), timeout=30) as page:  # noqa: S310 (http)
+            assert page.status == 200 and "/login" in page.url
         inbox = lienthong_json("inbox", "--data-dir", str(data_dir / "000.00.03.H53"))
         assert [d["number"] for d in inbox] == ["2340/VP-TTTH"]
     finally:
