@@ -26,7 +26,7 @@ from protocol.errors import Expired, UnknownSigner
 from protocol.limits import MAX_DIRECTORY_BYTES
 from storage import audit
 from storage.db import Store
-from storage.directory import latest_directory, save_directory
+from storage.directory import archive_certificates, latest_directory, save_directory
 from storage.errors import Conflict, RollbackRefused
 
 log = logging.getLogger("lienthong.directory")
@@ -153,6 +153,11 @@ class DirectoryState:
                         directory.issued_at,
                         directory.expires_at,
                         now,
+                    )
+                    await archive_certificates(
+                        tx,
+                        [(c.serial, c.code, c.raw) for c in directory.certificates],
+                        directory.revoked,
                     )
                     await audit.append(
                         tx,

@@ -1,5 +1,7 @@
-"""The cache of signed directories: the newest one is in force, and versions never go back."""
+"""The cache of signed directories (the newest is in force, versions never go back) and the
+archive of every certificate they listed."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from storage.db import Queryable, Tx
@@ -57,3 +59,25 @@ async def latest_directory(conn: Queryable) -> CachedDirectory | None:
     if row is None:
         return None
     return CachedDirectory(row[0], bytes(row[1]), row[2], row[3], row[4])
+
+
+async def archive_certificates(
+    tx: Tx, certificates: Iterable[tuple[int, str, bytes]], revoked: Iterable[int]
+) -> None:
+    """Keep (serial, code, raw) of each certificate of an accepted directory, and mark the
+    revoked serials; a certificate already kept is not rewritten, a revocation never undone."""
+    await tx.executemany(
+        "INSERT OR IGNORE INTO certificate_archive (serial, code, raw) VALUES (?, ?, ?)",
+        list(certificates),
+    )
+    await tx.executemany(
+        "UPDATE certificate_archive SET revoked = 1 WHERE serial = ?", [(s,) for s in revoked]
+    )
+
+
+async def archived_certificate(conn: Queryable, serial: int) -> tuple[bytes, bool] | None:
+    """The raw certificate kept under `serial` and whether it was revoked; None if never seen."""
+    row = await conn.fetchone(
+        "SELECT raw, revoked FROM certificate_archive WHERE serial = ?", (serial,)
+    )
+    return None if row is None else (bytes(row[0]), bool(row[1]))

@@ -199,14 +199,16 @@ async def outbox(args: argparse.Namespace) -> None:
 
 
 async def show(args: argparse.Namespace) -> None:
-    async with context(args.data_dir) as ctx, ctx.store.read() as conn:
-        doc = await get_document(conn, args.id)
-        if doc is None:
-            raise LienthongError(f"no document {args.id} in {args.data_dir}")
-        body = service.stored_body(doc)
-        events = await statuses_of(conn, args.id)
-        recipients = await recipients_view(conn, args.id) if doc.direction == "out" else []
-        signature = signature_check(ctx, await get_envelope_raw(conn, args.id))
+    async with context(args.data_dir) as ctx:
+        async with ctx.store.read() as conn:
+            doc = await get_document(conn, args.id)
+            if doc is None:
+                raise LienthongError(f"no document {args.id} in {args.data_dir}")
+            body = service.stored_body(doc)
+            events = await statuses_of(conn, args.id)
+            recipients = await recipients_view(conn, args.id) if doc.direction == "out" else []
+            raw = await get_envelope_raw(conn, args.id)
+        signature = await signature_check(ctx, raw)  # may read the certificate archive
     timeline = []
     for e in events:
         timeline.append(

@@ -107,7 +107,7 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         "doc": doc,
         "m": body.metadata,
         "attachments": attachments,
-        "signature": signature_check(ctx, raw),
+        "signature": await signature_check(ctx, raw),
         "timeline": timeline,
         "recipients": recipients,
         "registered": registered,
