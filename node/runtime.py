@@ -45,6 +45,10 @@ from storage.db import Store, unix_ms
 log = logging.getLogger("lienthong.node")
 
 MAX_PEER_REQUEST = 2 * 1024 * 1024  # envelopes are <= 1 MiB; blobs stream separately
+# An idle peer connection is closed after this long (aiohttp's default is an hour): our
+# own clients reuse a connection within seconds, and idle sockets held by a peer that
+# never sends cost file descriptors (docs/SECURITY.md).
+PEER_KEEPALIVE_SECONDS = 75.0
 # The centre looks this often for a directory signed by the CLI (add-unit, revoke) and
 # for one due to be re-signed: a revocation takes effect at the relay within seconds.
 CENTRE_RESIGN_CHECK_SECONDS = 2
@@ -181,7 +185,12 @@ class Node:
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=client_ssl_context(config)),
         )
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=PEER_KEEPALIVE_SECONDS,
+        )
         await self.runner.setup()
         host, port = config.get("node", "listen").rsplit(":", 1)
         site = web.TCPSite(self.runner, host, int(port), ssl_context=server_ssl_context(config))
