@@ -61,6 +61,10 @@ DEPLOYMENT_STATES = ("Đã triển khai", "Thử nghiệm")  # the columns of th
 TOKEN_ID_BYTES = 8  # 64 bits: names the token; guessing one gains nothing without the secret
 TOKEN_SECRET_BYTES = 20  # 160 bits: the HMAC key of the token MAC (docs/PROTOCOL.md 9.2)
 CENTRE_EXTRA = "centre"  # key of the Centre in NodeContext.extras
+# The centre's own certificates (node and TLS) live as long as its CA (centre_setup):
+# its keys sit beside the root key, so a shorter life would protect nothing, and a
+# centre certificate that ends cuts every unit off from enrolment, relay and directory.
+CENTRE_OWN_VALIDITY_DAYS = 20 * 365
 
 
 @dataclass(frozen=True)
@@ -405,7 +409,7 @@ class Centre:
             cert = await self.issuer.certify(
                 tx, unit, keys.sign_public, keys.enc_public, tls_public,
                 endpoints=(self.url,), reachable=True, via="centre",
-                extra_hosts=("localhost", "127.0.0.1"),
+                extra_hosts=("localhost", "127.0.0.1"), validity_days=CENTRE_OWN_VALIDITY_DAYS,
             )  # fmt: skip
             await db.mark_enrolled(tx, code, now, approved=False)
             await self._audit_issue(tx, "centre.created", code, cert, "centre init")

@@ -96,6 +96,7 @@ class Issuer:
         via: str,
         replaces: int | None = None,
         extra_hosts: tuple[str, ...] = (),
+        validity_days: int | None = None,
     ) -> db.CertificateRecord:
         """Certify the keys under the next serial: node certificate and X.509 leaf alike.
 
@@ -107,7 +108,8 @@ class Issuer:
         hosts += [h for h in extra_hosts if h not in hosts]
         now = self.clock()
         not_before = now - self.config.get("security", "clock_skew_seconds") * 1000
-        not_after = now + self.config.get("centre", "certificate_validity_days") * MS_PER_DAY
+        days = validity_days or self.config.get("centre", "certificate_validity_days")
+        not_after = now + days * MS_PER_DAY
         serial = await db.next_value(tx, db.SERIAL)
         try:
             leaf = tls.issue_leaf(

@@ -19,7 +19,7 @@ from crypto import signing
 from crypto import x509 as tls
 from crypto.keys import fingerprint
 from node import centre_errors as errors
-from node.centre import Centre, Issued, Pending, open_centre
+from node.centre import CENTRE_OWN_VALIDITY_DAYS, Centre, Issued, Pending, open_centre
 from node.centre_issuer import MS_PER_DAY, MS_PER_HOUR
 from node.centre_setup import create_centre
 from protocol.certificate import verify_certificate
@@ -116,6 +116,11 @@ async def test_init_creates_keys_ca_tls_config_and_first_directory(tmp_path, clo
     assert own is not None and own.serial == created.serial == 1
     assert own.tls_sha256 == hashlib.sha256(leaf.public_bytes(Encoding.DER)).digest()
     assert directory.relays == ("https://127.0.0.1:7000/v1/relay",)
+    # The centre's own certificates last as long as its CA, not a unit's year.
+    days = (own.not_after - clock()) // 86_400_000
+    assert days == CENTRE_OWN_VALIDITY_DAYS
+    leaf_days = (leaf.not_valid_after_utc.timestamp() * 1000 - clock()) / 86_400_000
+    assert round(leaf_days) == CENTRE_OWN_VALIDITY_DAYS
 
 
 async def test_init_refuses_a_data_directory_in_use(tmp_path, clock):
@@ -414,7 +419,8 @@ async def test_rotation_refusals(centre):
 
 
 async def test_resign_when_half_the_validity_has_passed(centre):
-    """The directory is re-signed once half its validity has passed, dropping ended certificates."""
+    """The directory is re-signed once half its validity has passed, dropping ended certificates
+    (every one but the centre's own, which lasts as long as its CA)."""
     assert await centre.resign_if_due() is False
     centre.clock.advance(84 * HOUR - 1)
     assert await centre.resign_if_due() is False
@@ -431,7 +437,7 @@ async def test_resign_when_half_the_validity_has_passed(centre):
     latest = await centre.latest_directory()
     assert latest is not None
     expired = verify_directory(latest[1], centre.root.sign_public, now=centre.clock())
-    assert expired.certificates == ()
+    assert [c.code for c in expired.certificates] == [centre.config.code]
 
 
 async def test_resign_publishes_a_directory_signed_by_another_process(tmp_path, clock):
