@@ -98,7 +98,5 @@ async def _verify_archived(ctx: NodeContext, raw: bytes, code: str, serial: int)
         raise Revoked(f"certificate {serial} of unit {code} is revoked")
     header = verify_envelope(raw, lambda _code, _serial: cert.sign_key).header
     if not cert.valid_at(header.created):
-        raise Expired(
-            f"envelope {header.id} was made outside the validity of certificate {serial}"
-        )
+        raise Expired(f"envelope {header.id} was made outside the validity of certificate {serial}")
     return header
