@@ -67,6 +67,10 @@ class ConfidentialRefused(DocumentError):
     """A document marked Mật or above, on a node not configured for state secrets."""
 
 
+class EnvelopeIdTaken(DocumentError):
+    """An envelope whose id is already that of another document here (one this node sent)."""
+
+
 class ClockSkew(DocumentError):
     """A message dated too far in the future for the configured clock tolerance."""
 
@@ -127,40 +131,47 @@ async def send_document(
         keys[code] = cert.enc_key
     serial = _signer_serial(ctx)
     attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
-    body = DocumentBody(metadata=metadata, attachments=attachments)
-    now = ctx.clock()
-    raw = seal_envelope(
-        keys=ctx.keys,
-        sender=ctx.config.code,
-        serial=serial,
-        recipients=keys,
-        body=body,
-        created=now,
-        business=business,
-        reply_to=reply_to,
-        target=target,
-    )
-    envelope = verify_envelope(raw, lambda code, ser: ctx.keys.sign_public)
-    record = _record(envelope, body, "out")
-    async with ctx.store.write() as tx:
-        await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
-        await register_outgoing(
-            tx,
-            OutgoingEntry(
-                issued_on=metadata.issued_on,
-                notation=metadata.notation,
-                doc_type=metadata.doc_type,
-                subject=metadata.subject,
-                signer=metadata.signer.name if metadata.signer else "",
-                recipients="; ".join(recipients),
-                copies=metadata.copies,
-                sent_on=_today(ctx),
-                document_id=envelope.header.id,
-                number=metadata.number,
-            ),
-            actor=actor,
-            at=now,
+    try:
+        body = DocumentBody(metadata=metadata, attachments=attachments)
+        now = ctx.clock()
+        raw = seal_envelope(
+            keys=ctx.keys,
+            sender=ctx.config.code,
+            serial=serial,
+            recipients=keys,
+            body=body,
+            created=now,
+            business=business,
+            reply_to=reply_to,
+            target=target,
         )
+        envelope = verify_envelope(raw, lambda code, ser: ctx.keys.sign_public)
+        record = _record(envelope, body, "out")
+        async with ctx.store.write() as tx:
+            await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
+            await register_outgoing(
+                tx,
+                OutgoingEntry(
+                    issued_on=metadata.issued_on,
+                    notation=metadata.notation,
+                    doc_type=metadata.doc_type,
+                    subject=metadata.subject,
+                    signer=metadata.signer.name if metadata.signer else "",
+                    recipients="; ".join(recipients),
+                    copies=metadata.copies,
+                    sent_on=_today(ctx),
+                    document_id=envelope.header.id,
+                    number=metadata.number,
+                ),
+                actor=actor,
+                at=now,
+            )
+    except BaseException:
+        # Each blob is ciphertext under a fresh key, so nothing else refers to it: a
+        # document that is not stored (a register number taken, ...) leaves none behind.
+        for attachment in attachments:
+            ctx.blobs.delete(attachment.blob)
+        raise
     _wake(ctx)
     return envelope.header.id
 
@@ -234,10 +245,17 @@ async def receive_envelopes(
     except DocumentError as exc:  # this node cannot sign receipts: refuse each, clearly
         return [r if r is not None else exc for r in results]
     to_store = []
+    # Envelopes stored before, now collected from the relay: the sender deposited them there,
+    # so it may never have had the 01 that answered a direct delivery (the answer was lost
+    # on a cut connection). That 01 goes back through the queue too, or the sender waits
+    # for it forever.
+    again = []
     for i, envelope in checked:
         header = envelope.header
         if header.id in existing:
             results[i] = existing[header.id]
+            if via == "relay":
+                again.append(header)
             continue
         try:
             body = open_envelope(envelope, me, ctx.keys)
@@ -260,17 +278,28 @@ async def receive_envelopes(
         to_store.append(
             (i, envelope, _record(envelope, body, "in"), status, sign_status(ctx.keys, status))
         )
-    if to_store:
+    if to_store or again:
         async with ctx.store.write() as tx:
+            for header in again:
+                await queue.queue_arrival(tx, header.id, header.sender, at=now)
             for i, envelope, record, status, raw_status in to_store:
                 if await record_incoming(tx, record, envelope.raw, at=now):
                     # Direct delivery returns the 01 in the answer (the sender retries
                     # until it has it); from the relay it goes back through the queue.
                     await _record_out_status(tx, status, raw_status, queue_it=via == "relay")
                     results[i] = raw_status
-                else:  # the same envelope twice in one batch
-                    given = await arrival_statuses(tx, [envelope.header.id])
-                    results[i] = given[envelope.header.id]
+                else:  # the same envelope twice in one batch, or stored meanwhile
+                    header = envelope.header
+                    given = await arrival_statuses(tx, [header.id])
+                    if header.id not in given:  # the id of a document this node sent
+                        results[i] = EnvelopeIdTaken(
+                            f"envelope {header.id} from {header.sender}: that id is already "
+                            "another document's here (one this node sent); refused"
+                        )
+                        continue
+                    results[i] = given[header.id]
+                    if via == "relay":
+                        await queue.queue_arrival(tx, header.id, header.sender, at=now)
     return results  # type: ignore[return-value]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from node.peers import PEER, error_response, require_peer
 from protocol.limits import MAX_ATTACHMENT_SIZE, MAX_DIRECTORY_BYTES
 from protocol.wire import pack, unpack
 from storage import audit
-from storage.blobs import check_blob_id
+from storage.blobs import BlobWriter, check_blob_id
 from storage.errors import BlobError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ MAX_INBOX_ITEMS = 500  # items in one request: bounds the work a single request 
 MAX_INBOX_BYTES = 64 * 1024 * 1024  # 500 envelopes of ~100 KB; the hard cap is per envelope
 STREAM_CHUNK = 256 * 1024
 MAX_BLOB_BYTES = MAX_ATTACHMENT_SIZE + (MAX_ATTACHMENT_SIZE // (64 * 1024) + 1) * 17 + 24
+# Upload-Offset and Upload-Length: decimal digits, no sign, at most 19 (MAX_BLOB_BYTES has 12).
+UPLOAD_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
@@ -168,11 +171,12 @@ async def blob_put(request: web.Request) -> web.Response:
     if ctx.blobs.exists(blob_id):
         await request.release()
         return web.Response(status=200, text="already stored")
-    try:
-        offset = int(request.headers["Upload-Offset"])
-        total = int(request.headers["Upload-Length"])
-    except (KeyError, ValueError):
-        return error_response(400, "MalformedRequest", "Upload-Offset and Upload-Length needed")
+    offset = _upload_number(request, "Upload-Offset")
+    total = _upload_number(request, "Upload-Length")
+    if offset is None or total is None:
+        return error_response(
+            400, "MalformedRequest", "Upload-Offset and Upload-Length needed, in decimal digits"
+        )
     if not 0 <= total <= MAX_BLOB_BYTES:
         return error_response(413, "LimitExceeded", f"a blob is at most {MAX_BLOB_BYTES} bytes")
     try:
@@ -181,7 +185,7 @@ async def blob_put(request: web.Request) -> web.Response:
         return error_response(409, type(exc).__name__, str(exc))
     try:
         if writer.size != offset:
-            await asyncio.to_thread(writer.suspend)
+            await _release(writer)
             return web.Response(
                 status=409,
                 headers={"Upload-Offset": str(writer.size)},
@@ -190,16 +194,28 @@ async def blob_put(request: web.Request) -> web.Response:
         async for chunk in request.content.iter_chunked(STREAM_CHUNK):
             await asyncio.to_thread(writer.write, chunk)
         if writer.size < total:
-            await asyncio.to_thread(writer.suspend)
+            await _release(writer)
             return web.Response(status=202, headers={"Upload-Offset": str(writer.size)})
         await asyncio.to_thread(writer.commit, blob_id, total)
     except BlobError as exc:
         await _refusal(ctx, require_peer(request), "blob", f"{blob_id}: {exc}")
         return error_response(422, type(exc).__name__, str(exc))
     except BaseException:
-        await asyncio.to_thread(writer.suspend)
+        await _release(writer)
         raise
     return web.Response(status=201, headers={"Upload-Offset": str(total)})
+
+
+def _upload_number(request: web.Request, name: str) -> int | None:
+    """A byte count from an upload header: ASCII digits only (int() would take "1_0", "١٢")."""
+    value = request.headers.get(name, "")
+    return int(value) if UPLOAD_NUMBER.fullmatch(value) else None
+
+
+async def _release(writer: BlobWriter) -> None:
+    """Keep what an upload received for its resumption; an upload that received nothing
+    leaves no file (a refused or empty request stores nothing)."""
+    await asyncio.to_thread(writer.suspend if writer.size else writer.abort)
 
 
 async def blob_get(request: web.Request) -> web.StreamResponse:

@@ -68,6 +68,15 @@ async def peer_middleware(request: web.Request, handler):
     version = str(request.app[CONTEXT].directory.version)
     try:
         response = await handler(request)
+    except ConnectionResetError:
+        # The caller hung up before its body was complete (a dropped link, a killed peer):
+        # an ordinary network event, not a server error, which aiohttp would log with a
+        # traceback and answer with 500. A blob upload keeps what arrived (peer_api).
+        log.info("%s %s: the caller hung up mid-request", request.method, request.path)
+        raise _bad_request("IncompleteRequest", "the connection closed before the body") from None
+    except web.RequestPayloadError as exc:
+        # A body whose chunked framing or Content-Encoding does not decode.
+        raise _bad_request("MalformedRequest", f"the request body cannot be read: {exc}") from None
     except web.HTTPException as exc:
         exc.headers[DIRECTORY_HEADER] = version
         if isinstance(exc, web.HTTPForbidden) and code is None:
@@ -96,6 +105,13 @@ async def _audit_unknown_peer(request: web.Request, why: str) -> None:
             subject=request.path,
             details={"reason": why[:500]},
         )
+
+
+def _bad_request(error: str, message: str) -> web.HTTPBadRequest:
+    """A 400 refusal in the peer API's JSON form, raised where a handler could not answer."""
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": error, "message": message}), content_type="application/json"
+    )
 
 
 def require_peer(request: web.Request) -> str:

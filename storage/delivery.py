@@ -171,6 +171,18 @@ async def queue_status(tx: Tx, status_id: str, destination: str, *, at: int) -> 
     )
 
 
+async def queue_arrival(tx: Tx, envelope_id: str, destination: str, *, at: int) -> None:
+    """Queue the 01 this node gave for an envelope to `destination`, unless it is queued or
+    delivered already: for a 01 first given in the answer to a direct delivery."""
+    await tx.execute(
+        "INSERT INTO status_outbox (status_id, destination, next_attempt_at, updated_at)"
+        " SELECT id, ?, ?, ? FROM status_events"
+        " WHERE envelope_id = ? AND code = 1 AND direction = 'out'"
+        " ON CONFLICT (status_id) DO NOTHING",
+        (destination, at, at, envelope_id),
+    )
+
+
 async def requeue_status(tx: Tx, status_id: str, *, at: int) -> None:
     """A status the relay dropped unread (retention ended): due again now."""
     await tx.execute(

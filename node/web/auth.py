@@ -15,6 +15,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from node.web import i18n
 from node.web.base import LANG, SESSION, USER, context_of, render, see_other, settings_of, tr
@@ -93,7 +94,7 @@ async def session_middleware(request: web.Request, handler):
     if request.method == "POST" and name not in SELF_CHECKED_ROUTES:
         if request.content_type != "application/x-www-form-urlencoded":
             raise web.HTTPForbidden(text=tr(request, "error.csrf"))
-        form = await request.post()
+        form = await read_form(request)
         check_csrf(request, str(form.get("csrf", "")))
     response = await handler(request)
     if "lang" in request.query and request.query["lang"] in i18n.LANGUAGES:
@@ -101,10 +102,29 @@ async def session_middleware(request: web.Request, handler):
     return response
 
 
+def same_token(given: str, expected: str) -> bool:
+    """Constant-time comparison of a token from a request: as bytes, since
+    hmac.compare_digest raises TypeError on a str with any non-ASCII character."""
+    return hmac.compare_digest(
+        given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+async def read_form(request: web.Request) -> MultiDictProxy:
+    """The urlencoded form (parsed once; handlers get it again from request.post()), or a 400
+    page when its bytes are not text in the charset it names (aiohttp raised, a 500)."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, LookupError) as exc:
+        detail = f"the form cannot be read as {request.charset or 'utf-8'}: {exc}"
+        # Plain text, as the other refusals of this middleware: pages render further in.
+        raise web.HTTPBadRequest(text=tr(request, "compose.err.protocol", detail=detail)) from None
+
+
 def check_csrf(request: web.Request, token: str) -> None:
     """403 unless `token` is this session's CSRF token."""
     session = request.get(SESSION)
-    if session is None or not token or not hmac.compare_digest(token, session.csrf):
+    if session is None or not token or not same_token(token, session.csrf):
         raise web.HTTPForbidden(text=tr(request, "error.csrf"))
 
 
@@ -148,10 +168,10 @@ async def login_get(request: web.Request) -> web.StreamResponse:
 async def login_post(request: web.Request) -> web.StreamResponse:
     if request.content_type != "application/x-www-form-urlencoded":
         raise web.HTTPForbidden(text=tr(request, "error.csrf"))
-    form = await request.post()
+    form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = str(form.get("csrf", ""))
-    if not cookie or not given or not hmac.compare_digest(cookie, given):
+    if not cookie or not given or not same_token(given, cookie):
         raise web.HTTPForbidden(text=tr(request, "error.csrf"))
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))

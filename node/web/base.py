@@ -138,6 +138,12 @@ def parse_date(text: str) -> str | None:
         return None
 
 
+def is_digits(text: str, max_digits: int = 18) -> bool:
+    """A whole number typed in a form or a query string: ASCII digits only (str.isdigit()
+    takes "²", which int() refuses), few enough for SQLite's 64-bit integers."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 def today(ctx: NodeContext) -> str:
     return dt.datetime.fromtimestamp(ctx.clock() / 1000).date().isoformat()
 

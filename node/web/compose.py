@@ -8,7 +8,6 @@ clerk confirms or cancels; a refused upload leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import secrets
 import shutil
 import unicodedata
@@ -17,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from crypto.errors import LienthongError
 from node import documents as service
+from node.web.auth import same_token
 from node.web.base import (
     SESSION,
     USER,
     context_of,
+    is_digits,
     parse_date,
     render,
     requires,
@@ -67,6 +69,9 @@ DRAFTS_DIR = "web-drafts"
 ALL_UNITS = "__all__"
 READ_CHUNK = 256 * 1024
 MAX_TOKEN_BYTES = 256  # a CSRF token is 43 characters
+# An uploaded file keeps its name in the draft directory: file systems take 255 bytes per
+# name (ext4, XFS), and 256 Vietnamese characters are up to 768 bytes of UTF-8.
+MAX_FILE_NAME_BYTES = 255
 
 
 class UploadTooLarge(LienthongError):
@@ -114,7 +119,15 @@ def safe_file_name(name: str) -> str | None:
         name = name.lstrip(".")
     if not name:
         return None
-    return name[:MAX_SHORT_TEXT]
+    name = name[:MAX_SHORT_TEXT]
+    if len(name.encode()) > MAX_FILE_NAME_BYTES:  # keep the extension, shorten the stem
+        stem, dot, extension = name.rpartition(".")
+        suffix = dot + extension if stem and len(extension) <= 10 else ""
+        stem = name[: len(name) - len(suffix)]
+        while len((stem + suffix).encode()) > MAX_FILE_NAME_BYTES:
+            stem = stem[:-1]
+        name = stem + suffix
+    return name
 
 
 def _units(ctx) -> list[dict[str, str]]:
@@ -169,7 +182,7 @@ async def _read_form(request: web.Request, directory: Path, cap: int):
     """
     session = request[SESSION]
     token = request.headers.get("X-CSRF-Token", "")
-    checked = bool(token) and hmac.compare_digest(token, session.csrf)
+    checked = bool(token) and same_token(token, session.csrf)
     fields: dict[str, list[str]] = {}
     files: list[Path] = []
     total = 0
@@ -181,7 +194,7 @@ async def _read_form(request: web.Request, directory: Path, cap: int):
             raise FormRefused(f"the form has more than {MAX_FORM_PARTS} parts")
         if not checked:
             value = (await _read_small(part, MAX_TOKEN_BYTES)).decode("utf-8", "replace")
-            if part.name != "csrf" or not value or not hmac.compare_digest(value, session.csrf):
+            if part.name != "csrf" or not value or not same_token(value, session.csrf):
                 raise web.HTTPForbidden(text=tr(request, "error.csrf"))
             checked = True
             continue
@@ -281,16 +294,16 @@ def parse_compose(request: web.Request, fields: dict[str, list[str]]):
     levels = {}
     for name, enum in (("urgency", Urgency), ("confidentiality", Confidentiality)):
         raw = values.get(name, "0") or "0"
-        if not raw.isdigit() or int(raw) not in {int(v) for v in enum}:
+        if not is_digits(raw) or int(raw) not in {int(v) for v in enum}:
             errors[name] = tr(request, "compose.err.choice")
         else:
             levels[name] = enum(int(raw))
     counts = {}
     for name in ("copies", "pages"):
         raw = values.get(name, "")
-        if raw and not (raw.isdigit() and 0 < int(raw) <= 1_000_000):
+        if raw and not (is_digits(raw) and 0 < int(raw) <= 1_000_000):
             errors[name] = tr(request, "compose.err.count")
-        counts[name] = int(raw) if raw.isdigit() and not errors.get(name) else None
+        counts[name] = int(raw) if is_digits(raw) and not errors.get(name) else None
     lists = {}
     for name in ("addressees", "distribution"):
         items = _lines(values.get(name, ""))
@@ -351,9 +364,12 @@ async def compose_post(request: web.Request) -> web.StreamResponse:
     except UploadTooLarge:
         shutil.rmtree(directory, ignore_errors=True)
         return _too_large(request, cap)
-    except FormRefused as exc:
+    except (FormRefused, ValueError, HttpProcessingError) as exc:
+        # ValueError, HttpProcessingError: aiohttp's multipart reader on a broken body (no
+        # boundary, a part's headers unreadable); they were answered with 500.
         shutil.rmtree(directory, ignore_errors=True)
-        context = _form_context(request, {"to": []}, {"form": str(exc)})
+        message = str(exc) if isinstance(exc, FormRefused) else f"the form cannot be read: {exc}"
+        context = _form_context(request, {"to": []}, {"form": message})
         return render(request, "compose.html", context, status=400)
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)

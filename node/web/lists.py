@@ -9,7 +9,16 @@ from aiohttp import web
 from crypto.errors import LienthongError
 from node import documents as service
 from node.views import recipients_view, when
-from node.web.base import can, context_of, day_start_ms, parse_date, render, requires, tr
+from node.web.base import (
+    can,
+    context_of,
+    day_start_ms,
+    is_digits,
+    parse_date,
+    render,
+    requires,
+    tr,
+)
 from protocol.codes import Urgency
 from protocol.states import DocState
 from storage.documents import MAX_SEARCH_CHARS, DocumentRecord, list_documents
@@ -36,7 +45,7 @@ def _filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str], list
         args["state"] = DocState.ARRIVED.value
     elif values["state"] in {s.value for s in DocState} or values["state"] == "sent":
         args["state"] = values["state"]
-    if values["urgency"].isdigit() and int(values["urgency"]) in {int(u) for u in Urgency}:
+    if is_digits(values["urgency"]) and int(values["urgency"]) in {int(u) for u in Urgency}:
         args["urgency"] = int(values["urgency"])
     for name, key, shift in (("since", "since", 0), ("until", "until", DAY_MS)):
         if values[name]:
@@ -46,7 +55,7 @@ def _filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str], list
             else:
                 args[key] = day_start_ms(date) + shift
     before_at, before_id = q.get("before_at", ""), q.get("before_id", "")
-    if before_at.isdigit() and before_id.isalnum() and len(before_id) <= 32:
+    if is_digits(before_at) and before_id.isalnum() and len(before_id) <= 32:
         args["before"] = (int(before_at), before_id)
     return args, values, errors
 

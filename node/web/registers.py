@@ -13,6 +13,7 @@ from crypto.errors import LienthongError
 from node.web.base import (
     USER,
     context_of,
+    is_digits,
     not_found,
     parse_date,
     render,
@@ -84,7 +85,7 @@ def _cells(kind: str, entry: Any) -> dict[str, Any]:
 
 def _year(request: web.Request, ctx) -> int:
     raw = request.match_info.get("year") or request.query.get("year") or today(ctx)[:4]
-    if not raw.isdigit() or not FIRST_YEAR <= int(raw) <= LAST_YEAR:
+    if not is_digits(raw) or not FIRST_YEAR <= int(raw) <= LAST_YEAR:
         raise not_found(request)
     return int(raw)
 
@@ -214,10 +215,10 @@ async def paper_post(request: web.Request) -> web.StreamResponse:
             request, form, errors, ("issued_on", "sent_on"), ("notation", "subject", "recipients")
         )
         number = values.get("number", "")
-        if number and not number.isdigit():
+        if number and not is_digits(number):
             errors["number"] = tr(request, "compose.err.count")
         copies = values.get("copies", "")
-        if copies and not copies.isdigit():
+        if copies and not is_digits(copies):
             errors["copies"] = tr(request, "compose.err.count")
         entry = OutgoingEntry(
             issued_on=values.get("issued_on", ""),
@@ -227,11 +228,11 @@ async def paper_post(request: web.Request) -> web.StreamResponse:
             signer=values.get("signer", ""),
             recipients=values.get("recipients", ""),
             archive_holder=values.get("archive_holder") or None,
-            copies=int(copies) if copies.isdigit() else None,
+            copies=int(copies) if is_digits(copies) else None,
             sent_on=values.get("sent_on") or None,
             notes=values.get("notes") or None,
             manual=True,
-            number=int(number) if number.isdigit() else None,
+            number=int(number) if is_digits(number) else None,
         )
     if errors:
         context = _paper_context(request, values, errors) | {"kind": kind}

@@ -113,6 +113,25 @@ async def test_a_receipt_must_hash_the_envelope_sent(units):
         await service.receive_status(a, forged, via="direct")
 
 
+async def test_a_01_lost_on_a_direct_answer_goes_back_when_the_relay_brings_the_envelope(units):
+    """B stored A's envelope from a direct delivery whose answer A never got, so A deposited
+    it at the relay: collecting it there queues B's 01 to A (once), or A waits forever."""
+    a, b = units[A], units[B]
+    envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
+    raw = await envelope_of(a, envelope_id)
+    receipt = await service.receive_envelope(b, raw, via="direct")  # the answer is lost
+    async with b.store.read() as conn:
+        assert await queue.due_for(conn, A, b.clock(), 10) == []  # it travelled in the answer
+    assert await service.receive_envelope(b, raw, via="relay") == receipt
+    assert await service.receive_envelope(b, raw, via="relay") == receipt  # a second copy
+    async with b.store.read() as conn:
+        due = await queue.due_for(conn, A, b.clock(), 10)
+    assert [(d.kind, d.raw) for d in due] == [("status", receipt)]
+    assert await service.receive_status(a, due[0].raw, via="relay")
+    async with a.store.read() as conn:
+        assert await queue.delivery_state(conn, envelope_id, B) is Delivery.ARRIVED
+
+
 async def test_status_for_an_envelope_never_sent_is_refused(units):
     """C cannot report on a document A sent only to B."""
     a, c = units[A], units[C]
