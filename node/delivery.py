@@ -206,24 +206,32 @@ class DeliveryEngine:
         for url, server_hostname in addresses:
             try:
                 await self._post(url, items, server_hostname=server_hostname, peer=code)
-                self.peers.pop(code, None)
-                self.seen[code] = (self.ctx.clock(), "direct")
-                return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"{url}: {exc}")
+            else:
+                self.seen[code] = (self.ctx.clock(), "direct")
+                await self._handed_over(code)
+                return
         if addresses:  # metrics: the batch failed once on this path, however many addresses
             self.metrics.undelivered(code, "direct", len(items))
         for relay in relays:
             try:
                 await self._deposit(relay, code, items)
-                self.peers.pop(code, None)  # handed over: the failures in a row are over
-                self.seen[code] = (self.ctx.clock(), "relay")
-                return
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"relay {relay}: {exc}")
+            else:
+                self.seen[code] = (self.ctx.clock(), "relay")
+                await self._handed_over(code)
+                return
         if relays:  # metrics
             self.metrics.undelivered(code, "relay", len(items))
         await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
+
+    async def _handed_over(self, code: str) -> None:
+        """A batch for `code` was taken, directly or at a relay: if it was failing, the
+        failures in a row are over and everything waiting for it is due at once."""
+        if code in self.peers:
+            await self.peer_seen(code)
 
     def addresses(self, code: str) -> list[tuple[str, str | None]]:
         """(base URL, TLS server name) to try: LAN hints first, then directory endpoints."""

@@ -62,6 +62,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _still_named(file: BinaryIO, path: Path) -> bool:
+    """Whether the open `file` is still the file named `path` (not renamed or removed)."""
+    opened = os.fstat(file.fileno())
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
+
+
 class BlobWriter:
     """Bytes on their way to becoming a blob; `commit` or `abort` (or `suspend` a resumable
     upload) ends it. Thread-safe, so an abort may race a write running in a thread."""
@@ -85,6 +95,14 @@ class BlobWriter:
                 self._file.close()
                 self._file = None
                 raise BlobError(f"upload {path.name} is being written by another request") from None
+            if not _still_named(self._file, path):
+                # The request that held the upload committed or gave it up (renamed or removed
+                # the file) between our open and our lock: the file is no upload any more.
+                self._file.close()
+                self._file = None
+                raise BlobError(
+                    f"upload {path.name} was finished or given up by another request meanwhile"
+                )
             with path.open("rb") as existing:
                 while chunk := existing.read(READ_CHUNK):
                     self._hash.update(chunk)
@@ -113,8 +131,6 @@ class BlobWriter:
             except BaseException:
                 self._discard()
                 raise
-            file.close()
-            self._file = None
             blob_id = self._hash.hexdigest()
             if expected_id is not None and blob_id != expected_id:
                 self._discard()
@@ -129,6 +145,9 @@ class BlobWriter:
             except BaseException:
                 self._discard()
                 raise
+            # Closed (and a resumable upload's lock released) only once its name is gone.
+            file.close()
+            self._file = None
             return BlobInfo(blob_id, self.size)
 
     def abort(self) -> None:
@@ -154,11 +173,13 @@ class BlobWriter:
         return self._file
 
     def _discard(self) -> None:
+        # The name goes first, the file (and a resumable upload's lock) after: no other
+        # request can take the upload up in between.
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
         if self._file is not None:
             self._file.close()
             self._file = None
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
 
     def __enter__(self) -> "BlobWriter":
         return self

@@ -1,5 +1,6 @@
 """BlobStore: content addressing, hash and size checks, id validation, resume."""
 
+import fcntl
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -143,6 +144,56 @@ def test_one_writer_per_upload(tmp_path: Path) -> None:
         blobs.partial("cd" * 16)
     writer.abort()
     assert blobs.partial_size("cd" * 16) == 0
+
+
+@pytest.mark.parametrize("end", ["commit", "abort"])
+def test_an_upload_ended_between_open_and_lock_is_not_taken_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    """A second request that opened the upload just before the first committed (or gave up)
+    and so gets its lock only after is refused: the file it holds is no upload any more."""
+    blobs = BlobStore(tmp_path)
+    first = blobs.partial(DATA_ID)
+    first.write(DATA)
+    real_flock = fcntl.flock
+
+    def first_ends_then_lock(fd: int, operation: int) -> None:
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        if end == "commit":
+            first.commit(expected_id=DATA_ID)
+        else:
+            first.abort()
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", first_ends_then_lock)
+    with pytest.raises(BlobError, match="finished or given up by another request"):
+        blobs.partial(DATA_ID)
+    assert blobs.exists(DATA_ID) is (end == "commit")
+    assert blobs.partial_size(DATA_ID) == 0
+
+
+def test_an_upload_keeps_its_lock_until_it_is_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a commit moves the upload into place, another request cannot take it up (it
+    would append to what has become the stored blob)."""
+    blobs = BlobStore(tmp_path)
+    writer = blobs.partial(DATA_ID)
+    writer.write(DATA)
+    place, refused = BlobStore._place, []
+
+    def place_after_a_try(self: BlobStore, source: Path, blob_id: str) -> None:
+        try:
+            blobs.partial(DATA_ID).suspend()
+        except BlobError as exc:
+            refused.append(str(exc))
+        place(self, source, blob_id)
+
+    monkeypatch.setattr(BlobStore, "_place", place_after_a_try)
+    writer.commit(expected_id=DATA_ID)
+    assert len(refused) == 1 and "being written by another request" in refused[0]
+    with blobs.open(DATA_ID) as file:
+        assert file.read() == DATA
 
 
 async def _stream(data: bytes) -> AsyncIterator[bytes]:

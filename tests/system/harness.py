@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,10 @@ from typing import Any
 
 READY_TIMEOUT = 60.0  # seconds for a node to print that it is running (2 slow cores)
 COMMAND_TIMEOUT = 120.0
+
+# (node name, port it listens on) -> the URL other nodes are told to use for it, e.g. a
+# proxy in front of it (tests/system/proxy.py). "centre" names the centre.
+Advertise = Callable[[str, int], str]
 
 
 def free_port() -> int:
@@ -48,6 +53,18 @@ def lienthong(*args: str, check: bool = True, env: dict[str, str] | None = None)
 
 def lienthong_json(*args: str) -> Any:
     return json.loads(lienthong(*args, "--json").stdout)
+
+
+def set_config(data_dir: Path, section: str, key: str, value: Any) -> None:
+    """Change one key of DATA_DIR/node.toml, as a technician would with an editor."""
+    path = Path(data_dir) / "node.toml"
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(rf"(\[{section}\][^\[]*?\n){key} = [^\n]*", re.S)
+    assert pattern.search(text), f"{section}.{key} not in {path}"
+    literal = json.dumps(value)  # TOML writes strings, integers and booleans alike
+    path.write_text(
+        pattern.sub(lambda m: f"{m.group(1)}{key} = {literal}", text, count=1), encoding="utf-8"
+    )
 
 
 @dataclass
@@ -99,13 +116,25 @@ class NodeProcess:
 
 
 class Federation:
-    """A centre and units in one temporary directory, each a real data directory."""
+    """A centre and units in one temporary directory, each a real data directory.
 
-    def __init__(self, root: Path, *, centre_name: str = "Trung tâm CNTT-TT Tây Ninh") -> None:
+    With `advertise`, each node publishes the URL it returns (the centre's URL, and so
+    the relay's, and each reachable unit's directory endpoint) instead of its own port.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        centre_name: str = "Trung tâm CNTT-TT Tây Ninh",
+        advertise: Advertise | None = None,
+    ) -> None:
         self.root = root
+        self.advertise = advertise
         self.nodes: dict[str, NodeProcess] = {}
         port = free_port()
         self.centre_dir = root / "centre"
+        public = ["--public-url", advertise("centre", port)] if advertise else []
         created = lienthong_json(
             "centre",
             "init",
@@ -115,6 +144,7 @@ class Federation:
             centre_name,
             "--listen",
             f"127.0.0.1:{port}",
+            *public,
         )
         self.centre_url = created["url"]
         self.fingerprint = created["fingerprint"]
@@ -140,6 +170,8 @@ class Federation:
         if not reachable:
             args.append("--unreachable")
         lienthong(*args)
+        if self.advertise is not None and reachable:  # before enrolment publishes it
+            set_config(data_dir, "node", "public_url", self.advertise(code, port))
         node = NodeProcess(code, data_dir, port, self.root / f"{code}.log")
         self.nodes[code] = node
         if enrol:
