@@ -43,7 +43,8 @@ def test_every_named_test_exists():
 
 def test_every_threat_row_names_a_test():
     """Each row of each threat table (attack | what stops it | test) has at least one test."""
-    rows = table_rows(DOC.read_text(encoding="utf-8"))
+    threats = DOC.read_text(encoding="utf-8").split("## Findings of this review")[0]
+    rows = table_rows(threats)
     assert len(rows) >= 30
     untested = [row[:80] for row in rows if not REFERENCE.search(row.rsplit("|", 2)[-2])]
     assert not untested, f"rows without a test: {untested}"
