@@ -99,7 +99,12 @@ def drafts_root(ctx) -> Path:
 
 
 def clean_drafts(app_drafts: dict[str, Draft], root: Path, now: int, *, everything=False) -> None:
-    """Remove expired drafts (or all, at start-up) and any directory no draft owns."""
+    """Remove expired drafts (or all, at start-up) and any directory left without a draft.
+
+    A directory no draft owns yet may be another clerk's upload in progress (its draft is
+    recorded once the whole form is read): it goes only once it is older than a draft's
+    lifetime, or with everything at start-up and shutdown.
+    """
     for key, draft in list(app_drafts.items()):
         if everything or now - draft.created_at > DRAFT_TTL_MS:
             shutil.rmtree(draft.directory, ignore_errors=True)
@@ -107,7 +112,13 @@ def clean_drafts(app_drafts: dict[str, Draft], root: Path, now: int, *, everythi
     if root.is_dir():
         owned = {d.directory.name for d in app_drafts.values()}
         for path in root.iterdir():
-            if path.name not in owned:
+            if path.name in owned:
+                continue
+            try:
+                age = now - path.stat().st_mtime_ns // 1_000_000
+            except FileNotFoundError:  # its own request removed it meanwhile
+                continue
+            if everything or age > DRAFT_TTL_MS:
                 shutil.rmtree(path, ignore_errors=True)
 
 
