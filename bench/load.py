@@ -25,6 +25,7 @@ import asyncio
 import collections
 import datetime as dt
 import json
+import math
 import os
 import random
 import re
@@ -132,7 +133,7 @@ def pcts(values: list[float]) -> tuple[float, float, float]:
     ordered = sorted(values)
 
     def rank(p: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+        return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
     return rank(50), rank(95), rank(99)
 
