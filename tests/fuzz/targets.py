@@ -18,12 +18,9 @@ from aiohttp import web
 
 from crypto import signing
 from crypto import x509 as tls
-from crypto.keystore import load_keys
 from node import documents as service
-from node.centre import centre_of, install_directory
+from node.centre import centre_of
 from node.centre_api import add_centre_routes
-from node.centre_setup import create_centre
-from node.config import load_config
 from node.context import CONTEXT, NodeContext
 from node.peer_api import add_peer_routes
 from node.peers import peer_middleware
@@ -31,20 +28,16 @@ from node.relay import add_relay_routes
 from node.runtime import MAX_PEER_REQUEST
 from protocol.certificate import make_registration, verify_certificate
 from protocol.codes import StatusCode
-from protocol.directory import verify_directory
 from protocol.status import make_status
 from protocol.wire import pack, unit_signer, unpack, unwrap
-from storage.blobs import BlobStore
-from storage.db import Store
 from storage.documents import get_envelope_raw
 from tests.fuzz.harness import Served, exchange, serve
 from tests.node.centre_support import (
-    CENTRE_NAME,
     UNIT_A,
     UNIT_B,
-    DirectoryStub,
     FakeClock,
     UnitSide,
+    centre_context,
     open_bundle,
     split_token,
 )
@@ -220,22 +213,10 @@ class CentreApi:
 async def centre_api(tmp_path: Path) -> AsyncIterator[CentreApi]:
     """A centre made by `centre init` under `tmp_path`, served twice (see CentreApi)."""
     clock = FakeClock()
-    data_dir = tmp_path / "centre"
-    await create_centre(data_dir, name=CENTRE_NAME, clock=clock)
-    config = load_config(data_dir)
-    store = await Store.open(config.store_path, clock=clock)
-    ctx = NodeContext(
-        config=config,
-        keys=load_keys(config.path("keys", "identity")),
-        store=store,
-        blobs=BlobStore(tmp_path / "blobs"),
-        directory=DirectoryStub(),  # type: ignore[arg-type]
-        clock=clock,
-    )
+    ctx = await centre_context(tmp_path / "centre", clock, blobs=tmp_path / "blobs")
+    store = ctx.store
     centre = centre_of(ctx)
-    latest = await centre.latest_directory()
-    assert latest is not None
-    install_directory(ctx, verify_directory(latest[1], centre.root.sign_public, now=clock()))
+    config = ctx.config
 
     def app() -> web.Application:
         app = peer_app(ctx, centre=True)

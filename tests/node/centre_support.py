@@ -11,10 +11,13 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from crypto import x509 as tls
 from crypto.keys import NodeKeys
+from crypto.keystore import load_keys
+from node.context import NodeContext
 from protocol.certificate import make_registration
 from protocol.directory import Directory
 from protocol.wire import unpack
-from storage.db import unix_ms
+from storage.blobs import BlobStore
+from storage.db import Store, unix_ms
 
 CENTRE_NAME = "Trung tâm Tin học tỉnh Tây Ninh"
 CENTRE_CODE = "000.00.00.H53"
@@ -106,3 +109,30 @@ class DirectoryStub:
 
     current: Directory | None = None
     version: int = 0
+
+
+async def centre_context(
+    data_dir: Path, clock: FakeClock, *, blobs: Path, **options: object
+) -> NodeContext:
+    """A centre made by `centre init` in `data_dir`, opened as a node context holding its
+    first directory, as the running centre would (the caller closes ctx.store)."""
+    from node.centre import centre_of, install_directory
+    from node.centre_setup import create_centre
+    from node.config import load_config
+    from protocol.directory import verify_directory
+
+    await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
+    config = load_config(data_dir)
+    ctx = NodeContext(
+        config=config,
+        keys=load_keys(config.path("keys", "identity")),
+        store=await Store.open(config.store_path, clock=clock),
+        blobs=BlobStore(blobs),
+        directory=DirectoryStub(),  # type: ignore[arg-type]
+        clock=clock,
+    )
+    centre = centre_of(ctx)
+    latest = await centre.latest_directory()
+    assert latest is not None
+    install_directory(ctx, verify_directory(latest[1], centre.root.sign_public, now=clock()))
+    return ctx

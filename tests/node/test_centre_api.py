@@ -20,28 +20,22 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from crypto import signing
 from crypto import x509 as tls
 from crypto.keys import fingerprint
-from crypto.keystore import load_keys
-from node import centre as service
 from node.centre import Centre, centre_of
 from node.centre_api import add_centre_routes
 from node.centre_issuer import MS_PER_DAY
-from node.centre_setup import create_centre
-from node.config import load_config
 from node.context import CONTEXT, NodeContext
 from node.peers import DIRECTORY_HEADER, peer_middleware
 from protocol.certificate import verify_certificate
 from protocol.directory import verify_directory
 from protocol.wire import pack, unwrap, wrap
 from storage import audit
-from storage.blobs import BlobStore
-from storage.db import Store
 from tests.node.centre_support import (
-    CENTRE_NAME,
     UNIT_A,
     UNIT_B,
     DirectoryStub,
     FakeClock,
     UnitSide,
+    centre_context,
     open_bundle,
 )
 
@@ -91,24 +85,10 @@ def serve(tmp_path: Path, clock: FakeClock) -> Callable[..., AbstractAsyncContex
 
     @contextlib.asynccontextmanager
     async def start(**options: object) -> AsyncIterator[Served]:
-        data_dir = tmp_path / "centre"
-        await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
-        config = load_config(data_dir)
-        store = await Store.open(config.store_path, clock=clock)
-        ctx = NodeContext(
-            config=config,
-            keys=load_keys(config.path("keys", "identity")),
-            store=store,
-            blobs=BlobStore(tmp_path / "blobs"),
-            directory=DirectoryStub(),  # type: ignore[arg-type]
-            clock=clock,
-        )
+        ctx = await centre_context(tmp_path / "centre", clock, blobs=tmp_path / "blobs", **options)
+        store = ctx.store
         centre = centre_of(ctx)
-        latest = await centre.latest_directory()
-        assert latest is not None
-        service.install_directory(
-            ctx, verify_directory(latest[1], centre.root.sign_public, now=clock())
-        )
+        config = ctx.config
         app = web.Application(middlewares=[peer_middleware])
         app[CONTEXT] = ctx
         add_centre_routes(app)

@@ -18,18 +18,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from crypto.keys import fingerprint
-from crypto.keystore import load_keys
 from node import centre as service
 from node.centre import Centre, centre_of
 from node.centre_setup import create_centre
-from node.config import load_config
 from node.context import NodeContext
 from node.runtime import Node
 from node.web import charts, create_web_app
-from protocol.directory import verify_directory
 from protocol.report import DELIVERY_BUCKETS, DayFigures, Report, day_of
 from storage import audit
-from storage.blobs import BlobStore
 from storage.centre import get_token
 from storage.db import Store
 from storage.reports import save_report
@@ -39,9 +35,9 @@ from tests.node.centre_support import (
     CENTRE_NAME,
     UNIT_A,
     UNIT_B,
-    DirectoryStub,
     FakeClock,
     UnitSide,
+    centre_context,
 )
 from tests.node.test_web_support import PASSWORD, A, Delays, csrf_of, login, page_csrf
 
@@ -70,23 +66,8 @@ class CentreSite:
 
 async def _centre(tmp_path: Path, clock: FakeClock, **options) -> tuple[NodeContext, Store]:
     data_dir = tmp_path / "centre"
-    await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)
-    config = load_config(data_dir)
-    store = await Store.open(config.store_path, clock=clock)
-    ctx = NodeContext(
-        config=config,
-        keys=load_keys(config.path("keys", "identity")),
-        store=store,
-        blobs=BlobStore(data_dir / "blobs"),
-        directory=DirectoryStub(),  # type: ignore[arg-type]
-        clock=clock,
-    )
-    centre = centre_of(ctx)
-    latest = await centre.latest_directory()
-    assert latest is not None
-    service.install_directory(
-        ctx, verify_directory(latest[1], centre.root.sign_public, now=clock())
-    )
+    ctx = await centre_context(data_dir, clock, blobs=data_dir / "blobs", **options)
+    store = ctx.store
     for name, role in (("qt", "admin"), ("vt", "clerk"), ("ld", "leader")):
         await add_user(
             store, name, PASSWORD, role=role, display_name=f"Người dùng {name}", actor="test",
