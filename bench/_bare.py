@@ -12,8 +12,8 @@ from pathlib import Path
 
 import aiohttp
 
-from node.config import load_config
-from node.runtime import client_ssl_context
+from lienthong.node.config import load_config
+from lienthong.node.runtime import client_ssl_context
 from tests.system.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[1]

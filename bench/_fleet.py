@@ -16,12 +16,12 @@ from typing import Any
 
 import aiohttp
 
-from crypto.errors import LienthongError
-from node import config as cfg
-from node.commands.enrol import config_saver
-from node.demo import READY_SECONDS, Demo
-from storage.db import Store
-from storage.outbox import OutboxRow, outbox_for
+from lienthong.crypto.errors import LienthongError
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.demo import READY_SECONDS, Demo
+from lienthong.storage.db import Store
+from lienthong.storage.outbox import OutboxRow, outbox_for
 
 # The shipped default (node/config.py): the demo asks for 5 s so that its units learn each
 # other quickly; a load figure should carry what an office runs, not the demo's extra fetches.

@@ -30,10 +30,10 @@ import aiohttp
 from bench._bare import bare_server
 from bench._common import report, result
 from bench.fanout import provision
-from node.documents import send_document
-from node.runtime import Node
-from protocol.document import DocumentMetadata, Organisation
-from storage.delivery import delivery_state
+from lienthong.node.runtime import Node
+from lienthong.node.unit.documents import send_document
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage.delivery import delivery_state
 from tests.system.harness import Federation
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
@@ -47,7 +47,7 @@ PUT_SERVER = """
 import os, sys
 from pathlib import Path
 from aiohttp import web
-from crypto.x509 import server_context
+from lienthong.crypto.x509 import server_context
 ctx = server_context(*[Path(p) for p in sys.argv[3:6]])
 out = Path(sys.argv[2])
 async def put(request):

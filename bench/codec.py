@@ -19,9 +19,9 @@ import nacl.bindings as b
 from nacl.public import PrivateKey, SealedBox
 
 from bench._common import rate, report, result
-from crypto.keys import NodeKeys
-from protocol.document import DocumentBody, DocumentMetadata, Organisation
-from protocol.envelope import open_envelope, seal_envelope, verify_envelope
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.envelope import open_envelope, seal_envelope, verify_envelope
 
 TARGET_RATIO = 0.70
 ROUNDS = 5

@@ -26,10 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from bench._bare import bare_server
 from bench._common import report, result
-from node.documents import send_document
-from node.runtime import Node
-from protocol.document import DocumentMetadata, Organisation
-from storage.delivery import delivery_state
+from lienthong.node.runtime import Node
+from lienthong.node.unit.documents import send_document
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage.delivery import delivery_state
 from tests.system.harness import Federation
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
@@ -39,7 +39,7 @@ TARGET_P50_MS = 20.0
 ECHO_SERVER = """
 import ssl, sys
 from aiohttp import web
-from crypto.x509 import server_context
+from lienthong.crypto.x509 import server_context
 ctx = server_context(*[__import__('pathlib').Path(p) for p in sys.argv[2:5]])
 async def echo(request):
     return web.Response(body=await request.read())

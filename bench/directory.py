@@ -22,13 +22,13 @@ import msgpack
 from aiohttp import web
 
 from bench._common import peak_rss_mb, report, result
-from crypto import signing
-from crypto.keys import NodeKeys
-from protocol.certificate import issue_certificate
-from protocol.directory import issue_directory, verify_directory
-from protocol.wire import unwrap
-from storage.db import Store
-from storage.directory import save_directory
+from lienthong.crypto import signing
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.directory import issue_directory, verify_directory
+from lienthong.protocol.wire import unwrap
+from lienthong.storage.db import Store
+from lienthong.storage.directory import save_directory
 
 NOW = 1_764_000_000_000
 DAY = 86_400_000

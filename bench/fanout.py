@@ -36,21 +36,21 @@ sys.path.insert(0, str(ROOT))
 import aiohttp
 
 from bench._common import report, result
-from bootstrap.directory import DirectoryState
-from bootstrap.enrolment import import_certificate, write_request
-from node import config as cfg
-from node.centre import open_centre
-from node.commands.enrol import config_saver
-from node.commands.local import init, node_keys
-from node.context import NodeContext
-from node.delivery import DeliveryEngine
-from node.documents import send_document
-from node.relay_client import pull_loop, pull_once, relay_url
-from node.runtime import Node, client_ssl_context, root_public_key
-from protocol.document import DocumentMetadata, Organisation
-from storage.blobs import BlobStore
-from storage.db import Store, unix_ms
-from storage.outbox import outbox_for
+from lienthong.bootstrap.directory import DirectoryState
+from lienthong.bootstrap.enrolment import import_certificate, write_request
+from lienthong.node import config as cfg
+from lienthong.node.centre.rules import open_centre
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.commands.local import init, node_keys
+from lienthong.node.context import NodeContext
+from lienthong.node.runtime import Node, client_ssl_context, root_public_key
+from lienthong.node.unit.delivery import DeliveryEngine
+from lienthong.node.unit.documents import send_document
+from lienthong.node.unit.relay_client import pull_loop, pull_once, relay_url
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store, unix_ms
+from lienthong.storage.outbox import outbox_for
 from tests.system.harness import Federation, NodeProcess, free_port
 
 SENDER = "000.00.01.H53"

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from storage.blobs import BlobStore
-from storage.db import Store
-from storage.documents import DocumentRecord, record_outgoing
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store
+from lienthong.storage.documents import DocumentRecord, record_outgoing
 
 ENVELOPE_BYTES = 2048
 CHUNK = 1024 * 1024

@@ -30,14 +30,14 @@ import nacl.pwhash.argon2id as argon2id
 from aiohttp import web
 
 from bench._common import report, result
-from crypto.keys import NodeKeys
-from node.documents import _record
-from node.web import create_web_app
-from protocol.codes import Urgency
-from protocol.document import DocumentBody, DocumentMetadata, Organisation
-from protocol.envelope import seal_envelope, verify_envelope
-from storage.documents import list_documents, record_incoming
-from storage.users import add_user
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.unit.documents import _record
+from lienthong.node.web import create_web_app
+from lienthong.protocol.codes import Urgency
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.envelope import seal_envelope, verify_envelope
+from lienthong.storage.documents import list_documents, record_incoming
+from lienthong.storage.users import add_user
 from tests.node.helpers import NOW, Clock, make_context, make_directory
 from tests.system.harness import free_port
 

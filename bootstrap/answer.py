@@ -18,14 +18,14 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bootstrap.errors import AnswerRejected, FingerprintMismatch
-from crypto import x509 as tls
-from crypto.errors import LienthongError
-from crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
-from protocol.certificate import NodeCertificate, verify_certificate
-from protocol.directory import Directory, verify_directory
-from protocol.limits import MAX_CERTIFICATE_BYTES, MAX_DIRECTORY_BYTES
-from protocol.wire import unpack
+from lienthong.bootstrap.errors import AnswerRejected, FingerprintMismatch
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
+from lienthong.protocol.certificate import NodeCertificate, verify_certificate
+from lienthong.protocol.directory import Directory, verify_directory
+from lienthong.protocol.limits import MAX_CERTIFICATE_BYTES, MAX_DIRECTORY_BYTES
+from lienthong.protocol.wire import unpack
 
 ANSWER_KEYS = frozenset({"certificate", "tls_certificate", "ca_certificate", "directory"})
 # The largest valid answer: a directory, a certificate, two PEM certificates and the map.

@@ -19,15 +19,15 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from bootstrap.errors import CacheInvalid, FetchFailed
-from crypto.errors import LienthongError
-from protocol.directory import Directory, verify_directory
-from protocol.errors import Expired, UnknownSigner
-from protocol.limits import MAX_DIRECTORY_BYTES
-from storage import audit
-from storage.db import Store
-from storage.directory import archive_certificates, latest_directory, save_directory
-from storage.errors import Conflict, RollbackRefused
+from lienthong.bootstrap.errors import CacheInvalid, FetchFailed
+from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.directory import Directory, verify_directory
+from lienthong.protocol.errors import Expired, UnknownSigner
+from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
+from lienthong.storage import audit
+from lienthong.storage.db import Store
+from lienthong.storage.directory import archive_certificates, latest_directory, save_directory
+from lienthong.storage.errors import Conflict, RollbackRefused
 
 log = logging.getLogger("lienthong.directory")
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bootstrap.errors import BootstrapError
-from crypto.errors import KeystoreError
-from crypto.keys import normalise_fingerprint
-from protocol.errors import InvalidField
-from protocol.units import check_wire_code
-from storage.db import unix_ms
+from lienthong.bootstrap.errors import BootstrapError
+from lienthong.crypto.errors import KeystoreError
+from lienthong.crypto.keys import normalise_fingerprint
+from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.units import check_wire_code
+from lienthong.storage.db import unix_ms
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bootstrap.answer import (
+from lienthong.bootstrap.answer import (
     MAX_ANSWER_BYTES,
     CheckedAnswer,
     check_answer,
@@ -43,8 +43,8 @@ from bootstrap.answer import (
     raw_public,
     write_file,
 )
-from bootstrap.directory import DirectoryState, read_capped
-from bootstrap.errors import (
+from lienthong.bootstrap.directory import DirectoryState, read_capped
+from lienthong.bootstrap.errors import (
     AlreadyEnrolled,
     CentreRefused,
     CentreUnreachable,
@@ -53,10 +53,10 @@ from bootstrap.errors import (
     InvalidToken,
     NotEnrolled,
 )
-from crypto import x509 as tls
-from crypto.keys import NodeKeys, normalise_fingerprint
-from protocol.certificate import MAX_TOKEN_ID, make_registration
-from storage.db import Store, unix_ms
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys, normalise_fingerprint
+from lienthong.protocol.certificate import MAX_TOKEN_ID, make_registration
+from lienthong.storage.db import Store, unix_ms
 
 SaveConfig = Callable[[dict[str, dict[str, Any]]], None]
 

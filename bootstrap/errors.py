@@ -1,6 +1,6 @@
 """The errors of bootstrap/: why enrolment, rotation or a directory fetch was refused."""
 
-from crypto.errors import LienthongError
+from lienthong.crypto.errors import LienthongError
 
 
 class BootstrapError(LienthongError):

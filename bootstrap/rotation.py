@@ -20,8 +20,8 @@ from typing import Any
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bootstrap.answer import check_answer, load_ca, raw_public, write_file
-from bootstrap.enrolment import (
+from lienthong.bootstrap.answer import check_answer, load_ca, raw_public, write_file
+from lienthong.bootstrap.enrolment import (
     REQUEST_TIMEOUT,
     Enrolled,
     Pending,
@@ -32,13 +32,13 @@ from bootstrap.enrolment import (
     outcome_of,
     post_request,
 )
-from bootstrap.errors import CentreRefused, NotEnrolled
-from crypto import x509 as tls
-from crypto.errors import LienthongError
-from crypto.keys import NodeKeys, normalise_fingerprint
-from crypto.keystore import is_sealed, load_keys, save_keys
-from protocol.certificate import NodeCertificate, make_registration, verify_certificate
-from storage.db import unix_ms
+from lienthong.bootstrap.errors import CentreRefused, NotEnrolled
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import NodeKeys, normalise_fingerprint
+from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
+from lienthong.protocol.certificate import NodeCertificate, make_registration, verify_certificate
+from lienthong.storage.db import unix_ms
 
 PENDING_SUFFIX = ".next"  # keys of a rotation in progress, kept until the centre answers
 

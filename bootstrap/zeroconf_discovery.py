@@ -17,7 +17,7 @@ import ifaddr
 from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from bootstrap.discovery import (
+from lienthong.bootstrap.discovery import (
     MAX_ADDRESSES_PER_ANNOUNCEMENT,
     MAX_UNITS_REMEMBERED,
     SERVICE_TYPE,
@@ -29,7 +29,7 @@ from bootstrap.discovery import (
     notify,
     parse_announcement,
 )
-from storage.db import unix_ms
+from lienthong.storage.db import unix_ms
 
 logger = logging.getLogger(__name__)
 

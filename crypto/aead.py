@@ -6,7 +6,7 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
 
-from crypto.errors import DecryptionError
+from lienthong.crypto.errors import DecryptionError
 
 KEY_BYTES = 32
 NONCE_BYTES = 24

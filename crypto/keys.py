@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import nacl.public
 import nacl.signing
 
-from crypto.errors import KeystoreError
+from lienthong.crypto.errors import KeystoreError
 
 PUBLIC_KEY_BYTES = 32
 SEED_BYTES = 32

@@ -17,8 +17,8 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
-from crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
-from crypto.keys import NodeKeys
+from lienthong.crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
+from lienthong.crypto.keys import NodeKeys
 
 FORMAT = "lienthong-keys"
 VERSION = 1

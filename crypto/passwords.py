@@ -5,7 +5,7 @@ from __future__ import annotations
 import nacl.exceptions
 import nacl.pwhash.argon2id as argon2id
 
-from crypto.errors import PasswordError
+from lienthong.crypto.errors import PasswordError
 
 # libsodium's INTERACTIVE limits (2 passes, 64 MiB): its recommendation for online logins,
 # where a node may check several clerks' passwords at once.

@@ -8,7 +8,7 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.public
 
-from crypto.errors import DecryptionError, InvalidKeyError
+from lienthong.crypto.errors import DecryptionError, InvalidKeyError
 
 PUBLIC_KEY_BYTES = sodium.crypto_box_PUBLICKEYBYTES
 SEED_BYTES = sodium.crypto_box_SEEDBYTES

@@ -6,7 +6,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
-from crypto.errors import SignatureError
+from lienthong.crypto.errors import SignatureError
 
 ENVELOPE = "lienthong/v1/envelope"
 STATUS = "lienthong/v1/status"

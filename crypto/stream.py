@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 import nacl.bindings as sodium
 import nacl.exceptions
 
-from crypto.errors import DecryptionError, TruncatedStreamError
+from lienthong.crypto.errors import DecryptionError, TruncatedStreamError
 
 # Plaintext bytes per chunk: memory per stream stays near this, whatever the file size.
 CHUNK_SIZE = 64 * 1024

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from crypto.errors import CertificateError
+from lienthong.crypto.errors import CertificateError
 
 # RFC 5280 4.1.2.2: a serial is a positive integer of at most 20 octets.
 MAX_SERIAL = 2**159 - 1

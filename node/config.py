@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import LienthongError
-from protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
+from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 
 CONFIG_FILE = "node.toml"
 MAX_CONFIG_BYTES = 256 * 1024  # a hand-written config is a few KiB

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from crypto.keys import NodeKeys
-from node.config import Config
-from storage.blobs import BlobStore
-from storage.db import Store
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.config import Config
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store
 
 if TYPE_CHECKING:
-    from bootstrap.directory import DirectoryState
+    from lienthong.bootstrap.directory import DirectoryState
 
 
 @dataclass

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from crypto.errors import LienthongError
+from lienthong.crypto.errors import LienthongError
 
 FORMAT_ENV = "LIENTHONG_LOG_FORMAT"
 LEVEL_ENV = "LIENTHONG_LOG_LEVEL"

@@ -18,8 +18,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from node.context import CONTEXT, NodeContext
-from storage.delivery import queue_depths
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.storage.delivery import queue_depths
 
 EXTRAS_KEY = "metrics"  # NodeContext.extras key of the node's NodeMetrics
 ROUTE_NAME = "metrics"

@@ -17,11 +17,11 @@ import logging
 from aiohttp import web
 from cryptography import x509 as cx509
 
-from bootstrap.directory import DIRECTORY_HEADER
-from crypto.errors import CertificateError
-from crypto.x509 import unit_code_of
-from node.context import CONTEXT
-from storage import audit
+from lienthong.bootstrap.directory import DIRECTORY_HEADER
+from lienthong.crypto.errors import CertificateError
+from lienthong.crypto.x509 import unit_code_of
+from lienthong.node.context import CONTEXT
+from lienthong.storage import audit
 
 log = logging.getLogger(__name__)
 

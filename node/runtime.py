@@ -21,26 +21,26 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bootstrap.directory import (
+from lienthong.bootstrap.directory import (
     DirectoryState,
     add_directory_routes,
     observe_peer_version,
     refresh_loop,
 )
-from bootstrap.zeroconf_discovery import ZeroconfDiscovery
-from crypto import x509 as tls
-from crypto.errors import LienthongError
-from crypto.keys import fingerprint, fingerprint_matches
-from crypto.keystore import load_keys
-from node import config as cfg
-from node.commands.local import node_keys
-from node.context import CONTEXT, NodeContext
-from node.delivery import DeliveryEngine
-from node.logs import setup_from_environment
-from node.peer_api import CONTENT_TYPE, add_peer_routes
-from node.peers import peer_middleware
-from storage.blobs import BlobStore
-from storage.db import Store, unix_ms
+from lienthong.bootstrap.zeroconf_discovery import ZeroconfDiscovery
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import fingerprint, fingerprint_matches
+from lienthong.crypto.keystore import load_keys
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.local import node_keys
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.logs import setup_from_environment
+from lienthong.node.peers import peer_middleware
+from lienthong.node.unit.delivery import DeliveryEngine
+from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store, unix_ms
 
 log = logging.getLogger("lienthong.node")
 
@@ -170,8 +170,8 @@ class Node:
 
     def _add_routes(self) -> None:
         if self.ctx.config.role == "centre":
-            from node.centre_api import add_centre_routes
-            from node.relay import add_relay_routes
+            from lienthong.node.centre.api import add_centre_routes
+            from lienthong.node.centre.relay import add_relay_routes
 
             add_centre_routes(self.app)
             add_relay_routes(self.app)
@@ -205,14 +205,14 @@ class Node:
         sockets = getattr(server, "sockets", None) or []
         self.peer_port = sockets[0].getsockname()[1] if sockets else int(port)
         if config.role == "centre":
-            from node.relay import sweep_loop
+            from lienthong.node.centre.relay import sweep_loop
 
             self._spawn("directory re-signing", self._resign_loop())
             self._spawn("relay retention", sweep_loop(self.ctx, self.stop_event))
             await self._start_web(required=False)  # the centre's console (docs/OPERATIONS.md)
         else:
-            from node.relay_client import pull_loop
-            from node.report import report_loop
+            from lienthong.node.unit.relay_client import pull_loop
+            from lienthong.node.unit.report import report_loop
 
             self._spawn("LAN discovery", self._start_discovery(host))
             self.engine = DeliveryEngine(
@@ -234,7 +234,7 @@ class Node:
         On the centre it is the operator's console, and a port in use only stops the
         console (`required=False`): the relay and the directory must keep serving.
         """
-        from node.web import create_web_app
+        from lienthong.node.web import create_web_app
 
         host, port = self.ctx.config.get("node", "web").rsplit(":", 1)
         self.web_runner = web.AppRunner(
@@ -322,7 +322,7 @@ class Node:
         self.tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def _resign_loop(self) -> None:
-        from node.centre import resign_if_due
+        from lienthong.node.centre.rules import resign_if_due
 
         while not self.stop_event.is_set():
             await resign_if_due(self.ctx)

@@ -13,12 +13,12 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import signing
-from crypto.errors import SignatureError
-from crypto.keys import NodeKeys
-from protocol.errors import BadSignature, Expired, InvalidField
-from protocol.limits import MAX_CERTIFICATE_BYTES, MAX_REGISTRATION_BYTES, MAX_URL
-from protocol.wire import (
+from lienthong.crypto import signing
+from lienthong.crypto.errors import SignatureError
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.errors import BadSignature, Expired, InvalidField
+from lienthong.protocol.limits import MAX_CERTIFICATE_BYTES, MAX_REGISTRATION_BYTES, MAX_URL
+from lienthong.protocol.wire import (
     KEY_BYTES,
     SIGNATURE_BYTES,
     Fields,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from protocol.codes import StatusCode
-from protocol.states import TransitionError
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.states import TransitionError
 
 
 class Delivery(StrEnum):

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from crypto import signing
-from crypto.errors import SignatureError
-from crypto.keys import NodeKeys
-from protocol.certificate import CENTRE_SIGNER, NodeCertificate, decode_certificate_signed
-from protocol.errors import (
+from lienthong.crypto import signing
+from lienthong.crypto.errors import SignatureError
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.certificate import CENTRE_SIGNER, NodeCertificate, decode_certificate_signed
+from lienthong.protocol.errors import (
     BadSignature,
     Expired,
     InvalidField,
@@ -24,7 +24,7 @@ from protocol.errors import (
     Rollback,
     UnknownSigner,
 )
-from protocol.limits import (
+from lienthong.protocol.limits import (
     MAX_CERTIFICATE_BYTES,
     MAX_DIRECTORY_BYTES,
     MAX_DIRECTORY_UNITS,
@@ -32,7 +32,7 @@ from protocol.limits import (
     MAX_REVOKED,
     MAX_URL,
 )
-from protocol.wire import Fields, check_header, pack, unpack, unwrap, wrap
+from lienthong.protocol.wire import Fields, check_header, pack, unpack, unwrap, wrap
 
 WHAT = "directory"
 _VERIFIED = object()

@@ -11,16 +11,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.codes import Confidentiality, Urgency
-from protocol.errors import InvalidField
-from protocol.limits import (
+from lienthong.protocol.codes import Confidentiality, Urgency
+from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.limits import (
     MAX_ATTACHMENT_SIZE,
     MAX_ATTACHMENTS,
     MAX_CONTENT,
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
 )
-from protocol.wire import Fields
+from lienthong.protocol.wire import Fields
 
 SIGNING_AUTHORITIES = frozenset({"", "KT.", "TL.", "TM.", "TUQ."})
 MAX_DOCUMENT_NUMBER = 10**9

@@ -15,22 +15,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import aead, sealing, signing
-from crypto.errors import DecryptionError
-from crypto.keys import NodeKeys
-from crypto.stream import ciphertext_size
-from protocol.document import DocumentBody, body_from_wire, body_to_wire
-from protocol.errors import (
+from lienthong.crypto import aead, sealing, signing
+from lienthong.crypto.errors import DecryptionError
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.stream import ciphertext_size
+from lienthong.protocol.document import DocumentBody, body_from_wire, body_to_wire
+from lienthong.protocol.errors import (
     DecodeError,
     InvalidField,
     LimitExceeded,
     NotARecipient,
     SignerMismatch,
 )
-from protocol.ids import new_ulid
-from protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
-from protocol.units import check_wire_code
-from protocol.wire import (
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
+from lienthong.protocol.units import check_wire_code
+from lienthong.protocol.wire import (
     Fields,
     check_header,
     pack,

@@ -1,6 +1,6 @@
 """The errors protocol/ raises: each names the message, the field and the limit at fault."""
 
-from crypto.errors import LienthongError
+from lienthong.crypto.errors import LienthongError
 
 
 class ProtocolError(LienthongError):

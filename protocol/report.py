@@ -14,10 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import signing
-from crypto.keys import NodeKeys
-from protocol.errors import InvalidField, SignerMismatch
-from protocol.wire import Fields, check_header, pack, unit_signer, unpack, verify_unit_signed, wrap
+from lienthong.crypto import signing
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.errors import InvalidField, SignerMismatch
+from lienthong.protocol.wire import (
+    Fields,
+    check_header,
+    pack,
+    unit_signer,
+    unpack,
+    verify_unit_signed,
+    wrap,
+)
 
 WHAT = "report"
 KIND = "report"

@@ -8,8 +8,8 @@ RECALLED) or refuses (16, the document keeps its state).
 
 from enum import StrEnum
 
-from crypto.errors import LienthongError
-from protocol.codes import StatusCode
+from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.codes import StatusCode
 
 
 class TransitionError(LienthongError):

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from crypto import signing
-from crypto.keys import NodeKeys
-from protocol.codes import StatusCode
-from protocol.errors import InvalidField, SignerMismatch
-from protocol.ids import new_ulid
-from protocol.limits import MAX_REASON, MAX_SHORT_TEXT, MAX_STATUS_BYTES
-from protocol.wire import (
+from lienthong.crypto import signing
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.errors import InvalidField, SignerMismatch
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT, MAX_STATUS_BYTES
+from lienthong.protocol.wire import (
     Fields,
     check_header,
     pack,

@@ -9,7 +9,7 @@ pattern, by default the four-field form of QCVN 102:2016 / Quyết định
 import re
 from functools import lru_cache
 
-from protocol.errors import InvalidField
+from lienthong.protocol.errors import InvalidField
 
 MAX_UNIT_CODE = 32  # the national form is 13 characters
 WIRE_UNIT_CODE = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,7}$")

@@ -18,9 +18,9 @@ from typing import Any
 
 import msgpack
 
-from crypto import signing
-from crypto.errors import SignatureError
-from protocol.errors import (
+from lienthong.crypto import signing
+from lienthong.crypto.errors import SignatureError
+from lienthong.protocol.errors import (
     BadSignature,
     DecodeError,
     InvalidField,
@@ -28,9 +28,9 @@ from protocol.errors import (
     UnknownKind,
     UnknownVersion,
 )
-from protocol.ids import ULID_PATTERN, is_ulid
-from protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
-from protocol.units import check_wire_code, has_wire_shape
+from lienthong.protocol.ids import ULID_PATTERN, is_ulid
+from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
+from lienthong.protocol.units import check_wire_code, has_wire_shape
 
 PROTOCOL_VERSION = 1
 SIGNATURE_BYTES = 64

@@ -23,7 +23,7 @@ from typing import Any
 
 import msgpack
 
-from storage.db import Queryable, Tx
+from lienthong.storage.db import Queryable, Tx
 
 GENESIS_HASH = bytes(32)
 # Entries read per query while verifying: bounds memory for a log of any length.

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from storage.blobs import PARTIAL_DIR, TMP_DIR, fsync_dir
-from storage.errors import BackupError
+from lienthong.storage.blobs import PARTIAL_DIR, TMP_DIR, fsync_dir
+from lienthong.storage.errors import BackupError
 
 STORE_FILE = "store.sqlite3"
 BLOBS_DIR = "blobs"

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from storage.db import Queryable, Tx
-from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
 
 BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
 # Upload ids name a file: a ULID or 32 to 64 lowercase hex characters, nothing else.

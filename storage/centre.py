@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from storage.db import Queryable, Tx
-from storage.errors import Conflict, NotFound
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import Conflict, NotFound
 
 SERIAL = "serial"
 DIRECTORY_VERSION = "directory_version"

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from storage.errors import MigrationError, StoreError
+from lienthong.storage.errors import MigrationError, StoreError
 
 # How long a writer waits for the write lock held by another process (or a reader
 # for a WAL recovery) before giving up: long enough for any of our short write

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from protocol.codes import StatusCode
-from protocol.delivery import Delivery, Event, after_event, after_status
-from storage import audit
-from storage.db import Queryable, Tx
-from storage.errors import NotFound
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery, Event, after_event, after_status
+from lienthong.storage import audit
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import NotFound
 
 MAX_BATCH = 1000  # most items handed to one delivery attempt
 

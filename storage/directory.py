@@ -4,8 +4,8 @@ archive of every certificate they listed."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.db import Queryable, Tx
-from storage.errors import Conflict, RollbackRefused
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import Conflict, RollbackRefused
 
 # Versions kept: the one in force and a few before it, for diagnosis.
 DIRECTORIES_KEPT = 3

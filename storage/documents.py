@@ -8,10 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from protocol.states import DocState, RecallState, check_recall_transition, check_transition
-from storage import audit
-from storage.db import Queryable, Tx
-from storage.errors import Conflict, NotFound, StoreError
+from lienthong.protocol.states import (
+    DocState,
+    RecallState,
+    check_recall_transition,
+    check_transition,
+)
+from lienthong.storage import audit
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import Conflict, NotFound, StoreError
 
 # The state every outgoing document has: its per-recipient delivery is in the outbox.
 SENT = "sent"

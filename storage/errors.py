@@ -1,6 +1,6 @@
 """The errors of storage/: everything the store refuses, each with a message saying why."""
 
-from crypto.errors import LienthongError
+from lienthong.crypto.errors import LienthongError
 
 
 class StoreError(LienthongError):

@@ -6,8 +6,8 @@ A row's `state` belongs to the delivery engine (node/); the store only keeps it.
 
 from dataclasses import dataclass
 
-from storage.db import Queryable, Tx
-from storage.errors import NotFound, StoreError
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import NotFound, StoreError
 
 # Most rows handed to the delivery worker at once.
 MAX_DUE_BATCH = 1000

@@ -13,9 +13,9 @@ from dataclasses import dataclass, fields, replace
 from datetime import date
 from typing import Any, Literal
 
-from storage import audit
-from storage.db import Queryable, Tx
-from storage.errors import Conflict, NotFound, StoreError
+from lienthong.storage import audit
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import Conflict, NotFound, StoreError
 
 
 @dataclass(frozen=True)

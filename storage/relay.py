@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from storage.blobs import check_blob_id
-from storage.db import Queryable, Tx
-from storage.errors import Conflict, StoreError
+from lienthong.storage.blobs import check_blob_id
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import Conflict, StoreError
 
 KINDS = frozenset({"envelope", "status", "notice"})
 # Most items one query hands out or removes: bounds memory and the length of a transaction.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from protocol.report import (
+from lienthong.protocol.report import (
     DAY_UTC_OFFSET_MS,
     DELIVERY_BUCKETS,
     MS_PER_DAY,
@@ -15,8 +15,8 @@ from protocol.report import (
     bucket_of,
     day_from_number,
 )
-from storage.db import Queryable, Tx
-from storage.errors import StoreError
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import StoreError
 
 # Incoming documents still to be dealt with: everything but completed, rejected, recalled
 # (protocol.states.DocState).

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from storage.db import Queryable, Tx
-from storage.errors import StoreError
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.errors import StoreError
 
 
 @dataclass(frozen=True)

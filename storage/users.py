@@ -5,10 +5,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from crypto.passwords import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT, hash_password, verify_password
-from storage import audit
-from storage.db import Queryable, Store, Tx
-from storage.errors import Conflict, NotFound, StoreError
+from lienthong.crypto.passwords import (
+    DEFAULT_MEMLIMIT,
+    DEFAULT_OPSLIMIT,
+    hash_password,
+    verify_password,
+)
+from lienthong.storage import audit
+from lienthong.storage.db import Queryable, Store, Tx
+from lienthong.storage.errors import Conflict, NotFound, StoreError
 
 ROLES = ("clerk", "leader", "admin")
 # Usernames come from a form and appear in the audit log: short and printable.

@@ -1,6 +1,9 @@
 """The layers stay layered: protocol/ and crypto/ are pure, dependencies point one way.
 
-node -> bootstrap -> storage, protocol -> crypto (../shared/DESIGN.md, "Layout").
+Across packages: node -> bootstrap -> storage, protocol -> crypto. Inside node/: cli -> web ->
+unit, centre -> the shared parts at node/'s top; unit and centre never import each other;
+nothing but cli/ imports cli/; web/ reaches the centre only through the console's service
+calls (node/centre/rules.py and its errors); runtime.py composes a unit or a centre by role.
 """
 
 import ast
@@ -10,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 IO_LIBRARIES = {"asyncio", "aiohttp", "aiosqlite", "sqlite3", "socket", "zeroconf"}
+PACKAGES = ("crypto", "protocol", "storage", "bootstrap", "node")
 # What each package may not import: I/O for the pure ones, and every layer above it.
 FORBIDDEN = {
     "crypto": IO_LIBRARIES | {"protocol", "storage", "bootstrap", "node"},
@@ -17,10 +21,34 @@ FORBIDDEN = {
     "storage": {"bootstrap", "node"},
     "bootstrap": {"node"},
 }
+# Rooms inside node/: what each may not import (prefixes of dotted names below node).
+NODE_SHARED_FORBIDDEN = ("node.unit", "node.centre", "node.web", "node.cli")
+NODE_FORBIDDEN = {
+    "node/unit": ("node.centre", "node.web", "node.cli"),
+    "node/centre": ("node.unit", "node.web", "node.cli"),
+    "node/web": ("node.cli", "node.centre"),
+    "node/web/console": ("node.cli", "node.unit"),
+}
+# The console's service calls: the only parts of the centre web/ may use.
+CONSOLE_SERVICES = ("node.centre.rules", "node.centre.errors")
+# Shared modules at node/'s top that compose the rooms (and may therefore import them).
+COMPOSERS = {"node/runtime.py"}
+# Crossings left by the move into rooms, each removed by the commit that fixes it.
+KNOWN_CROSSINGS = {
+    "node/centre/api.py: node.unit.report",
+    "node/centre/relay.py: node.unit.documents",
+    "node/centre/relay.py: node.unit.peer_api",
+    "node/unit/relay_client.py: node.centre.relay",
+    "node/web/admin.py: node.cli.commands.users",
+    "node/web/console/stats.py: node.unit.views",
+    "node/web/console/units.py: node.cli.commands.centre",
+    "node/web/console/units.py: node.unit.views",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports: plain, from-imports and importlib/__import__ by name."""
+    """Every module a file imports, without the `lienthong.` root: plain, from-imports and
+    importlib/__import__ by name."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text("utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
@@ -35,7 +63,11 @@ def imported_modules(path: Path) -> set[str]:
             and isinstance(node.args[0], ast.Constant)
         ):
             names.add(str(node.args[0].value))
-    return names
+    return {n.removeprefix("lienthong.") for n in names}
+
+
+def _under(name: str, prefix: str) -> bool:
+    return name == prefix or name.startswith(prefix + ".")
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -52,6 +84,47 @@ def test_package_imports_only_what_its_layer_allows(package):
     assert offenders == set()
 
 
+def node_room_offences(root: Path = ROOT) -> set[str]:
+    """Every import inside node/ that crosses a room's wall."""
+    offenders = set()
+    for path in sorted((root / "node").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        room = max((r for r in NODE_FORBIDDEN if rel.startswith(r + "/")), key=len, default=None)
+        if room is None and "/" not in rel.removeprefix("node/") and rel not in COMPOSERS:
+            forbidden = NODE_SHARED_FORBIDDEN
+        elif room is None:
+            continue  # cli/ may import every room; runtime composes them
+        else:
+            forbidden = NODE_FORBIDDEN[room]
+        for name in imported_modules(path):
+            if room == "node/web/console" and any(_under(name, s) for s in CONSOLE_SERVICES):
+                continue
+            if any(_under(name, f) for f in forbidden):
+                offenders.add(f"{rel}: {name}")
+    return offenders
+
+
+def test_rooms_inside_node_keep_their_walls():
+    """unit ↛ centre, centre ↛ unit, only cli/ imports cli/, web/ reaches the centre only
+    through the console's service calls, node/'s shared top imports no room."""
+    assert node_room_offences() - KNOWN_CROSSINGS == set()
+
+
+def test_the_room_checker_sees_a_crossing(tmp_path):
+    """A unit module importing the centre, and a shared module importing cli/, are caught."""
+    (tmp_path / "node" / "unit").mkdir(parents=True)
+    (tmp_path / "node" / "unit" / "x.py").write_text(
+        "from lienthong.node.centre.relay import X\n", encoding="utf-8"
+    )
+    (tmp_path / "node" / "peers.py").write_text(
+        "from lienthong.node.cli import output\n", encoding="utf-8"
+    )
+    assert node_room_offences(tmp_path) == {
+        "node/unit/x.py: node.centre.relay",
+        "node/peers.py: node.cli",
+    }
+
+
 def test_the_checker_sees_forbidden_imports(tmp_path):
     """Plain, from- and dynamic imports are all caught, so a pass means something."""
     sample = tmp_path / "sample.py"
@@ -61,3 +134,26 @@ def test_the_checker_sees_forbidden_imports(tmp_path):
         encoding="utf-8",
     )
     assert {"asyncio.events", "aiohttp", "sqlite3", "aiosqlite"} <= imported_modules(sample)
+
+
+def test_every_import_of_the_project_goes_through_the_lienthong_root():
+    """No module imports `node`, `protocol`, ... bare: installed, only `lienthong.*` exists."""
+    offenders = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for folder in (*PACKAGES, "tests", "bench")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for name in _raw_imports(path)
+        if name.split(".")[0] in PACKAGES
+    }
+    assert offenders == set()
+
+
+def _raw_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names

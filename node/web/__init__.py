@@ -12,12 +12,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from node.context import CONTEXT, NodeContext
-from node.metrics import add_metrics_route, public_metrics
-from node.web import admin, auth, centre, centre_stats, compose, document, i18n, lists, registers
-from node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
-from protocol.codes import Confidentiality, Urgency
-from protocol.doctypes import document_types
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.metrics import add_metrics_route, public_metrics
+from lienthong.node.web import admin, auth, compose, document, i18n, lists, registers
+from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
+from lienthong.node.web.console import stats as centre_stats
+from lienthong.node.web.console import units as centre
+from lienthong.protocol.codes import Confidentiality, Urgency
+from lienthong.protocol.doctypes import document_types
 
 HERE = Path(__file__).parent
 # Largest urlencoded form read into memory (action notes, paper entries, logins);

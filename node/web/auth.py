@@ -17,9 +17,18 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from node.web import i18n
-from node.web.base import LANG, SESSION, USER, context_of, render, see_other, settings_of, tr
-from storage.users import (
+from lienthong.node.web import i18n
+from lienthong.node.web.base import (
+    LANG,
+    SESSION,
+    USER,
+    context_of,
+    render,
+    see_other,
+    settings_of,
+    tr,
+)
+from lienthong.storage.users import (
     LOCKOUT_MS,
     MAX_FAILED_LOGINS,
     MAX_USERNAME_CHARS,

@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
-from node.context import CONTEXT, NodeContext
-from node.web import i18n
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.web import i18n
 
 # A document id in a URL is a ULID: 26 Crockford base-32 characters, nothing else.
 DOCUMENT_ID = r"[0-9A-HJKMNP-TV-Z]{26}"

@@ -18,10 +18,10 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from crypto.errors import LienthongError
-from node import documents as service
-from node.web.auth import same_token
-from node.web.base import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.unit import documents as service
+from lienthong.node.web.auth import same_token
+from lienthong.node.web.base import (
     SESSION,
     USER,
     context_of,
@@ -34,9 +34,9 @@ from node.web.base import (
     today,
     tr,
 )
-from protocol.codes import Confidentiality, Urgency
-from protocol.doctypes import document_types
-from protocol.document import (
+from lienthong.protocol.codes import Confidentiality, Urgency
+from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.document import (
     SIGNING_AUTHORITIES,
     DocumentBody,
     DocumentMetadata,
@@ -46,8 +46,8 @@ from protocol.document import (
     metadata_from_wire,
     parse_number_notation,
 )
-from protocol.errors import ProtocolError
-from protocol.limits import (
+from lienthong.protocol.errors import ProtocolError
+from lienthong.protocol.limits import (
     MAX_ATTACHMENTS,
     MAX_CONTENT,
     MAX_LIST_ITEMS,

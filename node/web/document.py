@@ -9,11 +9,11 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from node import documents as service
-from node.attachments import iter_plaintext
-from node.views import recipients_view, signature_check, when
-from node.web.base import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.attachments import iter_plaintext
+from lienthong.node.unit.views import recipients_view, signature_check, when
+from lienthong.node.web.base import (
     USER,
     can,
     context_of,
@@ -24,12 +24,12 @@ from node.web.base import (
     see_other,
     tr,
 )
-from protocol.codes import StatusCode
-from protocol.limits import MAX_REASON, MAX_SHORT_TEXT
-from protocol.states import TRANSITIONS, DocState, RecallState
-from protocol.status import Staff
-from storage.documents import get_document, get_envelope_raw
-from storage.registers import incoming_number_of
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
+from lienthong.protocol.states import TRANSITIONS, DocState, RecallState
+from lienthong.protocol.status import Staff
+from lienthong.storage.documents import get_document, get_envelope_raw
+from lienthong.storage.registers import incoming_number_of
 
 # Which capability each action of node.documents.ACTIONS needs.
 ACTION_CAPABILITY = {

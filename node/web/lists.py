@@ -6,10 +6,10 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from node import documents as service
-from node.views import recipients_view, when
-from node.web.base import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.views import recipients_view, when
+from lienthong.node.web.base import (
     can,
     context_of,
     day_start_ms,
@@ -19,9 +19,9 @@ from node.web.base import (
     requires,
     tr,
 )
-from protocol.codes import Urgency
-from protocol.states import DocState
-from storage.documents import MAX_SEARCH_CHARS, DocumentRecord, list_documents
+from lienthong.protocol.codes import Urgency
+from lienthong.protocol.states import DocState
+from lienthong.storage.documents import MAX_SEARCH_CHARS, DocumentRecord, list_documents
 
 # Rows on one page: a screenful on a laptop; the store allows up to MAX_PAGE.
 PAGE_SIZE = 25

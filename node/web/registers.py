@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from node.web.base import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.web.base import (
     USER,
     context_of,
     is_digits,
@@ -22,9 +22,9 @@ from node.web.base import (
     today,
     tr,
 )
-from protocol.doctypes import document_types
-from protocol.limits import MAX_SHORT_TEXT, MAX_SUBJECT
-from storage.registers import (
+from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.limits import MAX_SHORT_TEXT, MAX_SUBJECT
+from lienthong.storage.registers import (
     IncomingEntry,
     OutgoingEntry,
     list_register,

@@ -18,11 +18,11 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from crypto import x509 as tls
-from crypto.keys import NodeKeys, fingerprint
-from crypto.keystore import save_keys
-from node import config as cfg
-from protocol.certificate import (
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys, fingerprint
+from lienthong.crypto.keystore import save_keys
+from lienthong.node import config as cfg
+from lienthong.protocol.certificate import (
     RotationAuth,
     check_rotation,
     check_token,
@@ -30,9 +30,9 @@ from protocol.certificate import (
     verify_certificate,
     verify_registration,
 )
-from protocol.directory import issue_directory
-from protocol.wire import pack
-from storage.db import unix_ms
+from lienthong.protocol.directory import issue_directory
+from lienthong.protocol.wire import pack
+from lienthong.storage.db import unix_ms
 
 HOUR = 3_600_000
 DAY = 24 * HOUR

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.directory import DirectoryState
-from crypto.keys import NodeKeys
-from protocol.errors import BadSignature, Expired, Revoked, Rollback, UnknownSigner
-from storage import audit
-from storage.db import Store
-from storage.directory import latest_directory
+from lienthong.bootstrap.directory import DirectoryState
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.errors import BadSignature, Expired, Revoked, Rollback, UnknownSigner
+from lienthong.storage import audit
+from lienthong.storage.db import Store
+from lienthong.storage.directory import latest_directory
 from tests.bootstrap.support import DAY, HOUR, UNIT_A, Clock, Federation
 
 

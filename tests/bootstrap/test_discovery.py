@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from bootstrap import discovery
-from bootstrap.discovery import (
+from lienthong.bootstrap import discovery
+from lienthong.bootstrap.discovery import (
     MAX_ADDRESSES_PER_ANNOUNCEMENT,
     MAX_ADDRESSES_PER_UNIT,
     MAX_TXT_BYTES,
@@ -18,7 +18,7 @@ from bootstrap.discovery import (
     announcement_properties,
     parse_announcement,
 )
-from crypto.keys import fingerprint
+from lienthong.crypto.keys import fingerprint
 
 CODE = "000.00.05.H53"
 OTHER = "000.00.05.H54"
@@ -229,7 +229,7 @@ def test_a_failing_on_seen_does_not_stop_discovery(caplog):
         raise RuntimeError("callback broke")
 
     fake = FakeDiscovery(boom, clock=FakeClock())
-    with caplog.at_level(logging.ERROR, logger="bootstrap.discovery"):
+    with caplog.at_level(logging.ERROR, logger="lienthong.bootstrap.discovery"):
         fake.announce(sighting())
     assert fake.addresses(CODE) == [("192.0.2.1", 8443)]
     assert "on_seen callback failed for 000.00.05.H53" in caplog.text

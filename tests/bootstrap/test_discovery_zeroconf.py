@@ -9,9 +9,9 @@ import pytest
 from zeroconf import IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
-from bootstrap.discovery import SERVICE_TYPE, BadAnnouncement, Discovery, Sighting
-from bootstrap.zeroconf_discovery import ZeroconfDiscovery, instance_name
-from crypto.keys import fingerprint
+from lienthong.bootstrap.discovery import SERVICE_TYPE, BadAnnouncement, Discovery, Sighting
+from lienthong.bootstrap.zeroconf_discovery import ZeroconfDiscovery, instance_name
+from lienthong.crypto.keys import fingerprint
 
 # Codes of this run only: other nodes on this machine's loopback (a demo, a system test)
 # announce real province codes, and the real test must not see them as its peers.
@@ -82,7 +82,7 @@ async def register(aiozc: AsyncZeroconf, info: AsyncServiceInfo) -> None:
 async def test_two_nodes_on_loopback_see_each_other_and_ignore_a_bad_announcement(caplog):
     """Real mDNS: each node learns the other's address, code and fingerprint, not its own; a bad
     TXT is read and ignored; a goodbye removes the hint; closing leaves no task behind."""
-    caplog.set_level(logging.DEBUG, logger="bootstrap.zeroconf_discovery")
+    caplog.set_level(logging.DEBUG, logger="lienthong.bootstrap.zeroconf_discovery")
     seen_by_a: list[Sighting] = []
     seen_by_b: list[Sighting] = []
     a = ZeroconfDiscovery(A, FP_A, 8443, interfaces=LOOPBACK, on_seen=seen_by_a.append)

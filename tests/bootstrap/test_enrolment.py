@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bootstrap.enrolment import (
+from lienthong.bootstrap.enrolment import (
     Enrolled,
     Pending,
     enrol_online,
@@ -16,22 +16,22 @@ from bootstrap.enrolment import (
     parse_token,
     write_request,
 )
-from bootstrap.errors import (
+from lienthong.bootstrap.errors import (
     AlreadyEnrolled,
     AnswerRejected,
     CentreRefused,
     FingerprintMismatch,
     InvalidToken,
 )
-from bootstrap.rotation import rotate
-from crypto.keys import NodeKeys
-from crypto.keystore import load_keys
-from node import config as cfg
-from node.cli import main
-from node.commands.enrol import config_saver
-from protocol.certificate import verify_certificate, verify_registration
-from storage.db import Store
-from storage.directory import latest_directory
+from lienthong.bootstrap.rotation import rotate
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.keystore import load_keys
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.main import main
+from lienthong.protocol.certificate import verify_certificate, verify_registration
+from lienthong.storage.db import Store
+from lienthong.storage.directory import latest_directory
 from tests.bootstrap.support import (
     TOKEN,
     TOKEN_ID,

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bootstrap.directory import (
+from lienthong.bootstrap.directory import (
     DirectoryState,
     Gossip,
     add_directory_routes,
@@ -21,14 +21,14 @@ from bootstrap.directory import (
     refresh_loop,
     refresh_once,
 )
-from bootstrap.errors import FetchFailed
-from crypto.keys import NodeKeys
-from node import config as cfg
-from node.context import CONTEXT
-from node.peers import PEER, peer_middleware
-from protocol.errors import Rollback
-from storage import audit
-from storage.db import Store
+from lienthong.bootstrap.errors import FetchFailed
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node import config as cfg
+from lienthong.node.context import CONTEXT
+from lienthong.node.peers import PEER, peer_middleware
+from lienthong.protocol.errors import Rollback
+from lienthong.storage import audit
+from lienthong.storage.db import Store
 from tests.bootstrap.support import UNIT_A, UNIT_B, Clock, Federation, TlsFiles, write_tls
 
 

@@ -3,8 +3,8 @@
 import nacl.bindings
 import pytest
 
-from crypto import aead
-from crypto.errors import DecryptionError
+from lienthong.crypto import aead
+from lienthong.crypto.errors import DecryptionError
 
 KEY = bytes(range(32))
 NONCE = bytes(range(24))

@@ -8,8 +8,8 @@ import nacl.public
 import nacl.signing
 import pytest
 
-from crypto.errors import KeystoreError
-from crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
+from lienthong.crypto.errors import KeystoreError
+from lienthong.crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
 
 SIGN_SEED = bytes(range(32))
 ENC_SEED = bytes(range(32, 64))

@@ -8,10 +8,10 @@ import stat
 import nacl.pwhash.argon2id as argon2id
 import pytest
 
-from crypto import keystore
-from crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
-from crypto.keys import NodeKeys
-from crypto.keystore import is_sealed, load_keys, save_keys
+from lienthong.crypto import keystore
+from lienthong.crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
 
 FAST = {"opslimit": argon2id.OPSLIMIT_INTERACTIVE, "memlimit": argon2id.MEMLIMIT_INTERACTIVE}
 KEYS = NodeKeys.from_seeds(b"\x44" * 32, b"\x55" * 32)

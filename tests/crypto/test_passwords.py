@@ -3,9 +3,9 @@
 import nacl.pwhash.argon2id as argon2id
 import pytest
 
-from crypto import passwords
-from crypto.errors import PasswordError
-from crypto.passwords import hash_password, verify_password
+from lienthong.crypto import passwords
+from lienthong.crypto.errors import PasswordError
+from lienthong.crypto.passwords import hash_password, verify_password
 
 FAST = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}
 

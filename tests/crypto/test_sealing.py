@@ -3,8 +3,8 @@
 import nacl.public
 import pytest
 
-from crypto.errors import DecryptionError, InvalidKeyError
-from crypto.sealing import SEALED_OVERHEAD, seal, unseal
+from lienthong.crypto.errors import DecryptionError, InvalidKeyError
+from lienthong.crypto.sealing import SEALED_OVERHEAD, seal, unseal
 
 RECIPIENT = nacl.public.PrivateKey.from_seed(b"\x33" * 32)
 PK = RECIPIENT.public_key.encode()

@@ -3,9 +3,9 @@
 import nacl.signing
 import pytest
 
-from crypto import signing
-from crypto.errors import SignatureError
-from crypto.keys import NodeKeys
+from lienthong.crypto import signing
+from lienthong.crypto.errors import SignatureError
+from lienthong.crypto.keys import NodeKeys
 
 KEYS = NodeKeys.from_seeds(b"\x11" * 32, b"\x22" * 32)
 MESSAGE = b"signed envelope bytes"

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import stream
-from crypto.errors import DecryptionError, TruncatedStreamError
-from crypto.stream import (
+from lienthong.crypto import stream
+from lienthong.crypto.errors import DecryptionError, TruncatedStreamError
+from lienthong.crypto.stream import (
     ABYTES,
     CHUNK_SIZE,
     HEADER_BYTES,

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crypto import x509 as cx
-from crypto.errors import CertificateError
+from lienthong.crypto import x509 as cx
+from lienthong.crypto.errors import CertificateError
 
 NOW = datetime.now(UTC) - timedelta(minutes=5)
 LATER = NOW + timedelta(days=30)

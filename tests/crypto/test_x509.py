@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from crypto import x509 as cx
-from crypto.errors import CertificateError
+from lienthong.crypto import x509 as cx
+from lienthong.crypto.errors import CertificateError
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 LATER = NOW + timedelta(days=365)
@@ -221,7 +221,7 @@ def test_long_names_are_shortened_to_the_x509_bound():
 
     from cryptography.x509.oid import NameOID
 
-    from crypto.x509 import MAX_NAME_BYTES, generate_tls_key, issue_ca
+    from lienthong.crypto.x509 import MAX_NAME_BYTES, generate_tls_key, issue_ca
 
     now = datetime.now(UTC)
     name = "Trung tâm Công nghệ thông tin và Truyền thông (Sở Thông tin và Truyền thông)"

@@ -27,23 +27,23 @@ import atheris
 import msgpack  # noqa: F401
 
 with atheris.instrument_imports(include=["protocol", "crypto", "node", "storage", "tests"]):
-    from crypto import signing
-    from crypto.errors import LienthongError
-    from node.peer_api import decode_batch
-    from node.relay import decode_ack, decode_deposit, decode_notice
-    from protocol import wire
-    from protocol.certificate import (
+    from lienthong.crypto import signing
+    from lienthong.crypto.errors import LienthongError
+    from lienthong.node.centre.relay import decode_ack, decode_deposit, decode_notice
+    from lienthong.node.unit.peer_api import decode_batch
+    from lienthong.protocol import wire
+    from lienthong.protocol.certificate import (
         CENTRE_SIGNER,
         issue_certificate,
         verify_certificate,
         verify_registration,
     )
-    from protocol.codes import StatusCode
-    from protocol.directory import issue_directory, verify_directory
-    from protocol.document import body_from_wire, body_to_wire
-    from protocol.envelope import open_envelope, seal_envelope, verify_envelope
-    from protocol.limits import MAX_ENVELOPE_BYTES
-    from protocol.status import make_status, verify_status
+    from lienthong.protocol.codes import StatusCode
+    from lienthong.protocol.directory import issue_directory, verify_directory
+    from lienthong.protocol.document import body_from_wire, body_to_wire
+    from lienthong.protocol.envelope import open_envelope, seal_envelope, verify_envelope
+    from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
+    from lienthong.protocol.status import make_status, verify_status
     from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
 
 ROOT = keys("root")

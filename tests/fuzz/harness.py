@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, settings
 from multidict import CIMultiDict
 from yarl import URL
 
-from node.context import NodeContext
+from lienthong.node.context import NodeContext
 
 # Examples per property: moderate by default so a file runs in about a minute on a shared
 # machine; LIENTHONG_FUZZ_EXAMPLES=5000 for a long run by hand.

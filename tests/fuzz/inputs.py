@@ -9,9 +9,9 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from crypto import signing
-from node.peer_api import CONTENT_TYPE, MAX_BLOB_BYTES
-from protocol.wire import pack
+from lienthong.crypto import signing
+from lienthong.node.unit.peer_api import CONTENT_TYPE, MAX_BLOB_BYTES
+from lienthong.protocol.wire import pack
 from tests.fuzz.mutate import duplicate_a_key, mutate_bytes, mutate_signed, mutate_tree, safe_pack
 from tests.fuzz.targets import Target
 

@@ -11,7 +11,7 @@ from typing import Any
 import msgpack
 from hypothesis import strategies as st
 
-from protocol.wire import pack, wrap
+from lienthong.protocol.wire import pack, wrap
 
 # Values of every msgpack type and at every edge the decoders check: empty, one over a
 # limit, the integer bounds, the sizes of keys and signatures, codes and ids of the wrong

@@ -16,21 +16,21 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from crypto import signing
-from crypto import x509 as tls
-from node import documents as service
-from node.centre import centre_of
-from node.centre_api import add_centre_routes
-from node.context import CONTEXT, NodeContext
-from node.peer_api import add_peer_routes
-from node.peers import peer_middleware
-from node.relay import add_relay_routes
-from node.runtime import MAX_PEER_REQUEST
-from protocol.certificate import make_registration, verify_certificate
-from protocol.codes import StatusCode
-from protocol.status import make_status
-from protocol.wire import pack, unit_signer, unpack, unwrap
-from storage.documents import get_envelope_raw
+from lienthong.crypto import signing
+from lienthong.crypto import x509 as tls
+from lienthong.node.centre.api import add_centre_routes
+from lienthong.node.centre.relay import add_relay_routes
+from lienthong.node.centre.rules import centre_of
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.peers import peer_middleware
+from lienthong.node.runtime import MAX_PEER_REQUEST
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.peer_api import add_peer_routes
+from lienthong.protocol.certificate import make_registration, verify_certificate
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.status import make_status
+from lienthong.protocol.wire import pack, unit_signer, unpack, unwrap
+from lienthong.storage.documents import get_envelope_raw
 from tests.fuzz.harness import Served, exchange, serve
 from tests.node.centre_support import (
     UNIT_A,

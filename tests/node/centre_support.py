@@ -9,15 +9,15 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto import x509 as tls
-from crypto.keys import NodeKeys
-from crypto.keystore import load_keys
-from node.context import NodeContext
-from protocol.certificate import make_registration
-from protocol.directory import Directory
-from protocol.wire import unpack
-from storage.blobs import BlobStore
-from storage.db import Store, unix_ms
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.keystore import load_keys
+from lienthong.node.context import NodeContext
+from lienthong.protocol.certificate import make_registration
+from lienthong.protocol.directory import Directory
+from lienthong.protocol.wire import unpack
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store, unix_ms
 
 CENTRE_NAME = "Trung tâm Tin học tỉnh Tây Ninh"
 CENTRE_CODE = "000.00.00.H53"
@@ -116,10 +116,10 @@ async def centre_context(
 ) -> NodeContext:
     """A centre made by `centre init` in `data_dir`, opened as a node context holding its
     first directory, as the running centre would (the caller closes ctx.store)."""
-    from node.centre import centre_of, install_directory
-    from node.centre_setup import create_centre
-    from node.config import load_config
-    from protocol.directory import verify_directory
+    from lienthong.node.centre.rules import centre_of, install_directory
+    from lienthong.node.centre.setup import create_centre
+    from lienthong.node.config import load_config
+    from lienthong.protocol.directory import verify_directory
 
     await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
     config = load_config(data_dir)

@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto.keys import NodeKeys
-from node.config import Config, validate
-from node.context import NodeContext
-from protocol.certificate import issue_certificate
-from protocol.directory import Directory, issue_directory, verify_directory
-from storage.blobs import BlobStore
-from storage.db import Store
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.config import Config, validate
+from lienthong.node.context import NodeContext
+from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.directory import Directory, issue_directory, verify_directory
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store
 
 NOW = 1_764_000_000_000
 DAY = 86_400_000

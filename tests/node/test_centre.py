@@ -15,17 +15,23 @@ import pytest
 from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto import signing
-from crypto import x509 as tls
-from crypto.keys import fingerprint
-from node import centre_errors as errors
-from node.centre import CENTRE_OWN_VALIDITY_DAYS, Centre, Issued, Pending, open_centre
-from node.centre_issuer import MS_PER_DAY, MS_PER_HOUR
-from node.centre_setup import create_centre
-from protocol.certificate import verify_certificate
-from protocol.directory import verify_directory
-from protocol.wire import pack, unwrap, wrap
-from storage import audit
+from lienthong.crypto import signing
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import fingerprint
+from lienthong.node.centre import errors
+from lienthong.node.centre.issuer import MS_PER_DAY, MS_PER_HOUR
+from lienthong.node.centre.rules import (
+    CENTRE_OWN_VALIDITY_DAYS,
+    Centre,
+    Issued,
+    Pending,
+    open_centre,
+)
+from lienthong.node.centre.setup import create_centre
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.directory import verify_directory
+from lienthong.protocol.wire import pack, unwrap, wrap
+from lienthong.storage import audit
 from tests.node.centre_support import (
     CENTRE_CODE,
     CENTRE_NAME,

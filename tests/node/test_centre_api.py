@@ -17,18 +17,18 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto import signing
-from crypto import x509 as tls
-from crypto.keys import fingerprint
-from node.centre import Centre, centre_of
-from node.centre_api import add_centre_routes
-from node.centre_issuer import MS_PER_DAY
-from node.context import CONTEXT, NodeContext
-from node.peers import DIRECTORY_HEADER, peer_middleware
-from protocol.certificate import verify_certificate
-from protocol.directory import verify_directory
-from protocol.wire import pack, unwrap, wrap
-from storage import audit
+from lienthong.crypto import signing
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import fingerprint
+from lienthong.node.centre.api import add_centre_routes
+from lienthong.node.centre.issuer import MS_PER_DAY
+from lienthong.node.centre.rules import Centre, centre_of
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.peers import DIRECTORY_HEADER, peer_middleware
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.directory import verify_directory
+from lienthong.protocol.wire import pack, unwrap, wrap
+from lienthong.storage import audit
 from tests.node.centre_support import (
     UNIT_A,
     UNIT_B,

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from crypto.errors import LienthongError
-from node import centre as service
-from node import centre_errors as errors
-from node.centre import open_centre
-from node.commands import centre as commands
-from protocol.certificate import verify_certificate
-from protocol.directory import verify_directory
-from storage import audit
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.centre import errors
+from lienthong.node.centre import rules as service
+from lienthong.node.centre.rules import open_centre
+from lienthong.node.cli.commands import centre as commands
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.directory import verify_directory
+from lienthong.storage import audit
 from tests.node.centre_support import CENTRE_NAME, UNIT_A, UNIT_B, UnitSide, open_bundle
 
 
@@ -175,7 +175,7 @@ async def test_a_sealed_root_key_needs_its_passphrase(tmp_path, monkeypatch):
 
 async def test_centre_commands_refuse_a_unit_data_directory(tmp_path):
     """Run in a unit's data directory, a centre command says where it belongs."""
-    from node.commands.local import init
+    from lienthong.node.cli.commands.local import init
 
     data_dir = tmp_path / "unit"
     init(

@@ -6,7 +6,11 @@ import sys
 
 def run(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, timeout=120, **kw
+        [sys.executable, "-m", "lienthong.node.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
     )
 
 

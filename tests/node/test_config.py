@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from node.config import SCHEMA, ConfigError, load_config
+from lienthong.node.config import SCHEMA, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

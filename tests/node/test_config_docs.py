@@ -4,7 +4,7 @@ import re
 import tomllib
 from pathlib import Path
 
-from node.config import SCHEMA
+from lienthong.node.config import SCHEMA
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "node.toml.example"
 _SECTION = re.compile(r"^\[([a-z_]+)\]\s*$")

@@ -11,12 +11,12 @@ from pathlib import Path
 from aiohttp import web
 from nacl.pwhash.argon2id import MEMLIMIT_MIN, OPSLIMIT_MIN
 
-from bootstrap.enrolment import enrol_online
-from crypto.keystore import save_keys
-from node import config as cfg
-from node.cli import main
-from node.commands.enrol import config_saver
-from node.doctor import FAIL, OK, WARN, _is_running_node, run_checks
+from lienthong.bootstrap.enrolment import enrol_online
+from lienthong.crypto.keystore import save_keys
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, run_checks
+from lienthong.node.cli.main import main
 from tests.bootstrap.support import TOKEN, FakeCentre, Federation, make_unit_dir
 
 LOCAL = [
@@ -188,7 +188,7 @@ async def test_ports_free_and_taken(tmp_path: Path):
 def test_a_running_node_is_recognised_by_its_command_line():
     """`lienthong run` and `python -m node.cli run` hold ports legitimately; pytest does not."""
     assert _is_running_node(["/usr/bin/python3", "/opt/venv/bin/lienthong", "run", "--data-dir"])
-    assert _is_running_node(["python", "-m", "node.cli", "run"])
+    assert _is_running_node(["python", "-m", "lienthong.node.cli", "run"])
     assert not _is_running_node(["/srv/lienthong/.venv/bin/python", "-m", "pytest", "run"])
 
 

@@ -4,18 +4,18 @@ import hashlib
 
 import pytest
 
-from crypto.keys import NodeKeys
-from node import documents as service
-from node.attachments import decrypt_to
-from protocol.codes import Confidentiality, StatusCode
-from protocol.delivery import Delivery
-from protocol.document import DocumentMetadata, Organisation
-from protocol.errors import NotARecipient
-from protocol.states import DocState, TransitionError
-from storage import delivery as queue
-from storage.audit import verify
-from storage.documents import get_document, get_envelope_raw
-from storage.registers import IncomingEntry, list_register, register_incoming
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.attachments import decrypt_to
+from lienthong.protocol.codes import Confidentiality, StatusCode
+from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.errors import NotARecipient
+from lienthong.protocol.states import DocState, TransitionError
+from lienthong.storage import delivery as queue
+from lienthong.storage.audit import verify
+from lienthong.storage.documents import get_document, get_envelope_raw
+from lienthong.storage.registers import IncomingEntry, list_register, register_incoming
 from tests.node.helpers import Clock, make_context, make_directory
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
@@ -97,7 +97,7 @@ async def test_a_receipt_must_hash_the_envelope_sent(units):
     envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
     other_id = await service.send_document(a, letter(number=2341), [B], actor="vt.a")
     await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")
-    from protocol.status import make_status
+    from lienthong.protocol.status import make_status
 
     forged = make_status(
         b.keys,
@@ -138,7 +138,7 @@ async def test_status_for_an_envelope_never_sent_is_refused(units):
     envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
     with pytest.raises(NotARecipient):
         await service.receive_envelope(c, await envelope_of(a, envelope_id), via="direct")
-    from protocol.status import make_status
+    from lienthong.protocol.status import make_status
 
     status = make_status(
         c.keys,
@@ -239,7 +239,7 @@ async def test_a_recall_that_overtakes_its_envelope_can_be_taken_later(units):
 
 async def test_only_the_sender_can_recall_a_document(units):
     """C, a recipient too, sends B a 13 for A's letter: refused, B's copy stays as it was."""
-    from protocol.status import make_status
+    from lienthong.protocol.status import make_status
 
     a, b = units[A], units[B]
     envelope_id = await service.send_document(a, letter(), [B, C], actor="vt.a")

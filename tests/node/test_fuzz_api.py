@@ -21,13 +21,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crypto import signing
-from node.context import NodeContext
-from node.peer_api import decode_batch
-from protocol.document import DocumentBody
-from protocol.envelope import seal_envelope, verify_envelope
-from protocol.status import verify_status
-from protocol.wire import pack, unpack
+from lienthong.crypto import signing
+from lienthong.node.context import NodeContext
+from lienthong.node.unit.peer_api import decode_batch
+from lienthong.protocol.document import DocumentBody
+from lienthong.protocol.envelope import seal_envelope, verify_envelope
+from lienthong.protocol.status import verify_status
+from lienthong.protocol.wire import pack, unpack
 from tests.fuzz import targets
 from tests.fuzz.harness import (
     FUZZ,

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from node import documents as service
-from node.web import compose
-from node.web.base import SETTINGS
-from storage.documents import list_documents
+from lienthong.node.unit import documents as service
+from lienthong.node.web import compose
+from lienthong.node.web.base import SETTINGS
+from lienthong.storage.documents import list_documents
 from tests.fuzz.forms import (
     ACTIONS,
     PAGES,

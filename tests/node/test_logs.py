@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from node.logs import (
+from lienthong.node.logs import (
     JsonFormatter,
     LogConfigError,
     TextFormatter,

@@ -6,13 +6,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
-from crypto.keys import NodeKeys
-from node import documents as service
-from node.delivery import DeliveryEngine
-from node.metrics import OTHER_DESTINATION, metrics_of
-from node.web import create_web_app
-from storage import delivery as queue
-from storage.documents import get_envelope_raw
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.metrics import OTHER_DESTINATION, metrics_of
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.delivery import DeliveryEngine
+from lienthong.node.web import create_web_app
+from lienthong.storage import delivery as queue
+from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, NOW, Clock, make_context, make_directory
 from tests.node.test_documents import letter
 

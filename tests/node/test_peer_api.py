@@ -13,20 +13,20 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from crypto import signing
-from crypto import x509 as tls
-from crypto.keys import NodeKeys
-from node import peer_api
-from node.context import NodeContext
-from node.peer_api import CONTENT_TYPE
-from protocol.codes import StatusCode
-from protocol.document import DocumentBody
-from protocol.envelope import seal_envelope
-from protocol.ids import new_ulid
-from protocol.status import make_status
-from protocol.wire import pack, unit_signer, unpack, unwrap, wrap
-from storage import audit
-from storage.errors import BlobError
+from lienthong.crypto import signing
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.context import NodeContext
+from lienthong.node.unit import peer_api
+from lienthong.node.unit.peer_api import CONTENT_TYPE
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.document import DocumentBody
+from lienthong.protocol.envelope import seal_envelope
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.status import make_status
+from lienthong.protocol.wire import pack, unit_signer, unpack, unwrap, wrap
+from lienthong.storage import audit
+from lienthong.storage.errors import BlobError
 from tests.node.tls_federation import (
     CENTRE,
     A,

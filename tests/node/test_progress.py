@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from node.attachments import decrypt_to, encrypt_file, encrypt_files
-from node.commands.local import create_node
-from node.progress import BAR_WIDTH, ProgressBar, human_size, render_bar
-from storage import backup as bk
-from storage.blobs import BlobStore
-from storage.db import Store
+from lienthong.node.cli.commands.local import create_node
+from lienthong.node.cli.progress import BAR_WIDTH, ProgressBar, human_size, render_bar
+from lienthong.node.unit.attachments import decrypt_to, encrypt_file, encrypt_files
+from lienthong.storage import backup as bk
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store
 
 MIB = 1024 * 1024
 
@@ -176,7 +176,7 @@ def test_human_size():
 
 
 def cli(*args: str, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "node.cli", *args], **kw)
+    return subprocess.Popen([sys.executable, "-m", "lienthong.node.cli", *args], **kw)
 
 
 async def test_cli_backup_keeps_scripts_clean(tmp_path: Path):

@@ -11,21 +11,21 @@ import ssl
 import aiohttp
 import pytest
 
-from node import documents as service
-from node.attachments import decrypt_to
-from node.peer_api import CONTENT_TYPE
-from node.relay import mailboxes_of, sweep_once
-from node.relay_client import backoff_seconds, pull_loop, pull_once
-from protocol.codes import StatusCode
-from protocol.delivery import Delivery
-from protocol.envelope import open_envelope, verify_envelope
-from protocol.errors import DecodeError, NotARecipient
-from protocol.status import make_status
-from protocol.wire import pack, unpack
-from storage import delivery as delivery_queue
-from storage import relay as mailbox
-from storage.centre import get_unit, put_unit
-from storage.documents import get_document
+from lienthong.node.centre.relay import mailboxes_of, sweep_once
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.attachments import decrypt_to
+from lienthong.node.unit.peer_api import CONTENT_TYPE
+from lienthong.node.unit.relay_client import backoff_seconds, pull_loop, pull_once
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.envelope import open_envelope, verify_envelope
+from lienthong.protocol.errors import DecodeError, NotARecipient
+from lienthong.protocol.status import make_status
+from lienthong.protocol.wire import pack, unpack
+from lienthong.storage import delivery as delivery_queue
+from lienthong.storage import relay as mailbox
+from lienthong.storage.centre import get_unit, put_unit
+from lienthong.storage.documents import get_document
 from tests.node.helpers import DAY
 from tests.node.tls_federation import (
     BOUND,

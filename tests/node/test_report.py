@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from crypto import x509 as tls
-from node import __version__
-from node.centre_api import add_centre_routes
-from node.context import CONTEXT
-from node.peers import peer_middleware
-from node.report import (
+from lienthong.crypto import x509 as tls
+from lienthong.node import __version__
+from lienthong.node.centre.api import add_centre_routes
+from lienthong.node.context import CONTEXT
+from lienthong.node.peers import peer_middleware
+from lienthong.node.unit.report import (
     REPORT_PATH,
     REPORT_WINDOW_DAYS,
     ReportRefused,
@@ -26,12 +26,12 @@ from node.report import (
     report_loop,
     send_report,
 )
-from protocol.errors import SignerMismatch
-from protocol.report import MAX_REPORT_BYTES, Report, day_of, sign_report, verify_report
-from protocol.wire import unwrap, wrap
-from storage import audit
-from storage.centre import get_unit, put_unit
-from storage.reports import latest_report, report_days
+from lienthong.protocol.errors import SignerMismatch
+from lienthong.protocol.report import MAX_REPORT_BYTES, Report, day_of, sign_report, verify_report
+from lienthong.protocol.wire import unwrap, wrap
+from lienthong.storage import audit
+from lienthong.storage.centre import get_unit, put_unit
+from lienthong.storage.reports import latest_report, report_days
 from tests.node.test_web_support import deliver
 from tests.node.tls_federation import CENTRE, A, B, Federation, federation, send
 

@@ -26,34 +26,34 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bootstrap.directory import refresh_once
-from bootstrap.enrolment import enrol_online
-from bootstrap.errors import CentreRefused
-from bootstrap.rotation import rotate
-from crypto import x509 as tls
-from crypto.keystore import load_keys
-from node import config as cfg
-from node import documents as service
-from node.centre import centre_of, resign_if_due
-from node.centre_setup import create_centre
-from node.commands.enrol import config_saver
-from node.commands.local import create_node
-from node.delivery import BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoff_ms
-from node.documents import DocumentError
-from node.relay import sweep_once
-from node.relay_client import pull_once
-from node.runtime import Node, open_context
-from node.views import signature_check
-from protocol.certificate import verify_certificate
-from protocol.codes import StatusCode
-from protocol.delivery import Delivery
-from protocol.document import DocumentMetadata
-from storage import audit
-from storage import relay as mailbox
-from storage.centre import directory_contents
-from storage.documents import get_envelope_raw
-from storage.outbox import OutboxRow, outbox_for
-from storage.statuses import statuses_of
+from lienthong.bootstrap.directory import refresh_once
+from lienthong.bootstrap.enrolment import enrol_online
+from lienthong.bootstrap.errors import CentreRefused
+from lienthong.bootstrap.rotation import rotate
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keystore import load_keys
+from lienthong.node import config as cfg
+from lienthong.node.centre.relay import sweep_once
+from lienthong.node.centre.rules import centre_of, resign_if_due
+from lienthong.node.centre.setup import create_centre
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.commands.local import create_node
+from lienthong.node.runtime import Node, open_context
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.delivery import BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoff_ms
+from lienthong.node.unit.documents import DocumentError
+from lienthong.node.unit.relay_client import pull_once
+from lienthong.node.unit.views import signature_check
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.document import DocumentMetadata
+from lienthong.storage import audit
+from lienthong.storage import relay as mailbox
+from lienthong.storage.centre import directory_contents
+from lienthong.storage.documents import get_envelope_raw
+from lienthong.storage.outbox import OutboxRow, outbox_for
+from lienthong.storage.statuses import statuses_of
 from tests.node.helpers import DAY, Clock
 from tests.node.tls_federation import federation, letter, until
 from tests.node.tls_federation import send as federation_send

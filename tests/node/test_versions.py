@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-import storage.db as db
-from node import doctor
-from node.centre_setup import create_centre
-from node.commands.local import create_node
-from node.demo import MARKER, Demo, DemoError, check_demo_dir, province
-from storage.db import Store, copy_path, migrations, schema_version
-from storage.errors import MigrationError
+import lienthong.storage.db as db
+from lienthong.node.centre.setup import create_centre
+from lienthong.node.cli import doctor
+from lienthong.node.cli.commands.local import create_node
+from lienthong.node.cli.demo import MARKER, Demo, DemoError, check_demo_dir, province
+from lienthong.storage.db import Store, copy_path, migrations, schema_version
+from lienthong.storage.errors import MigrationError
 
 LATEST = len(migrations())
 UNIT_CODES = {u.code for u in province()[1]}
@@ -28,7 +28,10 @@ UNIT_CODES = {u.code for u in province()[1]}
 
 def lienthong(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "lienthong.node.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -2,9 +2,9 @@
 
 import re
 
-from node.web import auth, i18n
-from node.web.base import SETTINGS
-from storage.users import MAX_FAILED_LOGINS
+from lienthong.node.web import auth, i18n
+from lienthong.node.web.base import SETTINGS
+from lienthong.storage.users import MAX_FAILED_LOGINS
 from tests.node import test_web_support as support
 from tests.node.helpers import DAY
 from tests.node.test_web_support import PASSWORD, A, csrf_of, login, page_csrf
@@ -186,10 +186,10 @@ def test_every_word_of_the_templates_is_in_the_catalogue():
 
 def test_every_state_code_and_role_has_words():
     """The words built from a prefix (states, deliveries, statuses, roles, levels) all exist."""
-    from protocol.codes import Confidentiality, StatusCode, Urgency
-    from protocol.delivery import Delivery
-    from protocol.states import DocState, RecallState
-    from storage.users import ROLES
+    from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
+    from lienthong.protocol.delivery import Delivery
+    from lienthong.protocol.states import DocState, RecallState
+    from lienthong.storage.users import ROLES
 
     keys = [f"state.{s.value}" for s in DocState] + [f"delivery.{d.value}" for d in Delivery]
     keys += [f"status.{int(c):02d}" for c in StatusCode] + [f"role.{r}" for r in ROLES]
@@ -211,9 +211,9 @@ async def test_cli_user_add_creates_an_account_that_signs_in(tmp_path):
     """`lienthong user add --password-file` stores an argon2id hash the login accepts."""
     import asyncio
 
-    from node.cli import main
-    from storage.db import Store
-    from storage.users import check_password
+    from lienthong.node.cli.main import main
+    from lienthong.storage.db import Store
+    from lienthong.storage.users import check_password
 
     data = tmp_path / "node"
     assert (

@@ -17,19 +17,20 @@ import nacl.pwhash.argon2id as argon2id
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from crypto.keys import fingerprint
-from node import centre as service
-from node.centre import Centre, centre_of
-from node.centre_setup import create_centre
-from node.context import NodeContext
-from node.runtime import Node
-from node.web import charts, create_web_app
-from protocol.report import DELIVERY_BUCKETS, DayFigures, Report, day_of
-from storage import audit
-from storage.centre import get_token
-from storage.db import Store
-from storage.reports import save_report
-from storage.users import add_user
+from lienthong.crypto.keys import fingerprint
+from lienthong.node.centre import rules as service
+from lienthong.node.centre.rules import Centre, centre_of
+from lienthong.node.centre.setup import create_centre
+from lienthong.node.context import NodeContext
+from lienthong.node.runtime import Node
+from lienthong.node.web import create_web_app
+from lienthong.node.web.console import charts
+from lienthong.protocol.report import DELIVERY_BUCKETS, DayFigures, Report, day_of
+from lienthong.storage import audit
+from lienthong.storage.centre import get_token
+from lienthong.storage.db import Store
+from lienthong.storage.reports import save_report
+from lienthong.storage.users import add_user
 from tests.node import test_web_support as support
 from tests.node.centre_support import (
     CENTRE_NAME,

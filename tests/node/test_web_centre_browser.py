@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-from protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, Report, day_of
-from storage.centre import touch_unit
-from storage.relay import MailItem, deposit
-from storage.reports import save_report
+from lienthong.protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, Report, day_of
+from lienthong.storage.centre import touch_unit
+from lienthong.storage.relay import MailItem, deposit
+from lienthong.storage.reports import save_report
 from tests.node import test_web_browser as chromium
 from tests.node import test_web_centre as console
 from tests.node.centre_support import UnitSide

@@ -4,9 +4,9 @@ import re
 
 from aiohttp import FormData
 
-from node.web import compose
-from storage.documents import list_documents
-from storage.registers import list_register
+from lienthong.node.web import compose
+from lienthong.storage.documents import list_documents
+from lienthong.storage.registers import list_register
 from tests.node import test_web_support as support
 from tests.node.test_web_support import A, B, deliver, login, page_csrf, return_statuses
 

@@ -4,9 +4,9 @@ and left-over draft directories go once they are older than a draft's lifetime."
 import asyncio
 import os
 
-from node.documents import stored_body
-from node.web import compose
-from storage.documents import get_document
+from lienthong.node.unit.documents import stored_body
+from lienthong.node.web import compose
+from lienthong.storage.documents import get_document
 from tests.node import test_web_support as support
 from tests.node.test_web_documents import compose_form
 from tests.node.test_web_support import A, login, page_csrf

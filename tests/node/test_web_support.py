@@ -8,12 +8,12 @@ import nacl.pwhash.argon2id as argon2id
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from crypto.keys import NodeKeys
-from node import documents as service
-from node.web import create_web_app
-from storage import delivery as queue
-from storage.documents import get_document, get_envelope_raw
-from storage.users import add_user
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.unit import documents as service
+from lienthong.node.web import create_web_app
+from lienthong.storage import delivery as queue
+from lienthong.storage.documents import get_document, get_envelope_raw
+from lienthong.storage.users import add_user
 from tests.node.helpers import Clock, make_context, make_directory
 
 A, B = "000.00.02.H53", "000.00.03.H53"

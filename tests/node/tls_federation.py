@@ -19,26 +19,26 @@ from cryptography import x509 as cx509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from bootstrap.directory import DirectoryState
-from crypto import x509 as tls
-from crypto.keys import NodeKeys
-from node import documents as service
-from node.config import Config, validate
-from node.context import CONTEXT, NodeContext
-from node.delivery import DeliveryEngine
-from node.peer_api import add_peer_routes
-from node.peers import peer_middleware
-from node.relay import add_relay_routes
-from node.runtime import MAX_PEER_REQUEST
-from protocol.certificate import issue_certificate
-from protocol.delivery import Delivery
-from protocol.directory import Directory, issue_directory, verify_directory
-from protocol.document import DocumentMetadata, Organisation
-from storage import audit
-from storage import delivery as queue
-from storage.blobs import BlobStore
-from storage.db import Store, unix_ms
-from storage.documents import get_envelope_raw
+from lienthong.bootstrap.directory import DirectoryState
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys
+from lienthong.node.centre.relay import add_relay_routes
+from lienthong.node.config import Config, validate
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.peers import peer_middleware
+from lienthong.node.runtime import MAX_PEER_REQUEST
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.delivery import DeliveryEngine
+from lienthong.node.unit.peer_api import add_peer_routes
+from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.directory import Directory, issue_directory, verify_directory
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage import audit
+from lienthong.storage import delivery as queue
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store, unix_ms
+from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, Clock
 
 CENTRE, A, B, C = "000.00.00.H53", "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"

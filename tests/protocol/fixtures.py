@@ -3,9 +3,15 @@
 import hashlib
 from collections.abc import Callable
 
-from crypto.keys import NodeKeys
-from protocol.codes import Urgency
-from protocol.document import Attachment, DocumentBody, DocumentMetadata, Organisation, Signer
+from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.codes import Urgency
+from lienthong.protocol.document import (
+    Attachment,
+    DocumentBody,
+    DocumentMetadata,
+    Organisation,
+    Signer,
+)
 
 NOW = 1_764_000_000_000  # 2025-11-24T16:00:00Z in milliseconds
 A = "000.00.02.H53"  # VP UBND tỉnh Tây Ninh

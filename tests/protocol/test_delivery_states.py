@@ -2,9 +2,9 @@
 
 import pytest
 
-from protocol.codes import StatusCode
-from protocol.delivery import Delivery, Event, after_event, after_status
-from protocol.states import TransitionError
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery, Event, after_event, after_status
+from lienthong.protocol.states import TransitionError
 
 
 def test_normal_life_of_a_delivery():

@@ -5,17 +5,17 @@ import re
 
 import pytest
 
-from crypto import signing
-from crypto.stream import ciphertext_size
-from protocol import wire
-from protocol.document import Attachment
-from protocol.envelope import (
+from lienthong.crypto import signing
+from lienthong.crypto.stream import ciphertext_size
+from lienthong.protocol import wire
+from lienthong.protocol.document import Attachment
+from lienthong.protocol.envelope import (
     VerifiedEnvelope,
     open_envelope,
     seal_envelope,
     verify_envelope,
 )
-from protocol.errors import (
+from lienthong.protocol.errors import (
     BadSignature,
     DecodeError,
     InvalidField,
@@ -26,7 +26,7 @@ from protocol.errors import (
     UnknownSigner,
     UnknownVersion,
 )
-from protocol.limits import MAX_ENVELOPE_BYTES
+from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
 
 

@@ -5,13 +5,13 @@ import contextlib
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crypto import signing
-from crypto.errors import LienthongError
-from protocol import wire
-from protocol.certificate import verify_certificate, verify_registration
-from protocol.directory import verify_directory
-from protocol.envelope import open_envelope, verify_envelope
-from protocol.status import verify_status
+from lienthong.crypto import signing
+from lienthong.crypto.errors import LienthongError
+from lienthong.protocol import wire
+from lienthong.protocol.certificate import verify_certificate, verify_registration
+from lienthong.protocol.directory import verify_directory
+from lienthong.protocol.envelope import open_envelope, verify_envelope
+from lienthong.protocol.status import verify_status
 from tests.protocol.fixtures import A, B, counter_random, keys, letter_2340
 from tests.protocol.test_envelope import sealed
 

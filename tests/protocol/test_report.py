@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crypto import signing
-from crypto.errors import LienthongError
-from protocol.errors import (
+from lienthong.crypto import signing
+from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.errors import (
     BadSignature,
     DecodeError,
     InvalidField,
@@ -22,7 +22,7 @@ from protocol.errors import (
     UnknownSigner,
     UnknownVersion,
 )
-from protocol.report import (
+from lienthong.protocol.report import (
     DELIVERY_BUCKET_BOUNDS_MS,
     DELIVERY_BUCKETS,
     MAX_REPORT_BYTES,
@@ -37,7 +37,7 @@ from protocol.report import (
     sign_report,
     verify_report,
 )
-from protocol.wire import pack, unpack, unwrap, wrap
+from lienthong.protocol.wire import pack, unpack, unwrap, wrap
 from tests.protocol.fixtures import NOW, A, B, keys
 
 VECTORS = Path(__file__).parents[1] / "vectors" / "reports.json"

@@ -2,11 +2,11 @@
 
 import pytest
 
-from crypto import signing
-from protocol import wire
-from protocol.codes import StatusCode
-from protocol.errors import BadSignature, InvalidField, SignerMismatch
-from protocol.status import Staff, make_status, verify_status
+from lienthong.crypto import signing
+from lienthong.protocol import wire
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.errors import BadSignature, InvalidField, SignerMismatch
+from lienthong.protocol.status import Staff, make_status, verify_status
 from tests.protocol.fixtures import NOW, A, B, counter_random, keys
 
 ENV_ID = "01JDC0RR1T4Y0N1NH000000000"

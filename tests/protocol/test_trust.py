@@ -2,7 +2,7 @@
 
 import pytest
 
-from protocol.certificate import (
+from lienthong.protocol.certificate import (
     check_rotation,
     check_token,
     issue_certificate,
@@ -10,8 +10,8 @@ from protocol.certificate import (
     verify_certificate,
     verify_registration,
 )
-from protocol.directory import issue_directory, verify_directory
-from protocol.errors import (
+from lienthong.protocol.directory import issue_directory, verify_directory
+from lienthong.protocol.errors import (
     BadSignature,
     Expired,
     InvalidField,

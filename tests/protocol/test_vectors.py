@@ -11,24 +11,24 @@ import nacl.public
 import nacl.signing
 import pytest
 
-from crypto import errors as crypto_errors
-from crypto import sealing
-from crypto.errors import LienthongError
-from crypto.keys import NodeKeys, fingerprint
-from crypto.stream import CHUNK_SIZE, decrypt_chunks
-from protocol import errors as protocol_errors
-from protocol.certificate import (
+from lienthong.crypto import errors as crypto_errors
+from lienthong.crypto import sealing
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import NodeKeys, fingerprint
+from lienthong.crypto.stream import CHUNK_SIZE, decrypt_chunks
+from lienthong.protocol import errors as protocol_errors
+from lienthong.protocol.certificate import (
     RotationAuth,
     check_rotation,
     check_token,
     verify_certificate,
     verify_registration,
 )
-from protocol.directory import verify_directory
-from protocol.document import body_to_wire
-from protocol.envelope import open_envelope, verify_envelope
-from protocol.errors import UnknownSigner
-from protocol.status import verify_status
+from lienthong.protocol.directory import verify_directory
+from lienthong.protocol.document import body_to_wire
+from lienthong.protocol.envelope import open_envelope, verify_envelope
+from lienthong.protocol.errors import UnknownSigner
+from lienthong.protocol.status import verify_status
 from tests.vectors.generate import BUILDERS, build_all
 
 VECTORS = Path(__file__).parents[1] / "vectors"

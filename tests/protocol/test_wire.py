@@ -3,11 +3,11 @@
 import msgpack
 import pytest
 
-from protocol.document import parse_number_notation
-from protocol.errors import DecodeError, InvalidField, LimitExceeded
-from protocol.ids import is_ulid, new_ulid, ulid_time_ms
-from protocol.units import validate_unit_code
-from protocol.wire import Fields, unpack
+from lienthong.protocol.document import parse_number_notation
+from lienthong.protocol.errors import DecodeError, InvalidField, LimitExceeded
+from lienthong.protocol.ids import is_ulid, new_ulid, ulid_time_ms
+from lienthong.protocol.units import validate_unit_code
+from lienthong.protocol.wire import Fields, unpack
 
 
 def test_oversized_input_is_refused_by_size():
@@ -90,7 +90,7 @@ def test_duplicate_map_keys_are_refused():
 
 def test_signer_serial_must_be_ascii_digits():
     """A superscript or Arabic-Indic digit in the signer hint is refused, not parsed."""
-    from protocol.wire import parse_unit_signer
+    from lienthong.protocol.wire import parse_unit_signer
 
     for hint in ("000.00.02.H53:²", "000.00.02.H53:١", "000.00.02.H53:"):
         with pytest.raises(InvalidField, match="signer"):
@@ -100,8 +100,8 @@ def test_signer_serial_must_be_ascii_digits():
 
 def test_version_must_be_the_integer_one():
     """v = true or v = 1.0 is not version 1."""
-    from protocol.errors import UnknownVersion
-    from protocol.wire import check_header
+    from lienthong.protocol.errors import UnknownVersion
+    from lienthong.protocol.wire import check_header
 
     for v in (True, 1.0):
         with pytest.raises(UnknownVersion):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Store
-from storage.documents import DocumentRecord
+from lienthong.storage.db import Store
+from lienthong.storage.documents import DocumentRecord
 
 
 class FakeClock:

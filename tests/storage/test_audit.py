@@ -6,8 +6,8 @@ import sqlite3
 import msgpack
 import pytest
 
-from storage import audit
-from storage.db import Store
+from lienthong.storage import audit
+from lienthong.storage.db import Store
 
 
 async def _append(store: Store, n: int) -> None:

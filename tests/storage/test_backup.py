@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from storage import backup as bk
-from storage.blobs import BlobStore
-from storage.db import Store
-from storage.documents import DocumentRecord, get_envelope_raw, record_incoming
-from storage.errors import BackupError
+from lienthong.storage import backup as bk
+from lienthong.storage.blobs import BlobStore
+from lienthong.storage.db import Store
+from lienthong.storage.documents import DocumentRecord, get_envelope_raw, record_incoming
+from lienthong.storage.errors import BackupError
 
 
 def _staging_dirs(root: Path) -> list[Path]:

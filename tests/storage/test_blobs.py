@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.blobs import BlobInfo, BlobStore
-from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
+from lienthong.storage.blobs import BlobInfo, BlobStore
+from lienthong.storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 DATA_ID = hashlib.sha256(DATA).hexdigest()
@@ -228,8 +228,8 @@ async def test_write_stream_resumes(tmp_path: Path) -> None:
 
 async def test_blobs_are_noted_in_the_store(tmp_path: Path) -> None:
     """record_blob notes a blob once; blob_size reads it back."""
-    from storage.blobs import blob_size, record_blob
-    from storage.db import Store
+    from lienthong.storage.blobs import blob_size, record_blob
+    from lienthong.storage.db import Store
 
     async with await Store.open(tmp_path / "s.sqlite3") as store:
         async with store.write() as tx:

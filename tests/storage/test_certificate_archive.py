@@ -1,6 +1,6 @@
 """The certificate archive: what accepted directories listed stays, revocations stick."""
 
-from storage.directory import archive_certificates, archived_certificate
+from lienthong.storage.directory import archive_certificates, archived_certificate
 
 
 async def test_a_certificate_stays_after_later_directories_drop_it(store):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Store, migrations
-from storage.errors import MigrationError, StoreError
+from lienthong.storage.db import Store, migrations
+from lienthong.storage.errors import MigrationError, StoreError
 
 
 async def test_fresh_store_has_every_table_and_version(tmp_path: Path) -> None:

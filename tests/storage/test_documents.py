@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 
-from protocol.states import DocState, RecallState, TransitionError
-from storage import documents as docs
-from storage.db import Store
-from storage.documents import DocumentRecord
-from storage.errors import Conflict, NotFound, StoreError
-from storage.outbox import outbox_for
+from lienthong.protocol.states import DocState, RecallState, TransitionError
+from lienthong.storage import documents as docs
+from lienthong.storage.db import Store
+from lienthong.storage.documents import DocumentRecord
+from lienthong.storage.errors import Conflict, NotFound, StoreError
+from lienthong.storage.outbox import outbox_for
 
 MakeDoc = Callable[..., DocumentRecord]
 

@@ -4,12 +4,12 @@ from collections.abc import Callable
 
 import pytest
 
-from storage.db import Store
-from storage.directory import latest_directory, save_directory
-from storage.documents import DocumentRecord, record_outgoing
-from storage.errors import Conflict, NotFound, RollbackRefused
-from storage.outbox import due_outbox, outbox_for, update_outbox
-from storage.statuses import StatusEvent, record_status, statuses_of
+from lienthong.storage.db import Store
+from lienthong.storage.directory import latest_directory, save_directory
+from lienthong.storage.documents import DocumentRecord, record_outgoing
+from lienthong.storage.errors import Conflict, NotFound, RollbackRefused
+from lienthong.storage.outbox import due_outbox, outbox_for, update_outbox
+from lienthong.storage.statuses import StatusEvent, record_status, statuses_of
 
 
 async def _send(store: Store, doc: DocumentRecord, recipients: list[str], at: int) -> None:

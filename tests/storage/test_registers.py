@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from storage import registers as reg
-from storage.db import Store
-from storage.documents import DocumentRecord, record_incoming
-from storage.errors import Conflict, StoreError
-from storage.registers import IncomingEntry, OutgoingEntry
+from lienthong.storage import registers as reg
+from lienthong.storage.db import Store
+from lienthong.storage.documents import DocumentRecord, record_incoming
+from lienthong.storage.errors import Conflict, StoreError
+from lienthong.storage.registers import IncomingEntry, OutgoingEntry
 
 PROCESSES = 4
 ENTRIES_PER_PROCESS = 50
@@ -176,7 +176,7 @@ async def test_outgoing_document_registers_once(
     store: Store, make_doc: Callable[..., DocumentRecord]
 ) -> None:
     """A document already in the outgoing register keeps its number."""
-    from storage.documents import record_outgoing
+    from lienthong.storage.documents import record_outgoing
 
     doc = make_doc(1, direction="out")
     async with store.write() as tx:

@@ -5,15 +5,20 @@ from collections.abc import Callable
 
 import pytest
 
-from protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, Report, day_start_ms
-from protocol.states import DocState
-from storage.centre import add_token, bind_token, put_unit
-from storage.db import Store
-from storage.documents import DocumentRecord, change_state, record_incoming, record_outgoing
-from storage.errors import StoreError
-from storage.outbox import update_outbox
-from storage.relay import MailItem, deposit
-from storage.reports import (
+from lienthong.protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, Report, day_start_ms
+from lienthong.protocol.states import DocState
+from lienthong.storage.centre import add_token, bind_token, put_unit
+from lienthong.storage.db import Store
+from lienthong.storage.documents import (
+    DocumentRecord,
+    change_state,
+    record_incoming,
+    record_outgoing,
+)
+from lienthong.storage.errors import StoreError
+from lienthong.storage.outbox import update_outbox
+from lienthong.storage.relay import MailItem, deposit
+from lienthong.storage.reports import (
     MAX_RANGE_DAYS,
     latest_report,
     latest_reports,
@@ -22,7 +27,7 @@ from storage.reports import (
     unit_figures,
     units_overview,
 )
-from storage.statuses import StatusEvent, record_status
+from lienthong.storage.statuses import StatusEvent, record_status
 
 DAY = "2025-11-24"
 START = day_start_ms(DAY)  # 00:00 in Tây Ninh (UTC+07:00)

@@ -5,9 +5,9 @@ import hashlib
 import nacl.pwhash.argon2id as argon2id
 import pytest
 
-from storage import users
-from storage.db import Store
-from storage.errors import Conflict, NotFound, StoreError
+from lienthong.storage import users
+from lienthong.storage.db import Store
+from lienthong.storage.errors import Conflict, NotFound, StoreError
 
 # The smallest argon2id cost: the tests check the store's logic, not the hash's strength.
 FAST = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}

@@ -14,11 +14,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from node import documents as service
-from node.runtime import context
-from protocol.document import DocumentMetadata, Organisation
-from protocol.states import DocState
-from storage.documents import list_documents
+from lienthong.node.runtime import context
+from lienthong.node.unit import documents as service
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.states import DocState
+from lienthong.storage.documents import list_documents
 
 
 async def send(data_dir: Path, to: list[str], count: int, start: int) -> list[str]:

@@ -38,7 +38,7 @@ def free_port() -> int:
 def lienthong(*args: str, check: bool = True, env: dict[str, str] | None = None):
     """Run one CLI command in a fresh process; raises with its stderr if it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "node.cli", *args],
+        [sys.executable, "-m", "lienthong.node.cli", *args],
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
@@ -81,7 +81,7 @@ class NodeProcess:
         self.lines.clear()
         log = self.log.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "run", "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "lienthong.node.cli", "run", "--data-dir", str(self.data_dir)],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,

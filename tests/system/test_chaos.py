@@ -30,11 +30,11 @@ from pathlib import Path
 
 import pytest
 
-from node import documents as service
-from node.attachments import decrypt_to
-from node.runtime import open_context
-from protocol.document import DocumentMetadata, Organisation
-from storage.documents import get_document
+from lienthong.node.runtime import open_context
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.attachments import decrypt_to
+from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage.documents import get_document
 from tests.system.bulk import accept_all
 from tests.system.harness import Federation, lienthong_json, set_config, wait_until
 from tests.system.proxy import ProxyNetwork

@@ -22,7 +22,7 @@ def run_demo(data_dir) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "node.cli",
+            "lienthong.node.cli",
             "demo",
             "--units",
             str(UNITS),

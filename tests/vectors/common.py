@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from crypto import signing
-from protocol import wire
-from protocol.ids import new_ulid
-from protocol.limits import MAX_DIRECTORY_BYTES
+from lienthong.crypto import signing
+from lienthong.protocol import wire
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
 from tests.protocol.fixtures import NOW, counter_random, keys
 
 MINUTE = 60_000

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from crypto import signing
-from crypto.keys import fingerprint
-from protocol.certificate import issue_certificate
-from protocol.limits import MAX_CERTIFICATE_BYTES
+from lienthong.crypto import signing
+from lienthong.crypto.keys import fingerprint
+from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.limits import MAX_CERTIFICATE_BYTES
 from tests.protocol.fixtures import NOW, A, C, keys
 from tests.vectors.common import (
     DAY,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crypto import signing
-from protocol.directory import issue_directory
-from protocol.limits import MAX_DIRECTORY_BYTES
+from lienthong.crypto import signing
+from lienthong.protocol.directory import issue_directory
+from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, keys
 from tests.vectors.common import (
     DAY,

@@ -7,12 +7,12 @@ from typing import Any
 import msgpack
 import nacl.public
 
-from crypto import signing
-from protocol import wire
-from protocol.document import DocumentBody, body_to_wire
-from protocol.envelope import seal_envelope
-from protocol.ids import new_ulid
-from protocol.limits import MAX_ENVELOPE_BYTES
+from lienthong.crypto import signing
+from lienthong.protocol import wire
+from lienthong.protocol.document import DocumentBody, body_to_wire
+from lienthong.protocol.envelope import seal_envelope
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
 from tests.vectors.common import (
     ENV_ID,

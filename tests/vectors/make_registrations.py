@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from crypto import signing
-from protocol.certificate import binding_bytes, make_registration, token_mac
-from protocol.limits import MAX_REGISTRATION_BYTES
+from lienthong.crypto import signing
+from lienthong.protocol.certificate import binding_bytes, make_registration, token_mac
+from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 from tests.protocol.fixtures import NOW, A, B, counter_random, keys
 from tests.vectors.common import (
     err,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crypto import signing
-from protocol.report import (
+from lienthong.crypto import signing
+from lienthong.protocol.report import (
     DELIVERY_BUCKETS,
     MAX_REPORT_BYTES,
     DayFigures,

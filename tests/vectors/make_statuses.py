@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from crypto import signing
-from protocol.codes import StatusCode
-from protocol.ids import new_ulid
-from protocol.limits import MAX_STATUS_BYTES
-from protocol.status import Staff, make_status
+from lienthong.crypto import signing
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.limits import MAX_STATUS_BYTES
+from lienthong.protocol.status import Staff, make_status
 from tests.protocol.fixtures import NOW, A, B, counter_random, keys, letter_2340
 from tests.vectors.common import (
     ENV_ID,

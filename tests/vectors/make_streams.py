@@ -7,8 +7,8 @@ from typing import Any
 
 import nacl.bindings as sodium
 
-from crypto.stream import ABYTES, CHUNK_SIZE, HEADER_BYTES, TAG_FINAL, TAG_MESSAGE
-from protocol.document import Attachment
+from lienthong.crypto.stream import ABYTES, CHUNK_SIZE, HEADER_BYTES, TAG_FINAL, TAG_MESSAGE
+from lienthong.protocol.document import Attachment
 from tests.protocol.fixtures import counter_random
 from tests.vectors.common import err, file_document, hx, sha256_hex, vector
 

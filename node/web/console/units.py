@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from crypto.keys import fingerprint
-from node.centre import DEPLOYMENT_STATES, NewToken, centre_of
-from node.centre_errors import UnitExists
-from node.commands.centre import SHEET_DATA_DIR
-from node.views import when
-from node.web.base import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import fingerprint
+from lienthong.node.centre.errors import UnitExists
+from lienthong.node.centre.rules import DEPLOYMENT_STATES, NewToken, centre_of
+from lienthong.node.cli.commands.centre import SHEET_DATA_DIR
+from lienthong.node.unit.views import when
+from lienthong.node.web.base import (
     USER,
     context_of,
     not_found,
@@ -28,8 +28,8 @@ from node.web.base import (
     see_other,
     tr,
 )
-from protocol.errors import InvalidField
-from storage.reports import UnitOverview, units_overview
+from lienthong.protocol.errors import InvalidField
+from lienthong.storage.reports import UnitOverview, units_overview
 
 # A unit code in a URL: the wire shape's characters (protocol/units.py), at most 32.
 UNIT_CODE = r"[0-9A-Za-z.]{1,32}"

@@ -12,18 +12,18 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto import x509 as tls
-from crypto.errors import CertificateError
-from crypto.keys import NodeKeys, fingerprint
-from node.centre_errors import CentreError, MalformedRequest
-from node.config import Config
-from protocol.certificate import issue_certificate
-from protocol.directory import Directory, issue_directory, verify_directory
-from protocol.wire import pack
-from storage import audit
-from storage import centre as db
-from storage.db import Queryable, Tx
-from storage.directory import latest_directory, save_directory
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import CertificateError
+from lienthong.crypto.keys import NodeKeys, fingerprint
+from lienthong.node.centre.errors import CentreError, MalformedRequest
+from lienthong.node.config import Config
+from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.directory import Directory, issue_directory, verify_directory
+from lienthong.protocol.wire import pack
+from lienthong.storage import audit
+from lienthong.storage import centre as db
+from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.directory import latest_directory, save_directory
 
 RELAY_PATH = "/v1/relay"
 MS_PER_HOUR = 3_600_000

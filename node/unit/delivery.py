@@ -23,16 +23,16 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from crypto.errors import LienthongError
-from node.context import NodeContext
-from node.documents import receive_statuses
-from node.metrics import metrics_of
-from node.peer_api import CONTENT_TYPE
-from node.peers import DIRECTORY_HEADER
-from protocol.delivery import Event
-from protocol.envelope import header_of_own_envelope
-from protocol.wire import pack, unpack
-from storage import delivery as queue
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.context import NodeContext
+from lienthong.node.metrics import metrics_of
+from lienthong.node.peers import DIRECTORY_HEADER
+from lienthong.node.unit.documents import receive_statuses
+from lienthong.node.unit.peer_api import CONTENT_TYPE
+from lienthong.protocol.delivery import Event
+from lienthong.protocol.envelope import header_of_own_envelope
+from lienthong.protocol.wire import pack, unpack
+from lienthong.storage import delivery as queue
 
 log = logging.getLogger("lienthong.delivery")
 

@@ -23,16 +23,16 @@ from pathlib import Path
 import aiohttp
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from bootstrap.directory import DIRECTORY_PATH, iso
-from crypto import x509 as tls
-from crypto.keys import fingerprint, fingerprint_matches
-from crypto.keystore import INSECURE_MODE_BITS, is_sealed
-from node import config as cfg
-from node.commands.local import node_keys
-from protocol.certificate import verify_certificate
-from protocol.directory import verify_directory
-from storage.db import check_schema, migrations, unix_ms
-from storage.errors import MigrationError
+from lienthong.bootstrap.directory import DIRECTORY_PATH, iso
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import fingerprint, fingerprint_matches
+from lienthong.crypto.keystore import INSECURE_MODE_BITS, is_sealed
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.local import node_keys
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.directory import verify_directory
+from lienthong.storage.db import check_schema, migrations, unix_ms
+from lienthong.storage.errors import MigrationError
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MS_PER_DAY = 86_400_000
@@ -298,7 +298,7 @@ async def _check_centre(ins: _Inspection) -> list[Check]:
     url = config.get("federation", "centre_url")
     if not url:
         return [Check("centre reachable", FAIL, "federation.centre_url is empty", ins.enrol)]
-    from node.runtime import client_ssl_context
+    from lienthong.node.runtime import client_ssl_context
 
     context = client_ssl_context(config)
     try:
@@ -378,7 +378,7 @@ async def _port(ins: _Inspection, key: str) -> Check:
 
 def _is_running_node(argv: list[str]) -> bool:
     """Whether a command line is `lienthong run` or `lienthong demo` (or via node.cli)."""
-    program = any(Path(a).name == "lienthong" or a == "node.cli" for a in argv[:3])
+    program = any(Path(a).name == "lienthong" or a == "lienthong.node.cli" for a in argv[:3])
     return program and any(a in ("run", "demo") for a in argv)
 
 

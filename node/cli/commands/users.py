@@ -6,11 +6,11 @@ import argparse
 import getpass
 from pathlib import Path
 
-from crypto.errors import LienthongError
-from node.config import load_config
-from node.output import emit
-from storage.db import Store
-from storage.users import ROLES, add_user
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.cli.output import emit
+from lienthong.node.config import load_config
+from lienthong.storage.db import Store
+from lienthong.storage.users import ROLES, add_user
 
 # A password file holds one line; anything larger is not a password file.
 MAX_PASSWORD_FILE = 4096

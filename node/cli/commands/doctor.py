@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from node import doctor
-from node.output import EXIT_ERROR, EXIT_OK, emit
+from lienthong.node.cli import doctor
+from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -21,22 +21,22 @@ from pathlib import Path
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from node.context import CONTEXT, NodeContext
-from node.documents import MissingBlobs
-from node.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
-from node.peers import error_response, require_peer
-from protocol.envelope import BlobRef, verify_envelope
-from protocol.errors import InvalidField, NotARecipient, SignerMismatch
-from protocol.limits import MAX_ENVELOPE_BYTES
-from protocol.status import verify_status
-from protocol.wire import Fields, pack, unpack
-from storage import audit
-from storage import relay as mailbox
-from storage.blobs import BLOB_ID, BlobStore
-from storage.centre import touch_unit
-from storage.errors import Conflict
-from storage.relay import MailItem
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.peers import error_response, require_peer
+from lienthong.node.unit.documents import MissingBlobs
+from lienthong.node.unit.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
+from lienthong.protocol.envelope import BlobRef, verify_envelope
+from lienthong.protocol.errors import InvalidField, NotARecipient, SignerMismatch
+from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
+from lienthong.protocol.status import verify_status
+from lienthong.protocol.wire import Fields, pack, unpack
+from lienthong.storage import audit
+from lienthong.storage import relay as mailbox
+from lienthong.storage.blobs import BLOB_ID, BlobStore
+from lienthong.storage.centre import touch_unit
+from lienthong.storage.errors import Conflict
+from lienthong.storage.relay import MailItem
 
 log = logging.getLogger("lienthong.relay")
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from crypto import x509 as tls
-from crypto.keys import NodeKeys
-from crypto.keystore import save_keys
-from node import config as cfg
-from node.centre import Centre
-from node.centre_errors import CentreError
-from node.centre_issuer import MS_PER_DAY, ca_private_key, utc_datetime
-from storage.db import Store, unix_ms
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.keystore import save_keys
+from lienthong.node import config as cfg
+from lienthong.node.centre.errors import CentreError
+from lienthong.node.centre.issuer import MS_PER_DAY, ca_private_key, utc_datetime
+from lienthong.node.centre.rules import Centre
+from lienthong.storage.db import Store, unix_ms
 
 DEFAULT_CENTRE_CODE = "000.00.00.H53"  # the provincial IT centre of Tây Ninh (H53)
 DEFAULT_CENTRE_LISTEN = "127.0.0.1:7000"

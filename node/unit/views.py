@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from crypto.errors import LienthongError
-from node.context import NodeContext
-from protocol.certificate import verify_certificate
-from protocol.codes import StatusCode
-from protocol.envelope import verify_envelope
-from protocol.errors import Expired, Revoked, UnknownSigner
-from storage.directory import archived_certificate
-from storage.outbox import outbox_for
-from storage.statuses import statuses_of
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.context import NodeContext
+from lienthong.protocol.certificate import verify_certificate
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.envelope import verify_envelope
+from lienthong.protocol.errors import Expired, Revoked, UnknownSigner
+from lienthong.storage.directory import archived_certificate
+from lienthong.storage.outbox import outbox_for
+from lienthong.storage.statuses import statuses_of
 
 
 def when(ms: int | None) -> str:

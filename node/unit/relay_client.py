@@ -19,17 +19,8 @@ from typing import TypeVar
 
 import aiohttp
 
-from crypto.errors import LienthongError
-from node.context import NodeContext
-from node.documents import (
-    ClockSkew,
-    EnvelopeNotHereYet,
-    MissingBlobs,
-    receive_envelope,
-    receive_status,
-)
-from node.peer_api import CONTENT_TYPE, STREAM_CHUNK
-from node.relay import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.centre.relay import (
     MAX_ITEM_ID,
     MAX_PULL_RESPONSE_BYTES,
     MAX_PULL_WAIT,
@@ -37,15 +28,31 @@ from node.relay import (
     NOTICE_STATUS_EXPIRED,
     decode_notice,
 )
-from protocol.delivery import Event
-from protocol.envelope import BlobRef, verify_envelope
-from protocol.errors import Expired, InvalidField, NotARecipient, UnknownSigner
-from protocol.states import TransitionError
-from protocol.status import verify_status
-from protocol.wire import Fields, pack, unpack
-from storage import audit
-from storage.delivery import apply_delivery_event, requeue_status
-from storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, Conflict, NotFound, StoreError
+from lienthong.node.context import NodeContext
+from lienthong.node.unit.documents import (
+    ClockSkew,
+    EnvelopeNotHereYet,
+    MissingBlobs,
+    receive_envelope,
+    receive_status,
+)
+from lienthong.node.unit.peer_api import CONTENT_TYPE, STREAM_CHUNK
+from lienthong.protocol.delivery import Event
+from lienthong.protocol.envelope import BlobRef, verify_envelope
+from lienthong.protocol.errors import Expired, InvalidField, NotARecipient, UnknownSigner
+from lienthong.protocol.states import TransitionError
+from lienthong.protocol.status import verify_status
+from lienthong.protocol.wire import Fields, pack, unpack
+from lienthong.storage import audit
+from lienthong.storage.delivery import apply_delivery_event, requeue_status
+from lienthong.storage.errors import (
+    BlobError,
+    BlobHashMismatch,
+    BlobTooLarge,
+    Conflict,
+    NotFound,
+    StoreError,
+)
 
 log = logging.getLogger("lienthong.relay")
 

@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import LienthongError
-from node import __version__
-from node.commands import centre, demo, doctor, documents, enrol, local, users
-from node.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from lienthong.crypto.errors import LienthongError
+from lienthong.node import __version__
+from lienthong.node.cli.commands import centre, demo, doctor, documents, enrol, local, users
+from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,13 +15,13 @@ import logging
 
 import aiohttp
 
-from bootstrap.directory import centre_url_of
-from crypto.errors import LienthongError
-from node import __version__
-from node.context import NodeContext
-from node.documents import ClockSkew
-from node.peer_api import CONTENT_TYPE
-from protocol.errors import (
+from lienthong.bootstrap.directory import centre_url_of
+from lienthong.crypto.errors import LienthongError
+from lienthong.node import __version__
+from lienthong.node.context import NodeContext
+from lienthong.node.unit.documents import ClockSkew
+from lienthong.node.unit.peer_api import CONTENT_TYPE
+from lienthong.protocol.errors import (
     BadSignature,
     Expired,
     ProtocolError,
@@ -29,10 +29,16 @@ from protocol.errors import (
     SignerMismatch,
     UnknownSigner,
 )
-from protocol.report import MAX_REPORT_BYTES, MS_PER_DAY, Report, sign_report, verify_report
-from storage import audit
-from storage.centre import touch_unit
-from storage.reports import latest_report, save_report, unit_figures
+from lienthong.protocol.report import (
+    MAX_REPORT_BYTES,
+    MS_PER_DAY,
+    Report,
+    sign_report,
+    verify_report,
+)
+from lienthong.storage import audit
+from lienthong.storage.centre import touch_unit
+from lienthong.storage.reports import latest_report, save_report, unit_figures
 
 log = logging.getLogger("lienthong.report")
 

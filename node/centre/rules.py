@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from crypto.keys import NodeKeys, fingerprint
-from crypto.keystore import is_sealed, load_keys
-from node.centre_errors import (
+from lienthong.crypto.keys import NodeKeys, fingerprint
+from lienthong.crypto.keystore import is_sealed, load_keys
+from lienthong.node.centre.errors import (
     CentreError,
     CodeMismatch,
     MalformedRequest,
@@ -36,10 +36,10 @@ from node.centre_errors import (
     UnknownUnit,
     WrongToken,
 )
-from node.centre_issuer import MS_PER_DAY, Issuer, endpoint_hosts, utc_datetime
-from node.config import Config, load_config
-from node.context import NodeContext
-from protocol.certificate import (
+from lienthong.node.centre.issuer import MS_PER_DAY, Issuer, endpoint_hosts, utc_datetime
+from lienthong.node.config import Config, load_config
+from lienthong.node.context import NodeContext
+from lienthong.protocol.certificate import (
     RegistrationRequest,
     RotationAuth,
     TokenAuth,
@@ -47,14 +47,14 @@ from protocol.certificate import (
     check_token,
     verify_registration,
 )
-from protocol.directory import Directory, verify_directory
-from protocol.errors import BadSignature, ProtocolError
-from protocol.limits import MAX_REGISTRATION_BYTES, MAX_SHORT_TEXT
-from protocol.units import validate_unit_code
-from storage import audit
-from storage import centre as db
-from storage.db import Store, Tx, unix_ms
-from storage.directory import latest_directory
+from lienthong.protocol.directory import Directory, verify_directory
+from lienthong.protocol.errors import BadSignature, ProtocolError
+from lienthong.protocol.limits import MAX_REGISTRATION_BYTES, MAX_SHORT_TEXT
+from lienthong.protocol.units import validate_unit_code
+from lienthong.storage import audit
+from lienthong.storage import centre as db
+from lienthong.storage.db import Store, Tx, unix_ms
+from lienthong.storage.directory import latest_directory
 
 ROOT_PASSPHRASE_ENV = "LIENTHONG_ROOT_PASSPHRASE"  # noqa: S105 - a variable name
 DEPLOYMENT_STATES = ("Đã triển khai", "Thử nghiệm")  # the columns of the province's unit list

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from node.centre import CentreError, Issued, centre_of
-from node.context import CONTEXT
-from node.peers import PEER_ERROR, error_response, require_peer
-from node.report import ReportRefused, receive_report
-from protocol.limits import MAX_REGISTRATION_BYTES
-from protocol.report import MAX_REPORT_BYTES
+from lienthong.node.centre.rules import CentreError, Issued, centre_of
+from lienthong.node.context import CONTEXT
+from lienthong.node.peers import PEER_ERROR, error_response, require_peer
+from lienthong.node.unit.report import ReportRefused, receive_report
+from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
+from lienthong.protocol.report import MAX_REPORT_BYTES
 
 CONTENT_TYPE = "application/x-lienthong"
 # A registration request is at most MAX_REGISTRATION_BYTES (docs/PROTOCOL.md 9): one byte

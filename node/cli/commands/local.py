@@ -6,16 +6,16 @@ import argparse
 import os
 from pathlib import Path
 
-from crypto.errors import LienthongError
-from crypto.keys import NodeKeys, fingerprint
-from crypto.keystore import is_sealed, load_keys, save_keys
-from node import config as cfg
-from node.output import EXIT_ERROR, emit
-from node.progress import ProgressBar
-from protocol.units import validate_unit_code
-from storage import audit
-from storage import backup as store_backup
-from storage.db import Store
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import NodeKeys, fingerprint
+from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
+from lienthong.node import config as cfg
+from lienthong.node.cli.output import EXIT_ERROR, emit
+from lienthong.node.cli.progress import ProgressBar
+from lienthong.protocol.units import validate_unit_code
+from lienthong.storage import audit
+from lienthong.storage import backup as store_backup
+from lienthong.storage.db import Store
 
 MAX_PASSPHRASE_FILE = 4096  # a passphrase is a line of text
 

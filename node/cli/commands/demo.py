@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from node.demo import run_demo
+from lienthong.node.cli.demo import run_demo
 
 
 def register(sub: argparse._SubParsersAction) -> None:

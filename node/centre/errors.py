@@ -5,7 +5,7 @@ The API answers `{"error": <class name>, "message": ...}` (docs/FEDERATION.md, "
 
 from __future__ import annotations
 
-from crypto.errors import LienthongError
+from lienthong.crypto.errors import LienthongError
 
 
 class CentreError(LienthongError):

@@ -9,20 +9,25 @@ import json
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import LienthongError
-from node import documents as service
-from node.attachments import decrypt_to
-from node.output import emit, jsonable
-from node.progress import ProgressBar
-from node.runtime import context, run
-from node.views import recipients_view, signature_check, when
-from protocol.codes import Confidentiality, StatusCode, Urgency
-from protocol.doctypes import document_types
-from protocol.document import DocumentMetadata, Organisation, Signer, parse_number_notation
-from protocol.states import DocState
-from storage.delivery import queue_depths
-from storage.documents import get_document, get_envelope_raw, list_documents
-from storage.statuses import statuses_of
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.cli.output import emit, jsonable
+from lienthong.node.cli.progress import ProgressBar
+from lienthong.node.runtime import context, run
+from lienthong.node.unit import documents as service
+from lienthong.node.unit.attachments import decrypt_to
+from lienthong.node.unit.views import recipients_view, signature_check, when
+from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
+from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.document import (
+    DocumentMetadata,
+    Organisation,
+    Signer,
+    parse_number_notation,
+)
+from lienthong.protocol.states import DocState
+from lienthong.storage.delivery import queue_depths
+from lienthong.storage.documents import get_document, get_envelope_raw, list_documents
+from lienthong.storage.statuses import statuses_of
 
 PAGE = 500  # storage.documents.MAX_PAGE
 URGENCY = {

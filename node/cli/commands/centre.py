@@ -7,13 +7,13 @@ import getpass
 from datetime import datetime
 from pathlib import Path
 
-from crypto.errors import LienthongError
-from crypto.keys import fingerprint
-from node.centre import DEPLOYMENT_STATES, Issued, NewToken, open_centre
-from node.centre_setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
-from node.commands.local import read_passphrase
-from node.output import emit
-from protocol.limits import MAX_REGISTRATION_BYTES
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import fingerprint
+from lienthong.node.centre.rules import DEPLOYMENT_STATES, Issued, NewToken, open_centre
+from lienthong.node.centre.setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
+from lienthong.node.cli.commands.local import read_passphrase
+from lienthong.node.cli.output import emit
+from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 
 # Where the sheet tells the technician to keep the node's data (any path works).
 SHEET_DATA_DIR = "/var/lib/lienthong"

@@ -8,21 +8,21 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bootstrap.directory import DirectoryState, iso
-from bootstrap.enrolment import (
+from lienthong.bootstrap.directory import DirectoryState, iso
+from lienthong.bootstrap.enrolment import (
     Enrolled,
     Pending,
     enrol_online,
     import_certificate,
     write_request,
 )
-from bootstrap.rotation import rotate
-from crypto.errors import LienthongError
-from node import config as cfg
-from node.commands.local import node_keys
-from node.output import EXIT_ERROR, emit
-from node.runtime import root_public_key
-from storage.db import Store, unix_ms
+from lienthong.bootstrap.rotation import rotate
+from lienthong.crypto.errors import LienthongError
+from lienthong.node import config as cfg
+from lienthong.node.cli.commands.local import node_keys
+from lienthong.node.cli.output import EXIT_ERROR, emit
+from lienthong.node.runtime import root_public_key
+from lienthong.storage.db import Store, unix_ms
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,13 +15,24 @@ from typing import Any
 
 from aiohttp import web
 
-from node.views import when
-from node.web import charts
-from node.web.base import LANG, context_of, parse_date, render, requires, tr
-from node.web.centre import state_label
-from node.web.registers import _csv_cell as csv_cell
-from protocol.report import DELIVERY_BUCKET_BOUNDS_MS, DELIVERY_BUCKETS, day_of, quantile_ms
-from storage.reports import UnitDay, UnitOverview, latest_reports, report_days, units_overview
+from lienthong.node.unit.views import when
+from lienthong.node.web.base import LANG, context_of, parse_date, render, requires, tr
+from lienthong.node.web.console import charts
+from lienthong.node.web.console.units import state_label
+from lienthong.node.web.registers import _csv_cell as csv_cell
+from lienthong.protocol.report import (
+    DELIVERY_BUCKET_BOUNDS_MS,
+    DELIVERY_BUCKETS,
+    day_of,
+    quantile_ms,
+)
+from lienthong.storage.reports import (
+    UnitDay,
+    UnitOverview,
+    latest_reports,
+    report_days,
+    units_overview,
+)
 
 # Statistics and the pilot report cover the last DEFAULT_DAYS days unless asked otherwise,
 # and at most MAX_DAYS (a chart of more columns is unreadable; a pilot runs for months).

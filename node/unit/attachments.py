@@ -8,12 +8,12 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from crypto import aead
-from crypto.errors import LienthongError
-from crypto.stream import CHUNK_SIZE, StreamDecryptor, StreamEncryptor
-from protocol.document import Attachment
-from protocol.limits import MAX_ATTACHMENT_SIZE
-from storage.blobs import BlobStore
+from lienthong.crypto import aead
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.stream import CHUNK_SIZE, StreamDecryptor, StreamEncryptor
+from lienthong.protocol.document import Attachment
+from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE
+from lienthong.storage.blobs import BlobStore
 
 READ_SIZE = CHUNK_SIZE * 16  # 1 MiB reads: few system calls, bounded memory
 

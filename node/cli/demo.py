@@ -31,20 +31,20 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bootstrap.enrolment import enrol_online
-from crypto.errors import LienthongError
-from node import config as cfg
-from node.centre import open_centre
-from node.centre_setup import create_centre
-from node.commands.enrol import config_saver
-from node.commands.local import create_node, node_keys
-from node.documents import send_document
-from node.runtime import context
-from protocol.codes import Urgency
-from protocol.document import DocumentMetadata, Organisation, Signer
-from storage.db import Store, check_schema
-from storage.outbox import outbox_for
-from storage.users import add_user, get_user
+from lienthong.bootstrap.enrolment import enrol_online
+from lienthong.crypto.errors import LienthongError
+from lienthong.node import config as cfg
+from lienthong.node.centre.rules import open_centre
+from lienthong.node.centre.setup import create_centre
+from lienthong.node.cli.commands.enrol import config_saver
+from lienthong.node.cli.commands.local import create_node, node_keys
+from lienthong.node.runtime import context
+from lienthong.node.unit.documents import send_document
+from lienthong.protocol.codes import Urgency
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
+from lienthong.storage.db import Store, check_schema
+from lienthong.storage.outbox import outbox_for
+from lienthong.storage.users import add_user, get_user
 
 READY_SECONDS = 90.0  # 27 Python processes starting at once on 2 cores
 ARRIVAL_SECONDS = 180.0
@@ -113,7 +113,9 @@ class Unit:
 
 def province() -> tuple[Unit, list[Unit], str]:
     """(centre, units, sender code) from the province's list, kept as data."""
-    text = resources.files("node").joinpath("data/tay_ninh.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("lienthong.node").joinpath("data/tay_ninh.json").read_text(encoding="utf-8")
+    )
     data = json.loads(text)
     units = [Unit(u["code"], u["name"], u["state"]) for u in data["units"]]
     return Unit(data["centre"]["code"], data["centre"]["name"], ""), units, data["sender"]
@@ -255,7 +257,14 @@ class Demo:
         self.log_start[code] = path.stat().st_size if path.exists() else 0
         log = path.open("a", encoding="utf-8")
         self.processes[code] = subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "run", "--data-dir", str(self.dir_of(code))],
+            [
+                sys.executable,
+                "-m",
+                "lienthong.node.cli",
+                "run",
+                "--data-dir",
+                str(self.dir_of(code)),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -16,15 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from crypto.errors import LienthongError
-from node.context import CONTEXT, NodeContext
-from node.documents import MissingBlobs, receive_envelopes, receive_statuses
-from node.peers import PEER, error_response, require_peer
-from protocol.limits import MAX_ATTACHMENT_SIZE, MAX_DIRECTORY_BYTES
-from protocol.wire import pack, unpack
-from storage import audit
-from storage.blobs import BlobWriter, check_blob_id
-from storage.errors import BlobError
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.peers import PEER, error_response, require_peer
+from lienthong.node.unit.documents import MissingBlobs, receive_envelopes, receive_statuses
+from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE, MAX_DIRECTORY_BYTES
+from lienthong.protocol.wire import pack, unpack
+from lienthong.storage import audit
+from lienthong.storage.blobs import BlobWriter, check_blob_id
+from lienthong.storage.errors import BlobError
 
 log = logging.getLogger(__name__)
 

@@ -11,20 +11,25 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crypto.errors import LienthongError
-from node.attachments import Progress, encrypt_files
-from node.context import NodeContext
-from protocol.codes import Confidentiality, StatusCode
-from protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
-from protocol.envelope import VerifiedEnvelope, open_envelope, seal_envelope, verify_envelope
-from protocol.errors import InvalidField, NotARecipient, SignerMismatch, UnknownSigner
-from protocol.ids import new_ulid
-from protocol.states import STATUS_OF_STATE, DocState, RecallState
-from protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
-from protocol.wire import pack, unpack
-from storage import audit
-from storage import delivery as queue
-from storage.documents import (
+from lienthong.crypto.errors import LienthongError
+from lienthong.node.context import NodeContext
+from lienthong.node.unit.attachments import Progress, encrypt_files
+from lienthong.protocol.codes import Confidentiality, StatusCode
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
+from lienthong.protocol.envelope import (
+    VerifiedEnvelope,
+    open_envelope,
+    seal_envelope,
+    verify_envelope,
+)
+from lienthong.protocol.errors import InvalidField, NotARecipient, SignerMismatch, UnknownSigner
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.states import STATUS_OF_STATE, DocState, RecallState
+from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
+from lienthong.protocol.wire import pack, unpack
+from lienthong.storage import audit
+from lienthong.storage import delivery as queue
+from lienthong.storage.documents import (
     DocumentRecord,
     change_recall,
     change_state,
@@ -33,8 +38,8 @@ from storage.documents import (
     record_incoming,
     record_outgoing,
 )
-from storage.outbox import outbox_for
-from storage.registers import (
+from lienthong.storage.outbox import outbox_for
+from lienthong.storage.registers import (
     IncomingEntry,
     OutgoingEntry,
     incoming_number_of,
@@ -42,7 +47,7 @@ from storage.registers import (
     register_incoming,
     register_outgoing,
 )
-from storage.statuses import StatusEvent, arrival_statuses, record_status, statuses_of
+from lienthong.storage.statuses import StatusEvent, arrival_statuses, record_status, statuses_of
 
 MAX_BODY_BYTES = 1024 * 1024  # the stored plaintext body of one document
 

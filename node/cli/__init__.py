@@ -1,0 +1,1 @@
+"""The `lienthong` command: argument parsing, one module per command group, doctor, demo."""

@@ -1,0 +1,1 @@
+"""The centre's console: units, enrolment sheets, statistics and the pilot report."""
