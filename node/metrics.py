@@ -18,10 +18,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
-from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.storage.delivery import queue_depths
 
-EXTRAS_KEY = "metrics"  # NodeContext.extras key of the node's NodeMetrics
 ROUTE_NAME = "metrics"
 PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay
 # A destination that is not a unit of the directory in force is counted under this label:
@@ -146,6 +145,9 @@ class NodeMetrics:
         return generate_latest(self.registry)
 
 
+METRICS = ServiceKey("metrics", NodeMetrics)
+
+
 def _path(path: str) -> str:
     if path not in PATHS:
         raise ValueError(f"delivery path must be one of {PATHS}, not {path!r}")
@@ -153,12 +155,8 @@ def _path(path: str) -> str:
 
 
 def metrics_of(ctx: NodeContext) -> NodeMetrics:
-    """The node's metrics, made on first use and kept in ctx.extras."""
-    metrics = ctx.extras.get(EXTRAS_KEY)
-    if not isinstance(metrics, NodeMetrics):
-        metrics = NodeMetrics(ctx)
-        ctx.extras[EXTRAS_KEY] = metrics
-    return metrics
+    """The node's metrics, made on first use and kept in the node's services."""
+    return ctx.services.get_or_make(METRICS, lambda: NodeMetrics(ctx))
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

@@ -92,7 +92,7 @@ MAX_AUDITED_STRANGERS = 1000  # distinct refusals audited per run: the log stays
 async def _audit_unknown_peer(request: web.Request, why: str) -> None:
     """Audit a refused caller once per reason (a revoked unit retrying cannot flood the log)."""
     ctx = request.app[CONTEXT]
-    audited: set[str] = ctx.extras.setdefault("audited_strangers", set())  # type: ignore[assignment]
+    audited = ctx.audited_strangers
     if why in audited or len(audited) >= MAX_AUDITED_STRANGERS:
         return
     audited.add(why)

@@ -22,7 +22,7 @@ from pathlib import Path
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.peers import error_response, require_peer
 from lienthong.node.unit.documents import MissingBlobs
 from lienthong.node.unit.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
@@ -67,7 +67,6 @@ SWEEP_BATCH = 500
 # per sweep once older than the retention period.
 MAX_ORPHANS_PER_SWEEP = 1000
 MS_PER_DAY = 86_400_000
-MAILBOXES_KEY = "relay_mailboxes"  # ctx.extras: the Mailboxes of this centre
 NOTICE_EXPIRED = "expired"
 NOTICE_STATUS_EXPIRED = "status-expired"
 
@@ -126,11 +125,11 @@ class Mailboxes:
             event.set()
 
 
+MAILBOXES = ServiceKey("relay mailboxes", Mailboxes)
+
+
 def mailboxes_of(ctx: NodeContext) -> Mailboxes:
-    boxes = ctx.extras.get(MAILBOXES_KEY)
-    if not isinstance(boxes, Mailboxes):
-        boxes = ctx.extras[MAILBOXES_KEY] = Mailboxes()
-    return boxes
+    return ctx.services.get_or_make(MAILBOXES, Mailboxes)
 
 
 def add_relay_routes(app: web.Application) -> None:

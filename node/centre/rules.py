@@ -38,7 +38,7 @@ from lienthong.node.centre.errors import (
 )
 from lienthong.node.centre.issuer import MS_PER_DAY, Issuer, endpoint_hosts, utc_datetime
 from lienthong.node.config import Config, load_config
-from lienthong.node.context import NodeContext
+from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.protocol.certificate import (
     RegistrationRequest,
     RotationAuth,
@@ -60,7 +60,6 @@ ROOT_PASSPHRASE_ENV = "LIENTHONG_ROOT_PASSPHRASE"  # noqa: S105 - a variable nam
 DEPLOYMENT_STATES = ("Đã triển khai", "Thử nghiệm")  # the columns of the province's unit list
 TOKEN_ID_BYTES = 8  # 64 bits: names the token; guessing one gains nothing without the secret
 TOKEN_SECRET_BYTES = 20  # 160 bits: the HMAC key of the token MAC (docs/PROTOCOL.md 9.2)
-CENTRE_EXTRA = "centre"  # key of the Centre in NodeContext.extras
 # The centre's own certificates (node and TLS) live as long as its CA (centre_setup):
 # its keys sit beside the root key, so a shorter life would protect nothing, and a
 # centre certificate that ends cuts every unit off from enrolment, relay and directory.
@@ -524,6 +523,9 @@ class Centre:
             )  # fmt: skip
 
 
+CENTRE = ServiceKey("centre", Centre)
+
+
 def install_directory(ctx: NodeContext, directory: Directory) -> None:
     """Make a directory the running centre just signed the one its peer middleware uses."""
     ctx.directory.current = directory
@@ -531,9 +533,9 @@ def install_directory(ctx: NodeContext, directory: Directory) -> None:
 
 
 def centre_of(ctx: NodeContext) -> Centre:
-    """The Centre of a running centre node, made once and kept in ctx.extras."""
-    centre = ctx.extras.get(CENTRE_EXTRA)
-    if not isinstance(centre, Centre):
+    """The Centre of a running centre node, made once and kept in the node's services."""
+    centre = ctx.services.get(CENTRE)
+    if centre is None:
         centre = Centre(
             ctx.config,
             ctx.store,
@@ -543,7 +545,7 @@ def centre_of(ctx: NodeContext) -> Centre:
         )
         if ctx.directory.current is not None:
             centre.published_version = ctx.directory.current.version
-        ctx.extras[CENTRE_EXTRA] = centre
+        ctx.services.put(CENTRE, centre)
     return centre
 
 

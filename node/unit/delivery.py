@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.context import NodeContext
+from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import DIRECTORY_HEADER
 from lienthong.node.unit.documents import receive_statuses
@@ -112,8 +112,8 @@ class DeliveryEngine:
         self._picking: dict[str, asyncio.Lock] = {}
         self.on_directory_version = on_directory_version
         self._wake = asyncio.Event()
-        ctx.extras["wake_delivery"] = self.wake
-        ctx.extras["delivery"] = self
+        ctx.wake_delivery = self.wake
+        ctx.services.put(DELIVERY, self)
         self.metrics = metrics_of(ctx)  # metrics: counts and batch latency (node/metrics.py)
 
     def wake(self) -> None:
@@ -437,6 +437,9 @@ class DeliveryEngine:
         self.metrics.delivered(code, "relay", taken)
         self.metrics.undelivered(code, "relay", len(items) - taken)
         self.metrics.batch_took("relay", time.perf_counter() - started)
+
+
+DELIVERY = ServiceKey("delivery", DeliveryEngine)
 
 
 def _describe(result: Any) -> str:

@@ -614,9 +614,7 @@ async def answer_recall(
 
 
 def _wake(ctx: NodeContext) -> None:
-    wake = ctx.extras.get("wake_delivery")
-    if callable(wake):
-        wake()
+    ctx.wake_delivery()
 
 
 async def timeline(ctx: NodeContext, document_id: str) -> list[StatusEvent]:

@@ -311,9 +311,7 @@ async def _envelope(
         if not _have(ctx, blob):
             await fetch_blob(ctx, session, base, blob)
     await receive_envelope(ctx, raw, via="relay")
-    wake = ctx.extras.get("wake_delivery")  # the 01 goes back through the delivery queue
-    if callable(wake):
-        wake()
+    ctx.wake_delivery()  # the 01 goes back through the delivery queue
 
 
 def _have(ctx: NodeContext, blob: BlobRef) -> bool:
@@ -365,9 +363,7 @@ async def _notice(ctx: NodeContext, raw: bytes) -> None:
     if event == NOTICE_STATUS_EXPIRED:  # our status was never collected: send it again
         async with ctx.store.write() as tx:
             await requeue_status(tx, envelope_id, at=now)
-        wake = ctx.extras.get("wake_delivery")
-        if callable(wake):
-            wake()
+        ctx.wake_delivery()
         log.warning(
             "status %s expired at the relay before %s collected it; sending it again",
             envelope_id,

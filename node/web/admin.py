@@ -10,6 +10,7 @@ from aiohttp import web
 from lienthong.bootstrap.directory import centre_url_of, refresh_once
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.cli.commands.users import MIN_PASSWORD_CHARS
+from lienthong.node.unit.delivery import DELIVERY
 from lienthong.node.unit.views import when
 from lienthong.node.web.auth import MAX_PASSWORD_CHARS
 from lienthong.node.web.base import USER, context_of, render, requires, tr
@@ -52,7 +53,7 @@ async def _probe_centre(ctx, engine) -> None:
 @requires("view")
 async def health(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
-    engine = ctx.extras.get("delivery")
+    engine = ctx.services.get(DELIVERY)
     await _probe_centre(ctx, engine)
     directory = ctx.directory.current
     now = ctx.clock()
