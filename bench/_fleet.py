@@ -18,8 +18,8 @@ import aiohttp
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.enrol import config_saver
 from lienthong.node.cli.demo import READY_SECONDS, Demo
+from lienthong.node.datadir import config_saver
 from lienthong.storage.db import Store
 from lienthong.storage.outbox import OutboxRow, outbox_for
 

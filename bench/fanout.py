@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import io
 import signal
 import subprocess
 import sys
@@ -40,9 +38,8 @@ from lienthong.bootstrap.directory import DirectoryState
 from lienthong.bootstrap.enrolment import import_certificate, write_request
 from lienthong.node import config as cfg
 from lienthong.node.centre.rules import open_centre
-from lienthong.node.cli.commands.enrol import config_saver
-from lienthong.node.cli.commands.local import init, node_keys
 from lienthong.node.context import NodeContext
+from lienthong.node.datadir import config_saver, create_node, node_keys
 from lienthong.node.runtime import Node, client_ssl_context, root_public_key
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.documents import send_document
@@ -77,18 +74,17 @@ async def provision(fed: Federation, units: list[tuple[str, bool]]) -> None:
         for code, reachable in units:
             data_dir = fed.root / code
             port = free_port()  # an unreachable unit listens nowhere; its configuration names one
-            with contextlib.redirect_stdout(io.StringIO()):
-                init(
-                    argparse.Namespace(
-                        data_dir=data_dir,
-                        code=code,
-                        name=f"Đơn vị {code}",
-                        listen=f"127.0.0.1:{port}",
-                        web=f"127.0.0.1:{free_port()}",
-                        unreachable=not reachable,
-                        passphrase_file=None,
-                    )
-                )
+            create_node(
+                data_dir,
+                {
+                    "unit": {"code": code, "name": f"Đơn vị {code}"},
+                    "node": {
+                        "listen": f"127.0.0.1:{port}",
+                        "web": f"127.0.0.1:{free_port()}",
+                        "reachable": reachable,
+                    },
+                },
+            )
             config = cfg.load_config(data_dir)
             keys = node_keys(config)
             token = (await centre.add_unit(code, f"Đơn vị {code}", actor="bench")).token

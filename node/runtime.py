@@ -33,8 +33,8 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.local import node_keys
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.datadir import node_keys
 from lienthong.node.logs import setup_from_environment
 from lienthong.node.peers import peer_middleware
 from lienthong.node.unit.delivery import DeliveryEngine

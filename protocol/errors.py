@@ -59,3 +59,15 @@ class Revoked(ProtocolError):
 
 class Rollback(ProtocolError):
     """A directory is older than one already seen."""
+
+
+class ClockSkew(ProtocolError):
+    """A message dated too far in the future for the receiver's clock tolerance."""
+
+
+class MissingBlobs(ProtocolError):
+    """The envelope's attachment blobs have not all been uploaded yet (retry after upload)."""
+
+    def __init__(self, blob_ids: list[str]) -> None:
+        super().__init__(f"attachment blobs not uploaded yet: {', '.join(blob_ids)}")
+        self.blob_ids = blob_ids

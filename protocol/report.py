@@ -16,7 +16,7 @@ from typing import Any
 
 from lienthong.crypto import signing
 from lienthong.crypto.keys import NodeKeys
-from lienthong.protocol.errors import InvalidField, SignerMismatch
+from lienthong.protocol.errors import InvalidField, ProtocolError, SignerMismatch
 from lienthong.protocol.wire import (
     Fields,
     check_header,
@@ -225,3 +225,21 @@ def _decode(value: Any) -> Report:
                 WHAT, f"days[{i}].day", f"{days[i].day} does not follow {days[i - 1].day}"
             )
     return Report(sender, serial, at, node_version, unprocessed, days)
+
+
+class ReportRefused(ProtocolError):
+    """The centre refused a report: `status` is the HTTP status it answers with."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None, name: str | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.name = name or type(self).__name__
+
+
+class StaleReport(ReportRefused):
+    """The centre holds a newer report of this unit (or another one made at the same time)."""
+
+    status = 409

@@ -18,6 +18,7 @@ from lienthong.storage.errors import Conflict, NotFound, StoreError
 ROLES = ("clerk", "leader", "admin")
 # Usernames come from a form and appear in the audit log: short and printable.
 MAX_USERNAME_CHARS = 64
+MIN_PASSWORD_CHARS = 8  # the least a clerk's password may have (CLI and users page)
 # Wrong passwords in a row before the account is locked, and for how long: slows
 # guessing to a few tries per quarter hour without locking a clerk out for the day.
 MAX_FAILED_LOGINS = 5

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lienthong.node.centre.reports import ReportRefused, receive_report
 from lienthong.node.centre.rules import CentreError, Issued, centre_of
 from lienthong.node.context import CONTEXT
 from lienthong.node.peers import PEER_ERROR, error_response, require_peer
-from lienthong.node.unit.report import ReportRefused, receive_report
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 from lienthong.protocol.report import MAX_REPORT_BYTES
 

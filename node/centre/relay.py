@@ -24,10 +24,9 @@ from aiohttp import web
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.peers import error_response, require_peer
-from lienthong.node.unit.documents import MissingBlobs
 from lienthong.node.unit.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
 from lienthong.protocol.envelope import BlobRef, verify_envelope
-from lienthong.protocol.errors import InvalidField, NotARecipient, SignerMismatch
+from lienthong.protocol.errors import InvalidField, MissingBlobs, NotARecipient, SignerMismatch
 from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from lienthong.protocol.status import verify_status
 from lienthong.protocol.wire import Fields, pack, unpack

@@ -107,6 +107,10 @@ def load_root_keys(config: Config) -> NodeKeys:
     return load_keys(path, passphrase)
 
 
+# Where the sheet tells the technician to keep the node's data (any path works).
+SHEET_DATA_DIR = "/var/lib/lienthong"
+
+
 class Centre:
     """The centre's registry and signing, over its store, root key and CA certificate."""
 

@@ -36,8 +36,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
 from lienthong.node.centre.rules import open_centre
 from lienthong.node.centre.setup import create_centre
-from lienthong.node.cli.commands.enrol import config_saver
-from lienthong.node.cli.commands.local import create_node, node_keys
+from lienthong.node.datadir import config_saver, create_node, node_keys
 from lienthong.node.runtime import context
 from lienthong.node.unit.documents import send_document
 from lienthong.protocol.codes import Urgency

@@ -28,7 +28,7 @@ from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import INSECURE_MODE_BITS, is_sealed
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.local import node_keys
+from lienthong.node.datadir import node_keys
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.directory import verify_directory
 from lienthong.storage.db import check_schema, migrations, unix_ms

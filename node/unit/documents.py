@@ -22,7 +22,14 @@ from lienthong.protocol.envelope import (
     seal_envelope,
     verify_envelope,
 )
-from lienthong.protocol.errors import InvalidField, NotARecipient, SignerMismatch, UnknownSigner
+from lienthong.protocol.errors import (
+    ClockSkew,
+    InvalidField,
+    MissingBlobs,
+    NotARecipient,
+    SignerMismatch,
+    UnknownSigner,
+)
 from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.states import STATUS_OF_STATE, DocState, RecallState
 from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
@@ -56,14 +63,6 @@ class DocumentError(LienthongError):
     """A document action was refused; the message says why and what to do."""
 
 
-class MissingBlobs(DocumentError):
-    """The envelope's attachment blobs have not all been uploaded yet."""
-
-    def __init__(self, blob_ids: list[str]) -> None:
-        super().__init__(f"attachment blobs not uploaded yet: {', '.join(blob_ids)}")
-        self.blob_ids = blob_ids
-
-
 class EnvelopeNotHereYet(DocumentError):
     """A recall request overtook its envelope (relay vs direct): it can be taken later."""
 
@@ -74,10 +73,6 @@ class ConfidentialRefused(DocumentError):
 
 class EnvelopeIdTaken(DocumentError):
     """An envelope whose id is already that of another document here (one this node sent)."""
-
-
-class ClockSkew(DocumentError):
-    """A message dated too far in the future for the configured clock tolerance."""
 
 
 def _today(ctx: NodeContext) -> str:

@@ -1,5 +1,5 @@
-"""Unit reports: each unit tells the centre its own figures (sent, received, delivery times,
-failures, open documents) over mutual TLS; the centre checks and keeps the newest.
+"""Unit reports, the sending half: each unit tells the centre its own figures (sent,
+received, delivery times, failures, open documents) over mutual TLS.
 
 The centre sees only what passes its relay, so the pilot report rests on what the
 units state, signed with their keys (protocol/report.py, docs/PROTOCOL.md "Unit
@@ -19,26 +19,14 @@ from lienthong.bootstrap.directory import centre_url_of
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
 from lienthong.node.context import NodeContext
-from lienthong.node.unit.documents import ClockSkew
 from lienthong.node.unit.peer_api import CONTENT_TYPE
-from lienthong.protocol.errors import (
-    BadSignature,
-    Expired,
-    ProtocolError,
-    Revoked,
-    SignerMismatch,
-    UnknownSigner,
-)
 from lienthong.protocol.report import (
-    MAX_REPORT_BYTES,
     MS_PER_DAY,
     Report,
+    ReportRefused,
     sign_report,
-    verify_report,
 )
-from lienthong.storage import audit
-from lienthong.storage.centre import touch_unit
-from lienthong.storage.reports import latest_report, save_report, unit_figures
+from lienthong.storage.reports import unit_figures
 
 log = logging.getLogger("lienthong.report")
 
@@ -59,27 +47,6 @@ REPORT_PATH = "/v1/report"
 
 class ReportError(LienthongError):
     """A report could not be made or sent; the message says why."""
-
-
-class ReportRefused(LienthongError):
-    """The centre refused a report: `status` is the HTTP status it answers with."""
-
-    status = 400
-
-    def __init__(self, message: str, status: int | None = None, name: str | None = None) -> None:
-        super().__init__(message)
-        if status is not None:
-            self.status = status
-        self.name = name or type(self).__name__
-
-
-class StaleReport(ReportRefused):
-    """The centre holds a newer report of this unit (or another one made at the same time)."""
-
-    status = 409
-
-
-# -- at a unit -------------------------------------------------------------------------------
 
 
 def _own_serial(ctx: NodeContext) -> int:
@@ -157,68 +124,3 @@ async def report_loop(
             log.info("report to the centre not sent (next in %ds): %s", interval, exc)
         except LienthongError as exc:  # a refusal, or this node's store failed
             log.warning("report to the centre failed (next in %ds): %s", interval, exc)
-
-
-# -- at the centre ---------------------------------------------------------------------------
-
-# Which refusal answers with which HTTP status (docs/PROTOCOL.md, "POST /v1/report").
-_FORBIDDEN = (BadSignature, UnknownSigner, Revoked, Expired, SignerMismatch)
-
-
-def _refusal(exc: LienthongError) -> ReportRefused:
-    if isinstance(exc, ReportRefused):
-        return exc
-    status = 403 if isinstance(exc, _FORBIDDEN) else 422 if isinstance(exc, ClockSkew) else 400
-    return ReportRefused(str(exc), status, type(exc).__name__)
-
-
-async def receive_report(ctx: NodeContext, raw: bytes, *, peer: str) -> int:
-    """Check a report from the verified TLS peer and keep it; returns the days stored.
-
-    Refusals raise ReportRefused (audited as `report.refused`) and store nothing.
-    """
-    try:
-        return await _receive(ctx, raw, peer)
-    except (ReportRefused, ProtocolError, ClockSkew) as exc:
-        refusal = _refusal(exc)
-        async with ctx.store.write() as tx:
-            await audit.append(
-                tx,
-                at=ctx.clock(),
-                actor=peer,
-                action="report.refused",
-                subject=peer,
-                details={"error": refusal.name, "reason": str(refusal)[:500]},
-            )
-        raise refusal from None
-
-
-async def _receive(ctx: NodeContext, raw: bytes, peer: str) -> int:
-    if len(raw) > MAX_REPORT_BYTES:
-        raise ReportRefused(
-            f"the report is over the limit of {MAX_REPORT_BYTES} bytes", 413, "RequestTooLarge"
-        )
-    report = verify_report(raw, ctx.directory.key_lookup).report
-    if report.sender != peer:
-        raise SignerMismatch(
-            f"report of {report.sender} sent by {peer}: a unit reports its own figures"
-        )
-    now = ctx.clock()
-    skew = ctx.config.get("security", "clock_skew_seconds") * 1000
-    if report.at > now + skew:
-        raise ClockSkew(
-            f"report made at {report.at}, more than {skew // 1000} s after the centre's time "
-            f"{now}: check the unit's clock"
-        )
-    async with ctx.store.write() as tx:
-        held = await latest_report(tx, peer)
-        if held is not None and held.raw == raw:
-            return len(report.days)  # the same report again
-        if held is not None and report.at <= held.at:
-            raise StaleReport(
-                f"the centre holds a report of {peer} made at {held.at}; this one was made "
-                f"at {report.at}"
-            )
-        await save_report(tx, report, raw, received_at=now)
-        await touch_unit(tx, peer, now)
-    return len(report.days)

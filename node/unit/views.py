@@ -3,11 +3,11 @@ delivery, the signature check."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
+from lienthong.node.times import when
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.envelope import verify_envelope
@@ -15,13 +15,6 @@ from lienthong.protocol.errors import Expired, Revoked, UnknownSigner
 from lienthong.storage.directory import archived_certificate
 from lienthong.storage.outbox import outbox_for
 from lienthong.storage.statuses import statuses_of
-
-
-def when(ms: int | None) -> str:
-    """A Unix-ms time as the clerk reads it, in the node's local time."""
-    if ms is None:
-        return ""
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M")
 
 
 async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:

@@ -9,14 +9,20 @@ from aiohttp import web
 
 from lienthong.bootstrap.directory import centre_url_of, refresh_once
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.cli.commands.users import MIN_PASSWORD_CHARS
+from lienthong.node.times import when
 from lienthong.node.unit.delivery import DELIVERY
-from lienthong.node.unit.views import when
 from lienthong.node.web.auth import MAX_PASSWORD_CHARS
 from lienthong.node.web.base import USER, context_of, render, requires, tr
 from lienthong.storage.delivery import queue_depths
 from lienthong.storage.directory import latest_directory
-from lienthong.storage.users import MAX_USERNAME_CHARS, ROLES, add_user, list_users, set_role
+from lienthong.storage.users import (
+    MAX_USERNAME_CHARS,
+    MIN_PASSWORD_CHARS,
+    ROLES,
+    add_user,
+    list_users,
+    set_role,
+)
 
 # The health page asks the centre live, but a clerk should not wait on a dead link:
 # after this long the centre counts as unreachable for this view.

@@ -10,9 +10,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.times import when
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
-from lienthong.node.unit.views import recipients_view, signature_check, when
+from lienthong.node.unit.views import recipients_view, signature_check
 from lienthong.node.web.base import (
     USER,
     can,

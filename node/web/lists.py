@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.times import when
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.views import recipients_view, when
+from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.base import (
     can,
     context_of,

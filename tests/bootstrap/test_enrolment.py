@@ -27,8 +27,8 @@ from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.enrol import config_saver
 from lienthong.node.cli.main import main
+from lienthong.node.datadir import config_saver
 from lienthong.protocol.certificate import verify_certificate, verify_registration
 from lienthong.storage.db import Store
 from lienthong.storage.directory import latest_directory

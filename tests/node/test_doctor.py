@@ -14,9 +14,9 @@ from nacl.pwhash.argon2id import MEMLIMIT_MIN, OPSLIMIT_MIN
 from lienthong.bootstrap.enrolment import enrol_online
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.enrol import config_saver
 from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, run_checks
 from lienthong.node.cli.main import main
+from lienthong.node.datadir import config_saver
 from tests.bootstrap.support import TOKEN, FakeCentre, Federation, make_unit_dir
 
 LOCAL = [

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lienthong.node.cli.commands.local import create_node
 from lienthong.node.cli.progress import BAR_WIDTH, ProgressBar, human_size, render_bar
+from lienthong.node.datadir import create_node
 from lienthong.node.unit.attachments import decrypt_to, encrypt_file, encrypt_files
 from lienthong.storage import backup as bk
 from lienthong.storage.blobs import BlobStore

@@ -14,20 +14,26 @@ from aiohttp import web
 from lienthong.crypto import x509 as tls
 from lienthong.node import __version__
 from lienthong.node.centre.api import add_centre_routes
+from lienthong.node.centre.reports import receive_report
 from lienthong.node.context import CONTEXT
 from lienthong.node.peers import peer_middleware
 from lienthong.node.unit.report import (
     REPORT_PATH,
     REPORT_WINDOW_DAYS,
-    ReportRefused,
-    StaleReport,
     build_report,
-    receive_report,
     report_loop,
     send_report,
 )
 from lienthong.protocol.errors import SignerMismatch
-from lienthong.protocol.report import MAX_REPORT_BYTES, Report, day_of, sign_report, verify_report
+from lienthong.protocol.report import (
+    MAX_REPORT_BYTES,
+    Report,
+    ReportRefused,
+    StaleReport,
+    day_of,
+    sign_report,
+    verify_report,
+)
 from lienthong.protocol.wire import unwrap, wrap
 from lienthong.storage import audit
 from lienthong.storage.centre import get_unit, put_unit

@@ -36,8 +36,7 @@ from lienthong.node import config as cfg
 from lienthong.node.centre.relay import sweep_once
 from lienthong.node.centre.rules import centre_of, resign_if_due
 from lienthong.node.centre.setup import create_centre
-from lienthong.node.cli.commands.enrol import config_saver
-from lienthong.node.cli.commands.local import create_node
+from lienthong.node.datadir import config_saver, create_node
 from lienthong.node.runtime import Node, open_context
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoff_ms

@@ -17,8 +17,8 @@ import pytest
 import lienthong.storage.db as db
 from lienthong.node.centre.setup import create_centre
 from lienthong.node.cli import doctor
-from lienthong.node.cli.commands.local import create_node
 from lienthong.node.cli.demo import MARKER, Demo, DemoError, check_demo_dir, province
+from lienthong.node.datadir import create_node
 from lienthong.storage.db import Store, copy_path, migrations, schema_version
 from lienthong.storage.errors import MigrationError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nacl.pwhash.argon2id as argon2id
 
-from lienthong.node.unit.views import when
+from lienthong.node.times import when
 from lienthong.storage.directory import save_directory
 from lienthong.storage.users import MAX_FAILED_LOGINS, add_user, list_users, record_failed_login
 from tests.node import test_web_support as support

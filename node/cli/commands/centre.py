@@ -9,14 +9,17 @@ from pathlib import Path
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
-from lienthong.node.centre.rules import DEPLOYMENT_STATES, Issued, NewToken, open_centre
+from lienthong.node.centre.rules import (
+    DEPLOYMENT_STATES,
+    SHEET_DATA_DIR,
+    Issued,
+    NewToken,
+    open_centre,
+)
 from lienthong.node.centre.setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
-from lienthong.node.cli.commands.local import read_passphrase
 from lienthong.node.cli.output import emit
+from lienthong.node.datadir import read_passphrase
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
-
-# Where the sheet tells the technician to keep the node's data (any path works).
-SHEET_DATA_DIR = "/var/lib/lienthong"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -13,9 +13,10 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.cli.output import emit, jsonable
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
+from lienthong.node.times import when
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
-from lienthong.node.unit.views import recipients_view, signature_check, when
+from lienthong.node.unit.views import recipients_view, signature_check
 from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
 from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.document import (

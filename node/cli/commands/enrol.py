@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import copy
-import os
 from pathlib import Path
-from typing import Any
 
 from lienthong.bootstrap.directory import DirectoryState, iso
 from lienthong.bootstrap.enrolment import (
@@ -19,8 +16,8 @@ from lienthong.bootstrap.enrolment import (
 from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
-from lienthong.node.cli.commands.local import node_keys
 from lienthong.node.cli.output import EXIT_ERROR, emit
+from lienthong.node.datadir import config_saver, node_keys, passphrase_of
 from lienthong.node.runtime import root_public_key
 from lienthong.storage.db import Store, unix_ms
 
@@ -69,25 +66,6 @@ def _subcommands(sub: argparse._SubParsersAction, name: str) -> argparse._SubPar
         if isinstance(action, argparse._SubParsersAction):
             return action
     return parser.add_subparsers(dest=f"{name}_command", metavar="COMMAND")
-
-
-def config_saver(config: cfg.Config):
-    """A save_config for bootstrap/: validate, render and atomically replace node.toml."""
-    path = config.data_dir / cfg.CONFIG_FILE
-
-    def save(values: dict[str, dict[str, Any]]) -> None:
-        checked = cfg.validate(copy.deepcopy(values), str(path))
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(cfg.render(checked), encoding="utf-8")
-        os.replace(tmp, path)
-
-    return save
-
-
-def _passphrase(config: cfg.Config) -> bytes | None:
-    env = config.get("keys", "passphrase_env")
-    value = os.environ.get(env, "") if env else ""
-    return value.encode() or None
 
 
 def _report(args: argparse.Namespace, outcome: Enrolled, what: str) -> None:
@@ -161,7 +139,7 @@ async def enrol(args: argparse.Namespace) -> int | None:
 
 async def keys_rotate(args: argparse.Namespace) -> None:
     config = cfg.load_config(args.data_dir)
-    outcome = await rotate(config, passphrase=_passphrase(config))
+    outcome = await rotate(config, passphrase=passphrase_of(config))
     _report(args, outcome, "Keys rotated")
     if not args.json:
         print("Restart the node if it is running: it still holds the old keys.")

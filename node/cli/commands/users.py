@@ -10,12 +10,11 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.cli.output import emit
 from lienthong.node.config import load_config
 from lienthong.storage.db import Store
-from lienthong.storage.users import ROLES, add_user
+from lienthong.storage.users import MIN_PASSWORD_CHARS, ROLES, add_user
 
 # A password file holds one line; anything larger is not a password file.
 MAX_PASSWORD_FILE = 4096
 # Shorter passwords fall to guessing even with the lockout (5 tries per 15 minutes).
-MIN_PASSWORD_CHARS = 8
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lienthong.node.unit.views import when
+from lienthong.node.times import when
 from lienthong.node.web.base import LANG, context_of, parse_date, render, requires, tr
 from lienthong.node.web.console import charts
 from lienthong.node.web.console.units import state_label

@@ -16,9 +16,8 @@ from aiohttp import web
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
 from lienthong.node.centre.errors import UnitExists
-from lienthong.node.centre.rules import DEPLOYMENT_STATES, NewToken, centre_of
-from lienthong.node.cli.commands.centre import SHEET_DATA_DIR
-from lienthong.node.unit.views import when
+from lienthong.node.centre.rules import DEPLOYMENT_STATES, SHEET_DATA_DIR, NewToken, centre_of
+from lienthong.node.times import when
 from lienthong.node.web.base import (
     USER,
     context_of,

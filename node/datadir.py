@@ -1,0 +1,83 @@
+"""What a node keeps in its data directory and every command needs: opening its keys,
+creating a new node, reading a passphrase file, saving node.toml atomically."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keys import NodeKeys
+from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
+from lienthong.node import config as cfg
+from lienthong.protocol.units import validate_unit_code
+
+MAX_PASSPHRASE_FILE = 4096  # a passphrase is a line of text
+
+
+def read_passphrase(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    data = Path(path).read_bytes()
+    if len(data) > MAX_PASSPHRASE_FILE:
+        raise LienthongError(
+            f"{path}: a passphrase file holds one line ({MAX_PASSPHRASE_FILE} bytes max)"
+        )
+    return data.rstrip(b"\r\n")
+
+
+def node_keys(config: cfg.Config) -> NodeKeys:
+    """Open the identity key, with the passphrase from the configured environment variable."""
+    path = config.path("keys", "identity")
+    env = config.get("keys", "passphrase_env")
+    passphrase = os.environ.get(env, "").encode() if env else None
+    if is_sealed(path) and not passphrase:
+        raise LienthongError(
+            f"{path} is sealed with a passphrase: set keys.passphrase_env in node.toml and "
+            "export that variable"
+        )
+    return load_keys(path, passphrase or None)
+
+
+def create_node(
+    data_dir: Path,
+    values: dict[str, dict],
+    *,
+    passphrase: bytes | None = None,
+) -> NodeKeys:
+    """A new unit's data directory: keys (mode 0600) and node.toml (written last)."""
+    validate_unit_code(values["unit"]["code"])
+    config_path = data_dir / cfg.CONFIG_FILE
+    if config_path.exists():
+        raise LienthongError(f"{config_path} exists already: this data directory holds a node")
+    checked = cfg.validate({k: dict(v) for k, v in values.items()}, str(config_path))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    keys = NodeKeys.generate()
+    key_path = data_dir / checked["keys"]["identity"]
+    key_path.parent.mkdir(mode=0o700, exist_ok=True)
+    save_keys(key_path, keys, passphrase)
+    config_path.write_text(cfg.render(checked), encoding="utf-8")
+    return keys
+
+
+def config_saver(config: cfg.Config):
+    """A save_config for bootstrap/: validate, render and atomically replace node.toml."""
+    path = config.data_dir / cfg.CONFIG_FILE
+
+    def save(values: dict[str, dict[str, Any]]) -> None:
+        checked = cfg.validate(copy.deepcopy(values), str(path))
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(cfg.render(checked), encoding="utf-8")
+        os.replace(tmp, path)
+
+    return save
+
+
+def passphrase_of(config: cfg.Config) -> bytes | None:
+    """The identity key's passphrase from the environment variable node.toml names."""
+    env = config.get("keys", "passphrase_env")
+    value = os.environ.get(env, "") if env else ""
+    return value.encode() or None
