@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from tests.node.test_web_support import B
+from tests.node.web.test_web_support import B
 
 # What a clerk might type, paste or a forged request might carry: edge cases, numbers in
 # forms int() refuses or SQLite cannot hold, and anything.

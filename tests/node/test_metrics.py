@@ -14,7 +14,7 @@ from lienthong.node.web import create_web_app
 from lienthong.storage import delivery as queue
 from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, NOW, Clock, make_context, make_directory
-from tests.node.test_documents import letter
+from tests.node.unit.test_documents import letter
 
 A, B = "000.00.02.H53", "000.00.03.H53"
 HOUR_MS = 3_600_000

@@ -38,8 +38,8 @@ from lienthong.protocol.wire import unwrap, wrap
 from lienthong.storage import audit
 from lienthong.storage.centre import get_unit, put_unit
 from lienthong.storage.reports import latest_report, report_days
-from tests.node.test_web_support import deliver
 from tests.node.tls_federation import CENTRE, A, B, Federation, federation, send
+from tests.node.web.test_web_support import deliver
 
 CONTENT_TYPE = "application/x-lienthong"
 

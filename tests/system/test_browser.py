@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright import async_api as playwright_api
 
-from tests.node.test_web_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.node.web.test_web_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.system.harness import Federation, lienthong
 
 pytestmark = pytest.mark.system

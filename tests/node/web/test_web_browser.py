@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright import async_api as playwright_api
 
-from tests.node import test_web_support as support
-from tests.node.test_web_support import PASSWORD, A, B, deliver, return_statuses
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_support import PASSWORD, A, B, deliver, return_statuses
 
 CHROMIUM = "/usr/bin/chromium"
 # From ../shared/FACTS.md: what Debian's Chromium needs to run headless here.

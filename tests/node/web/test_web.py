@@ -5,9 +5,9 @@ import re
 from lienthong.node.web import auth, i18n
 from lienthong.node.web.base import SETTINGS
 from lienthong.storage.users import MAX_FAILED_LOGINS
-from tests.node import test_web_support as support
 from tests.node.helpers import DAY
-from tests.node.test_web_support import PASSWORD, A, csrf_of, login, page_csrf
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_support import PASSWORD, A, csrf_of, login, page_csrf
 
 units, make_client = support.units, support.make_client
 

@@ -7,8 +7,8 @@ import nacl.pwhash.argon2id as argon2id
 from lienthong.node.times import when
 from lienthong.storage.directory import save_directory
 from lienthong.storage.users import MAX_FAILED_LOGINS, add_user, list_users, record_failed_login
-from tests.node import test_web_support as support
-from tests.node.test_web_support import ACCOUNTS, PASSWORD, A, login
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_support import ACCOUNTS, PASSWORD, A, login
 
 units, make_client = support.units, support.make_client
 

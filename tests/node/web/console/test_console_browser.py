@@ -2,7 +2,7 @@
 token once on the printable enrolment sheet, then reads the pilot report and the statistics;
 screenshots of each page.
 
-Needs Debian's chromium and the playwright package, as tests/node/test_web_browser.py.
+Needs Debian's chromium and the playwright package, as tests/node/web/test_web_browser.py.
 Screenshots go to $LIENTHONG_SCREENSHOTS when set, else to the test's folder.
 """
 
@@ -14,10 +14,10 @@ from lienthong.protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, 
 from lienthong.storage.centre import touch_unit
 from lienthong.storage.relay import MailItem, deposit
 from lienthong.storage.reports import save_report
-from tests.node import test_web_browser as chromium
-from tests.node import test_web_centre as console
 from tests.node.centre_support import UnitSide
-from tests.node.test_web_support import PASSWORD
+from tests.node.web import test_web_browser as chromium
+from tests.node.web.console import test_console as console
+from tests.node.web.test_web_support import PASSWORD
 
 browser, shots, make_site = chromium.browser, chromium.shots, console.make_site
 

@@ -7,8 +7,8 @@ from aiohttp import FormData
 from lienthong.node.web import compose
 from lienthong.storage.documents import list_documents
 from lienthong.storage.registers import list_register
-from tests.node import test_web_support as support
-from tests.node.test_web_support import A, B, deliver, login, page_csrf, return_statuses
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_support import A, B, deliver, login, page_csrf, return_statuses
 
 units, make_client = support.units, support.make_client
 XSS = "<script>alert(1)</script>"

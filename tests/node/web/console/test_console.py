@@ -31,7 +31,6 @@ from lienthong.storage.centre import get_token
 from lienthong.storage.db import Store
 from lienthong.storage.reports import save_report
 from lienthong.storage.users import add_user
-from tests.node import test_web_support as support
 from tests.node.centre_support import (
     CENTRE_NAME,
     UNIT_A,
@@ -40,7 +39,8 @@ from tests.node.centre_support import (
     UnitSide,
     centre_context,
 )
-from tests.node.test_web_support import PASSWORD, A, Delays, csrf_of, login, page_csrf
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_support import PASSWORD, A, Delays, csrf_of, login, page_csrf
 
 units, make_client = support.units, support.make_client
 

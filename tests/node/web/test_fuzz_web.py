@@ -30,10 +30,10 @@ from tests.fuzz.forms import (
     urlencoded,
 )
 from tests.fuzz.harness import FUZZ, changed, files_under, server_errors, snapshot
-from tests.node import test_web_support as support
-from tests.node.test_web_documents import compose_form
-from tests.node.test_web_support import PASSWORD, A, B, deliver, login, page_csrf
 from tests.node.tls_federation import letter
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_documents import compose_form
+from tests.node.web.test_web_support import PASSWORD, A, B, deliver, login, page_csrf
 
 units, make_client = support.units, support.make_client
 

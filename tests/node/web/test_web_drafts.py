@@ -7,9 +7,9 @@ import os
 from lienthong.node.unit.documents import stored_body
 from lienthong.node.web import compose
 from lienthong.storage.documents import get_document
-from tests.node import test_web_support as support
-from tests.node.test_web_documents import compose_form
-from tests.node.test_web_support import A, login, page_csrf
+from tests.node.web import test_web_support as support
+from tests.node.web.test_web_documents import compose_form
+from tests.node.web.test_web_support import A, login, page_csrf
 
 units, make_client = support.units, support.make_client
 FILE_BYTES = 3 * compose.READ_CHUNK  # several reads: the server writes, then waits for more
