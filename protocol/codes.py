@@ -7,7 +7,7 @@ class StatusCode(IntEnum):
     """Status of a document at a recipient, numbered as the national status codes.
 
     The numbering follows the status messages of the national document axis
-    (QCVN 102:2016 exchange, ../shared/DOMAIN.md "After registration").
+    (QCVN 102:2016, status of a document after registration).
     """
 
     ARRIVED = 1  # durably stored; carries the hash of the envelope bytes received

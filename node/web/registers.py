@@ -35,7 +35,7 @@ from lienthong.storage.registers import (
 KINDS = ("incoming", "outgoing")
 # Registers exist from this year; a year outside the range is a typing mistake.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
-# Columns of each register (Nghị định 30/2020/NĐ-CP, Phụ lục IV; ../DOMAIN.md): the
+# Columns of each register (Nghị định 30/2020/NĐ-CP, Phụ lục IV): the
 # entry field and the catalogue key of its heading, in the order of the paper book.
 COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "incoming": (

@@ -17,7 +17,8 @@ from tests.node.web import test_web_support as support
 from tests.node.web.test_web_support import PASSWORD, A, B, deliver, return_statuses
 
 CHROMIUM = "/usr/bin/chromium"
-# From ../shared/FACTS.md: what Debian's Chromium needs to run headless here.
+# What Debian's Chromium needs to run headless as root with no network: no sandbox, no GPU,
+# and none of the background connections a closed network refuses.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
