@@ -105,7 +105,8 @@ async def send_document(
     """Seal a document to its recipients and queue it: one local transaction, no network.
 
     Returns the envelope id. Refuses Mật and above unless security.allow_confidential
-    (state secrets travel only on approved networks, ../DOMAIN.md).
+    (state secrets travel only on networks approved for them: Luật Bảo vệ bí mật nhà nước
+    2018).
     """
     if metadata.confidentiality >= Confidentiality.SECRET and not ctx.config.get(
         "security", "allow_confidential"
