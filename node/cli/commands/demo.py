@@ -1,4 +1,4 @@
-"""`lienthong demo`: the province's federation on this machine (node/demo.py)."""
+"""`lienthong demo`: the province's federation on this machine, through the real paths."""
 
 from __future__ import annotations
 
