@@ -12,6 +12,7 @@ import secrets
 import shutil
 import unicodedata
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -256,73 +257,109 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
+class _FormCheck:
+    """One pass over the compose form: each section reads its fields, records what is wrong
+    (by field, in the clerk's language) and returns what it parsed."""
+
+    def __init__(self, request: web.Request, fields: dict[str, list[str]]) -> None:
+        self.request = request
+        self.values: dict[str, Any] = {k: _one(fields, k) for k in fields if k != "to"}
+        self.values["to"] = [c for c in fields.get("to", []) if c]
+        self.errors: dict[str, str] = {}
+
+    def refuse(self, field: str, key: str, **kw: Any) -> None:
+        self.errors[field] = tr(self.request, key, **kw)
+
+    def recipients(self, known: set[str]) -> list[str]:
+        chosen = self.values["to"]
+        recipients = list(dict.fromkeys(sorted(known) if ALL_UNITS in chosen else chosen))
+        if not recipients:
+            self.refuse("to", "compose.err.to")
+        elif unknown := [c for c in recipients if c not in known]:
+            self.refuse("to", "compose.err.to_unknown", codes=", ".join(unknown[:5]))
+        return recipients
+
+    def number(self) -> tuple[int | None, int | None, str]:
+        try:
+            return parse_number_notation(self.values.get("number", ""))
+        except ProtocolError:
+            self.refuse("number", "compose.err.number")
+            return None, None, ""
+
+    def doc_type(self) -> str:
+        doc_type = self.values.get("doc_type", "")
+        if doc_type not in document_types():
+            self.refuse("doc_type", "compose.err.doc_type")
+        return doc_type
+
+    def dates(self) -> tuple[str | None, str | None]:
+        issued_on = parse_date(self.values.get("issued_on", ""))
+        if issued_on is None:
+            self.refuse("issued_on", "compose.err.date")
+        due_on = None
+        if self.values.get("due_on"):
+            due_on = parse_date(self.values["due_on"])
+            if due_on is None:
+                self.refuse("due_on", "compose.err.date")
+            elif issued_on and due_on < issued_on:
+                self.refuse("due_on", "compose.err.due_before")
+        return issued_on, due_on
+
+    def subject(self) -> str:
+        subject = self.values.get("subject", "")
+        if not subject:
+            self.refuse("subject", "compose.err.subject")
+        elif len(subject) > MAX_SUBJECT:
+            self.refuse("subject", "compose.err.too_long", max=MAX_SUBJECT)
+        return subject
+
+    def signer(self) -> Signer | None:
+        name, position = self.values.get("signer", ""), self.values.get("position", "")
+        authority = self.values.get("authority", "")
+        if authority not in SIGNING_AUTHORITIES:
+            self.refuse("authority", "compose.err.authority")
+        if name:
+            return Signer(name, position, authority)
+        if position or authority:
+            self.refuse("signer", "compose.err.signer")
+        return None
+
+    def level(self, name: str, enum: type[IntEnum]) -> Any:
+        raw = self.values.get(name, "0") or "0"
+        if not is_digits(raw) or int(raw) not in {int(v) for v in enum}:
+            self.refuse(name, "compose.err.choice")
+            return None
+        return enum(int(raw))
+
+    def count(self, name: str) -> int | None:
+        raw = self.values.get(name, "")
+        if raw and not (is_digits(raw) and 0 < int(raw) <= 1_000_000):
+            self.refuse(name, "compose.err.count")
+            return None
+        return int(raw) if raw else None
+
+    def lines(self, name: str) -> tuple[str, ...]:
+        items = _lines(self.values.get(name, ""))
+        if len(items) > MAX_LIST_ITEMS or any(len(i) > MAX_SHORT_TEXT for i in items):
+            self.refuse(name, "compose.err.list", items=MAX_LIST_ITEMS, chars=MAX_SHORT_TEXT)
+        return items
+
+
 def parse_compose(request: web.Request, fields: dict[str, list[str]]):
     """Check the form; returns (metadata or None, recipients, reply_to, values, errors)."""
     ctx = context_of(request)
-    errors: dict[str, str] = {}
-    values: dict[str, Any] = {k: _one(fields, k) for k in fields if k != "to"}
-    values["to"] = [c for c in fields.get("to", []) if c]
-    known = {u["code"] for u in _units(ctx)}
-    recipients = sorted(known) if ALL_UNITS in values["to"] else values["to"]
-    recipients = list(dict.fromkeys(recipients))
-    if not recipients:
-        errors["to"] = tr(request, "compose.err.to")
-    elif unknown := [c for c in recipients if c not in known]:
-        errors["to"] = tr(request, "compose.err.to_unknown", codes=", ".join(unknown[:5]))
-    number = year = None
-    notation = ""
-    try:
-        number, year, notation = parse_number_notation(values.get("number", ""))
-    except ProtocolError:
-        errors["number"] = tr(request, "compose.err.number")
-    doc_type = values.get("doc_type", "")
-    if doc_type not in document_types():
-        errors["doc_type"] = tr(request, "compose.err.doc_type")
-    issued_on = parse_date(values.get("issued_on", ""))
-    if issued_on is None:
-        errors["issued_on"] = tr(request, "compose.err.date")
-    subject = values.get("subject", "")
-    if not subject:
-        errors["subject"] = tr(request, "compose.err.subject")
-    elif len(subject) > MAX_SUBJECT:
-        errors["subject"] = tr(request, "compose.err.too_long", max=MAX_SUBJECT)
-    due_on = None
-    if values.get("due_on"):
-        due_on = parse_date(values["due_on"])
-        if due_on is None:
-            errors["due_on"] = tr(request, "compose.err.date")
-        elif issued_on and due_on < issued_on:
-            errors["due_on"] = tr(request, "compose.err.due_before")
-    signer = None
-    signer_name, position = values.get("signer", ""), values.get("position", "")
-    authority = values.get("authority", "")
-    if authority not in SIGNING_AUTHORITIES:
-        errors["authority"] = tr(request, "compose.err.authority")
-    if signer_name:
-        signer = Signer(signer_name, position, authority)
-    elif position or authority:
-        errors["signer"] = tr(request, "compose.err.signer")
-    levels = {}
-    for name, enum in (("urgency", Urgency), ("confidentiality", Confidentiality)):
-        raw = values.get(name, "0") or "0"
-        if not is_digits(raw) or int(raw) not in {int(v) for v in enum}:
-            errors[name] = tr(request, "compose.err.choice")
-        else:
-            levels[name] = enum(int(raw))
-    counts = {}
-    for name in ("copies", "pages"):
-        raw = values.get(name, "")
-        if raw and not (is_digits(raw) and 0 < int(raw) <= 1_000_000):
-            errors[name] = tr(request, "compose.err.count")
-        counts[name] = int(raw) if is_digits(raw) and not errors.get(name) else None
-    lists = {}
-    for name in ("addressees", "distribution"):
-        items = _lines(values.get(name, ""))
-        if len(items) > MAX_LIST_ITEMS or any(len(i) > MAX_SHORT_TEXT for i in items):
-            errors[name] = tr(
-                request, "compose.err.list", items=MAX_LIST_ITEMS, chars=MAX_SHORT_TEXT
-            )
-        lists[name] = items
+    form = _FormCheck(request, fields)
+    recipients = form.recipients({u["code"] for u in _units(ctx)})
+    number, year, notation = form.number()
+    doc_type = form.doc_type()
+    issued_on, due_on = form.dates()
+    subject = form.subject()
+    signer = form.signer()
+    urgency = form.level("urgency", Urgency)
+    confidentiality = form.level("confidentiality", Confidentiality)
+    copies, pages = form.count("copies"), form.count("pages")
+    addressees, distribution = form.lines("addressees"), form.lines("distribution")
+    values, errors = form.values, form.errors
     reply_to = values.get("reply_to") or None
     if errors:
         return None, recipients, reply_to, values, errors
@@ -337,20 +374,19 @@ def parse_compose(request: web.Request, fields: dict[str, list[str]]):
         subject=subject,
         content=values.get("content") or None,
         signer=signer,
-        urgency=levels["urgency"],
-        confidentiality=levels["confidentiality"],
+        urgency=urgency,
+        confidentiality=confidentiality,
         due_on=due_on,
-        addressees=lists["addressees"],
-        distribution=lists["distribution"],
-        copies=counts["copies"],
-        pages=counts["pages"],
+        addressees=addressees,
+        distribution=distribution,
+        copies=copies,
+        pages=pages,
         drafter=values.get("drafter") or None,
     )
     try:  # the protocol's own field checks: what a recipient will check too
         metadata_from_wire(body_to_wire(DocumentBody(metadata))["metadata"])
     except ProtocolError as exc:
-        field = getattr(exc, "field", "form")
-        errors[field] = tr(request, "compose.err.protocol", detail=str(exc))
+        form.refuse(getattr(exc, "field", "form"), "compose.err.protocol", detail=str(exc))
         return None, recipients, reply_to, values, errors
     return metadata, recipients, reply_to, values, errors
 
