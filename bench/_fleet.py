@@ -20,8 +20,8 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
 from lienthong.node.cli.demo import READY_SECONDS, Demo
 from lienthong.node.datadir import config_saver
+from lienthong.storage import outbox
 from lienthong.storage.db import Store
-from lienthong.storage.outbox import OutboxRow, outbox_for
 
 # The shipped default (node/config.py): the demo asks for 5 s so that its units learn each
 # other quickly; a load figure should carry what an office runs, not the demo's extra fetches.
@@ -129,10 +129,10 @@ class Fleet:
                         warnings.append(f"{code}: {line[:300]}")
         return problems, warnings
 
-    async def outboxes(self, sent: dict[str, list[str]]) -> dict[str, list[OutboxRow]]:
+    async def outboxes(self, sent: dict[str, list[str]]) -> dict[str, list[outbox.OutboxRow]]:
         """Delivery rows of every envelope in `sent` (sender code -> envelope ids), read
         from each sender's store as `lienthong outbox` reads it while the node runs."""
-        rows: dict[str, list[OutboxRow]] = {}
+        rows: dict[str, list[outbox.OutboxRow]] = {}
         for code, envelope_ids in sent.items():
             if not envelope_ids:
                 continue
@@ -140,7 +140,7 @@ class Fleet:
             try:
                 async with store.read() as conn:
                     for envelope_id in envelope_ids:
-                        rows[envelope_id] = await outbox_for(conn, envelope_id)
+                        rows[envelope_id] = await outbox.rows_for(conn, envelope_id)
             finally:
                 await store.close()
         return rows

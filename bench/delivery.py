@@ -29,7 +29,7 @@ from bench._common import report, result
 from lienthong.node.runtime import Node
 from lienthong.node.unit.documents import send_document
 from lienthong.protocol.document import DocumentMetadata, Organisation
-from lienthong.storage.delivery import delivery_state
+from lienthong.storage.outbox import delivery_state
 from tests.system.harness import Federation
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"

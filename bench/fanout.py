@@ -45,9 +45,9 @@ from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.documents import send_document
 from lienthong.node.unit.relay_client import pull_loop, pull_once, relay_url
 from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.storage import outbox
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.db import Store, unix_ms
-from lienthong.storage.outbox import outbox_for
 from tests.system.harness import Federation, NodeProcess, free_port
 
 SENDER = "000.00.01.H53"
@@ -121,7 +121,7 @@ async def time_to_receipts(ctx, n: int, recipients: list[str]) -> float:
     deadline = time.monotonic() + WAIT_TIMEOUT
     while True:
         async with ctx.store.read() as conn:
-            rows = await outbox_for(conn, envelope_id)
+            rows = await outbox.rows_for(conn, envelope_id)
         if all(r.state in ("arrived", "accepted") for r in rows):
             return time.perf_counter() - start
         if time.monotonic() > deadline:

@@ -19,7 +19,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
-from lienthong.storage.delivery import queue_depths
+from lienthong.storage.outbox import queue_depths
 
 ROUTE_NAME = "metrics"
 PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay

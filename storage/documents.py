@@ -14,7 +14,7 @@ from lienthong.protocol.states import (
     check_recall_transition,
     check_transition,
 )
-from lienthong.storage import audit
+from lienthong.storage import audit, outbox
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, NotFound, StoreError
 
@@ -100,11 +100,7 @@ async def record_outgoing(
     except sqlite3.IntegrityError as e:
         raise Conflict(f"document {doc.id} cannot be stored: {e}") from e
     await _insert_envelope(tx, doc.id, envelope_raw, doc.sender_code, at)
-    await tx.executemany(
-        "INSERT INTO outbox (envelope_id, recipient, state, attempts, next_attempt_at,"
-        " updated_at) VALUES (?, ?, 'queued', 0, ?, ?)",
-        [(doc.id, r, at, at) for r in recipients],
-    )
+    await outbox.queue_envelope(tx, doc.id, recipients, at=at)
     await audit.append(
         tx,
         at=at,

@@ -1,16 +1,28 @@
-"""The outbox: delivery of each outgoing envelope to each recipient, and what is due now.
+"""The outbox: each outgoing envelope per recipient and each outgoing status per
+destination, what is due for delivery now, and every change of a delivery's state.
 
-A row's `state` belongs to the delivery engine (node/); the store only keeps it.
-`next_attempt_at` says when the next attempt is due, NULL when none is.
+A row of `outbox` (one envelope to one recipient) carries its delivery state, a
+`protocol.delivery.Delivery`. The row is created QUEUED (`queue_envelope`); after
+that the state changes only through `apply_delivery_event` or `apply_status`,
+which check protocol.delivery's table and write the audit entry in the caller's
+transaction, so a change that is not allowed changes nothing. A row of
+`status_outbox` (one status to its destination) has no state of its own: it is
+due (`next_attempt_at`) or delivered (`delivered_at`). In both tables
+`next_attempt_at` is NULL once nothing more is due.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery, Event, after_event, after_status
+from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
-from lienthong.storage.errors import NotFound, StoreError
+from lienthong.storage.errors import NotFound
 
-# Most rows handed to the delivery worker at once.
-MAX_DUE_BATCH = 1000
+MAX_BATCH = 1000  # most items handed to one delivery attempt
 
 
 @dataclass(frozen=True)
@@ -24,21 +36,26 @@ class OutboxRow:
     updated_at: int
 
 
-async def due_outbox(conn: Queryable, now: int, limit: int = 100) -> list[OutboxRow]:
-    """Rows whose next attempt is due at `now`, the longest-waiting first."""
-    if not 1 <= limit <= MAX_DUE_BATCH:
-        raise StoreError(f"limit must be between 1 and {MAX_DUE_BATCH}, not {limit}")
-    rows = await conn.fetchall(
-        "SELECT envelope_id, recipient, state, attempts, next_attempt_at, last_error,"
-        " updated_at FROM outbox WHERE next_attempt_at IS NOT NULL"
-        " AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-        (now, limit),
+@dataclass(frozen=True)
+class DueItem:
+    kind: str  # "envelope" | "status"
+    id: str  # envelope id or status id
+    destination: str
+    raw: bytes
+    attempts: int
+
+
+async def queue_envelope(tx: Tx, envelope_id: str, recipients: Sequence[str], *, at: int) -> None:
+    """One row per recipient for a stored envelope being sent: QUEUED and due at once."""
+    await tx.executemany(
+        "INSERT INTO outbox (envelope_id, recipient, state, attempts, next_attempt_at,"
+        " updated_at) VALUES (?, ?, ?, 0, ?, ?)",
+        [(envelope_id, r, Delivery.QUEUED.value, at, at) for r in recipients],
     )
-    return [OutboxRow(*r) for r in rows]
 
 
-async def outbox_for(conn: Queryable, envelope_id: str) -> list[OutboxRow]:
-    """Every recipient's delivery row of one envelope."""
+async def rows_for(conn: Queryable, envelope_id: str) -> list[OutboxRow]:
+    """Every recipient's outbox row of one envelope."""
     rows = await conn.fetchall(
         "SELECT envelope_id, recipient, state, attempts, next_attempt_at, last_error,"
         " updated_at FROM outbox WHERE envelope_id = ? ORDER BY recipient",
@@ -47,22 +64,197 @@ async def outbox_for(conn: Queryable, envelope_id: str) -> list[OutboxRow]:
     return [OutboxRow(*r) for r in rows]
 
 
-async def update_outbox(
+async def due_destinations(conn: Queryable, now: int) -> list[str]:
+    """Units that have at least one envelope or status due for delivery at `now`."""
+    rows = await conn.fetchall(
+        "SELECT DISTINCT recipient FROM outbox WHERE next_attempt_at <= ?"
+        " UNION SELECT DISTINCT destination FROM status_outbox WHERE next_attempt_at <= ?",
+        (now, now),
+    )
+    return [r[0] for r in rows]
+
+
+async def next_due_at(conn: Queryable) -> int | None:
+    row = await conn.fetchone(
+        "SELECT min(t) FROM (SELECT min(next_attempt_at) AS t FROM outbox"
+        " UNION ALL SELECT min(next_attempt_at) FROM status_outbox)"
+    )
+    return None if row is None or row[0] is None else int(row[0])
+
+
+async def due_for(conn: Queryable, destination: str, now: int, limit: int) -> list[DueItem]:
+    """Envelopes then statuses due for one destination, oldest first, at most `limit`."""
+    limit = max(1, min(limit, MAX_BATCH))
+    envelopes = await conn.fetchall(
+        "SELECT o.envelope_id, e.raw, o.attempts FROM outbox o JOIN envelopes e"
+        " ON e.id = o.envelope_id WHERE o.recipient = ? AND o.next_attempt_at <= ?"
+        " ORDER BY o.next_attempt_at LIMIT ?",
+        (destination, now, limit),
+    )
+    statuses = await conn.fetchall(
+        "SELECT s.status_id, e.raw, s.attempts FROM status_outbox s JOIN status_events e"
+        " ON e.id = s.status_id WHERE s.destination = ? AND s.next_attempt_at <= ?"
+        " ORDER BY s.next_attempt_at LIMIT ?",
+        (destination, now, limit),
+    )
+    return [DueItem("envelope", r[0], destination, bytes(r[1]), r[2]) for r in envelopes] + [
+        DueItem("status", r[0], destination, bytes(r[1]), r[2]) for r in statuses
+    ]
+
+
+async def delivery_state(conn: Queryable, envelope_id: str, recipient: str) -> Delivery:
+    row = await conn.fetchone(
+        "SELECT state FROM outbox WHERE envelope_id = ? AND recipient = ?",
+        (envelope_id, recipient),
+    )
+    if row is None:
+        raise NotFound(f"envelope {envelope_id} was not sent to {recipient}")
+    return Delivery(row[0])
+
+
+async def _set_state(
     tx: Tx,
     envelope_id: str,
     recipient: str,
+    old: Delivery,
+    new: Delivery,
     *,
-    state: str,
-    attempts: int,
-    next_attempt_at: int | None,
-    last_error: str | None,
     at: int,
+    next_attempt_at: int | None,
+    why: str,
 ) -> None:
-    """Record the outcome of a delivery attempt (NotFound if there is no such row)."""
-    cursor = await tx.execute(
-        "UPDATE outbox SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?,"
-        " updated_at = ? WHERE envelope_id = ? AND recipient = ?",
-        (state, attempts, next_attempt_at, last_error, at, envelope_id, recipient),
+    await tx.execute(
+        "UPDATE outbox SET state = ?, next_attempt_at = ?, updated_at = ?"
+        " WHERE envelope_id = ? AND recipient = ?",
+        (new.value, next_attempt_at, at, envelope_id, recipient),
     )
-    if cursor.rowcount == 0:
-        raise NotFound(f"no outbox row for envelope {envelope_id} to {recipient}")
+    if new is not old:
+        await audit.append(
+            tx,
+            at=at,
+            actor="delivery",
+            action="delivery.state",
+            subject=envelope_id,
+            details={"recipient": recipient, "from": old.value, "to": new.value, "why": why},
+        )
+
+
+async def apply_delivery_event(
+    tx: Tx,
+    envelope_id: str,
+    recipient: str,
+    event: Event,
+    *,
+    at: int,
+    next_attempt_at: int | None = None,
+) -> Delivery:
+    """Apply an engine event (deposited, expired, ...); TransitionError if not allowed."""
+    old = await delivery_state(tx, envelope_id, recipient)
+    new = after_event(old, event)
+    if event is Event.REQUEUED:
+        next_attempt_at = at
+    await _set_state(
+        tx,
+        envelope_id,
+        recipient,
+        old,
+        new,
+        at=at,
+        next_attempt_at=next_attempt_at,
+        why=event.value,
+    )
+    return new
+
+
+async def apply_status(
+    tx: Tx, envelope_id: str, recipient: str, code: StatusCode, *, at: int
+) -> Delivery:
+    """Move a delivery forward for a recipient's status; any status stops further attempts."""
+    old = await delivery_state(tx, envelope_id, recipient)
+    new = after_status(old, code)
+    await _set_state(
+        tx,
+        envelope_id,
+        recipient,
+        old,
+        new,
+        at=at,
+        next_attempt_at=None,
+        why=f"status {int(code):02d}",
+    )
+    return new
+
+
+async def retry_later(tx: Tx, item: DueItem, *, next_attempt_at: int, error: str, at: int) -> None:
+    """Record a failed attempt; the item is due again at `next_attempt_at` (its state stays)."""
+    table, key, dest = (
+        ("outbox", "envelope_id", "recipient")
+        if item.kind == "envelope"
+        else ("status_outbox", "status_id", "destination")
+    )
+    await tx.execute(
+        f"UPDATE {table} SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,"  # noqa: S608
+        f" updated_at = ? WHERE {key} = ? AND {dest} = ?",
+        (next_attempt_at, error[:500], at, item.id, item.destination),
+    )
+
+
+async def queue_status(tx: Tx, status_id: str, destination: str, *, at: int) -> None:
+    """Put a recorded outgoing status in the outbox to its destination (idempotent)."""
+    await tx.execute(
+        "INSERT INTO status_outbox (status_id, destination, next_attempt_at, updated_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (status_id) DO NOTHING",
+        (status_id, destination, at, at),
+    )
+
+
+async def queue_arrival(tx: Tx, envelope_id: str, destination: str, *, at: int) -> None:
+    """Queue the 01 this node gave for an envelope to `destination`, unless it is queued or
+    delivered already: for a 01 first given in the answer to a direct delivery."""
+    await tx.execute(
+        "INSERT INTO status_outbox (status_id, destination, next_attempt_at, updated_at)"
+        " SELECT id, ?, ?, ? FROM status_events"
+        " WHERE envelope_id = ? AND code = 1 AND direction = 'out'"
+        " ON CONFLICT (status_id) DO NOTHING",
+        (destination, at, at, envelope_id),
+    )
+
+
+async def requeue_status(tx: Tx, status_id: str, *, at: int) -> None:
+    """A status the relay dropped unread (retention ended): due again now."""
+    await tx.execute(
+        "UPDATE status_outbox SET next_attempt_at = ?, delivered_at = NULL, updated_at = ?"
+        " WHERE status_id = ?",
+        (at, at, status_id),
+    )
+
+
+async def status_delivered(tx: Tx, status_id: str, *, at: int) -> None:
+    await tx.execute(
+        "UPDATE status_outbox SET next_attempt_at = NULL, delivered_at = ?, updated_at = ?"
+        " WHERE status_id = ?",
+        (at, at, status_id),
+    )
+
+
+async def queue_depths(conn: Queryable) -> dict[str, int]:
+    """Items waiting per destination (envelopes and statuses), for health and metrics."""
+    rows = await conn.fetchall(
+        "SELECT d, count(*) FROM (SELECT recipient AS d FROM outbox WHERE next_attempt_at"
+        " IS NOT NULL UNION ALL SELECT destination FROM status_outbox WHERE next_attempt_at"
+        " IS NOT NULL) GROUP BY d"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+async def make_due_now(tx: Tx, destination: str, now: int) -> None:
+    """A unit came back: everything waiting for it is due at once (its backoff is over)."""
+    await tx.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?",
+        (now, destination, now),
+    )
+    await tx.execute(
+        "UPDATE status_outbox SET next_attempt_at = ? WHERE destination = ?"
+        " AND next_attempt_at > ?",
+        (now, destination, now),
+    )

@@ -41,8 +41,8 @@ from lienthong.node.runtime import context
 from lienthong.node.unit.documents import send_document
 from lienthong.protocol.codes import Urgency
 from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
+from lienthong.storage import outbox
 from lienthong.storage.db import Store, check_schema
-from lienthong.storage.outbox import outbox_for
 from lienthong.storage.users import add_user, get_user
 
 READY_SECONDS = 90.0  # 27 Python processes starting at once on 2 cores
@@ -336,7 +336,7 @@ class Demo:
 
     async def arrivals(self, envelope_id: str) -> dict[str, str]:
         async with context(self.dir_of(self.sender)) as ctx, ctx.store.read() as conn:
-            return {row.recipient: row.state for row in await outbox_for(conn, envelope_id)}
+            return {row.recipient: row.state for row in await outbox.rows_for(conn, envelope_id)}
 
 
 async def _login(data_dir: Path, username: str, role: str, display_name: str) -> dict[str, str]:

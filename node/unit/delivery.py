@@ -1,6 +1,6 @@
 """The delivery engine: one queue per destination, each with its own backoff.
 
-For each unit with envelopes or statuses due (storage.delivery), a worker
+For each unit with envelopes or statuses due (storage.outbox), a worker
 uploads the blobs, then posts the batch to the unit's peer API (addresses
 from the directory and, as hints, from LAN discovery); if the unit cannot be
 reached it deposits the batch at the centre's relay. Failures back off
@@ -32,7 +32,7 @@ from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import header_of_own_envelope
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import delivery as queue
+from lienthong.storage import outbox
 
 log = logging.getLogger("lienthong.delivery")
 
@@ -62,7 +62,7 @@ class DeliveryError(LienthongError):
 ATTEMPT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, ValueError, LienthongError)
 
 
-def within_bytes(items: list[queue.DueItem]) -> list[queue.DueItem]:
+def within_bytes(items: list[outbox.DueItem]) -> list[outbox.DueItem]:
     """The oldest items whose bytes fit one request (MAX_BATCH_BYTES); at least one."""
     total = 0
     for n, item in enumerate(items):
@@ -126,7 +126,7 @@ class DeliveryEngine:
         self.peers.pop(code, None)
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
-            await queue.make_due_now(tx, code, now)
+            await outbox.make_due_now(tx, code, now)
         self.wake()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -144,7 +144,7 @@ class DeliveryEngine:
     async def tick(self) -> None:
         """Start workers for destinations with something due, up to PIPELINE_DEPTH each."""
         async with self.ctx.store.read() as conn:
-            due = await queue.due_destinations(conn, self.ctx.clock())
+            due = await outbox.due_destinations(conn, self.ctx.clock())
         for code in due:
             running = self.active.get(code, set())
             if self.peers.get(code) and running:
@@ -190,7 +190,7 @@ class DeliveryEngine:
             # shows its items as due. Excluding them keeps an item from a second attempt.
             busy = set(self.in_flight)
             async with self.ctx.store.read() as conn:
-                due = await queue.due_for(conn, code, self.ctx.clock(), BATCH * PIPELINE_DEPTH)
+                due = await outbox.due_for(conn, code, self.ctx.clock(), BATCH * PIPELINE_DEPTH)
             items = within_bytes([i for i in due if (i.id, code) not in busy][:BATCH])
             ids = {(i.id, code) for i in items}
             self.in_flight |= ids
@@ -202,7 +202,7 @@ class DeliveryEngine:
             self.in_flight -= ids
         return True
 
-    async def _attempt(self, code: str, items: list[queue.DueItem]) -> None:
+    async def _attempt(self, code: str, items: list[outbox.DueItem]) -> None:
         errors = []
         addresses, relays = self.addresses(code), self.relays()
         for url, server_hostname in addresses:
@@ -253,7 +253,7 @@ class DeliveryEngine:
         directory = self.ctx.directory.current
         return [r.rstrip("/") for r in directory.relays] if directory else []
 
-    async def _back_off(self, code: str, items: list[queue.DueItem], error: str) -> None:
+    async def _back_off(self, code: str, items: list[outbox.DueItem], error: str) -> None:
         state = self.peers.setdefault(code, PeerState())
         state.last_error = error
         now = self.ctx.clock()
@@ -274,12 +274,12 @@ class DeliveryEngine:
         )
         async with self.ctx.store.write() as tx:
             for item in items:
-                await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+                await outbox.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
 
     # -- direct -----------------------------------------------------------------------------
 
     async def _post(
-        self, base: str, items: list[queue.DueItem], *, server_hostname: str | None, peer: str
+        self, base: str, items: list[outbox.DueItem], *, server_hostname: str | None, peer: str
     ) -> None:
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
@@ -334,16 +334,16 @@ class DeliveryEngine:
     async def _apply_results(
         self,
         peer: str,
-        envelopes: list[queue.DueItem],
-        statuses: list[queue.DueItem],
+        envelopes: list[outbox.DueItem],
+        statuses: list[outbox.DueItem],
         result: dict[str, Any],
     ) -> None:
         env_results = result.get("envelopes") or []
         st_results = result.get("statuses") or []
         if len(env_results) != len(envelopes) or len(st_results) != len(statuses):
             raise DeliveryError("the peer answered a different number of items")
-        failed: list[tuple[queue.DueItem, str]] = []
-        receipts: list[tuple[queue.DueItem, bytes]] = []
+        failed: list[tuple[outbox.DueItem, str]] = []
+        receipts: list[tuple[outbox.DueItem, bytes]] = []
         for item, res in zip(envelopes, env_results, strict=True):
             if isinstance(res, dict) and res.get("ok") and isinstance(res.get("status"), bytes):
                 receipts.append((item, res["status"]))
@@ -357,21 +357,21 @@ class DeliveryEngine:
         async with self.ctx.store.write() as tx:
             for item, res in zip(statuses, st_results, strict=True):
                 if isinstance(res, dict) and res.get("ok"):
-                    await queue.status_delivered(tx, item.id, at=now)
+                    await outbox.status_delivered(tx, item.id, at=now)
                 else:
                     failed.append((item, _describe(res)))
             for item, error in failed:
                 # A refused item backs off on its own attempts, however well the
                 # destination answers the rest of the batch.
                 later = now + backoff_ms(item.attempts + 1, self.random)
-                await queue.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+                await outbox.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
         self.metrics.delivered(peer, "direct", len(envelopes) + len(statuses) - len(failed))
         self.metrics.undelivered(peer, "direct", len(failed))  # metrics: refused items
         if failed:
             log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
 
     async def _upload_blobs(
-        self, base: str, envelopes: list[queue.DueItem], server_hostname: str | None
+        self, base: str, envelopes: list[outbox.DueItem], server_hostname: str | None
     ) -> None:
         seen: set[str] = set()
         for item in envelopes:
@@ -406,7 +406,7 @@ class DeliveryEngine:
 
     # -- relay ------------------------------------------------------------------------------
 
-    async def _deposit(self, relay: str, code: str, items: list[queue.DueItem]) -> None:
+    async def _deposit(self, relay: str, code: str, items: list[outbox.DueItem]) -> None:
         base = relay.rsplit("/v1/", 1)[0]
         started = time.perf_counter()  # metrics
         envelopes = [i for i in items if i.kind == "envelope"]
@@ -428,13 +428,13 @@ class DeliveryEngine:
             for item, ok in zip(envelopes + statuses, accepted, strict=True):
                 if not ok:
                     later = now + backoff_ms(item.attempts + 1, self.random)
-                    await queue.retry_later(
+                    await outbox.retry_later(
                         tx, item, next_attempt_at=later, error="refused by the relay", at=now
                     )
                 elif item.kind == "envelope":
-                    await queue.apply_delivery_event(tx, item.id, code, Event.DEPOSITED, at=now)
+                    await outbox.apply_delivery_event(tx, item.id, code, Event.DEPOSITED, at=now)
                 else:
-                    await queue.status_delivered(tx, item.id, at=now)
+                    await outbox.status_delivered(tx, item.id, at=now)
         taken = sum(1 for ok in accepted if ok)  # metrics
         self.metrics.delivered(code, "relay", taken)
         self.metrics.undelivered(code, "relay", len(items) - taken)

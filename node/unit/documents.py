@@ -34,8 +34,7 @@ from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.states import STATUS_OF_STATE, DocState, RecallState
 from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import audit
-from lienthong.storage import delivery as queue
+from lienthong.storage import audit, outbox
 from lienthong.storage.documents import (
     DocumentRecord,
     change_recall,
@@ -45,7 +44,6 @@ from lienthong.storage.documents import (
     record_incoming,
     record_outgoing,
 )
-from lienthong.storage.outbox import outbox_for
 from lienthong.storage.registers import (
     IncomingEntry,
     OutgoingEntry,
@@ -282,7 +280,7 @@ async def receive_envelopes(
     if to_store or again:
         async with ctx.store.write() as tx:
             for header in again:
-                await queue.queue_arrival(tx, header.id, header.sender, at=now)
+                await outbox.queue_arrival(tx, header.id, header.sender, at=now)
             for i, envelope, record, status, raw_status in to_store:
                 if await record_incoming(tx, record, envelope.raw, at=now):
                     # Direct delivery returns the 01 in the answer (the sender retries
@@ -300,7 +298,7 @@ async def receive_envelopes(
                         continue
                     results[i] = given[header.id]
                     if via == "relay":
-                        await queue.queue_arrival(tx, header.id, header.sender, at=now)
+                        await outbox.queue_arrival(tx, header.id, header.sender, at=now)
     return results  # type: ignore[return-value]
 
 
@@ -346,7 +344,7 @@ async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) 
         ),
     )
     if queue_it:
-        await queue.queue_status(tx, status.id, status.to, at=status.at)
+        await outbox.queue_status(tx, status.id, status.to, at=status.at)
 
 
 async def receive_status(ctx: NodeContext, raw: bytes, *, via: str) -> bool:
@@ -412,7 +410,7 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
                 f"status {s.id} from {s.sender} for envelope {s.envelope}, which this "
                 "node never sent"
             )
-        await queue.delivery_state(tx, s.envelope, s.sender)  # NotFound if not a recipient
+        await outbox.delivery_state(tx, s.envelope, s.sender)  # NotFound if not a recipient
         if s.code is StatusCode.ARRIVED and await envelope_sha256(tx, s.envelope) != s.receipt:
             raise InvalidField(
                 "status", "receipt", f"{s.sender}'s receipt does not match the envelope sent"
@@ -441,7 +439,7 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
             details={"status": s.id},
         )
     else:
-        await queue.apply_status(tx, s.envelope, s.sender, s.code, at=now)
+        await outbox.apply_status(tx, s.envelope, s.sender, s.code, at=now)
     return True
 
 
@@ -556,7 +554,7 @@ async def recall(
         doc = await get_document(tx, document_id)
         if doc is None or doc.direction != "out":
             raise DocumentError(f"no outgoing document {document_id}")
-        recipients = [row.recipient for row in await outbox_for(tx, document_id)]
+        recipients = [row.recipient for row in await outbox.rows_for(tx, document_id)]
         serial = _signer_serial(ctx)
         for code in recipients:
             status = Status(

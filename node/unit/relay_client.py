@@ -44,7 +44,6 @@ from lienthong.protocol.states import TransitionError
 from lienthong.protocol.status import verify_status
 from lienthong.protocol.wire import Fields, pack, unpack
 from lienthong.storage import audit
-from lienthong.storage.delivery import apply_delivery_event, requeue_status
 from lienthong.storage.errors import (
     BlobError,
     BlobHashMismatch,
@@ -53,6 +52,7 @@ from lienthong.storage.errors import (
     NotFound,
     StoreError,
 )
+from lienthong.storage.outbox import apply_delivery_event, requeue_status
 
 log = logging.getLogger("lienthong.relay")
 

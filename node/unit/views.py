@@ -12,8 +12,8 @@ from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.envelope import verify_envelope
 from lienthong.protocol.errors import Expired, Revoked, UnknownSigner
+from lienthong.storage import outbox
 from lienthong.storage.directory import archived_certificate
-from lienthong.storage.outbox import outbox_for
 from lienthong.storage.statuses import statuses_of
 
 
@@ -34,7 +34,7 @@ async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
             "updated": when(row.updated_at),
             "updated_at": row.updated_at,
         }
-        for row in await outbox_for(conn, envelope_id)
+        for row in await outbox.rows_for(conn, envelope_id)
     ]
 
 

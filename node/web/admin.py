@@ -13,8 +13,8 @@ from lienthong.node.times import when
 from lienthong.node.unit.delivery import DELIVERY
 from lienthong.node.web.auth import MAX_PASSWORD_CHARS
 from lienthong.node.web.base import USER, context_of, render, requires, tr
-from lienthong.storage.delivery import queue_depths
 from lienthong.storage.directory import latest_directory
+from lienthong.storage.outbox import queue_depths
 from lienthong.storage.users import (
     MAX_USERNAME_CHARS,
     MIN_PASSWORD_CHARS,

@@ -11,7 +11,7 @@ from lienthong.node.metrics import OTHER_DESTINATION, metrics_of
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.web import create_web_app
-from lienthong.storage import delivery as queue
+from lienthong.storage import outbox
 from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, NOW, Clock, make_context, make_directory
 from tests.node.unit.test_documents import letter
@@ -131,7 +131,7 @@ async def test_delivery_engine_counts_accepted_and_refused_items(units, scrape):
     first = await service.send_document(a, letter(), [B], actor="vt.a")
     await service.send_document(a, letter(number=2341), [B], actor="vt.a")
     async with a.store.read() as conn:
-        due = await queue.due_for(conn, B, a.clock() + DAY, 10)
+        due = await outbox.due_for(conn, B, a.clock() + DAY, 10)
         raw = await get_envelope_raw(conn, first)
     receipt = await service.receive_envelope(b, raw, via="direct")
     answers = {first: {"ok": True, "status": receipt}}

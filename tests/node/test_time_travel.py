@@ -51,7 +51,7 @@ from lienthong.storage import audit
 from lienthong.storage import relay as mailbox
 from lienthong.storage.centre import directory_contents
 from lienthong.storage.documents import get_envelope_raw
-from lienthong.storage.outbox import OutboxRow, outbox_for
+from lienthong.storage.outbox import OutboxRow, rows_for
 from lienthong.storage.statuses import statuses_of
 from tests.node.helpers import DAY, Clock
 from tests.node.tls_federation import federation, letter, until
@@ -203,7 +203,7 @@ async def send(node: Node, to: list[str]) -> str:
 
 async def outbox(node: Node, envelope_id: str, recipient: str) -> OutboxRow:
     async with node.ctx.store.read() as conn:
-        rows = await outbox_for(conn, envelope_id)
+        rows = await rows_for(conn, envelope_id)
     (row,) = [r for r in rows if r.recipient == recipient]
     return row
 

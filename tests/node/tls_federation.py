@@ -34,8 +34,7 @@ from lienthong.protocol.certificate import issue_certificate
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
 from lienthong.protocol.document import DocumentMetadata, Organisation
-from lienthong.storage import audit
-from lienthong.storage import delivery as queue
+from lienthong.storage import audit, outbox
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.db import Store, unix_ms
 from lienthong.storage.documents import get_envelope_raw
@@ -286,7 +285,7 @@ async def send(unit: Unit, to: list[str], files: list[Path] = ()) -> tuple[str, 
 
 async def state(unit: Unit, envelope_id: str, recipient: str) -> Delivery:
     async with unit.ctx.store.read() as conn:
-        return await queue.delivery_state(conn, envelope_id, recipient)
+        return await outbox.delivery_state(conn, envelope_id, recipient)
 
 
 async def actions(ctx: NodeContext) -> list[str]:

@@ -7,10 +7,10 @@ import pytest
 
 from lienthong.protocol.states import DocState, RecallState, TransitionError
 from lienthong.storage import documents as docs
+from lienthong.storage import outbox
 from lienthong.storage.db import Store
 from lienthong.storage.documents import DocumentRecord
 from lienthong.storage.errors import Conflict, NotFound, StoreError
-from lienthong.storage.outbox import outbox_for
 
 MakeDoc = Callable[..., DocumentRecord]
 
@@ -53,7 +53,7 @@ async def test_record_outgoing_writes_document_envelope_outbox_audit(
         )
     async with store.read() as conn:
         stored = await docs.get_document(conn, doc.id)
-        rows = await outbox_for(conn, doc.id)
+        rows = await outbox.rows_for(conn, doc.id)
         assert await docs.get_envelope_raw(conn, doc.id) == envelope
     assert stored is not None and stored.state == "sent"
     assert [(r.recipient, r.state, r.attempts, r.next_attempt_at) for r in rows] == [

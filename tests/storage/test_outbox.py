@@ -1,69 +1,203 @@
-"""Outbox rows, status events and the directory cache."""
+"""The outbox: rows created by a send, what is due, each delivery state change checked
+against protocol.delivery's table with its audit entry; status events and the directory cache."""
 
 from collections.abc import Callable
 
 import pytest
 
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery, Event
+from lienthong.protocol.states import TransitionError
+from lienthong.storage import audit, outbox
 from lienthong.storage.db import Store
 from lienthong.storage.directory import latest_directory, save_directory
 from lienthong.storage.documents import DocumentRecord, record_outgoing
 from lienthong.storage.errors import Conflict, NotFound, RollbackRefused
-from lienthong.storage.outbox import due_outbox, outbox_for, update_outbox
 from lienthong.storage.statuses import StatusEvent, record_status, statuses_of
+
+A, B = "000.00.02.H53", "000.00.03.H53"
 
 
 async def _send(store: Store, doc: DocumentRecord, recipients: list[str], at: int) -> None:
     async with store.write() as tx:
-        await record_outgoing(tx, doc, b"envelope", recipients, actor="clerk", at=at)
+        raw = b"envelope:" + doc.id.encode()
+        await record_outgoing(tx, doc, raw, recipients, actor="vt", at=at)
 
 
-async def test_due_rows_and_updates(store: Store, make_doc: Callable[..., DocumentRecord]) -> None:
-    """Rows are due from their next_attempt_at; a delivered row (NULL) is never due."""
+async def _delivery_audit(store: Store) -> list[audit.AuditEntry]:
+    async with store.read() as conn:
+        return [e for e in await audit.entries(conn) if e.action == "delivery.state"]
+
+
+async def test_a_send_queues_one_row_per_recipient_due_at_once(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """Each recipient's row is QUEUED and due from the send; what is due comes oldest first."""
     first, second = make_doc(1, direction="out"), make_doc(2, direction="out")
-    await _send(store, first, ["A", "B"], at=100)
-    await _send(store, second, ["A"], at=200)
+    await _send(store, first, [A, B], at=100)
+    await _send(store, second, [A], at=200)
     async with store.read() as conn:
-        assert await due_outbox(conn, 50) == []
-        due = await due_outbox(conn, 150)
-    assert [(r.envelope_id, r.recipient) for r in due] == [(first.id, "A"), (first.id, "B")]
-    async with store.write() as tx:
-        await update_outbox(
-            tx,
-            first.id,
-            "A",
-            state="delivered",
-            attempts=1,
-            next_attempt_at=None,
-            last_error=None,
-            at=160,
-        )
-        await update_outbox(
-            tx,
-            first.id,
-            "B",
-            state="retry",
-            attempts=1,
-            next_attempt_at=5000,
-            last_error="connection refused",
-            at=160,
-        )
-    async with store.read() as conn:
-        due = await due_outbox(conn, 1000, limit=10)
-        rows = await outbox_for(conn, first.id)
-    assert [(r.envelope_id, r.recipient) for r in due] == [(second.id, "A")]
-    assert [(r.state, r.attempts, r.last_error, r.updated_at) for r in rows] == [
-        ("delivered", 1, None, 160),
-        ("retry", 1, "connection refused", 160),
+        rows = await outbox.rows_for(conn, first.id)
+        assert await outbox.due_destinations(conn, 50) == []
+        assert sorted(await outbox.due_destinations(conn, 150)) == [A, B]
+        assert await outbox.next_due_at(conn) == 100
+        due = await outbox.due_for(conn, A, 1000, limit=10)
+        assert await outbox.queue_depths(conn) == {A: 2, B: 1}
+    assert [(r.recipient, r.state, r.attempts, r.next_attempt_at) for r in rows] == [
+        (A, Delivery.QUEUED, 0, 100),
+        (B, Delivery.QUEUED, 0, 100),
+    ]
+    assert [(i.kind, i.id, i.raw) for i in due] == [
+        ("envelope", first.id, b"envelope:" + first.id.encode()),
+        ("envelope", second.id, b"envelope:" + second.id.encode()),
     ]
 
 
-async def test_update_of_unknown_row(store: Store) -> None:
-    """Updating a row that does not exist raises NotFound."""
+async def test_a_failed_attempt_waits_keeping_its_state_until_the_unit_comes_back(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """retry_later counts the attempt and moves the due time, not the state; make_due_now
+    brings the row back at once."""
+    doc = make_doc(1, direction="out")
+    await _send(store, doc, [A], at=100)
+    async with store.read() as conn:
+        (item,) = await outbox.due_for(conn, A, 100, limit=10)
+    async with store.write() as tx:
+        await outbox.retry_later(tx, item, next_attempt_at=5000, error="refused", at=160)
+    async with store.read() as conn:
+        assert await outbox.due_for(conn, A, 4999, limit=10) == []
+        (row,) = await outbox.rows_for(conn, doc.id)
+    assert (row.state, row.attempts, row.next_attempt_at, row.last_error, row.updated_at) == (
+        Delivery.QUEUED,
+        1,
+        5000,
+        "refused",
+        160,
+    )
+    async with store.write() as tx:
+        await outbox.make_due_now(tx, A, 200)
+    async with store.read() as conn:
+        assert [i.id for i in await outbox.due_for(conn, A, 200, limit=10)] == [doc.id]
+
+
+async def test_an_engine_event_moves_the_state_by_the_table_with_its_audit_entry(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """Deposited: QUEUED -> RELAYED, nothing more due, one audit entry naming both states."""
+    doc = make_doc(1, direction="out")
+    await _send(store, doc, [A], at=100)
+    async with store.write() as tx:
+        state = await outbox.apply_delivery_event(tx, doc.id, A, Event.DEPOSITED, at=150)
+    async with store.read() as conn:
+        (row,) = await outbox.rows_for(conn, doc.id)
+    assert state is Delivery.RELAYED and row.state == Delivery.RELAYED
+    assert row.next_attempt_at is None
+    (entry,) = await _delivery_audit(store)
+    assert (entry.subject, entry.at, entry.details) == (
+        doc.id,
+        150,
+        {"recipient": A, "from": "queued", "to": "relayed", "why": "deposited"},
+    )
+
+
+async def test_an_event_the_table_refuses_changes_nothing(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """A second deposit, or a requeue of a live delivery, raises TransitionError; the row and
+    the audit log stay as they were, and an envelope not sent to that unit is NotFound."""
+    doc = make_doc(1, direction="out")
+    await _send(store, doc, [A], at=100)
+    async with store.write() as tx:
+        await outbox.apply_delivery_event(tx, doc.id, A, Event.DEPOSITED, at=150)
+    for event in (Event.DEPOSITED, Event.REQUEUED):
+        with pytest.raises(TransitionError, match="relayed"):
+            async with store.write() as tx:
+                await outbox.apply_delivery_event(tx, doc.id, A, event, at=160)
     with pytest.raises(NotFound):
         async with store.write() as tx:
-            await update_outbox(
-                tx, "X", "A", state="s", attempts=1, next_attempt_at=None, last_error=None, at=1
-            )
+            await outbox.apply_delivery_event(tx, doc.id, B, Event.DEPOSITED, at=160)
+    async with store.read() as conn:
+        (row,) = await outbox.rows_for(conn, doc.id)
+    assert (row.state, row.updated_at) == (Delivery.RELAYED, 150)
+    assert len(await _delivery_audit(store)) == 1
+
+
+async def test_an_expired_delivery_is_requeued_and_due_at_once(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """Expired at the relay, then requeued: QUEUED again, due at the requeue's time."""
+    doc = make_doc(1, direction="out")
+    await _send(store, doc, [A], at=100)
+    async with store.write() as tx:
+        await outbox.apply_delivery_event(tx, doc.id, A, Event.EXPIRED, at=150)
+    async with store.read() as conn:
+        assert await outbox.due_for(conn, A, 10**9, limit=10) == []
+    async with store.write() as tx:
+        await outbox.apply_delivery_event(tx, doc.id, A, Event.REQUEUED, at=300)
+    async with store.read() as conn:
+        (row,) = await outbox.rows_for(conn, doc.id)
+    assert (row.state, row.next_attempt_at) == (Delivery.QUEUED, 300)
+    assert [e.details["to"] for e in await _delivery_audit(store)] == ["expired", "queued"]
+
+
+async def test_statuses_move_a_delivery_forward_only(
+    store: Store, make_doc: Callable[..., DocumentRecord]
+) -> None:
+    """03 after 01 moves it on and stops attempts; a late 01 is kept out of the state and
+    writes no audit entry."""
+    doc = make_doc(1, direction="out")
+    await _send(store, doc, [A], at=100)
+    async with store.write() as tx:
+        await outbox.apply_status(tx, doc.id, A, StatusCode.ARRIVED, at=110)
+        await outbox.apply_status(tx, doc.id, A, StatusCode.ACCEPTED, at=120)
+        late = await outbox.apply_status(tx, doc.id, A, StatusCode.ARRIVED, at=130)
+    async with store.read() as conn:
+        (row,) = await outbox.rows_for(conn, doc.id)
+        assert await outbox.delivery_state(conn, doc.id, A) is Delivery.ACCEPTED
+    assert late is Delivery.ACCEPTED and row.next_attempt_at is None
+    assert [(e.details["to"], e.details["why"]) for e in await _delivery_audit(store)] == [
+        ("arrived", "status 01"),
+        ("accepted", "status 03"),
+    ]
+
+
+def _status(n: int, envelope: str, to: str, code: int = 3) -> StatusEvent:
+    return StatusEvent(f"01S{n:023d}", envelope, B, to, code, 10, b"raw", "out")
+
+
+async def test_an_outgoing_status_is_queued_once_delivered_and_requeued(store: Store) -> None:
+    """queue_status is idempotent; a delivered status is not due; the relay dropping it makes
+    it due again."""
+    status = _status(1, "E", A)
+    async with store.write() as tx:
+        await record_status(tx, status)
+        await outbox.queue_status(tx, status.id, A, at=100)
+        await outbox.queue_status(tx, status.id, A, at=200)
+    async with store.read() as conn:
+        (item,) = await outbox.due_for(conn, A, 150, limit=10)
+    assert (item.kind, item.id, item.raw) == ("status", status.id, b"raw")
+    async with store.write() as tx:
+        await outbox.status_delivered(tx, status.id, at=160)
+    async with store.read() as conn:
+        assert await outbox.due_for(conn, A, 10**9, limit=10) == []
+        assert await outbox.next_due_at(conn) is None
+    async with store.write() as tx:
+        await outbox.requeue_status(tx, status.id, at=400)
+    async with store.read() as conn:
+        assert [i.id for i in await outbox.due_for(conn, A, 400, limit=10)] == [status.id]
+
+
+async def test_a_01_given_in_a_direct_answer_is_queued_once(store: Store) -> None:
+    """queue_arrival queues this node's 01 for the envelope, and only once."""
+    arrival, other = _status(1, "E", A, code=1), _status(2, "E", A, code=3)
+    async with store.write() as tx:
+        await record_status(tx, arrival)
+        await record_status(tx, other)
+        await outbox.queue_arrival(tx, "E", A, at=100)
+        await outbox.queue_arrival(tx, "E", A, at=200)
+    async with store.read() as conn:
+        due = await outbox.due_for(conn, A, 10**9, limit=10)
+    assert [(i.id, i.kind) for i in due] == [(arrival.id, "status")]
 
 
 async def test_status_is_stored_once(store: Store) -> None:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 import pytest
 
+from lienthong.protocol.delivery import Event
 from lienthong.protocol.report import DELIVERY_BUCKETS, MS_PER_DAY, DayFigures, Report, day_start_ms
 from lienthong.protocol.states import DocState
 from lienthong.storage.centre import add_token, bind_token, put_unit
@@ -16,7 +17,7 @@ from lienthong.storage.documents import (
     record_outgoing,
 )
 from lienthong.storage.errors import StoreError
-from lienthong.storage.outbox import update_outbox
+from lienthong.storage.outbox import apply_delivery_event
 from lienthong.storage.relay import MailItem, deposit
 from lienthong.storage.reports import (
     MAX_RANGE_DAYS,
@@ -69,10 +70,7 @@ async def test_a_unit_counts_its_documents_times_failures_and_open_work(
         await record_status(tx, _status(3, first.id, B, 3, sent + 20_000))  # not an arrival
         await record_status(tx, _status(4, first.id, C, 1, sent + 120_000))
         await record_status(tx, _status(5, early.id, B, 1, START + 10))
-        await update_outbox(
-            tx, second.id, B, state="failed", attempts=3, next_attempt_at=None,
-            last_error="revoked", at=START + 30 * HOUR,
-        )  # fmt: skip
+        await apply_delivery_event(tx, second.id, B, Event.FAILED, at=START + 30 * HOUR)
     async with store.read() as conn:
         days, unprocessed = await unit_figures(conn, START, START + 2 * MS_PER_DAY - 1)
     assert days == [

@@ -26,8 +26,8 @@ from lienthong.protocol.document import (
     parse_number_notation,
 )
 from lienthong.protocol.states import DocState
-from lienthong.storage.delivery import queue_depths
 from lienthong.storage.documents import get_document, get_envelope_raw, list_documents
+from lienthong.storage.outbox import queue_depths
 from lienthong.storage.statuses import statuses_of
 
 PAGE = 500  # storage.documents.MAX_PAGE

@@ -22,7 +22,7 @@ from lienthong.protocol.envelope import open_envelope, verify_envelope
 from lienthong.protocol.errors import DecodeError, NotARecipient
 from lienthong.protocol.status import make_status
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import delivery as delivery_queue
+from lienthong.storage import outbox
 from lienthong.storage import relay as mailbox
 from lienthong.storage.centre import get_unit, put_unit
 from lienthong.storage.documents import get_document
@@ -382,11 +382,11 @@ async def test_an_expired_status_goes_back_to_its_author_to_be_sent_again(fed):
     assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
     await b.engine.deliver(A)  # B's 01 for A is deposited too (A serves no peer API here)
     async with b.ctx.store.read() as conn:
-        assert await delivery_queue.due_for(conn, A, fed.clock(), 10) == []
+        assert await outbox.due_for(conn, A, fed.clock(), 10) == []
     fed.clock.advance(31 * DAY)
     assert (await sweep_once(fed.centre)).notices == 1
     assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
     async with b.ctx.store.read() as conn:
-        due = await delivery_queue.due_for(conn, A, fed.clock(), 10)
+        due = await outbox.due_for(conn, A, fed.clock(), 10)
     assert [(i.kind, i.destination) for i in due] == [("status", A)]
     assert envelope_id

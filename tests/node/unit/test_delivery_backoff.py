@@ -7,7 +7,7 @@ from lienthong.crypto.keys import NodeKeys
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import BACKOFF_BASE_MS, DeliveryEngine
 from lienthong.protocol.document import DocumentMetadata, Organisation
-from lienthong.storage.delivery import queue_depths
+from lienthong.storage.outbox import queue_depths
 from tests.node.helpers import Clock, make_context, make_directory
 
 A, B = "000.00.02.H53", "000.00.03.H53"

@@ -12,7 +12,7 @@ from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.document import DocumentMetadata, Organisation
 from lienthong.protocol.errors import NotARecipient
 from lienthong.protocol.states import DocState, TransitionError
-from lienthong.storage import delivery as queue
+from lienthong.storage import outbox
 from lienthong.storage.audit import verify
 from lienthong.storage.documents import get_document, get_envelope_raw
 from lienthong.storage.registers import IncomingEntry, list_register, register_incoming
@@ -74,10 +74,10 @@ async def test_letter_travels_and_comes_back_registered(units, tmp_path):
     number = await service.process_document(b, envelope_id, DocState.ACCEPTED, actor="vt.b")
     assert number == 1
     async with b.store.read() as conn:
-        status_raw = (await queue.due_for(conn, A, b.clock(), 10))[0].raw
+        status_raw = (await outbox.due_for(conn, A, b.clock(), 10))[0].raw
     await service.receive_status(a, status_raw, via="direct")
     async with a.store.read() as conn:
-        assert await queue.delivery_state(conn, envelope_id, B) is Delivery.ACCEPTED
+        assert await outbox.delivery_state(conn, envelope_id, B) is Delivery.ACCEPTED
     out = tmp_path / "out.pdf"
     decrypt_to(b.blobs, service.stored_body(await _doc(b, envelope_id)).attachments[0], out)
     assert out.read_bytes() == attachment.read_bytes()
@@ -121,15 +121,15 @@ async def test_a_01_lost_on_a_direct_answer_goes_back_when_the_relay_brings_the_
     raw = await envelope_of(a, envelope_id)
     receipt = await service.receive_envelope(b, raw, via="direct")  # the answer is lost
     async with b.store.read() as conn:
-        assert await queue.due_for(conn, A, b.clock(), 10) == []  # it travelled in the answer
+        assert await outbox.due_for(conn, A, b.clock(), 10) == []  # it travelled in the answer
     assert await service.receive_envelope(b, raw, via="relay") == receipt
     assert await service.receive_envelope(b, raw, via="relay") == receipt  # a second copy
     async with b.store.read() as conn:
-        due = await queue.due_for(conn, A, b.clock(), 10)
+        due = await outbox.due_for(conn, A, b.clock(), 10)
     assert [(d.kind, d.raw) for d in due] == [("status", receipt)]
     assert await service.receive_status(a, due[0].raw, via="relay")
     async with a.store.read() as conn:
-        assert await queue.delivery_state(conn, envelope_id, B) is Delivery.ARRIVED
+        assert await outbox.delivery_state(conn, envelope_id, B) is Delivery.ARRIVED
 
 
 async def test_status_for_an_envelope_never_sent_is_refused(units):
@@ -203,7 +203,7 @@ async def test_recall_agreed_and_refused(units):
         requests = {
             i.destination: i.raw
             for d in (B, C)
-            for i in await queue.due_for(conn, d, a.clock(), 10)
+            for i in await outbox.due_for(conn, d, a.clock(), 10)
         }
     for code, ctx in ((B, b), (C, c)):
         await service.receive_status(ctx, requests[code], via="direct")
@@ -213,12 +213,12 @@ async def test_recall_agreed_and_refused(units):
     await service.answer_recall(c, envelope_id, agree=False, actor="vt.c", reason="đã xử lý")
     for ctx in (b, c):
         async with ctx.store.read() as conn:
-            answer = (await queue.due_for(conn, A, ctx.clock(), 10))[-1].raw
+            answer = (await outbox.due_for(conn, A, ctx.clock(), 10))[-1].raw
         await service.receive_status(a, answer, via="direct")
     assert (await _doc(b, envelope_id)).state == DocState.RECALLED
     async with a.store.read() as conn:
-        assert await queue.delivery_state(conn, envelope_id, B) is Delivery.RECALLED
-        assert await queue.delivery_state(conn, envelope_id, C) is Delivery.ARRIVED
+        assert await outbox.delivery_state(conn, envelope_id, B) is Delivery.RECALLED
+        assert await outbox.delivery_state(conn, envelope_id, C) is Delivery.ARRIVED
     with pytest.raises(TransitionError):
         await service.process_document(b, envelope_id, DocState.ACCEPTED, actor="vt.b")
 
@@ -229,7 +229,7 @@ async def test_a_recall_that_overtakes_its_envelope_can_be_taken_later(units):
     envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
     await service.recall(a, envelope_id, actor="vt.a", reason="sai số")
     async with a.store.read() as conn:
-        request = [i for i in await queue.due_for(conn, B, a.clock(), 10) if i.kind == "status"]
+        request = [i for i in await outbox.due_for(conn, B, a.clock(), 10) if i.kind == "status"]
     with pytest.raises(service.EnvelopeNotHereYet):
         await service.receive_status(b, request[0].raw, via="relay")
     await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")

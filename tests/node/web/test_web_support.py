@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from lienthong.crypto.keys import NodeKeys
 from lienthong.node.unit import documents as service
 from lienthong.node.web import create_web_app
-from lienthong.storage import delivery as queue
+from lienthong.storage import outbox
 from lienthong.storage.documents import get_document, get_envelope_raw
 from lienthong.storage.users import add_user
 from tests.node.helpers import Clock, make_context, make_directory
@@ -111,7 +111,7 @@ async def return_statuses(recipient, sender) -> None:
     """Carry every status the recipient queued for the sender back to it."""
     code = sender.config.code
     async with recipient.store.read() as conn:
-        due = await queue.due_for(conn, code, recipient.clock() + 10**9, 100)
+        due = await outbox.due_for(conn, code, recipient.clock() + 10**9, 100)
     for item in due:
         if item.kind == "status":
             await service.receive_status(sender, item.raw, via="direct")
