@@ -79,6 +79,30 @@ class Directory:
         cert = self._current.get(code)
         return cert is not None and self.centre_url in cert.endpoints
 
+    def tls_pins(self, code: str, now: int, limit: int = 2) -> frozenset[bytes]:
+        """SHA-256 digests of the TLS leaves `code` may present: its unrevoked certificates
+        still valid at `now`, newest first (the current one and, during a rotation's
+        overlap, the previous). Empty if the directory holds none."""
+        certs = sorted(
+            (
+                c
+                for c in self.certificates
+                if c.code == code and c.serial not in self.revoked and c.not_after > now
+            ),
+            key=lambda c: c.serial,
+            reverse=True,
+        )
+        return frozenset(c.tls_sha256 for c in certs[:limit])
+
+    def codes_serving(self, base_url: str) -> list[str]:
+        """The units whose certified endpoints include `base_url` (the centre, a relay)."""
+        base = base_url.rstrip("/")
+        return sorted(
+            code
+            for code, cert in self._current.items()
+            if any(e.rstrip("/") == base for e in cert.endpoints)
+        )
+
     def units(self) -> list[NodeCertificate]:
         return sorted(self._current.values(), key=lambda c: c.code)
 

@@ -25,7 +25,15 @@ ROOT = keys("root")
 DAY = 86_400_000
 
 
-def cert(code: str, serial: int, name: str = "Sở Nội vụ", owner: str | None = None) -> bytes:
+def cert(
+    code: str,
+    serial: int,
+    name: str = "Sở Nội vụ",
+    owner: str | None = None,
+    tls: bytes = b"\x22" * 32,
+    not_after: int = NOW + 365 * DAY,
+    endpoints: tuple[str, ...] = ("https://127.0.0.1:7001",),
+) -> bytes:
     k = keys(owner or code)
     return issue_certificate(
         ROOT,
@@ -34,11 +42,11 @@ def cert(code: str, serial: int, name: str = "Sở Nội vụ", owner: str | Non
         name=name,
         sign_key=k.sign_public,
         enc_key=k.enc_public,
-        tls_sha256=b"\x22" * 32,
-        endpoints=["https://127.0.0.1:7001"],
+        tls_sha256=tls,
+        endpoints=list(endpoints),
         reachable=True,
         not_before=NOW - DAY,
-        not_after=NOW + 365 * DAY,
+        not_after=not_after,
     )
 
 
@@ -166,3 +174,43 @@ def test_the_centre_is_known_as_the_centre():
     )
     d = verify_directory(directory(certs=[cert(A, 1), centre]), ROOT.sign_public, now=NOW)
     assert d.is_centre("000.00.00.H53") and not d.is_centre(A) and not d.is_centre(B)
+
+
+def test_tls_pins_are_the_unit_s_current_and_previous_leaves():
+    """Pins: the newest two unrevoked, unexpired certificates of the unit, never another's."""
+    d = verify_directory(
+        directory(
+            revoked=[4],
+            certs=[
+                cert(A, 1, tls=b"\x01" * 32),
+                cert(A, 3, owner="A-2", tls=b"\x03" * 32),
+                cert(A, 4, owner="A-3", tls=b"\x04" * 32),
+                cert(A, 5, owner="A-4", tls=b"\x05" * 32),
+                cert(B, 2, tls=b"\x02" * 32),
+            ],
+        ),
+        ROOT.sign_public,
+        now=NOW,
+    )
+    assert d.tls_pins(A, NOW) == {b"\x05" * 32, b"\x03" * 32}  # 4 is revoked, 1 is older
+    assert d.tls_pins(B, NOW) == {b"\x02" * 32}
+    assert d.tls_pins("000.00.99.H53", NOW) == frozenset()
+
+
+def test_an_ended_certificate_is_no_pin():
+    """A certificate past its end is not a pin, even the unit's only one."""
+    d = verify_directory(
+        directory(certs=[cert(A, 1, not_after=NOW + DAY), cert(B, 2)]), ROOT.sign_public, now=NOW
+    )
+    assert d.tls_pins(A, NOW) and d.tls_pins(A, NOW + 2 * DAY) == frozenset()
+
+
+def test_the_units_serving_a_url_are_found_by_their_endpoints():
+    """codes_serving matches a certified endpoint exactly (trailing slash aside)."""
+    d = verify_directory(
+        directory(certs=[cert(A, 1, endpoints=("https://centre.example:7000/",)), cert(B, 2)]),
+        ROOT.sign_public,
+        now=NOW,
+    )
+    assert d.codes_serving("https://centre.example:7000") == [A]
+    assert d.codes_serving("https://centre.example:7001") == []
