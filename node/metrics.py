@@ -18,7 +18,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector
 
+from lienthong.node import __version__
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
+from lienthong.node.health import certificate_ends
 from lienthong.storage.outbox import queue_depths
 
 ROUTE_NAME = "metrics"
@@ -60,6 +62,20 @@ class _ScrapeCollector(Collector):
             "Envelopes from other units held in this node's store.",
             value=self.metrics.snapshot.received,
         )
+        build = GaugeMetricFamily(
+            "lienthong_build_info", "The lienthong version this node runs.", labels=["version"]
+        )
+        build.add_metric([__version__], 1)
+        yield build
+        now = ctx.clock()
+        ends = GaugeMetricFamily(
+            "lienthong_certificate_expires_in_seconds",
+            "Seconds until this node's certificate ends (node: in the directory; tls: served).",
+            labels=["certificate"],
+        )
+        for name, end in sorted(certificate_ends(ctx).items()):
+            ends.add_metric([name], (end - now) / 1000)
+        yield ends
         directory = ctx.directory.current
         yield GaugeMetricFamily(
             "lienthong_directory_version",
@@ -68,7 +84,6 @@ class _ScrapeCollector(Collector):
         )
         if directory is None:
             return
-        now = ctx.clock()
         yield GaugeMetricFamily(
             "lienthong_directory_age_seconds",
             "Seconds since the centre issued the directory in force.",
@@ -167,16 +182,20 @@ async def metrics_handler(request: web.Request) -> web.Response:
     return response
 
 
+# Routes a monitor reads without a login: the scrape and the health check.
+PUBLIC_ROUTES = (ROUTE_NAME, "healthz")
+
+
 @web.middleware
 async def public_metrics(request: web.Request, handler):
-    """Serve /metrics before the session middleware: a scraper has no login.
+    """Serve /metrics and /healthz before the session middleware: a monitor has no login.
 
     Placed first in the web app's middlewares; every other route goes on to the
     session middleware unchanged.
     """
     route = request.match_info.route
-    if getattr(route, "name", None) == ROUTE_NAME and request.method in ("GET", "HEAD"):
-        return await metrics_handler(request)
+    if getattr(route, "name", None) in PUBLIC_ROUTES and request.method in ("GET", "HEAD"):
+        return await route.handler(request)
     return await handler(request)
 
 

@@ -55,6 +55,8 @@ class Check:
     status: str
     finding: str
     fix: str = ""
+    # (label, value, unit) for monitoring: `doctor --nagios` prints them as perfdata.
+    perf: tuple[tuple[str, float, str], ...] = ()
 
 
 class _Inspection:
@@ -192,7 +194,12 @@ def _validity(name: str, what: str, not_after_ms: int, now: int, fix: str) -> Ch
         status,
         f"{what} valid for {days} more days (until {iso(not_after_ms)})",
         fix if status == WARN else "",
+        perf=((_label(name) + "_days", days, ""),),
     )
+
+
+def _label(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower())
 
 
 def _check_tls_cert(ins: _Inspection) -> Check:
@@ -288,7 +295,8 @@ def _check_directory(ins: _Inspection) -> Check:
     hours = (directory.expires_at - now) // MS_PER_HOUR
     status = WARN if hours < ins.config.get("federation", "directory_warn_hours") else OK
     finding = f"{version}, {len(directory.certificates)} units, expires in {hours} hours"
-    return Check(name, status, finding, refresh if status == WARN else "")
+    perf = (("directory_hours_left", hours, ""),)
+    return Check(name, status, finding, refresh if status == WARN else "", perf=perf)
 
 
 async def _check_centre(ins: _Inspection) -> list[Check]:
@@ -340,9 +348,11 @@ def _check_disk(ins: _Inspection) -> Check:
     path = ins.data_dir if ins.data_dir.exists() else ins.data_dir.parent
     free = shutil.disk_usage(path).free
     finding = f"{free / 1024**3:.1f} GiB free in {path}"
+    perf = (("disk_free", free, "B"),)
     if free < MIN_FREE_BYTES:
-        return Check("disk space", WARN, finding, f"free space on the disk holding {path}")
-    return Check("disk space", OK, finding)
+        fix = f"free space on the disk holding {path}"
+        return Check("disk space", WARN, finding, fix, perf=perf)
+    return Check("disk space", OK, finding, perf=perf)
 
 
 async def _check_ports(ins: _Inspection) -> list[Check]:
@@ -457,3 +467,29 @@ def render(checks: list[Check]) -> str:
         if c.fix and c.status != OK:
             lines.append(f"       fix: {c.fix}")
     return "\n".join(lines)
+
+
+# Nagios plugin exit codes (Nagios Plugin Development Guidelines, "Plugin Return Codes").
+NAGIOS_OK, NAGIOS_WARNING, NAGIOS_CRITICAL, NAGIOS_UNKNOWN = 0, 1, 2, 3
+
+
+def nagios(checks: list[Check]) -> tuple[int, str]:
+    """The checks as a Nagios/Icinga/Zabbix plugin answers: the exit code and one line
+    `LIENTHONG STATE - what is wrong | perfdata` (labels quoted, values with their unit)."""
+    if not checks:
+        return NAGIOS_UNKNOWN, "LIENTHONG UNKNOWN - nothing was checked"
+    bad = [c for c in checks if c.status == FAIL]
+    warn = [c for c in checks if c.status == WARN]
+    code, state = (
+        (NAGIOS_CRITICAL, "CRITICAL")
+        if bad
+        else (NAGIOS_WARNING, "WARNING")
+        if warn
+        else (NAGIOS_OK, "OK")
+    )
+    summary = "; ".join(f"{c.name}: {c.finding}" for c in (bad or warn)) or (
+        f"{len(checks)} checks passed"
+    )
+    perf = " ".join(f"'{label}'={value:g}{unit}" for c in checks for label, value, unit in c.perf)
+    line = f"LIENTHONG {state} - {summary.replace('|', '/')}"
+    return code, f"{line} | {perf}" if perf else line

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.health import add_healthz_route
 from lienthong.node.metrics import add_metrics_route, public_metrics
 from lienthong.node.web import admin, auth, compose, document, i18n, lists, registers
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
@@ -136,6 +137,7 @@ def create_web_app(
     r.add_post(unit, centre.act)
     r.add_get("/centre/stats", centre_stats.stats)
     r.add_get("/centre/report", centre_stats.pilot)
+    add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
     r.add_get("/centre/report.csv", centre_stats.pilot_csv)
     r.add_static("/static", HERE / "static", name="static")
     return app
