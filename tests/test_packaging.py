@@ -66,6 +66,9 @@ def test_the_wheel_holds_only_the_lienthong_root(wheel):
     assert {t for t in tops if not t.endswith(".dist-info")} == {"lienthong"}
     assert set(DATA_FILES) <= set(names)
     assert not [n for n in names if re.search(r"(^|/)tests?/", n)]
+    assert [n for n in names if re.fullmatch(r"lienthong-[^/]+\.dist-info/licenses/LICENSE", n)]
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    assert b"\nLicense-Expression: Apache-2.0\n" in metadata
 
 
 @pytest.mark.system
