@@ -14,6 +14,7 @@ from lienthong.node.unit.delivery import DELIVERY
 from lienthong.node.web.auth import MAX_PASSWORD_CHARS
 from lienthong.node.web.base import USER, context_of, render, requires, tr
 from lienthong.storage.directory import latest_directory
+from lienthong.storage.errors import NotFound
 from lienthong.storage.outbox import queue_depths
 from lienthong.storage.users import (
     MAX_USERNAME_CHARS,
@@ -21,7 +22,10 @@ from lienthong.storage.users import (
     ROLES,
     add_user,
     list_users,
+    set_disabled,
+    set_password,
     set_role,
+    unlock_user,
 )
 
 # The health page asks the centre live, but a clerk should not wait on a dead link:
@@ -47,7 +51,8 @@ def _disk(path) -> dict[str, int | bool]:
 
 async def _probe_centre(ctx, engine) -> None:
     """Ask the centre for the directory now (a 304 when nothing changed), as the refresh does."""
-    session, url = getattr(engine, "session", None), centre_url_of(ctx)
+    session = getattr(engine, "session", None)
+    url = centre_url_of(ctx.config.federation, ctx.directory)
     if session is None or not url:
         return
     try:
@@ -121,6 +126,7 @@ async def _users_page(request: web.Request, *, message=None, error=None, status=
         "users.html",
         {
             "users": [{"user": u, "locked": u.locked(now)} for u in users],
+            "me": request[USER].username,
             "roles": ROLES,
             "message": message,
             "error": error,
@@ -130,32 +136,60 @@ async def _users_page(request: web.Request, *, message=None, error=None, status=
     )
 
 
+def _new_password(request: web.Request, form) -> str:
+    """The password typed twice in the form, checked as the add form checks it."""
+    password = str(form.get("password", ""))
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise LienthongError(tr(request, "users.err.password", min=MIN_PASSWORD_CHARS))
+    if password != str(form.get("password2", "")):
+        raise LienthongError(tr(request, "users.err.mismatch"))
+    return password
+
+
 @requires("users")
 async def users_post(request: web.Request) -> web.StreamResponse:
-    """Add an account, or change an account's role (storage.users)."""
+    """Add an account, change its role, unlock it, reset its password, disable or enable
+    it (storage.users, each audited with the administrator as actor)."""
     ctx = context_of(request)
     form = await request.post()
     username = str(form.get("username", "")).strip()
     role = str(form.get("role", ""))
+    op = str(form.get("op", "add"))
     actor = request[USER].username
     try:
         if not 1 <= len(username) <= MAX_USERNAME_CHARS:
             raise LienthongError(tr(request, "users.err.name", max=MAX_USERNAME_CHARS))
-        if form.get("op") == "role":
+        if op == "role":
             async with ctx.store.write() as tx:
                 await set_role(tx, username, role, actor=actor, at=ctx.clock())
             message = tr(request, "users.role_changed", name=username, role=role)
-        else:
-            password = str(form.get("password", ""))
-            if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-                raise LienthongError(tr(request, "users.err.password", min=MIN_PASSWORD_CHARS))
-            if password != str(form.get("password2", "")):
-                raise LienthongError(tr(request, "users.err.mismatch"))
+        elif op == "unlock":
+            async with ctx.store.write() as tx:
+                await unlock_user(tx, username, actor=actor, at=ctx.clock())
+            message = tr(request, "users.unlocked", name=username)
+        elif op == "reset":
+            password = _new_password(request, form)
+            await set_password(ctx.store, username, password, actor=actor)
+            message = tr(request, "users.password_reset", name=username)
+        elif op in ("disable", "enable"):
+            if op == "disable" and username == actor:
+                raise LienthongError(tr(request, "users.err.self"))
+            async with ctx.store.write() as tx:
+                await set_disabled(tx, username, op == "disable", actor=actor, at=ctx.clock())
+            message = tr(request, f"users.{op}_done", name=username)
+        elif op == "add":
+            password = _new_password(request, form)
             display = str(form.get("display_name", "")).strip()[:MAX_USERNAME_CHARS] or username
             await add_user(
                 ctx.store, username, password, role=role, display_name=display, actor=actor
             )
             message = tr(request, "users.added", name=username, role=role)
+        else:
+            raise LienthongError(tr(request, "error.bad_action"))
+    except NotFound:
+        return await _users_page(
+            request, error=tr(request, "users.err.unknown", name=username), status=400
+        )
     except LienthongError as exc:
         return await _users_page(request, error=str(exc), status=400)
     return await _users_page(request, message=message)

@@ -32,12 +32,13 @@ from lienthong.storage.users import (
     LOCKOUT_MS,
     MAX_FAILED_LOGINS,
     MAX_USERNAME_CHARS,
-    check_password,
+    LoginOutcome,
     create_session,
     delete_session,
     get_session,
     get_user,
     purge_sessions,
+    try_password,
 )
 
 SESSION_COOKIE = "lt_session"
@@ -93,7 +94,7 @@ async def session_middleware(request: web.Request, handler):
         async with ctx.store.read() as conn:
             session = await get_session(conn, token, now=ctx.clock())
             user = await get_user(conn, session.username) if session else None
-        if session is not None and user is not None:
+        if session is not None and user is not None and not user.disabled:
             request[SESSION], request[USER] = session, user
     name = _route_name(request)
     if name not in PUBLIC_ROUTES and request[USER] is None:
@@ -188,17 +189,18 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         return await login_page(request, error=tr(request, "login.failed"), status=401)
     ctx = context_of(request)
     settings = settings_of(request)
-    user = await check_password(ctx.store, username, password)
+    attempt = await try_password(ctx.store, username, password)
+    user = attempt.user
     if user is None:
         failures = settings.login_failures
         if username not in failures and len(failures) >= MAX_TRACKED_NAMES:
             failures.pop(next(iter(failures)))
         failures[username] = failures.get(username, 0) + 1
         await settings.sleep(login_delay(failures[username]))
-        async with ctx.store.read() as conn:
-            known = await get_user(conn, username)
-        if known is not None and known.locked(ctx.clock()):
+        if attempt.outcome is LoginOutcome.LOCKED:
             message = tr(request, "login.locked", minutes=LOCKOUT_MS // 60_000)
+        elif attempt.outcome is LoginOutcome.DISABLED:
+            message = tr(request, "login.disabled")
         else:
             message = tr(request, "login.failed_count", max=MAX_FAILED_LOGINS)
         return await login_page(request, error=message, status=401)

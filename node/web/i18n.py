@@ -53,6 +53,16 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Tài khoản đang bị khóa {minutes} phút do nhập sai mật khẩu nhiều lần.",
         "This account is locked for {minutes} minutes after too many wrong passwords.",
     ),
+    "login.disabled": (
+        "Tài khoản này đã bị vô hiệu hóa. Hãy liên hệ người quản trị.",
+        "This account is disabled. Ask the administrator.",
+    ),
+    "login.rate_limited": (
+        "Quá nhiều lần đăng nhập từ địa chỉ này (tối đa {per_minute} lần mỗi phút). "
+        "Hãy thử lại sau {seconds} giây.",
+        "Too many sign-ins from this address (at most {per_minute} a minute). "
+        "Try again in {seconds} seconds.",
+    ),
     # Lists
     "list.search": ("Tìm kiếm", "Search"),
     "list.search_hint": (
@@ -389,6 +399,33 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The password needs at least {min} characters.",
     ),
     "users.err.mismatch": ("Hai mật khẩu không khớp.", "The two passwords differ."),
+    "users.err.unknown": ("Không có tài khoản {name}.", "There is no account {name}."),
+    "users.err.self": (
+        "Không thể tự vô hiệu hóa tài khoản của mình.",
+        "You cannot disable your own account.",
+    ),
+    "users.actions": ("Thao tác", "Actions"),
+    "users.disabled": ("Đã vô hiệu hóa", "Disabled"),
+    "users.unlock": ("Mở khóa", "Unlock"),
+    "users.disable": ("Vô hiệu hóa", "Disable"),
+    "users.enable": ("Kích hoạt lại", "Enable"),
+    "users.reset": ("Đặt lại mật khẩu", "Reset a password"),
+    "users.new_password": ("Mật khẩu mới", "New password"),
+    "users.reset_help": (
+        "Mật khẩu mới có hiệu lực ngay; tài khoản được mở khóa và các phiên đăng nhập "
+        "của tài khoản đó kết thúc.",
+        "The new password works at once; the account is unlocked and its sessions end.",
+    ),
+    "users.unlocked": ("Đã mở khóa tài khoản {name}.", "Account {name} unlocked."),
+    "users.password_reset": (
+        "Đã đặt lại mật khẩu của {name}; các phiên đăng nhập của tài khoản đã kết thúc.",
+        "The password of {name} is reset; its sessions have ended.",
+    ),
+    "users.disable_done": (
+        "Đã vô hiệu hóa tài khoản {name}; các phiên đăng nhập của tài khoản đã kết thúc.",
+        "Account {name} disabled; its sessions have ended.",
+    ),
+    "users.enable_done": ("Đã kích hoạt lại tài khoản {name}.", "Account {name} enabled again."),
     # The centre's console (node/web/centre.py)
     "nav.centre": ("Điều hành liên thông", "Centre console"),
     "centre.tab.units": ("Đơn vị", "Units"),

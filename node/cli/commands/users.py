@@ -1,47 +1,87 @@
-"""`lienthong user add`: accounts of the clerk's web page (clerk, leader, admin)."""
+"""`lienthong user add|unlock|reset-password|disable|enable`: accounts of the clerk's web page."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import sys
 from pathlib import Path
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.cli.output import emit
 from lienthong.node.config import load_config
 from lienthong.storage.db import Store
-from lienthong.storage.users import MIN_PASSWORD_CHARS, ROLES, add_user
+from lienthong.storage.users import (
+    MIN_PASSWORD_CHARS,
+    ROLES,
+    add_user,
+    get_user,
+    set_disabled,
+    set_password,
+    unlock_user,
+)
 
 # A password file holds one line; anything larger is not a password file.
 MAX_PASSWORD_FILE = 4096
-# Shorter passwords fall to guessing even with the lockout (5 tries per 15 minutes).
+STDIN = "-"  # --password-file - reads the password from standard input
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     group = sub.add_parser("user", help="accounts of the clerk's web page").add_subparsers(
         dest="user_command", metavar="COMMAND"
     )
-    p = group.add_parser("add", help="create an account", description="create an account")
-    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
-    p.add_argument("--username", required=True, help="login name, e.g. vt.nguyen")
+
+    def command(name: str, func, help: str) -> argparse.ArgumentParser:
+        # No abbreviations: `--password SECRET` must not pass for `--password-file`.
+        p = group.add_parser(name, help=help, description=help, allow_abbrev=False)
+        p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+        p.add_argument("--username", required=True, help="login name, e.g. vt.nguyen")
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+        return p
+
+    def password_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--password-file",
+            help="read the password from this file, or from standard input with '-' "
+            "(else prompt twice)",
+        )
+
+    p = command("add", add, "create an account")
     p.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
     p.add_argument("--display-name", default="", help="full name shown on the page")
-    p.add_argument(
-        "--password-file", type=Path, help="read the password from this file (else prompt)"
+    password_option(p)
+    command("unlock", unlock, "end a lockout after wrong passwords")
+    p = command(
+        "reset-password",
+        reset_password,
+        "give an account a new password: unlocks it and ends its sessions",
     )
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.set_defaults(func=add)
+    password_option(p)
+    command("disable", disable, "stop an account from signing in and end its sessions")
+    command("enable", enable, "let a disabled account sign in again")
 
 
-def read_password(path: Path | None) -> str:
-    """The password from a one-line file, or typed twice at a prompt."""
+def read_password(path: str | Path | None) -> str:
+    """The password from a one-line file, standard input ('-'), or typed twice at a prompt."""
+    if path is not None and str(path) == STDIN:
+        data = sys.stdin.buffer.read(MAX_PASSWORD_FILE + 1)
+        source = "standard input"
+    elif path is not None:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise LienthongError(f"cannot read the password file {path}: {exc.strerror}") from None
+        source = str(path)
     if path is not None:
-        data = Path(path).read_bytes()
         if len(data) > MAX_PASSWORD_FILE:
             raise LienthongError(
-                f"{path}: a password file holds one line ({MAX_PASSWORD_FILE} bytes max)"
+                f"{source}: a password file holds one line ({MAX_PASSWORD_FILE} bytes max)"
             )
-        password = data.decode("utf-8").rstrip("\r\n")
+        try:
+            password = data.decode("utf-8").rstrip("\r\n")
+        except UnicodeDecodeError:
+            raise LienthongError(f"{source}: the password is not UTF-8 text") from None
     else:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Password again: ") != password:
@@ -51,11 +91,15 @@ def read_password(path: Path | None) -> str:
     return password
 
 
-async def add(args: argparse.Namespace) -> None:
+async def _open(args: argparse.Namespace) -> Store:
     config = load_config(args.data_dir)
+    return await Store.open(config.store_path, synchronous=config.get("store", "synchronous"))
+
+
+async def add(args: argparse.Namespace) -> None:
+    load_config(args.data_dir)
     password = read_password(args.password_file)
-    synchronous = config.get("store", "synchronous")
-    async with await Store.open(config.store_path, synchronous=synchronous) as store:
+    async with await _open(args) as store:
         user = await add_user(
             store,
             args.username,
@@ -69,3 +113,49 @@ async def add(args: argparse.Namespace) -> None:
         {"username": user.username, "role": user.role},
         f"Account {user.username} ({user.role}) created",
     )
+
+
+async def unlock(args: argparse.Namespace) -> None:
+    async with await _open(args) as store:
+        async with store.read() as conn:
+            before = await get_user(conn, args.username)
+        async with store.write() as tx:
+            await unlock_user(tx, args.username, actor="cli", at=store.now())
+    was_locked = before is not None and before.locked(store.now())
+    emit(
+        args,
+        {"username": args.username, "was_locked": was_locked},
+        f"Account {args.username} unlocked"
+        + ("" if was_locked else " (it was not locked; its count of wrong passwords is cleared)"),
+    )
+
+
+async def reset_password(args: argparse.Namespace) -> None:
+    load_config(args.data_dir)
+    password = read_password(args.password_file)
+    async with await _open(args) as store:
+        ended = await set_password(store, args.username, password, actor="cli")
+    emit(
+        args,
+        {"username": args.username, "sessions_ended": ended},
+        f"Password of {args.username} reset; {ended} session(s) ended",
+    )
+
+
+async def _set_disabled(args: argparse.Namespace, disabled: bool) -> None:
+    async with await _open(args) as store, store.write() as tx:
+        ended = await set_disabled(tx, args.username, disabled, actor="cli", at=store.now())
+    word = "disabled" if disabled else "enabled"
+    emit(
+        args,
+        {"username": args.username, "disabled": disabled, "sessions_ended": ended},
+        f"Account {args.username} {word}" + (f"; {ended} session(s) ended" if disabled else ""),
+    )
+
+
+async def disable(args: argparse.Namespace) -> None:
+    await _set_disabled(args, True)
+
+
+async def enable(args: argparse.Namespace) -> None:
+    await _set_disabled(args, False)

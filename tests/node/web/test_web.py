@@ -1,10 +1,11 @@
 """The clerk's page over real stores: accounts, CSRF, roles, pages in both languages."""
 
+import asyncio
 import re
 
 from lienthong.node.web import auth, i18n
 from lienthong.node.web.base import SETTINGS
-from lienthong.storage.users import MAX_FAILED_LOGINS
+from lienthong.storage.users import LOCKOUT_MS, MAX_FAILED_LOGINS, get_user
 from tests.node.helpers import DAY
 from tests.node.web import test_web_support as support
 from tests.node.web.test_web_support import PASSWORD, A, csrf_of, login, page_csrf
@@ -51,6 +52,38 @@ async def test_wrong_passwords_wait_longer_then_lock(units, make_client):
     assert response.status == 401
     assert "bị khóa" in await response.text()
     units[A].clock.advance(DAY)
+    assert (await login(client, "vt", PASSWORD)).status == 303
+
+
+async def test_parallel_wrong_passwords_count_at_most_the_limit_then_lock(units, make_client):
+    """40 wrong passwords sent at once over a real socket: at most MAX_FAILED_LOGINS are
+    answered as tries, the account is locked once and stays locked (a guess finishing after
+    the lock neither counts nor clears it), and the right password is refused while locked."""
+    client = await make_client(units[A])
+    token = csrf_of(await (await client.get("/login")).text())
+
+    async def guess(password: str):
+        response = await client.post(
+            "/login",
+            data={"csrf": token, "username": "vt", "password": password, "next": "/"},
+            allow_redirects=False,
+        )
+        return response.status, await response.text()
+
+    answers = await asyncio.gather(*(guess(f"sai-mat-khau-{n}") for n in range(40)))
+    tried = i18n.translate("vi", "login.failed_count", max=MAX_FAILED_LOGINS)
+    locked = i18n.translate("vi", "login.locked", minutes=LOCKOUT_MS // 60_000)
+    assert all(status == 401 for status, _ in answers)
+    tries = sum(tried in text for _, text in answers)
+    assert tries <= MAX_FAILED_LOGINS - 1  # the try that locks is answered "locked"
+    assert sum(locked in text for _, text in answers) == 40 - tries
+    async with units[A].store.read() as conn:
+        user = await get_user(conn, "vt")
+        locks = await conn.fetchone("SELECT count(*) FROM audit_log WHERE action = 'user.locked'")
+    assert user.locked(units[A].clock()) and locks[0] == 1
+    status, text = await guess(PASSWORD)
+    assert status == 401 and locked in text
+    units[A].clock.advance(LOCKOUT_MS)
     assert (await login(client, "vt", PASSWORD)).status == 303
 
 

@@ -1,4 +1,5 @@
-"""The admin's users page (accounts listed) and the health page's last directory time."""
+"""The admin's users page (accounts listed, unlocked, reset, disabled, enabled) and the health
+page's last directory time."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import nacl.pwhash.argon2id as argon2id
 
 from lienthong.node.times import when
 from lienthong.storage.directory import save_directory
-from lienthong.storage.users import MAX_FAILED_LOGINS, add_user, list_users, record_failed_login
+from lienthong.storage.users import (
+    MAX_FAILED_LOGINS,
+    add_user,
+    get_user,
+    list_users,
+    record_failed_login,
+)
 from tests.node.web import test_web_support as support
 from tests.node.web.test_web_support import ACCOUNTS, PASSWORD, A, login
 
@@ -96,3 +103,110 @@ async def test_health_page_says_no_directory_was_ever_received(units, make_clien
     assert response.status == 200
     assert "Danh bạ nhận gần nhất từ Trung tâm hoặc đơn vị khác" in html
     assert "Chưa nhận lần nào" in html
+
+
+async def _audit(ctx, action: str) -> list[tuple[str, str]]:
+    async with ctx.store.read() as conn:
+        rows = await conn.fetchall(
+            "SELECT actor, subject FROM audit_log WHERE action = ? ORDER BY seq", (action,)
+        )
+    return [tuple(row) for row in rows]
+
+
+async def _post_user(client, op: str, username: str, **fields):
+    token = await support.page_csrf(client, "/admin/users")
+    data = {"csrf": token, "op": op, "username": username, **fields}
+    response = await client.post("/admin/users", data=data)
+    return response.status, await response.text()
+
+
+async def test_admin_unlocks_a_locked_account_on_the_users_page(units, make_client):
+    """The Unlock button shows on a locked row only; it lets the right password in at once
+    and is audited with the administrator as actor."""
+    ctx = units[A]
+    for _ in range(MAX_FAILED_LOGINS):
+        async with ctx.store.write() as tx:
+            await record_failed_login(tx, "ld", at=ctx.clock())
+    admin = await make_client(ctx)
+    await login(admin, "qt")
+    html = await (await admin.get("/admin/users")).text()
+    assert html.count('name="op" value="unlock"') == 1
+    assert (await login(await make_client(ctx), "ld")).status == 401
+    status, html = await _post_user(admin, "unlock", "ld")
+    assert status == 200 and "Đã mở khóa tài khoản ld." in html
+    assert (await login(await make_client(ctx), "ld")).status == 303
+    assert await _audit(ctx, "user.unlock") == [("qt", "ld")]
+
+
+async def test_admin_disables_an_account_its_session_ends_and_enables_it(units, make_client):
+    """A disabled clerk's open session ends at once and the right password is refused
+    with a message saying why; enabling lets the clerk in again; the admin cannot disable
+    their own account; every change is audited."""
+    ctx = units[A]
+    clerk = await make_client(ctx)
+    assert (await login(clerk, "vt")).status == 303
+    admin = await make_client(ctx)
+    await login(admin, "qt")
+    html = await (await admin.get("/admin/users")).text()
+    own_row = html[html.index('<td class="code">qt</td>') :].split("</tr>")[0]
+    assert 'value="disable"' not in own_row
+    status, html = await _post_user(admin, "disable", "vt")
+    assert status == 200 and "Đã vô hiệu hóa tài khoản vt" in html
+    row = html[html.index('<td class="code">vt</td>') :].split("</tr>")[0]
+    assert "Đã vô hiệu hóa" in row and 'value="enable"' in row
+    response = await clerk.get("/", allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"].startswith("/login")
+    refused = await login(clerk, "vt")
+    assert refused.status == 401 and "đã bị vô hiệu hóa" in await refused.text()
+    status, html = await _post_user(admin, "disable", "qt")
+    assert status == 400 and "Không thể tự vô hiệu hóa" in html
+    status, _ = await _post_user(admin, "enable", "vt")
+    assert status == 200
+    assert (await login(clerk, "vt")).status == 303
+    assert await _audit(ctx, "user.disable") == [("qt", "vt")]
+    assert await _audit(ctx, "user.enable") == [("qt", "vt")]
+
+
+async def test_admin_resets_a_password_which_ends_the_sessions(units, make_client):
+    """A reset needs the new password twice and long enough; then the old password is
+    refused, the new one signs in, and the account's open session has ended."""
+    ctx = units[A]
+    clerk = await make_client(ctx)
+    assert (await login(clerk, "vt")).status == 303
+    admin = await make_client(ctx)
+    await login(admin, "qt")
+    new = "mat-khau-moi-rat-dai"
+    status, html = await _post_user(admin, "reset", "vt", password=new, password2=new + "x")
+    assert status == 400 and "Hai mật khẩu không khớp." in html
+    status, html = await _post_user(admin, "reset", "vt", password="ngan", password2="ngan")
+    assert status == 400 and "Mật khẩu cần ít nhất" in html
+    status, html = await _post_user(admin, "reset", "nobody", password=new, password2=new)
+    assert status == 400 and "Không có tài khoản nobody." in html
+    status, html = await _post_user(admin, "reset", "vt", password=new, password2=new)
+    assert status == 200 and "Đã đặt lại mật khẩu của vt" in html
+    assert (await clerk.get("/", allow_redirects=False)).status == 303
+    assert (await login(clerk, "vt", PASSWORD)).status == 401
+    assert (await login(clerk, "vt", new)).status == 303
+    assert await _audit(ctx, "user.password") == [("qt", "vt")]
+
+
+async def test_account_actions_need_the_csrf_token_and_the_admin_role(units, make_client):
+    """Unlock, reset, disable and enable are POSTs refused without the session's CSRF token
+    or by a clerk; nothing changes."""
+    ctx = units[A]
+    admin = await make_client(ctx)
+    await login(admin, "qt")
+    clerk = await make_client(ctx)
+    await login(clerk, "vt")
+    clerk_token = await support.page_csrf(clerk, "/")
+    for op in ("unlock", "reset", "disable", "enable"):
+        forged = {"csrf": "forged", "op": op, "username": "ld", "password": "x" * 20}
+        assert (await admin.post("/admin/users", data=forged)).status == 403
+        forged["csrf"] = clerk_token
+        assert (await clerk.post("/admin/users", data=forged)).status == 403
+    async with ctx.store.read() as conn:
+        user = await get_user(conn, "ld")
+    assert not user.disabled
+    assert (await login(await make_client(ctx), "ld")).status == 303
+    for action in ("user.unlock", "user.password", "user.disable", "user.enable"):
+        assert await _audit(ctx, action) == []
