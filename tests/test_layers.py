@@ -33,11 +33,6 @@ NODE_FORBIDDEN = {
 CONSOLE_SERVICES = ("node.centre.rules", "node.centre.errors")
 # Shared modules at node/'s top that compose the rooms (and may therefore import them).
 COMPOSERS = {"node/runtime.py"}
-# Crossings left by the move into rooms, each removed by the commit that fixes it.
-KNOWN_CROSSINGS = {
-    "node/centre/relay.py: node.unit.peer_api",
-    "node/unit/relay_client.py: node.centre.relay",
-}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -103,7 +98,7 @@ def node_room_offences(root: Path = ROOT) -> set[str]:
 def test_rooms_inside_node_keep_their_walls():
     """unit ↛ centre, centre ↛ unit, only cli/ imports cli/, web/ reaches the centre only
     through the console's service calls, node/'s shared top imports no room."""
-    assert node_room_offences() - KNOWN_CROSSINGS == set()
+    assert node_room_offences() == set()
 
 
 def test_the_room_checker_sees_a_crossing(tmp_path):

@@ -1,7 +1,8 @@
 """The centre's relay: a mailbox per unit for ciphertext it cannot read, long-poll pulls, acks,
 and the retention sweep that tells senders what expired.
 
-Wire layout (docs/PROTOCOL.md, "Relay"), all bodies msgpack, all routes mutual TLS:
+Wire layout (docs/PROTOCOL.md, "Relay"; the codecs and limits are protocol/relay.py), all
+bodies msgpack, all routes mutual TLS:
 `POST /v1/relay/deposit` {"to": code, "envelopes": [bin], "statuses": [bin]} answers
 {"accepted": [bool], "errors": [str|nil]}, one per item, envelopes first;
 `GET /v1/relay/pull?wait=SECONDS` answers {"items": [{"id", "kind", "raw"}]}, oldest
@@ -14,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +23,29 @@ from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
+from lienthong.node.http import append_refusal, audit_refusal, read_request
 from lienthong.node.peers import error_response, require_peer
-from lienthong.node.unit.peer_api import CONTENT_TYPE, MAX_INBOX_BYTES, MAX_INBOX_ITEMS, read_capped
 from lienthong.protocol.envelope import BlobRef, verify_envelope
-from lienthong.protocol.errors import InvalidField, MissingBlobs, NotARecipient, SignerMismatch
-from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
+from lienthong.protocol.errors import MissingBlobs, NotARecipient, SignerMismatch
+from lienthong.protocol.peer import CONTENT_TYPE
+from lienthong.protocol.relay import (
+    MAX_ACK_BYTES,
+    MAX_DEPOSIT_BYTES,
+    MAX_PULL_BYTES,
+    MAX_PULL_ITEMS,
+    NOTICE_EXPIRED,
+    NOTICE_STATUS_EXPIRED,
+    PulledItem,
+    decode_ack,
+    decode_deposit,
+    encode_ack_answer,
+    encode_deposit_answer,
+    encode_notice,
+    encode_pull_answer,
+    notice_id,
+    parse_wait,
+)
 from lienthong.protocol.status import verify_status
-from lienthong.protocol.wire import Fields, pack, unpack
 from lienthong.storage import audit
 from lienthong.storage import relay as mailbox
 from lienthong.storage.blobs import BLOB_ID, BlobStore
@@ -39,24 +55,6 @@ from lienthong.storage.relay import MailItem
 
 log = logging.getLogger("lienthong.relay")
 
-# A deposit is what the delivery engine would post to the unit's inbox: same limits.
-MAX_DEPOSIT_BYTES = MAX_INBOX_BYTES
-MAX_DEPOSIT_ITEMS = MAX_INBOX_ITEMS
-# A pull answers at most this many items and (beyond its first item) this many bytes,
-# so one answer stays well under what a client buffers (MAX_PULL_RESPONSE_BYTES).
-MAX_PULL_ITEMS = 200
-MAX_PULL_BYTES = 16 * 1024 * 1024
-MAX_PULL_RESPONSE_BYTES = MAX_PULL_BYTES + MAX_ENVELOPE_BYTES + 64 * 1024
-# A long-poll waits at most this long: below the idle timeouts of common NAT boxes and
-# proxies (30-60 s), so the connection is not cut while it waits.
-MAX_PULL_WAIT = 25
-# An ack names what one pull gave; a few times that is generous.
-MAX_ACK_IDS = 1000
-# Item ids: a ULID, or a notice id "expired:<ULID>:<unit code>" (26 + 32 + 9 characters).
-MAX_ITEM_ID = 80
-MAX_ACK_BYTES = MAX_ACK_IDS * (MAX_ITEM_ID + 2) + 64
-# A notice is three short fields.
-MAX_NOTICE_BYTES = 1024
 # The sweep runs this often: retention is counted in days, so a quarter of an hour late
 # is nothing, and each pass walks the blob directory once.
 SWEEP_INTERVAL_SECONDS = 15 * 60
@@ -66,8 +64,6 @@ SWEEP_BATCH = 500
 # per sweep once older than the retention period.
 MAX_ORPHANS_PER_SWEEP = 1000
 MS_PER_DAY = 86_400_000
-NOTICE_EXPIRED = "expired"
-NOTICE_STATUS_EXPIRED = "status-expired"
 
 
 class RelayError(LienthongError):
@@ -143,30 +139,6 @@ def add_relay_routes(app: web.Application) -> None:
     app.on_shutdown.append(wake_all)
 
 
-# What expired: the notice names an envelope (its delivery becomes 'expired' at the
-# sender) or a status (its author sends it again; a status must not be lost silently).
-_NOTICE_KEY = {NOTICE_EXPIRED: "envelope", NOTICE_STATUS_EXPIRED: "status"}
-
-
-def encode_notice(item_id: str, recipient: str, event: str = NOTICE_EXPIRED) -> bytes:
-    """The relay's notice to an item's author that it expired unread in `recipient`'s box."""
-    return pack({"event": event, _NOTICE_KEY[event]: item_id, "recipient": recipient})
-
-
-def decode_notice(raw: bytes) -> tuple[str, str, str]:
-    """(event, item id, recipient) of a relay notice; InvalidField if malformed."""
-    f = Fields(unpack(raw, what="relay notice", max_bytes=MAX_NOTICE_BYTES), "relay notice")
-    event = f.str("event", choices=frozenset(_NOTICE_KEY))
-    item_id = f.ulid(_NOTICE_KEY[event])
-    recipient = f.code("recipient")
-    f.done()
-    return event, item_id, recipient
-
-
-def notice_id(item_id: str, recipient: str) -> str:
-    return f"expired:{item_id}:{recipient}"
-
-
 # -- deposit --------------------------------------------------------------------------------
 
 
@@ -174,20 +146,6 @@ def notice_id(item_id: str, recipient: str) -> str:
 class _Checked:
     item: MailItem
     blobs: tuple[BlobRef, ...] = ()
-
-
-def decode_deposit(data: bytes) -> tuple[str, list[bytes], list[bytes]]:
-    what = "relay deposit"
-    f = Fields(unpack(data, what=what, max_bytes=MAX_DEPOSIT_BYTES), what)
-    to = f.code("to")
-    envelopes = f.list("envelopes", max_items=MAX_DEPOSIT_ITEMS)
-    statuses = f.list("statuses", max_items=MAX_DEPOSIT_ITEMS)
-    f.done()
-    if len(envelopes) + len(statuses) > MAX_DEPOSIT_ITEMS:
-        raise InvalidField(what, "envelopes", f"more than {MAX_DEPOSIT_ITEMS} items in one deposit")
-    if not all(type(x) is bytes for x in envelopes + statuses):
-        raise InvalidField(what, "envelopes", "every item must be binary")
-    return to, envelopes, statuses
 
 
 def _check_envelope(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) -> _Checked:
@@ -250,9 +208,9 @@ async def deposit(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
     try:
-        to, envelopes, statuses = decode_deposit(await read_capped(request, MAX_DEPOSIT_BYTES))
+        to, envelopes, statuses = decode_deposit(await read_request(request, MAX_DEPOSIT_BYTES))
     except LienthongError as exc:
-        await _audit_refusals(ctx, peer, [("relay.deposit", peer, f"malformed request: {exc}")])
+        await _malformed(ctx, peer, "relay.deposit", exc)
         return error_response(400, "MalformedRequest", str(exc))
     now = ctx.clock()
     count = len(envelopes) + len(statuses)
@@ -268,7 +226,6 @@ async def deposit(request: web.Request) -> web.Response:
         except LienthongError as exc:
             errors[i] = _describe(exc)
     accepted = [False] * count
-    refusals: list[tuple[str, str, str]] = []
     stored = False
     async with ctx.store.write() as tx:
         for i, one in enumerate(checked):
@@ -287,47 +244,24 @@ async def deposit(request: web.Request) -> web.Response:
         for i, error in enumerate(errors):
             if error is not None:
                 kind = "envelope" if i < len(envelopes) else "status"
-                subject = checked[i].item.id if checked[i] is not None else to
-                refusals.append((f"relay.{kind}", subject, error))
-        await _append_refusals(tx, ctx, peer, refusals)
+                one = checked[i]
+                subject = one.item.id if one is not None else to
+                await append_refusal(
+                    tx, ctx, actor=peer, what=f"relay.{kind}", subject=subject, reason=error
+                )
     if stored:
         mailboxes_of(ctx).wake(to)
-    return web.Response(
-        body=pack({"accepted": accepted, "errors": errors}), content_type=CONTENT_TYPE
+    return web.Response(body=encode_deposit_answer(accepted, errors), content_type=CONTENT_TYPE)
+
+
+async def _malformed(ctx: NodeContext, peer: str, what: str, exc: LienthongError) -> None:
+    """Audit a request refused whole (400 MalformedRequest)."""
+    await audit_refusal(
+        ctx, actor=peer, what=what, subject=peer, reason=f"malformed request: {exc}"
     )
 
 
-async def _append_refusals(
-    tx, ctx: NodeContext, peer: str, refusals: list[tuple[str, str, str]]
-) -> None:
-    for what, subject, reason in refusals:
-        log.warning("relay refused %s from %s: %s", what, peer, reason)
-        await audit.append(
-            tx,
-            at=ctx.clock(),
-            actor=peer,
-            action=f"{what}.refused",
-            subject=subject,
-            details={"reason": reason[:500]},
-        )
-
-
-async def _audit_refusals(ctx: NodeContext, peer: str, refusals: list[tuple[str, str, str]]):
-    async with ctx.store.write() as tx:
-        await _append_refusals(tx, ctx, peer, refusals)
-
-
 # -- pull and ack ---------------------------------------------------------------------------
-
-
-def _wait_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidField("relay pull", "wait", f"{text[:20]!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise InvalidField("relay pull", "wait", "expected seconds >= 0")
-    return min(value, MAX_PULL_WAIT)
 
 
 async def _pending(ctx: NodeContext, code: str) -> list[MailItem]:
@@ -340,7 +274,7 @@ async def pull(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
     try:
-        wait = _wait_seconds(request.query.get("wait", "0"))
+        wait = parse_wait(request.query.get("wait", "0"))
     except LienthongError as exc:
         return error_response(400, "MalformedRequest", str(exc))
     async with ctx.store.write() as tx:
@@ -352,15 +286,8 @@ async def pull(request: web.Request) -> web.Response:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), wait)
             items = await _pending(ctx, peer)
-    body = pack({"items": [{"id": i.id, "kind": i.kind, "raw": i.raw} for i in items]})
+    body = encode_pull_answer(PulledItem(i.id, i.kind, i.raw) for i in items)
     return web.Response(body=body, content_type=CONTENT_TYPE)
-
-
-def decode_ack(data: bytes) -> list[str]:
-    f = Fields(unpack(data, what="relay ack", max_bytes=MAX_ACK_BYTES), "relay ack")
-    ids = f.strs("ids", max_items=MAX_ACK_IDS, max_len=MAX_ITEM_ID)
-    f.done()
-    return list(ids)
 
 
 async def ack(request: web.Request) -> web.Response:
@@ -368,9 +295,9 @@ async def ack(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
     try:
-        ids = decode_ack(await read_capped(request, MAX_ACK_BYTES))
+        ids = decode_ack(await read_request(request, MAX_ACK_BYTES))
     except LienthongError as exc:
-        await _audit_refusals(ctx, peer, [("relay.ack", peer, f"malformed request: {exc}")])
+        await _malformed(ctx, peer, "relay.ack", exc)
         return error_response(400, "MalformedRequest", str(exc))
     async with ctx.store.write() as tx:
         removed = await mailbox.acknowledge(tx, peer, ids)
@@ -378,7 +305,7 @@ async def ack(request: web.Request) -> web.Response:
     # No await between the commit and the removal: a deposit (which checks its blobs in
     # its own transaction) cannot come in between and count on a blob removed here.
     _remove_blobs(ctx.blobs, unused)
-    return web.Response(body=pack({"removed": len(removed)}), content_type=CONTENT_TYPE)
+    return web.Response(body=encode_ack_answer(len(removed)), content_type=CONTENT_TYPE)
 
 
 def _remove_blobs(blobs: BlobStore, blob_ids: Iterable[str]) -> int:

@@ -25,13 +25,24 @@ import aiohttp
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext, ServiceKey
+from lienthong.node.http import read_response
 from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import DIRECTORY_HEADER
 from lienthong.node.unit.documents import receive_statuses
-from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import header_of_own_envelope
-from lienthong.protocol.wire import pack, unpack
+from lienthong.protocol.peer import (
+    CONTENT_TYPE,
+    MAX_INBOX_ANSWER_BYTES,
+    BatchAnswer,
+    decode_batch_answer,
+    encode_batch,
+)
+from lienthong.protocol.relay import (
+    MAX_DEPOSIT_ANSWER_BYTES,
+    decode_deposit_answer,
+    encode_deposit,
+)
 from lienthong.storage import outbox
 
 log = logging.getLogger("lienthong.delivery")
@@ -47,9 +58,8 @@ BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten minutes
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
 UPLOAD_CHUNK = 1024 * 1024
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Bytes of envelopes and statuses in one request: well under the receiver's cap on a
-# request (node.peer_api.MAX_INBOX_BYTES, 64 MiB), so a batch is never refused whole.
+# request (protocol.peer.MAX_INBOX_BYTES, 64 MiB), so a batch is never refused whole.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
 
 
@@ -285,11 +295,12 @@ class DeliveryEngine:
         statuses = [i for i in items if i.kind == "status"]
         started = time.perf_counter()
         await self._upload_blobs(base, envelopes, server_hostname)
-        body = pack(
-            {"envelopes": [i.raw for i in envelopes], "statuses": [i.raw for i in statuses]}
-        )
+        body = encode_batch([i.raw for i in envelopes], [i.raw for i in statuses])
         uploaded = time.perf_counter()
-        result = await self._request("POST", f"{base}/v1/inbox", body, server_hostname)
+        data = await self._request(
+            f"{base}/v1/inbox", body, server_hostname, MAX_INBOX_ANSWER_BYTES
+        )
+        result = decode_batch_answer(data, envelopes=len(envelopes), statuses=len(statuses))
         answered = time.perf_counter()
         await self._apply_results(peer, envelopes, statuses, result)
         self.metrics.batch_took("direct", time.perf_counter() - started)  # metrics
@@ -304,26 +315,20 @@ class DeliveryEngine:
         )
 
     async def _request(
-        self, method: str, url: str, body: bytes, server_hostname: str | None
-    ) -> dict[str, Any]:
+        self, url: str, body: bytes, server_hostname: str | None, limit: int
+    ) -> bytes:
+        """POST `body`; the bytes of a `200` answer (at most `limit`), else DeliveryError."""
         kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
         if server_hostname:
             kwargs["server_hostname"] = server_hostname
-        async with self.session.request(
-            method, url, data=body, headers={"Content-Type": CONTENT_TYPE}, **kwargs
+        async with self.session.post(
+            url, data=body, headers={"Content-Type": CONTENT_TYPE}, **kwargs
         ) as response:
             self._gossip(url, response)
-            data = bytearray()
-            async for chunk in response.content.iter_chunked(256 * 1024):
-                data += chunk
-                if len(data) > MAX_RESPONSE_BYTES:
-                    raise DeliveryError(f"the answer is over {MAX_RESPONSE_BYTES} bytes")
+            data = await read_response(response, limit)
             if response.status != 200:
                 raise DeliveryError(f"HTTP {response.status}: {data[:300]!r}")
-        value = unpack(bytes(data), what="peer answer", max_bytes=MAX_RESPONSE_BYTES)
-        if not isinstance(value, dict):
-            raise DeliveryError("the peer's answer is not a map")
-        return value
+        return data
 
     def _gossip(self, url: str, response: aiohttp.ClientResponse) -> None:
         advertised = response.headers.get(DIRECTORY_HEADER, "")
@@ -336,30 +341,26 @@ class DeliveryEngine:
         peer: str,
         envelopes: list[outbox.DueItem],
         statuses: list[outbox.DueItem],
-        result: dict[str, Any],
+        result: BatchAnswer,
     ) -> None:
-        env_results = result.get("envelopes") or []
-        st_results = result.get("statuses") or []
-        if len(env_results) != len(envelopes) or len(st_results) != len(statuses):
-            raise DeliveryError("the peer answered a different number of items")
         failed: list[tuple[outbox.DueItem, str]] = []
         receipts: list[tuple[outbox.DueItem, bytes]] = []
-        for item, res in zip(envelopes, env_results, strict=True):
-            if isinstance(res, dict) and res.get("ok") and isinstance(res.get("status"), bytes):
-                receipts.append((item, res["status"]))
+        for item, answer in zip(envelopes, result.envelopes, strict=True):
+            if answer.ok and answer.status is not None:
+                receipts.append((item, answer.status))
             else:
-                failed.append((item, _describe(res)))
+                failed.append((item, answer.describe()))
         applied = await receive_statuses(self.ctx, [r for _, r in receipts], via="direct")
         for (item, _), outcome in zip(receipts, applied, strict=True):
             if isinstance(outcome, LienthongError):
                 failed.append((item, f"receipt refused: {outcome}"))
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
-            for item, res in zip(statuses, st_results, strict=True):
-                if isinstance(res, dict) and res.get("ok"):
+            for item, answer in zip(statuses, result.statuses, strict=True):
+                if answer.ok:
                     await outbox.status_delivered(tx, item.id, at=now)
                 else:
-                    failed.append((item, _describe(res)))
+                    failed.append((item, answer.describe()))
             for item, error in failed:
                 # A refused item backs off on its own attempts, however well the
                 # destination answers the rest of the batch.
@@ -412,17 +413,9 @@ class DeliveryEngine:
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
         await self._upload_blobs(base, envelopes, None)
-        body = pack(
-            {
-                "to": code,
-                "envelopes": [i.raw for i in envelopes],
-                "statuses": [i.raw for i in statuses],
-            }
-        )
-        result = await self._request("POST", f"{relay}/deposit", body, None)
-        accepted = result.get("accepted")
-        if not isinstance(accepted, list) or len(accepted) != len(items):
-            raise DeliveryError("the relay answered a different number of items")
+        body = encode_deposit(code, [i.raw for i in envelopes], [i.raw for i in statuses])
+        data = await self._request(f"{relay}/deposit", body, None, MAX_DEPOSIT_ANSWER_BYTES)
+        accepted = decode_deposit_answer(data, items=len(items)).accepted
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
             for item, ok in zip(envelopes + statuses, accepted, strict=True):
@@ -442,12 +435,6 @@ class DeliveryEngine:
 
 
 DELIVERY = ServiceKey("delivery", DeliveryEngine)
-
-
-def _describe(result: Any) -> str:
-    if isinstance(result, dict):
-        return f"{result.get('error')}: {str(result.get('message'))[:300]}"
-    return "malformed answer"
 
 
 async def _file_chunks(path, offset: int):

@@ -1,41 +1,39 @@
 """The peer API every node serves over mutual TLS: the inbox (envelopes and statuses) and blobs.
 
-Wire layout (docs/PROTOCOL.md, "Peer API"): `POST /v1/inbox` takes a msgpack
-map {"envelopes": [bin], "statuses": [bin]} and answers one result per item,
-so one request carries a batch. Blobs are uploaded before the envelopes that
-name them, resumably: `HEAD /v1/blobs/{id}` says how much arrived,
-`PUT /v1/blobs/{id}` with `Upload-Offset` and `Upload-Length` continues.
+Wire layout (docs/PROTOCOL.md, "Peer API"; the codecs and limits are protocol/peer.py):
+`POST /v1/inbox` takes a msgpack map {"envelopes": [bin], "statuses": [bin]} and
+answers one result per item, so one request carries a batch. Blobs are uploaded
+before the envelopes that name them, resumably: `HEAD /v1/blobs/{id}` says how much
+arrived, `PUT /v1/blobs/{id}` with `Upload-Offset` and `Upload-Length` continues.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from typing import Any
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.http import STREAM_CHUNK, audit_refusal, read_request
 from lienthong.node.peers import PEER, error_response, require_peer
 from lienthong.node.unit.documents import MissingBlobs, receive_envelopes, receive_statuses
-from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE, MAX_DIRECTORY_BYTES
-from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import audit
+from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
+from lienthong.protocol.peer import (
+    CONTENT_TYPE,
+    MAX_BLOB_BYTES,
+    MAX_INBOX_BYTES,
+    MAX_INBOX_ITEMS,  # noqa: F401 - the inbox's limits stay reachable where it is served
+    ItemAnswer,
+    decode_batch,
+    encode_batch_answer,
+    parse_upload_number,
+)
 from lienthong.storage.blobs import BlobWriter, check_blob_id
 from lienthong.storage.errors import BlobError
 
 log = logging.getLogger(__name__)
-
-CONTENT_TYPE = "application/x-lienthong"
-MAX_INBOX_ITEMS = 500  # items in one request: bounds the work a single request can cause
-MAX_INBOX_BYTES = 64 * 1024 * 1024  # 500 envelopes of ~100 KB; the hard cap is per envelope
-STREAM_CHUNK = 256 * 1024
-MAX_BLOB_BYTES = MAX_ATTACHMENT_SIZE + (MAX_ATTACHMENT_SIZE // (64 * 1024) + 1) * 17 + 24
-# Upload-Offset and Upload-Length: decimal digits, no sign, at most 19 (MAX_BLOB_BYTES has 12).
-UPLOAD_NUMBER = re.compile(r"[0-9]{1,19}")
-
 
 def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
     """Blobs on every node; the inbox and directory pushes on units only.
@@ -51,80 +49,42 @@ def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
     app.router.add_get("/v1/blobs/{blob_id}", blob_get, allow_head=False)
 
 
-async def read_capped(request: web.Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes `limit` bytes."""
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    data = bytearray()
-    async for chunk in request.content.iter_chunked(STREAM_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(data))
-    return bytes(data)
-
-
-def decode_batch(data: bytes) -> tuple[list[bytes], list[bytes]]:
-    value = unpack(data, what="inbox request", max_bytes=MAX_INBOX_BYTES)
-    if not isinstance(value, dict) or set(value) - {"envelopes", "statuses"}:
-        raise ValueError("expected a map with 'envelopes' and 'statuses'")
-    envelopes, statuses = value.get("envelopes", []), value.get("statuses", [])
-    if not isinstance(envelopes, list) or not isinstance(statuses, list):
-        raise ValueError("'envelopes' and 'statuses' must be arrays")
-    if len(envelopes) + len(statuses) > MAX_INBOX_ITEMS:
-        raise ValueError(f"more than {MAX_INBOX_ITEMS} items in one request")
-    if not all(isinstance(x, bytes) for x in envelopes + statuses):
-        raise ValueError("every item must be binary")
-    return envelopes, statuses
-
-
 async def inbox(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
     try:
-        envelopes, statuses = decode_batch(await read_capped(request, MAX_INBOX_BYTES))
+        envelopes, statuses = decode_batch(await read_request(request, MAX_INBOX_BYTES))
     except web.HTTPRequestEntityTooLarge:
         await _refusal(ctx, peer, "inbox", f"request body over {MAX_INBOX_BYTES} bytes")
         raise
-    except (ValueError, LienthongError) as exc:
+    except LienthongError as exc:
         await _refusal(ctx, peer, "inbox", f"malformed request: {exc}")
         return error_response(400, "MalformedRequest", str(exc))
     received = await receive_envelopes(ctx, envelopes, via="direct", peer=peer)
     applied = await receive_statuses(ctx, statuses, via="direct", peer=peer)
-    results = {
-        "envelopes": [await _answer(ctx, peer, "envelope", r) for r in received],
-        "statuses": [await _answer(ctx, peer, "status", r) for r in applied],
-    }
-    return web.Response(body=pack(results), content_type=CONTENT_TYPE)
+    body = encode_batch_answer(
+        [await _answer(ctx, peer, "envelope", r) for r in received],
+        [await _answer(ctx, peer, "status", r) for r in applied],
+    )
+    return web.Response(body=body, content_type=CONTENT_TYPE)
 
 
-async def _answer(ctx: NodeContext, peer: str, what: str, result: Any) -> dict[str, Any]:
+async def _answer(
+    ctx: NodeContext, peer: str, what: str, result: bytes | bool | LienthongError
+) -> ItemAnswer:
     """One item's answer: ok (with the 01 for an envelope), or the error that refused it."""
     if isinstance(result, MissingBlobs):
-        return {
-            "ok": False,
-            "error": "MissingBlobs",
-            "message": str(result),
-            "missing": result.blob_ids,
-        }
+        return ItemAnswer.refused("MissingBlobs", str(result), missing=result.blob_ids)
     if isinstance(result, LienthongError):
         await _refusal(ctx, peer, what, str(result))
-        return {"ok": False, "error": type(result).__name__, "message": str(result)}
+        return ItemAnswer.refused(type(result).__name__, str(result))
     if isinstance(result, bytes):
-        return {"ok": True, "status": result}
-    return {"ok": True}
+        return ItemAnswer.taken(result)
+    return ItemAnswer.applied()
 
 
 async def _refusal(ctx: NodeContext, peer: str, what: str, reason: str) -> None:
-    log.warning("refused %s from %s: %s", what, peer, reason)
-    async with ctx.store.write() as tx:
-        await audit.append(
-            tx,
-            at=ctx.clock(),
-            actor=peer,
-            action=f"{what}.refused",
-            subject=peer,
-            details={"reason": reason[:500]},
-        )
+    await audit_refusal(ctx, actor=peer, what=what, subject=peer, reason=reason)
 
 
 async def directory_push(request: web.Request) -> web.Response:
@@ -133,7 +93,7 @@ async def directory_push(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     source = request.get(PEER) or request.remote or "unknown"
     try:
-        raw = await read_capped(request, MAX_DIRECTORY_BYTES)
+        raw = await read_request(request, MAX_DIRECTORY_BYTES)
         await ctx.directory.accept(raw, source=f"push from {source}")
     except web.HTTPRequestEntityTooLarge:
         await _refusal(ctx, str(source), "directory", f"push over {MAX_DIRECTORY_BYTES} bytes")
@@ -208,8 +168,7 @@ async def blob_put(request: web.Request) -> web.Response:
 
 def _upload_number(request: web.Request, name: str) -> int | None:
     """A byte count from an upload header: ASCII digits only (int() would take "1_0", "١٢")."""
-    value = request.headers.get(name, "")
-    return int(value) if UPLOAD_NUMBER.fullmatch(value) else None
+    return parse_upload_number(request.headers.get(name, ""))
 
 
 async def _release(writer: BlobWriter) -> None:

@@ -20,15 +20,8 @@ from typing import TypeVar
 import aiohttp
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.centre.relay import (
-    MAX_ITEM_ID,
-    MAX_PULL_RESPONSE_BYTES,
-    MAX_PULL_WAIT,
-    NOTICE_EXPIRED,
-    NOTICE_STATUS_EXPIRED,
-    decode_notice,
-)
 from lienthong.node.context import NodeContext
+from lienthong.node.http import STREAM_CHUNK, BodyTooLarge, read_response
 from lienthong.node.unit.documents import (
     ClockSkew,
     EnvelopeNotHereYet,
@@ -36,13 +29,29 @@ from lienthong.node.unit.documents import (
     receive_envelope,
     receive_status,
 )
-from lienthong.node.unit.peer_api import CONTENT_TYPE, STREAM_CHUNK
 from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import BlobRef, verify_envelope
-from lienthong.protocol.errors import Expired, InvalidField, NotARecipient, UnknownSigner
+from lienthong.protocol.errors import (
+    Expired,
+    InvalidField,
+    NotARecipient,
+    ProtocolError,
+    UnknownSigner,
+)
+from lienthong.protocol.peer import CONTENT_TYPE
+from lienthong.protocol.relay import (
+    MAX_PULL_RESPONSE_BYTES,
+    MAX_PULL_WAIT,
+    NOTICE_EXPIRED,
+    NOTICE_STATUS_EXPIRED,
+    PulledItem,
+    decode_notice,
+    decode_pull_answer,
+    encode_ack,
+    format_wait,
+)
 from lienthong.protocol.states import TransitionError
 from lienthong.protocol.status import verify_status
-from lienthong.protocol.wire import Fields, pack, unpack
 from lienthong.storage import audit
 from lienthong.storage.errors import (
     BlobError,
@@ -71,8 +80,6 @@ BACKOFF_CAP_SECONDS = 300.0
 DEFERRED_RETRY_SECONDS = 30.0
 # A directory without a relay (or no directory yet): look again this often.
 NO_RELAY_RECHECK_SECONDS = 60.0
-MAX_ITEMS_IN_ANSWER = 10_000  # far above what the relay sends (node.relay.MAX_PULL_ITEMS)
-KINDS = frozenset({"envelope", "status", "notice"})
 # What a broken link looks like; these never cause an item to be acknowledged.
 NETWORK_ERRORS = (aiohttp.ClientError, OSError, TimeoutError)
 
@@ -171,21 +178,20 @@ async def pull_once(
     """One pull: fetch the oldest mail (waiting up to `wait` s for some), take each item
     in, acknowledge what is done with. Network errors propagate (after acknowledging
     what was already taken in)."""
-    url = f"{relay}/pull?wait={wait:g}"
+    url = f"{relay}/pull?wait={format_wait(wait)}"
     async with session.get(url, timeout=PULL_TIMEOUT) as response:
         if response.status != 200:
             text = (await response.content.read(300)).decode("utf-8", "replace")
             raise RelayUnavailable(f"{url}: HTTP {response.status}: {text}")
-        data = await _read_capped(response, MAX_PULL_RESPONSE_BYTES)
-    items = decode_pull_answer(data)
+        items = _items(await _read_answer(response))
     base = centre_base(relay)
     done: list[str] = []
     deferred = 0
     failure: BaseException | None = None
-    for item_id, kind, raw in items:
+    for item in items:
         try:
-            if await _take(ctx, session, base, item_id, kind, raw):
-                done.append(item_id)
+            if await _take(ctx, session, base, item.id, item.kind, item.raw):
+                done.append(item.id)
             else:
                 deferred += 1
         except NETWORK_ERRORS as exc:
@@ -199,44 +205,26 @@ async def pull_once(
     return PullResult(received=len(items), acknowledged=len(done), deferred=deferred)
 
 
-async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    if response.content_length is not None and response.content_length > limit:
-        raise RelayUnavailable(
-            f"the relay's answer is {response.content_length} bytes, over {limit}"
-        )
-    data = bytearray()
-    async for chunk in response.content.iter_chunked(STREAM_CHUNK):
-        data += chunk
-        if len(data) > limit:
-            raise RelayUnavailable(f"the relay's answer is over the limit of {limit} bytes")
-    return bytes(data)
-
-
-def decode_pull_answer(data: bytes) -> list[tuple[str, str, bytes]]:
-    """(id, kind, raw) of each item of a pull answer; RelayUnavailable if malformed."""
-    what = "relay answer"
+async def _read_answer(response: aiohttp.ClientResponse) -> bytes:
+    """A pull answer's bytes, at most MAX_PULL_RESPONSE_BYTES; RelayUnavailable if more."""
     try:
-        f = Fields(unpack(data, what=what, max_bytes=MAX_PULL_RESPONSE_BYTES), what)
-        out = []
-        for value in f.list("items", max_items=MAX_ITEMS_IN_ANSWER):
-            g = Fields(value, what, "items[]")
-            item = (
-                g.str("id", min_len=1, max_len=MAX_ITEM_ID),
-                g.str("kind", choices=KINDS),
-                g.bytes("raw", max_len=MAX_PULL_RESPONSE_BYTES),
-            )
-            g.done()
-            out.append(item)
-        f.done()
-    except LienthongError as exc:
+        return await read_response(response, MAX_PULL_RESPONSE_BYTES)
+    except BodyTooLarge as exc:
+        raise RelayUnavailable(f"the relay's answer: {exc}") from None
+
+
+def _items(data: bytes) -> list[PulledItem]:
+    """The items of a pull answer (protocol.relay); RelayUnavailable if malformed."""
+    try:
+        return decode_pull_answer(data)
+    except ProtocolError as exc:
         raise RelayUnavailable(f"malformed answer from the relay: {exc}") from None
-    return out
 
 
 async def _ack(session: aiohttp.ClientSession, relay: str, ids: list[str]) -> None:
     async with session.post(
         f"{relay}/ack",
-        data=pack({"ids": ids}),
+        data=encode_ack(ids),
         headers={"Content-Type": CONTENT_TYPE},
         timeout=ACK_TIMEOUT,
     ) as response:
@@ -358,7 +346,7 @@ async def fetch_blob(
 
 
 async def _notice(ctx: NodeContext, raw: bytes) -> None:
-    event, envelope_id, recipient = decode_notice(raw)
+    event, envelope_id, recipient = decode_notice(raw)  # an envelope id or a status id
     now = ctx.clock()
     if event == NOTICE_STATUS_EXPIRED:  # our status was never collected: send it again
         async with ctx.store.write() as tx:

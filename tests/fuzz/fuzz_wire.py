@@ -29,8 +29,6 @@ import msgpack  # noqa: F401
 with atheris.instrument_imports(include=["protocol", "crypto", "node", "storage", "tests"]):
     from lienthong.crypto import signing
     from lienthong.crypto.errors import LienthongError
-    from lienthong.node.centre.relay import decode_ack, decode_deposit, decode_notice
-    from lienthong.node.unit.peer_api import decode_batch
     from lienthong.protocol import wire
     from lienthong.protocol.certificate import (
         CENTRE_SIGNER,
@@ -43,6 +41,24 @@ with atheris.instrument_imports(include=["protocol", "crypto", "node", "storage"
     from lienthong.protocol.document import body_from_wire, body_to_wire
     from lienthong.protocol.envelope import open_envelope, seal_envelope, verify_envelope
     from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
+    from lienthong.protocol.peer import (
+        ItemAnswer,
+        decode_batch,
+        decode_batch_answer,
+        encode_batch_answer,
+    )
+    from lienthong.protocol.relay import (
+        NOTICE_STATUS_EXPIRED,
+        PulledItem,
+        decode_ack,
+        decode_deposit,
+        decode_deposit_answer,
+        decode_notice,
+        decode_pull_answer,
+        encode_deposit_answer,
+        encode_notice,
+        encode_pull_answer,
+    )
     from lienthong.protocol.status import make_status, verify_status
     from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
 
@@ -68,11 +84,6 @@ def _body(data: bytes) -> None:
     body_from_wire(wire.unpack(data, what="document body", max_bytes=MAX_ENVELOPE_BYTES))
 
 
-def _batch(data: bytes) -> None:
-    with contextlib.suppress(ValueError):  # the inbox answers 400 MalformedRequest, by design
-        decode_batch(data)
-
-
 # (decoder, how the fuzzed bytes become its input): the index is the input's first byte.
 TARGETS: list[tuple[Callable[[bytes], object], Callable[[bytes], bytes]]] = [
     (lambda d: wire.unpack(d, what="fuzz", max_bytes=1 << 20), bytes),
@@ -91,10 +102,13 @@ TARGETS: list[tuple[Callable[[bytes], object], Callable[[bytes], bytes]]] = [
     ),
     (verify_registration, bytes),
     (_body, bytes),
-    (_batch, bytes),
+    (decode_batch, bytes),
     (decode_deposit, bytes),
     (decode_ack, bytes),
     (decode_notice, bytes),
+    (lambda d: decode_batch_answer(d, envelopes=1, statuses=1), bytes),
+    (lambda d: decode_deposit_answer(d, items=1), bytes),
+    (decode_pull_answer, bytes),
 ]
 
 
@@ -169,6 +183,15 @@ def seeds() -> dict[str, bytes]:
         "batch": bytes([10]) + wire.pack({"envelopes": [envelope], "statuses": [status]}),
         "deposit": bytes([11]) + wire.pack({"to": B, "envelopes": [envelope], "statuses": []}),
         "ack": bytes([12]) + wire.pack({"ids": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]}),
+        "notice": bytes([13])
+        + encode_notice("01ARZ3NDEKTSV4RRFFQ69G5FAV", B, NOTICE_STATUS_EXPIRED),
+        "batch-answer": bytes([14])
+        + encode_batch_answer(
+            [ItemAnswer.taken(status)], [ItemAnswer.refused("InvalidField", "field 'to'")]
+        ),
+        "deposit-answer": bytes([15]) + encode_deposit_answer([False], ["UnknownMailbox: x"]),
+        "pull-answer": bytes([16])
+        + encode_pull_answer([PulledItem("01ARZ3NDEKTSV4RRFFQ69G5FAV", "envelope", envelope)]),
     }
 
 
