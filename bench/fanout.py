@@ -39,7 +39,7 @@ from lienthong.bootstrap.enrolment import import_certificate, write_request
 from lienthong.node import config as cfg
 from lienthong.node.centre.rules import open_centre
 from lienthong.node.context import NodeContext
-from lienthong.node.datadir import config_saver, create_node, node_keys
+from lienthong.node.datadir import create_node, federation_saver, node_keys
 from lienthong.node.runtime import Node, client_ssl_context, root_public_key
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.documents import send_document
@@ -88,16 +88,16 @@ async def provision(fed: Federation, units: list[tuple[str, bool]]) -> None:
             config = cfg.load_config(data_dir)
             keys = node_keys(config)
             token = (await centre.add_unit(code, f"Đơn vị {code}", actor="bench")).token
-            request = write_request(config, keys, token, fed.root / f"{code}.request")
+            request = write_request(config.node_settings, keys, token, fed.root / f"{code}.request")
             issued = await centre.enrol(request, origin="bench")
             answer = fed.root / f"{code}.answer"
             answer.write_bytes(issued.bundle)
             await import_certificate(
-                config,
+                config.node_settings,
                 keys,
                 answer,
                 fingerprint=centre.fingerprint,
-                save_config=config_saver(config),
+                save_federation=federation_saver(config),
             )
             fed.nodes[code] = NodeProcess(code, data_dir, port, fed.root / f"{code}.log")
 

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lienthong.bootstrap.errors import AnswerRejected, FingerprintMismatch
+from lienthong.bootstrap.settings import NodeSettings
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
@@ -185,11 +186,8 @@ def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.close(dir_fd)
 
 
-def install_answer(config: Any, answer: CheckedAnswer) -> None:
-    """Write certificate.bin, tls/cert.pem and tls/ca.pem of a checked answer.
-
-    `config` is a node.config.Config (its path properties only).
-    """
-    write_file(config.certificate_path, answer.certificate.raw)
-    write_file(config.tls_cert_path, answer.tls_pem)
-    write_file(config.ca_path, answer.ca_pem)
+def install_answer(settings: NodeSettings, answer: CheckedAnswer) -> None:
+    """Write certificate.bin, tls/cert.pem and tls/ca.pem of a checked answer."""
+    write_file(settings.certificate_path, answer.certificate.raw)
+    write_file(settings.tls_cert_path, answer.tls_pem)
+    write_file(settings.ca_path, answer.ca_pem)

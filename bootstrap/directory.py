@@ -14,12 +14,13 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from lienthong.bootstrap.errors import CacheInvalid, FetchFailed
+from lienthong.bootstrap.settings import Federation
 from lienthong.crypto.errors import LienthongError
 from lienthong.protocol.directory import Directory, verify_directory
 from lienthong.protocol.errors import Expired, UnknownSigner
@@ -417,17 +418,11 @@ def _etags(header: str) -> set[str]:
     return tags
 
 
-class _RefreshContext(Protocol):
-    config: Any  # node.config.Config
-    directory: DirectoryState
-    clock: Callable[[], int]
-
-
-def centre_url_of(ctx: _RefreshContext) -> str:
+def centre_url_of(federation: Federation, state: DirectoryState) -> str:
     """federation.centre_url, else the centre URL the directory in force names."""
-    url = ctx.config.get("federation", "centre_url")
-    if not url and ctx.directory.current is not None:
-        url = ctx.directory.current.centre_url
+    url = federation.centre_url
+    if not url and state.current is not None:
+        url = state.current.centre_url
     return url
 
 
@@ -452,10 +447,11 @@ async def refresh_once(state: DirectoryState, session: aiohttp.ClientSession, ur
 
 
 async def refresh_loop(
-    ctx: _RefreshContext,
+    state: DirectoryState,
     session: aiohttp.ClientSession,
     stop: asyncio.Event,
     *,
+    federation: Federation,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> None:
     """Fetch from the centre every federation.directory_refresh_seconds until `stop` is set.
@@ -463,8 +459,8 @@ async def refresh_loop(
     `sleep` replaces the wait between rounds (tests); by default the wait ends
     early when `stop` is set.
     """
-    interval = max(ctx.config.get("federation", "directory_refresh_seconds"), MIN_REFRESH_SECONDS)
-    warn_hours = ctx.config.get("federation", "directory_warn_hours")
+    interval = max(federation.directory_refresh_seconds, MIN_REFRESH_SECONDS)
+    warn_hours = federation.directory_warn_hours
 
     async def wait(seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -472,11 +468,11 @@ async def refresh_loop(
 
     pause = sleep or wait
     while not stop.is_set():
-        url = centre_url_of(ctx)
+        url = centre_url_of(federation, state)
         if url:
-            await refresh_once(ctx.directory, session, url)
+            await refresh_once(state, session, url)
         else:
             log.warning("no centre URL (federation.centre_url) and no directory: not refreshing")
-        for warning in ctx.directory.warnings(ctx.clock(), warn_hours):
+        for warning in state.warnings(state.clock(), warn_hours):
             log.warning("%s", warning)
         await pause(interval)

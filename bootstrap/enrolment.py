@@ -10,23 +10,21 @@ Online enrolment, step by step (docs/FEDERATION.md has the centre's side):
    directory into the store, certificate.bin, tls/cert.pem, tls/ca.pem and
    the pinned centre into node.toml.
 
-Key rotation is in bootstrap/rotation.py. `config` arguments are
-node.config.Config objects; bootstrap/ cannot import node/, so the caller
-passes `save_config`, which writes a node.toml from the values
-(node/commands/enrol.py does it with node.config.render).
+Key rotation is in bootstrap/rotation.py. What is read of the node's
+configuration comes as a NodeSettings (bootstrap/settings.py); the caller
+passes `save_federation`, which records the centre in node.toml
+(node/datadir.py federation_saver does it for node/cli/commands/enrol.py).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import json
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -53,12 +51,11 @@ from lienthong.bootstrap.errors import (
     InvalidToken,
     NotEnrolled,
 )
+from lienthong.bootstrap.settings import NodeSettings, SaveFederation
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys, normalise_fingerprint
 from lienthong.protocol.certificate import MAX_TOKEN_ID, make_registration
 from lienthong.storage.db import Store, unix_ms
-
-SaveConfig = Callable[[dict[str, dict[str, Any]]], None]
 
 CONTENT_TYPE = "application/x-lienthong"
 # A token is typed by a technician: an id of at most MAX_TOKEN_ID characters, a dot and a
@@ -119,11 +116,11 @@ def parse_token(token: str) -> tuple[str, bytes]:
     return token_id.lower(), secret
 
 
-def endpoints_of(config: Any) -> list[str]:
+def endpoints_of(settings: NodeSettings) -> list[str]:
     """The peer URL to publish: none for a node that cannot accept inbound connections."""
-    if not config.get("node", "reachable"):
+    if not settings.reachable:
         return []
-    url = config.peer_url
+    url = settings.peer_url
     host = urlsplit(url).hostname or ""
     if host in ("0.0.0.0", "::", ""):  # noqa: S104 - refused, not bound
         raise NotEnrolled(
@@ -133,36 +130,36 @@ def endpoints_of(config: Any) -> list[str]:
     return [url]
 
 
-def tls_key_for(config: Any) -> tuple[Ed25519PrivateKey, bool]:
+def tls_key_for(settings: NodeSettings) -> tuple[Ed25519PrivateKey, bool]:
     """The node's TLS key from keys/tls.key, or a new one (True: not written yet)."""
-    path: Path = config.tls_key_path
+    path = settings.tls_key_path
     if path.exists():
         return tls.key_from_pem(path.read_bytes()), False
     return tls.generate_tls_key(), True
 
 
 def build_request(
-    config: Any, keys: NodeKeys, tls_key: Ed25519PrivateKey, token: str, now: int
+    settings: NodeSettings, keys: NodeKeys, tls_key: Ed25519PrivateKey, token: str, now: int
 ) -> bytes:
     """The registration request for this unit, authorised by the token."""
     token_id, secret = parse_token(token)
     return make_registration(
         keys,
-        code=config.code,
-        name=config.name,
+        code=settings.code,
+        name=settings.name,
         tls_key=raw_public(tls_key.public_key()),
-        endpoints=endpoints_of(config),
-        reachable=config.get("node", "reachable"),
+        endpoints=endpoints_of(settings),
+        reachable=settings.reachable,
         created=now,
         token_id=token_id,
         token_secret=secret,
     )
 
 
-def _refuse_if_enrolled(config: Any) -> None:
-    if config.certificate_path.exists():
+def _refuse_if_enrolled(settings: NodeSettings) -> None:
+    if settings.certificate_path.exists():
         raise AlreadyEnrolled(
-            f"{config.data_dir} is enrolled already ({config.certificate_path} exists); to "
+            f"{settings.data_dir} is enrolled already ({settings.certificate_path} exists); to "
             "change keys use 'lienthong keys rotate'"
         )
 
@@ -171,13 +168,13 @@ def _refuse_if_enrolled(config: Any) -> None:
 
 
 async def enrol_online(
-    config: Any,
+    settings: NodeSettings,
     keys: NodeKeys,
     *,
     centre_url: str,
     fingerprint: str,
     token: str,
-    save_config: SaveConfig,
+    save_federation: SaveFederation,
     clock: Callable[[], int] = unix_ms,
 ) -> Enrolled | Pending:
     """Enrol with the centre at `centre_url`, whose root key has the pinned `fingerprint`.
@@ -187,7 +184,7 @@ async def enrol_online(
     CentreRefused, CentreUnreachable or AnswerRejected; nothing of the answer
     is written unless all of it checks out.
     """
-    _refuse_if_enrolled(config)
+    _refuse_if_enrolled(settings)
     pinned = normalise_fingerprint(fingerprint)
     base = https_base(centre_url)
     parse_token(token)
@@ -195,35 +192,35 @@ async def enrol_online(
         ca_pem = await _get(session, f"{base}/v1/ca", context=False, limit=tls.MAX_PEM_BYTES)
         _, root = load_ca(ca_pem, f"the centre at {base}")
         check_pin(root, pinned, f"the centre at {base}")
-        tls_key, new_key = tls_key_for(config)
-        request = build_request(config, keys, tls_key, token, clock())
+        tls_key, new_key = tls_key_for(settings)
+        request = build_request(settings, keys, tls_key, token, clock())
         try:
             status, body = await post_request(
                 session, f"{base}/v1/enrol", request, context=centre_context(ca_pem)
             )
         except CentreUnreachable:
             if new_key:  # the centre may have bound the token to this key: keep it for a re-run
-                write_file(config.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+                write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
             raise
-    outcome = outcome_of(status, body, config.code, "enrolment")
+    outcome = outcome_of(status, body, settings.code, "enrolment")
     if isinstance(outcome, CentreRefused):
         raise outcome
     if isinstance(outcome, Pending):
         if new_key:  # the re-run after approval must present the same key
-            write_file(config.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+            write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
         return outcome
     answer = check_answer(
         outcome,
-        code=config.code,
+        code=settings.code,
         keys=keys,
         tls_public=raw_public(tls_key.public_key()),
         root_public=root,
         now=clock(),
     )
-    await install(config, answer, root, clock, source=f"enrolment at {base}")
+    await install(settings, answer, root, clock, source=f"enrolment at {base}")
     if new_key:
-        write_file(config.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
-    _save_federation(config, save_config, base, pinned)
+        write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+    save_federation(base, pinned)
     return enrolled_from(answer, base, pinned)
 
 
@@ -300,23 +297,21 @@ def outcome_of(status: int, body: bytes, code: str, what: str) -> bytes | Pendin
 
 
 async def install(
-    config: Any, answer: CheckedAnswer, root: bytes, clock: Callable[[], int], *, source: str
+    settings: NodeSettings,
+    answer: CheckedAnswer,
+    root: bytes,
+    clock: Callable[[], int],
+    *,
+    source: str,
 ) -> None:
     """The directory into the store first (it refuses a rollback), then the files."""
     async with await Store.open(
-        config.store_path, synchronous=config.get("store", "synchronous"), clock=clock
+        settings.store_path, synchronous=settings.store_synchronous, clock=clock
     ) as store:
         state = await DirectoryState.load(store, root, clock)
         if answer.directory.version >= state.version:
             await state.accept(answer.directory.raw, source=source)
-    install_answer(config, answer)
-
-
-def _save_federation(config: Any, save_config: SaveConfig, url: str, pinned: str) -> None:
-    values = copy.deepcopy(config.values)
-    values["federation"]["centre_url"] = url
-    values["federation"]["centre_fingerprint"] = pinned
-    save_config(values)
+    install_answer(settings, answer)
 
 
 def enrolled_from(answer: CheckedAnswer, url: str, pinned: str) -> Enrolled:
@@ -335,29 +330,34 @@ def enrolled_from(answer: CheckedAnswer, url: str, pinned: str) -> Enrolled:
 
 
 def write_request(
-    config: Any, keys: NodeKeys, token: str, out_path: Path, *, clock: Callable[[], int] = unix_ms
+    settings: NodeSettings,
+    keys: NodeKeys,
+    token: str,
+    out_path: Path,
+    *,
+    clock: Callable[[], int] = unix_ms,
 ) -> bytes:
     """Write the registration request for the air-gapped path to `out_path`; return it.
 
     The TLS key is created now if absent (keys/tls.key, 0600): the certificate
     file that comes back is for it.
     """
-    _refuse_if_enrolled(config)
-    tls_key, new_key = tls_key_for(config)
-    request = build_request(config, keys, tls_key, token, clock())
+    _refuse_if_enrolled(settings)
+    tls_key, new_key = tls_key_for(settings)
+    request = build_request(settings, keys, tls_key, token, clock())
     if new_key:
-        write_file(config.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+        write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
     write_file(Path(out_path), request)
     return request
 
 
 async def import_certificate(
-    config: Any,
+    settings: NodeSettings,
     keys: NodeKeys,
     path: Path,
     *,
     fingerprint: str | None = None,
-    save_config: SaveConfig,
+    save_federation: SaveFederation,
     clock: Callable[[], int] = unix_ms,
 ) -> Enrolled:
     """Install the certificate file the centre made from our request (`centre sign-request`).
@@ -365,38 +365,38 @@ async def import_certificate(
     Its CA must match federation.centre_fingerprint when node.toml pins one,
     else `fingerprint`; the rest is checked as for online enrolment.
     """
-    _refuse_if_enrolled(config)
-    pinned = _offline_pin(config, fingerprint)
+    _refuse_if_enrolled(settings)
+    pinned = _offline_pin(settings, fingerprint)
     path = Path(path)
     if not path.is_file():
         raise NotEnrolled(f"the certificate file {path} does not exist")
     if path.stat().st_size > MAX_ANSWER_BYTES:
         raise NotEnrolled(f"{path} is over the limit of {MAX_ANSWER_BYTES} bytes")
-    if not config.tls_key_path.exists():
+    if not settings.tls_key_path.exists():
         raise NotEnrolled(
-            f"{config.tls_key_path} is missing: the request was not made from this data "
+            f"{settings.tls_key_path} is missing: the request was not made from this data "
             "directory (lienthong enrol --request-out makes it)"
         )
     data = path.read_bytes()
     _, root = load_ca(decode_answer(data)["ca_certificate"], f"the certificate file {path}")
     check_pin(root, pinned, f"the certificate file {path}")
-    tls_key, _ = tls_key_for(config)
+    tls_key, _ = tls_key_for(settings)
     answer = check_answer(
         data,
-        code=config.code,
+        code=settings.code,
         keys=keys,
         tls_public=raw_public(tls_key.public_key()),
         root_public=root,
         now=clock(),
     )
-    url = config.get("federation", "centre_url") or answer.directory.centre_url
-    await install(config, answer, root, clock, source=f"certificate file {path.name}")
-    _save_federation(config, save_config, url, pinned)
+    url = settings.federation.centre_url or answer.directory.centre_url
+    await install(settings, answer, root, clock, source=f"certificate file {path.name}")
+    save_federation(url, pinned)
     return enrolled_from(answer, url, pinned)
 
 
-def _offline_pin(config: Any, fingerprint: str | None) -> str:
-    pinned = config.get("federation", "centre_fingerprint")
+def _offline_pin(settings: NodeSettings, fingerprint: str | None) -> str:
+    pinned = settings.federation.centre_fingerprint
     given = normalise_fingerprint(fingerprint) if fingerprint else None
     if pinned:
         pinned = normalise_fingerprint(pinned)

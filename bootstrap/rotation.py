@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,6 +32,7 @@ from lienthong.bootstrap.enrolment import (
     post_request,
 )
 from lienthong.bootstrap.errors import CentreRefused, NotEnrolled
+from lienthong.bootstrap.settings import NodeSettings
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import NodeKeys, normalise_fingerprint
@@ -44,7 +44,7 @@ PENDING_SUFFIX = ".next"  # keys of a rotation in progress, kept until the centr
 
 
 async def rotate(
-    config: Any, *, passphrase: bytes | None, clock: Callable[[], int] = unix_ms
+    settings: NodeSettings, *, passphrase: bytes | None, clock: Callable[[], int] = unix_ms
 ) -> Enrolled:
     """Replace the node's keys and certificates; `passphrase` opens (and seals) the key file.
 
@@ -52,24 +52,24 @@ async def rotate(
     the key files change only after the answer checks out. Restart a running
     node afterwards: it holds the old keys in memory.
     """
-    base, root, key_path, old_keys, current = _current_state(config, passphrase)
+    base, root, key_path, old_keys, current = _current_state(settings, passphrase)
     seal = passphrase if is_sealed(key_path) else None
-    new_keys, new_tls = _pending_keys(config, key_path, seal)
+    new_keys, new_tls = _pending_keys(settings, key_path, seal)
     request = make_registration(
         new_keys,
-        code=config.code,
-        name=config.name,
+        code=settings.code,
+        name=settings.name,
         tls_key=raw_public(new_tls.public_key()),
-        endpoints=endpoints_of(config),
-        reachable=config.get("node", "reachable"),
+        endpoints=endpoints_of(settings),
+        reachable=settings.reachable,
         created=clock(),
         old_keys=old_keys,
         old_serial=current.serial,
     )
-    mutual = tls.client_context(config.tls_cert_path, config.tls_key_path, config.ca_path)
+    mutual = tls.client_context(settings.tls_cert_path, settings.tls_key_path, settings.ca_path)
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         status, body = await post_request(session, f"{base}/v1/rotate", request, context=mutual)
-    outcome = outcome_of(status, body, config.code, "key rotation")
+    outcome = outcome_of(status, body, settings.code, "key rotation")
     if isinstance(outcome, CentreRefused):
         raise outcome
     if isinstance(outcome, Pending):
@@ -80,38 +80,38 @@ async def rotate(
         )
     answer = check_answer(
         outcome,
-        code=config.code,
+        code=settings.code,
         keys=new_keys,
         tls_public=raw_public(new_tls.public_key()),
         root_public=root,
         now=clock(),
     )
-    await install(config, answer, root, clock, source=f"key rotation at {base}")
-    _swap_keys(key_path, config.tls_key_path, current.serial)
-    pinned = config.get("federation", "centre_fingerprint")
+    await install(settings, answer, root, clock, source=f"key rotation at {base}")
+    _swap_keys(key_path, settings.tls_key_path, current.serial)
+    pinned = settings.federation.centre_fingerprint
     return enrolled_from(answer, base, normalise_fingerprint(pinned) if pinned else "")
 
 
 def _current_state(
-    config: Any, passphrase: bytes | None
+    settings: NodeSettings, passphrase: bytes | None
 ) -> tuple[str, bytes, Path, NodeKeys, NodeCertificate]:
     """Centre URL, root key, key file, old keys and current certificate; all must agree."""
-    for path in (config.certificate_path, config.ca_path, config.tls_cert_path):
+    for path in (settings.certificate_path, settings.ca_path, settings.tls_cert_path):
         if not path.exists():
             raise NotEnrolled(f"{path} is missing: enrol the node first (lienthong enrol)")
-    url = config.get("federation", "centre_url")
+    url = settings.federation.centre_url
     if not url:
         raise NotEnrolled("federation.centre_url is not set in node.toml: enrol the node first")
-    _, root = load_ca(config.ca_path.read_bytes(), str(config.ca_path))
-    key_path: Path = config.path("keys", "identity")
+    _, root = load_ca(settings.ca_path.read_bytes(), str(settings.ca_path))
+    key_path = settings.identity_key_path
     old_keys = load_keys(key_path, passphrase)
     try:
-        current = verify_certificate(config.certificate_path.read_bytes(), root)
+        current = verify_certificate(settings.certificate_path.read_bytes(), root)
     except LienthongError as exc:
-        raise NotEnrolled(f"{config.certificate_path}: {exc}") from None
+        raise NotEnrolled(f"{settings.certificate_path}: {exc}") from None
     if current.sign_key != old_keys.sign_public:
         raise NotEnrolled(
-            f"{config.certificate_path} (serial {current.serial}) is not for the key in "
+            f"{settings.certificate_path} (serial {current.serial}) is not for the key in "
             f"{key_path}: restore the key file that matches it"
         )
     return https_base(url), root, key_path, old_keys, current
@@ -123,10 +123,10 @@ def pending_path(path: Path) -> Path:
 
 
 def _pending_keys(
-    config: Any, key_path: Path, passphrase: bytes | None
+    settings: NodeSettings, key_path: Path, passphrase: bytes | None
 ) -> tuple[NodeKeys, Ed25519PrivateKey]:
     """The new keys of this rotation: those of an interrupted run, or fresh ones, saved."""
-    next_keys, next_tls = pending_path(key_path), pending_path(config.tls_key_path)
+    next_keys, next_tls = pending_path(key_path), pending_path(settings.tls_key_path)
     if next_keys.exists() and next_tls.exists():
         return load_keys(next_keys, passphrase), tls.key_from_pem(next_tls.read_bytes())
     keys, tls_key = NodeKeys.generate(), tls.generate_tls_key()

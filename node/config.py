@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 
@@ -132,6 +133,35 @@ class Config:
     @property
     def peer_url(self) -> str:
         return self.get("node", "public_url") or f"https://{self.get('node', 'listen')}"
+
+    # What the layer below reads, as plain typed values (bootstrap/ cannot import node/).
+    @property
+    def federation(self) -> Federation:
+        return Federation(
+            centre_url=self.get("federation", "centre_url"),
+            centre_fingerprint=self.get("federation", "centre_fingerprint"),
+            directory_refresh_seconds=self.get("federation", "directory_refresh_seconds"),
+            directory_warn_hours=self.get("federation", "directory_warn_hours"),
+        )
+
+    @property
+    def node_settings(self) -> NodeSettings:
+        """What enrolment and key rotation read (bootstrap/settings.py)."""
+        return NodeSettings(
+            data_dir=self.data_dir,
+            code=self.code,
+            name=self.name,
+            reachable=self.get("node", "reachable"),
+            peer_url=self.peer_url,
+            store_path=self.store_path,
+            store_synchronous=self.get("store", "synchronous"),
+            identity_key_path=self.path("keys", "identity"),
+            tls_key_path=self.tls_key_path,
+            tls_cert_path=self.tls_cert_path,
+            ca_path=self.ca_path,
+            certificate_path=self.certificate_path,
+            federation=self.federation,
+        )
 
 
 def load_config(data_dir: Path) -> Config:

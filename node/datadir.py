@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lienthong.bootstrap.settings import SaveFederation
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
@@ -63,8 +65,8 @@ def create_node(
     return keys
 
 
-def config_saver(config: cfg.Config):
-    """A save_config for bootstrap/: validate, render and atomically replace node.toml."""
+def config_saver(config: cfg.Config) -> Callable[[dict[str, dict[str, Any]]], None]:
+    """A writer of the node's node.toml: validate, render and atomically replace it."""
     path = config.data_dir / cfg.CONFIG_FILE
 
     def save(values: dict[str, dict[str, Any]]) -> None:
@@ -74,6 +76,20 @@ def config_saver(config: cfg.Config):
         os.replace(tmp, path)
 
     return save
+
+
+def federation_saver(config: cfg.Config) -> SaveFederation:
+    """A save_federation for bootstrap/: the centre's URL and its pinned root-key fingerprint
+    into node.toml, every other value as `config` holds it."""
+    save = config_saver(config)
+
+    def save_federation(centre_url: str, fingerprint: str) -> None:
+        values = copy.deepcopy(config.values)
+        values["federation"]["centre_url"] = centre_url
+        values["federation"]["centre_fingerprint"] = fingerprint
+        save(values)
+
+    return save_federation
 
 
 def passphrase_of(config: cfg.Config) -> bytes | None:

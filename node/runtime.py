@@ -221,7 +221,13 @@ class Node:
                 discovery=self.lan,
                 on_directory_version=self._on_directory_version,
             )
-            self._spawn("directory refresh", refresh_loop(self.ctx, self.session, self.stop_event))
+            refresh = refresh_loop(
+                self.ctx.directory,
+                self.session,
+                self.stop_event,
+                federation=self.ctx.config.federation,
+            )
+            self._spawn("directory refresh", refresh)
             self._spawn("delivery", self.engine.run(self.stop_event))
             self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
             self._spawn("unit report", report_loop(self.ctx, self.session, self.stop_event))

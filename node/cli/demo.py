@@ -36,7 +36,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
 from lienthong.node.centre.rules import open_centre
 from lienthong.node.centre.setup import create_centre
-from lienthong.node.datadir import config_saver, create_node, node_keys
+from lienthong.node.datadir import create_node, federation_saver, node_keys
 from lienthong.node.runtime import context
 from lienthong.node.unit.documents import send_document
 from lienthong.protocol.codes import Urgency
@@ -219,12 +219,12 @@ class Demo:
             )
         config = cfg.load_config(data_dir)
         await enrol_online(
-            config,
+            config.node_settings,
             node_keys(config),
             centre_url=token.centre_url,
             fingerprint=token.fingerprint,
             token=token.token,
-            save_config=config_saver(config),
+            save_federation=federation_saver(config),
         )
         return await _login(data_dir, CLERK, "clerk", f"Văn thư {unit.name}")
 

@@ -79,7 +79,7 @@ async def build_report(ctx: NodeContext) -> bytes:
 
 async def send_report(ctx: NodeContext, session: aiohttp.ClientSession) -> None:
     """Make a report and post it to the centre; ReportRefused or a network error if not taken."""
-    base = centre_url_of(ctx)
+    base = centre_url_of(ctx.config.federation, ctx.directory)
     if not base:
         raise ReportError("no centre URL (federation.centre_url) and no directory")
     raw = await build_report(ctx)

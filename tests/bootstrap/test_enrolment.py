@@ -28,7 +28,7 @@ from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node.cli.main import main
-from lienthong.node.datadir import config_saver
+from lienthong.node.datadir import federation_saver
 from lienthong.protocol.certificate import verify_certificate, verify_registration
 from lienthong.storage.db import Store
 from lienthong.storage.directory import latest_directory
@@ -66,12 +66,12 @@ async def test_online_enrolment_installs_everything(tmp_path: Path):
     config, keys = make_unit_dir(tmp_path)
     async with FakeCentre(fed, tmp_path) as centre:
         result = await enrol_online(
-            config,
+            config.node_settings,
             keys,
             centre_url=centre.url + "/",
             fingerprint=fed.fingerprint.lower(),
             token=TOKEN,
-            save_config=config_saver(config),
+            save_federation=federation_saver(config),
         )
     assert isinstance(result, Enrolled)
     assert centre.requests == ["GET /v1/ca", "POST /v1/enrol"]
@@ -87,12 +87,12 @@ async def test_online_enrolment_installs_everything(tmp_path: Path):
     assert reloaded.get("federation", "centre_fingerprint") == fed.fingerprint
     with pytest.raises(AlreadyEnrolled):
         await enrol_online(
-            reloaded,
+            reloaded.node_settings,
             keys,
             centre_url=centre.url,
             fingerprint=fed.fingerprint,
             token=TOKEN,
-            save_config=config_saver(reloaded),
+            save_federation=federation_saver(reloaded),
         )
 
 
@@ -104,12 +104,12 @@ async def test_wrong_fingerprint_refuses_and_writes_nothing(tmp_path: Path):
     async with FakeCentre(fed, tmp_path, ca_pem=impostor.ca_pem) as centre:
         with pytest.raises(FingerprintMismatch) as caught:
             await enrol_online(
-                config,
+                config.node_settings,
                 keys,
                 centre_url=centre.url,
                 fingerprint=fed.fingerprint,
                 token=TOKEN,
-                save_config=config_saver(config),
+                save_federation=federation_saver(config),
             )
     assert impostor.fingerprint in str(caught.value)
     assert fed.fingerprint in str(caught.value)
@@ -124,12 +124,16 @@ async def test_pending_keeps_the_tls_key_for_the_re_run(tmp_path: Path):
     async with FakeCentre(fed, tmp_path) as centre:
         centre.pending = True
         args = {"centre_url": centre.url, "fingerprint": fed.fingerprint, "token": TOKEN}
-        first = await enrol_online(config, keys, **args, save_config=config_saver(config))
+        first = await enrol_online(
+            config.node_settings, keys, **args, save_federation=federation_saver(config)
+        )
         assert isinstance(first, Pending) and first.message == "wait"
         assert not config.certificate_path.exists()
         tls_key = config.tls_key_path.read_bytes()
         centre.pending = False
-        second = await enrol_online(config, keys, **args, save_config=config_saver(config))
+        second = await enrol_online(
+            config.node_settings, keys, **args, save_federation=federation_saver(config)
+        )
     assert isinstance(second, Enrolled)
     assert config.tls_key_path.read_bytes() == tls_key
 
@@ -143,12 +147,12 @@ async def test_answer_for_other_keys_is_rejected_online(tmp_path: Path):
         centre.answer_keys = NodeKeys.generate()
         with pytest.raises(AnswerRejected, match="another signing key"):
             await enrol_online(
-                config,
+                config.node_settings,
                 keys,
                 centre_url=centre.url,
                 fingerprint=fed.fingerprint,
                 token=TOKEN,
-                save_config=config_saver(config),
+                save_federation=federation_saver(config),
             )
     assert files_under(config.data_dir) == before
 
@@ -161,12 +165,12 @@ async def test_centre_refusal_is_reported_with_its_reason(tmp_path: Path):
         centre.refusal = (410, {"error": "ExpiredToken", "message": "token 01 expired"})
         with pytest.raises(CentreRefused, match=r"ExpiredToken, HTTP 410\): token 01 expired"):
             await enrol_online(
-                config,
+                config.node_settings,
                 keys,
                 centre_url=centre.url,
                 fingerprint=fed.fingerprint,
                 token=TOKEN,
-                save_config=config_saver(config),
+                save_federation=federation_saver(config),
             )
     assert not config.tls_key_path.exists()
 
@@ -186,11 +190,15 @@ async def test_offline_request_and_import(tmp_path: Path):
     fed = Federation()
     config, keys = make_unit_dir(tmp_path)
     out = tmp_path / "request.bin"
-    request = write_request(config, keys, TOKEN, out)
+    request = write_request(config.node_settings, keys, TOKEN, out)
     assert out.read_bytes() == request and config.tls_key_path.is_file()
     path = answer_file(fed, tmp_path, request)
     result = await import_certificate(
-        config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+        config.node_settings,
+        keys,
+        path,
+        fingerprint=fed.fingerprint,
+        save_federation=federation_saver(config),
     )
     assert result.code == config.code and result.directory_version == 1
     assert config.certificate_path.is_file() and await cached_version(config) == 1
@@ -203,12 +211,16 @@ async def test_offline_import_refuses_a_certificate_for_other_keys(tmp_path: Pat
     """A certificate file made for other keys is refused; the data directory is unchanged."""
     fed = Federation()
     config, keys = make_unit_dir(tmp_path)
-    request = write_request(config, keys, TOKEN, tmp_path / "request.bin")
+    request = write_request(config.node_settings, keys, TOKEN, tmp_path / "request.bin")
     path = answer_file(fed, tmp_path, request, answer_keys=NodeKeys.generate())
     before = files_under(config.data_dir)
     with pytest.raises(AnswerRejected, match="another signing key"):
         await import_certificate(
-            config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+            config.node_settings,
+            keys,
+            path,
+            fingerprint=fed.fingerprint,
+            save_federation=federation_saver(config),
         )
     assert files_under(config.data_dir) == before
 
@@ -217,13 +229,19 @@ async def test_offline_import_checks_the_pinned_fingerprint(tmp_path: Path):
     """The file's CA must match federation.centre_fingerprint when node.toml pins one."""
     fed, other = Federation(), Federation()
     config, keys = make_unit_dir(tmp_path, centre_fingerprint=other.fingerprint)
-    request = write_request(config, keys, TOKEN, tmp_path / "request.bin")
+    request = write_request(config.node_settings, keys, TOKEN, tmp_path / "request.bin")
     path = answer_file(fed, tmp_path, request)
     with pytest.raises(FingerprintMismatch, match=other.fingerprint):
-        await import_certificate(config, keys, path, save_config=config_saver(config))
+        await import_certificate(
+            config.node_settings, keys, path, save_federation=federation_saver(config)
+        )
     with pytest.raises(FingerprintMismatch, match=r"differs from federation\.centre_fingerprint"):
         await import_certificate(
-            config, keys, path, fingerprint=fed.fingerprint, save_config=config_saver(config)
+            config.node_settings,
+            keys,
+            path,
+            fingerprint=fed.fingerprint,
+            save_federation=federation_saver(config),
         )
     assert not config.certificate_path.exists()
 
@@ -234,17 +252,17 @@ async def test_key_rotation_replaces_keys_and_keeps_the_old_one(tmp_path: Path):
     config, keys = make_unit_dir(tmp_path)
     async with FakeCentre(fed, tmp_path) as centre:
         first = await enrol_online(
-            config,
+            config.node_settings,
             keys,
             centre_url=centre.url,
             fingerprint=fed.fingerprint,
             token=TOKEN,
-            save_config=config_saver(config),
+            save_federation=federation_saver(config),
         )
         key_path = config.path("keys", "identity")
         old_file = key_path.read_bytes()
         old_tls = config.tls_key_path.read_bytes()
-        result = await rotate(cfg.load_config(config.data_dir), passphrase=None)
+        result = await rotate(cfg.load_config(config.data_dir).node_settings, passphrase=None)
     assert centre.requests[-1] == "POST /v1/rotate"
     new_keys = load_keys(key_path)
     assert new_keys.sign_public != keys.sign_public

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from lienthong.bootstrap import settings
 from lienthong.bootstrap.directory import (
     DirectoryState,
     Gossip,
@@ -23,7 +24,6 @@ from lienthong.bootstrap.directory import (
 )
 from lienthong.bootstrap.errors import FetchFailed
 from lienthong.crypto.keys import NodeKeys
-from lienthong.node import config as cfg
 from lienthong.node.context import CONTEXT
 from lienthong.node.peers import PEER, peer_middleware
 from lienthong.protocol.errors import Rollback
@@ -129,15 +129,13 @@ async def test_fetch_from_a_closed_port_raises_fetch_failed(net):
         await fetch_directory(net.session, "https://127.0.0.1:9", etag_version=None)
 
 
-def refresh_context(tmp_path: Path, state: DirectoryState, clock: Clock, centre_url: str):
-    values = cfg.validate(
-        {
-            "unit": {"code": UNIT_A, "name": "A"},
-            "federation": {"centre_url": centre_url, "directory_refresh_seconds": 300},
-        }
-    )
-    return SimpleNamespace(
-        config=cfg.Config(data_dir=tmp_path, values=values), directory=state, clock=clock
+def centre_at(url: str) -> settings.Federation:
+    """node.toml's [federation] with the centre at `url` and a refresh every 300 s."""
+    return settings.Federation(
+        centre_url=url,
+        centre_fingerprint="",
+        directory_refresh_seconds=300,
+        directory_warn_hours=48,
     )
 
 
@@ -152,22 +150,26 @@ def rounds(stop: asyncio.Event, count: int, log: list[float]):
     return sleep
 
 
-async def test_refresh_loop_takes_the_centres_newer_directory(net, tmp_path):
+async def test_refresh_loop_takes_the_centres_newer_directory(net):
     """Each round fetches from the centre (here B's API) and takes a newer directory."""
     await net.b.state.accept(net.fed.directory(3), source="centre")
-    ctx = refresh_context(tmp_path, net.a.state, net.clock, net.b.url)
     stop, pauses = asyncio.Event(), []
-    await refresh_loop(ctx, net.session, stop, sleep=rounds(stop, 2, pauses))
+    federation = centre_at(net.b.url)
+    await refresh_loop(
+        net.a.state, net.session, stop, federation=federation, sleep=rounds(stop, 2, pauses)
+    )
     assert net.a.state.version == 3
     assert pauses == [300, 300]
 
 
-async def test_refresh_loop_continues_on_the_cache_when_the_centre_is_down(net, tmp_path, caplog):
+async def test_refresh_loop_continues_on_the_cache_when_the_centre_is_down(net, caplog):
     """An unreachable centre is a logged warning; the node keeps its directory and goes on."""
-    ctx = refresh_context(tmp_path, net.a.state, net.clock, "https://127.0.0.1:9")
     stop, pauses = asyncio.Event(), []
+    federation = centre_at("https://127.0.0.1:9")
     with caplog.at_level(logging.WARNING, logger="lienthong.directory"):
-        await refresh_loop(ctx, net.session, stop, sleep=rounds(stop, 3, pauses))
+        await refresh_loop(
+            net.a.state, net.session, stop, federation=federation, sleep=rounds(stop, 3, pauses)
+        )
     assert len(pauses) == 3
     assert caplog.text.count("centre unreachable") == 3
     assert "continuing on the cached directory (v1)" in caplog.text

@@ -36,7 +36,7 @@ from lienthong.node import config as cfg
 from lienthong.node.centre.relay import sweep_once
 from lienthong.node.centre.rules import centre_of, resign_if_due
 from lienthong.node.centre.setup import create_centre
-from lienthong.node.datadir import config_saver, create_node
+from lienthong.node.datadir import config_saver, create_node, federation_saver
 from lienthong.node.runtime import Node, open_context
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoff_ms
@@ -110,12 +110,12 @@ class Province:
         new = await centre_of(self.centre.ctx).add_unit(code, f"Unit {code}")
         config = cfg.load_config(data_dir)
         await enrol_online(
-            config,
+            config.node_settings,
             keys,
             centre_url=self.centre_url,
             fingerprint=self.fingerprint,
             token=new.token,
-            save_config=config_saver(config),
+            save_federation=federation_saver(config),
             clock=self.clock,
         )
         self.dirs[code] = data_dir
@@ -495,7 +495,7 @@ async def renewed(p: Province) -> str:
     old_letter = await send(a, [B])
     assert (await first_attempt(a, old_letter, B)).state == Delivery.ARRIVED
     await p.days_pass(17)
-    await rotate(cfg.load_config(p.dirs[A]), passphrase=None, clock=p.clock)
+    await rotate(cfg.load_config(p.dirs[A]).node_settings, passphrase=None, clock=p.clock)
     await p.restart(A)
     await p.refresh()
     return old_letter
@@ -590,7 +590,7 @@ async def test_a_unit_whose_certificate_ended_is_refused_by_peers_and_the_relay_
         with pytest.raises(DocumentError, match="no certificate for its current key"):
             await send(c, [B])
         with pytest.raises(CentreRefused) as refusal:
-            await rotate(cfg.load_config(p.dirs[C]), passphrase=None, clock=p.clock)
+            await rotate(cfg.load_config(p.dirs[C]).node_settings, passphrase=None, clock=p.clock)
         assert (refusal.value.status, refusal.value.error) == (403, "UnknownPeer")
         assert await audited(p.centre, "rotation.refused")
 

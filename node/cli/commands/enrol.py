@@ -17,7 +17,7 @@ from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import config as cfg
 from lienthong.node.cli.output import EXIT_ERROR, emit
-from lienthong.node.datadir import config_saver, node_keys, passphrase_of
+from lienthong.node.datadir import federation_saver, node_keys, passphrase_of
 from lienthong.node.runtime import root_public_key
 from lienthong.storage.db import Store, unix_ms
 
@@ -87,11 +87,11 @@ async def enrol(args: argparse.Namespace) -> int | None:
         if args.centre or args.token or args.request_out:
             raise LienthongError("--certificate-in takes only --fingerprint besides --data-dir")
         outcome = await import_certificate(
-            config,
+            config.node_settings,
             keys,
             args.certificate_in,
             fingerprint=args.fingerprint,
-            save_config=config_saver(config),
+            save_federation=federation_saver(config),
         )
         _report(args, outcome, "Enrolled from the certificate file")
         return None
@@ -100,7 +100,7 @@ async def enrol(args: argparse.Namespace) -> int | None:
     if args.request_out:
         if args.centre:
             raise LienthongError("--request-out is the offline path: leave out --centre")
-        write_request(config, keys, args.token, args.request_out)
+        write_request(config.node_settings, keys, args.token, args.request_out)
         emit(
             args,
             {"status": "request_written", "request": str(args.request_out)},
@@ -119,12 +119,12 @@ async def enrol(args: argparse.Namespace) -> int | None:
             "(offline: --request-out FILE --token TOKEN)"
         )
     result = await enrol_online(
-        config,
+        config.node_settings,
         keys,
         centre_url=args.centre,
         fingerprint=args.fingerprint,
         token=args.token,
-        save_config=config_saver(config),
+        save_federation=federation_saver(config),
     )
     if isinstance(result, Pending):
         emit(
@@ -139,7 +139,7 @@ async def enrol(args: argparse.Namespace) -> int | None:
 
 async def keys_rotate(args: argparse.Namespace) -> None:
     config = cfg.load_config(args.data_dir)
-    outcome = await rotate(config, passphrase=passphrase_of(config))
+    outcome = await rotate(config.node_settings, passphrase=passphrase_of(config))
     _report(args, outcome, "Keys rotated")
     if not args.json:
         print("Restart the node if it is running: it still holds the old keys.")

@@ -16,7 +16,7 @@ from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
 from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, run_checks
 from lienthong.node.cli.main import main
-from lienthong.node.datadir import config_saver
+from lienthong.node.datadir import federation_saver
 from tests.bootstrap.support import TOKEN, FakeCentre, Federation, make_unit_dir
 
 LOCAL = [
@@ -44,12 +44,12 @@ def set_values(config: cfg.Config, section: str, **values) -> None:
 async def enrolled(tmp_path: Path, centre: FakeCentre, fed: Federation) -> cfg.Config:
     config, keys = make_unit_dir(tmp_path)
     await enrol_online(
-        config,
+        config.node_settings,
         keys,
         centre_url=centre.url,
         fingerprint=fed.fingerprint,
         token=TOKEN,
-        save_config=config_saver(config),
+        save_federation=federation_saver(config),
     )
     return cfg.load_config(config.data_dir)
 
