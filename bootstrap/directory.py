@@ -25,6 +25,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.protocol.directory import Directory, verify_directory
 from lienthong.protocol.errors import Expired, UnknownSigner
 from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
+from lienthong.protocol.peer import CONTENT_TYPE, directory_etag, held_etags
 from lienthong.storage import audit
 from lienthong.storage.db import Store
 from lienthong.storage.directory import archive_certificates, latest_directory, save_directory
@@ -34,13 +35,10 @@ log = logging.getLogger("lienthong.directory")
 
 DIRECTORY_PATH = "/v1/directory"
 DIRECTORY_HEADER = "Lienthong-Directory"  # the version the sender holds, on every peer answer
-CONTENT_TYPE = "application/x-lienthong"
 DEFAULT_WARN_HOURS = 48  # node.toml federation.directory_warn_hours
 MS_PER_HOUR = 3_600_000
 # A version is at most 2**53 (protocol): 16 digits. A longer header is ignored unparsed.
 MAX_VERSION_DIGITS = 16
-# If-None-Match lists the versions a client holds: one or two in practice.
-MAX_ETAGS = 16
 # A 10,000-unit directory is ~6 MiB (protocol.limits): minutes on a slow office link at most.
 FETCH_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=10)
 # A peer that keeps advertising a version we cannot fetch (or that does not verify) is
@@ -259,7 +257,7 @@ async def fetch_directory(
     Any network error, other status or oversized body raises FetchFailed.
     """
     url = base_url.rstrip("/") + DIRECTORY_PATH
-    headers = {"If-None-Match": f'"v{etag_version}"'} if etag_version else {}
+    headers = {"If-None-Match": directory_etag(etag_version)} if etag_version else {}
     kwargs: dict[str, Any] = {"headers": headers, "timeout": FETCH_TIMEOUT}
     if server_hostname:
         kwargs["server_hostname"] = server_hostname
@@ -394,8 +392,8 @@ def add_directory_routes(app: web.Application, state: DirectoryState | None = No
                 {"error": "NoDirectory", "message": "this node holds no directory yet"},
                 status=503,
             )
-        etag = f'"v{directory.version}"'
-        if etag in _etags(request.headers.get("If-None-Match", "")):
+        etag = directory_etag(directory.version)
+        if etag in held_etags(request.headers.get("If-None-Match", "")):
             return web.Response(status=304, headers={"ETag": etag})
         return web.Response(
             body=directory.raw,
@@ -408,14 +406,6 @@ def add_directory_routes(app: web.Application, state: DirectoryState | None = No
 
 def _directory_of(value: object) -> object:
     return getattr(value, "directory", None)
-
-
-def _etags(header: str) -> set[str]:
-    tags = set()
-    for item in header.split(",")[:MAX_ETAGS]:
-        tag = item.strip()
-        tags.add(tag[2:] if tag.startswith("W/") else tag)
-    return tags
 
 
 def centre_url_of(federation: Federation, state: DirectoryState) -> str:

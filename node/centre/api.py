@@ -16,14 +16,12 @@ from lienthong.node.centre.rules import CentreError, Issued, centre_of
 from lienthong.node.context import CONTEXT
 from lienthong.node.peers import PEER_ERROR, error_response, require_peer
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
+from lienthong.protocol.peer import CONTENT_TYPE, directory_etag, held_etags
 from lienthong.protocol.report import MAX_REPORT_BYTES
 
-CONTENT_TYPE = "application/x-lienthong"
 # A registration request is at most MAX_REGISTRATION_BYTES (docs/PROTOCOL.md 9): one byte
 # more is enough to know a body is too large, so no more than that is ever read.
 MAX_REQUEST_BODY = MAX_REGISTRATION_BYTES
-# If-None-Match lists the versions a client holds: one or two in practice.
-MAX_ETAGS = 16
 
 
 def add_centre_routes(app: web.Application) -> None:
@@ -92,23 +90,15 @@ async def post_rotate(request: web.Request) -> web.Response:
         return _refusal(exc)
 
 
-def _etags(header: str) -> set[str]:
-    tags = set()
-    for item in header.split(",")[:MAX_ETAGS]:
-        tag = item.strip()
-        tags.add(tag[2:] if tag.startswith("W/") else tag)
-    return tags
-
-
 async def get_directory(request: web.Request) -> web.Response:
     """The newest signed directory with `ETag: "v<version>"`; 304 if the client holds it."""
     centre = centre_of(request.app[CONTEXT])
     version = await centre.directory_version()
     if version is None:
         return error_response(503, "NoDirectory", "the centre has not signed a directory yet")
-    etag = f'"v{version}"'
-    held = _etags(request.headers.get("If-None-Match", ""))
-    if etag in held or "*" in held:
+    etag = directory_etag(version)
+    held = held_etags(request.headers.get("If-None-Match", ""))
+    if etag in held or "*" in held:  # the centre also answers `*` (docs/PROTOCOL.md §18)
         return web.Response(status=304, headers={"ETag": etag})
     latest = await centre.latest_directory()
     assert latest is not None
@@ -116,7 +106,7 @@ async def get_directory(request: web.Request) -> web.Response:
     return web.Response(
         body=raw,
         content_type=CONTENT_TYPE,
-        headers={"ETag": f'"v{version}"', "Cache-Control": "no-cache"},
+        headers={"ETag": directory_etag(version), "Cache-Control": "no-cache"},
     )
 
 

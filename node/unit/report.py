@@ -19,7 +19,7 @@ from lienthong.bootstrap.directory import centre_url_of
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
 from lienthong.node.context import NodeContext
-from lienthong.node.unit.peer_api import CONTENT_TYPE
+from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.report import (
     MS_PER_DAY,
     Report,
