@@ -16,15 +16,12 @@ from typing import Any
 
 from lienthong.crypto import signing
 from lienthong.crypto.keys import NodeKeys
-from lienthong.protocol.errors import InvalidField, ProtocolError, SignerMismatch
+from lienthong.protocol.errors import InvalidField, ProtocolError
 from lienthong.protocol.wire import (
     Fields,
     check_header,
-    pack,
-    unit_signer,
-    unpack,
-    verify_unit_signed,
-    wrap,
+    sign_unit_message,
+    verify_unit_message,
 )
 
 WHAT = "report"
@@ -150,44 +147,49 @@ def quantile_ms(buckets: Sequence[int], q: float) -> float | None:
     return math.inf
 
 
+def report_fields(report: Report) -> dict[str, Any]:
+    """A report's signed fields after `v` and `kind`, as the wire map holds them."""
+    return {
+        "sender": report.sender,
+        "serial": report.serial,
+        "at": report.at,
+        "node_version": report.node_version,
+        "unprocessed": report.unprocessed,
+        "days": [
+            {
+                "day": d.day,
+                "sent": d.sent,
+                "received": d.received,
+                "failures": d.failures,
+                "delivery": list(d.delivery),
+            }
+            for d in report.days
+        ],
+    }
+
+
 def sign_report(keys: NodeKeys, report: Report) -> bytes:
     """Check and sign a report; returns the wire bytes (signer hint `<unit code>:<serial>`)."""
-    signed = pack(
-        {
-            "v": 1,
-            "kind": KIND,
-            "sender": report.sender,
-            "serial": report.serial,
-            "at": report.at,
-            "node_version": report.node_version,
-            "unprocessed": report.unprocessed,
-            "days": [
-                {
-                    "day": d.day,
-                    "sent": d.sent,
-                    "received": d.received,
-                    "failures": d.failures,
-                    "delivery": list(d.delivery),
-                }
-                for d in report.days
-            ],
-        }
+    return sign_unit_message(
+        keys.signing,
+        {"v": 1, "kind": KIND, **report_fields(report)},
+        what=WHAT,
+        max_bytes=MAX_REPORT_BYTES,
+        domain=signing.REPORT,
+        decode=_decode,
     )
-    _decode(unpack(signed, what=WHAT, max_bytes=MAX_REPORT_BYTES))
-    sig = signing.sign(keys.signing, signing.REPORT, signed)
-    return wrap(signed, sig, unit_signer(report.sender, report.serial))
 
 
 def verify_report(raw: bytes, lookup: KeyLookup) -> VerifiedReport:
     """Verify the signature over the exact signed bytes, then decode and check them."""
-    wrapper, code, serial = verify_unit_signed(
-        raw, what=WHAT, max_bytes=MAX_REPORT_BYTES, domain=signing.REPORT, lookup=lookup
+    report = verify_unit_message(
+        raw,
+        what=WHAT,
+        max_bytes=MAX_REPORT_BYTES,
+        domain=signing.REPORT,
+        lookup=lookup,
+        decode=_decode,
     )
-    report = _decode(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_REPORT_BYTES))
-    if (report.sender, report.serial) != (code, serial):
-        raise SignerMismatch(
-            f"{WHAT}: signed by {code}:{serial} but it names {report.sender}:{report.serial}"
-        )
     return VerifiedReport(report=report, raw=bytes(raw), _token=_VERIFIED)
 
 

@@ -15,17 +15,14 @@ from typing import Any
 from lienthong.crypto import signing
 from lienthong.crypto.keys import NodeKeys
 from lienthong.protocol.codes import StatusCode
-from lienthong.protocol.errors import InvalidField, SignerMismatch
+from lienthong.protocol.errors import InvalidField
 from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT, MAX_STATUS_BYTES
 from lienthong.protocol.wire import (
     Fields,
     check_header,
-    pack,
-    unit_signer,
-    unpack,
-    verify_unit_signed,
-    wrap,
+    sign_unit_message,
+    verify_unit_message,
 )
 
 WHAT = "status"
@@ -126,7 +123,8 @@ def sign_status(keys: NodeKeys, status: Status) -> bytes:
     """Check and sign a Status built by the caller; returns the wire bytes."""
     check_status(status)
     staff = status.staff
-    signed = pack(
+    return sign_unit_message(
+        keys.signing,
         {
             "v": 1,
             "kind": "status",
@@ -144,27 +142,24 @@ def sign_status(keys: NodeKeys, status: Status) -> bytes:
             "assignee": status.assignee,
             "staff": None if staff is None else {"name": staff.name, "position": staff.position},
             "note": status.note,
-        }
+        },
+        what=WHAT,
+        max_bytes=MAX_STATUS_BYTES,
+        domain=signing.STATUS,
+        decode=_decode,
     )
-    raw = wrap(
-        signed,
-        signing.sign(keys.signing, signing.STATUS, signed),
-        unit_signer(status.sender, status.serial),
-    )
-    _decode(unpack(signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
-    return raw
 
 
 def verify_status(raw: bytes, lookup: KeyLookup) -> VerifiedStatus:
     """Verify the signature over the exact signed bytes, then decode and check them."""
-    wrapper, code, serial = verify_unit_signed(
-        raw, what=WHAT, max_bytes=MAX_STATUS_BYTES, domain=signing.STATUS, lookup=lookup
+    status = verify_unit_message(
+        raw,
+        what=WHAT,
+        max_bytes=MAX_STATUS_BYTES,
+        domain=signing.STATUS,
+        lookup=lookup,
+        decode=_decode,
     )
-    status = _decode(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
-    if (status.sender, status.serial) != (code, serial):
-        raise SignerMismatch(
-            f"{WHAT}: signed by {code}:{serial} but it names {status.sender}:{status.serial}"
-        )
     return VerifiedStatus(status=status, raw=bytes(raw), _token=_VERIFIED)
 
 

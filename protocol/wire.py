@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import msgpack
 
@@ -25,6 +25,7 @@ from lienthong.protocol.errors import (
     DecodeError,
     InvalidField,
     LimitExceeded,
+    SignerMismatch,
     UnknownKind,
     UnknownVersion,
 )
@@ -329,6 +330,58 @@ def verify_unit_signed(
             f"{what}: signature does not verify for {code} (certificate {serial}): {exc}"
         ) from None
     return wrapper, code, serial
+
+
+class UnitMessage(Protocol):
+    """A message a unit signs: it names its author and the serial of the signing key."""
+
+    @property
+    def sender(self) -> str: ...
+
+    @property
+    def serial(self) -> int: ...
+
+
+M = TypeVar("M", bound=UnitMessage)
+
+
+def sign_unit_message(
+    signing_key: Any,
+    value: dict[str, Any],
+    *,
+    what: str,
+    max_bytes: int,
+    domain: str,
+    decode: Callable[[Any], M],
+) -> bytes:
+    """Pack `value`, decode it as a receiver would (nothing is signed that a receiver would
+    refuse), sign it in `domain` and wrap it under the hint of the sender and serial it names."""
+    signed = pack(value)
+    message = decode(unpack(signed, what=what, max_bytes=max_bytes))
+    sig = signing.sign(signing_key, domain, signed)
+    return wrap(signed, sig, unit_signer(message.sender, message.serial))
+
+
+def verify_unit_message(
+    raw: bytes,
+    *,
+    what: str,
+    max_bytes: int,
+    domain: str,
+    lookup: Callable[[str, int], bytes],
+    decode: Callable[[Any], M],
+) -> M:
+    """Verify a unit's signed message over the exact bytes, decode the signed bytes with
+    `decode`, and check that the message names its signer (SignerMismatch if not)."""
+    wrapper, code, serial = verify_unit_signed(
+        raw, what=what, max_bytes=max_bytes, domain=domain, lookup=lookup
+    )
+    message = decode(unpack(wrapper.signed, what=what, max_bytes=max_bytes))
+    if (message.sender, message.serial) != (code, serial):
+        raise SignerMismatch(
+            f"{what}: signed by {code}:{serial} but it names {message.sender}:{message.serial}"
+        )
+    return message
 
 
 def unit_signer(code: str, serial: int) -> str:

@@ -10,6 +10,7 @@ from lienthong.protocol.report import (
     MAX_REPORT_BYTES,
     DayFigures,
     Report,
+    report_fields,
     sign_report,
 )
 from tests.protocol.fixtures import NOW, A, B, keys
@@ -50,26 +51,6 @@ def pilot() -> Report:
     )
 
 
-def found(report: Report) -> dict[str, Any]:
-    return {
-        "sender": report.sender,
-        "serial": report.serial,
-        "at": report.at,
-        "node_version": report.node_version,
-        "unprocessed": report.unprocessed,
-        "days": [
-            {
-                "day": d.day,
-                "sent": d.sent,
-                "received": d.received,
-                "failures": d.failures,
-                "delivery": list(d.delivery),
-            }
-            for d in report.days
-        ],
-    }
-
-
 def reports() -> dict:
     valid = pilot()
     raw = sign_report(keys(A), valid)
@@ -90,14 +71,14 @@ def reports() -> dict:
             "pilot-days",
             "A reports two days: 9 documents sent on 2025-11-24, their delivery times, a failure.",
             raw,
-            {"ok": found(valid)},
+            {"ok": report_fields(valid)},
             keys=KEYS,
         ),
         vector(
             "no-days",
             "A unit just enrolled reports no day yet.",
             sign_report(keys(A), fresh),
-            {"ok": found(fresh)},
+            {"ok": report_fields(fresh)},
             keys=KEYS,
         ),
         refused(
