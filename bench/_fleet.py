@@ -1,5 +1,5 @@
 """The load benchmark's machinery: the province's centre and units as `lienthong run`
-processes (node/demo.py's), their memory and CPU read from /proc, their logs scanned for
+processes (node/cli/demo.py's), their memory and CPU read from /proc, their logs scanned for
 errors, their outboxes read for the 01 receipts; and the clerks' web sessions."""
 
 from __future__ import annotations

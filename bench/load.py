@@ -2,7 +2,7 @@
 browsing their units' web pages and a steady stream of documents, for a set time.
 
 Every node is created, enrolled through the centre's enrolment API and started by
-node/demo.py's machinery (units of node/data/tay_ninh.json, one clerk login each),
+node/cli/demo.py's machinery (units of node/data/tay_ninh.json, one clerk login each),
 then runs with the shipped configuration. Clerks are aiohttp client sessions signed
 in to the units' local web pages (spread round-robin over the units), each asking for
 inbox page 1, a search, a document seen on its last list, the outbox or a register,

@@ -54,7 +54,7 @@ class DirectoryState:
     """The directory in force at this node (`current`, `version`) and how it changes.
 
     `current` and `version` are plain attributes: the centre installs each
-    directory it signs directly (node/centre.py); every other node changes them
+    directory it signs directly (node/centre/rules.py); every other node changes them
     through `accept` only.
     """
 

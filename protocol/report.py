@@ -3,7 +3,7 @@ failures) and its open incoming documents, signed for the centre's pilot report.
 
 The centre cannot see documents that travel directly between units, so each unit
 states its own figures. Layout: docs/PROTOCOL.md, "Unit report". Pure: bytes in,
-values out; node/report.py sends and receives them.
+values out; node/unit/report.py sends them and node/centre/reports.py receives them.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ KIND = "report"
 # A report is 7 fields and at most MAX_REPORT_DAYS days of ~90 bytes each (about 6 KiB);
 # 16 KiB, the size of a status, leaves room without letting a report grow unbounded.
 MAX_REPORT_BYTES = 16 * 1024
-# Days in one report: a unit restates its last 31 (node/report.py); twice that is the most
+# Days in one report: a unit restates its last 31 (node/unit/report.py); twice that is the most
 # a receiver accepts, so a unit reporting a longer window is still understood.
 MAX_REPORT_DAYS = 62
 # Any count of one day. A province sends thousands of documents a day; the bound keeps every

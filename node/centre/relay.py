@@ -128,7 +128,7 @@ def mailboxes_of(ctx: NodeContext) -> Mailboxes:
 
 
 def add_relay_routes(app: web.Application) -> None:
-    """The relay's three routes (role centre); blobs are served by node.peer_api."""
+    """The relay's three routes (role centre); blobs are served by node.unit.peer_api."""
     app.router.add_post("/v1/relay/deposit", deposit)
     app.router.add_get("/v1/relay/pull", pull)
     app.router.add_post("/v1/relay/ack", ack)

@@ -1,8 +1,8 @@
 """The centre's rules: units, enrolment tokens, approval, rotation, revocation, re-signing.
 
-One place for each rule: the CLI (node/commands/centre.py) and the HTTP API
-(node/centre_api.py) both call a Centre; what the root key signs is made by
-node/centre_issuer.py. Every refusal of a request is written to the audit log
+One place for each rule: the CLI (node/cli/commands/centre.py) and the HTTP API
+(node/centre/api.py) both call a Centre; what the root key signs is made by
+node/centre/issuer.py. Every refusal of a request is written to the audit log
 and changes nothing else. docs/FEDERATION.md explains the flow.
 """
 

@@ -1,4 +1,4 @@
-"""The `lienthong` command: argument parsing and dispatch; each command lives in node/commands/."""
+"""The `lienthong` command: parsing and dispatch; each command lives in node/cli/commands/."""
 
 from __future__ import annotations
 

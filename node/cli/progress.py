@@ -1,7 +1,7 @@
 """Progress bars for long CLI work (backup, restore, attachments), on stderr and only on a terminal.
 
 A bar is a callable `bar(done, total)` in bytes, the shape of every `progress`
-callback in storage/ and node/attachments.py. It writes nothing unless its stream
+callback in storage/ and node/unit/attachments.py. It writes nothing unless its stream
 is a terminal, so --json output, pipes, cron jobs and systemd logs stay clean.
 Callbacks may come from a worker thread (asyncio.to_thread): one operation calls
 its callback from one thread at a time.

@@ -1,5 +1,5 @@
 """Soạn văn bản đi: the compose form, the streamed upload (capped), the confirmation, and
-node.documents.send_document once the clerk confirms.
+node.unit.documents.send_document once the clerk confirms.
 
 Uploaded files wait in DATA_DIR/web-drafts/<draft id>/ under their own names until the
 clerk confirms or cancels; a refused upload leaves nothing behind.

@@ -1,5 +1,5 @@
 """One document: its metadata, signature badge, attachments (streamed), timeline and the
-actions the state machine allows now, each done by node.documents."""
+actions the state machine allows now, each done by node.unit.documents."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from lienthong.protocol.status import Staff
 from lienthong.storage.documents import get_document, get_envelope_raw
 from lienthong.storage.registers import incoming_number_of
 
-# Which capability each action of node.documents.ACTIONS needs.
+# Which capability each action of node.unit.documents.ACTIONS needs.
 ACTION_CAPABILITY = {
     "accepted": "register",
     "rejected": "register",
@@ -47,7 +47,7 @@ _SAFE_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 
 
 def allowed_actions(request: web.Request, state: str, recall: str) -> list[str]:
-    """node.documents.ACTIONS the state machine allows from `state`, that this user may do."""
+    """node.unit.documents.ACTIONS the state machine allows from `state`, that this user may do."""
     try:
         current = DocState(state)
     except ValueError:
@@ -173,7 +173,7 @@ def _text(form, name: str, limit: int) -> str | None:
 
 @requires("view")
 async def act(request: web.Request) -> web.StreamResponse:
-    """POST an action on an incoming document; every rule is node.documents'."""
+    """POST an action on an incoming document; every rule is node.unit.documents'."""
     ctx = context_of(request)
     doc_id = document_id(request)
     form = await request.post()

@@ -426,7 +426,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Account {name} disabled; its sessions have ended.",
     ),
     "users.enable_done": ("Đã kích hoạt lại tài khoản {name}.", "Account {name} enabled again."),
-    # The centre's console (node/web/centre.py)
+    # The centre's console (node/web/console/)
     "nav.centre": ("Điều hành liên thông", "Centre console"),
     "centre.tab.units": ("Đơn vị", "Units"),
     "centre.tab.stats": ("Thống kê", "Statistics"),

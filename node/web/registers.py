@@ -250,7 +250,7 @@ async def record_paper(ctx, kind: str, entry: Any, *, actor: str) -> int:
     """Write one hand entry in one transaction; the register numbers it (storage.registers).
 
     When the electronic copy of an incoming paper entry arrives later,
-    node.documents.process_document links it to this entry instead of numbering it again.
+    node.unit.documents.process_document links it to this entry instead of numbering it again.
     """
     now = ctx.clock()
     async with ctx.store.write() as tx:

@@ -1,6 +1,7 @@
 """The centre's console, figures: the federation's statistics as server-drawn SVG charts
 and the pilot report (per unit: sent, received, median delivery time, open documents)
-with its CSV. The figures are what the units report about themselves (node/report.py).
+with its CSV. The figures are what the units report about themselves (sent by
+node/unit/report.py, kept by node/centre/reports.py).
 """
 
 from __future__ import annotations

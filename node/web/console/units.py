@@ -1,9 +1,9 @@
 """The centre's console: the units table and its actions (add a unit and print its
 enrolment sheet, a new token, approval, revocation). Statistics and the pilot report
-are in node/web/centre_stats.py.
+are in node/web/console/stats.py.
 
 Only an admin of the centre's node reaches it (capability "centre"). Every action is
-a call of node.centre.Centre, the same as the `lienthong centre` commands.
+a call of node.centre.rules.Centre, the same as the `lienthong centre` commands.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def _sheet(request: web.Request, new: NewToken) -> web.Response:
 
 @requires("centre")
 async def add_unit(request: web.Request) -> web.StreamResponse:
-    """Register a unit (node.centre.Centre.add_unit, as `centre add-unit`); show its sheet."""
+    """Register a unit (node.centre.rules.Centre.add_unit, as `centre add-unit`); show its sheet."""
     form = await request.post()
     values = {k: str(form.get(k, "")).strip() for k in ("code", "name", "state")}
     try:
@@ -179,7 +179,7 @@ async def confirm(request: web.Request) -> web.StreamResponse:
 
 @requires("centre")
 async def act(request: web.Request) -> web.StreamResponse:
-    """Revoke, new token or approve, through node.centre.Centre as the CLI does."""
+    """Revoke, new token or approve, through node.centre.rules.Centre as the CLI does."""
     unit = await _unit(request)
     action = request.match_info["action"]
     centre = centre_of(context_of(request))

@@ -22,7 +22,7 @@ from tests.node.centre_support import CENTRE_NAME, UNIT_A, UNIT_B, UnitSide, ope
 
 
 async def lienthong(*argv: str) -> object:
-    """Parse and run one `lienthong centre ...` command line, as node/cli.py does."""
+    """Parse and run one `lienthong centre ...` command line, as node/cli/main.py does."""
     parser = argparse.ArgumentParser(prog="lienthong")
     commands.register(parser.add_subparsers())
     args = parser.parse_args(["centre", *argv])
