@@ -18,6 +18,7 @@ import nacl.signing
 import nacl.utils
 
 from lienthong.crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
+from lienthong.crypto.files import create_private
 from lienthong.crypto.keys import NodeKeys
 
 FORMAT = "lienthong-keys"
@@ -65,13 +66,10 @@ def save_keys(
     if passphrase is None:
         document |= {"sealed": False, "kdf": None, "nonce": None, "data": _b64(secret)}
     else:
-        salt = nacl.utils.random(argon2id.SALTBYTES)
-        key = argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE, passphrase, salt, opslimit=opslimit, memlimit=memlimit
-        )
+        kdf = new_kdf(opslimit=opslimit, memlimit=memlimit)
+        key = derive_key(passphrase, kdf, f"key file {path}")
         nonce = nacl.utils.random(nacl.secret.SecretBox.NONCE_SIZE)
         ciphertext = nacl.secret.SecretBox(key).encrypt(secret, nonce).ciphertext
-        kdf = {"alg": KDF_ALG, "opslimit": opslimit, "memlimit": memlimit, "salt": _b64(salt)}
         document |= {"sealed": True, "kdf": kdf, "nonce": _b64(nonce), "data": _b64(ciphertext)}
     payload = (json.dumps(document, indent=2) + "\n").encode("utf-8")
     _write_atomically(path, payload, overwrite=overwrite)
@@ -81,7 +79,7 @@ def load_keys(path: Path, passphrase: bytes | None = None) -> NodeKeys:
     """Read keys from path; the passphrase is needed only for a sealed file."""
     path = Path(path)
     document = _read_document(path)
-    data = _b64_field(path, document, "data")
+    data = _b64_field(f"key file {path}", document, "data")
     if not document["sealed"]:
         if document["kdf"] is not None or document["nonce"] is not None:
             raise KeystoreError(f"key file {path} is unsealed but has a kdf or nonce")
@@ -102,32 +100,49 @@ def is_sealed(path: Path) -> bool:
     return bool(_read_document(Path(path))["sealed"])
 
 
-def _open_sealed(path: Path, document: dict[str, Any], data: bytes, passphrase: bytes) -> bytes:
-    kdf = document["kdf"]
+def new_kdf(
+    *, opslimit: int = DEFAULT_OPSLIMIT, memlimit: int = DEFAULT_MEMLIMIT
+) -> dict[str, Any]:
+    """Fresh argon2id parameters (a random salt) to seal something with a passphrase, as
+    they are stored beside what they seal (a key file's "kdf", a backup's header)."""
+    salt = nacl.utils.random(argon2id.SALTBYTES)
+    return {"alg": KDF_ALG, "opslimit": opslimit, "memlimit": memlimit, "salt": _b64(salt)}
+
+
+def derive_key(passphrase: bytes, kdf: Any, where: str) -> bytes:
+    """The 32-byte key argon2id derives from the passphrase under `kdf` (new_kdf's shape).
+
+    `kdf` may come from a file: its algorithm, limits (MIN_/MAX_OPSLIMIT, MIN_/MAX_MEMLIMIT)
+    and salt are checked first, and KeystoreError names `where` and the bad field.
+    """
     if not isinstance(kdf, dict):
-        raise KeystoreError(f"key file {path} is sealed but field 'kdf' is not an object")
+        raise KeystoreError(f"{where} is sealed but field 'kdf' is not an object")
     if kdf.get("alg") != KDF_ALG:
-        raise KeystoreError(f"key file {path}: kdf.alg is {kdf.get('alg')!r}, expected {KDF_ALG!r}")
-    opslimit = _int_in(path, kdf, "opslimit", MIN_OPSLIMIT, MAX_OPSLIMIT)
-    memlimit = _int_in(path, kdf, "memlimit", MIN_MEMLIMIT, MAX_MEMLIMIT)
-    salt = _b64_field(path, kdf, "salt", "kdf.salt")
+        raise KeystoreError(f"{where}: kdf.alg is {kdf.get('alg')!r}, expected {KDF_ALG!r}")
+    opslimit = _int_in(where, kdf, "opslimit", MIN_OPSLIMIT, MAX_OPSLIMIT)
+    memlimit = _int_in(where, kdf, "memlimit", MIN_MEMLIMIT, MAX_MEMLIMIT)
+    salt = _b64_field(where, kdf, "salt", "kdf.salt")
     if len(salt) != argon2id.SALTBYTES:
         raise KeystoreError(
-            f"key file {path}: kdf.salt is {len(salt)} bytes, expected {argon2id.SALTBYTES}"
+            f"{where}: kdf.salt is {len(salt)} bytes, expected {argon2id.SALTBYTES}"
         )
-    nonce = _b64_field(path, document, "nonce")
-    if len(nonce) != nacl.secret.SecretBox.NONCE_SIZE:
-        raise KeystoreError(
-            f"key file {path}: nonce is {len(nonce)} bytes, "
-            f"expected {nacl.secret.SecretBox.NONCE_SIZE}"
-        )
-    key = argon2id.kdf(
+    return argon2id.kdf(
         nacl.secret.SecretBox.KEY_SIZE, passphrase, salt, opslimit=opslimit, memlimit=memlimit
     )
+
+
+def _open_sealed(path: Path, document: dict[str, Any], data: bytes, passphrase: bytes) -> bytes:
+    where = f"key file {path}"
+    nonce = _b64_field(where, document, "nonce")
+    if len(nonce) != nacl.secret.SecretBox.NONCE_SIZE:
+        raise KeystoreError(
+            f"{where}: nonce is {len(nonce)} bytes, expected {nacl.secret.SecretBox.NONCE_SIZE}"
+        )
+    key = derive_key(passphrase, document["kdf"], where)
     try:
         return nacl.secret.SecretBox(key).decrypt(data, nonce)
     except nacl.exceptions.CryptoError:
-        raise WrongPassphraseError(f"the passphrase does not open key file {path}") from None
+        raise WrongPassphraseError(f"the passphrase does not open {where}") from None
 
 
 def _read_document(path: Path) -> dict[str, Any]:
@@ -173,23 +188,23 @@ def _read_document(path: Path) -> dict[str, Any]:
     return document
 
 
-def _b64_field(path: Path, obj: dict[str, Any], field: str, label: str | None = None) -> bytes:
+def _b64_field(where: str, obj: dict[str, Any], field: str, label: str | None = None) -> bytes:
     value = obj.get(field)
     label = label or field
     if not isinstance(value, str):
-        raise KeystoreError(f"key file {path}: field {label!r} is not a base64 string")
+        raise KeystoreError(f"{where}: field {label!r} is not a base64 string")
     try:
         return base64.b64decode(value.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error):
-        raise KeystoreError(f"key file {path}: field {label!r} is not valid base64") from None
+        raise KeystoreError(f"{where}: field {label!r} is not valid base64") from None
 
 
-def _int_in(path: Path, obj: dict[str, Any], field: str, low: int, high: int) -> int:
+def _int_in(where: str, obj: dict[str, Any], field: str, low: int, high: int) -> int:
     value = obj.get(field)
     if type(value) is not int:
-        raise KeystoreError(f"key file {path}: kdf.{field} is not an integer")
+        raise KeystoreError(f"{where}: kdf.{field} is not an integer")
     if not low <= value <= high:
-        raise KeystoreError(f"key file {path}: kdf.{field} {value} is outside {low}..{high}")
+        raise KeystoreError(f"{where}: kdf.{field} {value} is outside {low}..{high}")
     return value
 
 
@@ -201,15 +216,15 @@ def _write_atomically(path: Path, payload: bytes, *, overwrite: bool) -> None:
     """Temp file created 0600 beside path, fsync, then link (no clobber) or replace."""
     tmp = path.with_name(f".{path.name}.{nacl.utils.random(8).hex()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        file = create_private(tmp)
     except OSError as exc:
         raise KeystoreError(f"cannot create key file in {path.parent}: {exc.strerror}") from None
     try:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
+            with file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
             if overwrite:
                 os.replace(tmp, path)
             else:

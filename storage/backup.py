@@ -5,6 +5,12 @@ taken while the node runs), every blob file, and the other regular files of the
 data directory (node.toml, key files). Its last member, MANIFEST.json, lists each
 member's name, size, mode and SHA-256; restore checks all of them before anything
 appears in the target directory.
+
+The archive holds the keys and the documents in clear, so the file is created readable by
+its owner only (0600), and restore creates every file 0600 and every folder 0700, whatever
+modes the archive records. With a passphrase the whole tar is sealed as it is written
+(crypto/sealed_stream.py: argon2id, then the secretstream cipher, in bounded memory);
+restore recognises a sealed backup by its first bytes and needs the passphrase.
 """
 
 import asyncio
@@ -23,6 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
+from lienthong.crypto import sealed_stream
+from lienthong.crypto.errors import CryptoError, WrongPassphraseError
+from lienthong.crypto.files import create_private, make_private_dir
 from lienthong.storage.blobs import PARTIAL_DIR, TMP_DIR, fsync_dir
 from lienthong.storage.errors import BackupError
 
@@ -122,15 +131,43 @@ def _add(
     return info.size
 
 
-def _backup(data_dir: Path, out: Path, progress: Progress | None) -> BackupInfo:
+def _write_tar(tar: tarfile.TarFile, files: list[tuple[str, Path]], counter: _Counter) -> int:
+    """Every file, then MANIFEST.json; returns the bytes of the files."""
+    manifest: list[dict[str, object]] = []
+    total = 0
+    for name, path in files:
+        total += _add(tar, name, path, manifest, counter)
+    body = json.dumps(
+        {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "created_at": int(time.time() * 1000),
+            "members": manifest,
+        },
+        indent=1,
+    ).encode()
+    info = tarfile.TarInfo(MANIFEST)
+    info.size, info.mode = len(body), 0o600
+    with tempfile.SpooledTemporaryFile() as buffer:
+        buffer.write(body)
+        buffer.seek(0)
+        tar.addfile(info, buffer)
+    return total
+
+
+def _backup(
+    data_dir: Path, out: Path, passphrase: bytes | None, progress: Progress | None
+) -> BackupInfo:
     data_dir, out = data_dir.resolve(), out.resolve()
     if out.is_relative_to(data_dir):
         raise BackupError(f"the backup file {out} must be outside the data directory {data_dir}")
     source = data_dir / STORE_FILE
     if not source.is_file():
         raise BackupError(f"no store to back up: {source} does not exist")
+    if passphrase is not None and not passphrase:
+        raise BackupError("the backup passphrase is empty")
     out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))  # mode 0700
     try:
         snapshot = work / STORE_FILE
         src = sqlite3.connect(source)
@@ -141,34 +178,28 @@ def _backup(data_dir: Path, out: Path, progress: Progress | None) -> BackupInfo:
             dst.close()
             src.close()
         partial = work / "archive.tar"
-        manifest: list[dict[str, object]] = []
-        total = 0
         files = [(STORE_FILE, snapshot), *_files_to_copy(data_dir)]
         counter = _Counter(sum(path.stat().st_size for _, path in files), progress)
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
-            for name, path in files:
-                total += _add(tar, name, path, manifest, counter)
-            body = json.dumps(
-                {
-                    "format": FORMAT,
-                    "version": FORMAT_VERSION,
-                    "created_at": int(time.time() * 1000),
-                    "members": manifest,
-                },
-                indent=1,
-            ).encode()
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mode = len(body), 0o600
-            with tempfile.SpooledTemporaryFile() as buffer:
-                buffer.write(body)
-                buffer.seek(0)
-                tar.addfile(info, buffer)
-        with partial.open("rb+") as file:
+        with create_private(partial) as file:
+            if passphrase is None:
+                with tarfile.open(fileobj=file, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                    total = _write_tar(tar, files, counter)
+            else:
+                sealer = sealed_stream.SealingWriter(file, passphrase)
+                # Stream mode ("w|"): tarfile only writes, so each byte is sealed as it comes.
+                with tarfile.open(
+                    fileobj=sealer,  # type: ignore[arg-type]
+                    mode="w|",
+                    format=tarfile.PAX_FORMAT,
+                ) as tar:
+                    total = _write_tar(tar, files, counter)
+                sealer.finish()
+            file.flush()
             os.fsync(file.fileno())
         os.replace(partial, out)
         fsync_dir(out.parent)
         counter.finish()
-        return BackupInfo(out, len(manifest), total)
+        return BackupInfo(out, len(files), total)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -241,13 +272,14 @@ def _extract(
             raise BackupError(f"archive member {member.name!r:.100} is not listed in {MANIFEST}")
         seen.add(member.name)
         target = _member_path(staging, member.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(target.parent, parents=True)  # keys/ and the rest: 0700
         source = tar.extractfile(member)
         assert source is not None
         digest = hashlib.sha256()
         size = 0
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
+        # 0600 for every file: the archive's modes are not trusted (a key file must not
+        # come back readable by others), and nothing in a data directory needs more.
+        with create_private(target) as out:
             while chunk := source.read(COPY_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -257,7 +289,6 @@ def _extract(
             os.fsync(out.fileno())
         if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
             raise BackupError(f"archive member {member.name!r} does not match its SHA-256 or size")
-        os.chmod(target, int(entry["mode"]) & 0o777)  # type: ignore[call-overload]
         total += size
     missing = entries.keys() - seen
     if missing:
@@ -265,18 +296,53 @@ def _extract(
     return total
 
 
-def _restore(data_dir: Path, src: Path, progress: Progress | None) -> BackupInfo:
+def is_encrypted(src: Path) -> bool:
+    """Whether the backup file `src` is sealed with a passphrase."""
+    try:
+        with Path(src).open("rb") as file:
+            return sealed_stream.is_sealed(file.read(len(sealed_stream.MAGIC)))
+    except OSError as e:
+        raise BackupError(f"cannot read the backup {src}: {e.strerror}") from None
+
+
+def _unseal(src: Path, passphrase: bytes, plain: Path) -> None:
+    """Decrypt the sealed backup `src` into the new private file `plain`, checking all of it
+    (every chunk authenticated, the final one present) before anything is extracted."""
+    try:
+        with src.open("rb") as file, create_private(plain) as out:
+            reader = sealed_stream.UnsealingReader(file, passphrase, f"the backup {src}")
+            while chunk := reader.read(COPY_CHUNK):
+                out.write(chunk)
+    except WrongPassphraseError as e:
+        raise BackupError(str(e)) from None
+    except CryptoError as e:
+        raise BackupError(f"the encrypted backup {src} was altered or cut short: {e}") from None
+
+
+def _restore(
+    data_dir: Path, src: Path, passphrase: bytes | None, progress: Progress | None
+) -> BackupInfo:
     data_dir = data_dir.resolve()
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
         raise BackupError(
             f"{data_dir} is not empty: restore only into an empty or new directory, "
             "so that nothing there is overwritten"
         )
+    encrypted = is_encrypted(src)
+    if encrypted and not passphrase:
+        raise BackupError(f"{src} is an encrypted backup: its passphrase is needed to restore it")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=data_dir.parent, prefix=f".{data_dir.name}.restore-"))
+    # The decrypted tar waits beside the staging folder (not in it: staging becomes data_dir).
+    plain = staging.with_name(staging.name + ".tar")
     try:
+        archive = src
+        if encrypted:
+            assert passphrase is not None
+            _unseal(src, passphrase, plain)
+            archive = plain
         try:
-            with tarfile.open(src, "r:") as tar:
+            with tarfile.open(archive, "r:") as tar:
                 entries = _read_manifest(tar)
                 # The manifest's sizes are untrusted, but only drawn: _extract checks each.
                 expected = sum(int(e["size"]) for e in entries.values())  # type: ignore[call-overload]
@@ -284,6 +350,7 @@ def _restore(data_dir: Path, src: Path, progress: Progress | None) -> BackupInfo
                 total = _extract(tar, staging, entries, counter)
         except (tarfile.TarError, EOFError) as e:
             raise BackupError(f"{src} is not a readable tar archive: {e}") from e
+        plain.unlink(missing_ok=True)
         conn = sqlite3.connect(staging / STORE_FILE)
         try:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
@@ -301,17 +368,32 @@ def _restore(data_dir: Path, src: Path, progress: Progress | None) -> BackupInfo
         counter.finish()
         return BackupInfo(src, len(entries), total)
     finally:
+        plain.unlink(missing_ok=True)
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(staging)
 
 
-async def backup(data_dir: Path, out: Path, *, progress: Progress | None = None) -> BackupInfo:
-    """Write a backup of `data_dir` to the tar file `out` (via a temp file and a rename);
-    `progress(done, total)` follows the bytes archived."""
-    return await asyncio.to_thread(_backup, Path(data_dir), Path(out), progress)
+async def backup(
+    data_dir: Path,
+    out: Path,
+    *,
+    passphrase: bytes | None = None,
+    progress: Progress | None = None,
+) -> BackupInfo:
+    """Write a backup of `data_dir` to the tar file `out` (mode 0600, via a temp file and a
+    rename), sealed with `passphrase` when one is given; `progress(done, total)` follows the
+    bytes archived."""
+    return await asyncio.to_thread(_backup, Path(data_dir), Path(out), passphrase, progress)
 
 
-async def restore(data_dir: Path, src: Path, *, progress: Progress | None = None) -> BackupInfo:
-    """Restore the backup `src` into `data_dir`, which must be empty or not exist;
-    `progress(done, total)` follows the bytes extracted and verified."""
-    return await asyncio.to_thread(_restore, Path(data_dir), Path(src), progress)
+async def restore(
+    data_dir: Path,
+    src: Path,
+    *,
+    passphrase: bytes | None = None,
+    progress: Progress | None = None,
+) -> BackupInfo:
+    """Restore the backup `src` into `data_dir`, which must be empty or not exist; an
+    encrypted backup needs its `passphrase`; `progress(done, total)` follows the bytes
+    extracted and verified."""
+    return await asyncio.to_thread(_restore, Path(data_dir), Path(src), passphrase, progress)

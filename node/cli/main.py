@@ -57,10 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
         "backup", local.backup, "online backup of store, blobs, config and keys", json_out=True
     )
     p.add_argument("--out", type=Path, required=True, help="the backup file to write")
+    p.add_argument(
+        "--passphrase-file",
+        type=Path,
+        help=f"encrypt the backup with this passphrase (or set {local.BACKUP_PASSPHRASE_ENV})",
+    )
     p = command(
         "restore", local.restore, "restore a backup into an empty data directory", json_out=True
     )
     p.add_argument("--from", dest="source", type=Path, required=True, help="the backup file")
+    p.add_argument(
+        "--passphrase-file",
+        type=Path,
+        help=f"passphrase of an encrypted backup (or {local.BACKUP_PASSPHRASE_ENV}, else asked)",
+    )
     documents.register(sub)
     demo.register(sub)
     centre.register(sub)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lienthong.crypto import aead
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.files import create_private
 from lienthong.crypto.stream import CHUNK_SIZE, StreamDecryptor, StreamEncryptor
 from lienthong.protocol.document import Attachment
 from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE
@@ -106,14 +107,15 @@ def _offset(progress: Progress, before: int, total: int) -> Progress:
 def decrypt_to(
     blobs: BlobStore, attachment: Attachment, out: Path, *, progress: Progress | None = None
 ) -> None:
-    """Decrypt an attachment's blob into `out` (temp file, hash checked, then renamed);
+    """Decrypt an attachment's blob into `out` (temp file created 0600, hash checked, then
+    renamed): the plaintext of a letter is readable by its owner only.
     `progress(done, attachment.size)` follows the plaintext written."""
     if not blobs.exists(attachment.blob):
         raise AttachmentError(f"attachment {attachment.name!r}: blob {attachment.blob} is missing")
     tmp = out.with_name(f".{out.name}.partial")
     plain_hash = hashlib.sha256()
     size = 0
-    with blobs.open(attachment.blob) as source, tmp.open("wb") as sink:
+    with blobs.open(attachment.blob) as source, create_private(tmp, replace=True) as sink:
         decryptor = StreamDecryptor(attachment.key, source.read(24))
         while chunk := source.read(READ_SIZE):
             plain = decryptor.update(chunk)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.files import create_private, make_private_dir
 from lienthong.node.cli.output import emit, jsonable
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
@@ -272,7 +273,7 @@ async def export(args: argparse.Namespace) -> None:
         if doc is None:
             raise LienthongError(f"no document {args.id} in {args.data_dir}")
         body = service.stored_body(doc)
-        args.out.mkdir(parents=True, exist_ok=True)
+        make_private_dir(args.out, parents=True)  # decrypted letters: the owner's eyes only
         names = set()
         for a in body.attachments:
             if a.name in names or a.name == "metadata.json":
@@ -290,9 +291,8 @@ async def export(args: argparse.Namespace) -> None:
             for a in body.attachments
         ],
     }
-    (args.out / "metadata.json").write_text(
-        json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
-    )
+    with create_private(args.out / "metadata.json", replace=True) as file:
+        file.write(json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8"))
     print(f"Exported {len(body.attachments)} attachment(s) and metadata.json to {args.out}")
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
+import sys
 
+from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
 from lienthong.crypto.keystore import is_sealed
 from lienthong.node import config as cfg
@@ -13,6 +17,9 @@ from lienthong.node.datadir import create_node, node_keys, read_passphrase
 from lienthong.storage import audit
 from lienthong.storage import backup as store_backup
 from lienthong.storage.db import Store
+
+# The backup passphrase when no --passphrase-file is given (e.g. from a service's env file).
+BACKUP_PASSPHRASE_ENV = "LIENTHONG_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name
 
 
 def init(args: argparse.Namespace) -> None:
@@ -64,14 +71,43 @@ async def audit_verify(args: argparse.Namespace) -> int:
     return EXIT_ERROR
 
 
+def backup_passphrase(path) -> bytes | None:
+    """The backup passphrase: from the file, else from BACKUP_PASSPHRASE_ENV, else None."""
+    passphrase = read_passphrase(path)
+    if passphrase is None:
+        passphrase = os.environ.get(BACKUP_PASSPHRASE_ENV, "").encode() or None
+    if passphrase is not None and not passphrase:
+        raise LienthongError(f"{path}: the passphrase file is empty")
+    return passphrase
+
+
 async def backup(args: argparse.Namespace) -> None:
     cfg.load_config(args.data_dir)
+    passphrase = backup_passphrase(args.passphrase_file)
     with ProgressBar("Backup") as bar:
-        info = await store_backup.backup(args.data_dir, args.out, progress=bar)
-    emit(args, info, f"Backup written to {args.out}")
+        info = await store_backup.backup(
+            args.data_dir, args.out, passphrase=passphrase, progress=bar
+        )
+    note = (
+        "encrypted with the passphrase"
+        if passphrase
+        else "NOT encrypted: it holds the keys and the documents in clear, keep it safe "
+        f"(--passphrase-file or {BACKUP_PASSPHRASE_ENV} encrypts it)"
+    )
+    emit(args, info, f"Backup written to {args.out} (mode 0600), {note}")
 
 
 async def restore(args: argparse.Namespace) -> None:
+    passphrase = backup_passphrase(args.passphrase_file)
+    if passphrase is None and store_backup.is_encrypted(args.source):
+        if not sys.stdin.isatty():
+            raise LienthongError(
+                f"{args.source} is an encrypted backup: give its passphrase with "
+                f"--passphrase-file or {BACKUP_PASSPHRASE_ENV}"
+            )
+        passphrase = getpass.getpass(f"Passphrase of {args.source}: ").encode() or None
     with ProgressBar("Restore") as bar:
-        info = await store_backup.restore(args.data_dir, args.source, progress=bar)
+        info = await store_backup.restore(
+            args.data_dir, args.source, passphrase=passphrase, progress=bar
+        )
     emit(args, info, f"Restored {args.source} into {args.data_dir}")
