@@ -70,6 +70,12 @@ class Pinning:
             raise PinnedDestinationUnknown(f"no certificate in the directory serves {base}")
         return self._context(pins)
 
+    def forget(self) -> None:
+        """Drop every context made so far: the node's TLS certificate changed (a renewal),
+        and the next contexts load the new files."""
+        self._contexts.clear()
+        self._plain = None
+
     def _context(self, pins: frozenset[bytes]) -> ssl.SSLContext:
         context = self._contexts.get(pins)
         if context is None:

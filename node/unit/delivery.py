@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random as _random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.http import read_response
 from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import DIRECTORY_HEADER
+from lienthong.node.pinning import pinning_of
 from lienthong.node.unit.documents import receive_statuses
 from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import header_of_own_envelope
@@ -294,11 +296,14 @@ class DeliveryEngine:
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
         started = time.perf_counter()
-        await self._upload_blobs(base, envelopes, server_hostname)
+        # Only the server whose leaf the directory lists for `peer` gets the batch, and only
+        # its answer acknowledges statuses (docs/PROTOCOL.md "Pinned destinations").
+        tls = pinning_of(self.ctx).for_unit(peer)
+        await self._upload_blobs(base, envelopes, server_hostname, tls)
         body = encode_batch([i.raw for i in envelopes], [i.raw for i in statuses])
         uploaded = time.perf_counter()
         data = await self._request(
-            f"{base}/v1/inbox", body, server_hostname, MAX_INBOX_ANSWER_BYTES
+            f"{base}/v1/inbox", body, server_hostname, MAX_INBOX_ANSWER_BYTES, tls
         )
         result = decode_batch_answer(data, envelopes=len(envelopes), statuses=len(statuses))
         answered = time.perf_counter()
@@ -315,10 +320,11 @@ class DeliveryEngine:
         )
 
     async def _request(
-        self, url: str, body: bytes, server_hostname: str | None, limit: int
+        self, url: str, body: bytes, server_hostname: str | None, limit: int, tls: ssl.SSLContext
     ) -> bytes:
-        """POST `body`; the bytes of a `200` answer (at most `limit`), else DeliveryError."""
-        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
+        """POST `body` over the pinned context `tls`; the bytes of a `200` answer (at most
+        `limit`), else DeliveryError."""
+        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT, "ssl": tls}
         if server_hostname:
             kwargs["server_hostname"] = server_hostname
         async with self.session.post(
@@ -372,18 +378,25 @@ class DeliveryEngine:
             log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
 
     async def _upload_blobs(
-        self, base: str, envelopes: list[outbox.DueItem], server_hostname: str | None
+        self,
+        base: str,
+        envelopes: list[outbox.DueItem],
+        server_hostname: str | None,
+        tls: ssl.SSLContext,
     ) -> None:
         seen: set[str] = set()
         for item in envelopes:
             for blob in header_of_own_envelope(item.raw).blobs:
                 if blob.id not in seen:
                     seen.add(blob.id)
-                    await self.upload_blob(base, blob.id, server_hostname)
+                    await self.upload_blob(base, blob.id, server_hostname, tls=tls)
 
-    async def upload_blob(self, base: str, blob_id: str, server_hostname: str | None) -> None:
-        """Send one blob, resuming where the peer's copy stops; no-op if it has it."""
-        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT}
+    async def upload_blob(
+        self, base: str, blob_id: str, server_hostname: str | None, *, tls: ssl.SSLContext
+    ) -> None:
+        """Send one blob over the pinned context `tls`, resuming where the peer's copy stops;
+        no-op if it has it."""
+        kwargs: dict[str, Any] = {"timeout": REQUEST_TIMEOUT, "ssl": tls}
         if server_hostname:
             kwargs["server_hostname"] = server_hostname
         url = f"{base}/v1/blobs/{blob_id}"
@@ -412,9 +425,10 @@ class DeliveryEngine:
         started = time.perf_counter()  # metrics
         envelopes = [i for i in items if i.kind == "envelope"]
         statuses = [i for i in items if i.kind == "status"]
-        await self._upload_blobs(base, envelopes, None)
+        tls = pinning_of(self.ctx).for_url(relay)  # the centre's own leaf, as the directory says
+        await self._upload_blobs(base, envelopes, None, tls)
         body = encode_deposit(code, [i.raw for i in envelopes], [i.raw for i in statuses])
-        data = await self._request(f"{relay}/deposit", body, None, MAX_DEPOSIT_ANSWER_BYTES)
+        data = await self._request(f"{relay}/deposit", body, None, MAX_DEPOSIT_ANSWER_BYTES, tls)
         accepted = decode_deposit_answer(data, items=len(items)).accepted
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random as _random
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,6 +23,7 @@ import aiohttp
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.http import STREAM_CHUNK, BodyTooLarge, read_response
+from lienthong.node.pinning import PinnedDestinationUnknown, pinning_of
 from lienthong.node.unit.documents import (
     ClockSkew,
     EnvelopeNotHereYet,
@@ -135,7 +137,7 @@ async def pull_loop(
             continue
         try:
             result = await _until(pull_once(ctx, session, relay, wait=PULL_WAIT_SECONDS), stop)
-        except (*NETWORK_ERRORS, RelayUnavailable) as exc:
+        except (*NETWORK_ERRORS, RelayUnavailable, PinnedDestinationUnknown) as exc:
             failures += 1
             if failures == 1:
                 log.warning("relay %s unreachable; retrying with back-off: %s", relay, exc)
@@ -179,7 +181,8 @@ async def pull_once(
     in, acknowledge what is done with. Network errors propagate (after acknowledging
     what was already taken in)."""
     url = f"{relay}/pull?wait={format_wait(wait)}"
-    async with session.get(url, timeout=PULL_TIMEOUT) as response:
+    tls = pinning_of(ctx).for_url(relay)  # the relay's own leaf, as the directory lists it
+    async with session.get(url, timeout=PULL_TIMEOUT, ssl=tls) as response:
         if response.status != 200:
             text = (await response.content.read(300)).decode("utf-8", "replace")
             raise RelayUnavailable(f"{url}: HTTP {response.status}: {text}")
@@ -199,7 +202,7 @@ async def pull_once(
             deferred = len(items) - len(done)
             break
     if done:
-        await _ack(session, relay, done)
+        await _ack(session, relay, done, tls)
     if failure is not None:
         raise failure
     return PullResult(received=len(items), acknowledged=len(done), deferred=deferred)
@@ -221,12 +224,15 @@ def _items(data: bytes) -> list[PulledItem]:
         raise RelayUnavailable(f"malformed answer from the relay: {exc}") from None
 
 
-async def _ack(session: aiohttp.ClientSession, relay: str, ids: list[str]) -> None:
+async def _ack(
+    session: aiohttp.ClientSession, relay: str, ids: list[str], tls: ssl.SSLContext
+) -> None:
     async with session.post(
         f"{relay}/ack",
         data=encode_ack(ids),
         headers={"Content-Type": CONTENT_TYPE},
         timeout=ACK_TIMEOUT,
+        ssl=tls,
     ) as response:
         if response.status != 200:
             text = (await response.content.read(300)).decode("utf-8", "replace")
@@ -324,7 +330,8 @@ async def fetch_blob(
         writer = await asyncio.to_thread(ctx.blobs.partial, blob.id, max_size=blob.size)
         if writer.size < blob.size:
             headers = {"Range": f"bytes={writer.size}-"} if writer.size else {}
-            async with session.get(url, headers=headers, timeout=BLOB_TIMEOUT) as response:
+            tls = pinning_of(ctx).for_url(base)
+            async with session.get(url, headers=headers, timeout=BLOB_TIMEOUT, ssl=tls) as response:
                 if response.status == 200 and writer.size:
                     # The relay sent the whole blob, not the rest: start again from zero.
                     await asyncio.to_thread(writer.abort)

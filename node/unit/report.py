@@ -19,6 +19,7 @@ from lienthong.bootstrap.directory import centre_url_of
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
 from lienthong.node.context import NodeContext
+from lienthong.node.pinning import pinning_of
 from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.report import (
     MS_PER_DAY,
@@ -88,6 +89,7 @@ async def send_report(ctx: NodeContext, session: aiohttp.ClientSession) -> None:
         data=raw,
         headers={"Content-Type": CONTENT_TYPE},
         timeout=REPORT_TIMEOUT,
+        ssl=pinning_of(ctx).for_url(base),
     ) as response:
         if response.status in (200, 204):
             return

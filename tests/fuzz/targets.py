@@ -23,6 +23,7 @@ from lienthong.node.centre.relay import add_relay_routes
 from lienthong.node.centre.rules import centre_of
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.peers import peer_middleware
+from lienthong.node.pinning import pinning_of
 from lienthong.node.runtime import MAX_PEER_REQUEST
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.peer_api import add_peer_routes
@@ -134,8 +135,9 @@ async def seeded(fed: Federation, tmp_path, *, centre: bool) -> Target:
     second_id, second = await send(a, [B], [attachment(tmp_path)], number=2)
     (blob_id,) = [p.parent.name + p.name for p in a.ctx.blobs.root.glob("??/*")]
     back_id, back = await send(b, [A], number=3)
-    for base in (b.url, fed.centre_url):
-        await a.engine.upload_blob(base, blob_id, None)
+    pins = pinning_of(a.ctx)
+    for base, pinned in ((b.url, pins.for_unit(B)), (fed.centre_url, pins.for_url(fed.centre_url))):
+        await a.engine.upload_blob(base, blob_id, None, tls=pinned)
     (answer,) = (await post(b, f"{a.url}/v1/inbox", {"envelopes": [back]}))["envelopes"]
     receipt = answer["status"]
     accepted = make_status(

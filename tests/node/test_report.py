@@ -58,6 +58,7 @@ async def fed(tmp_path):
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
         await site.start()
         url = f"https://127.0.0.1:{runner.addresses[0][1]}"
+        built.certify_endpoint(CENTRE, url)  # the centre's certificate lists this server too
         for unit in built.units.values():  # the units report to this server
             unit.ctx.config.values["federation"]["centre_url"] = url
         built.report_url = url  # type: ignore[attr-defined]

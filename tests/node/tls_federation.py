@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import shutil
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -30,7 +31,7 @@ from lienthong.node.runtime import MAX_PEER_REQUEST
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.peer_api import add_peer_routes
-from lienthong.protocol.certificate import issue_certificate
+from lienthong.protocol.certificate import issue_certificate, verify_certificate
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
 from lienthong.protocol.document import DocumentMetadata, Organisation
@@ -85,6 +86,32 @@ class Federation:
     @property
     def relay(self) -> str:
         return f"{self.centre_url}/v1/relay"
+
+    def certify_endpoint(self, code: str, url: str) -> None:
+        """Re-issue `code`'s certificate (same serial and keys) listing `url` too, and put the
+        new directory in force everywhere: a server the units' pins will accept."""
+        old = verify_certificate(self.certificates[code], self.root.sign_public, now=self.clock())
+        self.certificates[code] = issue_certificate(
+            self.root,
+            serial=old.serial,
+            code=code,
+            name=old.name,
+            sign_key=old.sign_key,
+            enc_key=old.enc_key,
+            tls_sha256=old.tls_sha256,
+            endpoints=[*old.endpoints, url],
+            reachable=old.reachable,
+            not_before=old.not_before,
+            not_after=old.not_after,
+        )
+        held = self.centre.directory.current
+        new = self.directory(
+            sorted(c.code for c in held.certificates), list(held.relays), held.version + 1
+        )
+        for ctx in [self.centre, *(u.ctx for u in self.units.values())]:
+            ctx.directory.current = new  # type: ignore[misc]
+            if isinstance(ctx.directory, DirectoryState):
+                ctx.directory.version = new.version
 
     def serial(self, code: str) -> int:
         """The certificate serial of `code` (its signing key in envelopes and statuses)."""
@@ -188,6 +215,17 @@ def issue_tls(
     return cert_path, key_path, leaf
 
 
+def install_tls(ctx: NodeContext, pem: tuple[Path, Path], ca_path: Path) -> None:
+    """Put a node's TLS certificate, key and the CA where its node.toml says they are, as
+    enrolment does: pinned outbound contexts (node/pinning.py) load them from there."""
+    config = ctx.config
+    for source, target in ((pem[0], config.tls_cert_path), (pem[1], config.tls_key_path)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    config.ca_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(ca_path, config.ca_path)
+
+
 async def _serve(app: web.Application, listener: socket.socket, context: ssl.SSLContext):
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -240,6 +278,7 @@ async def federation(tmp_path: Path, *, serve_units: bool = False) -> AsyncItera
     runners: list[web.AppRunner] = []
     try:
         fed.centre = await node_context(tmp_path, CENTRE, keys[CENTRE], directory, clock, "centre")
+        install_tls(fed.centre, pem[CENTRE], ca_path)
         app = web.Application(middlewares=[peer_middleware])
         app[CONTEXT] = fed.centre
         add_relay_routes(app)
@@ -252,6 +291,7 @@ async def federation(tmp_path: Path, *, serve_units: bool = False) -> AsyncItera
             ctx = await node_context(
                 tmp_path, code, keys[code], directory, clock, "unit", root_public=root_public
             )
+            install_tls(ctx, pem[code], ca_path)
             if serve_units:
                 app = web.Application(
                     middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from lienthong.node.centre.relay import mailboxes_of, sweep_once
+from lienthong.node.pinning import pinning_of
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
 from lienthong.node.unit.peer_api import CONTENT_TYPE
@@ -169,7 +170,9 @@ async def test_an_envelope_needs_its_blobs_at_the_relay_first(fed, tmp_path):
     async with a.ctx.store.read() as conn:
         blob_id = service.stored_body(await get_document(conn, envelope_id)).attachments[0].blob
     assert blob_id in answer["errors"][0]
-    await a.engine.upload_blob(fed.centre_url, blob_id, None)
+    await a.engine.upload_blob(
+        fed.centre_url, blob_id, None, tls=pinning_of(a.ctx).for_url(fed.centre_url)
+    )
     assert (await deposit(a, fed.relay, B, envelopes=[raw]))["accepted"] == [True]
 
 

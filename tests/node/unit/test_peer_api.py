@@ -17,6 +17,7 @@ from lienthong.crypto import signing
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys
 from lienthong.node.context import NodeContext
+from lienthong.node.pinning import pinning_of
 from lienthong.node.unit import peer_api
 from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.codes import StatusCode
@@ -380,7 +381,7 @@ async def test_an_upload_cut_short_resumes_where_it_stopped(fed, tmp_path):
     assert await head(a, b, blob_id) == (404, str(part))
     status, offset, _ = await put(a, b, blob_id, data[:10], 0, len(data))
     assert (status, offset) == (409, str(part))
-    await a.engine.upload_blob(b.url, blob_id, None)
+    await a.engine.upload_blob(b.url, blob_id, None, tls=pinning_of(a.ctx).for_unit(B))
     assert hashlib.sha256(b.ctx.blobs.path(blob_id).read_bytes()).hexdigest() == blob_id
     assert await head(a, b, blob_id) == (200, str(len(data)))
     (answer,) = (await post_inbox(a, b, envelopes=[raw]))["envelopes"]
@@ -425,7 +426,7 @@ async def test_an_upload_broken_mid_stream_resumes_where_it_stopped(fed, tmp_pat
     kept = b.ctx.blobs.partial_size(blob_id)
     assert 0 < kept <= half
     assert await head(a, b, blob_id) == (404, str(kept))
-    await a.engine.upload_blob(b.url, blob_id, None)
+    await a.engine.upload_blob(b.url, blob_id, None, tls=pinning_of(a.ctx).for_unit(B))
     assert b.ctx.blobs.path(blob_id).read_bytes() == data
     assert hashlib.sha256(data).hexdigest() == blob_id
 
