@@ -71,9 +71,7 @@ def decode_batch(data: bytes) -> Batch:
     """
     f = Fields(unpack(data, what=WHAT_BATCH, max_bytes=MAX_INBOX_BYTES), WHAT_BATCH)
     present = f.raw_keys()
-    lists = [
-        f.list(key, max_items=MAX_INBOX_ITEMS) if key in present else [] for key in KEYS
-    ]
+    lists = [f.list(key, max_items=MAX_INBOX_ITEMS) if key in present else [] for key in KEYS]
     f.done()
     envelopes, statuses = lists
     check_items(WHAT_BATCH, envelopes, statuses, limit=MAX_INBOX_ITEMS)
@@ -113,9 +111,7 @@ class ItemAnswer:
         return cls(ok=True)
 
     @classmethod
-    def refused(
-        cls, error: str, message: str, missing: Sequence[str] | None = None
-    ) -> ItemAnswer:
+    def refused(cls, error: str, message: str, missing: Sequence[str] | None = None) -> ItemAnswer:
         return cls(
             ok=False,
             error=error,

@@ -35,6 +35,7 @@ from lienthong.storage.errors import BlobError
 
 log = logging.getLogger(__name__)
 
+
 def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
     """Blobs on every node; the inbox and directory pushes on units only.
 
