@@ -87,9 +87,9 @@ class Federation:
     def relay(self) -> str:
         return f"{self.centre_url}/v1/relay"
 
-    def certify_endpoint(self, code: str, url: str) -> None:
-        """Re-issue `code`'s certificate (same serial and keys) listing `url` too, and put the
-        new directory in force everywhere: a server the units' pins will accept."""
+    def certify_endpoint(self, code: str, url: str, *, only: bool = False) -> None:
+        """Re-issue `code`'s certificate (same serial and keys) listing `url` too (or, with
+        `only`, instead of its endpoints), and put the new directory in force everywhere."""
         old = verify_certificate(self.certificates[code], self.root.sign_public, now=self.clock())
         self.certificates[code] = issue_certificate(
             self.root,
@@ -99,7 +99,7 @@ class Federation:
             sign_key=old.sign_key,
             enc_key=old.enc_key,
             tls_sha256=old.tls_sha256,
-            endpoints=[*old.endpoints, url],
+            endpoints=[url] if only else [*old.endpoints, url],
             reachable=old.reachable,
             not_before=old.not_before,
             not_after=old.not_after,
