@@ -130,11 +130,14 @@ def endpoints_of(settings: NodeSettings) -> list[str]:
     return [url]
 
 
-def tls_key_for(settings: NodeSettings) -> tuple[Ed25519PrivateKey, bool]:
-    """The node's TLS key from keys/tls.key, or a new one (True: not written yet)."""
+def tls_key_for(
+    settings: NodeSettings, passphrase: bytes | None = None
+) -> tuple[Ed25519PrivateKey, bool]:
+    """The node's TLS key from keys/tls.key (opened with `passphrase` if it is sealed), or a
+    new one (True: not written yet)."""
     path = settings.tls_key_path
     if path.exists():
-        return tls.key_from_pem(path.read_bytes()), False
+        return tls.key_from_pem(path.read_bytes(), passphrase), False
     return tls.generate_tls_key(), True
 
 
@@ -175,9 +178,11 @@ async def enrol_online(
     fingerprint: str,
     token: str,
     save_federation: SaveFederation,
+    passphrase: bytes | None = None,
     clock: Callable[[], int] = unix_ms,
 ) -> Enrolled | Pending:
-    """Enrol with the centre at `centre_url`, whose root key has the pinned `fingerprint`.
+    """Enrol with the centre at `centre_url`, whose root key has the pinned `fingerprint`;
+    keys/tls.key is sealed with `passphrase` (the identity key's) when one is given.
 
     Returns Pending while an operator must approve (the TLS key is kept, so the
     same command later sends the same keys). Raises FingerprintMismatch,
@@ -192,7 +197,7 @@ async def enrol_online(
         ca_pem = await _get(session, f"{base}/v1/ca", context=False, limit=tls.MAX_PEM_BYTES)
         _, root = load_ca(ca_pem, f"the centre at {base}")
         check_pin(root, pinned, f"the centre at {base}")
-        tls_key, new_key = tls_key_for(settings)
+        tls_key, new_key = tls_key_for(settings, passphrase)
         request = build_request(settings, keys, tls_key, token, clock())
         try:
             status, body = await post_request(
@@ -200,14 +205,14 @@ async def enrol_online(
             )
         except CentreUnreachable:
             if new_key:  # the centre may have bound the token to this key: keep it for a re-run
-                write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+                write_file(settings.tls_key_path, tls.key_to_pem(tls_key, passphrase), mode=0o600)
             raise
     outcome = outcome_of(status, body, settings.code, "enrolment")
     if isinstance(outcome, CentreRefused):
         raise outcome
     if isinstance(outcome, Pending):
         if new_key:  # the re-run after approval must present the same key
-            write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+            write_file(settings.tls_key_path, tls.key_to_pem(tls_key, passphrase), mode=0o600)
         return outcome
     answer = check_answer(
         outcome,
@@ -219,7 +224,7 @@ async def enrol_online(
     )
     await install(settings, answer, root, clock, source=f"enrolment at {base}")
     if new_key:
-        write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+        write_file(settings.tls_key_path, tls.key_to_pem(tls_key, passphrase), mode=0o600)
     save_federation(base, pinned)
     return enrolled_from(answer, base, pinned)
 
@@ -335,18 +340,19 @@ def write_request(
     token: str,
     out_path: Path,
     *,
+    passphrase: bytes | None = None,
     clock: Callable[[], int] = unix_ms,
 ) -> bytes:
     """Write the registration request for the air-gapped path to `out_path`; return it.
 
-    The TLS key is created now if absent (keys/tls.key, 0600): the certificate
-    file that comes back is for it.
+    The TLS key is created now if absent (keys/tls.key, 0600, sealed with `passphrase`
+    when one is given): the certificate file that comes back is for it.
     """
     _refuse_if_enrolled(settings)
-    tls_key, new_key = tls_key_for(settings)
+    tls_key, new_key = tls_key_for(settings, passphrase)
     request = build_request(settings, keys, tls_key, token, clock())
     if new_key:
-        write_file(settings.tls_key_path, tls.key_to_pem(tls_key), mode=0o600)
+        write_file(settings.tls_key_path, tls.key_to_pem(tls_key, passphrase), mode=0o600)
     write_file(Path(out_path), request)
     return request
 
@@ -358,9 +364,11 @@ async def import_certificate(
     *,
     fingerprint: str | None = None,
     save_federation: SaveFederation,
+    passphrase: bytes | None = None,
     clock: Callable[[], int] = unix_ms,
 ) -> Enrolled:
-    """Install the certificate file the centre made from our request (`centre sign-request`).
+    """Install the certificate file the centre made from our request (`centre sign-request`);
+    `passphrase` opens a sealed keys/tls.key.
 
     Its CA must match federation.centre_fingerprint when node.toml pins one,
     else `fingerprint`; the rest is checked as for online enrolment.
@@ -380,7 +388,7 @@ async def import_certificate(
     data = path.read_bytes()
     _, root = load_ca(decode_answer(data)["ca_certificate"], f"the certificate file {path}")
     check_pin(root, pinned, f"the certificate file {path}")
-    tls_key, _ = tls_key_for(settings)
+    tls_key, _ = tls_key_for(settings, passphrase)
     answer = check_answer(
         data,
         code=settings.code,

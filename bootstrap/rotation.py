@@ -66,7 +66,9 @@ async def rotate(
         old_keys=old_keys,
         old_serial=current.serial,
     )
-    mutual = tls.client_context(settings.tls_cert_path, settings.tls_key_path, settings.ca_path)
+    mutual = tls.client_context(
+        settings.tls_cert_path, settings.tls_key_path, settings.ca_path, passphrase
+    )
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         status, body = await post_request(session, f"{base}/v1/rotate", request, context=mutual)
     outcome = outcome_of(status, body, settings.code, "key rotation")
@@ -128,10 +130,10 @@ def _pending_keys(
     """The new keys of this rotation: those of an interrupted run, or fresh ones, saved."""
     next_keys, next_tls = pending_path(key_path), pending_path(settings.tls_key_path)
     if next_keys.exists() and next_tls.exists():
-        return load_keys(next_keys, passphrase), tls.key_from_pem(next_tls.read_bytes())
+        return load_keys(next_keys, passphrase), tls.key_from_pem(next_tls.read_bytes(), passphrase)
     keys, tls_key = NodeKeys.generate(), tls.generate_tls_key()
     save_keys(next_keys, keys, passphrase, overwrite=True)
-    write_file(next_tls, tls.key_to_pem(tls_key), mode=0o600)
+    write_file(next_tls, tls.key_to_pem(tls_key, passphrase), mode=0o600)  # sealed as the identity
     return keys, tls_key
 
 

@@ -1,8 +1,22 @@
-"""X.509 for mutual TLS between nodes: the centre's CA, unit leaf certificates, SSL contexts."""
+"""X.509 for mutual TLS between nodes: the centre's CA, unit leaf certificates, SSL contexts.
+
+The TLS key (keys/tls.key) can be sealed with the same passphrase as the identity key.
+OpenSSL must read it (ssl.SSLContext.load_cert_chain), so it stays an encrypted PKCS#8
+PEM; its password is not the passphrase but the key argon2id derives from it (base64),
+with the salt and limits on one line before the PEM block (RFC 7468 lets text precede it):
+
+    lienthong-kdf: {"alg": "argon2id13", "opslimit": 3, "memlimit": 268435456, "salt": "..."}
+    -----BEGIN ENCRYPTED PRIVATE KEY-----
+
+PKCS#8's own PBKDF2 (2048 rounds) alone would make a stolen file cheap to guess at; behind
+argon2id a guess costs what it costs against the identity key file.
+"""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import json
 import ssl
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,12 +28,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from lienthong.crypto.errors import CertificateError
+from lienthong.crypto.errors import CertificateError, KeystoreError, WrongPassphraseError
+from lienthong.crypto.keystore import DEFAULT_MEMLIMIT, DEFAULT_OPSLIMIT, derive_key, new_kdf
 
 # RFC 5280 4.1.2.2: a serial is a positive integer of at most 20 octets.
 MAX_SERIAL = 2**159 - 1
 # PEM files we load are a key or one certificate (under 1 KiB); refuse anything huge.
 MAX_PEM_BYTES = 64 * 1024
+# The line before a sealed TLS key's PEM block that holds its argon2id parameters.
+SEALED_KEY_PREFIX = b"lienthong-kdf: "
 
 
 def generate_tls_key() -> Ed25519PrivateKey:
@@ -27,25 +44,73 @@ def generate_tls_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def key_to_pem(key: Ed25519PrivateKey) -> bytes:
-    """PKCS#8 PEM, unencrypted (the file's 0600 mode protects it)."""
-    return key.private_bytes(
+def key_to_pem(
+    key: Ed25519PrivateKey,
+    passphrase: bytes | None = None,
+    *,
+    opslimit: int = DEFAULT_OPSLIMIT,
+    memlimit: int = DEFAULT_MEMLIMIT,
+) -> bytes:
+    """PKCS#8 PEM: unencrypted (the file's 0600 mode protects it), or sealed with the
+    passphrase (argon2id, then PKCS#8 encryption; the module docstring has the layout)."""
+    if passphrase is None:
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    if not passphrase:
+        raise KeystoreError("the passphrase for the TLS key is empty; pass None to store unsealed")
+    kdf = new_kdf(opslimit=opslimit, memlimit=memlimit)
+    password = _pem_password(passphrase, kdf, "the TLS key")
+    pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.BestAvailableEncryption(password),
     )
+    return SEALED_KEY_PREFIX + json.dumps(kdf).encode() + b"\n" + pem
 
 
-def key_from_pem(data: bytes) -> Ed25519PrivateKey:
-    """Load an unencrypted Ed25519 PKCS#8 PEM key; CertificateError otherwise."""
+def is_sealed_key(data: bytes) -> bool:
+    """Whether a TLS key PEM is sealed with a passphrase."""
+    return data.startswith(SEALED_KEY_PREFIX)
+
+
+def key_from_pem(
+    data: bytes, passphrase: bytes | None = None, where: str = "TLS key"
+) -> Ed25519PrivateKey:
+    """Load an Ed25519 PKCS#8 PEM key, sealed or not; CertificateError if it is not one,
+    KeystoreError if it is sealed and no passphrase is given, WrongPassphraseError if the
+    passphrase does not open it."""
     _check_size(data, "private key PEM")
+    password = sealed_key_password(data, passphrase, where)
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = serialization.load_pem_private_key(data, password=password)
     except (ValueError, TypeError) as exc:
+        if password is not None:
+            raise WrongPassphraseError(f"the passphrase does not open the {where}") from None
         raise CertificateError(f"private key PEM does not load: {exc}") from None
     if not isinstance(key, Ed25519PrivateKey):
         raise CertificateError(f"private key PEM holds a {type(key).__name__}, not Ed25519")
     return key
+
+
+def sealed_key_password(data: bytes, passphrase: bytes | None, where: str) -> bytes | None:
+    """The PKCS#8 password of a sealed TLS key PEM (None for an unsealed one)."""
+    if not is_sealed_key(data):
+        return None
+    if not passphrase:
+        raise KeystoreError(f"the {where} is sealed with a passphrase; none was given")
+    line = data.split(b"\n", 1)[0][len(SEALED_KEY_PREFIX) :]
+    try:
+        kdf = json.loads(line)
+    except ValueError:
+        raise KeystoreError(f"the {where}: its kdf line is not JSON") from None
+    return _pem_password(passphrase, kdf, where)
+
+
+def _pem_password(passphrase: bytes, kdf: object, where: str) -> bytes:
+    return base64.b64encode(derive_key(passphrase, kdf, where))
 
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:
@@ -190,29 +255,63 @@ def verify_issued_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> None:
         ) from None
 
 
-def server_context(cert_path: Path, key_path: Path, ca_path: Path) -> ssl.SSLContext:
-    """TLS 1.3 server context that requires a client certificate issued by the CA."""
+def server_context(
+    cert_path: Path, key_path: Path, ca_path: Path, passphrase: bytes | None = None
+) -> ssl.SSLContext:
+    """TLS 1.3 server context that requires a client certificate issued by the CA.
+    `passphrase` opens a sealed TLS key (an unsealed one needs none)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.verify_mode = ssl.CERT_REQUIRED
-    _load(context, cert_path, key_path, ca_path)
+    _load(context, cert_path, key_path, ca_path, passphrase)
     return context
 
 
-def client_context(cert_path: Path, key_path: Path, ca_path: Path) -> ssl.SSLContext:
-    """TLS 1.3 client context presenting our certificate and checking the server's name."""
+def client_context(
+    cert_path: Path, key_path: Path, ca_path: Path, passphrase: bytes | None = None
+) -> ssl.SSLContext:
+    """TLS 1.3 client context presenting our certificate and checking the server's name.
+    `passphrase` opens a sealed TLS key (an unsealed one needs none)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     context.verify_mode = ssl.CERT_REQUIRED
     context.check_hostname = True
-    _load(context, cert_path, key_path, ca_path)
+    _load(context, cert_path, key_path, ca_path, passphrase)
     return context
 
 
-def _load(context: ssl.SSLContext, cert_path: Path, key_path: Path, ca_path: Path) -> None:
+def _load(
+    context: ssl.SSLContext,
+    cert_path: Path,
+    key_path: Path,
+    ca_path: Path,
+    passphrase: bytes | None,
+) -> None:
     try:
-        context.load_cert_chain(str(cert_path), str(key_path))
+        with open(key_path, "rb") as file:
+            head = file.read(MAX_PEM_BYTES + 1)
+    except OSError as exc:
+        raise CertificateError(f"cannot read TLS key {key_path}: {exc.strerror}") from None
+    _check_size(head, f"TLS key {key_path}")
+    password = sealed_key_password(head, passphrase, f"TLS key {key_path}")
+
+    def no_password() -> bytes:  # else OpenSSL would prompt on the terminal, or hang a service
+        raise CertificateError(
+            f"TLS key {key_path} is encrypted, but not sealed the lienthong way "
+            f"(no '{SEALED_KEY_PREFIX.decode().strip()}' line): write it unencrypted or "
+            "sealed with the node's passphrase"
+        )
+
+    try:
+        context.load_cert_chain(
+            str(cert_path), str(key_path), password=no_password if password is None else password
+        )
     except (ssl.SSLError, OSError) as exc:
+        if password is not None and isinstance(exc, ssl.SSLError):
+            raise WrongPassphraseError(
+                f"the passphrase does not open the TLS key {key_path} "
+                f"(or it does not match {cert_path}): {exc}"
+            ) from None
         raise CertificateError(
             f"cannot load TLS certificate {cert_path} with key {key_path}: {exc}"
         ) from None

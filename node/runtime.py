@@ -34,7 +34,7 @@ from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node.context import CONTEXT, NodeContext
-from lienthong.node.datadir import node_keys
+from lienthong.node.datadir import node_keys, passphrase_of
 from lienthong.node.logs import setup_from_environment
 from lienthong.node.peers import peer_middleware
 from lienthong.node.unit.delivery import DeliveryEngine
@@ -82,7 +82,10 @@ def _root_passphrase() -> bytes | None:
 
 
 def server_ssl_context(config: cfg.Config) -> ssl.SSLContext:
-    context = tls.server_context(config.tls_cert_path, config.tls_key_path, config.ca_path)
+    """The peer API's TLS context; a sealed keys/tls.key opens with keys.passphrase_env."""
+    context = tls.server_context(
+        config.tls_cert_path, config.tls_key_path, config.ca_path, passphrase_of(config)
+    )
     if config.role == "centre":
         # Units without a certificate yet must reach /v1/ca and /v1/enrol; the
         # middleware still decides who is a peer (node/peers.py).
@@ -91,7 +94,10 @@ def server_ssl_context(config: cfg.Config) -> ssl.SSLContext:
 
 
 def client_ssl_context(config: cfg.Config) -> ssl.SSLContext:
-    return tls.client_context(config.tls_cert_path, config.tls_key_path, config.ca_path)
+    """The TLS context of requests to peers and the centre (see server_ssl_context)."""
+    return tls.client_context(
+        config.tls_cert_path, config.tls_key_path, config.ca_path, passphrase_of(config)
+    )
 
 
 async def open_context(data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> NodeContext:

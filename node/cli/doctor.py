@@ -25,10 +25,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lienthong.bootstrap.directory import DIRECTORY_PATH, iso
 from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import CryptoError
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import INSECURE_MODE_BITS, is_sealed
 from lienthong.node import config as cfg
-from lienthong.node.datadir import node_keys
+from lienthong.node.datadir import node_keys, passphrase_of
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.directory import verify_directory
 from lienthong.storage.db import check_schema, migrations, unix_ms
@@ -179,8 +180,21 @@ def _check_tls_key(ins: _Inspection) -> Check:
         if not problem.fix:  # missing: enrolment writes it
             return Check(problem.name, FAIL, problem.finding + ": not enrolled", ins.enrol)
         return problem
-    tls.key_from_pem(path.read_bytes())
-    return Check("TLS key", OK, f"{path}: mode 0600")
+    data = path.read_bytes()
+    if not tls.is_sealed_key(data):
+        tls.key_from_pem(data)
+        return Check("TLS key", OK, f"{path}: mode 0600, not sealed")
+    passphrase = passphrase_of(ins.config)
+    if passphrase is None:
+        return Check(
+            "TLS key",
+            FAIL,
+            f"{path} is sealed and the passphrase is not in the environment",
+            "set keys.passphrase_env in node.toml and that variable in the service's "
+            "EnvironmentFile (docs/OPERATIONS.md)",
+        )
+    tls.key_from_pem(data, passphrase)  # proves the passphrase opens the file
+    return Check("TLS key", OK, f"{path}: mode 0600, sealed; the passphrase opens it")
 
 
 def _validity(name: str, what: str, not_after_ms: int, now: int, fix: str) -> Check:
@@ -425,11 +439,14 @@ async def _is_this_node(ins: _Inspection, host: str, port: int) -> bool:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # we compare the certificate's bytes ourselves
     try:
-        context.load_cert_chain(config.tls_cert_path, config.tls_key_path)
+        password = tls.sealed_key_password(
+            config.tls_key_path.read_bytes(), passphrase_of(config), "TLS key"
+        )
+        context.load_cert_chain(config.tls_cert_path, config.tls_key_path, password=password)
         _, writer = await asyncio.wait_for(
             asyncio.open_connection(host, port, ssl=context), PORT_PROBE_SECONDS
         )
-    except (OSError, TimeoutError, ssl.SSLError):
+    except (OSError, TimeoutError, ssl.SSLError, CryptoError):  # CryptoError: sealed key
         return False
     try:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import json
 import stat
 from pathlib import Path
@@ -24,11 +26,14 @@ from lienthong.bootstrap.errors import (
     InvalidToken,
 )
 from lienthong.bootstrap.rotation import rotate
+from lienthong.crypto import x509 as tls
+from lienthong.crypto.errors import KeystoreError
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node.cli.main import main
-from lienthong.node.datadir import federation_saver
+from lienthong.node.datadir import config_saver, federation_saver
+from lienthong.node.runtime import client_ssl_context, server_ssl_context
 from lienthong.protocol.certificate import verify_certificate, verify_registration
 from lienthong.storage.db import Store
 from lienthong.storage.directory import latest_directory
@@ -294,3 +299,53 @@ def test_cli_offline_enrolment_and_directory_show(tmp_path: Path, capsys):
     assert shown["warnings"] == []
     assert main(["enrol", "--data-dir", data_dir, "--centre", "https://x"]) == 1
     assert "--token is required" in capsys.readouterr().err
+
+
+async def test_a_sealed_tls_key_from_enrolment_serves_mutual_tls(tmp_path: Path, monkeypatch):
+    """Enrolled with the identity key's passphrase, keys/tls.key is sealed (0600, no key in
+    clear); the node's own server and client contexts open it with the passphrase from
+    keys.passphrase_env and make a mutual TLS 1.3 handshake; without it they say why."""
+    fed = Federation()
+    config, keys = make_unit_dir(tmp_path)
+    passphrase = "cụm mật khẩu của đơn vị".encode()
+    async with FakeCentre(fed, tmp_path) as centre:
+        await enrol_online(
+            config.node_settings,
+            keys,
+            centre_url=centre.url,
+            fingerprint=fed.fingerprint,
+            token=TOKEN,
+            save_federation=federation_saver(config),
+            passphrase=passphrase,
+        )
+    data = config.tls_key_path.read_bytes()
+    assert tls.is_sealed_key(data) and b"BEGIN PRIVATE KEY" not in data
+    assert stat.S_IMODE(config.tls_key_path.stat().st_mode) == 0o600
+    config = cfg.load_config(config.data_dir)
+    values = copy.deepcopy(config.values)
+    values["keys"]["passphrase_env"] = "LIENTHONG_TEST_TLS_PASSPHRASE"
+    config_saver(config)(values)
+    config = cfg.load_config(config.data_dir)
+    monkeypatch.delenv("LIENTHONG_TEST_TLS_PASSPHRASE", raising=False)
+    with pytest.raises(KeystoreError, match="sealed with a passphrase"):
+        server_ssl_context(config)
+    monkeypatch.setenv("LIENTHONG_TEST_TLS_PASSPHRASE", passphrase.decode())
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("ssl_object").getpeercert()
+        writer.write(tls.unit_code_of_peercert(peer).encode())
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_ssl_context(config))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=client_ssl_context(config), server_hostname="127.0.0.1"
+        )
+        assert writer.get_extra_info("ssl_object").version() == "TLSv1.3"
+        assert await reader.read() == config.code.encode()
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -5,10 +5,12 @@ import ssl
 import threading
 from datetime import UTC, datetime, timedelta
 
+import nacl.pwhash.argon2id as argon2id
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from lienthong.crypto import x509 as cx
-from lienthong.crypto.errors import CertificateError
+from lienthong.crypto.errors import CertificateError, KeystoreError, WrongPassphraseError
 
 NOW = datetime.now(UTC) - timedelta(minutes=5)
 LATER = NOW + timedelta(days=30)
@@ -178,3 +180,57 @@ def test_context_with_missing_or_bad_files_names_them(pki, tmp_path):
         cx.client_context(crt, key, garbage)
     with pytest.raises(CertificateError, match=r"absent\.key"):
         cx.client_context(crt, tmp_path / "absent.key", pki["ca"])
+
+
+PASSPHRASE = "cụm mật khẩu của đơn vị".encode()
+
+
+def seal_key_file(path, passphrase=PASSPHRASE):
+    """Rewrite an unsealed TLS key file sealed with the passphrase (argon2id at its minimum)."""
+    key = cx.key_from_pem(path.read_bytes())
+    fast = {"opslimit": argon2id.OPSLIMIT_MIN, "memlimit": argon2id.MEMLIMIT_MIN}
+    path.write_bytes(cx.key_to_pem(key, passphrase, **fast))
+    return key
+
+
+def test_a_sealed_tls_key_serves_mutual_tls(pki):
+    """Server and client keys sealed with the passphrase hold no key in clear, and with the
+    passphrase they make the same TLS 1.3 mutual handshake."""
+    for name in ("server", "client"):
+        seal_key_file(pki[name][1])
+        data = pki[name][1].read_bytes()
+        assert cx.is_sealed_key(data) and b"BEGIN ENCRYPTED PRIVATE KEY" in data
+        assert b"BEGIN PRIVATE KEY" not in data
+    server_context = cx.server_context(*pki["server"], pki["ca"], passphrase=PASSPHRASE)
+    with OneShotServer(server_context) as server:
+        reply = connect(
+            server.port, cx.client_context(*pki["client"], pki["ca"], passphrase=PASSPHRASE)
+        )
+    assert server.error is None and server.version == "TLSv1.3"
+    assert cx.unit_code_of_peercert(server.peercert) == CLIENT_CODE
+    assert reply == b"hello " + CLIENT_CODE.encode()
+
+
+def test_a_sealed_tls_key_needs_its_passphrase(pki, tmp_path):
+    """Without the passphrase a sealed key is refused saying so, with a wrong one it says the
+    passphrase does not open it; a key encrypted some other way is refused, never prompted
+    for on the terminal."""
+    key = seal_key_file(pki["server"][1])
+    data = pki["server"][1].read_bytes()
+    with pytest.raises(KeystoreError, match="sealed with a passphrase; none was given"):
+        cx.server_context(*pki["server"], pki["ca"])
+    with pytest.raises(WrongPassphraseError, match="does not open the TLS key"):
+        cx.server_context(*pki["server"], pki["ca"], passphrase=b"sai mat khau")
+    with pytest.raises(WrongPassphraseError):
+        cx.key_from_pem(data, b"sai mat khau")
+    assert cx.key_from_pem(data, PASSPHRASE).public_key() == key.public_key()
+    foreign = tmp_path / "foreign.key"
+    foreign.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"other"),
+        )
+    )
+    with pytest.raises(CertificateError, match="not sealed the lienthong way"):
+        cx.server_context(pki["server"][0], foreign, pki["ca"])

@@ -15,6 +15,7 @@ from lienthong.bootstrap.enrolment import (
 )
 from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.keystore import is_sealed
 from lienthong.node import config as cfg
 from lienthong.node.cli.output import EXIT_ERROR, emit
 from lienthong.node.datadir import federation_saver, node_keys, passphrase_of
@@ -83,6 +84,9 @@ def _report(args: argparse.Namespace, outcome: Enrolled, what: str) -> None:
 async def enrol(args: argparse.Namespace) -> int | None:
     config = cfg.load_config(args.data_dir)
     keys = node_keys(config)
+    # keys/tls.key is sealed like the identity key, with the same passphrase.
+    sealed = is_sealed(config.path("keys", "identity"))
+    passphrase = passphrase_of(config) if sealed else None
     if args.certificate_in:
         if args.centre or args.token or args.request_out:
             raise LienthongError("--certificate-in takes only --fingerprint besides --data-dir")
@@ -92,6 +96,7 @@ async def enrol(args: argparse.Namespace) -> int | None:
             args.certificate_in,
             fingerprint=args.fingerprint,
             save_federation=federation_saver(config),
+            passphrase=passphrase,
         )
         _report(args, outcome, "Enrolled from the certificate file")
         return None
@@ -100,7 +105,9 @@ async def enrol(args: argparse.Namespace) -> int | None:
     if args.request_out:
         if args.centre:
             raise LienthongError("--request-out is the offline path: leave out --centre")
-        write_request(config.node_settings, keys, args.token, args.request_out)
+        write_request(
+            config.node_settings, keys, args.token, args.request_out, passphrase=passphrase
+        )
         emit(
             args,
             {"status": "request_written", "request": str(args.request_out)},
@@ -125,6 +132,7 @@ async def enrol(args: argparse.Namespace) -> int | None:
         fingerprint=args.fingerprint,
         token=args.token,
         save_federation=federation_saver(config),
+        passphrase=passphrase,
     )
     if isinstance(result, Pending):
         emit(
