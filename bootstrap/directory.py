@@ -26,6 +26,7 @@ from lienthong.protocol.directory import Directory, verify_directory
 from lienthong.protocol.errors import Expired, UnknownSigner
 from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
 from lienthong.protocol.peer import CONTENT_TYPE, directory_etag, held_etags
+from lienthong.protocol.text import is_decimal
 from lienthong.storage import audit
 from lienthong.storage.db import Store
 from lienthong.storage.directory import archive_certificates, latest_directory, save_directory
@@ -294,7 +295,7 @@ async def read_capped(response: aiohttp.ClientResponse, limit: int, what: str) -
 def advertised_version(headers: Mapping[str, str]) -> int | None:
     """The directory version a peer's response advertises, or None if absent or malformed."""
     value = headers.get(DIRECTORY_HEADER, "")
-    if not value or len(value) > MAX_VERSION_DIGITS or not value.isascii() or not value.isdigit():
+    if not is_decimal(value, MAX_VERSION_DIGITS):
         return None
     return int(value)
 

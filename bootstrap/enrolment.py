@@ -55,6 +55,7 @@ from lienthong.bootstrap.settings import NodeSettings, SaveFederation
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys, normalise_fingerprint
 from lienthong.protocol.certificate import MAX_TOKEN_ID, make_registration
+from lienthong.protocol.text import pattern
 from lienthong.storage.db import Store, unix_ms
 
 CONTENT_TYPE = "application/x-lienthong"
@@ -62,6 +63,12 @@ CONTENT_TYPE = "application/x-lienthong"
 # base32 secret; anything longer is a mistake, refused before it is looked at.
 MAX_TOKEN_TEXT = MAX_TOKEN_ID + 1 + 128
 MIN_SECRET_BYTES = 16  # the centre makes 20 random bytes; fewer is a truncated token
+TOKEN_ID = pattern("enrolment token id", f"[0-9A-Za-z]{{1,{MAX_TOKEN_ID}}}", "3f9a0c7e21")
+# base32 in either case and optional padding, in groups split by the spaces and dashes a
+# person types.
+TOKEN_SECRET = pattern(
+    "enrolment token secret", "[A-Za-z2-7=]+(?:[ -]+[A-Za-z2-7=]+)*", "MFRG-GZDF MZTW-Q2LK"
+)
 # A refusal or a pending answer is a short JSON object.
 MAX_STATUS_BODY = 64 * 1024
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=300, connect=10)
@@ -101,8 +108,10 @@ def parse_token(token: str) -> tuple[str, bytes]:
     token_id, dot, secret_text = text.partition(".")
     if not dot or not token_id or not secret_text:
         raise InvalidToken("the token must look like <token id>.<secret>, as the centre printed")
-    if len(token_id) > MAX_TOKEN_ID or not token_id.isascii() or not token_id.isalnum():
+    if not TOKEN_ID.matches(token_id):
         raise InvalidToken(f"the token id {token_id[:20]!r} is not the centre's form (hex)")
+    if not TOKEN_SECRET.matches(secret_text):  # "ı".upper() would be a base32 "I"
+        raise InvalidToken("the token secret (after the dot) is not base32 (A-Z, 2-7)")
     compact = "".join(ch for ch in secret_text.upper() if ch not in " -")
     try:
         secret = base64.b32decode(compact + "=" * (-len(compact) % 8))

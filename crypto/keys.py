@@ -82,6 +82,9 @@ def normalise_fingerprint(text: str) -> str:
         raise KeystoreError(
             f"fingerprint text is {len(text)} characters, over the limit of {MAX_FINGERPRINT_TEXT}"
         )
+    if not text.isascii():  # str.upper() would turn "ı" into "I" and "ﬀ" into "FF"
+        bad = "".join(sorted({ch for ch in text if not ch.isascii()}))
+        raise KeystoreError(f"fingerprint contains characters outside base32 (A-Z, 2-7): {bad!r}")
     compact = "".join(ch for ch in text.upper() if ch not in " -\t")
     bad = sorted({ch for ch in compact if ch not in _BASE32_ALPHABET})
     if bad:

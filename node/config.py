@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
@@ -50,6 +53,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "keys": {
         "identity": Key(str, "keys/identity.key", "Ed25519 + X25519 key file (mode 0600)"),
         "passphrase_env": Key(str, "", "environment variable holding the key passphrase"),
+        "passphrase_file": Key(
+            str,
+            "",
+            "file holding the key passphrase (one line); $CREDENTIALS_DIRECTORY is expanded, "
+            "for systemd's LoadCredential=",
+        ),
     },
     "federation": {
         "centre_url": Key(str, "", "https URL of the provincial centre (set by lienthong enrol)"),
@@ -221,6 +230,13 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
         validate_unit_code(values["unit"]["code"], values["unit"]["code_pattern"])
     except LienthongError as exc:
         raise ConfigError(f"{where}: unit.code: {exc}") from None
+    for section, keys in values.items():  # what no pattern above has checked
+        for name, value in keys.items():
+            if isinstance(value, str) and (bad := _control_character(value)):
+                raise ConfigError(
+                    f"{where}: {section}.{name} holds the control character {bad!r}: "
+                    "names, paths and URLs are one line of text"
+                )
     return values
 
 
@@ -237,9 +253,13 @@ def render(values: dict[str, dict[str, Any]]) -> str:
 
 
 def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    """One TOML value, written by tomli-w (every escape TOML needs, UTF-8 kept)."""
+    return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
+
+
+def _control_character(text: str) -> str | None:
+    """The first control or line-breaking character of `text` (C0, DEL, C1, U+2028/2029)."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029":
+            return ch
+    return None

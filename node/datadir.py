@@ -33,12 +33,11 @@ def read_passphrase(path: Path | None) -> bytes | None:
 def node_keys(config: cfg.Config) -> NodeKeys:
     """Open the identity key, with the passphrase from the configured environment variable."""
     path = config.path("keys", "identity")
-    env = config.get("keys", "passphrase_env")
-    passphrase = os.environ.get(env, "").encode() if env else None
+    passphrase = passphrase_of(config)
     if is_sealed(path) and not passphrase:
         raise LienthongError(
-            f"{path} is sealed with a passphrase: set keys.passphrase_env in node.toml and "
-            "export that variable"
+            f"{path} is sealed with a passphrase: set keys.passphrase_file (a file holding it) "
+            "or keys.passphrase_env (a variable holding it) in node.toml"
         )
     return load_keys(path, passphrase or None)
 
@@ -93,7 +92,19 @@ def federation_saver(config: cfg.Config) -> SaveFederation:
 
 
 def passphrase_of(config: cfg.Config) -> bytes | None:
-    """The identity key's passphrase from the environment variable node.toml names."""
+    """The key passphrase: from the environment variable node.toml names, else from the file
+    it names (a systemd credential: `$CREDENTIALS_DIRECTORY/...`); None if neither is set."""
     env = config.get("keys", "passphrase_env")
     value = os.environ.get(env, "") if env else ""
-    return value.encode() or None
+    if value:
+        return value.encode()
+    file = config.get("keys", "passphrase_file")
+    if not file:
+        return None
+    path = Path(os.path.expandvars(file))
+    if "$" in str(path):
+        raise LienthongError(f"keys.passphrase_file = {file!r}: a variable in it is not set")
+    try:
+        return read_passphrase(path if path.is_absolute() else config.data_dir / path)
+    except OSError as exc:
+        raise LienthongError(f"keys.passphrase_file: cannot read {path}: {exc}") from None

@@ -6,13 +6,13 @@ header of QCVN 102:2016 (docs/PROTOCOL.md maps each field to its edXML name).
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.ids import BLOB_ID
 from lienthong.protocol.limits import (
     MAX_ATTACHMENT_SIZE,
     MAX_ATTACHMENTS,
@@ -20,17 +20,23 @@ from lienthong.protocol.limits import (
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
 )
+from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import Fields
 
 SIGNING_AUTHORITIES = frozenset({"", "KT.", "TL.", "TM.", "TUQ."})
 MAX_DOCUMENT_NUMBER = 10**9
 MAX_TYPE_CODE = 16
 MAX_MEDIA_TYPE = 127  # RFC 6838: type and subtype names are at most 127 characters each
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # Unicode control (Cc) and format (Cf) characters: NUL, line breaks, and the
 # direction overrides that make "report\u202efdp.exe" display as "reportexe.pdf".
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf"})
-_NUMBER_NOTATION = re.compile(r"^(\d{1,9})(?:/(\d{4}))?/(\S{1,64})$")
+# "2340/VP-TTTH" or "49/2012/QĐ-UBND": ASCII digits, then a notation of any letters (QĐ)
+# without ASCII spaces or controls; other spaces and hidden characters are checked after.
+NUMBER_NOTATION = pattern(
+    "number and notation",
+    r"([0-9]{1,9})(?:/([0-9]{4}))?/([^\x00-\x20\x7f]{1,64})",
+    "49/2012/QĐ-UBND",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +90,14 @@ class DocumentMetadata:
         return f"{number}/{self.notation}"
 
 
+def _hidden_or_space(ch: str) -> bool:
+    return ch.isspace() or unicodedata.category(ch) in _HIDDEN_CATEGORIES
+
+
 def parse_number_notation(text: str) -> tuple[int, int | None, str]:
     """Split `2340/VP-TTTH` or `49/2012/QĐ-UBND` into (number, year or None, notation)."""
-    match = _NUMBER_NOTATION.match(text.strip())
-    if not match:
+    match = NUMBER_NOTATION.fullmatch(text.strip())
+    if not match or any(_hidden_or_space(ch) for ch in match.group(3)):
         raise InvalidField(
             "document", "number", f"{text!r} is not a number and notation like 2340/VP-TTTH"
         )
@@ -174,7 +184,7 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
     """Build DocumentMetadata from its decoded map, checking every field."""
     what = "document metadata"
     f = Fields(value, what)
-    issuer = Fields(f.raw("issuer"), what, "issuer")
+    issuer = Fields(f.raw("issuer"), f"{what}, issuer", "issuer")
     org = Organisation(
         name=issuer.str("name", min_len=1),
         code=issuer.code("code", optional=True),
@@ -229,7 +239,7 @@ def _attachment(value: Any, index: int) -> Attachment:
             "must show what it is (no control or direction-changing characters)",
         )
     blob = f.str("blob", max_len=64)
-    if not _HEX64.match(blob):
+    if not BLOB_ID.matches(blob):
         raise InvalidField(f"attachment {index}", "blob", "expected 64 lowercase hex digits")
     attachment = Attachment(
         name=name,

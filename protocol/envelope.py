@@ -27,7 +27,7 @@ from lienthong.protocol.errors import (
     NotARecipient,
     SignerMismatch,
 )
-from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.ids import BLOB_ID, new_ulid
 from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
 from lienthong.protocol.units import check_wire_code
 from lienthong.protocol.wire import (
@@ -271,7 +271,7 @@ def _check_header(value: Any) -> EnvelopeHeader:
     for i, item in enumerate(f.list("blobs", max_items=MAX_ATTACHMENTS)):
         b = Fields(item, what)
         blob_id = b.str("id", max_len=64, min_len=64)
-        if any(c not in "0123456789abcdef" for c in blob_id):
+        if not BLOB_ID.matches(blob_id):
             raise InvalidField(what, f"blobs[{i}].id", "expected 64 lowercase hex digits")
         blobs.append(BlobRef(id=blob_id, size=b.int("size")))
         b.done()

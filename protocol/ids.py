@@ -1,12 +1,17 @@
-"""Envelope and status identifiers: ULIDs (48-bit millisecond time + 80 random bits)."""
+"""Identifiers: ULIDs of envelopes and statuses (48-bit millisecond time + 80 random bits) and
+blob ids (SHA-256 of a blob's ciphertext, lowercase hex)."""
 
 import os
-import re
 from collections.abc import Callable
+
+from lienthong.protocol.text import pattern
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32, as the ULID spec
 _SHIFTS = tuple(range(125, -1, -5))  # 26 five-bit digits of a 128-bit value, high first
-ULID_PATTERN = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
+ULID_PATTERN = pattern("ULID", "[0-7][0-9A-HJKMNP-TV-Z]{25}", "01J0000000ABCDEFGHJKMNPQRS")
+BLOB_ID = pattern(
+    "blob id", "[0-9a-f]{64}", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
 
 
 def new_ulid(now_ms: int, random: Callable[[int], bytes] = os.urandom) -> str:
@@ -18,7 +23,7 @@ def new_ulid(now_ms: int, random: Callable[[int], bytes] = os.urandom) -> str:
 
 
 def is_ulid(text: str) -> bool:
-    return isinstance(text, str) and ULID_PATTERN.match(text) is not None
+    return ULID_PATTERN.matches(text)
 
 
 def ulid_time_ms(text: str) -> int:

@@ -8,14 +8,15 @@ before parsing, exact types, every error naming its field) holds for Part II too
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from lienthong.crypto.stream import ciphertext_size
 from lienthong.protocol.errors import InvalidField, LimitExceeded
+from lienthong.protocol.ids import BLOB_ID
 from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE, MAX_ATTACHMENTS, MAX_STATUS_BYTES
+from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import Fields, pack, unpack
 
 # Every msgpack body of Part II, request or answer (docs/PROTOCOL.md §16.3).
@@ -32,17 +33,16 @@ MAX_INBOX_BYTES = 64 * 1024 * 1024
 MAX_INBOX_ANSWER_BYTES = MAX_INBOX_BYTES
 # The name of a refused item's error: a class name of section 12 or 17.1 ("MissingBlobs").
 MAX_ERROR_NAME = 64
-ERROR_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{0,63}")
+ERROR_NAME = pattern("error name", "[A-Za-z][A-Za-z0-9]{0,63}", "MissingBlobs")
 # A refusal's message may quote what was refused (an unknown field's name, the missing blob
 # ids), so it is bounded only by the answer that carries it.
 MAX_ANSWER_MESSAGE = MAX_INBOX_ANSWER_BYTES
-BLOB_ID = re.compile(r"[0-9a-f]{64}")  # SHA-256 hex of a blob's ciphertext (3.5)
 
 # The ciphertext of the largest attachment (64 GiB): an upload's Upload-Length.
 MAX_BLOB_BYTES = ciphertext_size(MAX_ATTACHMENT_SIZE)
 # Upload-Offset and Upload-Length: ASCII decimal digits, no sign, at most 19 (MAX_BLOB_BYTES
 # has 11); int() alone would take "1_0", " 7" or other scripts' digits.
-UPLOAD_NUMBER = re.compile(r"[0-9]{1,19}")
+UPLOAD_NUMBER = pattern("upload byte count", "[0-9]{1,19}", "1048576")
 
 # If-None-Match lists the directory versions a client holds: one or two in practice.
 MAX_ETAGS = 16
@@ -176,14 +176,14 @@ def _item_answer(value: Any, where: str, envelope: bool) -> ItemAnswer:
         f.done()
         return ItemAnswer(ok=True, status=status)
     error = f.str("error", min_len=1, max_len=MAX_ERROR_NAME)
-    if not ERROR_NAME.fullmatch(error):
+    if not ERROR_NAME.matches(error):
         raise InvalidField(what, "error", f"{error[:40]!r} is not an error name")
     message = f.str("message", max_len=MAX_ANSWER_MESSAGE)
     missing = None
     if error == "MissingBlobs":
         missing = f.strs("missing", max_items=MAX_ATTACHMENTS, max_len=64)
         for i, blob_id in enumerate(missing):
-            if not BLOB_ID.fullmatch(blob_id):
+            if not BLOB_ID.matches(blob_id):
                 raise InvalidField(what, f"missing[{i}]", "expected 64 lowercase hex digits")
     f.done()
     return ItemAnswer(ok=False, error=error, message=message, missing=missing)
@@ -194,7 +194,7 @@ def _item_answer(value: Any, where: str, envelope: bool) -> ItemAnswer:
 
 def parse_upload_number(value: str) -> int | None:
     """A byte count from `Upload-Offset` or `Upload-Length`; None unless 1-19 ASCII digits."""
-    return int(value) if UPLOAD_NUMBER.fullmatch(value) else None
+    return int(value) if UPLOAD_NUMBER.matches(value) else None
 
 
 def directory_etag(version: int) -> str:

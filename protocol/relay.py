@@ -8,7 +8,6 @@ here, so neither imports the other.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -21,6 +20,7 @@ from lienthong.protocol.peer import (
     MAX_INBOX_ITEMS,
     check_items,
 )
+from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import Fields, pack, unpack
 
 # A deposit is what the delivery engine would post to the unit's inbox: same limits.
@@ -40,6 +40,10 @@ MAX_PULL_ANSWER_ITEMS = 10_000
 # A long-poll waits at most this long: below the idle timeouts of common NAT boxes and
 # proxies (30-60 s), so the connection is not cut while it waits.
 MAX_PULL_WAIT = 25
+# The `wait` of a pull: decimal seconds, ASCII digits with an optional fraction; 9 digits
+# either side of the point are far more than any wait (float() would also take "1e3",
+# "inf", " 5" and "٥").
+PULL_WAIT = pattern("pull wait", r"[0-9]{1,9}(?:\.[0-9]{1,9})?", "25")
 # An ack names what one pull gave; a few times that is generous.
 MAX_ACK_IDS = 1000
 # Item ids: a ULID, or a notice id "expired:<ULID>:<unit code>" (26 + 32 + 9 characters).
@@ -129,19 +133,19 @@ def decode_deposit_answer(data: bytes, *, items: int) -> DepositAnswer:
 
 
 def format_wait(seconds: float) -> str:
-    """The `wait` query value of a pull."""
-    return f"{seconds:g}"
+    """The `wait` query value of a pull: plain decimal (PULL_WAIT), never an exponent."""
+    if seconds == 0:
+        return "0"
+    return f"{min(seconds, MAX_PULL_WAIT):.3f}".rstrip("0").rstrip(".")
 
 
 def parse_wait(text: str) -> float:
     """Seconds a pull may wait: finite, >= 0, capped at MAX_PULL_WAIT; InvalidField if not."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidField(WHAT_PULL, "wait", f"{text[:20]!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise InvalidField(WHAT_PULL, "wait", "expected seconds >= 0")
-    return min(value, MAX_PULL_WAIT)
+    if not PULL_WAIT.matches(text):
+        raise InvalidField(
+            WHAT_PULL, "wait", f"{text[:20]!r} is not seconds >= 0 in decimal digits (e.g. 25)"
+        )
+    return min(float(text), MAX_PULL_WAIT)
 
 
 @dataclass(frozen=True, slots=True)

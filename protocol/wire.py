@@ -10,7 +10,6 @@ decoding `signed` (docs/PROTOCOL.md, "The signed wrapper").
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,14 +30,16 @@ from lienthong.protocol.errors import (
 )
 from lienthong.protocol.ids import ULID_PATTERN, is_ulid
 from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
+from lienthong.protocol.text import pattern
 from lienthong.protocol.units import check_wire_code, has_wire_shape
 
 PROTOCOL_VERSION = 1
 SIGNATURE_BYTES = 64
 KEY_BYTES = 32
 MAX_SIGNER = 48  # "<unit code>:<serial>" at most 32 + 1 + 15 characters
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_SERIAL = re.compile(r"[0-9]{1,15}")  # ASCII digits only: str.isdigit() accepts "²"
+DATE = pattern("calendar date", "[0-9]{4}-[0-9]{2}-[0-9]{2}", "2014-05-23")
+# The serial of a unit signer hint: 1-15 ASCII digits (str.isdigit() accepts "²", int() "٣").
+SIGNER_SERIAL = pattern("signer hint serial", "[0-9]{1,15}", "1")
 
 
 def pack(value: Any) -> bytes:
@@ -80,7 +81,7 @@ def unpack(data: bytes, *, what: str, max_bytes: int) -> Any:
 
 @lru_cache(maxsize=4096)  # documents repeat a few dates; the check parses the calendar
 def _is_date(value: str) -> bool:
-    if not _DATE.match(value):
+    if not DATE.matches(value):
         return False
     try:
         dt.date.fromisoformat(value)
@@ -214,7 +215,7 @@ class Fields:
     def ulid(self, key: str, *, optional: bool = False) -> Any:
         self._used.add(key)
         value = self._map.get(key)
-        if type(value) is str and ULID_PATTERN.match(value):
+        if type(value) is str and ULID_PATTERN.matches(value):
             return value
         value = self._get(key, optional)
         if value is None and optional:
@@ -231,7 +232,7 @@ class Fields:
         value = self._get(key, optional)
         if value is None and optional:
             return None
-        if not isinstance(value, str) or not _DATE.match(value):
+        if not DATE.matches(value):
             raise InvalidField(self._what, key, "expected a date YYYY-MM-DD")
         try:
             dt.date.fromisoformat(value)
@@ -390,7 +391,7 @@ def unit_signer(code: str, serial: int) -> str:
 
 def parse_unit_signer(signer: str, what: str) -> tuple[str, int]:
     code, sep, serial = signer.rpartition(":")
-    if not sep or not _SERIAL.fullmatch(serial):
+    if not sep or not SIGNER_SERIAL.matches(serial):
         raise InvalidField(what, "signer", f"{signer!r} is not '<unit code>:<serial>'")
     return check_wire_code(code, what, "signer"), int(serial)
 

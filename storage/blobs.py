@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import re
 import tempfile
 import threading
 from collections.abc import AsyncIterable
@@ -21,12 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lienthong.protocol.ids import BLOB_ID
+from lienthong.protocol.text import pattern
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
 
-BLOB_ID = re.compile(r"^[0-9a-f]{64}$")
 # Upload ids name a file: a ULID or 32 to 64 lowercase hex characters, nothing else.
-UPLOAD_ID = re.compile(r"^(?:[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-9a-f]{32,64})$")
+UPLOAD_ID = pattern(
+    "upload id", "[0-7][0-9A-HJKMNP-TV-Z]{25}|[0-9a-f]{32,64}", "0123456789abcdef" * 2
+)
 # Subdirectories of the root for temp files and resumable uploads (never 2 hex chars).
 TMP_DIR = "tmp"
 PARTIAL_DIR = "partial"
@@ -41,13 +43,13 @@ class BlobInfo:
 
 
 def check_blob_id(blob_id: str) -> str:
-    if not isinstance(blob_id, str) or BLOB_ID.match(blob_id) is None:
+    if not BLOB_ID.matches(blob_id):
         raise BlobError(f"blob id must be 64 lowercase hex characters, not {blob_id!r:.80}")
     return blob_id
 
 
 def check_upload_id(upload_id: str) -> str:
-    if not isinstance(upload_id, str) or UPLOAD_ID.match(upload_id) is None:
+    if not UPLOAD_ID.matches(upload_id):
         raise BlobError(
             f"upload id must be a ULID or 32-64 lowercase hex characters, not {upload_id!r:.80}"
         )

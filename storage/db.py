@@ -17,7 +17,6 @@ connections, each on its own thread, so a long search never stalls the loop.
 import asyncio
 import logging
 import os
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from lienthong.protocol.text import pattern
 from lienthong.storage.errors import MigrationError, StoreError
 
 # How long a writer waits for the write lock held by another process (or a reader
@@ -41,7 +41,7 @@ DEFAULT_READERS = 2
 CHECKPOINT_EVERY_COMMITS = 250
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+MIGRATION_NAME = pattern("migration file name", r"([0-9]{4})_([a-z0-9_]+)\.sql", "0001_initial.sql")
 
 log = logging.getLogger("lienthong.store")
 
@@ -142,7 +142,7 @@ def migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, str]]:
     """The migrations shipped with this program: (version, name, sql), numbered 1..N."""
     found = []
     for path in sorted(directory.glob("*.sql")):
-        match = _MIGRATION_NAME.match(path.name)
+        match = MIGRATION_NAME.fullmatch(path.name)
         if match is None:
             raise MigrationError(f"migration file name {path.name!r} is not NNNN_name.sql")
         found.append((int(match[1]), match[2], path.read_text(encoding="utf-8")))

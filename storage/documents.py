@@ -2,7 +2,6 @@
 one place where a document's state changes (checked against protocol/states.py)."""
 
 import hashlib
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
@@ -14,6 +13,7 @@ from lienthong.protocol.states import (
     check_recall_transition,
     check_transition,
 )
+from lienthong.protocol.text import words as split_words
 from lienthong.storage import audit, outbox
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, NotFound, StoreError
@@ -25,7 +25,6 @@ MAX_PAGE = 500
 # Longest search text accepted from the clerk's page, and the most words used from it.
 MAX_SEARCH_CHARS = 200
 MAX_SEARCH_WORDS = 8
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -227,7 +226,7 @@ async def get_envelope_raw(conn: Queryable, envelope_id: str) -> bytes | None:
 def _search_words(search: str) -> list[str]:
     if len(search) > MAX_SEARCH_CHARS:
         raise StoreError(f"search text is {len(search)} characters; at most {MAX_SEARCH_CHARS}")
-    return _WORD.findall(search)[:MAX_SEARCH_WORDS]
+    return split_words(search)[:MAX_SEARCH_WORDS]
 
 
 def _search_clause(direction: str, words: list[str]) -> tuple[list[str], list[str]]:

@@ -4,7 +4,6 @@ and directories. The CA key is the root key itself (docs/FEDERATION.md, "Trust m
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ from lienthong.node.centre.errors import CentreError, MalformedRequest
 from lienthong.node.config import Config
 from lienthong.protocol.certificate import issue_certificate
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
+from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import pack
 from lienthong.storage import audit
 from lienthong.storage import centre as db
@@ -30,7 +30,7 @@ MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 # Hosts named in a TLS certificate come from the request's endpoints: DNS names of at most
 # 253 characters (RFC 1035) or IP addresses (the X.509 layer tells them apart).
-_HOST = re.compile(r"^[A-Za-z0-9.:\-]{1,253}$")
+CERTIFICATE_HOST = pattern("host in a TLS certificate", r"[A-Za-z0-9.:\-]{1,253}", "192.0.2.7")
 
 
 def ca_private_key(root: NodeKeys) -> Ed25519PrivateKey:
@@ -52,7 +52,7 @@ def endpoint_hosts(endpoints: tuple[str, ...] | list[str], code: str = "-") -> l
             host = parts.hostname if parts.scheme == "https" and parts.port != 0 else None
         except ValueError:  # a port out of range or a malformed IPv6 address
             host = None
-        if not host or not _HOST.match(host):
+        if not host or not CERTIFICATE_HOST.matches(host):
             raise MalformedRequest(
                 f"registration request: endpoints[{i}] {url[:80]!r} is not an https URL with a "
                 "host name or address",

@@ -377,7 +377,7 @@ def _old_blob_files(root: Path, before_ms: int, limit: int) -> list[str]:
             continue
         for file in folder.iterdir():
             blob_id = folder.name + file.name
-            if BLOB_ID.match(blob_id) and file.stat().st_mtime_ns // 1_000_000 < before_ms:
+            if BLOB_ID.matches(blob_id) and file.stat().st_mtime_ns // 1_000_000 < before_ms:
                 found.append(blob_id)
                 if len(found) >= limit:
                     return found

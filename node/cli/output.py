@@ -1,4 +1,5 @@
-"""How commands print: human text by default, JSON with --json; the exit codes."""
+"""How commands print (human text by default, JSON with --json), the exit codes, and the type
+of a count argument."""
 
 from __future__ import annotations
 
@@ -8,9 +9,21 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from lienthong.protocol.text import is_decimal
+
 EXIT_OK = 0
 EXIT_ERROR = 1  # the command ran and found a problem (bad input, broken chain, ...)
 EXIT_USAGE = 2  # argparse's own code for a malformed command line
+MAX_COUNT_DIGITS = 9  # a count typed on the command line (--limit, --units): below 10^9
+
+
+def count(text: str) -> int:
+    """The argparse type of a count: ASCII digits only (int() would take " 5", "1_0", "٥")."""
+    if not is_decimal(text, MAX_COUNT_DIGITS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of at most {MAX_COUNT_DIGITS} digits 0-9"
+        )
+    return int(text)
 
 
 def emit(args: argparse.Namespace, data: Any, text: str) -> None:

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from lienthong.bootstrap.directory import advertised_version
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.http import read_response
 from lienthong.node.metrics import metrics_of
-from lienthong.node.peers import DIRECTORY_HEADER
 from lienthong.node.pinning import pinning_of
 from lienthong.node.unit.documents import receive_statuses
 from lienthong.protocol.delivery import Event
@@ -39,6 +39,7 @@ from lienthong.protocol.peer import (
     BatchAnswer,
     decode_batch_answer,
     encode_batch,
+    parse_upload_number,
 )
 from lienthong.protocol.relay import (
     MAX_DEPOSIT_ANSWER_BYTES,
@@ -337,10 +338,10 @@ class DeliveryEngine:
         return data
 
     def _gossip(self, url: str, response: aiohttp.ClientResponse) -> None:
-        advertised = response.headers.get(DIRECTORY_HEADER, "")
-        if advertised.isdigit() and self.on_directory_version is not None:
+        advertised = advertised_version(response.headers)  # 1-16 ASCII digits, else None
+        if advertised is not None and self.on_directory_version is not None:
             base = url.split("/v1/", 1)[0]
-            self.on_directory_version(base, int(advertised))
+            self.on_directory_version(base, advertised)
 
     async def _apply_results(
         self,
@@ -403,7 +404,9 @@ class DeliveryEngine:
         async with self.session.head(url, **kwargs) as response:
             if response.status == 200:
                 return
-            offset = int(response.headers.get("Upload-Offset", "0"))
+            offset = parse_upload_number(response.headers.get("Upload-Offset", "0"))
+        if offset is None:
+            raise DeliveryError(f"{url}: the Upload-Offset answered is not 1-19 digits 0-9")
         path = self.ctx.blobs.path(blob_id)
         total = path.stat().st_size
         timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)

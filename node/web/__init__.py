@@ -21,8 +21,15 @@ from lienthong.node.web.console import stats as centre_stats
 from lienthong.node.web.console import units as centre
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.text import pattern
 
 HERE = Path(__file__).parent
+# Route placeholders (aiohttp matches each whole path segment, without re.ASCII: so explicit
+# ASCII classes, never \d).
+FILE_INDEX = pattern("attachment index in a URL", "[0-9]{1,4}", "0")
+DRAFT_ID = pattern("draft id in a URL", "[A-Za-z0-9_-]{1,64}", "Xb3_k-9Q")
+REGISTER_KIND = pattern("register in a URL", "incoming|outgoing", "incoming")
+REGISTER_YEAR = pattern("register year in a URL", "[0-9]{4}", "2025")
 # Largest urlencoded form read into memory (action notes, paper entries, logins);
 # the compose form streams its files and has its own cap (compose.MAX_UPLOAD_BYTES).
 MAX_FORM_BYTES = 256 * 1024
@@ -108,7 +115,9 @@ def create_web_app(
     app.on_response_prepare.append(_security_headers)
     app.on_startup.append(_clean_drafts)
     app.on_cleanup.append(_clean_drafts)
-    doc = "/documents/{id:" + DOCUMENT_ID + "}"
+    doc = "/documents/" + DOCUMENT_ID.route("id")
+    draft = "/compose/confirm/" + DRAFT_ID.route("draft")
+    kind = REGISTER_KIND.route("kind")
     r = app.router
     r.add_get("/login", auth.login_get, name="login")
     r.add_post("/login", auth.login_post, name="login_post")
@@ -117,20 +126,20 @@ def create_web_app(
     r.add_get("/outbox", lists.outbox, name="outbox")
     r.add_get(doc, document.show, name="document")
     r.add_post(doc, document.act, name="document_act")
-    r.add_get(doc + r"/files/{index:\d{1,4}}", document.download, name="download")
+    r.add_get(doc + "/files/" + FILE_INDEX.route("index"), document.download, name="download")
     r.add_get("/compose", compose.compose_get, name="compose")
     r.add_post("/compose", compose.compose_post, name="compose_post")
-    r.add_get("/compose/confirm/{draft:[A-Za-z0-9_-]{1,64}}", compose.confirm_get)
-    r.add_post("/compose/confirm/{draft:[A-Za-z0-9_-]{1,64}}", compose.confirm_post)
+    r.add_get(draft, compose.confirm_get)
+    r.add_post(draft, compose.confirm_post)
     r.add_get("/registers", registers.register_page, name="registers")
-    r.add_get(r"/registers/{kind:incoming|outgoing}/{year:\d{4}}.csv", registers.register_csv)
+    r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.csv", registers.register_csv)
     r.add_get("/paper", registers.paper_get, name="paper")
-    r.add_post("/paper/{kind:incoming|outgoing}", registers.paper_post)
+    r.add_post("/paper/" + kind, registers.paper_post)
     r.add_get("/health", admin.health, name="health")
     add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
     r.add_get("/admin/users", admin.users_get, name="users")
     r.add_post("/admin/users", admin.users_post)
-    unit = "/centre/units/{code:" + centre.UNIT_CODE + "}/{action:" + "|".join(centre.ACTIONS) + "}"
+    unit = f"/centre/units/{centre.UNIT_CODE.route('code')}/{centre.ACTION.route('action')}"
     r.add_get("/centre", centre.console, name="centre")
     r.add_post("/centre/units", centre.add_unit)
     r.add_get(unit, centre.confirm)

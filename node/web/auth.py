@@ -10,7 +10,6 @@ any session exists, uses a double-submit cookie instead.
 from __future__ import annotations
 
 import hmac
-import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ from lienthong.node.web.base import (
     settings_of,
     tr,
 )
+from lienthong.protocol.text import pattern
 from lienthong.storage.users import (
     LOCKOUT_MS,
     MAX_FAILED_LOGINS,
@@ -58,7 +58,9 @@ MAX_TRACKED_NAMES = 10_000
 PUBLIC_ROUTES = frozenset({"login", "login_post", "static"})
 # Routes that read a streamed multipart body and check the CSRF token themselves.
 SELF_CHECKED_ROUTES = frozenset({"compose_post", "login_post"})
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
+LOGIN_TOKEN = pattern(  # secrets.token_urlsafe(32)
+    "login form token", "[A-Za-z0-9_-]{43}", "kP3x9_Vb2-QrT7mN1cZ8wE5yH0aL4sD6fG2jK9uI1oA"
+)
 
 
 def login_delay(failures: int) -> float:
@@ -150,7 +152,7 @@ async def login_page(request: web.Request, *, error: str | None = None, status: 
     # Keep the token the browser already holds: a second login page rendered meanwhile
     # (another tab, the browser's favicon request redirected here) must not void the first.
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not _TOKEN.match(token):
+    if not LOGIN_TOKEN.matches(token):
         token = secrets.token_urlsafe(32)
     response = render(
         request,

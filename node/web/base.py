@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import functools
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,10 +14,11 @@ from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.web import i18n
+from lienthong.protocol.ids import ULID_PATTERN
+from lienthong.protocol.text import is_decimal
 
-# A document id in a URL is a ULID: 26 Crockford base-32 characters, nothing else.
-DOCUMENT_ID = r"[0-9A-HJKMNP-TV-Z]{26}"
-_DOCUMENT_ID = re.compile(f"^{DOCUMENT_ID}$")
+# A document id in a URL is its envelope's ULID, nothing else.
+DOCUMENT_ID = ULID_PATTERN
 
 # What each role may do (the clerk's office: a clerk registers and sends, the
 # leadership assigns, an admin manages the accounts). Everyone signed in may read.
@@ -104,7 +104,7 @@ def not_found(request: web.Request) -> web.HTTPNotFound:
 
 def document_id(request: web.Request) -> str:
     value = request.match_info["id"]
-    if not _DOCUMENT_ID.match(value):
+    if not DOCUMENT_ID.matches(value):
         raise not_found(request)
     return value
 
@@ -140,8 +140,9 @@ def parse_date(text: str) -> str | None:
 
 def is_digits(text: str, max_digits: int = 18) -> bool:
     """A whole number typed in a form or a query string: ASCII digits only (str.isdigit()
-    takes "²", which int() refuses), few enough for SQLite's 64-bit integers."""
-    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+    takes "²", which int() refuses, and int() takes "٣"), few enough for SQLite's 64-bit
+    integers."""
+    return is_decimal(text, max_digits)
 
 
 def today(ctx: NodeContext) -> str:

@@ -11,6 +11,7 @@ from lienthong.node.times import when
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.base import (
+    DOCUMENT_ID,
     can,
     context_of,
     day_start_ms,
@@ -56,7 +57,7 @@ def _filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str], list
             else:
                 args[key] = day_start_ms(date) + shift
     before_at, before_id = q.get("before_at", ""), q.get("before_id", "")
-    if is_digits(before_at) and before_id.isalnum() and len(before_id) <= 32:
+    if is_digits(before_at) and DOCUMENT_ID.matches(before_id):
         args["before"] = (int(before_at), before_id)
     return args, values, errors
 

@@ -112,3 +112,11 @@ def test_fingerprint_matches_raises_on_malformed_text():
     """A malformed pinned fingerprint is an error, not a silent mismatch."""
     with pytest.raises(KeystoreError):
         fingerprint_matches(b"\x09" * 32, "not a fingerprint")
+
+
+def test_normalise_refuses_letters_that_upper_case_into_base32():
+    """'ı' (dotless i) upper-cases to 'I': a fingerprint is ASCII, so it is refused by name
+    rather than read as the fingerprint it resembles."""
+    fp = next(f for f in (fingerprint(bytes([b]) * 32) for b in range(256)) if "I" in f)
+    with pytest.raises(KeystoreError, match="'ı'"):
+        normalise_fingerprint(fp.replace("I", "ı", 1))

@@ -49,3 +49,22 @@ def test_missing_file_says_how_to_create_it(tmp_path):
     """Without node.toml the error names the init command."""
     with pytest.raises(ConfigError, match="lienthong init"):
         load_config(tmp_path)
+
+
+def test_values_are_matched_whole_and_in_ascii_digits(tmp_path):
+    """A code or an address with a trailing newline or other digits is refused by name, and
+    a code_pattern that is no regular expression is refused, not raised as a crash."""
+    name = 'name = "X"\n'
+    for code in ("000.00.05.H53\\n", "000.00.05.H53 ", "٠00.00.05.H53"):
+        with pytest.raises(ConfigError, match=r"unit\.code"):
+            load_config(write(tmp_path, f'[unit]\ncode = "{code}"\n{name}'))
+    base = '[unit]\ncode = "000.00.05.H53"\nname = "X"\n'
+    for web in ("127.0.0.1:8080\\n", "127.0.0.1:٨٠٨٠"):
+        with pytest.raises(ConfigError, match="HOST:PORT"):
+            load_config(write(tmp_path, base + f'[node]\nweb = "{web}"\n'))
+    with pytest.raises(ConfigError, match=r"code_pattern.*not a regular expression"):
+        load_config(write(tmp_path, base + "code_pattern = '[0-9'\n"))
+    anchored = load_config(
+        write(tmp_path, base + r"code_pattern = '^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$'" + "\n")
+    )
+    assert anchored.code == "000.00.05.H53"

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from lienthong.node.cli.demo import run_demo
+from lienthong.node.cli.output import count
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run a centre and the units of Tây Ninh on this machine",
         description=run_demo.__module__ and __doc__,
     )
-    p.add_argument("--units", type=int, default=26, help="how many units (1-26, default 26)")
+    p.add_argument("--units", type=count, default=26, help="how many units (1-26, default 26)")
     p.add_argument(
         "--data-dir",
         type=Path,

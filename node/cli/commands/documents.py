@@ -11,7 +11,7 @@ from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.files import create_private, make_private_dir
-from lienthong.node.cli.output import emit, jsonable
+from lienthong.node.cli.output import count, emit, jsonable
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import when
@@ -79,11 +79,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
     p.add_argument("--reply-to", help="envelope id this document answers")
     command("inbox", inbox, "incoming documents (văn bản đến), newest first").add_argument(
-        "--limit", type=int, default=50
+        "--limit", type=count, default=50
     )
     command(
         "outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state"
-    ).add_argument("--limit", type=int, default=50)
+    ).add_argument("--limit", type=count, default=50)
     p = command("show", show, "one document: metadata, attachments, timeline, signature")
     p.add_argument("id", help="envelope id")
     p = command(

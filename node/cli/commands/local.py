@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
@@ -27,6 +28,9 @@ def init(args: argparse.Namespace) -> None:
         "unit": {"code": args.code, "name": args.name},
         "node": {"listen": args.listen, "web": args.web, "reachable": not args.unreachable},
     }
+    if args.passphrase_file is not None:
+        # The next commands find the passphrase where init found it.
+        values["keys"] = {"passphrase_file": str(Path(args.passphrase_file).resolve())}
     keys = create_node(args.data_dir, values, passphrase=read_passphrase(args.passphrase_file))
     print(f"Node {args.code} ({args.name}) created in {args.data_dir}")
     print(f"Identity key fingerprint: {fingerprint(keys.sign_public)}")
