@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Iterable
 from pathlib import Path
 
-from lienthong.crypto.x509 import client_context
+from lienthong.crypto.x509 import client_context, load_identity
 
 # A destination lists its current leaf and, during a rotation's overlap, the previous one;
 # a URL served by several centre workers pins each worker's pair.
@@ -57,19 +57,23 @@ class PinnedContext(ssl.SSLContext):
 
 
 def pinned_client_context(
-    cert_path: Path, key_path: Path, ca_path: Path, pins: Iterable[bytes]
+    cert_path: Path,
+    key_path: Path,
+    ca_path: Path,
+    pins: Iterable[bytes],
+    passphrase: bytes | None = None,
 ) -> PinnedContext:
     """TLS 1.3 client context like crypto.x509.client_context that also requires the
-    server's leaf to hash (SHA-256 of its DER) to one of `pins`."""
+    server's leaf to hash (SHA-256 of its DER) to one of `pins`; `passphrase` opens a
+    sealed TLS key."""
     chosen = frozenset(pins)
     if not chosen or len(chosen) > MAX_PINS or any(len(p) != 32 for p in chosen):
         raise ValueError(f"between 1 and {MAX_PINS} SHA-256 pins are needed, got {len(chosen)}")
-    base = client_context(cert_path, key_path, ca_path)
+    base = client_context(cert_path, key_path, ca_path, passphrase)
     context = PinnedContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = base.minimum_version
     context.verify_mode = ssl.CERT_REQUIRED
     context.check_hostname = True
-    context.load_cert_chain(str(cert_path), str(key_path))
-    context.load_verify_locations(cafile=str(ca_path))
+    load_identity(context, cert_path, key_path, ca_path, passphrase)
     context.pins = chosen
     return context

@@ -15,6 +15,7 @@ argon2id a guess costs what it costs against the identity key file.
 from __future__ import annotations
 
 import base64
+import functools
 import ipaddress
 import json
 import ssl
@@ -62,7 +63,7 @@ def key_to_pem(
     if not passphrase:
         raise KeystoreError("the passphrase for the TLS key is empty; pass None to store unsealed")
     kdf = new_kdf(opslimit=opslimit, memlimit=memlimit)
-    password = _pem_password(passphrase, kdf, "the TLS key")
+    password = _pem_password(passphrase, kdf, "TLS key")
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -110,7 +111,24 @@ def sealed_key_password(data: bytes, passphrase: bytes | None, where: str) -> by
 
 
 def _pem_password(passphrase: bytes, kdf: object, where: str) -> bytes:
-    return base64.b64encode(derive_key(passphrase, kdf, where))
+    if not isinstance(kdf, dict):
+        raise KeystoreError(f"the {where}: its kdf line is not a JSON object")
+    try:  # derived once per process for each key file and passphrase (see below)
+        return _derived_password(passphrase, json.dumps(kdf, sort_keys=True).encode())
+    except KeystoreError as exc:
+        raise KeystoreError(f"the {where}: {exc}") from None
+
+
+# A node makes many TLS contexts from the same key file (a server context, a client
+# context, one pinned context per destination), and argon2id at the sealing limits costs
+# about a second and 256 MiB each time. The derived password is kept for the process,
+# as the passphrase itself is (in the environment) and the key (in every context).
+DERIVED_PASSWORDS_KEPT = 8  # a key file and, during a rotation, the next one
+
+
+@functools.lru_cache(maxsize=DERIVED_PASSWORDS_KEPT)
+def _derived_password(passphrase: bytes, kdf_line: bytes) -> bytes:
+    return base64.b64encode(derive_key(passphrase, json.loads(kdf_line), "its kdf line"))
 
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:
@@ -278,6 +296,30 @@ def client_context(
     context.check_hostname = True
     _load(context, cert_path, key_path, ca_path, passphrase)
     return context
+
+
+def reload_context(
+    context: ssl.SSLContext,
+    cert_path: Path,
+    key_path: Path,
+    ca_path: Path,
+    passphrase: bytes | None = None,
+) -> None:
+    """Load a new certificate and key (a renewal) into a context made earlier: its next
+    handshakes present them, connections already open keep the old ones."""
+    _load(context, cert_path, key_path, ca_path, passphrase)
+
+
+def load_identity(
+    context: ssl.SSLContext,
+    cert_path: Path,
+    key_path: Path,
+    ca_path: Path,
+    passphrase: bytes | None = None,
+) -> None:
+    """Load our certificate and key (a sealed key opened with `passphrase`) and the CA into
+    `context`; CertificateError, KeystoreError or WrongPassphraseError name what failed."""
+    _load(context, cert_path, key_path, ca_path, passphrase)
 
 
 def _load(

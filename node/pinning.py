@@ -14,6 +14,7 @@ from lienthong.crypto.pinning import pinned_client_context
 from lienthong.crypto.x509 import client_context
 from lienthong.node.config import Config
 from lienthong.node.context import NodeContext, ServiceKey
+from lienthong.node.datadir import passphrase_of
 
 # Contexts kept: one per destination with its pins; a context costs a certificate load, and
 # a province has a few hundred destinations at most.
@@ -39,7 +40,9 @@ class Pinning:
     def unpinned(self) -> ssl.SSLContext:
         if self._plain is None:
             c = self.config
-            self._plain = client_context(c.tls_cert_path, c.tls_key_path, c.ca_path)
+            self._plain = client_context(
+                c.tls_cert_path, c.tls_key_path, c.ca_path, passphrase_of(c)
+            )
         return self._plain
 
     def pins_of_unit(self, code: str) -> frozenset[bytes]:
@@ -80,7 +83,9 @@ class Pinning:
         context = self._contexts.get(pins)
         if context is None:
             c = self.config
-            context = pinned_client_context(c.tls_cert_path, c.tls_key_path, c.ca_path, pins)
+            context = pinned_client_context(
+                c.tls_cert_path, c.tls_key_path, c.ca_path, pins, passphrase_of(c)
+            )
             self._contexts[pins] = context
             while len(self._contexts) > MAX_CACHED_CONTEXTS:
                 self._contexts.popitem(last=False)

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from lienthong.crypto import x509 as cx
 from lienthong.crypto.errors import CertificateError, KeystoreError, WrongPassphraseError
+from lienthong.crypto.pinning import pinned_client_context
 
 NOW = datetime.now(UTC) - timedelta(minutes=5)
 LATER = NOW + timedelta(days=30)
@@ -234,3 +235,17 @@ def test_a_sealed_tls_key_needs_its_passphrase(pki, tmp_path):
     )
     with pytest.raises(CertificateError, match="not sealed the lienthong way"):
         cx.server_context(pki["server"][0], foreign, pki["ca"])
+
+
+def test_a_sealed_key_is_derived_once_for_many_contexts(pki):
+    """A node makes a server context, a client context and a pinned context per
+    destination from one sealed key: argon2id (a second and 256 MiB at the sealing limits)
+    runs once for all of them, not once each."""
+    seal_key_file(pki["client"][1])
+    cx._derived_password.cache_clear()
+    cx.client_context(*pki["client"], pki["ca"], passphrase=PASSPHRASE)
+    for n in range(5):
+        pins = [bytes([n]) * 32]
+        pinned_client_context(*pki["client"], pki["ca"], pins, passphrase=PASSPHRASE)
+    info = cx._derived_password.cache_info()
+    assert (info.misses, info.hits) == (1, 10)
