@@ -6,7 +6,6 @@ is written from the same words. Paths are relative to the data directory.
 
 from __future__ import annotations
 
-import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -17,11 +16,12 @@ import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.text import pattern
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 
 CONFIG_FILE = "node.toml"
 MAX_CONFIG_BYTES = 256 * 1024  # a hand-written config is a few KiB
-_HOSTPORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+HOSTPORT = pattern("HOST:PORT", r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}", "127.0.0.1:7443")
 
 
 class ConfigError(LienthongError):
@@ -40,7 +40,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
     "unit": {
         "code": Key(str, None, "organisation code (mã định danh), e.g. 000.00.05.H53"),
         "name": Key(str, None, "the unit's name as clerks write it, e.g. Sở Nội vụ"),
-        "code_pattern": Key(str, DEFAULT_UNIT_CODE_PATTERN, "regular expression unit codes match"),
+        "code_pattern": Key(
+            str, DEFAULT_UNIT_CODE_PATTERN, "regular expression the whole code matches, ASCII only"
+        ),
     },
     "node": {
         "role": Key(str, "unit", "unit, or centre (directory and relay)", ("unit", "centre")),
@@ -221,7 +223,7 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
                 )
             values[section][name] = value
     for section, name in (("node", "listen"), ("node", "web")):
-        if not _HOSTPORT.match(values[section][name]):
+        if not HOSTPORT.matches(values[section][name]):
             raise ConfigError(
                 f"{where}: {section}.{name} = {values[section][name]!r}; "
                 "expected HOST:PORT, e.g. 127.0.0.1:8080"
