@@ -305,3 +305,11 @@ async def envelope_sha256(conn: Queryable, envelope_id: str) -> bytes | None:
     """SHA-256 of a stored envelope's bytes: what a 01 (arrived) must carry as proof."""
     row = await conn.fetchone("SELECT sha256 FROM envelopes WHERE id = ?", (envelope_id,))
     return None if row is None else bytes(row[0])
+
+
+async def count_documents(conn: Queryable, *, direction: str) -> int:
+    """How many documents of one direction the store holds (the `total` of a CLI list)."""
+    if direction not in ("in", "out"):
+        raise StoreError(f"direction must be 'in' or 'out', not {direction!r}")
+    row = await conn.fetchone(f"SELECT count(*) FROM documents WHERE direction = '{direction}'")  # noqa: S608 - a checked literal, as list_documents
+    return row[0] if row else 0

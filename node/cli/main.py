@@ -14,7 +14,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
 from lienthong.node.cli.commands import centre, demo, doctor, documents, enrol, local, users
-from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_data_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, func: Callable[..., Any], help: str, parent=sub, json_out=False):
         p = parent.add_parser(name, help=help, description=help)
-        p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+        add_data_dir(p)
         if json_out:
             p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.set_defaults(func=func)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,56 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return value.hex()
     return value
+
+
+DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
+
+
+def default_data_dir() -> Path:
+    """Where a node lives when neither --data-dir nor LIENTHONG_DATA_DIR says: the system
+    location of each platform (the service's data directory in docs/OPERATIONS.md)."""
+    if os.name == "nt":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "lienthong"
+    if sys.platform == "darwin":
+        return Path("/Library/Application Support/lienthong")
+    return Path("/var/lib/lienthong")
+
+
+def add_data_dir(parser: argparse.ArgumentParser, what: str = "the node's data directory") -> None:
+    """--data-dir DIR; else $LIENTHONG_DATA_DIR; else the platform's system location."""
+    env = os.environ.get(DATA_DIR_ENV)
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(env) if env else default_data_dir(),
+        help=f"{what} (default: ${DATA_DIR_ENV}, else {default_data_dir()})",
+    )
+
+
+def add_list_options(parser: argparse.ArgumentParser, default: int = 50) -> None:
+    """--limit N (1-1000, default 50), --all, --cursor: one way to page every list."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--limit", type=page_size, default=default, help=f"at most N items (1-{MAX_LIST_PAGE})"
+    )
+    group.add_argument("--all", action="store_true", help="every item, however many")
+    parser.add_argument(
+        "--cursor", help="continue a list where the `next` of an earlier --json answer points"
+    )
+
+
+MAX_LIST_PAGE = 1000  # items one call prints; --all pages through the rest
+
+
+def page_size(text: str) -> int:
+    value = count(text)
+    if not 1 <= value <= MAX_LIST_PAGE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a page holds 1 to {MAX_LIST_PAGE} items (use --all for every item)"
+        )
+    return value
+
+
+def list_answer(items: list[Any], total: int, next_cursor: str | None) -> dict[str, Any]:
+    """The one JSON shape of every list the CLI prints (docs/CLI.md)."""
+    return {"items": items, "total": total, "next": next_cursor}

@@ -66,7 +66,7 @@ def test_demo_runs_delivers_stops_and_resumes(tmp_path):
         assert console, text
         with urllib.request.urlopen(console.group(1), timeout=30) as page:  # noqa: S310 (http)
             assert page.status == 200 and "/login" in page.url
-        inbox = lienthong_json("inbox", "--data-dir", str(data_dir / "000.00.03.H53"))
+        inbox = lienthong_json("inbox", "--data-dir", str(data_dir / "000.00.03.H53"))["items"]
         assert [d["number"] for d in inbox] == ["2340/VP-TTTH"]
     finally:
         assert "stopped" in stop(demo)
@@ -76,5 +76,5 @@ def test_demo_runs_delivers_stops_and_resumes(tmp_path):
     finally:
         stop(again)
     for code in ("000.00.01.H53", "000.00.03.H53", "000.00.04.H53"):
-        inbox = lienthong_json("inbox", "--data-dir", str(data_dir / code))
+        inbox = lienthong_json("inbox", "--data-dir", str(data_dir / code))["items"]
         assert [d["number"] for d in inbox] == ["2340/VP-TTTH"]  # sent once, stored once

@@ -29,9 +29,7 @@ def bulk(*args: str):
 def states(data_dir, ids) -> dict[str, str]:
     """Per envelope id, A's delivery state towards B."""
     found = {}
-    for doc in lienthong_json("outbox", "--data-dir", str(data_dir), "--limit", "1000")[
-        "documents"
-    ]:
+    for doc in lienthong_json("outbox", "--data-dir", str(data_dir), "--all")["items"]:
         if doc["id"] in ids:
             found[doc["id"]] = doc["recipients"][0]["state"]
     return found
@@ -72,7 +70,7 @@ def test_kill_9_everywhere_during_a_batch_of_500(federation):
         every=2,
         what="01 for all 500 at the sender",
     )
-    inbox = lienthong_json("inbox", "--data-dir", str(b.data_dir), "--limit", "1000")
+    inbox = lienthong_json("inbox", "--data-dir", str(b.data_dir), "--all")["items"]
     assert sorted(d["id"] for d in inbox) == sorted(ids)  # each exactly once
     numbers = bulk("accept-all", str(b.data_dir))
     assert sorted(numbers.values()) == list(range(1, BATCH + 1))  # no gap, no duplicate
@@ -92,7 +90,7 @@ def test_recipient_and_relay_down_then_back(federation):
     wait_until(
         lambda: any(
             r["last_error"]
-            for d in lienthong_json("outbox", "--data-dir", str(a.data_dir))["documents"]
+            for d in lienthong_json("outbox", "--data-dir", str(a.data_dir))["items"]
             for r in d["recipients"]
         ),
         what="a failed attempt recorded while everything is down",

@@ -29,7 +29,7 @@ def federation(tmp_path):
 
 
 def outbox_state(data_dir, envelope_id, recipient):
-    for doc in lienthong_json("outbox", "--data-dir", str(data_dir))["documents"]:
+    for doc in lienthong_json("outbox", "--data-dir", str(data_dir))["items"]:
         if doc["id"] == envelope_id:
             for r in doc["recipients"]:
                 if r["recipient"] == recipient:
@@ -62,7 +62,7 @@ def test_letter_with_attachment_end_to_end(federation, tmp_path):
         lambda: (outbox_state(a.data_dir, envelope_id, B) or {}).get("state") == "arrived",
         what="01 arrived at A",
     )
-    inbox = lienthong_json("inbox", "--data-dir", str(b.data_dir))
+    inbox = lienthong_json("inbox", "--data-dir", str(b.data_dir))["items"]
     assert [d["id"] for d in inbox] == [envelope_id]
     assert inbox[0]["number"] == "2340/VP-TTTH"
     shown = lienthong_json("show", "--data-dir", str(b.data_dir), envelope_id)
@@ -108,7 +108,7 @@ def test_recipient_down_gets_it_through_the_relay(federation):
         lambda: (outbox_state(a.data_dir, envelope_id, B) or {}).get("state") == "arrived",
         what="01 back through the relay",
     )
-    assert [d["id"] for d in lienthong_json("inbox", "--data-dir", str(b.data_dir))] == [
+    assert [d["id"] for d in lienthong_json("inbox", "--data-dir", str(b.data_dir))["items"]] == [
         envelope_id
     ]
 
@@ -186,7 +186,7 @@ def test_a_revoked_unit_is_refused_once_the_directory_says_so(federation):
         what="B's attempt refused by A (and by the relay)",
     )
     time.sleep(3)  # give a wrongly accepted letter time to show up
-    assert lienthong_json("inbox", "--data-dir", str(a.data_dir)) == []
+    assert lienthong_json("inbox", "--data-dir", str(a.data_dir))["items"] == []
     assert outbox_state(b.data_dir, envelope_id, A)["state"] in ("queued", "relayed")
 
 

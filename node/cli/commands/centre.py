@@ -17,7 +17,7 @@ from lienthong.node.centre.rules import (
     open_centre,
 )
 from lienthong.node.centre.setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
-from lienthong.node.cli.output import emit
+from lienthong.node.cli.output import add_data_dir, emit
 from lienthong.node.datadir import read_passphrase
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 
@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def command(name, func, help):
         p = group.add_parser(name, help=help, description=help)
-        p.add_argument("--data-dir", type=Path, required=True, help="the centre's data directory")
+        add_data_dir(p, "the centre's data directory")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.set_defaults(func=func)
         return p

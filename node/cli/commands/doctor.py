@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from lienthong.node.cli import doctor
-from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, emit
+from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, add_data_dir, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     help = "check config, keys, certificates, directory, centre, clock, disk and ports"
     p = sub.add_parser("doctor", help=help, description=help)
-    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.add_argument(
         "--nagios",

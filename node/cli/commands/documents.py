@@ -6,15 +6,22 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.files import create_private, make_private_dir
-from lienthong.node.cli.output import count, emit, jsonable
+from lienthong.node.cli.output import (
+    add_data_dir,
+    add_list_options,
+    emit,
+    jsonable,
+    list_answer,
+)
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
-from lienthong.node.times import when
+from lienthong.node.times import iso_time, when
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
 from lienthong.node.unit.views import recipients_view, signature_check
@@ -27,11 +34,17 @@ from lienthong.protocol.document import (
     parse_number_notation,
 )
 from lienthong.protocol.states import DocState
-from lienthong.storage.documents import get_document, get_envelope_raw, list_documents
-from lienthong.storage.outbox import queue_depths
+from lienthong.protocol.text import is_decimal
+from lienthong.storage.documents import (
+    count_documents,
+    get_document,
+    get_envelope_raw,
+    list_documents,
+)
 from lienthong.storage.statuses import statuses_of
 
 PAGE = 500  # storage.documents.MAX_PAGE
+MAX_CURSOR_ID = 100  # a document id in a cursor: far longer than any id the node makes
 URGENCY = {
     "thuong": Urgency.NORMAL,
     "khan": Urgency.URGENT,
@@ -49,7 +62,7 @@ CONFIDENTIALITY = {
 def register(sub: argparse._SubParsersAction) -> None:
     def command(name, func, help, json_out=True):
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+        add_data_dir(p)
         if json_out:
             p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.set_defaults(func=func)
@@ -78,12 +91,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--due", help="reply due YYYY-MM-DD")
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
     p.add_argument("--reply-to", help="envelope id this document answers")
-    command("inbox", inbox, "incoming documents (văn bản đến), newest first").add_argument(
-        "--limit", type=count, default=50
+    add_list_options(command("inbox", inbox, "incoming documents (văn bản đến), newest first"))
+    add_list_options(
+        command("outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state")
     )
-    command(
-        "outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state"
-    ).add_argument("--limit", type=count, default=50)
     p = command("show", show, "one document: metadata, attachments, timeline, signature")
     p.add_argument("id", help="envelope id")
     p = command(
@@ -143,32 +154,62 @@ async def send(args: argparse.Namespace) -> None:
 
 async def inbox(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
-        docs = await _documents(conn, "in", args.limit)
+        docs, total, cursor = await _documents(conn, "in", args)
     rows = [_summary(d) for d in docs]
     lines = [
-        f"{r['received']}  {r['urgency_mark']}{r['number']:<20} {r['state']:<12} "
+        f"{when(d.created_at)}  {'! ' if d.urgency else ''}{r['number']:<20} {r['state']:<12} "
         f"{r['sender']}  {r['subject'][:60]}  [{r['id']}]"
-        for r in rows
+        for d, r in zip(docs, rows, strict=True)
     ]
-    emit(args, rows, "\n".join(lines) or "No incoming documents.")
+    text = "\n".join(lines) or "No incoming documents."
+    emit(args, list_answer(rows, total, cursor), text + _more(len(rows), total, cursor))
 
 
-async def _documents(conn, direction: str, limit: int) -> list:
-    """Newest first, as many as asked, a page at a time (keyset pagination)."""
+def _more(shown: int, total: int, cursor: str | None) -> str:
+    """The line under a cut list: how many are left and how to see them."""
+    return (
+        f"\n({shown} of {total}; --cursor {cursor} for more, --all for every one)" if cursor else ""
+    )
+
+
+async def _documents(conn, direction: str, args: argparse.Namespace):
+    """Newest first, a page at a time (keyset pagination): (documents, total, next cursor)."""
+    limit = sys.maxsize if args.all else args.limit
+    before = _parse_cursor(args.cursor)
     docs: list = []
-    before = None
     while len(docs) < limit:
         page = await list_documents(
             conn, direction=direction, limit=min(PAGE, limit - len(docs)), before=before
         )
         docs += page
-        if len(page) < PAGE:
+        if len(page) < min(PAGE, limit - len(docs) + len(page)):
             break
         before = (page[-1].created_at, page[-1].id)
-    return docs
+    total = await count_documents(conn, direction=direction)
+    more = (
+        docs
+        and len(docs) == limit
+        and await list_documents(
+            conn, direction=direction, limit=1, before=(docs[-1].created_at, docs[-1].id)
+        )
+    )
+    cursor = f"{docs[-1].created_at}.{docs[-1].id}" if more else None
+    return docs, total, cursor
+
+
+def _parse_cursor(text: str | None) -> tuple[int, str] | None:
+    """A `next` cursor (`<unix ms>.<document id>`) back to the position it names."""
+    if text is None:
+        return None
+    at, _, doc_id = text.partition(".")
+    well_formed = doc_id.isascii() and doc_id.isprintable() and " " not in doc_id
+    if not (is_decimal(at, 16) and well_formed and 0 < len(doc_id) <= MAX_CURSOR_ID):
+        raise LienthongError(f"--cursor {text!r} is not a cursor this command printed")
+    return int(at), doc_id
 
 
 def _summary(doc) -> dict[str, Any]:
+    """One document of a list, as JSON: English values, ISO 8601 times with their offset."""
     body = service.stored_body(doc)
     return {
         "id": doc.id,
@@ -178,31 +219,36 @@ def _summary(doc) -> dict[str, Any]:
         "state": doc.state,
         "recall": doc.recall,
         "urgency": Urgency(doc.urgency).name.lower(),
-        "urgency_mark": "! " if doc.urgency else "",
-        "received": when(doc.created_at),
+        "received_at": iso_time(doc.created_at),
         "attachments": len(body.attachments),
     }
 
 
 async def outbox(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
-        docs = await _documents(conn, "out", args.limit)
+        docs, total, cursor = await _documents(conn, "out", args)
         rows = []
         for doc in docs:
             summary = _summary(doc)
-            summary["recipients"] = await recipients_view(conn, doc.id)
+            summary["recipients"] = [_recipient(r) for r in await recipients_view(conn, doc.id)]
             rows.append(summary)
-        depths = await queue_depths(conn)
     lines = []
-    for r in rows:
-        lines.append(f"{r['received']}  {r['number']:<20} {r['subject'][:50]}  [{r['id']}]")
+    for doc, r in zip(docs, rows, strict=True):
+        lines.append(f"{when(doc.created_at)}  {r['number']:<20} {r['subject'][:50]}  [{r['id']}]")
         for rec in r["recipients"]:
             number = f" số đến {rec['incoming_number']}" if rec["incoming_number"] else ""
             lines.append(
                 f"    {rec['recipient']:<16} {rec['state']:<12}{number}"
-                f"  {rec['updated']}  {rec['last_error'] or ''}"
+                f"  {rec['updated_at']}  {rec['last_error'] or ''}"
             )
-    emit(args, {"documents": rows, "queue": depths}, "\n".join(lines) or "No outgoing documents.")
+    text = "\n".join(lines) or "No outgoing documents."
+    emit(args, list_answer(rows, total, cursor), text + _more(len(rows), total, cursor))
+
+
+def _recipient(row: dict[str, Any]) -> dict[str, Any]:
+    """One recipient's delivery as JSON: the time as ISO 8601, not as the page shows it."""
+    kept = {k: v for k, v in row.items() if k not in ("updated", "updated_at")}
+    return kept | {"updated_at": iso_time(row["updated_at"])}
 
 
 async def show(args: argparse.Namespace) -> None:

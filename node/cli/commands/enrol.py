@@ -17,7 +17,7 @@ from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keystore import is_sealed
 from lienthong.node import config as cfg
-from lienthong.node.cli.output import EXIT_ERROR, emit
+from lienthong.node.cli.output import EXIT_ERROR, add_data_dir, emit
 from lienthong.node.datadir import federation_saver, node_keys, passphrase_of
 from lienthong.node.runtime import root_public_key
 from lienthong.storage.db import Store, unix_ms
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "--token TOKEN, then --certificate-in FILE [--fingerprint FP]."
         ),
     )
-    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    add_data_dir(p)
     p.add_argument("--centre", help="https URL of the provincial centre (online)")
     p.add_argument("--fingerprint", help="the centre fingerprint from the enrolment sheet")
     p.add_argument("--token", help="the one-time enrolment token from the enrolment sheet")
@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="new keys, certified by the centre on the strength of the old key",
         description="new keys, certified by the centre on the strength of the old key",
     )
-    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=keys_rotate)
 
@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = directory.add_subparsers(dest="directory_command", metavar="COMMAND")
     help = "the directory in force: version, validity, units, revoked serials, relays"
     p = group.add_parser("show", help=help, description=help)
-    p.add_argument("--data-dir", type=Path, required=True, help="the node's data directory")
+    add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=directory_show)
 
