@@ -84,6 +84,24 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "clock_skew_seconds": Key(int, 300, "tolerated difference between node clocks"),
     },
+    # Rate limits (node/ratelimit.py) and connection caps of the peer listener (node/edge.py);
+    # every value is at least 1. Defaults sit far above what a province's traffic needs.
+    "limits": {
+        "peer_per_minute": Key(int, 1200, "requests a minute per unit: peer and centre API"),
+        "peer_burst": Key(int, 1200, "requests one unit may make at once: peer and centre API"),
+        "relay_per_minute": Key(int, 600, "relay requests a minute per unit (deposit, pull, ack)"),
+        "relay_burst": Key(int, 600, "relay requests one unit may make at once"),
+        "enrol_per_minute": Key(int, 60, "enrolment requests a minute per source address"),
+        "enrol_burst": Key(int, 100, "enrolment requests one source address may make at once"),
+        "stranger_per_minute": Key(int, 120, "requests a minute per address without a peer"),
+        "stranger_burst": Key(int, 120, "requests at once per address without a peer"),
+        "login_per_minute": Key(int, 60, "clerk logins a minute per source address"),
+        "login_burst": Key(int, 60, "clerk logins one source address may make at once"),
+        "max_connections": Key(int, 1024, "open connections to the peer listener"),
+        "max_connections_per_address": Key(int, 256, "open connections per source address"),
+        "max_handshakes": Key(int, 256, "connections without a client certificate yet"),
+        "max_handshakes_per_address": Key(int, 32, "the same, per source address"),
+    },
 }
 
 
@@ -239,6 +257,9 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
                     f"{where}: {section}.{name} holds the control character {bad!r}: "
                     "names, paths and URLs are one line of text"
                 )
+    for name, value in values["limits"].items():
+        if value < 1:
+            raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
     return values
 
 

@@ -123,6 +123,19 @@ class NodeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # Label values are the fixed names of node/throttle.py and node/edge.py.
+        self.rate_limited = Counter(
+            "lienthong_rate_limited",
+            "Requests answered 429 over a rate limit, by route class (docs/PROTOCOL.md 16.3).",
+            ("route_class",),
+            registry=self.registry,
+        )
+        self.connections_refused = Counter(
+            "lienthong_connections_refused",
+            "Connections to the peer listener reset at accept, by the [limits] cap passed.",
+            ("cap",),
+            registry=self.registry,
+        )
         self.registry.register(_ScrapeCollector(self))
 
     def destination(self, code: str) -> str:

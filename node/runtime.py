@@ -35,8 +35,11 @@ from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of
+from lienthong.node.edge import GuardedSite, peer_listener_limits
 from lienthong.node.logs import setup_from_environment
+from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import peer_middleware
+from lienthong.node.throttle import peer_rate_limits
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
 from lienthong.storage.blobs import BlobStore
@@ -149,9 +152,16 @@ class Node:
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx
-        self.app = web.Application(middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST)
+        # Rate limits after the peer check: a verified unit is counted by its code (throttle).
+        limits = peer_rate_limits(
+            ctx.config, lambda c: metrics_of(ctx).rate_limited.labels(c).inc()
+        )
+        self.app = web.Application(
+            middlewares=[peer_middleware, limits], client_max_size=MAX_PEER_REQUEST
+        )
         self.app[CONTEXT] = ctx
         self.runner: web.AppRunner | None = None
+        self.peer_site: GuardedSite | None = None
         self.session: aiohttp.ClientSession | None = None
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
@@ -199,7 +209,15 @@ class Node:
         )
         await self.runner.setup()
         host, port = config.get("node", "listen").rsplit(":", 1)
-        site = web.TCPSite(self.runner, host, int(port), ssl_context=server_ssl_context(config))
+        # Connection caps and the handshake timeout at accept (node/edge.py), not asyncio's server.
+        site = self.peer_site = GuardedSite(
+            self.runner,
+            host,
+            int(port),
+            ssl_context=server_ssl_context(config),
+            limits=peer_listener_limits(config),
+            on_refused=lambda cap: metrics_of(self.ctx).connections_refused.labels(cap).inc(),
+        )
         try:
             await site.start()
         except OSError as exc:
@@ -207,9 +225,7 @@ class Node:
             raise NodeError(
                 f"cannot listen on {host}:{port} (node.listen): {exc.strerror}"
             ) from None
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.peer_port = sockets[0].getsockname()[1] if sockets else int(port)
+        self.peer_port = site.port
         if config.role == "centre":
             from lienthong.node.centre.relay import sweep_loop
 

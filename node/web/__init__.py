@@ -19,6 +19,7 @@ from lienthong.node.web import admin, auth, compose, document, i18n, lists, regi
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from lienthong.node.web.console import stats as centre_stats
 from lienthong.node.web.console import units as centre
+from lienthong.node.web.throttle import login_rate_limit
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.text import pattern
@@ -112,6 +113,8 @@ def create_web_app(
         undefined=jinja2.StrictUndefined,
         context_processors=[_template_context],
     )
+    # The login's rate limit renders the login page: after the template context (above).
+    app.middlewares.append(login_rate_limit(ctx))
     app.on_response_prepare.append(_security_headers)
     app.on_startup.append(_clean_drafts)
     app.on_cleanup.append(_clean_drafts)
