@@ -1,4 +1,5 @@
-"""The centre's registry in SQL: units, enrolment tokens, issued certificates, counters."""
+"""The centre's registry in SQL: units, enrolment tokens, issued certificates, renewal
+requests waiting for approval, counters."""
 
 from dataclasses import dataclass
 
@@ -21,7 +22,8 @@ class UnitRecord:
     revoked_at: int | None
     last_seen: int | None
     serial: int | None = None  # the current (newest unrevoked) certificate
-    waiting_key: bytes | None = None  # sign key of a request waiting for approval
+    # Sign key of a request waiting for approval: an enrolment, or (an active unit) a renewal.
+    waiting_key: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,27 @@ class TokenRecord:
     request: bytes | None
     serial: int | None
     cancelled_at: int | None
+
+
+@dataclass(frozen=True)
+class RenewalRecord:
+    """A unit's request for a new certificate, authorised by the key of `old_serial`."""
+
+    id: int
+    code: str
+    old_serial: int
+    sign_key: bytes
+    enc_key: bytes
+    tls_key: bytes
+    request: bytes  # the registration request, byte for byte
+    requested_at: int
+    origin: str
+    serial: int | None  # the certificate issued once approved
+    closed_at: int | None  # replaced by a newer request, or the unit revoked
+
+    @property
+    def keys(self) -> tuple[bytes, bytes, bytes]:
+        return self.sign_key, self.enc_key, self.tls_key
 
 
 @dataclass(frozen=True)
@@ -61,14 +84,21 @@ _UNIT_SELECT = (
     " u.revoked_at, u.last_seen,"
     " (SELECT max(c.serial) FROM centre_certificates c"
     "  WHERE c.code = u.code AND c.revoked_at IS NULL),"
-    " (SELECT t.sign_key FROM centre_tokens t WHERE t.code = u.code AND t.used_at IS NOT NULL"
-    "  AND t.serial IS NULL AND t.cancelled_at IS NULL)"
+    " coalesce((SELECT t.sign_key FROM centre_tokens t WHERE t.code = u.code"
+    "  AND t.used_at IS NOT NULL AND t.serial IS NULL AND t.cancelled_at IS NULL),"
+    " (SELECT r.sign_key FROM centre_renewals r WHERE r.code = u.code AND r.serial IS NULL"
+    "  AND r.closed_at IS NULL))"
     " FROM centre_units u"
 )
 _TOKEN_SELECT = (
     "SELECT token_id, code, secret, created_at, expires_at, used_at, sign_key, enc_key,"  # noqa: S105
     " tls_key, request, serial, cancelled_at FROM centre_tokens"
 )
+_RENEWAL_COLUMNS = (
+    "id, code, old_serial, sign_key, enc_key, tls_key, request, requested_at, origin, serial,"
+    " closed_at"
+)
+_RENEWAL_SELECT = f"SELECT {_RENEWAL_COLUMNS} FROM centre_renewals"  # noqa: S608
 _CERT_COLUMNS = (
     "serial, code, raw, tls_pem, sign_key, enc_key, tls_key, issued_at, not_after, via,"
     " replaces, revoked_at"
@@ -89,6 +119,13 @@ def _token(row) -> TokenRecord:
     return TokenRecord(
         row[0], row[1], bytes(row[2]), row[3], row[4], row[5],
         _blob(row[6]), _blob(row[7]), _blob(row[8]), _blob(row[9]), row[10], row[11],
+    )  # fmt: skip
+
+
+def _renewal(row) -> RenewalRecord:
+    return RenewalRecord(
+        row[0], row[1], row[2], bytes(row[3]), bytes(row[4]), bytes(row[5]), bytes(row[6]),
+        row[7], row[8], row[9], row[10],
     )  # fmt: skip
 
 
@@ -224,6 +261,53 @@ async def cancel_all_tokens(tx: Tx, code: str, at: int) -> None:
         "UPDATE centre_tokens SET cancelled_at = ? WHERE code = ? AND cancelled_at IS NULL",
         (at, code),
     )
+
+
+# Renewal requests waiting for approval
+
+
+async def add_renewal(
+    tx: Tx,
+    code: str,
+    old_serial: int,
+    keys: tuple[bytes, bytes, bytes],
+    request: bytes,
+    at: int,
+    origin: str,
+) -> int:
+    """Keep a renewal request for the operator; close the unit's earlier waiting one first."""
+    await close_renewals(tx, code, at)
+    cursor = await tx.execute(
+        "INSERT INTO centre_renewals (code, old_serial, sign_key, enc_key, tls_key, request,"
+        " requested_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (code, old_serial, *keys, request, at, origin),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def waiting_renewal(conn: Queryable, code: str) -> RenewalRecord | None:
+    """The unit's renewal request that waits for the operator's approval, if any."""
+    row = await conn.fetchone(
+        _RENEWAL_SELECT + " WHERE code = ? AND serial IS NULL AND closed_at IS NULL"
+        " ORDER BY id DESC LIMIT 1",
+        (code,),
+    )
+    return None if row is None else _renewal(row)
+
+
+async def renewal_issued(tx: Tx, renewal_id: int, serial: int) -> None:
+    await tx.execute("UPDATE centre_renewals SET serial = ? WHERE id = ?", (serial, renewal_id))
+
+
+async def close_renewals(tx: Tx, code: str, at: int) -> int:
+    """Close the unit's renewal requests still waiting (replaced, or the unit revoked)."""
+    cursor = await tx.execute(
+        "UPDATE centre_renewals SET closed_at = ?"
+        " WHERE code = ? AND serial IS NULL AND closed_at IS NULL",
+        (at, code),
+    )
+    return cursor.rowcount
 
 
 # Certificates

@@ -52,7 +52,7 @@ class UnitOverview:
     status: str  # 'pending', 'active' or 'revoked'
     last_seen: int | None
     serial: int | None
-    awaiting_approval: bool
+    awaiting_approval: bool  # an enrolment or a renewal waits for the operator
     node_version: str | None  # from the unit's newest report
     reported_at: int | None
     relay_queue: int  # envelopes and statuses waiting in its relay mailbox
@@ -217,7 +217,9 @@ async def units_overview(conn: Queryable) -> list[UnitOverview]:
         " (SELECT max(c.serial) FROM centre_certificates c"
         "  WHERE c.code = u.code AND c.revoked_at IS NULL),"
         " EXISTS (SELECT 1 FROM centre_tokens t WHERE t.code = u.code AND t.used_at IS NOT NULL"
-        "  AND t.serial IS NULL AND t.cancelled_at IS NULL),"
+        "  AND t.serial IS NULL AND t.cancelled_at IS NULL)"
+        " OR EXISTS (SELECT 1 FROM centre_renewals w WHERE w.code = u.code"
+        "  AND w.serial IS NULL AND w.closed_at IS NULL),"
         " r.node_version, r.received_at,"
         " (SELECT count(*) FROM relay_mailbox m WHERE m.recipient = u.code"
         "  AND m.kind IN ('envelope', 'status'))"

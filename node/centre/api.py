@@ -1,9 +1,12 @@
-"""The centre's HTTP API on its peer listener: the CA, enrolment, key rotation, the directory.
+"""The centre's HTTP API on its peer listener: the CA, enrolment, key rotation and renewal,
+the directory.
 
 `GET /v1/ca` and `POST /v1/enrol` need no client certificate (a unit that
 enrols has none yet: the centre's TLS server asks for one without requiring
-it); `POST /v1/rotate` and `POST /v1/report` need mutual TLS with the certificate
-the directory lists for the unit. docs/FEDERATION.md describes each answer, and
+it), nor does `POST /v1/renew` (a unit whose certificate has ended has no
+usable one: the old key's signature in the request authorises it); `POST
+/v1/rotate` and `POST /v1/report` need mutual TLS with the certificate the
+directory lists for the unit. docs/FEDERATION.md describes each answer, and
 docs/PROTOCOL.md the unit report.
 """
 
@@ -28,6 +31,7 @@ def add_centre_routes(app: web.Application) -> None:
     app.router.add_get("/v1/ca", get_ca)
     app.router.add_post("/v1/enrol", post_enrol)
     app.router.add_post("/v1/rotate", post_rotate)
+    app.router.add_post("/v1/renew", post_renew)
     app.router.add_get("/v1/directory", get_directory)
     app.router.add_post("/v1/report", post_report)
 
@@ -74,7 +78,8 @@ async def post_enrol(request: web.Request) -> web.Response:
 
 
 async def post_rotate(request: web.Request) -> web.Response:
-    """A registration request signed by the unit's current key, over mutual TLS."""
+    """A registration request signed by the unit's current key, over mutual TLS: 200, or
+    202 when the centre requires approval."""
     centre = centre_of(request.app[CONTEXT])
     try:
         peer = require_peer(request)
@@ -86,6 +91,17 @@ async def post_rotate(request: web.Request) -> web.Response:
     raw = await _read_body(request)
     try:
         return _answer(await centre.rotate(raw, peer=peer, origin=_origin(request)))
+    except CentreError as exc:
+        return _refusal(exc)
+
+
+async def post_renew(request: web.Request) -> web.Response:
+    """A rotation request authorised by the unit's latest key alone, no client certificate
+    needed: 200 with the certificates, or 202 while the operator's approval is awaited."""
+    centre = centre_of(request.app[CONTEXT])
+    raw = await _read_body(request)
+    try:
+        return _answer(await centre.renew(raw, origin=_origin(request)))
     except CentreError as exc:
         return _refusal(exc)
 

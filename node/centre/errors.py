@@ -86,3 +86,10 @@ class TokenExpired(CentreError):
 
 class TokenCancelled(CentreError):
     status = 410
+
+
+class RenewalTooLate(CentreError):
+    """A renewal from a certificate that ended longer ago than the grace period allows: the
+    unit enrols again with a new token."""
+
+    status = 410

@@ -1,4 +1,5 @@
-"""The centre's rules: units, enrolment tokens, approval, rotation, revocation, re-signing.
+"""The centre's rules: units, enrolment tokens, approval, rotation and renewal, revocation,
+re-signing.
 
 One place for each rule: the CLI (node/cli/commands/centre.py) and the HTTP API
 (node/centre/api.py) both call a Centre; what the root key signs is made by
@@ -22,6 +23,7 @@ from lienthong.node.centre.errors import (
     CodeMismatch,
     MalformedRequest,
     NothingToApprove,
+    RenewalTooLate,
     RequestSignature,
     RequestTooLarge,
     RotationSignature,
@@ -64,6 +66,11 @@ TOKEN_SECRET_BYTES = 20  # 160 bits: the HMAC key of the token MAC (docs/PROTOCO
 # its keys sit beside the root key, so a shorter life would protect nothing, and a
 # centre certificate that ends cuts every unit off from enrolment, relay and directory.
 CENTRE_OWN_VALIDITY_DAYS = 20 * 365
+# A unit whose latest certificate has ended may still renew it with that certificate's key,
+# the operator approving, for this long after its end; later it enrols again with a new
+# token. A year covers an office closed for a season or a server restored from an old
+# backup, not a key found on a disk thrown away long ago (docs/FEDERATION.md §7).
+RENEWAL_GRACE_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -300,7 +307,8 @@ class Centre:
         )
 
     async def approve(self, code: str, *, actor: str = "operator") -> Issued:
-        """Issue the certificate for the request of `code` waiting for approval."""
+        """Issue the certificate for the request of `code` waiting for approval: its
+        enrolment, or the renewal of its latest certificate."""
         async with self.store.write() as tx:
             unit = await db.get_unit(tx, code)
             if unit is None:
@@ -309,39 +317,77 @@ class Centre:
                 raise UnitRevoked(f"unit {code} is revoked", code)
             token = await db.waiting_token(tx, code)
             if token is None or token.request is None:
-                raise NothingToApprove(
-                    f"no enrolment request of {code} waits for approval"
-                    + (" (it is enrolled already)" if unit.status == "active" else ""),
-                    code,
-                )
-            request = verify_registration(token.request)
-            cert = await self._issue_requested(tx, request, unit, via="enrolment")
-            await db.token_issued(tx, token.token_id, cert.serial)
-            await db.mark_enrolled(tx, code, self.clock(), approved=True)
-            await self._audit_issue(tx, "enrolment.approved", code, cert, actor)
+                renewal = await db.waiting_renewal(tx, code)
+                if renewal is None:
+                    raise NothingToApprove(
+                        f"no enrolment or renewal request of {code} waits for approval"
+                        + (" (it is enrolled already)" if unit.status == "active" else ""),
+                        code,
+                    )
+                cert = await self._approve_renewal(tx, unit, renewal, actor)
+            else:
+                request = verify_registration(token.request)
+                cert = await self._issue_requested(tx, request, unit, via="enrolment")
+                await db.token_issued(tx, token.token_id, cert.serial)
+                await db.mark_enrolled(tx, code, self.clock(), approved=True)
+                await self._audit_issue(tx, "enrolment.approved", code, cert, actor)
             directory = await self.issuer.sign_directory(tx)
             bundle = self.issuer.bundle(cert, directory.raw)
         self._publish(directory)
         return Issued(cert, bundle)
 
+    async def _approve_renewal(
+        self, tx: Tx, unit: db.UnitRecord, renewal: db.RenewalRecord, actor: str
+    ) -> db.CertificateRecord:
+        code = unit.code
+        if unit.serial != renewal.old_serial:  # revoke closes renewals; this is a safeguard
+            raise StaleCertificate(
+                f"the renewal of {code} asks to replace certificate {renewal.old_serial}, but "
+                f"its latest certificate is {unit.serial}",
+                code,
+            )
+        request = verify_registration(renewal.request)
+        cert = await self._issue_requested(
+            tx, request, unit, via="rotation", replaces=renewal.old_serial
+        )
+        await db.renewal_issued(tx, renewal.id, cert.serial)
+        await self._audit_issue(
+            tx, "renewal.approved", code, cert, actor, replaces=renewal.old_serial
+        )
+        return cert
+
     # Rotation and revocation
 
-    async def rotate(self, raw: bytes, *, peer: str, origin: str = "-") -> Issued:
-        """A new certificate for keys signed by the unit's current key; the old one stays listed."""
+    async def rotate(self, raw: bytes, *, peer: str, origin: str = "-") -> Issued | Pending:
+        """A new certificate for keys signed by the unit's current key, the unit calling over
+        mutual TLS (POST /v1/rotate); the old one stays listed. Pending when the centre
+        requires approval."""
         try:
-            return await self._rotate(raw, peer, origin)
+            return await self._rotation(raw, origin, peer=peer)
         except CentreError as exc:
             await self.record_refusal("rotation.refused", exc, origin, actor=peer)
             raise
 
-    async def _rotate(self, raw: bytes, peer: str, origin: str) -> Issued:
+    async def renew(self, raw: bytes, *, origin: str = "-") -> Issued | Pending:
+        """The same request authorised by the key of the unit's latest certificate alone, no
+        client certificate needed (POST /v1/renew): issued at once while that certificate
+        is valid and the centre does not require approval; held for the operator once it has
+        ended (for at most RENEWAL_GRACE_DAYS) or when approval is required."""
+        try:
+            return await self._rotation(raw, origin, peer=None)
+        except CentreError as exc:
+            await self.record_refusal("renewal.refused", exc, origin)
+            raise
+
+    async def _rotation(self, raw: bytes, origin: str, *, peer: str | None) -> Issued | Pending:
         request = self._decode(raw)
         code, auth = request.code, request.auth
         if not isinstance(auth, RotationAuth):
             raise MalformedRequest(f"the request of {code} carries no key-rotation signature", code)
-        if code != peer:
+        if peer is not None and code != peer:
             raise CodeMismatch(f"the request is for {code} but the TLS client is {peer}", code)
         async with self.store.write() as tx:
+            now = self.clock()
             unit = await db.get_unit(tx, code)
             if unit is None:
                 raise UnknownUnit(f"unit {code} is not registered at this centre", code)
@@ -367,15 +413,59 @@ class Centre:
                     "rotate from the current certificate",
                     code,
                 )
+            ended = now > old.not_after
+            if ended and now - old.not_after > RENEWAL_GRACE_DAYS * MS_PER_DAY:
+                raise RenewalTooLate(
+                    f"certificate {old.serial} of {code} ended at "
+                    f"{utc_datetime(old.not_after).isoformat()}, more than "
+                    f"{RENEWAL_GRACE_DAYS} days ago: the unit enrols again with a new token "
+                    f"(lienthong centre add-unit --code {code} after revoking it)",
+                    code,
+                )
+            if ended or self.config.get("centre", "require_approval"):
+                return await self._hold_renewal(tx, request, old, origin, ended=ended)
             cert = await self._issue_requested(
                 tx, request, unit, via="rotation", replaces=old.serial
             )
-            await db.touch_unit(tx, code, self.clock())
+            await db.touch_unit(tx, code, now)
             await self._audit_issue(tx, "rotation", code, cert, origin, replaces=old.serial)
             directory = await self.issuer.sign_directory(tx)
             bundle = self.issuer.bundle(cert, directory.raw)
         self._publish(directory)
         return Issued(cert, bundle)
+
+    async def _hold_renewal(
+        self,
+        tx: Tx,
+        request: RegistrationRequest,
+        old: db.CertificateRecord,
+        origin: str,
+        *,
+        ended: bool,
+    ) -> Pending:
+        """Keep the request for the operator (the same keys again change nothing; other keys
+        replace the request that waited, both being authorised by the same key)."""
+        code = request.code
+        keys = (request.sign_key, request.enc_key, request.tls_key)
+        pending = Pending(
+            code,
+            f"the renewal of certificate {old.serial} of {code} waits for the centre "
+            "operator's approval (lienthong centre approve, or the console); the same request "
+            "then gets the certificate (a running node asks again by itself)",
+        )
+        waiting = await db.waiting_renewal(tx, code)
+        if waiting is not None and (waiting.old_serial, waiting.keys) == (old.serial, keys):
+            return pending
+        now = self.clock()
+        await db.add_renewal(tx, code, old.serial, keys, request.raw, now, origin)
+        await audit.append(
+            tx, at=now, actor=code, action="renewal.pending", subject=code,
+            details={"origin": origin, "replaces": old.serial,
+                     "key": fingerprint(request.sign_key),
+                     "ended_at": old.not_after if ended else None,
+                     "replaces_request": waiting is not None},
+        )  # fmt: skip
+        return pending
 
     async def revoke(self, code: str, *, actor: str = "operator") -> list[int]:
         """Revoke every certificate of the unit and its tokens; return the revoked serials."""
@@ -390,6 +480,7 @@ class Centre:
             now = self.clock()
             serials = await db.revoke_certificates(tx, code, now)
             await db.cancel_all_tokens(tx, code, now)
+            await db.close_renewals(tx, code, now)
             await db.mark_revoked(tx, code, now)
             await audit.append(
                 tx, at=now, actor=actor, action="unit.revoked", subject=code,

@@ -57,7 +57,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sheet-out", type=Path, help="also write the enrolment sheet to this file")
 
     command("units", units, "list the units: status, certificate serial, enrolled, last seen")
-    command("approve", approve, "approve the waiting enrolment of a unit").add_argument(
+    command("approve", approve, "approve the waiting enrolment or renewal of a unit").add_argument(
         "--code", required=True, help="the unit's organisation code"
     )
     p = command("revoke", revoke, "revoke a unit's certificates and re-sign the directory")
@@ -209,14 +209,16 @@ async def units(args: argparse.Namespace) -> None:
     text = "\n".join(line.rstrip() for line in lines)
     waiting = [r for r in rows if r["awaiting_approval"]]
     for r in waiting:
-        text += f"\n{r['code']} asks to enrol with key {r['request_fingerprint']}"
+        asks = "to renew its certificate" if r["status"] == "active" else "to enrol"
+        text += f"\n{r['code']} asks {asks} with key {r['request_fingerprint']}"
     emit(args, rows, text)
 
 
 async def approve(args: argparse.Namespace) -> None:
     async with open_centre(args.data_dir) as centre:
         issued = await centre.approve(args.code, actor=operator())
-    _print_issued(args, issued, f"Enrolment of {args.code} approved")
+    what = "Renewal" if issued.certificate.via == "rotation" else "Enrolment"
+    _print_issued(args, issued, f"{what} of {args.code} approved")
 
 
 async def revoke(args: argparse.Namespace) -> None:
