@@ -234,6 +234,7 @@ class Node:
             await self._start_web(required=False)  # the centre's console (docs/OPERATIONS.md)
         else:
             from lienthong.node.unit.relay_client import pull_loop
+            from lienthong.node.unit.renewal import renewal_loop
             from lienthong.node.unit.report import report_loop
 
             self._spawn("LAN discovery", self._start_discovery(host))
@@ -253,6 +254,7 @@ class Node:
             self._spawn("delivery", self.engine.run(self.stop_event))
             self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
             self._spawn("unit report", report_loop(self.ctx, self.session, self.stop_event))
+            self._spawn("certificate renewal", renewal_loop(self, self.stop_event))
             await self._start_web()
         log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
 
