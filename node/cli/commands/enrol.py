@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 
 from lienthong.bootstrap.directory import DirectoryState, iso
@@ -13,6 +15,7 @@ from lienthong.bootstrap.enrolment import (
     import_certificate,
     write_request,
 )
+from lienthong.bootstrap.errors import CentreRefused, CentreUnreachable
 from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keystore import is_sealed
@@ -35,7 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data_dir(p)
     p.add_argument("--centre", help="https URL of the provincial centre (online)")
     p.add_argument("--fingerprint", help="the centre fingerprint from the enrolment sheet")
-    p.add_argument("--token", help="the one-time enrolment token from the enrolment sheet")
+    p.add_argument(
+        "--token",
+        help="the one-time enrolment token from the enrolment sheet (better: --token-file, "
+        f"or ${TOKEN_ENV}: a token on the command line lands in the shell's history and in ps)",
+    )
+    p.add_argument(
+        "--token-file", type=Path, help="a file holding the enrolment token; - reads standard input"
+    )
     p.add_argument("--request-out", type=Path, help="write a registration request file (offline)")
     p.add_argument("--certificate-in", type=Path, help="install the centre's certificate file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -81,7 +91,58 @@ def _report(args: argparse.Namespace, outcome: Enrolled, what: str) -> None:
     )
 
 
+TOKEN_ENV = "LIENTHONG_ENROL_TOKEN"  # noqa: S105 - the name of a variable, not a token
+MAX_TOKEN_FILE = 4096  # a token is one short line
+
+
+def _token(args: argparse.Namespace) -> str | None:
+    """The enrolment token: --token, else --token-file (- for standard input), else
+    $LIENTHONG_ENROL_TOKEN."""
+    given = [x for x in (args.token, args.token_file) if x is not None]
+    if len(given) > 1:
+        raise LienthongError("give the token once: --token or --token-file, not both")
+    if args.token_file is not None:
+        if str(args.token_file) == "-":
+            text = sys.stdin.read(MAX_TOKEN_FILE + 1)
+        else:
+            try:
+                text = args.token_file.read_text(encoding="utf-8")[: MAX_TOKEN_FILE + 1]
+            except OSError as exc:
+                raise LienthongError(f"--token-file {args.token_file}: {exc.strerror}") from None
+        if len(text) > MAX_TOKEN_FILE:
+            raise LienthongError(
+                f"--token-file holds one token of one line, not {len(text)}+ bytes"
+            )
+        return text.strip() or None
+    return args.token or os.environ.get(TOKEN_ENV) or None
+
+
+# What to do about each refusal a technician can meet while enrolling.
+_HINTS = {
+    "TokenExpired": "the token has expired: ask the centre's operator for a new one "
+    "(lienthong centre add-unit --code CODE --name NAME --new-token, or 'Mã mới' in the console)",
+    "TokenUsed": "the token was used already: if this unit did not enrol, ask for a new token",
+    "TokenCancelled": "the token was cancelled: ask the centre's operator for a new one",
+    "UnknownToken": "the centre does not know this token: check it against the enrolment sheet",
+    "WrongToken": "the token does not match: type it again from the enrolment sheet",
+}
+
+
 async def enrol(args: argparse.Namespace) -> int | None:
+    try:
+        return await _enrol(args)
+    except CentreUnreachable as exc:
+        raise LienthongError(
+            f"{exc}\nfix: check the centre URL on the enrolment sheet, that this machine reaches "
+            "it (network, firewall, proxy), and that the centre is running"
+        ) from None
+    except CentreRefused as exc:
+        hint = _HINTS.get(exc.error)
+        raise LienthongError(f"{exc}\nfix: {hint}" if hint else str(exc)) from None
+
+
+async def _enrol(args: argparse.Namespace) -> int | None:
+    args.token = _token(args)
     config = cfg.load_config(args.data_dir)
     keys = node_keys(config)
     # keys/tls.key is sealed like the identity key, with the same passphrase.
@@ -101,7 +162,10 @@ async def enrol(args: argparse.Namespace) -> int | None:
         _report(args, outcome, "Enrolled from the certificate file")
         return None
     if not args.token:
-        raise LienthongError("--token is required (it is on the enrolment sheet)")
+        raise LienthongError(
+            "the enrolment token is missing (it is on the enrolment sheet): --token-file FILE, "
+            f"--token-file - (standard input) or ${TOKEN_ENV}"
+        )
     if args.request_out:
         if args.centre:
             raise LienthongError("--request-out is the offline path: leave out --centre")
