@@ -33,10 +33,11 @@ CHUNK = 65_536
 ABYTES = 17
 HEADER = 24
 # Sections 2, 3.
-ULID = re.compile(r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$")
-UNIT = re.compile(r"^[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,7}$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# "Every pattern matches the whole string, ASCII only": re.ASCII, and fullmatch below.
+ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.ASCII)
+UNIT = re.compile(r"[0-9A-Za-z]{1,8}(\.[0-9A-Za-z]{1,8}){1,7}", re.ASCII)
+HEX64 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 STATUS_CODES = {1, 2, 3, 4, 5, 6, 13, 15, 16}
 REQUIRED = {
     1: ("receipt",),
@@ -116,7 +117,7 @@ class Map:
             return None
         if not isinstance(v, str) or not lo <= len(v) <= hi:
             raise self.bad(key, "text")
-        if pattern is not None and not pattern.match(v):
+        if pattern is not None and not pattern.fullmatch(v):
             raise self.bad(key, "shape")
         if choices is not None and v not in choices:
             raise self.bad(key, "choice")
@@ -187,9 +188,9 @@ def unwrap(raw: bytes, limit: int) -> tuple[bytes, bytes, str]:
 def split_hint(hint: str) -> tuple[str, int]:
     """Section 2: split at the last ':', ASCII digits after, a wire-shaped code before."""
     code, sep, serial = hint.rpartition(":")
-    if not sep or not re.fullmatch(r"[0-9]{1,15}", serial) or len(code) > 32:
+    if not sep or not re.fullmatch(r"[0-9]{1,15}", serial, re.ASCII) or len(code) > 32:
         raise Refused("InvalidField", f"signer hint {hint!r}")
-    if not UNIT.match(code):
+    if not UNIT.fullmatch(code):
         raise Refused("InvalidField", f"signer hint code {code!r}")
     return code, int(serial)
 
@@ -255,7 +256,7 @@ def verify_envelope(raw: bytes, keys: dict) -> tuple[dict, dict]:
         "blobs": [],
     }
     recipients = header["recipients"]
-    if not recipients or any(not isinstance(r, str) or not UNIT.match(r) for r in recipients):
+    if not recipients or any(not isinstance(r, str) or not UNIT.fullmatch(r) for r in recipients):
         raise Refused("InvalidField", "recipients")
     if len(set(recipients)) != len(recipients):
         raise Refused("InvalidField", "recipient twice")

@@ -306,6 +306,52 @@ def invalid_vectors() -> list[dict]:
             {**m, "header": {**hdr, "business": "update"}},
             "InvalidField",
         ),
+        # Patterns match the whole string, ASCII only (docs/PROTOCOL.md, "Patterns"): a
+        # prefix match, or `$` before a final newline, would take these.
+        refused(
+            "id-trailing-newline",
+            "Signed correctly with header.id followed by a newline.",
+            {**m, "header": {**hdr, "id": hdr["id"] + "\n"}},
+            "InvalidField",
+        ),
+        refused(
+            "reply-to-trailing-newline",
+            "Signed correctly with reply_to a ULID followed by a newline.",
+            {**m, "header": {**hdr, "reply_to": hdr["id"] + "\n"}},
+            "InvalidField",
+        ),
+        refused(
+            "recipient-trailing-newline",
+            "Signed correctly with the last recipient's code followed by a newline.",
+            {
+                **m,
+                "header": {
+                    **hdr,
+                    "recipients": [*hdr["recipients"][:-1], hdr["recipients"][-1] + "\n"],
+                },
+            },
+            "InvalidField",
+        ),
+        refused(
+            "recipient-other-script-digit",
+            "Signed correctly with the first digit of a recipient's code an Arabic-Indic three.",
+            {
+                **m,
+                "header": {
+                    **hdr,
+                    "recipients": ["\u0663" + hdr["recipients"][0][1:], *hdr["recipients"][1:]],
+                },
+            },
+            "InvalidField",
+        ),
+        vector(
+            "signer-hint-code-newline",
+            "letter-2340 under the hint '000.00.02.H53\\n:1': a malformed hint (field signer), "
+            "not an unknown signer.",
+            rehint(base, f"{A}\n:1"),
+            err("InvalidField"),
+            keys=KEYS_A,
+        ),
         refused(
             "keys-count",
             "Signed correctly with one sealed key for two recipients.",
