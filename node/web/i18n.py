@@ -480,8 +480,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Unit {code} revoked; a new directory is signed.",
     ),
     "centre.done.approve": (
-        "Đã phê duyệt đơn vị {code}; kỹ thuật viên chạy lại lệnh đăng ký.",
-        "Unit {code} approved; its technician runs the enrol command again.",
+        "Đã phê duyệt đơn vị {code}. Đăng ký mới: kỹ thuật viên chạy lại lệnh đăng ký. Gia "
+        "hạn chứng thư: đơn vị tự nhận chứng thư mới trong vài phút.",
+        "Unit {code} approved. An enrolment: its technician runs the enrol command again. A "
+        "renewal: the unit picks up its new certificate by itself within minutes.",
     ),
     "centre.done.token": ("Đã cấp mã mới cho {code}.", "New token issued for {code}."),
     "centre.err.code": (
@@ -496,7 +498,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     ),
     "centre.confirm.revoke": ("Thu hồi đơn vị", "Revoke a unit"),
     "centre.confirm.token": ("Cấp mã đăng ký mới", "Issue a new enrolment token"),
-    "centre.confirm.approve": ("Phê duyệt đăng ký", "Approve an enrolment"),
+    "centre.confirm.approve": (
+        "Phê duyệt đăng ký hoặc gia hạn chứng thư",
+        "Approve an enrolment or a certificate renewal",
+    ),
     "centre.confirm_help.revoke": (
         "Mọi chứng thư của đơn vị bị thu hồi và danh bạ mới được ký: các đơn vị khác từ chối "
         "văn bản của đơn vị này ngay khi nhận danh bạ mới. Không hoàn tác được; muốn tham gia "
