@@ -22,7 +22,9 @@ from lienthong.bootstrap.enrolment import centre_context
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.crypto.keystore import load_keys
+from lienthong.node import config as cfg
 from lienthong.node.centre.rules import centre_of
+from lienthong.node.datadir import config_saver
 from lienthong.node.runtime import Node, open_context
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.renewal import PENDING, REFUSED, RENEWAL, RENEWED, Renewal
@@ -34,6 +36,7 @@ from lienthong.protocol.certificate import (
 from lienthong.protocol.delivery import Delivery
 from tests.node.helpers import DAY
 from tests.node.test_time_travel import (
+    CENTRE,
     Province,
     _state_is,
     audited,
@@ -201,6 +204,32 @@ async def test_a_unit_29_days_before_expiry_renews_by_itself_and_keeps_deliverin
         answer = await send(b, [A])
         assert (await first_attempt(b, answer, A)).state == Delivery.ARRIVED
         assert (await verified(b, before))["verified"]
+
+
+async def test_with_approval_required_a_renewal_before_the_end_waits_for_the_operator(
+    tmp_path,
+):
+    """With centre.require_approval, A's renewal 29 days before the end is held (202 to its
+    mutual-TLS request); A keeps working under its certificate meanwhile; once the operator
+    approves, A's next round (now to /v1/renew, as its certificate is no longer the one the
+    centre lists) installs the certificate."""
+    async with province(tmp_path, [A], days_ago=62, certificate_validity_days=90) as p:
+        a = p.nodes[A]
+        config = cfg.load_config(p.dirs[CENTRE])  # the operator turns approval on
+        values = {section: dict(keys) for section, keys in config.values.items()}
+        values["centre"]["require_approval"] = True
+        config_saver(config)(values)
+        await p.restart(CENTRE)
+        await p.days_pass(61, step=STEP)
+        old = own(a)
+        await round_ends(a, PENDING)
+        assert own(a).serial == old.serial and a.ctx.keys.sign_public == old.sign_key
+        (held,) = await audited(p.centre, "renewal.pending")
+        assert held.details["ended_at"] is None
+        approved = await centre_of(p.centre.ctx).approve(A, actor="operator:test")
+        await round_ends(a, RENEWED)
+        assert own(a).serial == approved.certificate.serial
+        assert a.ctx.keys.sign_public == approved.certificate.sign_key
 
 
 async def test_a_request_signed_by_a_key_that_is_not_the_units_latest_is_refused(tmp_path):

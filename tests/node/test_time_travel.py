@@ -556,7 +556,8 @@ async def test_a_unit_whose_certificate_ended_is_refused_by_peers_and_the_relay_
     """C (enrolled ten days before B) lets its certificate end. The centre lists it through
     its last millisecond only; from its next directory on, B and the centre answer C with
     403 UnknownPeer and audit it, C's queued letter stays unstored, C's clerk cannot sign a
-    new one, and C can no longer renew: the centre refuses the rotation (403, audited)."""
+    new one, and `keys rotate` over mutual TLS is refused (403, audited): an ended certificate
+    is renewed only with the operator's approval (tests/node/test_renewal.py)."""
     days = {"days_ago": 28, "certificate_validity_days": VALIDITY_DAYS}
     async with province(tmp_path, [C], **days) as p:
         await p.days_pass(10)
