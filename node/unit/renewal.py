@@ -7,8 +7,8 @@ certificate over new keys, signed by its current key (bootstrap/renewal.py); a c
 that has ended is renewed the same way once the centre's operator approves. On the answer
 the node accepts its directory, writes the files, swaps the keys, and from then on signs
 with the new key and presents the new TLS certificate on new connections, both ways.
-docs/FEDERATION.md §7 and docs/OPERATIONS.md "Certificate renewal" say what the operator
-sees.
+docs/FEDERATION.md §7 gives the centre's rules, docs/OPERATIONS.md §7 what the operator
+sees and does.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ RENEW_BEFORE_DAYS = 30
 # A shorter certificate is renewed when a third of its life is left, so that a new one is
 # never due at once (30 days of a 30-day certificate would renew it over and over).
 RENEW_BEFORE_FRACTION = 3
-# How often the node looks at its certificate: a local file read. Also the wait after a
-# refusal the centre may lift (none is final: a revoked unit tries once per start).
+# How often the node looks at its certificate: a local file read. (A refusal is not asked
+# again until the node restarts: a revoked unit asks once per start.)
 RENEWAL_CHECK_SECONDS = 3600
 # How often it asks again while the operator has not approved, or the centre was not
 # reached: an approval is picked up within minutes, at one small request per unit.
@@ -107,7 +107,9 @@ class Renewal:
             self._wake.clear()
             try:
                 self.last = await self.check()
-            except LienthongError as exc:  # a broken data directory: said, tried again later
+            # A data directory that cannot be read, an answer that does not check out:
+            # said, and tried again after RENEWAL_RETRY_SECONDS.
+            except (LienthongError, OSError) as exc:
                 log.error("certificate renewal failed: %s", exc)
                 self.last = FAILED
             waiting = self.last in (PENDING, UNREACHABLE, FAILED)
