@@ -108,3 +108,19 @@ def passphrase_of(config: cfg.Config) -> bytes | None:
         return read_passphrase(path if path.is_absolute() else config.data_dir / path)
     except OSError as exc:
         raise LienthongError(f"keys.passphrase_file: cannot read {path}: {exc}") from None
+
+
+ROOT_PASSPHRASE_ENV = "LIENTHONG_ROOT_PASSPHRASE"  # noqa: S105 - a variable name
+# The systemd credential holding it (LoadCredential=root-passphrase:/etc/lienthong/...).
+ROOT_PASSPHRASE_CREDENTIAL = "root-passphrase"  # noqa: S105 - a file name
+
+
+def root_passphrase() -> bytes | None:
+    """The centre's root key passphrase: $LIENTHONG_ROOT_PASSPHRASE, else the systemd
+    credential `root-passphrase`; None if neither is there."""
+    value = os.environ.get(ROOT_PASSPHRASE_ENV)
+    if value:
+        return value.encode()
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    path = Path(credentials) / ROOT_PASSPHRASE_CREDENTIAL if credentials else None
+    return read_passphrase(path) if path is not None and path.is_file() else None

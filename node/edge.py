@@ -380,7 +380,7 @@ def peer_listener_limits(config: Config) -> EdgeLimits:
         log.warning(
             "limits.max_connections = %d does not fit in %d open files (%d kept for the "
             "store, blobs and deliveries): using %d; raise LimitNOFILE "
-            "(docs/lienthong.service)",
+            "(the service file: lienthong examples)",
             wanted.max_connections,
             open_files,
             FD_RESERVE,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import ssl
 from collections.abc import Awaitable, Callable
@@ -34,7 +33,7 @@ from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node.context import CONTEXT, NodeContext
-from lienthong.node.datadir import node_keys, passphrase_of
+from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
 from lienthong.node.edge import GuardedSite, peer_listener_limits
 from lienthong.node.logs import setup_from_environment
 from lienthong.node.metrics import metrics_of
@@ -69,7 +68,7 @@ def root_public_key(config: cfg.Config) -> bytes:
     and the CA's key is the root key (docs/FEDERATION.md).
     """
     if config.role == "centre":
-        return load_keys(config.root_key_path, _root_passphrase()).sign_public
+        return load_keys(config.root_key_path, root_passphrase()).sign_public
     if not config.ca_path.is_file():
         raise NodeError(
             f"{config.data_dir} is not enrolled yet: run 'lienthong enrol --data-dir "
@@ -77,11 +76,6 @@ def root_public_key(config: cfg.Config) -> bytes:
         )
     ca = tls.cert_from_pem(config.ca_path.read_bytes())
     return ca.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-def _root_passphrase() -> bytes | None:
-    value = os.environ.get("LIENTHONG_ROOT_PASSPHRASE")
-    return value.encode() if value else None
 
 
 def server_ssl_context(config: cfg.Config) -> ssl.SSLContext:

@@ -41,6 +41,11 @@ from lienthong.node.centre.errors import (
 from lienthong.node.centre.issuer import MS_PER_DAY, Issuer, endpoint_hosts, utc_datetime
 from lienthong.node.config import Config, load_config
 from lienthong.node.context import NodeContext, ServiceKey
+from lienthong.node.datadir import (
+    ROOT_PASSPHRASE_CREDENTIAL,
+    ROOT_PASSPHRASE_ENV,
+    root_passphrase,
+)
 from lienthong.protocol.certificate import (
     RegistrationRequest,
     RotationAuth,
@@ -58,7 +63,6 @@ from lienthong.storage import centre as db
 from lienthong.storage.db import Store, Tx, unix_ms
 from lienthong.storage.directory import latest_directory
 
-ROOT_PASSPHRASE_ENV = "LIENTHONG_ROOT_PASSPHRASE"  # noqa: S105 - a variable name
 DEPLOYMENT_STATES = ("Đã triển khai", "Thử nghiệm")  # the columns of the province's unit list
 TOKEN_ID_BYTES = 8  # 64 bits: names the token; guessing one gains nothing without the secret
 TOKEN_SECRET_BYTES = 20  # 160 bits: the HMAC key of the token MAC (docs/PROTOCOL.md 9.2)
@@ -106,11 +110,15 @@ def format_token(token_id: str, secret: bytes) -> str:
 
 
 def load_root_keys(config: Config) -> NodeKeys:
-    """The root key, with the passphrase from $LIENTHONG_ROOT_PASSPHRASE if it is sealed."""
+    """The root key, with the passphrase from $LIENTHONG_ROOT_PASSPHRASE or the systemd
+    credential root-passphrase if it is sealed."""
     path = config.root_key_path
-    passphrase = os.environ.get(ROOT_PASSPHRASE_ENV, "").encode() or None
+    passphrase = root_passphrase()
     if is_sealed(path) and passphrase is None:
-        raise CentreError(f"{path} is sealed with a passphrase: export {ROOT_PASSPHRASE_ENV}")
+        raise CentreError(
+            f"{path} is sealed with a passphrase: export {ROOT_PASSPHRASE_ENV}, or give it as "
+            f"the systemd credential {ROOT_PASSPHRASE_CREDENTIAL}"
+        )
     return load_keys(path, passphrase)
 
 

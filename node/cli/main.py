@@ -13,7 +13,16 @@ from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
-from lienthong.node.cli.commands import centre, demo, doctor, documents, enrol, local, users
+from lienthong.node.cli.commands import (
+    centre,
+    demo,
+    doctor,
+    documents,
+    enrol,
+    examples,
+    local,
+    users,
+)
 from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_data_dir
 
 
@@ -77,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.register(sub)
     users.register(sub)
     doctor.register(sub)
+    examples.register(sub)
     return parser
 
 

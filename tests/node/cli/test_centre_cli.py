@@ -173,6 +173,24 @@ async def test_a_sealed_root_key_needs_its_passphrase(tmp_path, monkeypatch):
     await lienthong("units", "--data-dir", str(data_dir))
 
 
+async def test_a_sealed_root_key_opens_with_a_systemd_credential(tmp_path, monkeypatch):
+    """Under systemd the passphrase comes as the credential root-passphrase (LoadCredential=)
+    in $CREDENTIALS_DIRECTORY, not through the environment."""
+    secret = tmp_path / "passphrase"
+    secret.write_text("mật khẩu dài của trung tâm\n", encoding="utf-8")
+    data_dir = tmp_path / "centre"
+    monkeypatch.delenv(service.ROOT_PASSPHRASE_ENV, raising=False)
+    await lienthong(
+        "init", "--data-dir", str(data_dir), "--name", CENTRE_NAME,
+        "--passphrase-file", str(secret),
+    )  # fmt: skip
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "root-passphrase").write_text("mật khẩu dài của trung tâm", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    await lienthong("units", "--data-dir", str(data_dir))
+
+
 async def test_centre_commands_refuse_a_unit_data_directory(tmp_path):
     """Run in a unit's data directory, a centre command says where it belongs."""
     from lienthong.node.cli.commands.local import init
