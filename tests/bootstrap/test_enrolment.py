@@ -298,7 +298,7 @@ def test_cli_offline_enrolment_and_directory_show(tmp_path: Path, capsys):
     assert [u["code"] for u in shown["units"]] == [config.code]
     assert shown["warnings"] == []
     assert main(["enrol", "--data-dir", data_dir, "--centre", "https://x"]) == 1
-    assert "--token is required" in capsys.readouterr().err
+    assert "the enrolment token is missing" in capsys.readouterr().err
 
 
 async def test_a_sealed_tls_key_from_enrolment_serves_mutual_tls(tmp_path: Path, monkeypatch):
