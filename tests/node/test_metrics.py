@@ -11,6 +11,7 @@ from lienthong.node.metrics import OTHER_DESTINATION, metrics_of
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.web import create_web_app
+from lienthong.protocol.peer import BatchAnswer, ItemAnswer
 from lienthong.storage import outbox
 from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, NOW, Clock, make_context, make_directory
@@ -134,9 +135,9 @@ async def test_delivery_engine_counts_accepted_and_refused_items(units, scrape):
         due = await outbox.due_for(conn, B, a.clock() + DAY, 10)
         raw = await get_envelope_raw(conn, first)
     receipt = await service.receive_envelope(b, raw, via="direct")
-    answers = {first: {"ok": True, "status": receipt}}
-    refused = {"ok": False, "error": "refused", "message": "not for us"}
-    result = {"envelopes": [answers.get(i.id, refused) for i in due], "statuses": []}
+    answers = {first: ItemAnswer.taken(receipt)}
+    refused = ItemAnswer(ok=False, error="NotARecipient", message="not for us")
+    result = BatchAnswer([answers.get(i.id, refused) for i in due], [])
     engine = DeliveryEngine(a, session=None)  # the answer is handed in: no request is made
     await engine._apply_results(B, due, [], result)
     samples = await scrape(a)
