@@ -17,8 +17,9 @@ from lienthong.node.centre.rules import (
     open_centre,
 )
 from lienthong.node.centre.setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
-from lienthong.node.cli.output import add_data_dir, emit
+from lienthong.node.cli.output import add_data_dir, emit, list_answer
 from lienthong.node.datadir import read_passphrase
+from lienthong.node.times import iso_time
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 
 
@@ -50,7 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command("add-unit", add_unit, "register a unit and print its one-time enrolment token")
     p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")
     p.add_argument("--name", required=True, help="the unit's name, e.g. 'Sở Nội vụ'")
-    p.add_argument("--state", default=DEPLOYMENT_STATES[0], choices=DEPLOYMENT_STATES)
+    p.add_argument(
+        "--state",
+        default="deployed",
+        choices=[*STATE_NAMES.values(), *DEPLOYMENT_STATES],
+        help="deployed (Đã triển khai) or pilot (Thử nghiệm)",
+    )
     p.add_argument(
         "--new-token", action="store_true", help="issue a new token for a unit not yet enrolled"
     )
@@ -148,7 +154,11 @@ def enrolment_sheet(new: NewToken) -> str:
 async def add_unit(args: argparse.Namespace) -> None:
     async with open_centre(args.data_dir) as centre:
         new = await centre.add_unit(
-            args.code, args.name, state=args.state, new_token=args.new_token, actor=operator()
+            args.code,
+            args.name,
+            state=_stored_state(args.state),
+            new_token=args.new_token,
+            actor=operator(),
         )
     sheet = enrolment_sheet(new)
     if args.sheet_out is not None:
@@ -174,6 +184,15 @@ async def add_unit(args: argparse.Namespace) -> None:
     )
 
 
+# The deployment states in English for scripts (the console shows the Vietnamese words the
+# province's unit list uses, which are what the store keeps).
+STATE_NAMES = dict(zip(DEPLOYMENT_STATES, ("deployed", "pilot"), strict=True))
+
+
+def _stored_state(given: str) -> str:
+    return next((vi for vi, en in STATE_NAMES.items() if en == given), given)
+
+
 async def units(args: argparse.Namespace) -> None:
     async with open_centre(args.data_dir) as centre:
         records = await centre.units()
@@ -181,11 +200,11 @@ async def units(args: argparse.Namespace) -> None:
         {
             "code": u.code,
             "name": u.name,
-            "state": u.state,
+            "state": STATE_NAMES.get(u.state, u.state),
             "status": u.status,
             "serial": u.serial,
-            "enrolled_at": u.enrolled_at,
-            "last_seen": u.last_seen,
+            "enrolled_at": iso_time(u.enrolled_at),
+            "last_seen": iso_time(u.last_seen),
             "awaiting_approval": u.waiting_key is not None,
             "request_fingerprint": None if u.waiting_key is None else fingerprint(u.waiting_key),
         }
@@ -199,10 +218,10 @@ async def units(args: argparse.Namespace) -> None:
             r["state"],
             r["status"] + (" (awaiting approval)" if r["awaiting_approval"] else ""),
             "-" if r["serial"] is None else str(r["serial"]),
-            when(r["enrolled_at"]),
-            when(r["last_seen"]),
+            when(u.enrolled_at),
+            when(u.last_seen),
         )
-        for r in rows
+        for r, u in zip(rows, records, strict=True)
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in table]
@@ -211,7 +230,7 @@ async def units(args: argparse.Namespace) -> None:
     for r in waiting:
         asks = "to renew its certificate" if r["status"] == "active" else "to enrol"
         text += f"\n{r['code']} asks {asks} with key {r['request_fingerprint']}"
-    emit(args, rows, text)
+    emit(args, list_answer(rows, len(rows), None), text)
 
 
 async def approve(args: argparse.Namespace) -> None:

@@ -90,9 +90,14 @@ async def test_units_lists_status_serial_and_times(centre_dir, capsys):
         await centre.enrol(UnitSide(*UNIT_A).request(new.token))
         await centre.add_unit(*UNIT_B)
     await lienthong("units", "--data-dir", str(centre_dir), "--json")
-    rows = {row["code"]: row for row in printed_json(capsys)}
+    answer = printed_json(capsys)
+    assert answer["total"] == len(answer["items"]) == 3 and answer["next"] is None
+    rows = {row["code"]: row for row in answer["items"]}
+    assert (
+        rows[UNIT_B[0]]["state"] == "deployed"
+    )  # English in JSON; the console says it in Vietnamese
     assert rows[UNIT_A[0]]["status"] == "active" and rows[UNIT_A[0]]["serial"] == 2
-    assert rows[UNIT_A[0]]["enrolled_at"] is not None
+    assert rows[UNIT_A[0]]["enrolled_at"][10] == "T"  # ISO 8601 with the offset
     assert rows[UNIT_B[0]]["status"] == "pending" and rows[UNIT_B[0]]["serial"] is None
     assert set(rows[UNIT_B[0]]) >= {"name", "state", "last_seen"}
     await lienthong("units", "--data-dir", str(centre_dir))
