@@ -175,13 +175,20 @@ class DirectoryState:
                 await self._refused(source, exc, now, version=directory.version)
                 raise
             self.current, self.version = directory, directory.version
-        log.info("directory v%d accepted from %s", directory.version, source)
+        log.info(
+            "directory v%d accepted from %s",
+            directory.version,
+            source,
+            extra={"version": directory.version, "peer": source},
+        )
         return True
 
     async def _refused(
         self, source: str, exc: Exception, now: int, *, version: int | None = None
     ) -> None:
-        log.warning("directory from %s refused: %s", source, exc)
+        log.warning(
+            "directory from %s refused: %s", source, exc, extra={"peer": source, "version": version}
+        )
         async with self.store.write() as tx:
             await audit.append(
                 tx,
@@ -356,7 +363,13 @@ class Gossip:
         try:
             await observe_peer_version(self.state, self.session, peer_url, advertised)
         except LienthongError as exc:
-            log.warning("gossip: directory v%d from %s not taken: %s", advertised, peer_url, exc)
+            log.warning(
+                "gossip: directory v%d from %s not taken: %s",
+                advertised,
+                peer_url,
+                exc,
+                extra={"peer": peer_url, "version": advertised},
+            )
 
     async def wait(self) -> None:
         """Wait for the fetch in progress, if any (tests and shutdown)."""
@@ -428,7 +441,12 @@ async def refresh_once(state: DirectoryState, session: aiohttp.ClientSession, ur
     except FetchFailed as exc:
         state.centre_error = str(exc)
         held = f"v{state.version}" if state.current else "none"
-        log.warning("centre unreachable (%s); continuing on the cached directory (%s)", exc, held)
+        log.warning(
+            "centre unreachable (%s); continuing on the cached directory (%s)",
+            exc,
+            held,
+            extra={"peer": url, "version": state.version},
+        )
         return False
     state.centre_ok_at, state.centre_error = state.clock(), None
     try:

@@ -284,6 +284,7 @@ class DeliveryEngine:
             state.failures,
             later - now,
             error,
+            extra={"unit": code, "path": "direct", "items": len(items), "retry_ms": later - now},
         )
         async with self.ctx.store.write() as tx:
             for item in items:
@@ -318,6 +319,12 @@ class DeliveryEngine:
             (uploaded - started) * 1000,
             (answered - uploaded) * 1000,
             (time.perf_counter() - answered) * 1000,
+            extra={
+                "unit": peer,
+                "path": "direct",
+                "envelopes": [i.id for i in envelopes][:10],
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
         )
 
     async def _request(
@@ -376,7 +383,13 @@ class DeliveryEngine:
         self.metrics.delivered(peer, "direct", len(envelopes) + len(statuses) - len(failed))
         self.metrics.undelivered(peer, "direct", len(failed))  # metrics: refused items
         if failed:
-            log.warning("%d item(s) refused by %s: %s", len(failed), peer, failed[0][1])
+            log.warning(
+                "%d item(s) refused by %s: %s",
+                len(failed),
+                peer,
+                failed[0][1],
+                extra={"unit": peer, "path": "direct", "envelope": failed[0][0].id},
+            )
 
     async def _upload_blobs(
         self,

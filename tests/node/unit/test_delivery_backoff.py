@@ -93,3 +93,15 @@ async def test_a_deposit_at_the_relay_ends_the_backoff_and_makes_the_rest_due(se
     await engine.deliver(B)
     assert engine.peers[B].failures == 1
     assert await next_attempts(ctx) == {clock() + 2 * BACKOFF_BASE_MS}
+
+
+async def test_a_failed_delivery_is_logged_with_its_fields(sender, caplog):
+    """The log record names the unit, the path and the retry delay as fields, so the JSON log
+    form (LIENTHONG_LOG_FORMAT=json) can be searched by unit without parsing the message."""
+    ctx, engine, _ = sender
+    await service.send_document(ctx, letter(1), [B], actor="vt")
+    caplog.set_level("INFO", logger="lienthong.delivery")
+    await engine.deliver(B)
+    (record,) = [r for r in caplog.records if r.getMessage().startswith(f"delivery to {B} failed")]
+    assert (record.unit, record.path, record.items) == (B, "direct", 1)
+    assert record.retry_ms == 2 * BACKOFF_BASE_MS
