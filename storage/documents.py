@@ -1,5 +1,10 @@
 """Documents and their envelopes: recording sent and received ones, listing, and the
-one place where a document's state changes (checked against protocol/states.py)."""
+one place where a document's state changes (checked against protocol/states.py).
+
+An envelope id is unique per sender, not per node: a received document is found by
+(sender code, wire id), and its own id here is its wire id unless another document
+already had that id when it arrived (docs/STORE.md).
+"""
 
 import hashlib
 import sqlite3
@@ -7,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.states import (
     DocState,
     RecallState,
@@ -25,11 +31,22 @@ MAX_PAGE = 500
 # Longest search text accepted from the clerk's page, and the most words used from it.
 MAX_SEARCH_CHARS = 200
 MAX_SEARCH_WORDS = 8
+# (sender, wire id) pairs looked up per query, well under SQLite's parameter limit.
+_IN_CHUNK = 500
+# New ids tried for a received document whose wire id is taken here: a ULID has 80 random
+# bits, so a second try is already never needed; a bound keeps a broken random source
+# from looping.
+_LOCAL_ID_TRIES = 4
 
 
 @dataclass(frozen=True)
 class DocumentRecord:
-    """One row of `documents`; `metadata` is the full metadata as msgpack bytes."""
+    """One row of `documents`; `metadata` is the full metadata as msgpack bytes.
+
+    `id` is the document's id here (pages, commands, registers); `wire_id` the id its
+    envelope carries, chosen by its sender. They differ only for a received document
+    whose wire id another document here already had; `wire_id` is None only for a paper
+    document entered by hand."""
 
     id: str
     direction: str  # 'in' | 'out'
@@ -51,6 +68,7 @@ class DocumentRecord:
     recall: str = RecallState.NONE.value
     created_at: int = 0
     updated_at: int = 0
+    wire_id: str | None = None  # set by record_incoming / record_outgoing
 
 
 _COLUMNS = tuple(f.name for f in fields(DocumentRecord))
@@ -93,7 +111,14 @@ async def record_outgoing(
         raise StoreError(f"record_outgoing needs direction 'out', not {doc.direction!r}")
     if not recipients or len(set(recipients)) != len(recipients):
         raise StoreError("record_outgoing needs at least one recipient, each listed once")
-    row = replace(doc, state=SENT, recall=RecallState.NONE.value, created_at=at, updated_at=at)
+    row = replace(
+        doc,
+        wire_id=doc.id,  # a document this node sends keeps its envelope's id here
+        state=SENT,
+        recall=RecallState.NONE.value,
+        created_at=at,
+        updated_at=at,
+    )
     try:
         await tx.execute(_INSERT, _row_values(row))
     except sqlite3.IntegrityError as e:
@@ -114,28 +139,104 @@ async def record_outgoing(
     )
 
 
-async def record_incoming(tx: Tx, doc: DocumentRecord, envelope_raw: bytes, *, at: int) -> bool:
-    """Store a received document and its envelope in state ARRIVED, once per envelope id.
+async def record_incoming(
+    tx: Tx, doc: DocumentRecord, envelope_raw: bytes, *, at: int
+) -> str | None:
+    """Store a received document and its envelope in state ARRIVED, once per (sender, id).
 
-    Returns False, writing nothing, if this envelope is already stored.
+    `doc.id` is the envelope's id as its sender chose it (`doc.wire_id` is set from it).
+    Returns the document's id here: that same id, or a new ULID if a document here
+    already has it (one this node sent, or another sender's). Returns None, writing
+    nothing, if this sender's envelope with that id is already stored, whatever its
+    bytes: comparing them is the caller's (held_envelopes gives their SHA-256).
     """
     if doc.direction != "in":
         raise StoreError(f"record_incoming needs direction 'in', not {doc.direction!r}")
-    if await tx.fetchone("SELECT 1 FROM envelopes WHERE id = ?", (doc.id,)) is not None:
-        return False
-    state = DocState.ARRIVED.value
-    row = replace(doc, state=state, recall=RecallState.NONE.value, created_at=at, updated_at=at)
-    await _insert_envelope(tx, doc.id, envelope_raw, doc.sender_code, at)
+    wire_id = doc.id
+    held = await tx.fetchone(
+        "SELECT 1 FROM documents WHERE direction = 'in' AND sender_code = ? AND wire_id = ?",
+        (doc.sender_code, wire_id),
+    )
+    if held is not None:
+        return None
+    local_id = wire_id
+    for _ in range(_LOCAL_ID_TRIES):
+        if await tx.fetchone("SELECT 1 FROM documents WHERE id = ?", (local_id,)) is None:
+            break
+        local_id = new_ulid(at)
+    else:
+        raise Conflict(f"no free document id found for envelope {wire_id} from {doc.sender_code}")
+    row = replace(
+        doc,
+        id=local_id,
+        wire_id=wire_id,
+        state=DocState.ARRIVED.value,
+        recall=RecallState.NONE.value,
+        created_at=at,
+        updated_at=at,
+    )
+    await _insert_envelope(tx, local_id, envelope_raw, doc.sender_code, at)
     await tx.execute(_INSERT, _row_values(row))
+    details = {"sender": doc.sender_code, "sha256": hashlib.sha256(envelope_raw).hexdigest()}
+    if local_id != wire_id:
+        details["envelope"] = wire_id
     await audit.append(
         tx,
         at=at,
         actor=doc.sender_code,
         action="document.arrive",
-        subject=doc.id,
-        details={"sender": doc.sender_code, "sha256": hashlib.sha256(envelope_raw).hexdigest()},
+        subject=local_id,
+        details=details,
     )
-    return True
+    return local_id
+
+
+@dataclass(frozen=True)
+class HeldEnvelope:
+    """A received envelope already stored: its document's id here, the SHA-256 of its
+    bytes, and the signed 01 (arrived) this node answered it with (None only if that
+    status is missing from the store)."""
+
+    document_id: str
+    sha256: bytes
+    arrival: bytes | None
+
+
+async def held_envelopes(
+    conn: Queryable, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], HeldEnvelope]:
+    """The received envelopes stored among `keys`, (sender code, wire id) pairs, by pair."""
+    by_sender: dict[str, list[str]] = {}
+    for sender, wire_id in dict.fromkeys(keys):
+        by_sender.setdefault(sender, []).append(wire_id)
+    found: dict[tuple[str, str], HeldEnvelope] = {}
+    for sender, wire_ids in by_sender.items():
+        for start in range(0, len(wire_ids), _IN_CHUNK):
+            chunk = wire_ids[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = await conn.fetchall(
+                "SELECT d.wire_id, d.id, e.sha256, s.raw FROM documents d"  # noqa: S608 - placeholders only
+                " JOIN envelopes e ON e.id = d.id"
+                " LEFT JOIN status_events s ON s.envelope_id = d.id AND s.code = 1"
+                " AND s.direction = 'out'"
+                f" WHERE d.direction = 'in' AND d.sender_code = ? AND d.wire_id IN ({marks})",
+                (sender, *chunk),
+            )
+            for wire_id, document_id, sha256, arrival in rows:
+                found[(sender, wire_id)] = HeldEnvelope(
+                    document_id, bytes(sha256), None if arrival is None else bytes(arrival)
+                )
+    return found
+
+
+async def incoming_document(conn: Queryable, sender: str, wire_id: str) -> DocumentRecord | None:
+    """The document received from `sender` in its envelope `wire_id`, or None: how a message
+    from a document's sender (a recall, an update) finds it."""
+    row = await conn.fetchone(
+        f"{_SELECT} WHERE d.direction = 'in' AND d.sender_code = ? AND d.wire_id = ?",
+        (sender, wire_id),
+    )
+    return None if row is None else _record(row)
 
 
 async def _current(tx: Tx, document_id: str) -> tuple[DocState, RecallState]:

@@ -208,15 +208,16 @@ async def queue_status(tx: Tx, status_id: str, destination: str, *, at: int) -> 
     )
 
 
-async def queue_arrival(tx: Tx, envelope_id: str, destination: str, *, at: int) -> None:
-    """Queue the 01 this node gave for an envelope to `destination`, unless it is queued or
-    delivered already: for a 01 first given in the answer to a direct delivery."""
+async def queue_arrival(tx: Tx, document_id: str, destination: str, *, at: int) -> None:
+    """Queue the 01 this node gave for a received document (its id here) to `destination`,
+    unless it is queued or delivered already: for a 01 first given in the answer to a
+    direct delivery."""
     await tx.execute(
         "INSERT INTO status_outbox (status_id, destination, next_attempt_at, updated_at)"
         " SELECT id, ?, ?, ? FROM status_events"
         " WHERE envelope_id = ? AND code = 1 AND direction = 'out'"
         " ON CONFLICT (status_id) DO NOTHING",
-        (destination, at, at, envelope_id),
+        (destination, at, at, document_id),
     )
 
 

@@ -9,6 +9,8 @@ from lienthong.storage.errors import StoreError
 @dataclass(frozen=True)
 class StatusEvent:
     id: str  # the status message's ULID
+    # The document's id here (documents.id), which the status's `envelope` field names by
+    # its wire id: the two differ only for a received document whose wire id was taken.
     envelope_id: str
     from_code: str
     to_code: str
@@ -45,28 +47,10 @@ async def record_status(tx: Tx, event: StatusEvent) -> bool:
 
 
 async def statuses_of(conn: Queryable, envelope_id: str) -> list[StatusEvent]:
-    """The timeline of one envelope, oldest first."""
+    """The timeline of one document (its id here), oldest first."""
     rows = await conn.fetchall(
         "SELECT id, envelope_id, from_code, to_code, code, at, raw, direction,"
         " incoming_number, note FROM status_events WHERE envelope_id = ? ORDER BY at, id",
         (envelope_id,),
     )
     return [StatusEvent(*r[:6], bytes(r[6]), *r[7:]) for r in rows]
-
-
-async def arrival_statuses(conn: Queryable, envelope_ids: list[str]) -> dict[str, bytes]:
-    """The 01 (arrived) this node already gave for each of these envelopes, by envelope id."""
-    found: dict[str, bytes] = {}
-    for start in range(0, len(envelope_ids), _IN_CHUNK):
-        chunk = envelope_ids[start : start + _IN_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        rows = await conn.fetchall(
-            "SELECT envelope_id, raw FROM status_events WHERE code = 1 AND direction = 'out'"  # noqa: S608 - placeholders only
-            f" AND envelope_id IN ({marks})",
-            chunk,
-        )
-        found.update((r[0], bytes(r[1])) for r in rows)
-    return found
-
-
-_IN_CHUNK = 500  # ids per IN (...) query, well under SQLite's parameter limit

@@ -37,10 +37,13 @@ from lienthong.protocol.wire import pack, unpack
 from lienthong.storage import audit, outbox
 from lienthong.storage.documents import (
     DocumentRecord,
+    HeldEnvelope,
     change_recall,
     change_state,
     envelope_sha256,
     get_document,
+    held_envelopes,
+    incoming_document,
     record_incoming,
     record_outgoing,
 )
@@ -52,7 +55,7 @@ from lienthong.storage.registers import (
     register_incoming,
     register_outgoing,
 )
-from lienthong.storage.statuses import StatusEvent, arrival_statuses, record_status, statuses_of
+from lienthong.storage.statuses import StatusEvent, record_status, statuses_of
 
 MAX_BODY_BYTES = 1024 * 1024  # the stored plaintext body of one document
 
@@ -69,8 +72,9 @@ class ConfidentialRefused(DocumentError):
     """A document marked Mật or above, on a node not configured for state secrets."""
 
 
-class EnvelopeIdTaken(DocumentError):
-    """An envelope whose id is already that of another document here (one this node sent)."""
+class EnvelopeIdReused(DocumentError):
+    """An envelope whose sender already delivered other bytes under the same id here: an
+    envelope id is unique per sender (docs/PROTOCOL.md 3.1), so these bytes are refused."""
 
 
 def _today(ctx: NodeContext) -> str:
@@ -129,6 +133,9 @@ async def send_document(
             )
         keys[code] = cert.enc_key
     serial = _signer_serial(ctx)
+    async with ctx.store.read() as conn:  # the pages and commands show a document's id here
+        reply_to = await _wire_id_of(conn, reply_to)
+        target = await _wire_id_of(conn, target)
     attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
     try:
         body = DocumentBody(metadata=metadata, attachments=attachments)
@@ -175,6 +182,20 @@ async def send_document(
     return envelope.header.id
 
 
+async def _wire_id_of(conn, document_id: str | None) -> str | None:
+    """The id an envelope names a document by (reply_to, target): the wire id of the
+    document with this id here; an id no document here has is taken as a wire id."""
+    if document_id is None:
+        return None
+    doc = await get_document(conn, document_id)
+    return document_id if doc is None else _wire_id(doc)
+
+
+def _wire_id(doc: DocumentRecord) -> str:
+    """The id the document's envelope carries: what a status about it names."""
+    return doc.wire_id or doc.id
+
+
 def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> DocumentRecord:
     m = body.metadata
     return DocumentRecord(
@@ -204,8 +225,9 @@ def stored_body(record: DocumentRecord) -> DocumentBody:
 async def receive_envelope(ctx: NodeContext, raw: bytes, *, via: str) -> bytes:
     """Verify, store once and acknowledge one envelope; returns the signed 01 (arrived).
 
-    Idempotent by envelope id: a repeat returns the same 01. Raises the protocol's
-    errors (forged, not for us, malformed) and MissingBlobs before storing anything.
+    Idempotent by (sender, envelope id): a repeat of the same bytes returns the same 01,
+    other bytes are refused (EnvelopeIdReused). Raises the protocol's errors (forged, not
+    for us, malformed) and MissingBlobs before storing anything.
     """
     return _only(await receive_envelopes(ctx, [raw], via=via))
 
@@ -238,7 +260,7 @@ async def receive_envelopes(
         except LienthongError as exc:
             results[i] = exc
     async with ctx.store.read() as conn:
-        existing = await arrival_statuses(conn, [e.header.id for _, e in checked])
+        held = await held_envelopes(conn, [(e.header.sender, e.header.id) for _, e in checked])
     try:
         serial = _signer_serial(ctx) if checked else 0
     except DocumentError as exc:  # this node cannot sign receipts: refuse each, clearly
@@ -248,13 +270,14 @@ async def receive_envelopes(
     # so it may never have had the 01 that answered a direct delivery (the answer was lost
     # on a cut connection). That 01 goes back through the queue too, or the sender waits
     # for it forever.
-    again = []
+    again: list[tuple[str, str]] = []  # (document id here, sender)
     for i, envelope in checked:
         header = envelope.header
-        if header.id in existing:
-            results[i] = existing[header.id]
-            if via == "relay":
-                again.append(header)
+        known = held.get((header.sender, header.id))
+        if known is not None:
+            results[i] = _repeat(known, envelope)
+            if via == "relay" and isinstance(results[i], bytes):
+                again.append((known.document_id, header.sender))
             continue
         try:
             body = open_envelope(envelope, me, ctx.keys)
@@ -266,7 +289,7 @@ async def receive_envelopes(
             continue
         status = Status(
             id=new_ulid(now),
-            envelope=header.id,
+            envelope=header.id,  # the wire id, whatever the document's id here
             sender=me,
             serial=serial,
             to=header.sender,
@@ -279,27 +302,43 @@ async def receive_envelopes(
         )
     if to_store or again:
         async with ctx.store.write() as tx:
-            for header in again:
-                await outbox.queue_arrival(tx, header.id, header.sender, at=now)
+            for document_id, sender in again:
+                await outbox.queue_arrival(tx, document_id, sender, at=now)
             for i, envelope, record, status, raw_status in to_store:
-                if await record_incoming(tx, record, envelope.raw, at=now):
+                document_id = await record_incoming(tx, record, envelope.raw, at=now)
+                if document_id is not None:
                     # Direct delivery returns the 01 in the answer (the sender retries
                     # until it has it); from the relay it goes back through the queue.
-                    await _record_out_status(tx, status, raw_status, queue_it=via == "relay")
+                    await _record_out_status(
+                        tx, status, raw_status, document_id, queue_it=via == "relay"
+                    )
                     results[i] = raw_status
-                else:  # the same envelope twice in one batch, or stored meanwhile
-                    header = envelope.header
-                    given = await arrival_statuses(tx, [header.id])
-                    if header.id not in given:  # the id of a document this node sent
-                        results[i] = EnvelopeIdTaken(
-                            f"envelope {header.id} from {header.sender}: that id is already "
-                            "another document's here (one this node sent); refused"
-                        )
-                        continue
-                    results[i] = given[header.id]
-                    if via == "relay":
-                        await outbox.queue_arrival(tx, header.id, header.sender, at=now)
+                    continue
+                # The same (sender, id) twice in one batch, or stored meanwhile.
+                header = envelope.header
+                key = (header.sender, header.id)
+                known = (await held_envelopes(tx, [key]))[key]
+                results[i] = _repeat(known, envelope)
+                if via == "relay" and isinstance(results[i], bytes):
+                    await outbox.queue_arrival(tx, known.document_id, header.sender, at=now)
     return results  # type: ignore[return-value]
+
+
+def _repeat(known: HeldEnvelope, envelope: VerifiedEnvelope) -> bytes | LienthongError:
+    """The answer to an envelope whose (sender, id) is stored here already: the same 01 for
+    the same bytes; other bytes under that id are refused, and nothing is stored."""
+    header = envelope.header
+    if known.sha256 != envelope.sha256:
+        return EnvelopeIdReused(
+            f"envelope {header.id} from {header.sender}: {header.sender} already delivered "
+            "other bytes under this id here; an envelope id is unique per sender, refused"
+        )
+    if known.arrival is None:
+        return DocumentError(
+            f"envelope {header.id} from {header.sender} is stored here without its 01 "
+            "(arrived): the store is damaged; check it with 'lienthong doctor'"
+        )
+    return known.arrival
 
 
 def _check_envelope(
@@ -327,12 +366,16 @@ def _blob_ok(ctx: NodeContext, blob_id: str, size: int) -> bool:
     return ctx.blobs.path(blob_id).stat().st_size == size
 
 
-async def _record_out_status(tx, status: Status, raw: bytes, *, queue_it: bool) -> None:
+async def _record_out_status(
+    tx, status: Status, raw: bytes, document_id: str, *, queue_it: bool
+) -> None:
+    """Record a status this node signed about the document `document_id` (its id here; the
+    status names it by its wire id), and queue it to its destination if asked."""
     await record_status(
         tx,
         StatusEvent(
             id=status.id,
-            envelope_id=status.envelope,
+            envelope_id=document_id,
             from_code=status.sender,
             to_code=status.to,
             code=int(status.code),
@@ -393,18 +436,22 @@ async def receive_statuses(
 
 async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
     s = verified.status
-    doc = await get_document(tx, s.envelope)
     if s.code is StatusCode.RECALL_REQUESTED:
+        # Its sender's envelope with that id: an envelope id is unique per sender only.
+        doc = await incoming_document(tx, s.sender, s.envelope)
         if doc is None:
+            if await get_document(tx, s.envelope) is not None:
+                raise UnknownSigner(
+                    f"recall request {s.id} from {s.sender} for a document it did not send here"
+                )
             raise EnvelopeNotHereYet(
                 f"recall request {s.id} from {s.sender} for envelope {s.envelope}, which has "
                 "not arrived here (yet)"
             )
-        if doc.direction != "in" or doc.sender_code != s.sender:
-            raise UnknownSigner(
-                f"recall request {s.id} from {s.sender} for a document it did not send here"
-            )
     else:
+        # A recipient's status about an envelope this node sent: an outgoing document's
+        # id here is its wire id.
+        doc = await get_document(tx, s.envelope)
         if doc is None or doc.direction != "out":
             raise UnknownSigner(
                 f"status {s.id} from {s.sender} for envelope {s.envelope}, which this "
@@ -417,7 +464,7 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
             )
     event = StatusEvent(
         id=s.id,
-        envelope_id=s.envelope,
+        envelope_id=doc.id,
         from_code=s.sender,
         to_code=s.to,
         code=int(s.code),
@@ -432,7 +479,7 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
     if s.code is StatusCode.RECALL_REQUESTED:
         await change_recall(
             tx,
-            s.envelope,
+            doc.id,
             RecallState.REQUESTED,
             actor=s.sender,
             at=now,
@@ -492,7 +539,7 @@ async def process_document(
             number, year = await _register(ctx, tx, doc, actor, now)
         status = Status(
             id=new_ulid(now),
-            envelope=document_id,
+            envelope=_wire_id(doc),
             sender=ctx.config.code,
             serial=_signer_serial(ctx),
             to=doc.sender_code,
@@ -505,7 +552,8 @@ async def process_document(
             staff=staff,
             note=note,
         )
-        await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+        raw = sign_status(ctx.keys, status)
+        await _record_out_status(tx, status, raw, document_id, queue_it=True)
     _wake(ctx)
     return number
 
@@ -559,7 +607,7 @@ async def recall(
         for code in recipients:
             status = Status(
                 id=new_ulid(now),
-                envelope=document_id,
+                envelope=_wire_id(doc),
                 sender=ctx.config.code,
                 serial=serial,
                 to=code,
@@ -567,7 +615,8 @@ async def recall(
                 at=now,
                 reason=reason,
             )
-            await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+            raw = sign_status(ctx.keys, status)
+            await _record_out_status(tx, status, raw, document_id, queue_it=True)
         await audit.append(
             tx,
             at=now,
@@ -595,7 +644,7 @@ async def answer_recall(
         await change_recall(tx, document_id, new, actor=actor, at=now, details={"reason": reason})
         status = Status(
             id=new_ulid(now),
-            envelope=document_id,
+            envelope=_wire_id(doc),
             sender=ctx.config.code,
             serial=_signer_serial(ctx),
             to=doc.sender_code,
@@ -603,7 +652,8 @@ async def answer_recall(
             at=now,
             reason=reason,
         )
-        await _record_out_status(tx, status, sign_status(ctx.keys, status), queue_it=True)
+        raw = sign_status(ctx.keys, status)
+        await _record_out_status(tx, status, raw, document_id, queue_it=True)
     _wake(ctx)
 
 

@@ -186,6 +186,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "doc.timeline": ("Quá trình xử lý", "Timeline"),
     "doc.timeline_stored": ("Văn bản được lưu tại đơn vị", "Stored at this unit"),
     "doc.done": ("Đã thực hiện.", "Done."),
+    "doc.wire_id": ("Mã văn bản của nơi gửi", "Sender's envelope id"),
     "action.accepted": ("Tiếp nhận và vào sổ", "Accept and register"),
     "action.rejected": ("Từ chối (trả lại)", "Reject (return)"),
     "action.assigned": ("Phân công xử lý", "Assign"),

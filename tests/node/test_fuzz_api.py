@@ -28,6 +28,7 @@ from lienthong.protocol.document import DocumentBody
 from lienthong.protocol.envelope import seal_envelope, verify_envelope
 from lienthong.protocol.status import verify_status
 from lienthong.protocol.wire import pack, unpack
+from lienthong.storage.documents import get_document, held_envelopes
 from tests.fuzz import targets
 from tests.fuzz.harness import (
     FUZZ,
@@ -102,7 +103,8 @@ def refusals_are_named(answers: list[dict[str, Any]]) -> None:
 
 
 def item_ids(ctx: NodeContext, envelopes: list[bytes], statuses: list[bytes]):
-    """The id each item would be stored under, if it verifies (else None)."""
+    """What each item would be stored under, if it verifies (else None): an envelope's
+    (sender, id), a status's id."""
 
     def one(verify, raw):
         try:
@@ -112,9 +114,19 @@ def item_ids(ctx: NodeContext, envelopes: list[bytes], statuses: list[bytes]):
 
     lookup = ctx.directory.key_lookup
     return (
-        [one(lambda r: verify_envelope(r, lookup).header.id, r) for r in envelopes],
+        [one(lambda r: _key(verify_envelope(r, lookup).header), r) for r in envelopes],
         [one(lambda r: verify_status(r, lookup).status.id, r) for r in statuses],
     )
+
+
+def _key(header) -> tuple[str, str]:
+    return header.sender, header.id
+
+
+async def received(ctx: NodeContext, keys: list[tuple[str, str] | None]) -> set[tuple[str, str]]:
+    """The (sender, id) pairs among `keys` whose envelope the node holds."""
+    async with ctx.store.read() as conn:
+        return set(await held_envelopes(conn, [k for k in keys if k is not None]))
 
 
 async def present(ctx: NodeContext, table: str, column: str, ids: list[str | None]) -> set[str]:
@@ -146,9 +158,10 @@ async def test_inbox_answers_every_batch_and_stores_only_what_it_accepts(unit, e
         envelopes, statuses = decode_batch(body)
     except Exception:
         envelopes, statuses = [], []
-    env_ids, status_ids = item_ids(unit.ctx, envelopes, statuses)
-    had = await present(unit.ctx, "envelopes", "id", env_ids)
-    had |= await present(unit.ctx, "status_events", "id", status_ids)
+    env_keys, status_ids = item_ids(unit.ctx, envelopes, statuses)
+    had = await received(unit.ctx, env_keys) | await present(
+        unit.ctx, "status_events", "id", status_ids
+    )
     before = await snapshot(unit.ctx)
     headers = {"Content-Type": data.draw(st.sampled_from(CONTENT_TYPES))}
     answer = await exchange(
@@ -156,17 +169,21 @@ async def test_inbox_answers_every_batch_and_stores_only_what_it_accepts(unit, e
     )
     errors.check()
     check_answer(answer)
-    new: list[str] = []
+    new_envelopes: list[tuple[str, str]] = []
+    new_statuses: list[str] = []
     if answer.status == 200:
         result = unpack(answer.body, what="inbox answer", max_bytes=MAX_ANSWER)
         refusals_are_named(result["envelopes"] + result["statuses"])
-        for ids, answers in ((env_ids, result["envelopes"]), (status_ids, result["statuses"])):
-            new += [i for i, a in zip(ids, answers, strict=True) if a["ok"] and i not in had]
+        for new, keys, answers in (
+            (new_envelopes, env_keys, result["envelopes"]),
+            (new_statuses, status_ids, result["statuses"]),
+        ):
+            new += [k for k, a in zip(keys, answers, strict=True) if a["ok"] and k not in had]
     after = await snapshot(unit.ctx)
-    if new:  # a mutation that is a valid new message: stored, and nothing else
-        stored = await present(unit.ctx, "envelopes", "id", new)
-        stored |= await present(unit.ctx, "status_events", "id", new)
-        assert stored == set(new)
+    if new_envelopes or new_statuses:  # a mutation that is a valid new message: stored
+        assert await received(unit.ctx, new_envelopes) == set(new_envelopes)
+        stored = await present(unit.ctx, "status_events", "id", new_statuses)
+        assert stored == set(new_statuses)
     else:
         unchanged(before, after, f"inbox answer {answer}")
 
@@ -445,9 +462,10 @@ async def test_hand_written_requests_to_the_centre_never_fail_or_store(centre_ap
 # -- what the fuzz found ----------------------------------------------------------------------
 
 
-async def test_an_envelope_reusing_the_id_of_a_document_held_here_is_refused(unit, errors):
-    """A validly signed envelope whose id is that of B's own outgoing letter: refused by name
-    (it was a 500: the store held the id, so no 01 was found for it), nothing stored."""
+async def test_an_envelope_reusing_the_id_of_a_document_held_here_is_stored(unit, errors):
+    """A validly signed envelope of A whose id is that of B's own outgoing letter (it was a
+    500, then a refusal): an envelope id is unique per sender, so it is stored under an id
+    of its own here, answered with a 01 naming its wire id, and B's letter is untouched."""
     fed, a = unit.fed, unit.sender
     own_id = unit.back_id
     directory = fed.centre.directory.current
@@ -460,13 +478,21 @@ async def test_an_envelope_reusing_the_id_of_a_document_held_here_is_refused(uni
         created=fed.clock(),
         envelope_id=own_id,
     )
-    before = await snapshot(unit.ctx)
+    async with unit.ctx.store.read() as conn:
+        own = await get_document(conn, own_id)
     answers = await post(a, f"{unit.url}/v1/inbox", {"envelopes": [raw], "statuses": []})
     errors.check()
     (answer,) = answers["envelopes"]
-    assert (answer["ok"], answer["error"]) == (False, "EnvelopeIdTaken")
-    assert own_id in answer["message"]
-    unchanged(before, await snapshot(unit.ctx), "an envelope reusing an id")
+    assert answer["ok"] is True, answer
+    receipt = verify_status(answer["status"], unit.ctx.directory.key_lookup).status
+    assert (receipt.envelope, receipt.to) == (own_id, A)
+    assert receipt.receipt == hashlib.sha256(raw).digest()
+    async with unit.ctx.store.read() as conn:
+        (held,) = (await held_envelopes(conn, [(A, own_id)])).values()
+        incoming = await get_document(conn, held.document_id)
+        assert await get_document(conn, own_id) == own  # B's own letter, as it was
+    assert held.document_id != own_id and held.arrival == answer["status"]
+    assert (incoming.direction, incoming.sender_code, incoming.wire_id) == ("in", A, own_id)
 
 
 async def test_an_upload_refused_for_its_offset_leaves_no_file(unit, errors):

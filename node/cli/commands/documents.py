@@ -90,13 +90,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--place", default="", help="place of issue (default: none)")
     p.add_argument("--due", help="reply due YYYY-MM-DD")
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
-    p.add_argument("--reply-to", help="envelope id this document answers")
+    p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
     add_list_options(command("inbox", inbox, "incoming documents (văn bản đến), newest first"))
     add_list_options(
         command("outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state")
     )
     p = command("show", show, "one document: metadata, attachments, timeline, signature")
-    p.add_argument("id", help="envelope id")
+    p.add_argument("id", help="document id (as inbox and outbox show it)")
     p = command(
         "export", export, "write a document's attachments and metadata.json", json_out=False
     )
@@ -278,6 +278,8 @@ async def show(args: argparse.Namespace) -> None:
         )
     data = {
         "id": doc.id,
+        # The id its envelope carries (the sender's); another only if `id` was taken here.
+        "envelope_id": doc.wire_id,
         "direction": doc.direction,
         "state": doc.state,
         "recall": doc.recall,
@@ -296,6 +298,7 @@ async def show(args: argparse.Namespace) -> None:
         f"Số: {m.number_notation}   {m.place}, {m.issued_on}",
         f"Trích yếu: {m.subject}",
         f"Nơi ban hành: {m.issuer.name} ({doc.sender_code})",
+        *([f"Mã văn bản của nơi gửi: {doc.wire_id}"] if doc.wire_id not in (None, doc.id) else []),
         f"Người ký: {m.signer.authority + ' ' if m.signer and m.signer.authority else ''}"
         f"{m.signer.position + ' ' if m.signer else ''}{m.signer.name if m.signer else '-'}",
         f"Trạng thái: {doc.state}" + (f" (thu hồi: {doc.recall})" if doc.recall != "none" else ""),
@@ -329,6 +332,7 @@ async def export(args: argparse.Namespace) -> None:
                 await asyncio.to_thread(decrypt_to, ctx.blobs, a, args.out / a.name, progress=bar)
     meta = {
         "id": doc.id,
+        "envelope_id": doc.wire_id,
         "sender": doc.sender_code,
         "number": body.metadata.number_notation,
         "metadata": jsonable(body.metadata),

@@ -1,11 +1,17 @@
 """The clerk's page over two real units: compose, send, receive, register, download, registers."""
 
 import re
+from dataclasses import replace
 
 from aiohttp import FormData
 
 from lienthong.node.web import compose
-from lienthong.storage.documents import list_documents
+from lienthong.storage.documents import (
+    get_document,
+    held_envelopes,
+    list_documents,
+    record_incoming,
+)
 from lienthong.storage.registers import list_register
 from tests.node.web import test_web_support as support
 from tests.node.web.test_web_support import A, B, deliver, login, page_csrf, return_statuses
@@ -156,6 +162,46 @@ async def test_receive_accept_and_the_sender_sees_the_number(units, make_client)
     page = await response.text()
     assert 'id="incoming-number">1 (' in page
     assert "Đã vào sổ" in page
+    await return_statuses(b, a)
+    outbox = await (await client_a.get("/outbox")).text()
+    assert "số đến 1" in outbox
+
+
+async def test_a_letter_kept_under_an_id_of_its_own_is_shown_and_answered_by_its_wire_id(
+    units, make_client
+):
+    """B already holds a document of another unit under the id of A's letter: the letter is
+    kept under an id of its own, which the inbox links to; its page shows the sender's id,
+    and accepting it there sends A a 03 naming that id (A shows số đến 1)."""
+    a, b = units[A], units[B]
+    client_a = await make_client(a)
+    await login(client_a, "vt")
+    envelope_id = await send_from_page(client_a)
+    async with a.store.read() as conn:
+        sent = await get_document(conn, envelope_id)
+    first = replace(sent, direction="in", sender_code="000.00.04.H53", wire_id=None)
+    async with b.store.write() as tx:  # another unit's envelope came first under that id
+        assert await record_incoming(tx, first, b"another unit's envelope", at=b.clock()) == (
+            envelope_id
+        )
+    await deliver(a, b, envelope_id)
+    async with b.store.read() as conn:
+        (held,) = (await held_envelopes(conn, [(A, envelope_id)])).values()
+    local = held.document_id
+    assert local != envelope_id
+    client_b = await make_client(b)
+    await login(client_b, "vt")
+    inbox = await (await client_b.get("/")).text()
+    assert {m.group(1) for m in _DOC_LINK.finditer(inbox)} == {envelope_id, local}
+    page = await (await client_b.get(f"/documents/{local}")).text()
+    assert f'id="wire-id">{envelope_id}<' in page and "Mã văn bản của nơi gửi" in page
+    assert f"Chữ ký hợp lệ: gửi bởi Unit {A} ({A}), chứng thư số 1" in page
+    token = await page_csrf(client_b, f"/documents/{local}")
+    response = await client_b.post(
+        f"/documents/{local}", data={"csrf": token, "action": "accepted"}
+    )
+    assert response.status == 200
+    assert 'id="incoming-number">1 (' in await response.text()
     await return_statuses(b, a)
     outbox = await (await client_a.get("/outbox")).text()
     assert "số đến 1" in outbox
