@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import resource
 import socket
 import ssl
 import struct
@@ -26,6 +25,7 @@ from dataclasses import dataclass, replace
 
 from aiohttp import web
 
+from lienthong.node import platform
 from lienthong.node.config import Config
 from lienthong.node.ratelimit import OncePerInterval, address_key
 
@@ -91,14 +91,8 @@ class EdgeLimits:
 
 def raise_open_files_limit(wanted: int = WANTED_OPEN_FILES) -> int:
     """Raise the soft open-file limit towards `wanted` (never above the hard limit, never
-    down); the soft limit in force after."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-    return soft if soft != resource.RLIM_INFINITY else wanted
+    down); the soft limit in force after (node/platform.py: Windows has none)."""
+    return platform.raise_open_files_limit(wanted)
 
 
 class EdgeCounts:
@@ -254,7 +248,7 @@ class GuardedSite(web.BaseSite):
             bound.add((family, address))
             sock = socket.socket(family, kind, proto)
             self._sockets.append(sock)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            platform.bind_options(sock)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -32,6 +31,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
+from lienthong.node import platform
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
 from lienthong.node.edge import GuardedSite, peer_listener_limits
@@ -399,13 +399,12 @@ async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) 
 
 
 async def run(data_dir: Path) -> None:
-    """Run the node in the foreground until SIGTERM or SIGINT."""
+    """Run the node in the foreground until a stop signal (node/platform.py: SIGTERM or
+    Ctrl-C; on Windows Ctrl-C or Ctrl-Break)."""
     setup_from_environment()  # LIENTHONG_LOG_FORMAT, LIENTHONG_LOG_LEVEL (docs/OPERATIONS.md)
     node = await Node.open(data_dir)
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    restore_signals = platform.on_stop_signal(stop.set)  # Windows: Ctrl-C or Ctrl-Break
     try:
         await node.start()
         print(
@@ -414,5 +413,6 @@ async def run(data_dir: Path) -> None:
         )
         await stop.wait()
     finally:
+        restore_signals()
         await node.close()
         print("lienthong: stopped cleanly", flush=True)

@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -33,7 +32,9 @@ from typing import Any
 
 from lienthong.bootstrap.enrolment import enrol_online
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.files import create_private
 from lienthong.node import config as cfg
+from lienthong.node import platform
 from lienthong.node.centre.rules import open_centre
 from lienthong.node.centre.setup import create_centre
 from lienthong.node.datadir import create_node, federation_saver, node_keys
@@ -127,15 +128,10 @@ def free_port() -> int:
 
 
 def port_in_use(port: int) -> bool:
-    """Whether a listener holds the port (as aiohttp binds: SO_REUSEADDR, so the
-    connections of a stopped node waiting in TIME_WAIT do not count)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
+    """Whether a listener holds the port, probed as each platform needs (node/platform.py:
+    on POSIX a stopped node's connections in TIME_WAIT do not count; on Windows a listener
+    on any address does)."""
+    return platform.port_is_free("127.0.0.1", port) is not None
 
 
 class Demo:
@@ -168,7 +164,9 @@ class Demo:
         os.chmod(self.root, 0o700)
         marker = self.root / MARKER
         if not marker.exists():
-            marker.write_text(json.dumps({"format": MARKER_FORMAT, "version": 1}) + "\n")
+            marker.write_text(
+                json.dumps({"format": MARKER_FORMAT, "version": 1}) + "\n", encoding="utf-8"
+            )
         centre_dir = self.dir_of(self.centre.code)
         if not (centre_dir / cfg.CONFIG_FILE).exists():
             await create_centre(
@@ -179,7 +177,9 @@ class Demo:
                 web=f"127.0.0.1:{free_port()}",
             )
         self.check_ports([centre_dir])
-        logins = json.loads(self.logins_path.read_text()) if self.logins_path.exists() else {}
+        logins = (
+            json.loads(self.logins_path.read_text("utf-8")) if self.logins_path.exists() else {}
+        )
         if CENTRE_LOGIN not in logins:  # the operator's console account, made before it runs
             logins[CENTRE_LOGIN] = await _login(
                 centre_dir, OPERATOR, "admin", "Quản trị liên thông"
@@ -229,8 +229,8 @@ class Demo:
         return await _login(data_dir, CLERK, "clerk", f"Văn thư {unit.name}")
 
     def _save_logins(self, logins: dict[str, dict[str, str]]) -> None:
-        self.logins_path.write_text(json.dumps(logins, ensure_ascii=False, indent=1))
-        os.chmod(self.logins_path, 0o600)
+        with create_private(self.logins_path, replace=True) as file:  # passwords: owner only
+            file.write(json.dumps(logins, ensure_ascii=False, indent=1).encode("utf-8"))
 
     async def _pending(self, centre, code: str) -> bool:
         """A unit registered by an interrupted run gets a new token instead of a refusal."""
@@ -266,7 +266,7 @@ class Demo:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            **platform.new_process_group(),
         )
 
     def wait_ready(self, codes: list[str]) -> None:
@@ -299,7 +299,7 @@ class Demo:
     def stop_all(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                platform.ask_to_stop(process)
         for process in self.processes.values():
             try:
                 process.wait(timeout=30)
@@ -311,7 +311,7 @@ class Demo:
     async def send_letter(self) -> str:
         marker = self.root / "letter.json"
         if marker.exists():
-            return json.loads(marker.read_text())["envelope_id"]
+            return json.loads(marker.read_text("utf-8"))["envelope_id"]
         recipients = [u.code for u in self.units if u.code != self.sender]
         annex = self.root / "danh-sach-don-vi.csv"
         with annex.open("w", encoding="utf-8-sig", newline="") as f:
@@ -331,7 +331,7 @@ class Demo:
             if time.monotonic() > deadline:
                 raise LienthongError("the sender did not learn every unit from the centre")
             await asyncio.sleep(1)
-        marker.write_text(json.dumps({"envelope_id": envelope_id}))
+        marker.write_text(json.dumps({"envelope_id": envelope_id}), encoding="utf-8")
         return envelope_id
 
     async def arrivals(self, envelope_id: str) -> dict[str, str]:
@@ -382,9 +382,7 @@ async def run_demo(root: Path, count: int, open_browser: bool) -> None:
     demo.check()
     started = time.monotonic()
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    restore_signals = platform.on_stop_signal(stop.set)
     try:
         print(f"lienthong demo: {len(demo.units)} units and the centre in {demo.root}", flush=True)
         await demo.prepare()
@@ -423,5 +421,6 @@ async def run_demo(root: Path, count: int, open_browser: bool) -> None:
         print("\nCtrl-C stops every node cleanly; running the demo again resumes.", flush=True)
         await stop.wait()
     finally:
+        restore_signals()
         await asyncio.to_thread(demo.stop_all)
         print("lienthong demo: stopped", flush=True)

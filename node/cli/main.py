@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node import __version__
+from lienthong.node import __version__, platform
 from lienthong.node.cli.commands import (
     centre,
     demo,
@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    platform.use_utf8_console()  # a Vietnamese Windows console is cp1258 otherwise
+    platform.use_selector_loop_on_windows()
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
