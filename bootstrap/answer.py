@@ -22,6 +22,12 @@ from lienthong.bootstrap.errors import AnswerRejected, FingerprintMismatch
 from lienthong.bootstrap.settings import NodeSettings
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.files import (
+    INSECURE_MODE_BITS,
+    create_private,
+    make_private_dir,
+    sync_directory,
+)
 from lienthong.crypto.keys import NodeKeys, fingerprint, fingerprint_matches, normalise_fingerprint
 from lienthong.protocol.certificate import NodeCertificate, verify_certificate
 from lienthong.protocol.directory import Directory, verify_directory
@@ -167,23 +173,23 @@ def _show(value: Any) -> str:
 
 
 def write_file(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write `data` to `path` atomically (temp file, fsync, rename), with `mode`."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write `data` to `path` atomically (temp file, fsync, rename), with `mode`: a mode
+    open to nobody else (0600) makes it private on every platform (crypto/files.py)."""
+    make_private_dir(path.parent, parents=True)
     tmp = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    if mode & INSECURE_MODE_BITS:
+        file = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb")
+    else:
+        file = create_private(tmp)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with file as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    sync_directory(path.parent)
 
 
 def install_answer(settings: NodeSettings, answer: CheckedAnswer) -> None:

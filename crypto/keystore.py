@@ -1,4 +1,5 @@
-"""Key files in the data directory: JSON, mode 0600, optionally sealed with a passphrase."""
+"""Key files in the data directory: JSON, owner-only (crypto/files.py), optionally sealed with a
+passphrase."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import nacl.signing
 import nacl.utils
 
 from lienthong.crypto.errors import InsecureKeyFileError, KeystoreError, WrongPassphraseError
-from lienthong.crypto.files import create_private
+from lienthong.crypto.files import create_private, exposure, sync_directory
 from lienthong.crypto.keys import NodeKeys
 
 FORMAT = "lienthong-keys"
@@ -38,8 +39,6 @@ MIN_MEMLIMIT = argon2id.MEMLIMIT_MIN
 
 # A key file is about 400 bytes; anything far larger is not one of ours.
 MAX_KEY_FILE_BYTES = 64 * 1024
-# Group and other permission bits: any of them set means another user may read the keys.
-INSECURE_MODE_BITS = 0o077
 
 _SECRET_BYTES = 64  # Ed25519 seed (32) || X25519 private key (32)
 _HALF = 32
@@ -54,7 +53,7 @@ def save_keys(
     memlimit: int = DEFAULT_MEMLIMIT,
     overwrite: bool = False,
 ) -> None:
-    """Write keys to path (mode 0600, atomically), sealed when a passphrase is given.
+    """Write keys to path (owner-only, atomically), sealed when a passphrase is given.
 
     Refuses to replace an existing file unless overwrite=True.
     """
@@ -155,10 +154,14 @@ def _read_document(path: Path) -> dict[str, Any]:
         raise KeystoreError(f"cannot read key file {path}: {exc.strerror}") from None
     if not stat.S_ISREG(st.st_mode):
         raise KeystoreError(f"key file {path} is not a regular file")
-    if st.st_mode & INSECURE_MODE_BITS:
+    try:
+        exposed = exposure(path)  # mode bits on POSIX, the access list on Windows
+    except OSError as exc:
+        raise KeystoreError(f"cannot check who may read key file {path}: {exc.strerror}") from None
+    if exposed is not None:
         raise InsecureKeyFileError(
-            f"key file {path} is accessible by other users (mode {st.st_mode & 0o777:04o}); "
-            f"fix it with: chmod 600 {path}"
+            f"key file {path} is accessible by other users ({exposed.finding}); "
+            f"fix it with: {exposed.fix}"
         )
     try:
         with open(path, "rb") as f:
@@ -213,7 +216,7 @@ def _b64(data: bytes) -> str:
 
 
 def _write_atomically(path: Path, payload: bytes, *, overwrite: bool) -> None:
-    """Temp file created 0600 beside path, fsync, then link (no clobber) or replace."""
+    """Temp file created private beside path, fsync, then link (no clobber) or replace."""
     tmp = path.with_name(f".{path.name}.{nacl.utils.random(8).hex()}.tmp")
     try:
         file = create_private(tmp)
@@ -239,12 +242,4 @@ def _write_atomically(path: Path, payload: bytes, *, overwrite: bool) -> None:
             raise KeystoreError(f"cannot write key file {path}: {exc.strerror}") from None
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    sync_directory(path.parent)

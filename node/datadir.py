@@ -11,6 +11,7 @@ from typing import Any
 
 from lienthong.bootstrap.settings import SaveFederation
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.files import make_private_dir
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
 from lienthong.node import config as cfg
@@ -48,17 +49,17 @@ def create_node(
     *,
     passphrase: bytes | None = None,
 ) -> NodeKeys:
-    """A new unit's data directory: keys (mode 0600) and node.toml (written last)."""
+    """A new unit's data directory: keys (owner-only) and node.toml (written last)."""
     validate_unit_code(values["unit"]["code"])
     config_path = data_dir / cfg.CONFIG_FILE
     if config_path.exists():
         raise LienthongError(f"{config_path} exists already: this data directory holds a node")
     checked = cfg.validate({k: dict(v) for k, v in values.items()}, str(config_path))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
+    make_private_dir(data_dir, parents=True)
+    os.chmod(data_dir, 0o700)  # one there already too (mode bits: nothing on Windows)
     keys = NodeKeys.generate()
     key_path = data_dir / checked["keys"]["identity"]
-    key_path.parent.mkdir(mode=0o700, exist_ok=True)
+    make_private_dir(key_path.parent)
     save_keys(key_path, keys, passphrase)
     config_path.write_text(cfg.render(checked), encoding="utf-8")
     return keys

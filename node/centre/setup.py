@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lienthong.crypto import x509 as tls
+from lienthong.crypto.files import create_private, make_private_dir
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
@@ -36,9 +37,8 @@ class CentreCreated:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """A new file created with mode 0600 (never replacing one)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
+    """A new file created private (crypto/files.py; never replacing one)."""
+    with create_private(path) as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -78,9 +78,9 @@ async def create_centre(
     for existing in (config_path, config.root_key_path, config.store_path):
         if existing.exists():
             raise CentreError(f"{existing} exists already: {data_dir} holds a node or centre")
-    data_dir.mkdir(parents=True, exist_ok=True)
-    os.chmod(data_dir, 0o700)
-    config.root_key_path.parent.mkdir(mode=0o700, exist_ok=True)
+    make_private_dir(data_dir, parents=True)
+    os.chmod(data_dir, 0o700)  # one there already too (mode bits: nothing on Windows)
+    make_private_dir(config.root_key_path.parent)
     config.ca_path.parent.mkdir(mode=0o755, exist_ok=True)
 
     root = NodeKeys.generate()

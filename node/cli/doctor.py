@@ -10,10 +10,9 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
 import sqlite3
 import ssl
-import stat
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC
@@ -26,9 +25,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from lienthong.bootstrap.directory import DIRECTORY_PATH, iso
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import CryptoError
+from lienthong.crypto.files import exposure
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
-from lienthong.crypto.keystore import INSECURE_MODE_BITS, is_sealed
+from lienthong.crypto.keystore import is_sealed
 from lienthong.node import config as cfg
+from lienthong.node import platform
 from lienthong.node.datadir import node_keys, passphrase_of
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.directory import verify_directory
@@ -123,18 +124,16 @@ def _key_file(name: str, path: Path) -> Check | None:
     """Existence, mode and readability of a secret file; None when all are fine."""
     if not path.is_file():
         return Check(name, FAIL, f"{path} does not exist", "")
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & INSECURE_MODE_BITS:
-        return Check(
-            name, FAIL, f"{path} has mode {mode:04o}, other users may read it", f"chmod 600 {path}"
-        )
+    exposed = exposure(path)  # mode bits on POSIX, the access list on Windows
+    if exposed is not None:
+        return Check(name, FAIL, f"{path}: {exposed.finding}, other users may read it", exposed.fix)
     if not os.access(path, os.R_OK):
-        return Check(
-            name,
-            FAIL,
-            f"{path} is not readable by this user",
-            f"chown lienthong: {path} (run doctor as the service user)",
+        fix = (
+            f"run doctor as the service's account, which owns {path} (docs/WINDOWS.md)"
+            if platform.WINDOWS
+            else f"chown lienthong: {path} (run doctor as the service user)"
         )
+        return Check(name, FAIL, f"{path} is not readable by this user", fix)
     return None
 
 
@@ -378,14 +377,9 @@ async def _port(ins: _Inspection, key: str) -> Check:
     hostport = ins.config.get("node", key)
     host, port = hostport.rsplit(":", 1)
     host = host.strip("[]")
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the node binds
-        try:
-            sock.bind((host, int(port)))
-            return Check(name, OK, f"{hostport} is free")
-        except OSError as exc:
-            error = exc
+    error = platform.port_is_free(host, int(port))  # probed as the node binds on this platform
+    if error is None:
+        return Check(name, OK, f"{hostport} is free")
     holder = _holder(int(port))
     if holder and _is_running_node(holder[1]):
         return Check(name, OK, f"{hostport} is held by a running node: pid {holder[0]}")
@@ -396,7 +390,7 @@ async def _port(ins: _Inspection, key: str) -> Check:
         name,
         FAIL,
         f"{hostport} is taken {who}",
-        f"stop that process, or change node.{key} in node.toml (see: ss -ltnp 'sport = :{port}')",
+        f"stop that process, or change node.{key} in node.toml (see: {_who_listens(int(port))})",
     )
 
 
@@ -406,12 +400,22 @@ def _is_running_node(argv: list[str]) -> bool:
     return program and any(a in ("run", "demo") for a in argv)
 
 
+def _who_listens(port: int) -> str:
+    """The command that names the process listening on port, on this platform."""
+    if platform.WINDOWS:
+        return f'netstat -ano -p tcp | findstr ":{port} "'
+    if sys.platform == "darwin":
+        return f"lsof -nP -iTCP:{port} -sTCP:LISTEN"
+    return f"ss -ltnp 'sport = :{port}'"
+
+
 def _holder(port: int) -> tuple[str, list[str]] | None:
-    """The pid and command line of the process listening on port, if this user can see it."""
+    """The pid and command line of the process listening on port, if this user can see it
+    (from /proc: Linux only; elsewhere None, and the finding names `_who_listens`)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
-            lines = Path(table).read_text().splitlines()[1:]
+            lines = Path(table).read_text("ascii").splitlines()[1:]
         except OSError:
             continue
         for line in lines:

@@ -72,7 +72,9 @@ def test_bad_config_value_is_reported_with_the_key(tmp_path: Path):
     """A malformed node.toml: the ConfigError message names the key; fix says edit node.toml."""
     config, _ = make_unit_dir(tmp_path)
     path = config.data_dir / cfg.CONFIG_FILE
-    path.write_text(path.read_text().replace("reachable = true", "reachable = 3"))
+    path.write_text(
+        path.read_text("utf-8").replace("reachable = true", "reachable = 3"), encoding="utf-8"
+    )
     checks = by_name(asyncio.run(run_checks(config.data_dir)))
     assert checks["config"].status == FAIL
     assert "node.reachable" in checks["config"].finding
