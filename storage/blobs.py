@@ -10,7 +10,6 @@ Methods do blocking file I/O; async callers use `write_stream` or asyncio.to_thr
 
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import os
 import tempfile
@@ -20,10 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from lienthong.crypto.files import sync_directory
 from lienthong.protocol.ids import BLOB_ID
 from lienthong.protocol.text import pattern
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import BlobError, BlobHashMismatch, BlobTooLarge, NotFound
+from lienthong.storage.filelock import open_renamable, try_lock, unlock
 
 # Upload ids name a file: a ULID or 32 to 64 lowercase hex characters, nothing else.
 UPLOAD_ID = pattern(
@@ -57,11 +58,8 @@ def check_upload_id(upload_id: str) -> str:
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Make renames in the folder durable where the platform can (crypto/files.py)."""
+    sync_directory(path)
 
 
 def _still_named(file: BinaryIO, path: Path) -> bool:
@@ -88,20 +86,21 @@ class BlobWriter:
         self._lock = threading.Lock()
         self._hash = hashlib.sha256()
         self.size = 0
-        self._file: BinaryIO | None = path.open("ab")
+        # Renamable while open (storage/filelock.py): commit moves it, abort removes it, and
+        # only then closes it, on Windows too.
+        self._file: BinaryIO | None = open_renamable(path, "ab")
+        self._locked = False
         if resumable:
-            try:
-                # One writer per upload: a second request resuming it at once is refused.
-                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            # One writer per upload: a second request resuming it at once is refused.
+            if not try_lock(self._file):
                 self._file.close()
                 self._file = None
-                raise BlobError(f"upload {path.name} is being written by another request") from None
+                raise BlobError(f"upload {path.name} is being written by another request")
+            self._locked = True
             if not _still_named(self._file, path):
                 # The request that held the upload committed or gave it up (renamed or removed
                 # the file) between our open and our lock: the file is no upload any more.
-                self._file.close()
-                self._file = None
+                self._close()
                 raise BlobError(
                     f"upload {path.name} was finished or given up by another request meanwhile"
                 )
@@ -148,8 +147,7 @@ class BlobWriter:
                 self._discard()
                 raise
             # Closed (and a resumable upload's lock released) only once its name is gone.
-            file.close()
-            self._file = None
+            self._close()
             return BlobInfo(blob_id, self.size)
 
     def abort(self) -> None:
@@ -166,8 +164,7 @@ class BlobWriter:
             if self._file is not None:
                 self._file.flush()
                 os.fsync(self._file.fileno())
-                self._file.close()
-                self._file = None
+                self._close()
 
     def _open_file(self) -> BinaryIO:
         if self._file is None:
@@ -179,7 +176,18 @@ class BlobWriter:
         # request can take the upload up in between.
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
-        if self._file is not None:
+        self._close()
+
+    def _close(self) -> None:
+        """Close the file, releasing a resumable upload's lock first (on Windows closing
+        alone releases it only some time later)."""
+        if self._file is None:
+            return
+        try:
+            if self._locked:
+                self._locked = False
+                unlock(self._file)
+        finally:
             self._file.close()
             self._file = None
 
@@ -210,7 +218,8 @@ class BlobStore:
 
     def open(self, blob_id: str) -> BinaryIO:
         try:
-            return self.path(blob_id).open("rb")
+            # Renamable while read: deleting a blob someone is sending works on Windows too.
+            return open_renamable(self.path(blob_id), "rb")
         except FileNotFoundError:
             raise NotFound(f"no blob {blob_id}") from None
 
