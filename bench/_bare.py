@@ -41,6 +41,7 @@ async def bare_server(
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
+        encoding="utf-8",
     )
     try:
         server.stdout.readline()

@@ -109,12 +109,12 @@ async def bare_put_mb_s(fed: Federation, source: Path, size: int, tmp: Path) -> 
 
 
 def reset_peak(pid: int) -> None:
-    with open(f"/proc/{pid}/clear_refs", "w") as f:
+    with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
         f.write("5")  # resets VmHWM to the current RSS
 
 
 def peak_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
+    with open(f"/proc/{pid}/status", encoding="utf-8") as f:
         for line in f:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024

@@ -141,6 +141,7 @@ def start_workers(data_dirs: list[Path]) -> list[subprocess.Popen]:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
+                encoding="utf-8",
             )
         )
     return workers

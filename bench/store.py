@@ -146,6 +146,7 @@ def bench_blob(work: Path, size: int) -> list[dict]:
         check=True,
         capture_output=True,
         text=True,
+        encoding="utf-8",
         timeout=600,
     )
     figures = json.loads(child.stdout.strip().splitlines()[-1])

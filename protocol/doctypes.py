@@ -17,6 +17,8 @@ class DocumentType:
 def document_types() -> dict[str, DocumentType]:
     """The 29 types of Nghị định 30/2020/NĐ-CP, from protocol/data/document_types.json."""
     data = json.loads(
-        resources.files("lienthong.protocol").joinpath("data/document_types.json").read_text()
+        resources.files("lienthong.protocol")
+        .joinpath("data/document_types.json")
+        .read_text("utf-8")
     )
     return {t["code"]: DocumentType(**t) for t in data["types"]}
