@@ -122,8 +122,9 @@ def load_root_keys(config: Config) -> NodeKeys:
     return load_keys(path, passphrase)
 
 
-# Where the sheet tells the technician to keep the node's data (any path works).
-SHEET_DATA_DIR = "/var/lib/lienthong"
+# The sheet's commands name no --data-dir: `lienthong` then keeps the node where its platform
+# keeps services' data (node/cli/output.py), and the sheet says where that is on each.
+SHEET_DATA_DIRS = r"/var/lib/lienthong (Linux), C:\ProgramData\lienthong (Windows)"
 
 
 class Centre:

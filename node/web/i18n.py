@@ -587,6 +587,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "No network to the centre: instead of step 2, run this and bring yeu-cau.bin to the "
         "centre.",
     ),
+    "sheet.data_dir": (
+        "Thư mục dữ liệu của nút: {dirs}; chọn nơi khác bằng --data-dir THƯ_MỤC.",
+        "The node's data folder: {dirs}; another with --data-dir DIR.",
+    ),
     "sheet.handed_by": ("Người giao phiếu", "Handed over by"),
     "sheet.received_by": ("Người nhận phiếu", "Received by"),
 }

@@ -11,7 +11,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
 from lienthong.node.centre.rules import (
     DEPLOYMENT_STATES,
-    SHEET_DATA_DIR,
+    SHEET_DATA_DIRS,
     Issued,
     NewToken,
     open_centre,
@@ -112,7 +112,7 @@ async def init(args: argparse.Namespace) -> None:
 def enrolment_sheet(new: NewToken) -> str:
     """The printable sheet the operator hands to the unit's technician (Vietnamese, English)."""
     enrol = (
-        f"lienthong enrol --data-dir {SHEET_DATA_DIR} --centre {new.centre_url} \\\n"
+        f"lienthong enrol --centre {new.centre_url} \\\n"
         f"       --fingerprint {new.fingerprint} \\\n"
         f"       --token {new.token}"
     )
@@ -131,8 +131,13 @@ def enrolment_sheet(new: NewToken) -> str:
             "Mã đăng ký chỉ dùng một lần; giữ bí mật cho đến khi đăng ký xong.",
             "The token works once, until it expires; keep it secret until enrolment is done.",
             "",
+            f"Thư mục dữ liệu / Data folder: {SHEET_DATA_DIRS};",
+            "   chọn nơi khác bằng --data-dir THƯ_MỤC / another with --data-dir DIR.",
+            "   Trên Windows gõ mỗi lệnh trên một dòng, bỏ dấu \\.",
+            "   On Windows type each command on one line, without the \\.",
+            "",
             "1. Tạo nút / Create the node:",
-            f'   lienthong init --data-dir {SHEET_DATA_DIR} --code {new.code} --name "{new.name}"',
+            f'   lienthong init --code {new.code} --name "{new.name}"',
             "2. Đăng ký với trung tâm / Enrol with the centre:",
             f"   {enrol}",
             "3. Nếu dấu vân tay không khớp, dừng lại và gọi trung tâm.",
@@ -141,11 +146,11 @@ def enrolment_sheet(new: NewToken) -> str:
             "   If the centre requires approval: wait for it, then run step 2 again.",
             "",
             "Không có mạng / No network (air-gapped office), instead of step 2:",
-            f"   lienthong enrol --data-dir {SHEET_DATA_DIR} --token {new.token} \\",
+            f"   lienthong enrol --token {new.token} \\",
             "       --request-out yeu-cau.bin",
             "   Mang tệp đến trung tâm; trung tâm trả lại chung-thu.bin.",
             "   Bring the file to the centre; it returns chung-thu.bin. Then:",
-            f"   lienthong enrol --data-dir {SHEET_DATA_DIR} --fingerprint {new.fingerprint} \\",
+            f"   lienthong enrol --fingerprint {new.fingerprint} \\",
             "       --certificate-in chung-thu.bin",
         ]
     )

@@ -16,7 +16,7 @@ from aiohttp import web
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
 from lienthong.node.centre.errors import UnitExists
-from lienthong.node.centre.rules import DEPLOYMENT_STATES, SHEET_DATA_DIR, NewToken, centre_of
+from lienthong.node.centre.rules import DEPLOYMENT_STATES, SHEET_DATA_DIRS, NewToken, centre_of
 from lienthong.node.times import when
 from lienthong.node.web.base import (
     USER,
@@ -112,7 +112,7 @@ def _sheet(request: web.Request, new: NewToken) -> web.Response:
     """The one page that shows a token: printable, never stored, never shown again."""
     ctx = context_of(request)
     enrol = (
-        f"lienthong enrol --data-dir {SHEET_DATA_DIR} --centre {new.centre_url}"
+        f"lienthong enrol --centre {new.centre_url}"
         f" --fingerprint {new.fingerprint} --token {new.token}"
     )
     return render(
@@ -122,16 +122,11 @@ def _sheet(request: web.Request, new: NewToken) -> web.Response:
             "new": new,
             "state": state_label(request, new.state),
             "expires": when(new.expires_at),
-            "init": (
-                f"lienthong init --data-dir {SHEET_DATA_DIR} --code {new.code}"
-                f" --name {shlex.quote(new.name)}"
-            ),
+            "init": f"lienthong init --code {new.code} --name {shlex.quote(new.name)}",
             "enrol": enrol,
-            "offline": (
-                f"lienthong enrol --data-dir {SHEET_DATA_DIR} --token {new.token}"
-                " --request-out yeu-cau.bin"
-            ),
+            "offline": f"lienthong enrol --token {new.token} --request-out yeu-cau.bin",
             "centre_name": ctx.config.name,
+            "data_dirs": SHEET_DATA_DIRS,
         },
     )
 

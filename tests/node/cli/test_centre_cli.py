@@ -66,10 +66,9 @@ async def test_add_unit_prints_token_and_enrolment_sheet(centre_dir, capsys, tmp
     assert data["code"] == code and data["state"] == "Thử nghiệm"
     sheet = data["sheet"]
     assert "PHIẾU ĐĂNG KÝ" in sheet and "Enrolment sheet" in sheet
-    assert (
-        f"lienthong enrol --data-dir {commands.SHEET_DATA_DIR} --centre {data['centre_url']}"
-        in sheet
-    )
+    # No --data-dir on the commands: each platform's location, both named on the sheet.
+    assert f"lienthong enrol --centre {data['centre_url']}" in sheet
+    assert "--data-dir /" not in sheet and commands.SHEET_DATA_DIRS in sheet
     assert f"--fingerprint {data['fingerprint']}" in sheet
     assert f"--token {data['token']}" in sheet
     assert sheet_file.read_text(encoding="utf-8") == sheet + "\n"

@@ -152,11 +152,13 @@ async def test_adding_a_unit_shows_its_token_once_on_a_printable_sheet(site):
     async with site.ctx.store.read() as conn:
         assert (await get_token(conn, token_id)).code == UNIT_A[0]
     enrol = (
-        f"lienthong enrol --data-dir /var/lib/lienthong --centre {site.centre.url}"
+        f"lienthong enrol --centre {site.centre.url}"
         f" --fingerprint {site.centre.fingerprint} --token {token}"
     )
     assert enrol in html
     assert UNIT_A[1] in html and site.centre.url in html and "Hết hạn" in html
+    # No --data-dir: each platform's own location, both named on the sheet.
+    assert "--data-dir /" not in html and r"C:\ProgramData\lienthong (Windows)" in html
     assert 'id="print-sheet"' in html and "/static/centre.js" in html
     console = await (await site.client.get("/centre")).text()
     assert token not in console and token_id not in console
