@@ -22,6 +22,7 @@ from lienthong.crypto.errors import CertificateError
 from lienthong.crypto.x509 import unit_code_of
 from lienthong.node.context import CONTEXT
 from lienthong.storage import audit
+from lienthong.storage.errors import disk_full
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,16 @@ async def peer_middleware(request: web.Request, handler):
         if isinstance(exc, web.HTTPForbidden) and code is None:
             await _audit_unknown_peer(request, why or "unknown")
         raise
+    except Exception as exc:
+        full = disk_full(exc, request.app[CONTEXT].config.data_dir)
+        if full is None:
+            raise
+        # This node's own disk, not the caller's fault: 507, and the caller sends the same
+        # request again later (docs/PROTOCOL.md 16.4). Where the disk is stays in the log.
+        log.error("%s %s from %s: %s", request.method, request.path, code or "?", full)
+        response = error_response(
+            507, "DiskFull", "the receiver's disk is full: nothing was stored; send again later"
+        )
     response.headers[DIRECTORY_HEADER] = version
     return response
 
@@ -96,15 +107,21 @@ async def _audit_unknown_peer(request: web.Request, why: str) -> None:
     if why in audited or len(audited) >= MAX_AUDITED_STRANGERS:
         return
     audited.add(why)
-    async with ctx.store.write() as tx:
-        await audit.append(
-            tx,
-            at=ctx.clock(),
-            actor=request.remote or "unknown",
-            action="peer.refused",
-            subject=request.path,
-            details={"reason": why[:500]},
-        )
+    try:
+        async with ctx.store.write() as tx:
+            await audit.append(
+                tx,
+                at=ctx.clock(),
+                actor=request.remote or "unknown",
+                action="peer.refused",
+                subject=request.path,
+                details={"reason": why[:500]},
+            )
+    except Exception as exc:  # a full disk must not turn the 403 into a 500
+        full = disk_full(exc, ctx.config.data_dir)
+        if full is None:
+            raise
+        log.error("refused caller %s not audited: %s", request.remote, full)
 
 
 def _bad_request(error: str, message: str) -> web.HTTPBadRequest:

@@ -24,6 +24,7 @@ from lienthong.node.cli.commands import (
     users,
 )
 from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_data_dir
+from lienthong.storage.errors import disk_full
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,14 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if inspect.iscoroutine(result):
             result = asyncio.run(result)
     except LienthongError as exc:
-        print(f"lienthong: error: {exc}", file=sys.stderr)
+        print(f"lienthong: error: {disk_full(exc, _data_dir(args)) or exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `lienthong inbox | head`: the reader has gone, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:  # a full disk is one line naming it, never a traceback
+        full = disk_full(exc, _data_dir(args))
+        if full is None:
+            raise
+        print(f"lienthong: error: {full}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK if result is None else int(result)
+
+
+def _data_dir(args: argparse.Namespace) -> Path | None:
+    """The data directory the command worked in, to name its disk when it is full."""
+    return getattr(args, "data_dir", None)
 
 
 if __name__ == "__main__":

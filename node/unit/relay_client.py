@@ -60,8 +60,10 @@ from lienthong.storage.errors import (
     BlobHashMismatch,
     BlobTooLarge,
     Conflict,
+    DiskFull,
     NotFound,
     StoreError,
+    disk_full,
 )
 from lienthong.storage.outbox import apply_delivery_event, requeue_status
 
@@ -137,6 +139,12 @@ async def pull_loop(
             continue
         try:
             result = await _until(pull_once(ctx, session, relay, wait=PULL_WAIT_SECONDS), stop)
+        except DiskFull as exc:  # here, not at the relay: what was taken in is acknowledged
+            failures += 1
+            if failures == 1:
+                log.error("mail from relay %s not taken in; retrying with back-off: %s", relay, exc)
+            await _pause(stop, delay(failures))
+            continue
         except (*NETWORK_ERRORS, RelayUnavailable, PinnedDestinationUnknown) as exc:
             failures += 1
             if failures == 1:
@@ -197,8 +205,12 @@ async def pull_once(
                 done.append(item.id)
             else:
                 deferred += 1
-        except NETWORK_ERRORS as exc:
-            failure = exc
+        except Exception as exc:
+            # This node's own full disk is not the link's fault: it is reported as such.
+            full = disk_full(exc, ctx.config.data_dir)
+            if full is None and not isinstance(exc, NETWORK_ERRORS):
+                raise
+            failure = full or exc
             deferred = len(items) - len(done)
             break
     if done:
