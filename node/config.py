@@ -22,6 +22,10 @@ from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_co
 CONFIG_FILE = "node.toml"
 MAX_CONFIG_BYTES = 256 * 1024  # a hand-written config is a few KiB
 HOSTPORT = pattern("HOST:PORT", r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}", "127.0.0.1:7443")
+# A name in web.allowed_hosts: a DNS name (labels of letters, digits and hyphens) or an IP
+# address, no port; at most 253 characters (RFC 1035).
+WEB_HOST = pattern("host name", r"[A-Za-z0-9.\-:]{1,253}", "vanban.sct.tayninh.gov.vn")
+MAX_WEB_HOSTS = 64  # names of one office's page: a handful, even with every alias
 
 
 class ConfigError(LienthongError):
@@ -83,6 +87,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
             bool, False, "allow sending documents marked Mật or above (approved networks only)"
         ),
         "clock_skew_seconds": Key(int, 300, "tolerated difference between node clocks"),
+    },
+    # The clerk's page behind a reverse proxy (node/web/edge.py, docs/OPERATIONS.md).
+    "web": {
+        "allowed_hosts": Key(
+            list,
+            [],
+            "host names the clerk's page answers to besides node.web's host and the loopback "
+            "names, e.g. the name a reverse proxy serves; any other Host header is refused (421)",
+        ),
+        "behind_tls_proxy": Key(
+            bool,
+            False,
+            "the page is reached only over HTTPS through a reverse proxy: cookies are Secure",
+        ),
     },
     # Rate limits (node/ratelimit.py) and connection caps of the peer listener (node/edge.py);
     # every value is at least 1. Defaults sit far above what a province's traffic needs.
@@ -245,6 +263,14 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
             raise ConfigError(
                 f"{where}: {section}.{name} = {values[section][name]!r}; "
                 "expected HOST:PORT, e.g. 127.0.0.1:8080"
+            )
+    if len(values["web"]["allowed_hosts"]) > MAX_WEB_HOSTS:
+        raise ConfigError(f"{where}: web.allowed_hosts holds more than {MAX_WEB_HOSTS} names")
+    for host in values["web"]["allowed_hosts"]:
+        if type(host) is not str or not WEB_HOST.matches(host):
+            raise ConfigError(
+                f"{where}: web.allowed_hosts holds {host!r}; each entry is a host name or an "
+                'IP address without a port, e.g. "vanban.sct.tayninh.gov.vn"'
             )
     try:
         validate_unit_code(values["unit"]["code"], values["unit"]["code_pattern"])

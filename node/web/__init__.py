@@ -15,7 +15,7 @@ from aiohttp import web
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.health import add_healthz_route
 from lienthong.node.metrics import add_metrics_route, public_metrics
-from lienthong.node.web import admin, auth, compose, document, i18n, lists, registers
+from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from lienthong.node.web.console import stats as centre_stats
 from lienthong.node.web.console import units as centre
@@ -99,10 +99,19 @@ def create_web_app(
     max_upload_bytes: int = compose.MAX_UPLOAD_BYTES,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
 ) -> web.Application:
-    """The clerks' page for this node; mount it on node.web (plain HTTP on 127.0.0.1)."""
-    # public_metrics first: /metrics answers without a login (node/metrics.py).
+    """The clerks' page for this node; mount it on node.web (plain HTTP on 127.0.0.1, or
+    behind a TLS reverse proxy: web.allowed_hosts, web.behind_tls_proxy)."""
+    # The Host check first: nothing, not even /metrics, answers a name the page is not for;
+    # then a full disk as a page; public_metrics before the session middleware: /metrics
+    # answers without a login (node/metrics.py).
     app = web.Application(
-        middlewares=[public_metrics, auth.session_middleware], client_max_size=MAX_FORM_BYTES
+        middlewares=[
+            edge.host_check(ctx.config),
+            edge.disk_full_page,
+            public_metrics,
+            auth.session_middleware,
+        ],
+        client_max_size=MAX_FORM_BYTES,
     )
     app[CONTEXT] = ctx
     app[SETTINGS] = Settings(max_upload_bytes=max_upload_bytes, sleep=sleep)

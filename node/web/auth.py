@@ -2,7 +2,8 @@
 
 Passwords are checked by storage.users (argon2id, lockout after MAX_FAILED_LOGINS).
 On top of it each wrong password here makes the answer wait longer (growing delay).
-The session cookie is HttpOnly and SameSite=Strict (Secure over TLS); every POST
+The session cookie is HttpOnly and SameSite=Strict, and Secure over HTTPS (TLS ended by
+aiohttp, or by a reverse proxy: web.behind_tls_proxy, node/web/edge.py); every POST
 carries the session's CSRF token, compared in constant time. The login form, before
 any session exists, uses a double-submit cookie instead.
 """
@@ -27,6 +28,7 @@ from lienthong.node.web.base import (
     settings_of,
     tr,
 )
+from lienthong.node.web.edge import is_https
 from lienthong.protocol.text import pattern
 from lienthong.storage.users import (
     LOCKOUT_MS,
@@ -110,7 +112,14 @@ async def session_middleware(request: web.Request, handler):
         check_csrf(request, str(form.get("csrf", "")))
     response = await handler(request)
     if "lang" in request.query and request.query["lang"] in i18n.LANGUAGES:
-        response.set_cookie(LANG_COOKIE, request[LANG], httponly=True, samesite="Strict", path="/")
+        response.set_cookie(
+            LANG_COOKIE,
+            request[LANG],
+            httponly=True,
+            samesite="Strict",
+            secure=is_https(request),
+            path="/",
+        )
     return response
 
 
@@ -165,7 +174,7 @@ async def login_page(request: web.Request, *, error: str | None = None, status: 
         token,
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_https(request),
         path="/login",
     )
     return response
@@ -217,7 +226,7 @@ async def login_post(request: web.Request) -> web.StreamResponse:
         session.token,
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=is_https(request),
         path="/",
         max_age=SESSION_TTL_MS // 1000,
     )

@@ -38,6 +38,18 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The form is stale or invalid (missing CSRF token). Reload the page and try again.",
     ),
     "error.bad_action": ("Thao tác không hợp lệ.", "Unknown action."),
+    "error.disk_full": (
+        "Ổ đĩa lưu dữ liệu của đơn vị đã đầy ({path}): thao tác này chưa được lưu, dữ liệu đã "
+        "có không bị mất. Hãy báo cán bộ kỹ thuật giải phóng dung lượng rồi thử lại.",
+        "The disk holding this office's data is full ({path}): this action was not saved, "
+        "and nothing already stored is lost. Ask the technician to free space, then try again.",
+    ),
+    "error.host": (
+        "Trang này không phục vụ tên máy chủ “{host}”. Hãy mở trang bằng địa chỉ cán bộ kỹ "
+        "thuật đã cung cấp.",
+        "This page does not answer to the host name “{host}”. Open it at the address the "
+        "technician gave you.",
+    ),
     # Login
     "login.title": ("Đăng nhập", "Sign in"),
     "login.username": ("Tên đăng nhập", "Username"),
