@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import shutil
 import sqlite3
@@ -368,6 +369,48 @@ def _check_disk(ins: _Inspection) -> Check:
     return Check("disk space", OK, finding, perf=perf)
 
 
+def _check_web_exposure(ins: _Inspection) -> Check:
+    """The clerk's page is plain HTTP: on the loopback, or behind a TLS reverse proxy."""
+    name, config = "web page", ins.config
+    hostport = config.get("node", "web")
+    host = hostport.rsplit(":", 1)[0].strip("[]")
+    proxy_fix = (
+        'bind it to the loopback (node.web = "127.0.0.1:PORT") and serve it through a TLS '
+        'reverse proxy (docs/OPERATIONS.md, "Reverse proxy (nginx)"); then set '
+        "web.behind_tls_proxy = true and web.allowed_hosts to the proxy's name"
+    )
+    if _is_loopback(host) and not config.get("web", "behind_tls_proxy"):
+        return Check(name, OK, f"node.web = {hostport}: reachable from this machine only")
+    if not config.get("web", "behind_tls_proxy"):
+        return Check(
+            name,
+            WARN,
+            f"node.web = {hostport} serves the clerks' page in plain HTTP beyond this "
+            "machine, with no TLS in front (web.behind_tls_proxy = false): passwords and "
+            "session cookies cross the network readable",
+            proxy_fix,
+        )
+    if not config.get("web", "allowed_hosts"):
+        return Check(
+            name,
+            WARN,
+            "web.behind_tls_proxy = true but web.allowed_hosts is empty: the page refuses "
+            "(421) the name the proxy passes on in Host",
+            'set web.allowed_hosts = ["NAME"], the name clerks type, in node.toml',
+        )
+    names = ", ".join(config.get("web", "allowed_hosts"))
+    return Check(name, OK, f"node.web = {hostport} behind a TLS reverse proxy, as {names}")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve beyond this machine
+
+
 async def _check_ports(ins: _Inspection) -> list[Check]:
     return [await _port(ins, key) for key in ("listen", "web")]
 
@@ -473,6 +516,7 @@ _CHECKS: list[tuple[str, Callable]] = [
     ("directory", _check_directory),
     ("centre reachable", _check_centre),
     ("ports", _check_ports),
+    ("web page", _check_web_exposure),
 ]
 
 

@@ -14,7 +14,7 @@ from nacl.pwhash.argon2id import MEMLIMIT_MIN, OPSLIMIT_MIN
 from lienthong.bootstrap.enrolment import enrol_online
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
-from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, run_checks
+from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, render, run_checks
 from lienthong.node.cli.main import main
 from lienthong.node.datadir import federation_saver
 from tests.bootstrap.support import TOKEN, FakeCentre, Federation, make_unit_dir
@@ -208,3 +208,31 @@ async def test_sealed_key_without_passphrase_says_where_to_put_it(tmp_path: Path
     assert "EnvironmentFile" in check.fix
     monkeypatch.setenv("LIENTHONG_TEST_PASSPHRASE", "secret")
     assert by_name(await run_checks(config.data_dir))["identity key"].status == OK
+
+
+async def test_a_web_page_beyond_the_loopback_without_tls_in_front_is_a_warning_with_the_fix(
+    tmp_path: Path,
+):
+    """node.web on 0.0.0.0 (or a LAN address) without web.behind_tls_proxy: a warning that
+    names the exposure and the fix (loopback + a TLS reverse proxy, OPERATIONS.md); behind a
+    proxy without allowed host names: a warning too; loopback, or a proxy with its name: ok."""
+    config, _ = make_unit_dir(tmp_path)
+    for bound in ("0.0.0.0:18080", "192.168.1.10:18080", "[::]:18080"):
+        set_values(config, "node", web=bound)
+        check = by_name(await run_checks(config.data_dir))["web page"]
+        assert check.status == WARN, bound
+        assert "plain HTTP" in check.finding and bound in check.finding
+        assert "Reverse proxy (nginx)" in check.fix and "web.behind_tls_proxy" in check.fix
+    printed = render(await run_checks(config.data_dir))
+    assert "[WARN] web page" in printed and "fix: bind it to the loopback" in printed
+    set_values(config, "web", behind_tls_proxy=True)
+    check = by_name(await run_checks(config.data_dir))["web page"]
+    assert check.status == WARN and "allowed_hosts is empty" in check.finding
+    config = cfg.load_config(config.data_dir)
+    set_values(config, "web", allowed_hosts=["vanban.sct.tayninh.gov.vn"])
+    assert by_name(await run_checks(config.data_dir))["web page"].status == OK
+    config = cfg.load_config(config.data_dir)
+    set_values(config, "node", web="127.0.0.1:18080")
+    config = cfg.load_config(config.data_dir)
+    set_values(config, "web", behind_tls_proxy=False, allowed_hosts=[])
+    assert by_name(await run_checks(config.data_dir))["web page"].status == OK
