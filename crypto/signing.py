@@ -15,7 +15,10 @@ CERTIFICATE = "lienthong/v1/certificate"
 DIRECTORY = "lienthong/v1/directory"
 ROTATION = "lienthong/v1/rotation"
 REPORT = "lienthong/v1/report"
-DOMAINS = frozenset({ENVELOPE, STATUS, REGISTRATION, CERTIFICATE, DIRECTORY, ROTATION, REPORT})
+TLS_CA = "lienthong/v1/tls-ca"  # the root key vouching for an ECDSA CA key (crypto/x509.py)
+DOMAINS = frozenset(
+    {ENVELOPE, STATUS, REGISTRATION, CERTIFICATE, DIRECTORY, ROTATION, REPORT, TLS_CA}
+)
 
 PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64

@@ -34,6 +34,11 @@ SELF_SIGNER = "self"  # signer hint of a registration request: the key is inside
 TOKEN_DOMAIN = b"lienthong/v1/enrolment\x00"
 MAX_TOKEN_ID = 64
 MAX_ENDPOINTS = 16  # a node listens on a few addresses at most
+# A registration's tls_key (docs/PROTOCOL.md 9.1), in the algorithm of the federation's CA:
+# a raw Ed25519 key, or an ECDSA P-256 key as the uncompressed point 0x04 || X || Y.
+ED25519_TLS_KEY_BYTES = KEY_BYTES
+P256_TLS_KEY_BYTES = 65
+P256_UNCOMPRESSED = 0x04
 _VERIFIED = object()
 
 
@@ -164,7 +169,7 @@ class RegistrationRequest:
     name: str
     sign_key: bytes
     enc_key: bytes
-    tls_key: bytes  # raw Ed25519 public key of the node's X.509 TLS key
+    tls_key: bytes  # the public key of the node's X.509 TLS key (32 or 65 bytes, see 9.1)
     endpoints: tuple[str, ...]
     reachable: bool
     created: int
@@ -248,7 +253,16 @@ def verify_registration(raw: bytes) -> RegistrationRequest:
     name = f.str("name", min_len=1)
     sign_key = f.bytes("sign_key", length=KEY_BYTES)
     enc_key = f.bytes("enc_key", length=KEY_BYTES)
-    tls_key = f.bytes("tls_key", length=KEY_BYTES)
+    tls_key = f.bytes("tls_key", max_len=P256_TLS_KEY_BYTES)
+    if len(tls_key) != ED25519_TLS_KEY_BYTES and (
+        len(tls_key) != P256_TLS_KEY_BYTES or tls_key[0] != P256_UNCOMPRESSED
+    ):
+        raise InvalidField(
+            what,
+            "tls_key",
+            f"expected {ED25519_TLS_KEY_BYTES} bytes (Ed25519) or {P256_TLS_KEY_BYTES} bytes "
+            f"starting 04 (an uncompressed P-256 point), got {len(tls_key)}",
+        )
     endpoints = f.strs("endpoints", max_items=MAX_ENDPOINTS, max_len=MAX_URL)
     reachable = f.bool("reachable")
     created = f.int("created", hi=2**48 - 1)

@@ -12,7 +12,7 @@ MESSAGE = b"signed envelope bytes"
 
 
 def test_domains_lists_every_constant():
-    """DOMAINS holds exactly the seven named domains."""
+    """DOMAINS holds exactly the eight named domains."""
     assert {
         "lienthong/v1/envelope",
         "lienthong/v1/status",
@@ -21,6 +21,7 @@ def test_domains_lists_every_constant():
         "lienthong/v1/directory",
         "lienthong/v1/rotation",
         "lienthong/v1/report",
+        "lienthong/v1/tls-ca",
     } == signing.DOMAINS
     assert signing.ENVELOPE in signing.DOMAINS and signing.ROTATION in signing.DOMAINS
 

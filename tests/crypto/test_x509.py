@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
+from cryptography.hazmat.primitives.asymmetric.ec import SECP384R1, generate_private_key
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
     NoEncryption,
@@ -101,7 +101,7 @@ def test_leaf_accepts_raw_public_key_bytes(ca):
     assert cert.public_key() == key.public_key()
     with pytest.raises(x509.ExtensionNotFound):
         cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    with pytest.raises(CertificateError, match="not an Ed25519 key"):
+    with pytest.raises(CertificateError, match="is 31 bytes"):
         cx.issue_leaf(
             ca_key,
             ca_cert,
@@ -193,15 +193,15 @@ def test_key_pem_round_trip():
 
 
 def test_key_from_pem_refuses_garbage_and_other_algorithms():
-    """Garbage, oversized input and non-Ed25519 keys raise CertificateError."""
+    """Garbage, oversized input and keys other than Ed25519 and P-256 raise CertificateError."""
     with pytest.raises(CertificateError, match="does not load"):
         cx.key_from_pem(b"garbage")
     with pytest.raises(CertificateError, match="over the limit"):
         cx.key_from_pem(b"x" * (cx.MAX_PEM_BYTES + 1))
-    ec_pem = generate_private_key(SECP256R1()).private_bytes(
+    ec_pem = generate_private_key(SECP384R1()).private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
     )
-    with pytest.raises(CertificateError, match="not Ed25519"):
+    with pytest.raises(CertificateError, match="secp384r1: only P-256"):
         cx.key_from_pem(ec_pem)
 
 

@@ -1,13 +1,15 @@
 """A second verifier, written from docs/PROTOCOL.md alone, agrees with every vector.
 
-It uses msgpack and PyNaCl directly and imports nothing from protocol/ or crypto/:
-if it reaches the expected result for each envelope, status and stream vector,
-the specification is enough to build a compatible node.
+It uses msgpack and PyNaCl directly (and `cryptography` to parse X.509) and imports
+nothing from protocol/ or crypto/: if it reaches the expected result for each envelope,
+status, stream and CA certificate vector, the specification is enough to build a
+compatible node.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -21,6 +23,9 @@ import nacl.bindings as sodium
 import nacl.public
 import nacl.signing
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 VECTORS = Path(__file__).parents[1] / "vectors"
 
@@ -346,6 +351,11 @@ def check_document(value: Any) -> None:
             raise a.bad("name", "not a plain file name")
         if any(unicodedata.category(c) in ("Cc", "Cf") for c in name):
             raise a.bad("name", "holds a control or format character")
+        spaces = "".join("s" if unicodedata.category(c) == "Zs" else "x" for c in name)
+        if "ssss" in spaces or spaces[0] == "s" or spaces[-1] == "s" or name.endswith("."):
+            raise a.bad("name", "spaces or a final dot hide where the name ends")
+        if "." in name[1:] and spaces[name.rindex(".") - 1] == "s":
+            raise a.bad("name", "a space before the extension")
         a.text("media_type", 3, 127)
         a.integer("size", hi=64 * 1024**3)
         a.binary("sha256", size=32)
@@ -435,6 +445,55 @@ def input_bytes(v: dict, siblings: list[dict]) -> bytes:
     return bytes.fromhex(v["bytes"])
 
 
+# Section 16.1.2: the root key's endorsement of an ECDSA P-256 CA key.
+ENDORSEMENT_OID = "2.25.211955724722693188133728334495968640640"
+
+
+def fingerprint(key: bytes) -> str:
+    """Section 3.4."""
+    digest = hashlib.sha256(b"lienthong/v1/fingerprint\x00" + key).digest()[:20]
+    text = base64.b32encode(digest).decode()
+    return "-".join(text[i : i + 4] for i in range(0, 32, 4))
+
+
+def ca_root(der: bytes) -> dict:
+    """Section 16.1.2: the root key a CA certificate stands for, and the TLS algorithm."""
+    cert = x509.load_der_x509_certificate(der)
+    try:
+        cert.verify_directly_issued_by(cert)
+    except Exception:
+        raise Refused("CertificateError", "not self-signed") from None
+    key = cert.public_key()
+    found = [e for e in cert.extensions if e.oid.dotted_string == ENDORSEMENT_OID]
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        if found:
+            raise Refused("CertificateError", "an Ed25519 CA with an endorsement")
+        raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        return {"algorithm": "ed25519", "root_key": key.public_bytes(*raw)}
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise Refused("CertificateError", "neither Ed25519 nor P-256")
+    if len(found) != 1 or found[0].critical:
+        raise Refused("CertificateError", "no endorsement, or a critical one")
+    value = found[0].value.value
+    if len(value) != 102 or value[:4] != b"\x30\x64\x04\x20" or value[36:38] != b"\x04\x40":
+        raise Refused("CertificateError", "not the endorsement's DER")
+    root, sig = value[4:36], value[38:]
+    spki = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    try:
+        nacl.signing.VerifyKey(root).verify(b"lienthong/v1/tls-ca\x00" + spki, sig)
+    except Exception:
+        raise Refused("CertificateError", "the endorsement does not verify") from None
+    return {"algorithm": "ecdsa-p256", "root_key": root}
+
+
+def run_tls_ca(v: dict) -> dict:
+    found = ca_root(bytes.fromhex(v["bytes"]))
+    root = found["root_key"]
+    return {**found, "root_key": root.hex(), "root_fingerprint": fingerprint(root)}
+
+
 def result(run) -> dict:
     try:
         return {"ok": run()}
@@ -487,6 +546,12 @@ def test_stream_vectors_agree(v, siblings):
     assert result(lambda: run_stream(v, siblings)) == v["expected"]
 
 
+@pytest.mark.parametrize(("v", "siblings"), vectors("tls_ca.json"))
+def test_tls_ca_vectors_agree(v, siblings):
+    """The spec-only CA check reaches each CA vector's root key and algorithm, or refuses."""
+    assert result(lambda: run_tls_ca(v)) == v["expected"]
+
+
 def test_receipt_of_status_01_is_the_hash_of_the_envelope():
     """Status 01's receipt is SHA-256 of the letter-2340 envelope bytes, as section 7 says."""
     envelopes = json.loads((VECTORS / "envelopes.json").read_text(encoding="utf-8"))["vectors"]
@@ -512,6 +577,8 @@ def test_this_verifier_imports_nothing_of_ours():
     assert imported <= {
         "__future__",
         "ast",
+        "base64",
+        "cryptography",
         "datetime",
         "hashlib",
         "json",

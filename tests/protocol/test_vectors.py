@@ -10,9 +10,11 @@ from typing import Any
 import nacl.public
 import nacl.signing
 import pytest
+from cryptography import x509
 
 from lienthong.crypto import errors as crypto_errors
 from lienthong.crypto import sealing
+from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.crypto.stream import CHUNK_SIZE, decrypt_chunks
@@ -215,6 +217,16 @@ def run_registration(v: dict) -> dict:
     }
 
 
+def run_tls_ca(v: dict) -> dict:
+    ca = x509.load_der_x509_certificate(vector_bytes(v))
+    root = tls.ca_root_key(ca)
+    return {
+        "algorithm": tls.algorithm_of(ca.public_key()),
+        "root_key": root.hex(),
+        "root_fingerprint": fingerprint(root),
+    }
+
+
 def run_stream(v: dict, siblings: list[dict]) -> dict:
     data = vector_bytes(v, siblings)
     pieces = [data[i : i + 10_000] for i in range(0, len(data), 10_000)]
@@ -262,6 +274,12 @@ def test_registration_vector(v):
     assert outcome(lambda: run_registration(v)) == v["expected"]
 
 
+@pytest.mark.parametrize("v", cases("tls_ca.json"))
+def test_tls_ca_vector(v):
+    """The root key a CA certificate stands for (itself, or the endorsing key) or a refusal."""
+    assert outcome(lambda: run_tls_ca(v)) == v["expected"]
+
+
 @pytest.mark.parametrize("v", cases("streams.json"))
 def test_stream_vector(v):
     """Decrypting the attachment blob gives the expected plaintext digest or error."""
@@ -307,6 +325,7 @@ def test_vectors_cover_the_required_refusals():
         "directories.json": {"Rollback", "Expired", "BadSignature", "Revoked", "UnknownSigner"},
         "certificates.json": {"Expired", "BadSignature"},
         "registrations.json": {"BadSignature", "InvalidField"},
+        "tls_ca.json": {"CertificateError"},
     }
     for file, errors in expected.items():
         found = {v["expected"].get("error") for v in load(file)["vectors"]}

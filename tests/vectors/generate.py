@@ -19,6 +19,7 @@ from tests.vectors.make_registrations import registrations
 from tests.vectors.make_reports import reports
 from tests.vectors.make_statuses import statuses
 from tests.vectors.make_streams import streams
+from tests.vectors.make_tls_ca import tls_ca
 
 HERE = Path(__file__).parent
 BUILDERS: dict[str, Callable[[], dict]] = {
@@ -29,6 +30,7 @@ BUILDERS: dict[str, Callable[[], dict]] = {
     "registrations.json": registrations,
     "streams.json": streams,
     "reports.json": reports,
+    "tls_ca.json": tls_ca,
 }
 
 

@@ -1,4 +1,5 @@
-"""Vectors of registration requests: enrolment token MAC and key-rotation signature."""
+"""Vectors of registration requests: enrolment token MAC and key-rotation signature; a TLS
+key of either algorithm (Ed25519, 32 bytes; ECDSA P-256, 65 bytes)."""
 
 from __future__ import annotations
 
@@ -19,25 +20,26 @@ from tests.vectors.common import (
     resign,
     vector,
 )
+from tests.vectors.make_tls_ca import p256_point
 
 TOKEN_ID = "tok-2026-0001"
 TOKEN_SECRET = counter_random("token-secret")(32)
 
 
-def registration_fields(owner: str) -> dict[str, Any]:
+def registration_fields(owner: str, tls_key: bytes | None = None) -> dict[str, Any]:
     return {
         "code": A,
         "name": "Văn phòng UBND tỉnh Tây Ninh",
-        "tls_key": keys(f"{owner} tls").sign_public,
+        "tls_key": keys(f"{owner} tls").sign_public if tls_key is None else tls_key,
         "endpoints": ["https://000-00-02-h53.tayninh.example:7443"],
         "reachable": True,
         "created": NOW,
     }
 
 
-def registration_ok(owner: str, auth: dict[str, Any]) -> dict:
+def registration_ok(owner: str, auth: dict[str, Any], tls_key: bytes | None = None) -> dict:
     k = keys(owner)
-    f = registration_fields(owner)
+    f = registration_fields(owner, tls_key)
     binding = binding_bytes(f["code"], k.sign_public, k.enc_public, f["tls_key"], f["created"])
     if "token_id" in auth:
         auth = {**auth, "mac": token_mac(TOKEN_SECRET, binding)}
@@ -62,6 +64,13 @@ def registrations() -> dict:
         keys("A-new"), **registration_fields("A-new"), old_keys=keys(A), old_serial=1
     )
     rot_sig = inner(rotation)["auth"]["sig"]
+    ecdsa_tls = p256_point("new node tls")
+    ecdsa_req = make_registration(
+        keys("new node"),
+        **registration_fields("new node", ecdsa_tls),
+        token_id=TOKEN_ID,
+        token_secret=TOKEN_SECRET,
+    )
     m = inner(token_req)
     token = {"id": TOKEN_ID, "secret": hx(TOKEN_SECRET)}
     old_a = hx(keys(A).sign_public)
@@ -75,6 +84,27 @@ def registrations() -> dict:
             "Enrolment of A's new node with a one-time token.",
             token_req,
             registration_ok("new node", {"token_id": TOKEN_ID}),
+            token=token,
+        ),
+        vector(
+            "token-ecdsa-tls-key",
+            "The same enrolment in an ECDSA P-256 federation: tls_key is the 65-byte point.",
+            ecdsa_req,
+            registration_ok("new node", {"token_id": TOKEN_ID}, ecdsa_tls),
+            token=token,
+        ),
+        vector(
+            "tls-key-compressed-point",
+            "Self-signed with tls_key the 33-byte compressed form of that point.",
+            self_signed({**m, "tls_key": bytes([2 + ecdsa_tls[-1] % 2]) + ecdsa_tls[1:33]}),
+            err("InvalidField"),
+            token=token,
+        ),
+        vector(
+            "tls-key-65-bytes-not-a-point",
+            "Self-signed with tls_key 65 bytes that do not start with 04.",
+            self_signed({**m, "tls_key": b"\x05" + ecdsa_tls[1:]}),
+            err("InvalidField"),
             token=token,
         ),
         vector(
