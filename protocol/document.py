@@ -30,6 +30,11 @@ MAX_MEDIA_TYPE = 127  # RFC 6838: type and subtype names are at most 127 charact
 # Unicode control (Cc) and format (Cf) characters: NUL, line breaks, and the
 # direction overrides that make "report\u202efdp.exe" display as "reportexe.pdf".
 _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf"})
+# Spaces in a row a file name may hold: "hop-dong.pdf" followed by 120 spaces and ".exe"
+# shows as a PDF in any column too narrow for the whole name. Three cover every honest
+# typing slip; a space right before the extension, or a name ending in a space or a dot
+# (which Windows drops, changing the extension), is refused whatever the count.
+MAX_NAME_SPACE_RUN = 3
 # "2340/VP-TTTH" or "49/2012/QĐ-UBND": ASCII digits, then a notation of any letters (QĐ)
 # without ASCII spaces or controls; other spaces and hidden characters are checked after.
 NUMBER_NOTATION = pattern(
@@ -225,6 +230,29 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
     return meta
 
 
+def padded_name(name: str) -> str | None:
+    """Why a file name's spaces or dots hide what it is, or None: more than
+    MAX_NAME_SPACE_RUN spaces in a row, a space right before the extension, a space
+    first or last, a dot last. Spaces are every Unicode space separator (Zs), NBSP too."""
+    run = longest = 0
+    for ch in name:
+        run = run + 1 if unicodedata.category(ch) == "Zs" else 0
+        longest = max(longest, run)
+    if longest > MAX_NAME_SPACE_RUN:
+        return (
+            f"{longest} spaces in a row (at most {MAX_NAME_SPACE_RUN}): spaces can push the "
+            "real extension out of sight"
+        )
+    if name.endswith("."):
+        return "it ends with a dot, which Windows drops (the extension would change)"
+    if unicodedata.category(name[0]) == "Zs" or unicodedata.category(name[-1]) == "Zs":
+        return "it starts or ends with a space"
+    stem, dot, _ = name.rpartition(".")
+    if dot and stem and unicodedata.category(stem[-1]) == "Zs":
+        return "a space right before the extension hides where the name ends"
+    return None
+
+
 def _attachment(value: Any, index: int) -> Attachment:
     f = Fields(value, f"attachment {index}")
     name = f.str("name", max_len=MAX_SHORT_TEXT, min_len=1)
@@ -238,6 +266,9 @@ def _attachment(value: Any, index: int) -> Attachment:
             f"{name!r} holds the invisible character U+{ord(hidden):04X}; a file name "
             "must show what it is (no control or direction-changing characters)",
         )
+    padding = padded_name(name)
+    if padding is not None:
+        raise InvalidField(f"attachment {index}", "name", f"{name[:80]!r}…: {padding}")
     blob = f.str("blob", max_len=64)
     if not BLOB_ID.matches(blob):
         raise InvalidField(f"attachment {index}", "blob", "expected 64 lowercase hex digits")

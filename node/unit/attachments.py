@@ -24,6 +24,15 @@ READ_SIZE = CHUNK_SIZE * 16  # 1 MiB reads: few system calls, bounded memory
 Progress = Callable[[int, int], None]
 
 
+# A file name is at most 255 bytes on Linux file systems (ext4, XFS, btrfs: NAME_MAX) and
+# 255 UTF-16 units on NTFS; an export's temp file adds "." and ".partial" (decrypt_to).
+MAX_FILE_NAME_BYTES = 255
+MAX_EXPORT_NAME_BYTES = MAX_FILE_NAME_BYTES - len(".") - len(".partial")
+# An extension kept whole when a name is shortened ("pdf", "docx", "tar.gz" keeps "gz").
+MAX_EXTENSION_BYTES = 16
+SHORTENED = "…"  # marks where a shortened name was cut
+
+
 class AttachmentError(LienthongError):
     """An attachment cannot be read, encrypted, found or verified."""
 
@@ -144,3 +153,29 @@ def iter_plaintext(blobs: BlobStore, attachment: Attachment):
         while chunk := source.read(READ_SIZE):
             yield decryptor.update(chunk)
         decryptor.finalize()
+
+
+def export_name(name: str, taken: set[str]) -> str:
+    """The file name to write attachment `name` under, added to `taken`: the name itself if
+    it fits MAX_EXPORT_NAME_BYTES in UTF-8, else its start cut on a character boundary and
+    marked with SHORTENED, before its extension (kept whole up to MAX_EXTENSION_BYTES);
+    " (2)", " (3)", ... before the extension when the name is taken already."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem or len(extension.encode("utf-8")) > MAX_EXTENSION_BYTES:
+        stem, extension = name, ""
+    tail = f".{extension}" if extension else ""
+    copy = 1
+    while True:
+        candidate = _fitted(stem, (f" ({copy})" if copy > 1 else "") + tail)
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate
+        copy += 1
+
+
+def _fitted(stem: str, tail: str) -> str:
+    if len((stem + tail).encode("utf-8")) <= MAX_EXPORT_NAME_BYTES:
+        return stem + tail
+    room = MAX_EXPORT_NAME_BYTES - len((SHORTENED + tail).encode("utf-8"))
+    cut = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(" .")
+    return cut + SHORTENED + tail

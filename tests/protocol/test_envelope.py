@@ -1,5 +1,6 @@
 """Envelopes: seal, verify the exact bytes, open; and every way a bad one is refused."""
 
+import dataclasses
 import hashlib
 import re
 
@@ -8,7 +9,12 @@ import pytest
 from lienthong.crypto import signing
 from lienthong.crypto.stream import ciphertext_size
 from lienthong.protocol import wire
-from lienthong.protocol.document import Attachment
+from lienthong.protocol.document import (
+    MAX_NAME_SPACE_RUN,
+    Attachment,
+    body_from_wire,
+    body_to_wire,
+)
 from lienthong.protocol.envelope import (
     VerifiedEnvelope,
     open_envelope,
@@ -116,6 +122,41 @@ def test_an_attachment_name_that_hides_what_it_is_is_refused_at_sealing(name):
     )
     with pytest.raises(InvalidField, match=r"attachment 0.*name"):
         sealed(letter_2340((att,)))
+
+
+PADDED_NAMES = [
+    "hop-dong.pdf" + " " * 120 + ".exe",  # the probe's: a PDF in any narrow column
+    "hop-dong.pdf\u00a0\u00a0\u00a0\u00a0.exe",  # no-break spaces count as spaces
+    "hop-dong.pdf    x.exe",  # more than MAX_NAME_SPACE_RUN in a row anywhere
+    "hop-dong .exe",  # a space right before the extension
+    "hop-dong.pdf.",  # Windows drops a final dot: the extension changes
+    "hop-dong.pdf ",  # ... and a final space
+    " hop-dong.pdf",
+]
+
+
+@pytest.mark.parametrize("name", PADDED_NAMES)
+def test_an_attachment_name_padded_with_spaces_or_dots_is_refused_at_sealing_and_receipt(name):
+    """Spaces that push the real extension out of sight, a space before the extension, a
+    name ending in a dot or a space: refused when sealing and when a received body is read,
+    naming the field and why; up to MAX_NAME_SPACE_RUN spaces inside a name are fine."""
+    att = Attachment(
+        name=name,
+        media_type="application/pdf",
+        size=1,
+        sha256=bytes(32),
+        blob="ab" * 32,
+        key=bytes(range(32)),
+    )
+    with pytest.raises(InvalidField, match=r"attachment 0.*name"):
+        sealed(letter_2340((att,)))
+    fine = dataclasses.replace(att, name="Báo cáo" + " " * MAX_NAME_SPACE_RUN + "quý 3.pdf")
+    wire_map = body_to_wire(letter_2340((fine,)))
+    assert body_from_wire(wire_map).attachments[0].name == fine.name
+    wire_map["attachments"][0]["name"] = name
+    with pytest.raises(InvalidField, match=r"attachment 0.*name") as refused:
+        body_from_wire(wire_map)
+    assert any(word in str(refused.value) for word in ("space", "dot"))
 
 
 def test_a_unit_not_addressed_cannot_open():

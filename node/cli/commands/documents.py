@@ -23,7 +23,7 @@ from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import iso_time, when
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.attachments import decrypt_to
+from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import recipients_view, signature_check
 from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
 from lienthong.protocol.doctypes import document_types
@@ -323,13 +323,14 @@ async def export(args: argparse.Namespace) -> None:
             raise LienthongError(f"no document {args.id} in {args.data_dir}")
         body = service.stored_body(doc)
         make_private_dir(args.out, parents=True)  # decrypted letters: the owner's eyes only
-        names = set()
-        for a in body.attachments:
-            if a.name in names or a.name == "metadata.json":
-                raise LienthongError(f"two attachments named {a.name!r}: export them by hand")
-            names.add(a.name)
+        # A name too long for the file system is shortened, a repeated one numbered; the
+        # name each file was written under is in metadata.json.
+        taken = {"metadata.json"}
+        files = [export_name(a.name, taken) for a in body.attachments]
+        for a, file_name in zip(body.attachments, files, strict=True):
+            out = args.out / file_name
             with ProgressBar(f"Decrypting {a.name[:40]}") as bar:
-                await asyncio.to_thread(decrypt_to, ctx.blobs, a, args.out / a.name, progress=bar)
+                await asyncio.to_thread(decrypt_to, ctx.blobs, a, out, progress=bar)
     meta = {
         "id": doc.id,
         "envelope_id": doc.wire_id,
@@ -337,8 +338,14 @@ async def export(args: argparse.Namespace) -> None:
         "number": body.metadata.number_notation,
         "metadata": jsonable(body.metadata),
         "attachments": [
-            {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256.hex()}
-            for a in body.attachments
+            {
+                "name": a.name,
+                "file": file_name,
+                "media_type": a.media_type,
+                "size": a.size,
+                "sha256": a.sha256.hex(),
+            }
+            for a, file_name in zip(body.attachments, files, strict=True)
         ],
     }
     with create_private(args.out / "metadata.json", replace=True) as file:

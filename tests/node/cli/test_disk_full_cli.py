@@ -3,61 +3,12 @@ no traceback; once space is freed the same commands work."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from lienthong.bootstrap.directory import DirectoryState
-from lienthong.crypto import x509 as tls
-from lienthong.crypto.keys import NodeKeys
-from lienthong.crypto.keystore import load_keys
 from lienthong.node.runtime import open_context
-from lienthong.node.unit import documents as service
-from lienthong.storage.db import unix_ms
-from lienthong.storage.documents import get_envelope_raw
 from tests.full_disk import small_disk
+from tests.node.cli.cli_node import B, unit_with_a_letter
 from tests.node.cli.test_cli import run
-from tests.node.helpers import Clock, make_context, make_directory
-from tests.node.unit.test_documents import letter
-
-A, B = "000.00.02.H53", "000.00.03.H53"
-
-
-async def enrolled_by_hand(data_dir, tmp_path) -> str:
-    """`init` a unit A in `data_dir`, give it a CA and a directory as enrolment would (A and
-    B, under a root key made here), and have B's letter arrive there; its id."""
-    result = run("init", "--data-dir", str(data_dir), "--code", A, "--name", "Sở Nội vụ")
-    assert result.returncode == 0, result.stderr
-    root = NodeKeys.generate()
-    start = datetime.now(UTC) - timedelta(minutes=5)
-    ca = tls.issue_ca(
-        Ed25519PrivateKey.from_private_bytes(root.signing.encode()),
-        "Trung tâm CA",
-        not_before=start,
-        not_after=start + timedelta(days=30),
-    )
-    (data_dir / "tls").mkdir()
-    (data_dir / "tls" / "ca.pem").write_bytes(tls.cert_to_pem(ca))
-    keys_b = NodeKeys.generate()
-    units = {A: load_keys(data_dir / "keys" / "identity.key"), B: keys_b}
-    directory = make_directory(root, units, now=unix_ms())
-    ctx = await open_context(data_dir)
-    try:
-        state = await DirectoryState.load(ctx.store, root.sign_public, unix_ms)
-        assert await state.accept(directory.raw, source="test")
-        ctx.directory = state
-        sender = await make_context(tmp_path, B, keys_b, directory, Clock(unix_ms()))
-        try:
-            envelope_id = await service.send_document(sender, letter(), [A], actor="vt")
-            async with sender.store.read() as conn:
-                raw = await get_envelope_raw(conn, envelope_id)
-        finally:
-            await sender.store.close()
-        await service.receive_envelope(ctx, raw, via="direct")
-    finally:
-        await ctx.store.close()
-    return envelope_id
 
 
 @pytest.mark.small_disk
@@ -70,7 +21,7 @@ async def test_send_and_process_on_a_full_disk_print_one_line_naming_it(tmp_path
     attachment.write_bytes(b"%PDF-1.4 bao cao\n" * 20_000)
     with small_disk(tmp_path / "disk") as disk:
         data_dir = disk.path / "node"
-        incoming = await enrolled_by_hand(data_dir, tmp_path)
+        incoming = await unit_with_a_letter(data_dir, tmp_path)
         send = ("send", "--data-dir", str(data_dir), "--to", B, "--number", "12/SNV-VP")
         send += ("--subject", "Báo cáo tháng", "--file", str(attachment))
         process = ("process", "--data-dir", str(data_dir), incoming, "--status", "accepted")
