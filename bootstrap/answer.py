@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509 as cx509
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from lienthong.bootstrap.errors import AnswerRejected, FingerprintMismatch
 from lienthong.bootstrap.settings import NodeSettings
@@ -51,30 +50,29 @@ class CheckedAnswer:
 
 
 def raw_public(key: object) -> bytes:
-    """The 32 raw bytes of an Ed25519 public key from `cryptography`."""
-    if not isinstance(key, Ed25519PublicKey):
-        raise AnswerRejected(f"expected an Ed25519 key, got {type(key).__name__}")
-    return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    """A TLS public key as a registration request carries it (docs/PROTOCOL.md 9.1): the 32
+    raw bytes of an Ed25519 key, or the 65-byte uncompressed point of a P-256 key."""
+    try:
+        return tls.public_key_bytes(key)  # type: ignore[arg-type]
+    except LienthongError as exc:
+        raise AnswerRejected(f"not a TLS key lienthong uses: {exc}") from None
 
 
 def load_ca(ca_pem: bytes, where: str) -> tuple[cx509.Certificate, bytes]:
-    """The CA certificate and its raw Ed25519 key (the centre's root key); self-signed."""
+    """The CA certificate and the root key it stands for: its own Ed25519 key, or the root
+    key that endorses its ECDSA P-256 key (crypto/x509.py ca_root_key); self-signed."""
     try:
         ca = tls.cert_from_pem(ca_pem)
-        tls.verify_issued_by(ca, ca)
+        return ca, tls.ca_root_key(ca)
     except LienthongError as exc:
         raise AnswerRejected(f"{where}: the CA certificate is not usable: {exc}") from None
-    try:
-        return ca, raw_public(ca.public_key())
-    except AnswerRejected as exc:
-        raise AnswerRejected(f"{where}: the CA certificate holds {exc}") from None
 
 
 def check_pin(root_public: bytes, pinned: str, where: str) -> None:
     """FingerprintMismatch, naming both fingerprints, unless the root key is the pinned one."""
     if not fingerprint_matches(root_public, pinned):
         raise FingerprintMismatch(
-            f"{where} presents a CA whose key has fingerprint {fingerprint(root_public)}, but "
+            f"{where} presents a CA of the root key {fingerprint(root_public)}, but "
             f"the pinned centre fingerprint is {normalise_fingerprint(pinned)}: refusing to "
             "enrol (check the fingerprint on the enrolment sheet; if it is right, this is not "
             "your centre)"
@@ -110,7 +108,8 @@ def check_answer(
 ) -> CheckedAnswer:
     """Every check an answer must pass before anything of it is kept.
 
-    1. The CA certificate's key is the root key (pinned or already trusted).
+    1. The CA certificate stands for the root key (pinned or already trusted): its key
+       is that key, or that key endorses its key.
     2. The node certificate is signed by the root key, valid now, for our unit
        code and exactly our signing and encryption keys.
     3. The TLS certificate is issued by that CA, for our code and our TLS key,
@@ -119,11 +118,11 @@ def check_answer(
        the new certificate unrevoked.
     """
     parts = decode_answer(data)
-    ca, ca_key = load_ca(parts["ca_certificate"], WHAT)
-    if ca_key != root_public:
+    ca, ca_root = load_ca(parts["ca_certificate"], WHAT)
+    if ca_root != root_public:
         raise AnswerRejected(
-            f"{WHAT}: its CA key {fingerprint(ca_key)} is not the centre's root key "
-            f"{fingerprint(root_public)}"
+            f"{WHAT}: its CA stands for the root key {fingerprint(ca_root)}, not the centre's "
+            f"root key {fingerprint(root_public)}"
         )
     try:
         cert = verify_certificate(parts["certificate"], root_public, now=now)

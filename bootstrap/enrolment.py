@@ -2,8 +2,9 @@
 
 Online enrolment, step by step (docs/FEDERATION.md has the centre's side):
 1. GET /v1/ca without checking the server: the CA certificate's key is the
-   centre's root key, so the fingerprint pinned out of band authenticates it.
-   A wrong fingerprint stops here; nothing else is sent.
+   centre's root key, or one the root key endorses in it, so the fingerprint pinned
+   out of band authenticates it. A wrong fingerprint stops here; nothing else is sent.
+   The CA's key algorithm (Ed25519 or ECDSA P-256) is the one of our TLS key.
 2. POST /v1/enrol over TLS checked against that CA (host name checked too),
    with a registration request signed by our key and bound to the token.
 3. Check the answer (bootstrap/answer.py) and only then write it: the
@@ -28,7 +29,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import aiohttp
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lienthong.bootstrap.answer import (
     MAX_ANSWER_BYTES,
@@ -140,18 +140,24 @@ def endpoints_of(settings: NodeSettings) -> list[str]:
 
 
 def tls_key_for(
-    settings: NodeSettings, passphrase: bytes | None = None
-) -> tuple[Ed25519PrivateKey, bool]:
+    settings: NodeSettings, passphrase: bytes | None = None, algorithm: str = tls.ED25519
+) -> tuple[tls.TlsPrivateKey, bool]:
     """The node's TLS key from keys/tls.key (opened with `passphrase` if it is sealed), or a
-    new one (True: not written yet)."""
+    new one of `algorithm`, the federation's (True: not written yet).
+
+    A key file of another algorithm is replaced: no centre has certified it or bound a
+    token to it, since a centre refuses a TLS key of another algorithm than its CA's
+    before it stores anything (docs/FEDERATION.md, "TLS key algorithm")."""
     path = settings.tls_key_path
     if path.exists():
-        return tls.key_from_pem(path.read_bytes(), passphrase), False
-    return tls.generate_tls_key(), True
+        key = tls.key_from_pem(path.read_bytes(), passphrase)
+        if tls.algorithm_of(key) == algorithm:
+            return key, False
+    return tls.generate_tls_key(algorithm), True
 
 
 def build_request(
-    settings: NodeSettings, keys: NodeKeys, tls_key: Ed25519PrivateKey, token: str, now: int
+    settings: NodeSettings, keys: NodeKeys, tls_key: tls.TlsPrivateKey, token: str, now: int
 ) -> bytes:
     """The registration request for this unit, authorised by the token."""
     token_id, secret = parse_token(token)
@@ -204,9 +210,9 @@ async def enrol_online(
     parse_token(token)
     async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
         ca_pem = await _get(session, f"{base}/v1/ca", context=False, limit=tls.MAX_PEM_BYTES)
-        _, root = load_ca(ca_pem, f"the centre at {base}")
+        ca, root = load_ca(ca_pem, f"the centre at {base}")
         check_pin(root, pinned, f"the centre at {base}")
-        tls_key, new_key = tls_key_for(settings, passphrase)
+        tls_key, new_key = tls_key_for(settings, passphrase, tls.algorithm_of(ca.public_key()))
         request = build_request(settings, keys, tls_key, token, clock())
         try:
             status, body = await post_request(
@@ -350,15 +356,17 @@ def write_request(
     out_path: Path,
     *,
     passphrase: bytes | None = None,
+    tls_algorithm: str = tls.ED25519,
     clock: Callable[[], int] = unix_ms,
 ) -> bytes:
     """Write the registration request for the air-gapped path to `out_path`; return it.
 
-    The TLS key is created now if absent (keys/tls.key, 0600, sealed with `passphrase`
-    when one is given): the certificate file that comes back is for it.
+    The TLS key is created now if absent or of another algorithm than `tls_algorithm`
+    (the federation's, which the enrolment sheet names; keys/tls.key, 0600, sealed with
+    `passphrase` when one is given): the certificate file that comes back is for it.
     """
     _refuse_if_enrolled(settings)
-    tls_key, new_key = tls_key_for(settings, passphrase)
+    tls_key, new_key = tls_key_for(settings, passphrase, tls_algorithm)
     request = build_request(settings, keys, tls_key, token, clock())
     if new_key:
         write_file(settings.tls_key_path, tls.key_to_pem(tls_key, passphrase), mode=0o600)
@@ -397,7 +405,7 @@ async def import_certificate(
     data = path.read_bytes()
     _, root = load_ca(decode_answer(data)["ca_certificate"], f"the certificate file {path}")
     check_pin(root, pinned, f"the certificate file {path}")
-    tls_key, _ = tls_key_for(settings, passphrase)
+    tls_key = tls.key_from_pem(settings.tls_key_path.read_bytes(), passphrase)
     answer = check_answer(
         data,
         code=settings.code,

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import aiohttp
 import nacl.signing
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lienthong.bootstrap.answer import CheckedAnswer, check_answer, install_answer, raw_public
 from lienthong.bootstrap.answer import write_file as write_atomically
@@ -37,7 +36,7 @@ from lienthong.bootstrap.enrolment import (
     post_request,
 )
 from lienthong.bootstrap.errors import CentreRefused
-from lienthong.bootstrap.rotation import _current_state, _swap_keys, pending_path
+from lienthong.bootstrap.rotation import _current_state, _swap_keys, pending_path, tls_algorithm
 from lienthong.bootstrap.settings import NodeSettings
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys
@@ -69,7 +68,7 @@ class Held:
 @dataclass(frozen=True)
 class RenewalKeys:
     keys: NodeKeys
-    tls_key: Ed25519PrivateKey
+    tls_key: tls.TlsPrivateKey
     repeat: bool  # made by an earlier request (a lost answer, or one held for approval)
 
 
@@ -77,15 +76,15 @@ def renewal_keys(
     settings: NodeSettings, key_path: Path, old: NodeKeys, passphrase: bytes | None
 ) -> RenewalKeys:
     """The keys of the renewal in progress (`*.next`), or new ones, saved first: a new
-    signing key with the old encryption key, and a new TLS key; both sealed with
-    `passphrase` when the identity key is."""
+    signing key with the old encryption key, and a new TLS key of the federation's
+    algorithm (its CA's); both sealed with `passphrase` when the identity key is."""
     next_keys, next_tls = pending_path(key_path), pending_path(settings.tls_key_path)
     if next_keys.exists() and next_tls.exists():
         keys = load_keys(next_keys, passphrase)
         tls_key = tls.key_from_pem(next_tls.read_bytes(), passphrase)
         return RenewalKeys(keys, tls_key, repeat=True)
     keys = NodeKeys(nacl.signing.SigningKey.generate(), old.encryption)
-    tls_key = tls.generate_tls_key()
+    tls_key = tls.generate_tls_key(tls_algorithm(settings))
     save_keys(next_keys, keys, passphrase, overwrite=True)
     write_atomically(next_tls, tls.key_to_pem(tls_key, passphrase), mode=0o600)  # as the identity
     return RenewalKeys(keys, tls_key, repeat=False)

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from lienthong.bootstrap.answer import check_answer, load_ca, raw_public, write_file
 from lienthong.bootstrap.enrolment import (
@@ -54,7 +53,7 @@ async def rotate(
     """
     base, root, key_path, old_keys, current = _current_state(settings, passphrase)
     seal = passphrase if is_sealed(key_path) else None
-    new_keys, new_tls = _pending_keys(settings, key_path, seal)
+    new_keys, new_tls = _pending_keys(settings, key_path, seal, tls_algorithm(settings))
     request = make_registration(
         new_keys,
         code=settings.code,
@@ -119,19 +118,28 @@ def _current_state(
     return https_base(url), root, key_path, old_keys, current
 
 
+def tls_algorithm(settings: NodeSettings) -> str:
+    """The algorithm of the federation's TLS keys: that of the CA certificate's key."""
+    try:
+        return tls.algorithm_of(tls.cert_from_pem(settings.ca_path.read_bytes()).public_key())
+    except LienthongError as exc:
+        raise NotEnrolled(f"{settings.ca_path}: {exc}") from None
+
+
 def pending_path(path: Path) -> Path:
     """Where the new key of a rotation in progress waits (`<name>.next`)."""
     return path.with_name(path.name + PENDING_SUFFIX)
 
 
 def _pending_keys(
-    settings: NodeSettings, key_path: Path, passphrase: bytes | None
-) -> tuple[NodeKeys, Ed25519PrivateKey]:
-    """The new keys of this rotation: those of an interrupted run, or fresh ones, saved."""
+    settings: NodeSettings, key_path: Path, passphrase: bytes | None, algorithm: str
+) -> tuple[NodeKeys, tls.TlsPrivateKey]:
+    """The new keys of this rotation: those of an interrupted run, or fresh ones (the TLS
+    key of the federation's `algorithm`), saved."""
     next_keys, next_tls = pending_path(key_path), pending_path(settings.tls_key_path)
     if next_keys.exists() and next_tls.exists():
         return load_keys(next_keys, passphrase), tls.key_from_pem(next_tls.read_bytes(), passphrase)
-    keys, tls_key = NodeKeys.generate(), tls.generate_tls_key()
+    keys, tls_key = NodeKeys.generate(), tls.generate_tls_key(algorithm)
     save_keys(next_keys, keys, passphrase, overwrite=True)
     write_file(next_tls, tls.key_to_pem(tls_key, passphrase), mode=0o600)  # sealed as the identity
     return keys, tls_key

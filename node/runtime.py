@@ -17,7 +17,6 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from lienthong.bootstrap.directory import (
     DirectoryState,
@@ -64,8 +63,9 @@ class NodeError(LienthongError):
 def root_public_key(config: cfg.Config) -> bytes:
     """The centre's root key: from keys/root.key on the centre, from the pinned CA elsewhere.
 
-    A unit's tls/ca.pem was checked against the pinned fingerprint at enrolment,
-    and the CA's key is the root key (docs/FEDERATION.md).
+    A unit's tls/ca.pem was checked against the pinned fingerprint at enrolment: its key
+    is the root key, or the root key endorses its key in the certificate
+    (docs/FEDERATION.md, "TLS key algorithm").
     """
     if config.role == "centre":
         return load_keys(config.root_key_path, root_passphrase()).sign_public
@@ -74,8 +74,10 @@ def root_public_key(config: cfg.Config) -> bytes:
             f"{config.data_dir} is not enrolled yet: run 'lienthong enrol --data-dir "
             f"{config.data_dir} --centre URL --fingerprint FP --token TOKEN'"
         )
-    ca = tls.cert_from_pem(config.ca_path.read_bytes())
-    return ca.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    try:
+        return tls.ca_root_key(tls.cert_from_pem(config.ca_path.read_bytes()))
+    except LienthongError as exc:
+        raise NodeError(f"{config.ca_path}: {exc}") from None
 
 
 def server_ssl_context(config: cfg.Config) -> ssl.SSLContext:

@@ -1,21 +1,30 @@
 """What the centre's root key signs: node certificates with their X.509 TLS certificates,
-and directories. The CA key is the root key itself (docs/FEDERATION.md, "Trust model")."""
+and directories. The X.509 CA key is the root key itself, or in a federation whose TLS keys
+are ECDSA P-256 a key of its own (keys/ca.key) that the root key endorses
+(docs/FEDERATION.md, "Trust model" and "TLS key algorithm")."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from lienthong.crypto import x509 as tls
-from lienthong.crypto.errors import CertificateError
+from lienthong.crypto.errors import CertificateError, LienthongError
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.node.centre.errors import CentreError, MalformedRequest
 from lienthong.node.config import Config
+from lienthong.node.datadir import (
+    ROOT_PASSPHRASE_CREDENTIAL,
+    ROOT_PASSPHRASE_ENV,
+    root_passphrase,
+)
 from lienthong.protocol.certificate import issue_certificate
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
 from lienthong.protocol.text import pattern
@@ -34,8 +43,41 @@ CERTIFICATE_HOST = pattern("host in a TLS certificate", r"[A-Za-z0-9.:\-]{1,253}
 
 
 def ca_private_key(root: NodeKeys) -> Ed25519PrivateKey:
-    """The X.509 CA key: the root Ed25519 key itself."""
+    """The X.509 CA key of an Ed25519 federation: the root Ed25519 key itself."""
     return Ed25519PrivateKey.from_private_bytes(root.signing.encode())
+
+
+def ca_key_path(config: Config) -> Path:
+    """The X.509 CA key of an ECDSA P-256 federation, beside the root key (sealed with the
+    root key's passphrase when that one is)."""
+    return config.data_dir / "keys" / "ca.key"
+
+
+def load_ca_key(config: Config, ca_cert: x509.Certificate, root: NodeKeys) -> tls.TlsPrivateKey:
+    """The key that signs the federation's TLS certificates: the root key when the CA
+    certificate's key is Ed25519, else keys/ca.key (opened with the root passphrase)."""
+    if tls.algorithm_of(ca_cert.public_key()) == tls.ED25519:
+        return ca_private_key(root)
+    path = ca_key_path(config)
+    if not path.is_file():
+        raise CentreError(
+            f"{config.ca_path} is an ECDSA P-256 CA, but its key {path} is missing: restore "
+            "keys/ca.key from the centre's backup"
+        )
+    data = path.read_bytes()
+    passphrase = root_passphrase()
+    if tls.is_sealed_key(data) and passphrase is None:
+        raise CentreError(
+            f"{path} is sealed with a passphrase: export {ROOT_PASSPHRASE_ENV}, or give it as "
+            f"the systemd credential {ROOT_PASSPHRASE_CREDENTIAL}"
+        )
+    try:
+        key = tls.key_from_pem(data, passphrase, where=f"CA key {path}")
+    except LienthongError as exc:
+        raise CentreError(f"{path}: {exc}") from None
+    if tls.spki_der(key.public_key()) != tls.spki_der(ca_cert.public_key()):
+        raise CentreError(f"{path} is not the key of the CA certificate {config.ca_path}")
+    return key
 
 
 def utc_datetime(ms: int) -> datetime:
@@ -64,20 +106,52 @@ def endpoint_hosts(endpoints: tuple[str, ...] | list[str], code: str = "-") -> l
 
 
 class Issuer:
-    """Signs with the root key, inside the caller's write transaction."""
+    """Signs with the root key and the CA key, inside the caller's write transaction."""
 
-    def __init__(self, config: Config, root: NodeKeys, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        root: NodeKeys,
+        clock: Callable[[], int],
+        *,
+        ca_key: tls.TlsPrivateKey | None = None,
+    ) -> None:
+        """`ca_key`: the CA key when the caller holds it already (`centre init`); else it
+        is the root key or read from keys/ca.key (load_ca_key)."""
         self.config = config
         self.root = root
         self.clock = clock
         self.ca_pem = config.ca_path.read_bytes()
-        self.ca_cert = tls.cert_from_pem(self.ca_pem)
-        ca_public = self.ca_cert.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        if ca_public != root.sign_public:
+        try:
+            self.ca_cert = tls.cert_from_pem(self.ca_pem)
+            ca_root = tls.ca_root_key(self.ca_cert)
+        except CertificateError as exc:
+            raise CentreError(f"{config.ca_path}: {exc}") from None
+        if ca_root != root.sign_public:
             raise CentreError(
                 f"{config.ca_path} is not the CA of the root key {fingerprint(root.sign_public)}"
             )
-        self.ca_key = ca_private_key(root)
+        # Every TLS certificate of the federation has a key of the CA's algorithm.
+        self.tls_algorithm = tls.algorithm_of(self.ca_cert.public_key())
+        self.ca_key = ca_key or load_ca_key(config, self.ca_cert, root)
+        if tls.spki_der(self.ca_key.public_key()) != tls.spki_der(self.ca_cert.public_key()):
+            raise CentreError(f"the CA key given is not the key of {config.ca_path}")
+
+    def check_tls_key(self, tls_key: bytes, code: str) -> None:
+        """MalformedRequest unless a request's tls_key is a usable key of this federation's
+        algorithm: checked before a request is stored, so a token is never bound to it."""
+        try:
+            algorithm = tls.algorithm_of(tls.public_key_from_bytes(tls_key))
+        except CertificateError as exc:
+            raise MalformedRequest(f"registration request: tls_key: {exc}", code) from None
+        if algorithm != self.tls_algorithm:
+            raise MalformedRequest(
+                f"registration request: tls_key is an {algorithm} key, but this federation's "
+                f"TLS keys are {self.tls_algorithm} (its CA's, GET /v1/ca): make the TLS key "
+                f"with that algorithm (offline: lienthong enrol --request-out FILE --tls-key "
+                f"{self.tls_algorithm})",
+                code,
+            )
 
     @property
     def url(self) -> str:

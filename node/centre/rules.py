@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.crypto.keystore import is_sealed, load_keys
+from lienthong.crypto.x509 import TlsPrivateKey
 from lienthong.node.centre.errors import (
     CentreError,
     CodeMismatch,
@@ -102,6 +103,7 @@ class NewToken:
     expires_at: int
     centre_url: str
     fingerprint: str
+    tls_key: str = "ed25519"  # the federation's TLS key algorithm: an offline request needs it
 
 
 def format_token(token_id: str, secret: bytes) -> str:
@@ -139,6 +141,7 @@ class Centre:
         clock: Callable[[], int] = unix_ms,
         random: Callable[[int], bytes] = os.urandom,
         on_directory: Callable[[Directory], None] | None = None,
+        ca_key: TlsPrivateKey | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -147,7 +150,7 @@ class Centre:
         self.random = random
         self.on_directory = on_directory
         self.published_version = 0
-        self.issuer = Issuer(config, root, clock)
+        self.issuer = Issuer(config, root, clock, ca_key=ca_key)
 
     @property
     def fingerprint(self) -> str:
@@ -215,7 +218,10 @@ class Centre:
                 },
             )
         token = format_token(token_id, secret)
-        return NewToken(code, name, state, token, expires_at, self.url, self.fingerprint)
+        return NewToken(
+            code, name, state, token, expires_at, self.url, self.fingerprint,
+            self.issuer.tls_algorithm,
+        )  # fmt: skip
 
     async def units(self) -> list[db.UnitRecord]:
         async with self.store.read() as conn:
@@ -547,6 +553,7 @@ class Centre:
         except ProtocolError as exc:
             raise MalformedRequest(str(exc)) from None
         endpoint_hosts(request.endpoints, request.code)  # before a request is stored or used
+        self.issuer.check_tls_key(request.tls_key, request.code)  # the federation's algorithm
         return request
 
     def _publish(self, directory: Directory) -> None:

@@ -7,22 +7,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.files import create_private, make_private_dir
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
 from lienthong.node.centre.errors import CentreError
-from lienthong.node.centre.issuer import MS_PER_DAY, ca_private_key, utc_datetime
+from lienthong.node.centre.issuer import MS_PER_DAY, ca_key_path, ca_private_key, utc_datetime
 from lienthong.node.centre.rules import Centre
 from lienthong.storage.db import Store, unix_ms
 
 DEFAULT_CENTRE_CODE = "000.00.00.H53"  # the provincial IT centre of Tây Ninh (H53)
 DEFAULT_CENTRE_LISTEN = "127.0.0.1:7000"
-# The CA lives as long as the root key it shares: replacing it means every unit pins a
-# new fingerprint, so it is made to outlast any deployment (docs/FEDERATION.md).
+# The CA lives as long as the root key it shares or that endorses it: replacing it means
+# every unit installs a new one (a new root key: a new fingerprint to pin), so it is made to
+# outlast any deployment (docs/FEDERATION.md).
 CA_VALIDITY_DAYS = 20 * 365
 
 
@@ -34,6 +33,7 @@ class CentreCreated:
     url: str
     fingerprint: str
     serial: int  # of the centre's own node certificate
+    tls_key: str = tls.ED25519  # the algorithm of every TLS key of the federation
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -54,18 +54,28 @@ async def create_centre(
     web: str | None = None,
     require_approval: bool = False,
     passphrase: bytes | None = None,
+    tls_key: str = tls.ED25519,
     clock: Callable[[], int] = unix_ms,
 ) -> CentreCreated:
     """Create a centre in an empty data directory.
 
     1. Check the settings as node.toml will hold them.
     2. Root key (keys/root.key, sealed with the passphrase if given) and identity key.
-    3. The X.509 CA certificate (tls/ca.pem), whose key is the root key.
-    4. The centre's TLS key (keys/tls.key), certified with its identity under serial 1,
+    3. The X.509 CA certificate (tls/ca.pem). With `tls_key` ed25519 (the default) its key
+       is the root key; with ecdsa-p256 it is a new P-256 key (keys/ca.key, sealed with the
+       same passphrase) that the root key endorses in the certificate (docs/FEDERATION.md,
+       "TLS key algorithm").
+    4. The centre's TLS key (keys/tls.key, of the CA's algorithm), certified with its
+       identity under serial 1,
        and the first signed directory, both in the store.
     5. node.toml last: its presence marks a complete centre.
     """
     data_dir = Path(data_dir)
+    if tls_key not in tls.TLS_ALGORITHMS:
+        raise CentreError(
+            f"--tls-key {tls_key!r} is not one of {', '.join(tls.TLS_ALGORITHMS)}: ed25519 "
+            "(the default), or ecdsa-p256 for office software on Windows (SChannel, .NET)"
+        )
     config_path = data_dir / cfg.CONFIG_FILE
     values = {
         "unit": {"code": code, "name": name},
@@ -90,20 +100,27 @@ async def create_centre(
 
     now = clock()
     skew = checked["security"]["clock_skew_seconds"] * 1000
+    if tls_key == tls.ED25519:
+        ca_key, endorsement = ca_private_key(root), None
+    else:
+        ca_key = tls.generate_tls_key(tls_key)
+        endorsement = tls.endorse_ca_key(root.signing, ca_key.public_key())
+        _write_private(ca_key_path(config), tls.key_to_pem(ca_key, passphrase))
     ca = tls.issue_ca(
-        ca_private_key(root),
+        ca_key,
         f"{name} (lienthong CA)",
         not_before=utc_datetime(now - skew),
         not_after=utc_datetime(now + CA_VALIDITY_DAYS * MS_PER_DAY),
+        endorsement=endorsement,
     )
     config.ca_path.write_bytes(tls.cert_to_pem(ca))
-    tls_key = tls.generate_tls_key()
-    _write_private(config.tls_key_path, tls.key_to_pem(tls_key))
-    tls_public = tls_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    own_tls_key = tls.generate_tls_key(tls_key)
+    _write_private(config.tls_key_path, tls.key_to_pem(own_tls_key))
+    tls_public = tls.public_key_bytes(own_tls_key.public_key())
 
     async with await Store.open(config.store_path, clock=clock) as store:
-        centre = Centre(config, store, root, clock=clock)
+        centre = Centre(config, store, root, clock=clock, ca_key=ca_key)
         own = await centre.issue_own(identity, tls_public)
     config.tls_cert_path.write_bytes(own.tls_pem)
     config_path.write_text(cfg.render(checked), encoding="utf-8")
-    return CentreCreated(data_dir, code, name, centre.url, centre.fingerprint, own.serial)
+    return CentreCreated(data_dir, code, name, centre.url, centre.fingerprint, own.serial, tls_key)

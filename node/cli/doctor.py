@@ -21,7 +21,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import aiohttp
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from lienthong.bootstrap.directory import DIRECTORY_PATH, iso
 from lienthong.crypto import x509 as tls
@@ -31,6 +31,7 @@ from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import is_sealed
 from lienthong.node import config as cfg
 from lienthong.node import platform
+from lienthong.node.centre.issuer import ca_key_path
 from lienthong.node.datadir import node_keys, passphrase_of
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.directory import verify_directory
@@ -78,9 +79,9 @@ class _Inspection:
         return self.cmd("enrol") + " --centre URL --fingerprint FP --token TOKEN"
 
     def root_public(self) -> bytes:
-        """The root key, as the key of tls/ca.pem (the CA key is the root key everywhere)."""
-        ca = tls.cert_from_pem(self.config.ca_path.read_bytes())
-        return ca.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        """The root key tls/ca.pem stands for: its own key, or the root key that endorses
+        its ECDSA key (crypto/x509.py ca_root_key); CertificateError if neither holds."""
+        return tls.ca_root_key(tls.cert_from_pem(self.config.ca_path.read_bytes()))
 
 
 async def run_checks(data_dir: Path, *, clock: Callable[[], int] = unix_ms) -> list[Check]:
@@ -170,7 +171,22 @@ def _check_root_key(ins: _Inspection) -> list[Check]:
     if problem is not None:
         return [Check(problem.name, FAIL, problem.finding, problem.fix or "restore a backup")]
     sealed = "sealed" if is_sealed(path) else "not sealed"
-    return [Check("root key", OK, f"{path}: mode 0600, {sealed}")]
+    checks = [Check("root key", OK, f"{path}: mode 0600, {sealed}")]
+    ca_path = ins.config.ca_path
+    if ca_path.is_file() and _ca_algorithm(ins) == tls.ECDSA_P256:  # its CA key is its own
+        key_path = ca_key_path(ins.config)
+        problem = _key_file("CA key", key_path)
+        if problem is not None:
+            fix = problem.fix or "restore keys/ca.key from the centre's backup"
+            return [*checks, Check(problem.name, FAIL, problem.finding, fix)]
+        sealed = "sealed" if tls.is_sealed_key(key_path.read_bytes()) else "not sealed"
+        checks.append(Check("CA key", OK, f"{key_path}: ECDSA P-256, mode 0600, {sealed}"))
+    return checks
+
+
+def _ca_algorithm(ins: _Inspection) -> str:
+    """The algorithm of the federation's TLS keys: that of tls/ca.pem's key."""
+    return tls.algorithm_of(tls.cert_from_pem(ins.config.ca_path.read_bytes()).public_key())
 
 
 def _check_tls_key(ins: _Inspection) -> Check:
@@ -260,7 +276,12 @@ def _check_ca_pin(ins: _Inspection) -> Check:
             f"tls/ca.pem has key {fingerprint(root)}, but node.toml pins {pinned}",
             "check the fingerprint on the enrolment sheet with the centre, then re-enrol",
         )
-    return Check(name, OK, f"tls/ca.pem matches the pinned fingerprint {pinned}")
+    how = "endorsed by the root key" if _ca_algorithm(ins) == tls.ECDSA_P256 else "the root key"
+    return Check(
+        name,
+        OK,
+        f"tls/ca.pem ({_ca_algorithm(ins)}, {how}) matches the pinned fingerprint {pinned}",
+    )
 
 
 def _check_store(ins: _Inspection) -> Check:

@@ -6,9 +6,13 @@ import asyncio
 import copy
 import json
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509 as cx509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from lienthong.bootstrap.enrolment import (
     Enrolled,
@@ -119,6 +123,61 @@ async def test_wrong_fingerprint_refuses_and_writes_nothing(tmp_path: Path):
     assert impostor.fingerprint in str(caught.value)
     assert fed.fingerprint in str(caught.value)
     assert centre.requests == ["GET /v1/ca"]
+    assert files_under(config.data_dir) == before
+
+
+def _ecdsa_ca_pem(key, endorsement: tls.CaEndorsement) -> bytes:
+    """A self-signed P-256 CA certificate carrying `endorsement`, whoever made either."""
+    name = cx509.Name([cx509.NameAttribute(NameOID.COMMON_NAME, "Trung tâm CA")])
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    cert = (
+        cx509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=30))
+        .add_extension(cx509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            cx509.UnrecognizedExtension(tls.CA_ENDORSEMENT_OID, endorsement.to_der()), False
+        )
+        .sign(key, hashes.SHA256())
+    )
+    return tls.cert_to_pem(cert)
+
+
+async def test_an_ecdsa_ca_not_endorsed_by_the_pinned_root_is_refused(tmp_path: Path):
+    """A stand-in at GET /v1/ca serves a P-256 CA of its own key: with the federation's real
+    endorsement copied in (it names the real CA key) it is refused as unusable; endorsed by
+    its own root key it is refused naming both fingerprints. Only GET /v1/ca was sent and
+    nothing was written."""
+    fed = Federation()
+    real_ca_key = tls.generate_tls_key(tls.ECDSA_P256)
+    real = tls.endorse_ca_key(fed.root.signing, real_ca_key.public_key())
+    assert tls.ca_root_key(tls.cert_from_pem(_ecdsa_ca_pem(real_ca_key, real))) == (
+        fed.root.sign_public
+    )
+    own_key, own_root = tls.generate_tls_key(tls.ECDSA_P256), NodeKeys.generate()
+    copied = _ecdsa_ca_pem(own_key, real)
+    own = _ecdsa_ca_pem(own_key, tls.endorse_ca_key(own_root.signing, own_key.public_key()))
+    config, keys = make_unit_dir(tmp_path)
+    before = files_under(config.data_dir)
+    for served, refusal, words in (
+        (copied, AnswerRejected, "not the one its root key endorsed"),
+        (own, FingerprintMismatch, fed.fingerprint),
+    ):
+        async with FakeCentre(fed, tmp_path / str(len(served)), ca_pem=served) as centre:
+            with pytest.raises(refusal, match=words):
+                await enrol_online(
+                    config.node_settings,
+                    keys,
+                    centre_url=centre.url,
+                    fingerprint=fed.fingerprint,
+                    token=TOKEN,
+                    save_federation=federation_saver(config),
+                )
+        assert centre.requests == ["GET /v1/ca"]
     assert files_under(config.data_dir) == before
 
 

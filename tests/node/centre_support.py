@@ -6,9 +6,6 @@ import base64
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import load_keys
@@ -52,12 +49,13 @@ class UnitSide:
     code: str
     name: str
     keys: NodeKeys = field(default_factory=NodeKeys.generate)
-    tls_key: Ed25519PrivateKey = field(default_factory=tls.generate_tls_key)
+    tls_key: tls.TlsPrivateKey = field(default_factory=tls.generate_tls_key)
     endpoints: tuple[str, ...] = ("https://127.0.0.1:7443",)
 
     @property
     def tls_public(self) -> bytes:
-        return self.tls_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        """As a request carries it: 32 bytes (Ed25519) or the 65-byte P-256 point."""
+        return tls.public_key_bytes(self.tls_key.public_key())
 
     def request(self, token: str, *, code: str | None = None, created: int = 1) -> bytes:
         token_id, secret = split_token(token)

@@ -1,5 +1,7 @@
 """A centre and three units over real mutual TLS on 127.0.0.1 with real stores, for tests of
-the relay and the peer API; plus the helpers those tests share (a letter, send, audit)."""
+the relay and the peer API; plus the helpers those tests share (a letter, send, audit).
+The federation's TLS certificates are Ed25519 (the CA key is the root key), or with
+`tls_key="ecdsa-p256"` ECDSA P-256 under a CA key the root key endorses."""
 
 from __future__ import annotations
 
@@ -190,14 +192,15 @@ async def node_context(
 def issue_tls(
     tmp: Path,
     name: str,
-    ca_key: Ed25519PrivateKey,
+    ca_key: tls.TlsPrivateKey,
     ca: cx509.Certificate,
     code: str,
     serial: int,
     start: datetime,
 ) -> tuple[Path, Path, cx509.Certificate]:
-    """A TLS leaf for `code` signed by `ca`, written as PEM files `name`.crt and `name`.key."""
-    tls_key = tls.generate_tls_key()
+    """A TLS leaf for `code` signed by `ca` (a key of the CA's algorithm), written as PEM
+    files `name`.crt and `name`.key."""
+    tls_key = tls.generate_tls_key(tls.algorithm_of(ca_key))
     leaf = tls.issue_leaf(
         ca_key,
         ca,
@@ -234,8 +237,11 @@ async def _serve(app: web.Application, listener: socket.socket, context: ssl.SSL
 
 
 @contextlib.asynccontextmanager
-async def federation(tmp_path: Path, *, serve_units: bool = False) -> AsyncIterator[Federation]:
-    """A centre serving the relay over mutual TLS and three units A, B, C.
+async def federation(
+    tmp_path: Path, *, serve_units: bool = False, tls_key: str = tls.ED25519
+) -> AsyncIterator[Federation]:
+    """A centre serving the relay over mutual TLS and three units A, B, C; every TLS key
+    and the CA's of the algorithm `tls_key`.
 
     By default the units are behind NAT (no endpoint: the engine goes to the relay)
     and read a fixed directory. With `serve_units` each unit serves its peer API
@@ -244,10 +250,19 @@ async def federation(tmp_path: Path, *, serve_units: bool = False) -> AsyncItera
     """
     clock = Clock(unix_ms())  # X.509 validity is checked by OpenSSL against the real time
     root = NodeKeys.generate()
-    ca_key = Ed25519PrivateKey.from_private_bytes(root.signing.encode())
     start = datetime.now(UTC) - timedelta(minutes=5)
+    if tls_key == tls.ED25519:
+        ca_key: tls.TlsPrivateKey = Ed25519PrivateKey.from_private_bytes(root.signing.encode())
+        endorsement = None
+    else:  # as `centre init --tls-key ecdsa-p256` makes it
+        ca_key = tls.generate_tls_key(tls_key)
+        endorsement = tls.endorse_ca_key(root.signing, ca_key.public_key())
     ca = tls.issue_ca(
-        ca_key, "Trung tâm CA", not_before=start, not_after=start + timedelta(days=400)
+        ca_key,
+        "Trung tâm CA",
+        not_before=start,
+        not_after=start + timedelta(days=400),
+        endorsement=endorsement,
     )
     ca_path = tmp_path / "ca.pem"
     ca_path.write_bytes(tls.cert_to_pem(ca))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
+from lienthong.crypto.x509 import ED25519, TLS_ALGORITHMS
 from lienthong.node.centre.rules import (
     DEPLOYMENT_STATES,
     SHEET_DATA_DIRS,
@@ -47,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--require-approval", action="store_true", help="an operator approves each enrolment"
     )
     p.add_argument("--passphrase-file", type=Path, help="seal the root key with this passphrase")
+    p.add_argument(
+        "--tls-key",
+        choices=TLS_ALGORITHMS,
+        default=ED25519,
+        help="the algorithm of every TLS certificate of the federation: ed25519 (default), or "
+        "ecdsa-p256 so that office software on Windows (SChannel, .NET) can connect; it cannot "
+        "be changed later (docs/FEDERATION.md)",
+    )
 
     p = command("add-unit", add_unit, "register a unit and print its one-time enrolment token")
     p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")
@@ -98,6 +107,7 @@ async def init(args: argparse.Namespace) -> None:
         web=args.web,
         require_approval=args.require_approval,
         passphrase=read_passphrase(args.passphrase_file),
+        tls_key=args.tls_key,
     )
     emit(
         args,
@@ -105,6 +115,7 @@ async def init(args: argparse.Namespace) -> None:
         f"Centre {created.code} ({created.name}) created in {created.data_dir}\n"
         f"Centre URL:              {created.url}\n"
         f"Root key fingerprint:    {created.fingerprint}\n"
+        f"TLS certificates:        {created.tls_key}\n"
         "Give the fingerprint to every unit's technician by a separate channel (paper, phone).",
     )
 
@@ -116,6 +127,8 @@ def enrolment_sheet(new: NewToken) -> str:
         f"       --fingerprint {new.fingerprint} \\\n"
         f"       --token {new.token}"
     )
+    # An offline request carries a TLS key, made before the unit can see the centre's CA.
+    tls_key = "" if new.tls_key == ED25519 else f" --tls-key {new.tls_key}"
     return "\n".join(
         [
             "PHIẾU ĐĂNG KÝ NÚT LIÊN THÔNG VĂN BẢN",
@@ -147,7 +160,7 @@ def enrolment_sheet(new: NewToken) -> str:
             "",
             "Không có mạng / No network (air-gapped office), instead of step 2:",
             f"   lienthong enrol --token {new.token} \\",
-            "       --request-out yeu-cau.bin",
+            f"       --request-out yeu-cau.bin{tls_key}",
             "   Mang tệp đến trung tâm; trung tâm trả lại chung-thu.bin.",
             "   Bring the file to the centre; it returns chung-thu.bin. Then:",
             f"   lienthong enrol --fingerprint {new.fingerprint} \\",
@@ -176,6 +189,7 @@ async def add_unit(args: argparse.Namespace) -> None:
         "expires_at": new.expires_at,
         "centre_url": new.centre_url,
         "fingerprint": new.fingerprint,
+        "tls_key": new.tls_key,
         "sheet": sheet,
     }
     emit(

@@ -19,6 +19,7 @@ from lienthong.bootstrap.errors import CentreRefused, CentreUnreachable
 from lienthong.bootstrap.rotation import rotate
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keystore import is_sealed
+from lienthong.crypto.x509 import ED25519, TLS_ALGORITHMS
 from lienthong.node import config as cfg
 from lienthong.node.cli.output import EXIT_ERROR, add_data_dir, emit
 from lienthong.node.datadir import federation_saver, node_keys, passphrase_of
@@ -47,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--token-file", type=Path, help="a file holding the enrolment token; - reads standard input"
     )
     p.add_argument("--request-out", type=Path, help="write a registration request file (offline)")
+    p.add_argument(
+        "--tls-key",
+        choices=TLS_ALGORITHMS,
+        help="with --request-out: the federation's TLS key algorithm as the enrolment sheet "
+        "gives it (default ed25519; online enrolment reads it from the centre's CA)",
+    )
     p.add_argument("--certificate-in", type=Path, help="install the centre's certificate file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=enrol)
@@ -142,6 +149,11 @@ async def enrol(args: argparse.Namespace) -> int | None:
 
 
 async def _enrol(args: argparse.Namespace) -> int | None:
+    if args.tls_key and not args.request_out:
+        raise LienthongError(
+            "--tls-key goes with --request-out only: online enrolment and --certificate-in "
+            "take the algorithm from the centre's CA"
+        )
     args.token = _token(args)
     config = cfg.load_config(args.data_dir)
     keys = node_keys(config)
@@ -170,7 +182,12 @@ async def _enrol(args: argparse.Namespace) -> int | None:
         if args.centre:
             raise LienthongError("--request-out is the offline path: leave out --centre")
         write_request(
-            config.node_settings, keys, args.token, args.request_out, passphrase=passphrase
+            config.node_settings,
+            keys,
+            args.token,
+            args.request_out,
+            passphrase=passphrase,
+            tls_algorithm=args.tls_key or ED25519,
         )
         emit(
             args,

@@ -124,7 +124,12 @@ def _sheet(request: web.Request, new: NewToken) -> web.Response:
             "expires": when(new.expires_at),
             "init": f"lienthong init --code {new.code} --name {shlex.quote(new.name)}",
             "enrol": enrol,
-            "offline": f"lienthong enrol --token {new.token} --request-out yeu-cau.bin",
+            "offline": (
+                f"lienthong enrol --token {new.token}"
+                " --request-out yeu-cau.bin"
+                # the TLS key is made before the unit can see the centre's CA
+                + ("" if new.tls_key == "ed25519" else f" --tls-key {new.tls_key}")
+            ),
             "centre_name": ctx.config.name,
             "data_dirs": SHEET_DATA_DIRS,
         },
