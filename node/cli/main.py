@@ -14,6 +14,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__, platform
 from lienthong.node.cli.commands import (
+    bundle,
     centre,
     demo,
     doctor,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.register(sub)
     users.register(sub)
     doctor.register(sub)
+    bundle.register(sub)
     examples.register(sub)
     return parser
 
