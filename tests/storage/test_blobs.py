@@ -128,7 +128,8 @@ def test_resume_with_corrupt_prefix_is_refused(tmp_path: Path) -> None:
     writer.write(DATA[:1000])
     writer.suspend()
     path = tmp_path / "partial" / upload
-    path.write_bytes(b"X" + path.read_bytes()[1:])
+    stored = path.read_bytes()
+    path.write_bytes(bytes([stored[0] ^ 0xFF]) + stored[1:])  # always a different first byte
     writer = blobs.partial(upload)
     writer.write(DATA[1000:])
     with pytest.raises(BlobHashMismatch):
