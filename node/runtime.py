@@ -40,6 +40,7 @@ from lienthong.node.peers import peer_middleware
 from lienthong.node.throttle import peer_rate_limits
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
+from lienthong.node.uploads import upload_sweep_loop
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.db import Store, unix_ms
 
@@ -222,6 +223,7 @@ class Node:
                 f"cannot listen on {host}:{port} (node.listen): {exc.strerror}"
             ) from None
         self.peer_port = site.port
+        self._spawn("upload sweep", upload_sweep_loop(self.ctx, self.stop_event))
         if config.role == "centre":
             from lienthong.node.centre.relay import sweep_loop
 

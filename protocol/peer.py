@@ -15,7 +15,13 @@ from typing import Any, NamedTuple
 from lienthong.crypto.stream import ciphertext_size
 from lienthong.protocol.errors import InvalidField, LimitExceeded
 from lienthong.protocol.ids import BLOB_ID
-from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE, MAX_ATTACHMENTS, MAX_STATUS_BYTES
+from lienthong.protocol.incremental import IncrementalDecoder
+from lienthong.protocol.limits import (
+    MAX_ATTACHMENT_SIZE,
+    MAX_ATTACHMENTS,
+    MAX_ENVELOPE_BYTES,
+    MAX_STATUS_BYTES,
+)
 from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import Fields, pack, unpack
 
@@ -28,6 +34,10 @@ MAX_INBOX_ITEMS = 500
 # 500 envelopes of ~100 KB; the hard cap on each item is its own message limit
 # (MAX_ENVELOPE_BYTES, MAX_STATUS_BYTES), checked when the item is verified.
 MAX_INBOX_BYTES = 64 * 1024 * 1024
+# An item of a batch is one complete wrapper, an envelope or a smaller status: a longer one
+# refuses the request, so a request being decoded holds at most this much (and a piece)
+# besides the items it decoded (protocol/incremental.py).
+MAX_ITEM_BYTES = MAX_ENVELOPE_BYTES
 # An inbox answer carries one 01 (a status, <= MAX_STATUS_BYTES) per envelope and a refusal
 # message per refused item: far below the request's own cap, which bounds it too.
 MAX_INBOX_ANSWER_BYTES = MAX_INBOX_BYTES
@@ -40,6 +50,19 @@ MAX_ANSWER_MESSAGE = MAX_INBOX_ANSWER_BYTES
 
 # The ciphertext of the largest attachment (64 GiB): an upload's Upload-Length.
 MAX_BLOB_BYTES = ciphertext_size(MAX_ATTACHMENT_SIZE)
+# A peer's uploads not yet tied to a letter (docs/PROTOCOL.md 17.2.1), at one node: a quota,
+# so that no unit can fill another's disk, or the centre's, with blobs no envelope names.
+# 8 GiB holds the attachments of many letters in flight (a sender's batch keeps under a
+# quarter of it, node/unit/delivery.py). An upload is admitted whatever its length when its
+# uploader holds no other, so one attachment of any size (MAX_BLOB_BYTES) always goes.
+MAX_UNTIED_UPLOAD_BYTES = 8 * 1024**3
+# ...and their number, whatever their sizes: bounds the quota's query and the sweep.
+MAX_UNTIED_UPLOADS = 1000
+# An upload that no stored or deposited envelope names this long after its uploader last
+# sent or asked about it (PUT, HEAD) is removed with its bytes, unfinished or not. A sender
+# posts the envelope seconds after its blobs and retries within minutes (its back-off is
+# capped at 10 minutes), so only an abandoned upload is this old.
+UPLOAD_TIE_SECONDS = 6 * 3600
 # Upload-Offset and Upload-Length: ASCII decimal digits, no sign, at most 19 (MAX_BLOB_BYTES
 # has 11); int() alone would take "1_0", " 7" or other scripts' digits.
 UPLOAD_NUMBER = pattern("upload byte count", "[0-9]{1,19}", "1048576")
@@ -64,12 +87,24 @@ def encode_batch(envelopes: Sequence[bytes], statuses: Sequence[bytes]) -> bytes
     return pack({"envelopes": list(envelopes), "statuses": list(statuses)})
 
 
+def batch_decoder() -> IncrementalDecoder[Batch]:
+    """An inbox request decoded as its bytes arrive (`feed`, then `finish`), as decode_batch."""
+    return IncrementalDecoder(
+        WHAT_BATCH, max_bytes=MAX_INBOX_BYTES, max_item_bytes=MAX_ITEM_BYTES, build=_batch
+    )
+
+
 def decode_batch(data: bytes) -> Batch:
     """An inbox request from untrusted bytes; DecodeError, LimitExceeded or InvalidField.
 
-    Either key may be absent (= empty), but neither may be nil; no other key.
+    Either key may be absent (= empty), but neither may be nil; no other key; no item
+    longer than MAX_ITEM_BYTES.
     """
-    f = Fields(unpack(data, what=WHAT_BATCH, max_bytes=MAX_INBOX_BYTES), WHAT_BATCH)
+    return batch_decoder().decode(data)
+
+
+def _batch(value: Any) -> Batch:
+    f = Fields(value, WHAT_BATCH)
     present = f.raw_keys()
     lists = [f.list(key, max_items=MAX_INBOX_ITEMS) if key in present else [] for key in KEYS]
     f.done()

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.incremental import IncrementalDecoder
 from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from lienthong.protocol.peer import (
     MAX_ANSWER_MESSAGE,
     MAX_INBOX_BYTES,
     MAX_INBOX_ITEMS,
+    MAX_ITEM_BYTES,
     check_items,
 )
 from lienthong.protocol.text import pattern
@@ -44,6 +46,12 @@ MAX_PULL_WAIT = 25
 # either side of the point are far more than any wait (float() would also take "1e3",
 # "inf", " 5" and "٥").
 PULL_WAIT = pattern("pull wait", r"[0-9]{1,9}(?:\.[0-9]{1,9})?", "25")
+# An item a pull answered is not answered again for this long (its `visible_at`): the unit
+# acknowledges within the pull what it took; what it left for later (it cannot take it
+# yet: its clock, its directory, a blob) waits behind every other item instead of coming
+# back first at each pull and holding the mailbox. As long as the pause of a unit whose
+# pull brought only such items (node/unit/relay_client.py, DEFERRED_RETRY_SECONDS).
+REOFFER_SECONDS = 30
 # An ack names what one pull gave; a few times that is generous.
 MAX_ACK_IDS = 1000
 # Item ids: a ULID, or a notice id "expired:<ULID>:<unit code>" (26 + 32 + 9 characters).
@@ -87,9 +95,21 @@ def encode_deposit(to: str, envelopes: Sequence[bytes], statuses: Sequence[bytes
     return pack({"to": to, "envelopes": list(envelopes), "statuses": list(statuses)})
 
 
+def deposit_decoder() -> IncrementalDecoder[Deposit]:
+    """A deposit decoded as its bytes arrive (`feed`, then `finish`), as decode_deposit."""
+    return IncrementalDecoder(
+        WHAT_DEPOSIT, max_bytes=MAX_DEPOSIT_BYTES, max_item_bytes=MAX_ITEM_BYTES, build=_deposit
+    )
+
+
 def decode_deposit(data: bytes) -> Deposit:
-    """A deposit from untrusted bytes: all three keys, no other; every item binary."""
-    f = Fields(unpack(data, what=WHAT_DEPOSIT, max_bytes=MAX_DEPOSIT_BYTES), WHAT_DEPOSIT)
+    """A deposit from untrusted bytes: all three keys, no other; every item binary and at
+    most MAX_ITEM_BYTES."""
+    return deposit_decoder().decode(data)
+
+
+def _deposit(value: object) -> Deposit:
+    f = Fields(value, WHAT_DEPOSIT)
     to = f.code("to")
     envelopes = f.list("envelopes", max_items=MAX_DEPOSIT_ITEMS)
     statuses = f.list("statuses", max_items=MAX_DEPOSIT_ITEMS)

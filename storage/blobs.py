@@ -248,6 +248,33 @@ class BlobStore:
         except FileNotFoundError:
             return 0
 
+    def old_partials(self, before_ms: int) -> list[str]:
+        """The ids of unfinished uploads last written before `before_ms` (Unix ms)."""
+        found = []
+        for file in self._partial.iterdir():
+            try:
+                written = file.stat().st_mtime_ns // 1_000_000
+            except FileNotFoundError:  # finished or given up meanwhile
+                continue
+            if UPLOAD_ID.matches(file.name) and written < before_ms:
+                found.append(file.name)
+        return found
+
+    def discard_partial(self, upload_id: str) -> bool:
+        """Remove an unfinished upload unless a request is writing it now; True if removed."""
+        path = self._partial / check_upload_id(upload_id)
+        try:
+            file = open_renamable(path, "rb")  # removed below while open: Windows too
+        except FileNotFoundError:
+            return False
+        with file:
+            if not try_lock(file):
+                return False  # a writer holds it: it is not abandoned
+            if not _still_named(file, path):
+                return False
+            path.unlink()
+            return True
+
     async def write_stream(
         self,
         chunks: AsyncIterable[bytes],

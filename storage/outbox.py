@@ -43,6 +43,9 @@ class DueItem:
     destination: str
     raw: bytes
     attempts: int
+    # An envelope the relay holds already (RELAYED) whose 01 has not come: due for a
+    # direct attempt only (docs/PROTOCOL.md 20.3).
+    relayed: bool = False
 
 
 async def queue_envelope(tx: Tx, envelope_id: str, recipients: Sequence[str], *, at: int) -> None:
@@ -86,7 +89,7 @@ async def due_for(conn: Queryable, destination: str, now: int, limit: int) -> li
     """Envelopes then statuses due for one destination, oldest first, at most `limit`."""
     limit = max(1, min(limit, MAX_BATCH))
     envelopes = await conn.fetchall(
-        "SELECT o.envelope_id, e.raw, o.attempts FROM outbox o JOIN envelopes e"
+        "SELECT o.envelope_id, e.raw, o.attempts, o.state FROM outbox o JOIN envelopes e"
         " ON e.id = o.envelope_id WHERE o.recipient = ? AND o.next_attempt_at <= ?"
         " ORDER BY o.next_attempt_at LIMIT ?",
         (destination, now, limit),
@@ -97,9 +100,11 @@ async def due_for(conn: Queryable, destination: str, now: int, limit: int) -> li
         " ORDER BY s.next_attempt_at LIMIT ?",
         (destination, now, limit),
     )
-    return [DueItem("envelope", r[0], destination, bytes(r[1]), r[2]) for r in envelopes] + [
-        DueItem("status", r[0], destination, bytes(r[1]), r[2]) for r in statuses
-    ]
+    relayed = Delivery.RELAYED.value
+    return [
+        DueItem("envelope", r[0], destination, bytes(r[1]), r[2], r[3] == relayed)
+        for r in envelopes
+    ] + [DueItem("status", r[0], destination, bytes(r[1]), r[2]) for r in statuses]
 
 
 async def delivery_state(conn: Queryable, envelope_id: str, recipient: str) -> Delivery:
@@ -185,8 +190,11 @@ async def apply_status(
     return new
 
 
-async def retry_later(tx: Tx, item: DueItem, *, next_attempt_at: int, error: str, at: int) -> None:
-    """Record a failed attempt; the item is due again at `next_attempt_at` (its state stays)."""
+async def retry_later(
+    tx: Tx, item: DueItem, *, next_attempt_at: int | None, error: str, at: int
+) -> None:
+    """Record a failed attempt; the item is due again at `next_attempt_at` (None: not
+    unless something makes it due; its state stays)."""
     table, key, dest = (
         ("outbox", "envelope_id", "recipient")
         if item.kind == "envelope"
@@ -248,11 +256,14 @@ async def queue_depths(conn: Queryable) -> dict[str, int]:
     return {r[0]: r[1] for r in rows}
 
 
-async def make_due_now(tx: Tx, destination: str, now: int) -> None:
-    """A unit came back: everything waiting for it is due at once (its backoff is over)."""
+async def make_due_now(tx: Tx, destination: str, now: int, *, relayed: bool = True) -> None:
+    """A unit came back: everything waiting for it is due at once (its backoff is over).
+    With `relayed` False, envelopes the relay holds keep their time for a direct attempt
+    (the unit was reached through the relay, not seen)."""
     await tx.execute(
-        "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?",
-        (now, destination, now),
+        "UPDATE outbox SET next_attempt_at = ? WHERE recipient = ? AND next_attempt_at > ?"
+        " AND (? OR state != ?)",
+        (now, destination, now, relayed, Delivery.RELAYED.value),
     )
     await tx.execute(
         "UPDATE status_outbox SET next_attempt_at = ? WHERE destination = ?"

@@ -3,6 +3,8 @@
 An item is an envelope, a status or a relay notice, stored byte-exact once per
 (recipient, item id). `blobs` lists the blob ids an envelope depends on,
 separated by spaces, so the relay can tell when a blob is no longer needed.
+`visible_at` is when a pull may answer the item (again): a pull hides what it answers
+for a while (`offer`), so what the unit leaves for later does not hold back the rest.
 """
 
 from __future__ import annotations
@@ -90,13 +92,16 @@ async def deposit(tx: Tx, item: MailItem) -> bool:
     return False
 
 
-async def pending(conn: Queryable, recipient: str, *, limit: int, max_bytes: int) -> list[MailItem]:
-    """The oldest items of a mailbox: at most `limit`, and no more than `max_bytes` of raw
-    bytes in all (but always the first item, whatever its size)."""
+async def pending(
+    conn: Queryable, recipient: str, *, limit: int, max_bytes: int, now: int | None = None
+) -> list[MailItem]:
+    """The oldest items of a mailbox (visible at `now`, if given): at most `limit`, and no
+    more than `max_bytes` of raw bytes in all (but always the first item, whatever its size)."""
+    visible = "" if now is None else " AND visible_at <= ?"
     sizes = await conn.fetchall(
-        "SELECT item_id, length(raw) FROM relay_mailbox WHERE recipient = ?"
+        f"SELECT item_id, length(raw) FROM relay_mailbox WHERE recipient = ?{visible}"  # noqa: S608
         " ORDER BY deposited_at, item_id LIMIT ?",
-        (recipient, _limit(limit)),
+        (recipient, _limit(limit)) if now is None else (recipient, now, _limit(limit)),
     )
     chosen, total = [], 0
     for item_id, size in sizes:
@@ -113,6 +118,23 @@ async def pending(conn: Queryable, recipient: str, *, limit: int, max_bytes: int
         (recipient, *chosen),
     )
     return [_item(r) for r in rows]
+
+
+async def offer(tx: Tx, recipient: str, item_ids: Sequence[str], *, hidden_until: int) -> None:
+    """Items a pull answers: no pull answers them again before `hidden_until`."""
+    await tx.executemany(
+        "UPDATE relay_mailbox SET visible_at = ? WHERE recipient = ? AND item_id = ?",
+        [(hidden_until, recipient, item_id) for item_id in item_ids],
+    )
+
+
+async def next_visible(conn: Queryable, recipient: str) -> int | None:
+    """When the first item of a mailbox that a pull hid becomes visible again; None if the
+    mailbox is empty."""
+    row = await conn.fetchone(
+        "SELECT min(visible_at) FROM relay_mailbox WHERE recipient = ?", (recipient,)
+    )
+    return None if row is None or row[0] is None else int(row[0])
 
 
 async def count(conn: Queryable, recipient: str | None = None) -> int:

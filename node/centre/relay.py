@@ -6,8 +6,9 @@ bodies msgpack, all routes mutual TLS:
 `POST /v1/relay/deposit` {"to": code, "envelopes": [bin], "statuses": [bin]} answers
 {"accepted": [bool], "errors": [str|nil]}, one per item, envelopes first;
 `GET /v1/relay/pull?wait=SECONDS` answers {"items": [{"id", "kind", "raw"}]}, oldest
-first, waiting for mail when the mailbox is empty; `POST /v1/relay/ack` {"ids": [str]}
-removes collected items. Blobs go to the centre's `/v1/blobs/{id}` before the envelope.
+first, each hidden from the next pulls for REOFFER_SECONDS, waiting for mail when none
+is visible; `POST /v1/relay/ack` {"ids": [str]} removes collected items. Blobs go to the
+centre's `/v1/blobs/{id}` before the envelope.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
-from lienthong.node.http import append_refusal, audit_refusal, read_request
+from lienthong.node.http import append_refusal, audit_refusal, read_request, request_body
 from lienthong.node.peers import error_response, require_peer
 from lienthong.protocol.envelope import BlobRef, verify_envelope
-from lienthong.protocol.errors import MissingBlobs, NotARecipient, SignerMismatch
+from lienthong.protocol.errors import ClockSkew, MissingBlobs, NotARecipient, SignerMismatch
 from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.relay import (
     MAX_ACK_BYTES,
@@ -35,9 +36,10 @@ from lienthong.protocol.relay import (
     MAX_PULL_ITEMS,
     NOTICE_EXPIRED,
     NOTICE_STATUS_EXPIRED,
+    REOFFER_SECONDS,
     PulledItem,
     decode_ack,
-    decode_deposit,
+    deposit_decoder,
     encode_ack_answer,
     encode_deposit_answer,
     encode_notice,
@@ -46,7 +48,7 @@ from lienthong.protocol.relay import (
     parse_wait,
 )
 from lienthong.protocol.status import verify_status
-from lienthong.storage import audit
+from lienthong.storage import audit, uploads
 from lienthong.storage import relay as mailbox
 from lienthong.storage.blobs import BLOB_ID, BlobStore
 from lienthong.storage.centre import touch_unit
@@ -148,6 +150,18 @@ class _Checked:
     blobs: tuple[BlobRef, ...] = ()
 
 
+def _not_ahead(ctx: NodeContext, what: str, author: str, dated: int, now: int) -> None:
+    """ClockSkew if `dated` is further ahead of the centre's clock than the tolerance
+    (security.clock_skew_seconds): such an item would wait in its mailbox until the
+    recipient's clock caught up, ahead of the mail behind it."""
+    skew_ms = ctx.config.get("security", "clock_skew_seconds") * 1000
+    if dated > now + skew_ms:
+        raise ClockSkew(
+            f"{what} is dated {dated - now} ms ahead of the relay's clock (tolerance "
+            f"{skew_ms} ms): check the clock of {author}"
+        )
+
+
 def _check_envelope(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) -> _Checked:
     header = verify_envelope(raw, ctx.directory.key_lookup).header
     if header.sender != peer:
@@ -160,6 +174,7 @@ def _check_envelope(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) 
             f"envelope {header.id} from {header.sender} is not addressed to {to}: it does "
             f"not go in {to}'s mailbox"
         )
+    _not_ahead(ctx, f"envelope {header.id}", header.sender, header.created, now)
     item = MailItem(
         recipient=to,
         id=header.id,
@@ -184,6 +199,7 @@ def _check_status(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) ->
         raise NotARecipient(
             f"status {status.id} is addressed to {status.to}: it does not go in {to}'s mailbox"
         )
+    _not_ahead(ctx, f"status {status.id}", status.sender, status.at, now)
     item = MailItem(to, status.id, "status", peer, raw, (), now, now + _retention_ms(ctx))
     return _Checked(item)
 
@@ -207,11 +223,18 @@ async def deposit(request: web.Request) -> web.Response:
     """Check each item at the edge, store those that pass once per recipient, wake its pull."""
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
-    try:
-        to, envelopes, statuses = decode_deposit(await read_request(request, MAX_DEPOSIT_BYTES))
-    except LienthongError as exc:
-        await _malformed(ctx, peer, "relay.deposit", exc)
-        return error_response(400, "MalformedRequest", str(exc))
+    async with request_body(request, peer) as body:  # a large body: a slot of the peer's
+        try:
+            to, envelopes, statuses = await body.decode(deposit_decoder(), MAX_DEPOSIT_BYTES)
+        except LienthongError as exc:
+            await _malformed(ctx, peer, "relay.deposit", exc)
+            return error_response(400, "MalformedRequest", str(exc))
+        return await _deposit(ctx, peer, to, envelopes, statuses)
+
+
+async def _deposit(
+    ctx: NodeContext, peer: str, to: str, envelopes: list[bytes], statuses: list[bytes]
+) -> web.Response:
     now = ctx.clock()
     count = len(envelopes) + len(statuses)
     errors: list[str | None] = [None] * count
@@ -238,6 +261,7 @@ async def deposit(request: web.Request) -> web.Response:
                 if missing:
                     raise MissingBlobs(missing)
                 stored = await mailbox.deposit(tx, one.item) or stored
+                await uploads.tie(tx, one.item.blobs)  # the uploads are a letter's now
                 accepted[i] = True
             except (MissingBlobs, Conflict) as exc:
                 errors[i] = _describe(exc)
@@ -264,13 +288,24 @@ async def _malformed(ctx: NodeContext, peer: str, what: str, exc: LienthongError
 # -- pull and ack ---------------------------------------------------------------------------
 
 
-async def _pending(ctx: NodeContext, code: str) -> list[MailItem]:
-    async with ctx.store.read() as conn:
-        return await mailbox.pending(conn, code, limit=MAX_PULL_ITEMS, max_bytes=MAX_PULL_BYTES)
+async def _offer(ctx: NodeContext, code: str) -> tuple[list[MailItem], int | None]:
+    """The oldest visible items of a mailbox, hidden from the next pulls for
+    REOFFER_SECONDS; with none, when the first hidden one shows again (None: empty)."""
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        items = await mailbox.pending(
+            tx, code, limit=MAX_PULL_ITEMS, max_bytes=MAX_PULL_BYTES, now=now
+        )
+        if items:
+            hidden_until = now + REOFFER_SECONDS * 1000
+            await mailbox.offer(tx, code, [i.id for i in items], hidden_until=hidden_until)
+            return items, None
+        return [], await mailbox.next_visible(tx, code)
 
 
 async def pull(request: web.Request) -> web.Response:
-    """The caller's oldest mail; if there is none, wait up to `wait` seconds for a deposit."""
+    """The caller's oldest mail it was not offered in the last REOFFER_SECONDS; if there is
+    none, wait up to `wait` seconds for a deposit or for a hidden item to show again."""
     ctx = request.app[CONTEXT]
     peer = require_peer(request)
     try:
@@ -281,11 +316,13 @@ async def pull(request: web.Request) -> web.Response:
         await touch_unit(tx, peer, ctx.clock())
     boxes = mailboxes_of(ctx)
     with boxes.listening(peer) as event:
-        items = await _pending(ctx, peer)
+        items, shows_at = await _offer(ctx, peer)
         if not items and wait > 0:
+            if shows_at is not None:  # a hidden item comes back before the wait ends
+                wait = min(wait, max(0.0, (shows_at - ctx.clock()) / 1000))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), wait)
-            items = await _pending(ctx, peer)
+            items, _ = await _offer(ctx, peer)
     body = encode_pull_answer(PulledItem(i.id, i.kind, i.raw) for i in items)
     return web.Response(body=body, content_type=CONTENT_TYPE)
 

@@ -36,6 +36,8 @@ from lienthong.protocol.envelope import header_of_own_envelope
 from lienthong.protocol.peer import (
     CONTENT_TYPE,
     MAX_INBOX_ANSWER_BYTES,
+    MAX_UNTIED_UPLOAD_BYTES,
+    MAX_UNTIED_UPLOADS,
     BatchAnswer,
     decode_batch_answer,
     encode_batch,
@@ -59,11 +61,22 @@ PIPELINE_DEPTH = 2
 POLL_SECONDS = 1.0  # picks up documents queued by another process (the CLI) within a second
 BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten minutes
+# A letter deposited at the relay for a unit that has addresses, with no 01 this long after,
+# is tried directly again (then every as long while it stays unanswered): the recipient
+# may not collect it (its mailbox held, its relay client stuck) though it answers directly.
+# The relay keeps its copy; the recipient stores a letter once by id, so arriving twice is
+# harmless.
+RELAYED_DIRECT_RETRY_MS = 10 * 60 * 1_000
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
 UPLOAD_CHUNK = 1024 * 1024
 # Bytes of envelopes and statuses in one request: well under the receiver's cap on a
 # request (protocol.peer.MAX_INBOX_BYTES, 64 MiB), so a batch is never refused whole.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
+# The blobs of one batch, uploaded before it is posted, wait untied at the receiver until it
+# is: in bytes and in number, a quarter of the receiver's quota (MAX_UNTIED_UPLOAD_BYTES,
+# MAX_UNTIED_UPLOADS), so the PIPELINE_DEPTH batches in flight to it fit with room to spare.
+MAX_BATCH_BLOB_BYTES = MAX_UNTIED_UPLOAD_BYTES // 4
+MAX_BATCH_BLOBS = MAX_UNTIED_UPLOADS // 4
 
 
 class DeliveryError(LienthongError):
@@ -76,11 +89,19 @@ ATTEMPT_ERRORS = (aiohttp.ClientError, OSError, TimeoutError, ValueError, Lienth
 
 
 def within_bytes(items: list[outbox.DueItem]) -> list[outbox.DueItem]:
-    """The oldest items whose bytes fit one request (MAX_BATCH_BYTES); at least one."""
-    total = 0
+    """The oldest items whose bytes fit one request (MAX_BATCH_BYTES) and whose blobs fit
+    the receiver's quota (MAX_BATCH_BLOB_BYTES, MAX_BATCH_BLOBS); at least one."""
+    total = blob_bytes = 0
+    blobs: set[str] = set()
     for n, item in enumerate(items):
         total += len(item.raw)
-        if total > MAX_BATCH_BYTES and n > 0:
+        if item.kind == "envelope":
+            for blob in header_of_own_envelope(item.raw).blobs:
+                if blob.id not in blobs:
+                    blobs.add(blob.id)
+                    blob_bytes += blob.size
+        over = total > MAX_BATCH_BYTES or blob_bytes > MAX_BATCH_BLOB_BYTES
+        if n > 0 and (over or len(blobs) > MAX_BATCH_BLOBS):
             return items[:n]
     return items
 
@@ -134,12 +155,13 @@ class DeliveryEngine:
     def wake(self) -> None:
         self._wake.set()
 
-    async def peer_seen(self, code: str) -> None:
-        """A unit showed up: forget its backoff and make its queue due now."""
+    async def peer_seen(self, code: str, *, directly: bool = True) -> None:
+        """A unit showed up: forget its backoff and make its queue due now; if it was seen
+        `directly` (not only through the relay), the letters the relay holds for it too."""
         self.peers.pop(code, None)
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
-            await outbox.make_due_now(tx, code, now)
+            await outbox.make_due_now(tx, code, now, relayed=directly)
         self.wake()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -225,10 +247,16 @@ class DeliveryEngine:
                 errors.append(f"{url}: {exc}")
             else:
                 self.seen[code] = (self.ctx.clock(), "direct")
-                await self._handed_over(code)
+                await self._handed_over(code, directly=True)
                 return
         if addresses:  # metrics: the batch failed once on this path, however many addresses
             self.metrics.undelivered(code, "direct", len(items))
+        relayed = [i for i in items if i.relayed]
+        if relayed:  # the relay holds them already: they wait there for the next direct try
+            await self._wait_at_relay(code, relayed, "; ".join(errors) or "no address")
+            items = [i for i in items if not i.relayed]
+            if not items:
+                return
         for relay in relays:
             try:
                 await self._deposit(relay, code, items)
@@ -236,17 +264,33 @@ class DeliveryEngine:
                 errors.append(f"relay {relay}: {exc}")
             else:
                 self.seen[code] = (self.ctx.clock(), "relay")
-                await self._handed_over(code)
+                await self._handed_over(code, directly=False)
                 return
         if relays:  # metrics
             self.metrics.undelivered(code, "relay", len(items))
         await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
 
-    async def _handed_over(self, code: str) -> None:
+    async def _handed_over(self, code: str, *, directly: bool) -> None:
         """A batch for `code` was taken, directly or at a relay: if it was failing, the
         failures in a row are over and everything waiting for it is due at once."""
         if code in self.peers:
-            await self.peer_seen(code)
+            await self.peer_seen(code, directly=directly)
+
+    def _direct_retry_at(self, code: str, now: int) -> int | None:
+        """When a letter the relay holds for `code` is tried directly (None: `code` has no
+        address, so only its 01 or the relay's expiry notice moves it on)."""
+        return now + RELAYED_DIRECT_RETRY_MS if self.addresses(code) else None
+
+    async def _wait_at_relay(self, code: str, items: list[outbox.DueItem], error: str) -> None:
+        """Letters the relay holds that the direct try did not hand over: tried directly
+        again RELAYED_DIRECT_RETRY_MS later; never deposited again."""
+        now = self.ctx.clock()
+        later = self._direct_retry_at(code, now)
+        async with self.ctx.store.write() as tx:
+            for item in items:
+                await outbox.retry_later(
+                    tx, item, next_attempt_at=later, error=f"at the relay; direct: {error}", at=now
+                )
 
     def addresses(self, code: str) -> list[tuple[str, str | None]]:
         """(base URL, TLS server name) to try: LAN hints first, then directory endpoints."""
@@ -447,6 +491,7 @@ class DeliveryEngine:
         data = await self._request(f"{relay}/deposit", body, None, MAX_DEPOSIT_ANSWER_BYTES, tls)
         accepted = decode_deposit_answer(data, items=len(items)).accepted
         now = self.ctx.clock()
+        direct_at = self._direct_retry_at(code, now)
         async with self.ctx.store.write() as tx:
             for item, ok in zip(envelopes + statuses, accepted, strict=True):
                 if not ok:
@@ -455,7 +500,9 @@ class DeliveryEngine:
                         tx, item, next_attempt_at=later, error="refused by the relay", at=now
                     )
                 elif item.kind == "envelope":
-                    await outbox.apply_delivery_event(tx, item.id, code, Event.DEPOSITED, at=now)
+                    await outbox.apply_delivery_event(
+                        tx, item.id, code, Event.DEPOSITED, at=now, next_attempt_at=direct_at
+                    )
                 else:
                     await outbox.status_delivered(tx, item.id, at=now)
         taken = sum(1 for ok in accepted if ok)  # metrics

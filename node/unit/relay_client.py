@@ -21,6 +21,7 @@ from typing import TypeVar
 import aiohttp
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node import uploads
 from lienthong.node.context import NodeContext
 from lienthong.node.http import STREAM_CHUNK, BodyTooLarge, read_response
 from lienthong.node.pinning import PinnedDestinationUnknown, pinning_of
@@ -79,8 +80,10 @@ BLOB_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_read=60, connect=10)
 # units of a province do not all come back to a restarted centre in the same second.
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 300.0
-# Items that cannot be taken in yet are offered again at the next pull; when a pull
-# brings nothing else, wait this long before asking again instead of spinning.
+# The relay answers an item this node left for later again only after REOFFER_SECONDS
+# (docs/PROTOCOL.md 19.2), and meanwhile the next pull waits for new mail. A relay that
+# answers the same left items at once (an older one) would make the loop spin: when a pull
+# brings only items the previous pull left, wait this long before asking again.
 DEFERRED_RETRY_SECONDS = 30.0
 # A directory without a relay (or no directory yet): look again this often.
 NO_RELAY_RECHECK_SECONDS = 60.0
@@ -103,6 +106,15 @@ class PullResult:
     received: int  # items in the relay's answer
     acknowledged: int  # taken in, or refused for good
     deferred: int  # left in the mailbox for a later pull
+    left: frozenset[str] = frozenset()  # the ids of the items left for later
+
+
+def brought_only_left(result: PullResult | None, previous: PullResult | None) -> bool:
+    """Whether a pull brought nothing but items the previous pull left for later (then the
+    relay answers them at once and the loop waits DEFERRED_RETRY_SECONDS)."""
+    if result is None or previous is None or not result.deferred or result.acknowledged:
+        return False
+    return result.left <= previous.left
 
 
 def backoff_seconds(failures: int, random: Callable[[], float] = _random.random) -> float:
@@ -132,6 +144,7 @@ async def pull_loop(
     """Pull, take in and acknowledge mail until `stop` is set; back off while the relay is
     unreachable, saying so once per outage."""
     failures = 0
+    previous: PullResult | None = None
     while not stop.is_set():
         relay = relay_url(ctx)
         if relay is None:
@@ -159,8 +172,9 @@ async def pull_loop(
         if failures:
             log.info("relay %s reachable again after %d failed attempt(s)", relay, failures)
             failures = 0
-        if result is not None and result.deferred and not result.acknowledged:
+        if brought_only_left(result, previous):
             await _pause(stop, DEFERRED_RETRY_SECONDS)
+        previous = result
 
 
 async def _pause(stop: asyncio.Event, seconds: float) -> None:
@@ -197,27 +211,28 @@ async def pull_once(
         items = _items(await _read_answer(response))
     base = centre_base(relay)
     done: list[str] = []
-    deferred = 0
+    left: list[str] = []
     failure: BaseException | None = None
     for item in items:
         try:
             if await _take(ctx, session, base, item.id, item.kind, item.raw):
                 done.append(item.id)
             else:
-                deferred += 1
+                left.append(item.id)
         except Exception as exc:
             # This node's own full disk is not the link's fault: it is reported as such.
             full = disk_full(exc, ctx.config.data_dir)
             if full is None and not isinstance(exc, NETWORK_ERRORS):
                 raise
             failure = full or exc
-            deferred = len(items) - len(done)
             break
     if done:
         await _ack(session, relay, done, tls)
     if failure is not None:
         raise failure
-    return PullResult(received=len(items), acknowledged=len(done), deferred=deferred)
+    return PullResult(
+        received=len(items), acknowledged=len(done), deferred=len(left), left=frozenset(left)
+    )
 
 
 async def _read_answer(response: aiohttp.ClientResponse) -> bytes:
@@ -316,7 +331,11 @@ async def _envelope(
     for blob in header.blobs:
         if not _have(ctx, blob):
             await fetch_blob(ctx, session, base, blob)
-    await receive_envelope(ctx, raw, via="relay")
+    async with uploads.receiving(ctx):  # no upload sweep between the blob check and the tie
+        await receive_envelope(ctx, raw, via="relay")
+        # A peer's direct upload of a blob of this letter (its post failed, the letter came
+        # by the relay) belongs to the letter now.
+        await uploads.tie(ctx, [b.id for b in header.blobs])
     ctx.wake_delivery()  # the 01 goes back through the delivery queue
 
 

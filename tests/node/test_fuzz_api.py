@@ -26,6 +26,7 @@ from lienthong.node.context import NodeContext
 from lienthong.node.unit.peer_api import decode_batch
 from lienthong.protocol.document import DocumentBody
 from lienthong.protocol.envelope import seal_envelope, verify_envelope
+from lienthong.protocol.relay import REOFFER_SECONDS
 from lienthong.protocol.status import verify_status
 from lienthong.protocol.wire import pack, unpack
 from lienthong.storage.documents import get_document, held_envelopes
@@ -339,8 +340,9 @@ async def test_relay_deposit_stores_only_verified_items_for_the_named_unit(centr
         unchanged(before, after, f"deposit {result}")
 
 
-# A pull marks its caller as seen (centre_units.last_seen): that is no mail stored.
-SEEN = frozenset({"centre_units"})
+# A pull marks its caller as seen (centre_units.last_seen) and hides what it answers for a
+# while (relay_mailbox.visible_at): that is no mail stored; `mailbox` compares the items.
+SEEN = frozenset({"centre_units", "relay_mailbox"})
 
 
 async def mailbox(ctx: NodeContext) -> dict[tuple[str, str], tuple[str, str, bytes]]:
@@ -356,9 +358,11 @@ async def mailbox(ctx: NodeContext) -> dict[tuple[str, str], tuple[str, str, byt
 async def test_relay_pull_and_ack_touch_only_the_callers_mailbox(centre, errors, data):
     """Pull with any `wait`, ack with any body (other units' item ids among them): 200 or 400
     naming the fault, at once (A's mailbox holds mail); no mailbox loses or gains an item."""
-    b_items = [k[1] for k in await mailbox(centre.ctx) if k[0] == B]
+    items = await mailbox(centre.ctx)
+    b_items = [k[1] for k in items if k[0] == B]
     before = await snapshot(centre.ctx, skip=SEEN)
     if data.draw(st.booleans(), label="pull"):
+        centre.ctx.clock.advance(REOFFER_SECONDS * 1000)  # what earlier pulls hid shows again
         wait = quote(data.draw(WAITS), safe="")
         answer = await exchange(
             centre.sender.session, "GET", f"{centre.url}/v1/relay/pull?wait={wait}"
@@ -377,6 +381,7 @@ async def test_relay_pull_and_ack_touch_only_the_callers_mailbox(centre, errors,
     errors.check()
     check_answer(answer)
     unchanged(before, await snapshot(centre.ctx, skip=SEEN), f"{answer}")
+    assert await mailbox(centre.ctx) == items
 
 
 @FUZZ

@@ -39,7 +39,12 @@ from lienthong.node.centre.setup import create_centre
 from lienthong.node.datadir import config_saver, create_node, federation_saver
 from lienthong.node.runtime import Node, open_context
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.delivery import BACKOFF_BASE_MS, BACKOFF_CAP_MS, backoff_ms
+from lienthong.node.unit.delivery import (
+    BACKOFF_BASE_MS,
+    BACKOFF_CAP_MS,
+    RELAYED_DIRECT_RETRY_MS,
+    backoff_ms,
+)
 from lienthong.node.unit.documents import DocumentError
 from lienthong.node.unit.relay_client import pull_once
 from lienthong.node.unit.views import signature_check
@@ -302,22 +307,27 @@ async def test_a_letter_waits_at_the_relay_a_day_and_arrives_once_when_the_recip
     tmp_path,
 ):
     """B is away 24 h: A's letter goes to the relay at once and waits there (hourly sweeps
-    remove nothing, A tries no more); when B is back it pulls the letter, stores it once and
-    its 01 reaches A; a second pull finds nothing."""
+    remove nothing); A only tries B directly every RELAYED_DIRECT_RETRY_MS, never the relay
+    again; when B is back it pulls the letter, stores it once and its 01 reaches A; a
+    second pull finds nothing."""
     async with province(tmp_path, [A, B]) as p:
         a = p.nodes[A]
         await p.stop(B)
         envelope_id = await send(a, [B])
         relayed = await first_attempt(a, envelope_id, B)
-        assert relayed.state == Delivery.RELAYED and relayed.next_attempt_at is None
+        assert relayed.state == Delivery.RELAYED
+        assert relayed.next_attempt_at == relayed.updated_at + RELAYED_DIRECT_RETRY_MS
         async with p.centre.ctx.store.read() as conn:
             (item,) = await mailbox.pending(conn, B, limit=10, max_bytes=1 << 20)
         assert item.expires_at == item.deposited_at + 30 * DAY  # centre.relay_retention_days
         for _ in range(24):
             p.clock.advance(HOUR)
             assert (await sweep_once(p.centre.ctx)).expired == 0
-            assert await waiting_at_relay(p, B) == 1
-        assert await outbox(a, envelope_id, B) == relayed  # no attempt while it waits
+            assert await waiting_at_relay(p, B) == 1  # one copy: never deposited again
+        row = await next_attempt(p, A, envelope_id, B)  # a direct try; B is still away
+        assert row.state == Delivery.RELAYED and row.last_error.startswith("at the relay; direct")
+        assert row.next_attempt_at == p.clock() + RELAYED_DIRECT_RETRY_MS
+        assert await waiting_at_relay(p, B) == 1
 
         b = await p.start(B)  # its relay pull runs at start; the 01 goes back by its engine
         await eventually(lambda: _state_is(a, envelope_id, B, Delivery.ARRIVED), "01 at A")

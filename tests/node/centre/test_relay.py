@@ -19,8 +19,11 @@ from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.node.unit.relay_client import backoff_seconds, pull_loop, pull_once
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.envelope import open_envelope, verify_envelope
+from lienthong.protocol.document import DocumentBody
+from lienthong.protocol.envelope import open_envelope, seal_envelope, verify_envelope
 from lienthong.protocol.errors import DecodeError, NotARecipient
+from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.relay import MAX_PULL_ITEMS, REOFFER_SECONDS
 from lienthong.protocol.status import make_status
 from lienthong.protocol.wire import pack, unpack
 from lienthong.storage import outbox
@@ -41,6 +44,7 @@ from tests.node.tls_federation import (
     actions,
     attachment,
     federation,
+    letter,
     send,
     state,
     until,
@@ -272,7 +276,8 @@ async def test_a_refused_item_is_acknowledged_and_audited(fed):
 
 
 async def test_mail_from_a_signer_this_node_does_not_know_yet_waits(fed):
-    """B's directory predates A: the envelope stays at the relay until B's directory has A."""
+    """B's directory predates A: the envelope stays at the relay until B's directory has A;
+    the relay answers it again REOFFER_SECONDS after the pull B left it in."""
     a, b = fed.units[A], fed.units[B]
     envelope_id, _ = await send(a, [B])
     await a.engine.deliver(B)
@@ -282,6 +287,8 @@ async def test_mail_from_a_signer_this_node_does_not_know_yet_waits(fed):
     assert (result.acknowledged, result.deferred) == (0, 1)
     assert await waiting(fed, B) == 1
     b.ctx.directory.current = current  # type: ignore[misc]
+    assert (await pull_once(b.ctx, b.session, fed.relay)).received == 0  # not yet again
+    fed.clock.advance(REOFFER_SECONDS * 1000)
     assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 1
     async with b.ctx.store.read() as conn:
         assert await get_document(conn, envelope_id) is not None
@@ -393,3 +400,85 @@ async def test_an_expired_status_goes_back_to_its_author_to_be_sent_again(fed):
         due = await outbox.due_for(conn, A, fed.clock(), 10)
     assert [(i.kind, i.destination) for i in due] == [("status", A)]
     assert envelope_id
+
+
+# -- mail a unit cannot take yet, and the clock --------------------------------------------
+
+
+def sealed_for(fed: Federation, sender: str, to: str, created: int) -> bytes:
+    """An envelope of `sender` to `to` dated `created`, sealed and signed as send_document
+    would, with the sender's clock wherever the test puts it."""
+    directory = fed.centre.directory.current
+    return seal_envelope(
+        keys=fed.units[sender].ctx.keys,
+        sender=sender,
+        serial=fed.serial(sender),
+        recipients={to: directory.current(to).enc_key},
+        body=DocumentBody(metadata=letter()),
+        created=created,
+    )
+
+
+async def test_items_dated_ahead_of_the_relays_clock_are_refused_at_deposit(fed):
+    """A unit deposits 200 letters and a status dated a day ahead for B: each is refused
+    with ClockSkew naming the tolerance, nothing is stored, and the refusals are audited;
+    the same letter dated within security.clock_skew_seconds is taken."""
+    c = fed.units[C]
+    ahead = fed.clock() + DAY
+    letters = [sealed_for(fed, C, B, ahead) for _ in range(200)]
+    status = make_status(
+        c.ctx.keys,
+        sender=C,
+        serial=fed.serial(C),
+        to=B,
+        envelope=new_ulid(fed.clock()),
+        code=StatusCode.IN_PROGRESS,
+        at=ahead,
+    )
+    answer = await deposit(c, fed.relay, B, envelopes=letters, statuses=[status])
+    assert answer["accepted"] == [False] * 201
+    assert all(e.startswith("ClockSkew") for e in answer["errors"])
+    assert "tolerance 300000 ms" in answer["errors"][0]
+    assert await waiting(fed) == 0
+    refused = await actions(fed.centre)
+    assert refused.count("relay.envelope.refused") == 200
+    assert refused.count("relay.status.refused") == 1
+    within = sealed_for(fed, C, B, fed.clock() + 299_000)
+    assert (await deposit(c, fed.relay, B, envelopes=[within]))["accepted"] == [True]
+
+
+async def test_letters_a_unit_leaves_for_later_do_not_hold_back_a_real_letter(fed):
+    """C fills B's mailbox with 200 letters B cannot take yet (dated within the relay's
+    tolerance, beyond B's own); A's real letter, deposited after them, still reaches B
+    through B's own pull loop; C's letters wait at the relay, answered again only after
+    REOFFER_SECONDS, and B takes them once its clock has caught up."""
+    a, b, c = fed.units[A], fed.units[B], fed.units[C]
+    b.ctx.config.values["security"]["clock_skew_seconds"] = 60  # B's clock is behind
+    ahead = [sealed_for(fed, C, B, fed.clock() + 240_000) for _ in range(MAX_PULL_ITEMS)]
+    assert (await deposit(c, fed.relay, B, envelopes=ahead))["accepted"] == [True] * 200
+    fed.clock.advance(1000)
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    assert await state(a, envelope_id, B) is Delivery.RELAYED
+
+    first = await pull_once(b.ctx, b.session, fed.relay)  # the oldest 200: all of C's
+    assert (first.received, first.acknowledged, first.deferred) == (200, 0, 200)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(pull_loop(b.ctx, b.session, stop))
+
+    async def arrived() -> bool:
+        async with b.ctx.store.read() as conn:
+            return await get_document(conn, envelope_id) is not None
+
+    async def poll() -> None:
+        while not await arrived():  # noqa: ASYNC110 - the store is another component
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), BOUND)
+    stop.set()
+    await asyncio.wait_for(loop, BOUND)
+    assert await waiting(fed, B) == 200  # C's, left for later, not lost
+    fed.clock.advance(REOFFER_SECONDS * 1000 + 240_000)  # B's clock has caught up
+    result = await pull_once(b.ctx, b.session, fed.relay)
+    assert (result.received, result.acknowledged) == (200, 200)
+    assert await waiting(fed, B) == 0
