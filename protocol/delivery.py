@@ -27,13 +27,15 @@ class Delivery(StrEnum):
     RECALLED = "recalled"  # 15: the recipient agreed to the recall
     EXPIRED = "expired"  # the relay's retention ran out before the recipient collected it
     FAILED = "failed"  # cannot be delivered: the recipient is revoked or unknown
+    DEAD = "dead"  # a dead letter: the recipient kept refusing it; retried only by hand
 
 
 class Event(StrEnum):
     DEPOSITED = "deposited"  # the relay took the envelope
     EXPIRED = "expired"
     FAILED = "failed"
-    REQUEUED = "requeued"  # an operator retries a failed or expired delivery
+    REQUEUED = "requeued"  # a clerk or operator retries a failed, expired or dead delivery
+    REFUSED = "refused"  # the destination refused it for good (dead_letter below)
 
 
 _STATUS_STATE = {
@@ -51,6 +53,7 @@ RANK = {
     Delivery.QUEUED: 0,
     Delivery.EXPIRED: 0,
     Delivery.FAILED: 0,
+    Delivery.DEAD: 0,
     Delivery.RELAYED: 1,
     Delivery.ARRIVED: 2,
     Delivery.REJECTED: 3,
@@ -66,8 +69,48 @@ EVENT_TRANSITIONS: dict[Event, tuple[frozenset[Delivery], Delivery]] = {
     Event.DEPOSITED: (frozenset({Delivery.QUEUED}), Delivery.RELAYED),
     Event.EXPIRED: (frozenset({Delivery.QUEUED, Delivery.RELAYED}), Delivery.EXPIRED),
     Event.FAILED: (frozenset({Delivery.QUEUED, Delivery.RELAYED}), Delivery.FAILED),
-    Event.REQUEUED: (frozenset({Delivery.EXPIRED, Delivery.FAILED}), Delivery.QUEUED),
+    Event.REQUEUED: (
+        frozenset({Delivery.EXPIRED, Delivery.FAILED, Delivery.DEAD}),
+        Delivery.QUEUED,
+    ),
+    # A letter the relay holds is still tried directly (20.3): a recipient can refuse it there.
+    Event.REFUSED: (frozenset({Delivery.QUEUED, Delivery.RELAYED}), Delivery.DEAD),
 }
+
+# Refusals (docs/PROTOCOL.md 16.4) that the same bytes can never pass, whatever the
+# receiver learns later: the item becomes a dead letter at the first one.
+NEVER_ACCEPTED = frozenset(
+    {
+        "DecodeError",
+        "LimitExceeded",
+        "InvalidField",
+        "UnknownVersion",
+        "UnknownKind",
+        "BadSignature",
+        "SignerMismatch",
+        "NotARecipient",
+        "Revoked",
+        "DecryptionError",
+        "TruncatedStreamError",
+        "EnvelopeIdTaken",
+        "EnvelopeIdReused",
+        "NotFound",
+        "TransitionError",
+    }
+)
+# The same refusal this many times in a row makes any other item a dead letter. With the
+# back-off of 20.3 the first twelve refusals take about an hour: a receiver whose directory
+# is behind (UnknownSigner) or whose clock is off catches up well within it, while a
+# refusal that stays is shown to a person instead of being sent, refused and audited at
+# the receiver again every ten minutes for ever.
+MAX_SAME_REFUSALS = 12
+
+
+def dead_letter(error: str, same_in_a_row: int) -> bool:
+    """Whether an item refused with `error`, the same refusal `same_in_a_row` times now,
+    stops being retried (a dead letter) instead of waiting for its next attempt."""
+    return error in NEVER_ACCEPTED or same_in_a_row >= MAX_SAME_REFUSALS
+
 
 # Statuses that end a delivery's active life: nothing but a recall follows them.
 FINAL = frozenset({Delivery.REJECTED, Delivery.COMPLETED, Delivery.RECALLED})
@@ -88,6 +131,6 @@ def after_status(current: Delivery, code: StatusCode) -> Delivery:
     target = _STATUS_STATE.get(code)
     if target is None:
         return current  # 13 is the sender's own; 16 (recall refused) keeps the state
-    if current in (Delivery.EXPIRED, Delivery.FAILED):
+    if current in (Delivery.EXPIRED, Delivery.FAILED, Delivery.DEAD):
         return target  # the recipient got it after all (e.g. collected late): believe it
     return target if RANK[target] > RANK[current] else current

@@ -22,7 +22,7 @@ from lienthong.storage.errors import StoreError
 # (protocol.states.DocState).
 OPEN_STATES = ("arrived", "accepted", "assigned", "in_progress")
 # Deliveries that will not arrive unless an operator sends them again (protocol.delivery).
-FAILED_STATES = ("failed", "expired")
+FAILED_STATES = ("failed", "expired", "dead")
 # Days the console reads at once: a year of pilot, with room.
 MAX_RANGE_DAYS = 400
 # Statement fragment that turns a Unix-ms column into its report-day number (UTC+07:00).

@@ -3,7 +3,14 @@
 import pytest
 
 from lienthong.protocol.codes import StatusCode
-from lienthong.protocol.delivery import Delivery, Event, after_event, after_status
+from lienthong.protocol.delivery import (
+    MAX_SAME_REFUSALS,
+    Delivery,
+    Event,
+    after_event,
+    after_status,
+    dead_letter,
+)
 from lienthong.protocol.states import TransitionError
 
 
@@ -46,3 +53,19 @@ def test_engine_events_only_from_their_states():
 def test_expired_then_collected_is_believed():
     """A signed 01 after the relay declared expiry means it arrived after all."""
     assert after_status(Delivery.EXPIRED, StatusCode.ARRIVED) is Delivery.ARRIVED
+
+
+def test_a_refusal_for_good_makes_a_dead_letter_that_only_a_person_requeues():
+    """refused: queued or relayed → dead (never from arrived); requeued: dead → queued; a
+    01 after it is believed; dead_letter stops at once on a refusal the bytes can never
+    pass, else at the MAX_SAME_REFUSALS-th same one."""
+    assert after_event(Delivery.QUEUED, Event.REFUSED) is Delivery.DEAD
+    assert after_event(Delivery.RELAYED, Event.REFUSED) is Delivery.DEAD
+    with pytest.raises(TransitionError):
+        after_event(Delivery.ARRIVED, Event.REFUSED)
+    assert after_event(Delivery.DEAD, Event.REQUEUED) is Delivery.QUEUED
+    assert after_status(Delivery.DEAD, StatusCode.ARRIVED) is Delivery.ARRIVED
+    for never in ("NotARecipient", "InvalidField", "BadSignature"):
+        assert dead_letter(never, 1)
+    assert not dead_letter("UnknownSigner", MAX_SAME_REFUSALS - 1)
+    assert dead_letter("UnknownSigner", MAX_SAME_REFUSALS)
