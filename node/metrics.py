@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 from lienthong.node import __version__
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.health import certificate_ends
-from lienthong.storage.outbox import queue_depths
+from lienthong.storage.outbox import dead_letter_counts, queue_depths
 
 ROUTE_NAME = "metrics"
 PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay
@@ -38,6 +38,7 @@ class _Snapshot:
     """What the last scrape read from the store, for the collector to report."""
 
     depths: dict[str, int] = field(default_factory=dict)
+    dead: dict[str, int] = field(default_factory=dict)
     received: int = 0
 
 
@@ -57,6 +58,15 @@ class _ScrapeCollector(Collector):
         for code, count in sorted(self.metrics.snapshot.depths.items()):
             depth.add_metric([code], count)
         yield depth
+        dead = GaugeMetricFamily(
+            "lienthong_dead_letters",
+            "Envelopes and statuses a destination kept refusing, no longer sent until a clerk "
+            "or 'lienthong retry' retries them, per destination.",
+            labels=["destination"],
+        )
+        for code, count in sorted(self.metrics.snapshot.dead.items()):
+            dead.add_metric([code], count)
+        yield dead
         yield CounterMetricFamily(
             "lienthong_envelopes_received",
             "Envelopes from other units held in this node's store.",
@@ -116,6 +126,12 @@ class NodeMetrics:
             labels,
             registry=self.registry,
         )
+        self.dead_lettered_total = Counter(
+            "lienthong_dead_lettered",
+            "Envelopes and statuses that became dead letters (refused for good).",
+            ("destination", "kind"),
+            registry=self.registry,
+        )
         self.batch_seconds = Histogram(
             "lienthong_delivery_batch_seconds",
             "Seconds to deliver one batch, blobs and answer included, by path.",
@@ -153,6 +169,9 @@ class NodeMetrics:
         if count > 0:
             self.failed.labels(self.destination(code), _path(path)).inc(count)
 
+    def dead_lettered(self, code: str, kind: str) -> None:
+        self.dead_lettered_total.labels(self.destination(code), kind).inc()
+
     def batch_took(self, path: str, seconds: float) -> None:
         self.batch_seconds.labels(_path(path)).observe(seconds)
 
@@ -160,17 +179,25 @@ class NodeMetrics:
         """The exposition text: read the store, then format every metric at once."""
         async with self.ctx.store.read() as conn:
             depths = await queue_depths(conn)
+            dead = await dead_letter_counts(conn)
             row = await conn.fetchone(
                 "SELECT count(*) FROM envelopes WHERE sender_code != ?", (self.ctx.config.code,)
             )
-        by_label: dict[str, int] = {}
-        for code, count in depths.items():
-            label = self.destination(code)
-            by_label[label] = by_label.get(label, 0) + count
         # No await between setting the snapshot and formatting: a concurrent scrape
         # cannot mix its reading with ours.
-        self.snapshot = _Snapshot(depths=by_label, received=row[0] if row else 0)
+        self.snapshot = _Snapshot(
+            depths=self._by_label(depths),
+            dead=self._by_label(dead),
+            received=row[0] if row else 0,
+        )
         return generate_latest(self.registry)
+
+    def _by_label(self, counts: dict[str, int]) -> dict[str, int]:
+        by_label: dict[str, int] = {}
+        for code, count in counts.items():
+            label = self.destination(code)
+            by_label[label] = by_label.get(label, 0) + count
+        return by_label
 
 
 METRICS = ServiceKey("metrics", NodeMetrics)

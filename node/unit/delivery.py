@@ -35,6 +35,7 @@ from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import header_of_own_envelope
 from lienthong.protocol.peer import (
     CONTENT_TYPE,
+    ERROR_NAME,
     MAX_INBOX_ANSWER_BYTES,
     MAX_UNTIED_UPLOAD_BYTES,
     MAX_UNTIED_UPLOADS,
@@ -69,6 +70,8 @@ BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten
 RELAYED_DIRECT_RETRY_MS = 10 * 60 * 1_000
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
 UPLOAD_CHUNK = 1024 * 1024
+# The error name kept for a refusal that names none (an inbox answer always does).
+REFUSED = "Refused"
 # Bytes of envelopes and statuses in one request: well under the receiver's cap on a
 # request (protocol.peer.MAX_INBOX_BYTES, 64 MiB), so a batch is never refused whole.
 MAX_BATCH_BYTES = 16 * 1024 * 1024
@@ -401,29 +404,30 @@ class DeliveryEngine:
         statuses: list[outbox.DueItem],
         result: BatchAnswer,
     ) -> None:
-        failed: list[tuple[outbox.DueItem, str]] = []
+        # Refused items: the item, the refusal's error name (16.4), what was said.
+        failed: list[tuple[outbox.DueItem, str, str]] = []
         receipts: list[tuple[outbox.DueItem, bytes]] = []
         for item, answer in zip(envelopes, result.envelopes, strict=True):
             if answer.ok and answer.status is not None:
                 receipts.append((item, answer.status))
             else:
-                failed.append((item, answer.describe()))
+                failed.append((item, answer.error or REFUSED, answer.describe()))
         applied = await receive_statuses(self.ctx, [r for _, r in receipts], via="direct")
         for (item, _), outcome in zip(receipts, applied, strict=True):
             if isinstance(outcome, LienthongError):
-                failed.append((item, f"receipt refused: {outcome}"))
+                failed.append((item, type(outcome).__name__, f"receipt refused: {outcome}"))
         now = self.ctx.clock()
         async with self.ctx.store.write() as tx:
             for item, answer in zip(statuses, result.statuses, strict=True):
                 if answer.ok:
                     await outbox.status_delivered(tx, item.id, at=now)
                 else:
-                    failed.append((item, answer.describe()))
-            for item, error in failed:
+                    failed.append((item, answer.error or REFUSED, answer.describe()))
+            for item, name, error in failed:
                 # A refused item backs off on its own attempts, however well the
-                # destination answers the rest of the batch.
+                # destination answers the rest of the batch; one it keeps refusing stops.
                 later = now + backoff_ms(item.attempts + 1, self.random)
-                await outbox.retry_later(tx, item, next_attempt_at=later, error=error, at=now)
+                await self._refused(tx, peer, item, name, error, later, now)
         self.metrics.delivered(peer, "direct", len(envelopes) + len(statuses) - len(failed))
         self.metrics.undelivered(peer, "direct", len(failed))  # metrics: refused items
         if failed:
@@ -431,8 +435,24 @@ class DeliveryEngine:
                 "%d item(s) refused by %s: %s",
                 len(failed),
                 peer,
-                failed[0][1],
+                failed[0][2],
                 extra={"unit": peer, "path": "direct", "envelope": failed[0][0].id},
+            )
+
+    async def _refused(
+        self, tx, peer: str, item: outbox.DueItem, name: str, error: str, later: int, now: int
+    ) -> None:
+        """Back a refused item off, or stop it as a dead letter (storage.outbox.refused)."""
+        if await outbox.refused(tx, item, error=name, message=error, next_attempt_at=later, at=now):
+            self.metrics.dead_lettered(peer, item.kind)
+            log.warning(
+                "%s %s to %s is a dead letter (%s): no longer sent; a clerk retries it on "
+                "its page, an operator with 'lienthong retry'",
+                item.kind,
+                item.id,
+                peer,
+                error,
+                extra={"unit": peer, "envelope": item.id},
             )
 
     async def _upload_blobs(
@@ -489,16 +509,18 @@ class DeliveryEngine:
         await self._upload_blobs(base, envelopes, None, tls)
         body = encode_deposit(code, [i.raw for i in envelopes], [i.raw for i in statuses])
         data = await self._request(f"{relay}/deposit", body, None, MAX_DEPOSIT_ANSWER_BYTES, tls)
-        accepted = decode_deposit_answer(data, items=len(items)).accepted
+        answer = decode_deposit_answer(data, items=len(items))
+        accepted = answer.accepted
         now = self.ctx.clock()
         direct_at = self._direct_retry_at(code, now)
         async with self.ctx.store.write() as tx:
-            for item, ok in zip(envelopes + statuses, accepted, strict=True):
+            for item, ok, error in zip(envelopes + statuses, accepted, answer.errors, strict=True):
                 if not ok:
                     later = now + backoff_ms(item.attempts + 1, self.random)
-                    await outbox.retry_later(
-                        tx, item, next_attempt_at=later, error="refused by the relay", at=now
-                    )
+                    error = error or "refused by the relay"
+                    name = error.split(":", 1)[0]  # "<ErrorName>: <message>" (19.1)
+                    name = name if ERROR_NAME.matches(name) else REFUSED
+                    await self._refused(tx, code, item, name, error, later, now)
                 elif item.kind == "envelope":
                     await outbox.apply_delivery_event(
                         tx, item.id, code, Event.DEPOSITED, at=now, next_attempt_at=direct_at

@@ -31,6 +31,7 @@ async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
             "incoming_number": numbers.get(row.recipient),
             "attempts": row.attempts,
             "last_error": row.last_error,
+            "refused_with": row.refused_with,  # a dead letter: the refusal that stopped it
             "updated": when(row.updated_at),
             "updated_at": row.updated_at,
         }

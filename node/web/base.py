@@ -28,6 +28,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "register": frozenset({"clerk"}),  # accept/reject, answer a recall
     "assign": frozenset({"leader"}),
     "progress": frozenset({"clerk", "leader"}),  # in progress, completed
+    "retry": frozenset({"clerk", "admin"}),  # send a dead letter again
     "users": frozenset({"admin"}),
     "centre": frozenset({"admin"}),  # the centre's console: admins of the centre's node only
 }

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.times import when
+from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
 from lienthong.node.unit.views import recipients_view, signature_check
@@ -119,6 +120,8 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         and can(request, "register"),
         "can_recall": doc.direction == "out" and can(request, "send"),
         "can_reply": doc.direction == "in" and can(request, "send"),
+        "dead": await dead_letters.of_document(ctx, doc.id),
+        "can_retry": can(request, "retry"),
         "error": error,
         "done": request.query.get("done"),
     }
@@ -206,6 +209,11 @@ async def act(request: web.Request) -> web.StreamResponse:
             if not can(request, "send"):
                 raise web.HTTPForbidden(text=tr(request, "error.role"))
             await service.recall(ctx, doc_id, actor=user.username, reason=note)
+        elif action == "retry":  # a dead letter, after the cause is fixed
+            if not can(request, "retry"):
+                raise web.HTTPForbidden(text=tr(request, "error.role"))
+            recipient = _text(form, "recipient", MAX_SHORT_TEXT)
+            await dead_letters.retry(ctx, doc_id, actor=user.username, destination=recipient)
         else:
             raise web.HTTPBadRequest(text=tr(request, "error.bad_action"))
     except LienthongError as exc:

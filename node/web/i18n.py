@@ -106,6 +106,23 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "outbox.incoming_number": ("số đến {number}", "incoming no. {number}"),
     "outbox.retrying": ("đang thử lại (lần {attempts})", "retrying (attempt {attempts})"),
     "outbox.changed": ("Thay đổi lúc", "Last change"),
+    "outbox.dead": ("bị từ chối nhiều lần, đã dừng gửi", "refused repeatedly, no longer sent"),
+    # Dead letters (protocol.delivery.Delivery.DEAD, storage.outbox.refused)
+    "dead.title": ("Không gửi được: bị từ chối nhiều lần", "Not delivered: refused repeatedly"),
+    "dead.help": (
+        "Đơn vị nhận đã từ chối nhiều lần (hoặc từ chối hẳn), nên hệ thống đã dừng tự gửi lại. "
+        "Hãy xem lý do, liên hệ đơn vị nhận hoặc cán bộ kỹ thuật để khắc phục, rồi bấm “Gửi lại”.",
+        "The receiving office refused this repeatedly (or for good), so it is no longer sent by "
+        "itself. Read the reason, ask the receiving office or the technician to fix it, then "
+        "press “Send again”.",
+    ),
+    "dead.what": ("Nội dung", "What"),
+    "dead.refusal": ("Lý do từ chối", "Refusal"),
+    "dead.since": ("Dừng gửi lúc", "Stopped at"),
+    "dead.envelope": ("Văn bản", "The document"),
+    "dead.status": ("Phản hồi {code} ({label})", "Status {code} ({label})"),
+    "dead.times": ("{count} lần liên tiếp", "{count} times in a row"),
+    "action.retry": ("Gửi lại", "Send again"),
     # Fields
     "field.number": ("Số, ký hiệu", "Number and notation"),
     "field.subject": ("Trích yếu", "Subject"),
@@ -166,6 +183,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "delivery.recalled": ("Đã thu hồi", "Recalled"),
     "delivery.expired": ("Quá hạn lưu ở trạm", "Expired at the relay"),
     "delivery.failed": ("Không gửi được", "Failed"),
+    "delivery.dead": ("Bị từ chối, đã dừng gửi", "Refused, no longer sent"),
     # Status codes (protocol.codes.StatusCode)
     "status.01": ("Đã đến", "Arrived"),
     "status.02": ("Từ chối", "Rejected"),

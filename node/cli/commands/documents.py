@@ -22,6 +22,7 @@ from lienthong.node.cli.output import (
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import iso_time, when
+from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import recipients_view, signature_check
@@ -92,9 +93,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
     p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
     add_list_options(command("inbox", inbox, "incoming documents (văn bản đến), newest first"))
-    add_list_options(
-        command("outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state")
+    p = command("outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state")
+    add_list_options(p)
+    p.add_argument(
+        "--dead",
+        action="store_true",
+        help="only the dead letters: envelopes and statuses a unit kept refusing, not sent "
+        "again until retried (lienthong retry)",
     )
+    p = command("retry", retry, "send a document's dead letters again (after the fix)")
+    p.add_argument("id", help="document id (as inbox, outbox and outbox --dead show it)")
+    p.add_argument("--to", help="only the dead letters to this unit code")
     p = command("show", show, "one document: metadata, attachments, timeline, signature")
     p.add_argument("id", help="document id (as inbox and outbox show it)")
     p = command(
@@ -225,6 +234,8 @@ def _summary(doc) -> dict[str, Any]:
 
 
 async def outbox(args: argparse.Namespace) -> None:
+    if args.dead:
+        return await _dead_letters(args)
     async with context(args.data_dir) as ctx, ctx.store.read() as conn:
         docs, total, cursor = await _documents(conn, "out", args)
         rows = []
@@ -243,6 +254,28 @@ async def outbox(args: argparse.Namespace) -> None:
             )
     text = "\n".join(lines) or "No outgoing documents."
     emit(args, list_answer(rows, total, cursor), text + _more(len(rows), total, cursor))
+
+
+async def _dead_letters(args: argparse.Namespace) -> None:
+    """outbox --dead: every dead letter, newest first, in the list shape (docs/CLI.md)."""
+    async with context(args.data_dir) as ctx:
+        letters = await dead_letters.every(ctx)
+    limit = len(letters) if args.all else args.limit
+    items = [{k: v for k, v in d.items() if k != "since"} for d in letters[:limit]]
+    lines = [
+        f"{d['since']}  {d['kind']:<8} {d['document_id']} → {d['destination']:<16}"
+        f"{' ' + d['code'] if d['code'] else ''}  {d['refused_with']} ×{d['refusals']}"
+        f"  {d['last_error'] or ''}"
+        for d in letters[:limit]
+    ]
+    text = "\n".join(lines) or "No dead letters."
+    emit(args, list_answer(items, len(letters), None), text)
+
+
+async def retry(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx:
+        count = await dead_letters.retry(ctx, args.id, actor="cli", destination=args.to)
+    emit(args, {"id": args.id, "retried": count}, f"{count} dead letter(s) of {args.id} due again")
 
 
 def _recipient(row: dict[str, Any]) -> dict[str, Any]:
