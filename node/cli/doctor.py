@@ -47,6 +47,7 @@ MIN_FREE_BYTES = 1024**3  # a day of large attachments on a busy office fits in 
 # black-holed address.
 CENTRE_TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
 PORT_PROBE_SECONDS = 2.0  # a TLS handshake on the loopback or LAN takes milliseconds
+WEB_PROBE_TIMEOUT = aiohttp.ClientTimeout(total=5)  # a loopback /healthz answers in ms
 # Directory bytes read back from the local cache (protocol.limits allows a few MiB).
 MAX_CACHED_DIRECTORY = 16 * 1024 * 1024
 
@@ -445,10 +446,19 @@ async def _port(ins: _Inspection, key: str) -> Check:
     if error is None:
         return Check(name, OK, f"{hostport} is free")
     holder = _holder(int(port))
-    if holder and _is_running_node(holder[1]):
-        return Check(name, OK, f"{hostport} is held by a running node: pid {holder[0]}")
-    if key == "listen" and await _is_this_node(ins, host, int(port)):
+    if holder and _is_running_node(holder[1], ins.data_dir):
+        return Check(name, OK, f"{hostport} is held by this node, running: pid {holder[0]}")
+    this = _is_this_node if key == "listen" else _is_this_web_page
+    if await this(ins, host, int(port)):
         return Check(name, OK, f"{hostport} is held by this node, running")
+    if holder and _is_running_node(holder[1]):
+        what = f"another lienthong node (pid {holder[0]}: {' '.join(holder[1])})"
+        return Check(
+            name,
+            FAIL,
+            f"{hostport} is taken by {what}",
+            f"give this node another node.{key} in node.toml, or stop the other node",
+        )
     who = f"by pid {holder[0]} ({' '.join(holder[1])})" if holder else f"({error.strerror})"
     return Check(
         name,
@@ -458,10 +468,34 @@ async def _port(ins: _Inspection, key: str) -> Check:
     )
 
 
-def _is_running_node(argv: list[str]) -> bool:
-    """Whether a command line is `lienthong run` or `lienthong demo` (or via node.cli)."""
+def _is_running_node(argv: list[str], data_dir: Path | None = None) -> bool:
+    """Whether a command line is `lienthong run` or `lienthong demo` (or via node.cli); with
+    `data_dir`, a `run` of that data directory only (another node on the port is a fault)."""
     program = any(Path(a).name == "lienthong" or a == "lienthong.node.cli" for a in argv[:3])
-    return program and any(a in ("run", "demo") for a in argv)
+    if not (program and any(a in ("run", "demo") for a in argv)):
+        return False
+    if data_dir is None:
+        return True
+    given = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "--data-dir"]
+    given += [a.split("=", 1)[1] for a in argv if a.startswith("--data-dir=")]
+    try:
+        return "run" in argv and any(Path(g).resolve() == data_dir.resolve() for g in given)
+    except OSError:
+        return False
+
+
+async def _is_this_web_page(ins: _Inspection, host: str, port: int) -> bool:
+    """Whether the page on host:port is this node's: its /healthz names this node's code."""
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/healthz"
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=WEB_PROBE_TIMEOUT) as session,
+            session.get(url, allow_redirects=False) as response,
+        ):
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError, OSError):
+        return False
+    return isinstance(answer, dict) and answer.get("code") == ins.config.code
 
 
 def _who_listens(port: int) -> str:

@@ -187,11 +187,39 @@ async def test_ports_free_and_taken(tmp_path: Path):
     assert f"pid {os.getpid()}" in checks["port node.web"].finding
 
 
+async def test_another_program_or_node_on_the_web_port_fails_and_this_node_passes(tmp_path):
+    """The web port held by a page that is not this node's (another node's /healthz, or any
+    HTTP server) fails; this node's own page, which /healthz names, passes."""
+    config, _ = make_unit_dir(tmp_path)
+
+    async def serve(code: str) -> tuple[web.AppRunner, int]:
+        app = web.Application()
+        app.router.add_get("/healthz", lambda r: web.json_response({"code": code}))
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, runner.addresses[0][1]
+
+    for code, expected in (("000.00.99.H53", FAIL), (config.code, OK)):
+        runner, port = await serve(code)
+        try:
+            set_values(config, "node", web=f"127.0.0.1:{port}")
+            check = by_name(await run_checks(config.data_dir))["port node.web"]
+        finally:
+            await runner.cleanup()
+        assert check.status == expected, (code, check.finding)
+
+
 def test_a_running_node_is_recognised_by_its_command_line():
     """`lienthong run` and `python -m node.cli run` hold ports legitimately; pytest does not."""
     assert _is_running_node(["/usr/bin/python3", "/opt/venv/bin/lienthong", "run", "--data-dir"])
     assert _is_running_node(["python", "-m", "lienthong.node.cli", "run"])
     assert not _is_running_node(["/srv/lienthong/.venv/bin/python", "-m", "pytest", "run"])
+    mine, other = Path("/var/lib/lienthong"), "/var/lib/lienthong-2"
+    assert _is_running_node(["lienthong", "run", "--data-dir", str(mine)], mine)
+    assert not _is_running_node(["lienthong", "run", "--data-dir", other], mine)
+    assert not _is_running_node(["lienthong", "demo"], mine)
 
 
 async def test_sealed_key_without_passphrase_says_where_to_put_it(tmp_path: Path, monkeypatch):
