@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
 import nacl.public
 
-from lienthong.crypto import signing
+from lienthong.crypto import aead, signing
 from lienthong.protocol import wire
 from lienthong.protocol.document import DocumentBody, body_to_wire
-from lienthong.protocol.envelope import seal_envelope
+from lienthong.protocol.envelope import BODY_AAD_PREFIX, seal_envelope
 from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
@@ -77,6 +78,22 @@ def ok(raw: bytes, header: dict, body: DocumentBody, open_as: str | None) -> dic
     return {"ok": found}
 
 
+def with_body_changed(raw: bytes, opener: str, change: Callable[[dict], Any]) -> bytes:
+    """`raw` with its body decrypted (as `opener`), changed by `change`, encrypted again under
+    the same content key and nonce, and signed again by A: what a sender that skips its own
+    checks (5.2) would send."""
+    m = inner(raw)
+    content_key = nacl.public.SealedBox(keys(opener).encryption).decrypt(
+        m["body"]["keys"][m["header"]["recipients"].index(opener)]
+    )
+    aad = BODY_AAD_PREFIX + m["header"]["id"].encode()
+    plaintext = aead.decrypt(content_key, m["body"]["nonce"], m["body"]["ciphertext"], aad)
+    body = msgpack.unpackb(plaintext)
+    change(body)
+    m["body"]["ciphertext"] = aead.encrypt(content_key, m["body"]["nonce"], wire.pack(body), aad)
+    return resign(m, signing.ENVELOPE, HINT, A)
+
+
 def refused(name: str, description: str, signed_map: dict, error: str) -> dict:
     """A message A signs correctly whose content is refused."""
     raw = resign(signed_map, signing.ENVELOPE, HINT, A)
@@ -125,6 +142,11 @@ def valid_vectors() -> list[dict]:
     }
     bad_blobs = inner(with_att)
     bad_blobs["header"]["blobs"][0]["size"] += 1
+    padded = with_body_changed(
+        with_att,
+        B,
+        lambda body: body["attachments"][0].update(name="hop-dong.pdf" + " " * 120 + ".exe"),
+    )
     return [
         vector(
             "letter-2340",
@@ -173,6 +195,15 @@ def valid_vectors() -> list[dict]:
             err("DecodeError"),
             keys=KEYS_A,
             open_as=recipient(B, owner=C),
+        ),
+        vector(
+            "attachment-name-padded",
+            "Signed correctly, and B can open it, but the first attachment is named "
+            "'hop-dong.pdf' + 120 spaces + '.exe' (5.2).",
+            padded,
+            err("InvalidField"),
+            keys=KEYS_A,
+            open_as=recipient(B),
         ),
         vector(
             "blobs-mismatch",
