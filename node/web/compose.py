@@ -45,6 +45,7 @@ from lienthong.protocol.document import (
     Signer,
     body_to_wire,
     metadata_from_wire,
+    padded_name,
     parse_number_notation,
 )
 from lienthong.protocol.errors import ProtocolError
@@ -218,6 +219,8 @@ async def _read_form(request: web.Request, directory: Path, cap: int):
         if name is None:
             await part.release()
             continue
+        if padded_name(name) is not None:  # sealing would refuse it: say so now, in Vietnamese
+            raise FormRefused(tr(request, "compose.padded_file_name", name=name[:80]))
         if len(files) >= MAX_ATTACHMENTS:
             raise FormRefused(f"at most {MAX_ATTACHMENTS} files per document")
         path = directory / name

@@ -259,6 +259,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The attachments are too large: at most {mb} MB ({bytes} bytes) in total. Nothing "
         "was stored; choose smaller files.",
     ),
+    "compose.padded_file_name": (
+        "Tên tệp “{name}” có hơn 3 khoảng trắng liền nhau, khoảng trắng ngay trước phần đuôi, "
+        "hoặc kết thúc bằng dấu chấm hay khoảng trắng: như vậy có thể che phần đuôi thật của "
+        "tệp (ví dụ .exe). Hãy đổi tên tệp rồi chọn lại.",
+        "The file name “{name}” has more than 3 spaces in a row, a space right before its "
+        "extension, or ends with a dot or a space: that can hide the file's real extension "
+        "(such as .exe). Rename the file and choose it again.",
+    ),
     "compose.duplicate_file": (
         "Hai tệp cùng tên {name}: hãy đổi tên một tệp.",
         "Two files named {name}: rename one of them.",
