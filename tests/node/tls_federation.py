@@ -36,7 +36,10 @@ from lienthong.node.unit.peer_api import add_peer_routes
 from lienthong.protocol.certificate import issue_certificate, verify_certificate
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.envelope import seal_envelope
+from lienthong.protocol.peer import CONTENT_TYPE
+from lienthong.protocol.wire import pack, unpack
 from lienthong.storage import audit, outbox
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.db import Store, unix_ms
@@ -347,6 +350,45 @@ async def actions(ctx: NodeContext) -> list[str]:
     async with ctx.store.read() as conn:
         assert (await audit.verify(conn)).ok
         return [e.action for e in await audit.entries(conn, limit=1000)]
+
+
+async def row_counts(ctx: NodeContext, tables: Iterable[str]) -> dict[str, int]:
+    """Rows per table of `ctx`'s store (what a refusal must leave as it was)."""
+    async with ctx.store.read() as conn:
+        return {t: (await conn.fetchone(f"SELECT count(*) FROM {t}"))[0] for t in tables}  # noqa: S608 - fixed names
+
+
+async def post_inbox(sender: Unit, receiver: Unit, envelopes=(), statuses=()) -> dict:
+    """A batch posted as the delivery engine posts it; returns the per-item answers."""
+    body = pack({"envelopes": list(envelopes), "statuses": list(statuses)})
+    async with sender.session.post(
+        f"{receiver.url}/v1/inbox", data=body, headers={"Content-Type": CONTENT_TYPE}
+    ) as response:
+        assert response.status == 200, await response.text()
+        return unpack(await response.read(), what="answer", max_bytes=1 << 24)
+
+
+def sealed(
+    fed: Federation,
+    signer: Unit,
+    sender: str,
+    to: list[str],
+    *,
+    created: int | None = None,
+    envelope_id: str | None = None,
+) -> bytes:
+    """A letter to `to` signed with `signer`'s key whose header and signer hint name
+    `sender`; created now unless `created`, under a new id unless `envelope_id`."""
+    directory = fed.centre.directory.current
+    return seal_envelope(
+        keys=signer.ctx.keys,
+        sender=sender,
+        serial=fed.serial(sender),
+        recipients={code: directory.current(code).enc_key for code in to},
+        body=DocumentBody(metadata=letter()),
+        created=fed.clock() if created is None else created,
+        envelope_id=envelope_id,
+    )
 
 
 async def until(predicate: Callable[[], bool]) -> None:

@@ -6,20 +6,11 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-
 from lienthong.node.unit.delivery import RELAYED_DIRECT_RETRY_MS
 from lienthong.node.unit.relay_client import pull_once
 from lienthong.protocol.delivery import Delivery
 from lienthong.storage import outbox
 from tests.node.tls_federation import A, B, federation, send, state
-
-
-@pytest.fixture
-async def fed(tmp_path):
-    """A centre and three units A, B, C, each serving its peer API over mutual TLS."""
-    async with federation(tmp_path, serve_units=True) as built:
-        yield built
 
 
 async def row(unit, envelope_id: str, recipient: str) -> outbox.OutboxRow:

@@ -11,15 +11,11 @@ import pytest
 
 from lienthong.node.context import NodeContext
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.document import DocumentBody
-from lienthong.protocol.envelope import seal_envelope
 from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.states import DocState, RecallState
 from lienthong.protocol.status import Status, make_status, verify_status
-from lienthong.protocol.wire import pack, unpack
 from lienthong.storage.documents import (
     HeldEnvelope,
     get_document,
@@ -32,10 +28,10 @@ from tests.node.tls_federation import (
     B,
     C,
     Federation,
-    Unit,
     actions,
-    federation,
-    letter,
+    post_inbox,
+    row_counts,
+    sealed,
     send,
     state,
 )
@@ -44,40 +40,8 @@ from tests.node.tls_federation import (
 TABLES = ("documents", "envelopes", "status_events", "status_outbox", "incoming_register")
 
 
-@pytest.fixture
-async def fed(tmp_path):
-    """A centre and three units A, B, C, each serving its peer API over mutual TLS."""
-    async with federation(tmp_path, serve_units=True) as built:
-        yield built
-
-
 async def stored(ctx: NodeContext) -> dict[str, int]:
-    async with ctx.store.read() as conn:
-        return {t: (await conn.fetchone(f"SELECT count(*) FROM {t}"))[0] for t in TABLES}  # noqa: S608 - fixed names
-
-
-async def post_inbox(sender: Unit, receiver: Unit, envelopes=(), statuses=()) -> dict:
-    """A batch posted as the delivery engine posts it; returns the per-item answers."""
-    body = pack({"envelopes": list(envelopes), "statuses": list(statuses)})
-    async with sender.session.post(
-        f"{receiver.url}/v1/inbox", data=body, headers={"Content-Type": CONTENT_TYPE}
-    ) as response:
-        assert response.status == 200, await response.text()
-        return unpack(await response.read(), what="answer", max_bytes=1 << 24)
-
-
-def sealed_as(fed: Federation, unit: Unit, code: str, to: list[str], envelope_id: str) -> bytes:
-    """An envelope of `unit` (unit code `code`) to `to`, under the id `envelope_id`."""
-    directory = fed.centre.directory.current
-    return seal_envelope(
-        keys=unit.ctx.keys,
-        sender=code,
-        serial=fed.serial(code),
-        recipients={r: directory.current(r).enc_key for r in to},
-        body=DocumentBody(metadata=letter()),
-        created=fed.clock(),
-        envelope_id=envelope_id,
-    )
+    return await row_counts(ctx, TABLES)
 
 
 def receipt_of(ctx: NodeContext, raw: bytes) -> Status:
@@ -97,7 +61,7 @@ async def preempted(fed: Federation) -> tuple[str, bytes, bytes, bytes]:
     x, raw_a = await send(a, [B, C])
     await a.engine.deliver(C)
     assert await state(a, x, C) == Delivery.ARRIVED
-    raw_c = sealed_as(fed, c, C, [B], x)
+    raw_c = sealed(fed, c, C, [B], envelope_id=x)
     (answer_c,) = (await post_inbox(c, b, envelopes=[raw_c]))["envelopes"]
     assert answer_c["ok"] is True, answer_c
     await a.engine.deliver(B)
@@ -186,7 +150,7 @@ async def test_other_bytes_under_a_held_sender_and_id_are_refused(fed):
     of A with one new id in one batch: the first is stored, the second refused."""
     a, b = fed.units[A], fed.units[B]
     x, raw_a, _raw_c, _receipt_c = await preempted(fed)
-    other = sealed_as(fed, a, A, [B], x)
+    other = sealed(fed, a, A, [B], envelope_id=x)
     before = await stored(b.ctx)
     (answer,) = (await post_inbox(a, b, envelopes=[other]))["envelopes"]
     assert (answer["ok"], answer["error"]) == (False, "EnvelopeIdReused")
@@ -200,7 +164,7 @@ async def test_other_bytes_under_a_held_sender_and_id_are_refused(fed):
     assert len(refused) == 1  # the direct refusal, audited by the peer API
 
     y = new_ulid(fed.clock())
-    first, second = sealed_as(fed, a, A, [B], y), sealed_as(fed, a, A, [B], y)
+    first, second = sealed(fed, a, A, [B], envelope_id=y), sealed(fed, a, A, [B], envelope_id=y)
     assert first != second
     answers = (await post_inbox(a, b, envelopes=[first, second]))["envelopes"]
     assert [(item["ok"], item.get("error")) for item in answers] == [

@@ -21,11 +21,9 @@ from lienthong.node.pinning import pinning_of
 from lienthong.node.unit import peer_api
 from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.codes import StatusCode
-from lienthong.protocol.document import DocumentBody
-from lienthong.protocol.envelope import seal_envelope
 from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.status import make_status
-from lienthong.protocol.wire import pack, unit_signer, unpack, unwrap, wrap
+from lienthong.protocol.wire import pack, unit_signer, unwrap, wrap
 from lienthong.storage import audit
 from lienthong.storage.errors import BlobError
 from tests.node.tls_federation import (
@@ -37,9 +35,10 @@ from tests.node.tls_federation import (
     Unit,
     actions,
     attachment,
-    federation,
     issue_tls,
-    letter,
+    post_inbox,
+    row_counts,
+    sealed,
     send,
     until,
 )
@@ -57,17 +56,9 @@ TABLES = (
 )
 
 
-@pytest.fixture
-async def fed(tmp_path):
-    """A centre and three units A, B, C, each serving its peer API over mutual TLS."""
-    async with federation(tmp_path, serve_units=True) as built:
-        yield built
-
-
 async def stored(ctx: NodeContext) -> dict[str, int]:
     """Rows per table, and every file under the blob directory (temp and partial too)."""
-    async with ctx.store.read() as conn:
-        counts = {t: (await conn.fetchone(f"SELECT count(*) FROM {t}"))[0] for t in TABLES}  # noqa: S608 - fixed names
+    counts = await row_counts(ctx, TABLES)
     counts["blob files"] = sum(1 for p in ctx.blobs.root.rglob("*") if p.is_file())
     return counts
 
@@ -77,29 +68,6 @@ async def refusals(ctx: NodeContext, action: str) -> list[audit.AuditEntry]:
     await actions(ctx)
     async with ctx.store.read() as conn:
         return [e for e in await audit.entries(conn, limit=1000) if e.action == action]
-
-
-async def post_inbox(sender: Unit, receiver: Unit, envelopes=(), statuses=()) -> dict:
-    """A batch posted as the delivery engine posts it; returns the per-item answers."""
-    body = pack({"envelopes": list(envelopes), "statuses": list(statuses)})
-    async with sender.session.post(
-        f"{receiver.url}/v1/inbox", data=body, headers={"Content-Type": CONTENT_TYPE}
-    ) as response:
-        assert response.status == 200, await response.text()
-        return unpack(await response.read(), what="answer", max_bytes=1 << 24)
-
-
-def sealed(fed: Federation, signer: Unit, sender: str, to: list[str], created: int) -> bytes:
-    """An envelope signed with `signer`'s key whose header and signer hint name `sender`."""
-    directory = fed.centre.directory.current
-    return seal_envelope(
-        keys=signer.ctx.keys,
-        sender=sender,
-        serial=fed.serial(sender),
-        recipients={code: directory.current(code).enc_key for code in to},
-        body=DocumentBody(metadata=letter()),
-        created=created,
-    )
 
 
 def resigned_as(raw: bytes, signer: Unit, code: str, serial: int) -> bytes:
@@ -114,7 +82,7 @@ async def test_a_forged_sender_is_refused(fed, forgery):
     """An envelope claiming B as sender but signed by A's key is refused whichever signer the
     wrapper names (BadSignature against B's key, SignerMismatch against A's)."""
     a, c = fed.units[A], fed.units[C]
-    raw = sealed(fed, a, B, [C], fed.clock())
+    raw = sealed(fed, a, B, [C])
     expected = "BadSignature"
     if forgery == "A's signature over B's header":
         raw, expected = resigned_as(raw, a, A, fed.serial(A)), "SignerMismatch"
@@ -210,8 +178,8 @@ async def test_clock_skew_within_the_tolerance_is_accepted_and_beyond_it_refused
     """Dated exactly security.clock_skew_seconds ahead: taken; one millisecond more: ClockSkew."""
     a, b = fed.units[A], fed.units[B]
     skew_ms = b.ctx.config.get("security", "clock_skew_seconds") * 1000
-    edge = sealed(fed, a, A, [B], fed.clock() + skew_ms)
-    beyond = sealed(fed, a, A, [B], fed.clock() + skew_ms + 1)
+    edge = sealed(fed, a, A, [B], created=fed.clock() + skew_ms)
+    beyond = sealed(fed, a, A, [B], created=fed.clock() + skew_ms + 1)
     (answer,) = (await post_inbox(a, b, envelopes=[edge]))["envelopes"]
     assert answer["ok"] is True
     before = await stored(b.ctx)

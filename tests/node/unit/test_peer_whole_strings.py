@@ -10,35 +10,17 @@ from lienthong.crypto import signing
 from lienthong.node.context import NodeContext
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.ids import new_ulid
-from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.status import verify_status
-from lienthong.protocol.wire import pack, unit_signer, unpack, wrap
-from tests.node.tls_federation import A, B, C, Federation, Unit, federation, send
+from lienthong.protocol.wire import pack, unit_signer, wrap
+from tests.node.tls_federation import A, B, C, Federation, post_inbox, row_counts, send
 from tests.protocol.forge import body_map, forge_envelope, header
 
 # What a peer can make a unit store; a refusal leaves each as it was.
 TABLES = ("documents", "envelopes", "status_events", "status_outbox", "outbox", "blobs")
 
 
-@pytest.fixture
-async def fed(tmp_path):
-    """A centre and units A, B, C, each serving its peer API over mutual TLS."""
-    async with federation(tmp_path, serve_units=True) as built:
-        yield built
-
-
 async def stored(ctx: NodeContext) -> dict[str, int]:
-    async with ctx.store.read() as conn:
-        return {t: (await conn.fetchone(f"SELECT count(*) FROM {t}"))[0] for t in TABLES}  # noqa: S608 - fixed names
-
-
-async def post_inbox(sender: Unit, receiver: Unit, envelopes=(), statuses=()) -> dict:
-    body = pack({"envelopes": list(envelopes), "statuses": list(statuses)})
-    async with sender.session.post(
-        f"{receiver.url}/v1/inbox", data=body, headers={"Content-Type": CONTENT_TYPE}
-    ) as response:
-        assert response.status == 200, await response.text()
-        return unpack(await response.read(), what="answer", max_bytes=1 << 24)
+    return await row_counts(ctx, TABLES)
 
 
 def envelope_from_a(fed: Federation, *, signer: str | None = None, body=None, **fields) -> bytes:
