@@ -3,13 +3,10 @@ rotation and directory signing, on real SQLite files and key files in tmp_path."
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import stat
 import tomllib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from cryptography import x509 as cx509
@@ -37,34 +34,12 @@ from tests.node.centre_support import (
     CENTRE_NAME,
     UNIT_A,
     UNIT_B,
-    FakeClock,
     UnitSide,
     open_bundle,
 )
 
 DAY = MS_PER_DAY
 HOUR = MS_PER_HOUR
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_centre(
-    tmp_path: Path, clock: FakeClock
-) -> Callable[..., AbstractAsyncContextManager[Centre]]:
-    """Create a centre in tmp_path (options as for `centre init`) and open it."""
-
-    @contextlib.asynccontextmanager
-    async def make(**options: object) -> AsyncIterator[Centre]:
-        data_dir = tmp_path / "centre"
-        await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
-        async with open_centre(data_dir, clock=clock) as centre:
-            yield centre
-
-    return make
 
 
 @pytest.fixture

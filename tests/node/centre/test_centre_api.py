@@ -75,11 +75,6 @@ class Served:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def serve(tmp_path: Path, clock: FakeClock) -> Callable[..., AbstractAsyncContextManager[Served]]:
     """A centre made by `centre init`, served over HTTPS on a free port of 127.0.0.1."""
 

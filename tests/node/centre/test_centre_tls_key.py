@@ -28,11 +28,6 @@ from tests.node.centre_support import CENTRE_NAME, UNIT_A, FakeClock, UnitSide, 
 PASSPHRASE = b"mat khau khoa goc"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
 async def _ecdsa_centre(tmp_path: Path, clock: FakeClock, **options) -> Path:
     data_dir = tmp_path / "centre"
     await create_centre(data_dir, name=CENTRE_NAME, clock=clock, tls_key="ecdsa-p256", **options)

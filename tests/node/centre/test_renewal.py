@@ -4,11 +4,6 @@ refusal (audited, nothing changed), on real SQLite files and key files in tmp_pa
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
-from pathlib import Path
-
 import pytest
 
 from lienthong.node.centre import errors
@@ -18,34 +13,13 @@ from lienthong.node.centre.rules import (
     Centre,
     Issued,
     Pending,
-    open_centre,
 )
-from lienthong.node.centre.setup import create_centre
 from lienthong.protocol.directory import verify_directory
 from lienthong.storage import audit
 from lienthong.storage.reports import units_overview
-from tests.node.centre_support import CENTRE_NAME, UNIT_A, FakeClock, UnitSide, open_bundle
+from tests.node.centre_support import UNIT_A, UnitSide, open_bundle
 
 DAY = MS_PER_DAY
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_centre(
-    tmp_path: Path, clock: FakeClock
-) -> Callable[..., AbstractAsyncContextManager[Centre]]:
-    @contextlib.asynccontextmanager
-    async def make(**options: object) -> AsyncIterator[Centre]:
-        data_dir = tmp_path / "centre"
-        await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
-        async with open_centre(data_dir, clock=clock) as centre:
-            yield centre
-
-    return make
 
 
 async def enrolled(centre: Centre) -> tuple[UnitSide, Issued]:
