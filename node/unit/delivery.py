@@ -50,6 +50,7 @@ from lienthong.protocol.relay import (
     encode_deposit,
 )
 from lienthong.storage import outbox
+from lienthong.storage.errors import disk_full
 
 log = logging.getLogger("lienthong.delivery")
 
@@ -70,6 +71,9 @@ BACKOFF_CAP_MS = 10 * 60 * 1_000  # a unit down all day is still tried every ten
 RELAYED_DIRECT_RETRY_MS = 10 * 60 * 1_000
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120, connect=5)
 UPLOAD_CHUNK = 1024 * 1024
+# This node's own disk full: no attempt for this long (its outcome could not be recorded,
+# and the destination would be sent the same batch again and again meanwhile).
+DISK_FULL_PAUSE_MS = 60_000
 # The error name kept for a refusal that names none (an inbox answer always does).
 REFUSED = "Refused"
 # Bytes of envelopes and statuses in one request: well under the receiver's cap on a
@@ -151,6 +155,7 @@ class DeliveryEngine:
         self._picking: dict[str, asyncio.Lock] = {}
         self.on_directory_version = on_directory_version
         self._wake = asyncio.Event()
+        self.disk_full_until = 0  # unix ms: no attempt before, this node's disk being full
         ctx.wake_delivery = self.wake
         ctx.services.put(DELIVERY, self)
         self.metrics = metrics_of(ctx)  # metrics: counts and batch latency (node/metrics.py)
@@ -181,6 +186,8 @@ class DeliveryEngine:
 
     async def tick(self) -> None:
         """Start workers for destinations with something due, up to PIPELINE_DEPTH each."""
+        if self.ctx.clock() < self.disk_full_until:
+            return  # this node's disk is full: no outcome could be recorded, so send nothing
         async with self.ctx.store.read() as conn:
             due = await outbox.due_destinations(conn, self.ctx.clock())
         for code in due:
@@ -214,8 +221,14 @@ class DeliveryEngine:
             return await self.deliver(code)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            log.exception("delivery to %s failed unexpectedly", code)
+        except Exception as exc:
+            full = disk_full(exc, self.ctx.config.data_dir)
+            if full is None:
+                log.exception("delivery to %s failed unexpectedly", code)
+                return None
+            if self.ctx.clock() >= self.disk_full_until:  # once per pause, not per worker
+                log.error("deliveries paused for %d s: %s", DISK_FULL_PAUSE_MS // 1000, full)
+            self.disk_full_until = self.ctx.clock() + DISK_FULL_PAUSE_MS
             return None
 
     async def deliver(self, code: str) -> bool:

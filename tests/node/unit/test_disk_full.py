@@ -13,6 +13,7 @@ import pytest
 
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import relay_client
+from lienthong.node.unit.delivery import DISK_FULL_PAUSE_MS
 from lienthong.node.unit.documents import stored_body
 from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.delivery import Delivery
@@ -127,3 +128,33 @@ async def test_the_relay_client_names_its_own_full_disk_and_leaves_the_mail_at_t
             assert (result.received, result.acknowledged) == (1, 1)
             assert await documents(b.ctx) == 1
             await b.ctx.store.close()
+
+
+@pytest.mark.small_disk
+async def test_a_sender_with_a_full_disk_pauses_its_deliveries_then_resumes(tmp_path, caplog):
+    """A's own disk fills with a letter queued: the attempt's outcome cannot be recorded, so
+    the engine logs one line naming the disk (no traceback) and starts no attempt for
+    DISK_FULL_PAUSE_MS (B is not sent the same batch every second); once space is freed
+    and the pause is over the letter is delivered, and B holds it once."""
+    (tmp_path / "fed").mkdir()
+    async with federation(tmp_path / "fed", serve_units=True) as fed:
+        a, b = fed.units[A], fed.units[B]
+        envelope_id, _ = await send(a, [B])
+        with small_disk(tmp_path / "disk") as disk:
+            await move_node(a.ctx, disk)
+            disk.fill()
+            await a.engine.tick()
+            await asyncio.gather(*a.engine.active.get(B, set()))
+            assert a.engine.disk_full_until > fed.clock()
+            paused = [r for r in caplog.records if "deliveries paused" in r.getMessage()]
+            assert len(paused) == 1 and str(a.ctx.config.data_dir) in paused[0].getMessage()
+            assert tracebacks(caplog) == []
+            await a.engine.tick()
+            assert not a.engine.active  # paused: nothing started
+            disk.free()
+            fed.clock.advance(DISK_FULL_PAUSE_MS)
+            await a.engine.tick()
+            await asyncio.gather(*a.engine.active.get(B, set()))
+            assert await state(a, envelope_id, B) is Delivery.ARRIVED
+            assert await documents(b.ctx) == 1
+            await a.ctx.store.close()
