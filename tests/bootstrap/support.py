@@ -18,10 +18,12 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from lienthong.bootstrap.enrolment import enrol_online
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
+from lienthong.node.datadir import federation_saver
 from lienthong.protocol.certificate import (
     RotationAuth,
     check_rotation,
@@ -218,6 +220,18 @@ class FakeCentre:
     async def __aexit__(self, *exc: object) -> None:
         assert self.runner is not None
         await self.runner.cleanup()
+
+    async def enrol(self, config: cfg.Config, keys: NodeKeys, **options: object):
+        """enrol_online at this centre as `lienthong enrol --centre URL --fingerprint FP
+        --token TOKEN` calls it, pinning `fed`'s CA; `options` replace or add arguments."""
+        arguments = {
+            "centre_url": self.url,
+            "fingerprint": self.fed.fingerprint,
+            "token": TOKEN,
+            "save_federation": federation_saver(config),
+            **options,
+        }
+        return await enrol_online(config.node_settings, keys, **arguments)
 
     async def get_ca(self, request: web.Request) -> web.Response:
         self.requests.append("GET /v1/ca")

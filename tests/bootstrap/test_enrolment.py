@@ -17,7 +17,6 @@ from cryptography.x509.oid import NameOID
 from lienthong.bootstrap.enrolment import (
     Enrolled,
     Pending,
-    enrol_online,
     import_certificate,
     parse_token,
     write_request,
@@ -74,13 +73,8 @@ async def test_online_enrolment_installs_everything(tmp_path: Path):
     fed = Federation()
     config, keys = make_unit_dir(tmp_path)
     async with FakeCentre(fed, tmp_path) as centre:
-        result = await enrol_online(
-            config.node_settings,
-            keys,
-            centre_url=centre.url + "/",
-            fingerprint=fed.fingerprint.lower(),
-            token=TOKEN,
-            save_federation=federation_saver(config),
+        result = await centre.enrol(
+            config, keys, centre_url=centre.url + "/", fingerprint=fed.fingerprint.lower()
         )
     assert isinstance(result, Enrolled)
     assert centre.requests == ["GET /v1/ca", "POST /v1/enrol"]
@@ -95,14 +89,7 @@ async def test_online_enrolment_installs_everything(tmp_path: Path):
     assert reloaded.get("federation", "centre_url") == centre.url
     assert reloaded.get("federation", "centre_fingerprint") == fed.fingerprint
     with pytest.raises(AlreadyEnrolled):
-        await enrol_online(
-            reloaded.node_settings,
-            keys,
-            centre_url=centre.url,
-            fingerprint=fed.fingerprint,
-            token=TOKEN,
-            save_federation=federation_saver(reloaded),
-        )
+        await centre.enrol(reloaded, keys)
 
 
 async def test_wrong_fingerprint_refuses_and_writes_nothing(tmp_path: Path):
@@ -112,14 +99,7 @@ async def test_wrong_fingerprint_refuses_and_writes_nothing(tmp_path: Path):
     before = files_under(config.data_dir)
     async with FakeCentre(fed, tmp_path, ca_pem=impostor.ca_pem) as centre:
         with pytest.raises(FingerprintMismatch) as caught:
-            await enrol_online(
-                config.node_settings,
-                keys,
-                centre_url=centre.url,
-                fingerprint=fed.fingerprint,
-                token=TOKEN,
-                save_federation=federation_saver(config),
-            )
+            await centre.enrol(config, keys)
     assert impostor.fingerprint in str(caught.value)
     assert fed.fingerprint in str(caught.value)
     assert centre.requests == ["GET /v1/ca"]
@@ -169,14 +149,7 @@ async def test_an_ecdsa_ca_not_endorsed_by_the_pinned_root_is_refused(tmp_path: 
     ):
         async with FakeCentre(fed, tmp_path / str(len(served)), ca_pem=served) as centre:
             with pytest.raises(refusal, match=words):
-                await enrol_online(
-                    config.node_settings,
-                    keys,
-                    centre_url=centre.url,
-                    fingerprint=fed.fingerprint,
-                    token=TOKEN,
-                    save_federation=federation_saver(config),
-                )
+                await centre.enrol(config, keys)
         assert centre.requests == ["GET /v1/ca"]
     assert files_under(config.data_dir) == before
 
@@ -187,17 +160,12 @@ async def test_pending_keeps_the_tls_key_for_the_re_run(tmp_path: Path):
     config, keys = make_unit_dir(tmp_path)
     async with FakeCentre(fed, tmp_path) as centre:
         centre.pending = True
-        args = {"centre_url": centre.url, "fingerprint": fed.fingerprint, "token": TOKEN}
-        first = await enrol_online(
-            config.node_settings, keys, **args, save_federation=federation_saver(config)
-        )
+        first = await centre.enrol(config, keys)
         assert isinstance(first, Pending) and first.message == "wait"
         assert not config.certificate_path.exists()
         tls_key = config.tls_key_path.read_bytes()
         centre.pending = False
-        second = await enrol_online(
-            config.node_settings, keys, **args, save_federation=federation_saver(config)
-        )
+        second = await centre.enrol(config, keys)
     assert isinstance(second, Enrolled)
     assert config.tls_key_path.read_bytes() == tls_key
 
@@ -210,14 +178,7 @@ async def test_answer_for_other_keys_is_rejected_online(tmp_path: Path):
     async with FakeCentre(fed, tmp_path) as centre:
         centre.answer_keys = NodeKeys.generate()
         with pytest.raises(AnswerRejected, match="another signing key"):
-            await enrol_online(
-                config.node_settings,
-                keys,
-                centre_url=centre.url,
-                fingerprint=fed.fingerprint,
-                token=TOKEN,
-                save_federation=federation_saver(config),
-            )
+            await centre.enrol(config, keys)
     assert files_under(config.data_dir) == before
 
 
@@ -228,14 +189,7 @@ async def test_centre_refusal_is_reported_with_its_reason(tmp_path: Path):
     async with FakeCentre(fed, tmp_path) as centre:
         centre.refusal = (410, {"error": "ExpiredToken", "message": "token 01 expired"})
         with pytest.raises(CentreRefused, match=r"ExpiredToken, HTTP 410\): token 01 expired"):
-            await enrol_online(
-                config.node_settings,
-                keys,
-                centre_url=centre.url,
-                fingerprint=fed.fingerprint,
-                token=TOKEN,
-                save_federation=federation_saver(config),
-            )
+            await centre.enrol(config, keys)
     assert not config.tls_key_path.exists()
 
 
@@ -315,14 +269,7 @@ async def test_key_rotation_replaces_keys_and_keeps_the_old_one(tmp_path: Path):
     fed = Federation()
     config, keys = make_unit_dir(tmp_path)
     async with FakeCentre(fed, tmp_path) as centre:
-        first = await enrol_online(
-            config.node_settings,
-            keys,
-            centre_url=centre.url,
-            fingerprint=fed.fingerprint,
-            token=TOKEN,
-            save_federation=federation_saver(config),
-        )
+        first = await centre.enrol(config, keys)
         key_path = config.path("keys", "identity")
         old_file = key_path.read_bytes()
         old_tls = config.tls_key_path.read_bytes()
@@ -368,15 +315,7 @@ async def test_a_sealed_tls_key_from_enrolment_serves_mutual_tls(tmp_path: Path,
     config, keys = make_unit_dir(tmp_path)
     passphrase = "cụm mật khẩu của đơn vị".encode()
     async with FakeCentre(fed, tmp_path) as centre:
-        await enrol_online(
-            config.node_settings,
-            keys,
-            centre_url=centre.url,
-            fingerprint=fed.fingerprint,
-            token=TOKEN,
-            save_federation=federation_saver(config),
-            passphrase=passphrase,
-        )
+        await centre.enrol(config, keys, passphrase=passphrase)
     data = config.tls_key_path.read_bytes()
     assert tls.is_sealed_key(data) and b"BEGIN PRIVATE KEY" not in data
     assert stat.S_IMODE(config.tls_key_path.stat().st_mode) == 0o600

@@ -11,13 +11,11 @@ from pathlib import Path
 from aiohttp import web
 from nacl.pwhash.argon2id import MEMLIMIT_MIN, OPSLIMIT_MIN
 
-from lienthong.bootstrap.enrolment import enrol_online
 from lienthong.crypto.keystore import save_keys
 from lienthong.node import config as cfg
 from lienthong.node.cli.doctor import FAIL, OK, WARN, _is_running_node, render, run_checks
 from lienthong.node.cli.main import main
-from lienthong.node.datadir import federation_saver
-from tests.bootstrap.support import TOKEN, FakeCentre, Federation, make_unit_dir
+from tests.bootstrap.support import FakeCentre, Federation, make_unit_dir
 
 LOCAL = [
     "config",
@@ -43,14 +41,7 @@ def set_values(config: cfg.Config, section: str, **values) -> None:
 
 async def enrolled(tmp_path: Path, centre: FakeCentre, fed: Federation) -> cfg.Config:
     config, keys = make_unit_dir(tmp_path)
-    await enrol_online(
-        config.node_settings,
-        keys,
-        centre_url=centre.url,
-        fingerprint=fed.fingerprint,
-        token=TOKEN,
-        save_federation=federation_saver(config),
-    )
+    await centre.enrol(config, keys)
     return cfg.load_config(config.data_dir)
 
 
