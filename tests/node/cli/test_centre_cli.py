@@ -161,36 +161,39 @@ async def test_approve_and_revoke_commands(tmp_path, capsys):
     assert actions["unit.revoked"].startswith("operator")
 
 
-async def test_a_sealed_root_key_needs_its_passphrase(tmp_path, monkeypatch):
-    """A root key sealed by init --passphrase-file needs $LIENTHONG_ROOT_PASSPHRASE."""
+ROOT_PASSPHRASE = "mật khẩu dài của trung tâm"
+
+
+async def sealed_centre(tmp_path, monkeypatch) -> Path:
+    """A centre made by init --passphrase-file (its root key sealed), with no passphrase in
+    the environment; returns its data directory."""
     secret = tmp_path / "passphrase"
-    secret.write_text("mật khẩu dài của trung tâm\n", encoding="utf-8")
+    secret.write_text(ROOT_PASSPHRASE + "\n", encoding="utf-8")
     data_dir = tmp_path / "centre"
     monkeypatch.delenv(service.ROOT_PASSPHRASE_ENV, raising=False)
     await lienthong(
         "init", "--data-dir", str(data_dir), "--name", CENTRE_NAME,
         "--passphrase-file", str(secret),
     )  # fmt: skip
+    return data_dir
+
+
+async def test_a_sealed_root_key_needs_its_passphrase(tmp_path, monkeypatch):
+    """A root key sealed by init --passphrase-file needs $LIENTHONG_ROOT_PASSPHRASE."""
+    data_dir = await sealed_centre(tmp_path, monkeypatch)
     with pytest.raises(errors.CentreError, match=service.ROOT_PASSPHRASE_ENV):
         await lienthong("units", "--data-dir", str(data_dir))
-    monkeypatch.setenv(service.ROOT_PASSPHRASE_ENV, "mật khẩu dài của trung tâm")
+    monkeypatch.setenv(service.ROOT_PASSPHRASE_ENV, ROOT_PASSPHRASE)
     await lienthong("units", "--data-dir", str(data_dir))
 
 
 async def test_a_sealed_root_key_opens_with_a_systemd_credential(tmp_path, monkeypatch):
     """Under systemd the passphrase comes as the credential root-passphrase (LoadCredential=)
     in $CREDENTIALS_DIRECTORY, not through the environment."""
-    secret = tmp_path / "passphrase"
-    secret.write_text("mật khẩu dài của trung tâm\n", encoding="utf-8")
-    data_dir = tmp_path / "centre"
-    monkeypatch.delenv(service.ROOT_PASSPHRASE_ENV, raising=False)
-    await lienthong(
-        "init", "--data-dir", str(data_dir), "--name", CENTRE_NAME,
-        "--passphrase-file", str(secret),
-    )  # fmt: skip
+    data_dir = await sealed_centre(tmp_path, monkeypatch)
     credentials = tmp_path / "credentials"
     credentials.mkdir()
-    (credentials / "root-passphrase").write_text("mật khẩu dài của trung tâm", encoding="utf-8")
+    (credentials / "root-passphrase").write_text(ROOT_PASSPHRASE, encoding="utf-8")
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     await lienthong("units", "--data-dir", str(data_dir))
 
