@@ -17,7 +17,6 @@ import shutil
 import socket
 
 import pytest
-from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 
@@ -32,16 +31,23 @@ from lienthong.node.centre.issuer import ca_key_path
 from lienthong.node.centre.rules import centre_of
 from lienthong.node.centre.setup import create_centre
 from lienthong.node.cli.doctor import run_checks
-from lienthong.node.context import CONTEXT
 from lienthong.node.datadir import ROOT_PASSPHRASE_ENV, create_node, federation_saver
-from lienthong.node.peers import peer_middleware
-from lienthong.node.runtime import MAX_PEER_REQUEST, Node
+from lienthong.node.runtime import Node
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.peer_api import add_peer_routes
 from lienthong.protocol.delivery import Delivery
 from lienthong.storage.documents import get_document
 from lienthong.storage.outbox import rows_for
-from tests.node.tls_federation import A, B, C, Federation, federation, letter, send, state
+from tests.node.tls_federation import (
+    A,
+    B,
+    C,
+    Federation,
+    federation,
+    letter,
+    send,
+    serving_as,
+    state,
+)
 
 OPENSSL = shutil.which("openssl")
 # Safety net so a hung handshake fails the test instead of stalling it; not a timing assertion.
@@ -84,35 +90,21 @@ async def test_the_pins_hold_in_an_ecdsa_federation(tmp_path):
     """C serves its peer API with its own ECDSA leaf of the same CA at the address the
     directory lists for B: the handshake ends at the pin, C gets nothing, and A's letter
     goes to the relay."""
-    async with federation(tmp_path, serve_units=True, tls_key=tls.ECDSA_P256) as fed:
+    async with (
+        federation(tmp_path, serve_units=True, tls_key=tls.ECDSA_P256) as fed,
+        serving_as(fed, C, B) as port,
+    ):
         c = fed.units[C]
-        app = web.Application(middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST)
-        app[CONTEXT] = c.ctx
-        add_peer_routes(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        listener = socket.create_server(("127.0.0.1", 0))
-        await web.SockSite(
-            runner, listener, ssl_context=tls.server_context(*fed.pem[C], fed.ca_path)
-        ).start()
-        port = listener.getsockname()[1]
-        try:
-            fed.certify_endpoint(B, f"https://127.0.0.1:{port}", only=True)
-            b_pin = hashlib.sha256(leaf_of(fed, B).public_bytes(Encoding.DER)).digest()
-            pinned = pinned_client_context(*fed.pem[A], fed.ca_path, [b_pin])
-            with pytest.raises(PinMismatch, match="is not pinned"):
-                await asyncio.wait_for(
-                    asyncio.open_connection("127.0.0.1", port, ssl=pinned), BOUND
-                )
-            a = fed.units[A]
-            envelope_id, _ = await send(a, [B])
-            await a.engine.deliver(B)
-            assert await state(a, envelope_id, B) == Delivery.RELAYED
-            async with c.ctx.store.read() as conn:
-                assert await get_document(conn, envelope_id) is None
-        finally:
-            await runner.cleanup()
-            listener.close()
+        b_pin = hashlib.sha256(leaf_of(fed, B).public_bytes(Encoding.DER)).digest()
+        pinned = pinned_client_context(*fed.pem[A], fed.ca_path, [b_pin])
+        with pytest.raises(PinMismatch, match="is not pinned"):
+            await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=pinned), BOUND)
+        a = fed.units[A]
+        envelope_id, _ = await send(a, [B])
+        await a.engine.deliver(B)
+        assert await state(a, envelope_id, B) == Delivery.RELAYED
+        async with c.ctx.store.read() as conn:
+            assert await get_document(conn, envelope_id) is None
 
 
 # A route only a verified peer (PROTOCOL.md 16.2) gets an answer from other than 403: 404

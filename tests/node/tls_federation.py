@@ -239,6 +239,31 @@ async def _serve(app: web.Application, listener: socket.socket, context: ssl.SSL
     return runner
 
 
+def peer_app(ctx: NodeContext) -> web.Application:
+    """A unit's peer API as node.runtime serves it."""
+    app = web.Application(middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST)
+    app[CONTEXT] = ctx
+    add_peer_routes(app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serving_as(fed: Federation, impostor: str, victim: str) -> AsyncIterator[int]:
+    """Unit `impostor` also serving its peer API, with its own CA-issued leaf, at a second
+    address, which the directory then lists as `victim`'s only endpoint (what a spoofed DNS
+    answer or a LAN neighbour achieves); yields that address's port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    context = tls.server_context(*fed.pem[impostor], fed.ca_path)
+    runner = await _serve(peer_app(fed.units[impostor].ctx), listener, context)
+    port = listener.getsockname()[1]
+    try:
+        fed.certify_endpoint(victim, f"https://127.0.0.1:{port}", only=True)
+        yield port
+    finally:
+        await runner.cleanup()
+        listener.close()
+
+
 @contextlib.asynccontextmanager
 async def federation(
     tmp_path: Path, *, serve_units: bool = False, tls_key: str = tls.ED25519
@@ -311,13 +336,8 @@ async def federation(
             )
             install_tls(ctx, pem[code], ca_path)
             if serve_units:
-                app = web.Application(
-                    middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST
-                )
-                app[CONTEXT] = ctx
-                add_peer_routes(app)
                 server_tls = tls.server_context(*pem[code], ca_path)  # client certificate required
-                runners.append(await _serve(app, listeners[code], server_tls))
+                runners.append(await _serve(peer_app(ctx), listeners[code], server_tls))
             client_tls = tls.client_context(*pem[code], ca_path)
             session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls))
             fed.units[code] = Unit(ctx, session, DeliveryEngine(ctx, session), urls.get(code, ""))

@@ -4,22 +4,14 @@ cannot acknowledge them; the sender goes to the relay instead (real mutual TLS, 
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-from aiohttp import web
 
-from lienthong.crypto import x509 as tls
-from lienthong.node.context import CONTEXT
-from lienthong.node.peers import peer_middleware
-from lienthong.node.runtime import MAX_PEER_REQUEST
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.peer_api import add_peer_routes
 from lienthong.node.unit.relay_client import pull_once
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.states import DocState
 from lienthong.storage.documents import get_document
-from tests.node.tls_federation import A, B, C, federation, send, state
+from tests.node.tls_federation import A, B, C, federation, send, serving_as, state
 
 
 @pytest.fixture
@@ -27,22 +19,8 @@ async def stand_in(tmp_path):
     """The federation with unit C also serving its own peer API at a second address, which
     the directory then lists as B's only endpoint (what a spoofed DNS answer or a LAN
     neighbour achieves)."""
-    async with federation(tmp_path, serve_units=True) as fed:
-        c = fed.units[C]
-        app = web.Application(middlewares=[peer_middleware], client_max_size=MAX_PEER_REQUEST)
-        app[CONTEXT] = c.ctx
-        add_peer_routes(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        listener = socket.create_server(("127.0.0.1", 0))
-        context = tls.server_context(*fed.pem[C], fed.ca_path)  # C's own, CA-issued leaf
-        await web.SockSite(runner, listener, ssl_context=context).start()
-        fed.certify_endpoint(B, f"https://127.0.0.1:{listener.getsockname()[1]}", only=True)
-        try:
-            yield fed
-        finally:
-            await runner.cleanup()
-            listener.close()
+    async with federation(tmp_path, serve_units=True) as fed, serving_as(fed, C, B):
+        yield fed
 
 
 async def _documents(ctx) -> int:
