@@ -241,6 +241,17 @@ class Notice(NamedTuple):
     recipient: str
 
 
+def mailbox_item_id(sender: str, wire_id: str) -> str:
+    """The mailbox id of an envelope or status: its author's code and its own id, so items
+    of two senders never share an id (an envelope id is unique per sender only, §3.1)."""
+    return f"{sender}/{wire_id}"
+
+
+def wire_id_of(item_id: str) -> str:
+    """The envelope or status id inside a mailbox item id (the id itself for older items)."""
+    return item_id.rpartition("/")[2]
+
+
 def notice_id(item_id: str, recipient: str) -> str:
     """The mailbox id of the notice that `item_id` expired in `recipient`'s box."""
     return f"expired:{item_id}:{recipient}"

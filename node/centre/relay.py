@@ -44,8 +44,10 @@ from lienthong.protocol.relay import (
     encode_deposit_answer,
     encode_notice,
     encode_pull_answer,
+    mailbox_item_id,
     notice_id,
     parse_wait,
+    wire_id_of,
 )
 from lienthong.protocol.status import verify_status
 from lienthong.storage import audit, uploads
@@ -177,7 +179,7 @@ def _check_envelope(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) 
     _not_ahead(ctx, f"envelope {header.id}", header.sender, header.created, now)
     item = MailItem(
         recipient=to,
-        id=header.id,
+        id=mailbox_item_id(header.sender, header.id),
         kind="envelope",
         sender=peer,
         raw=raw,
@@ -200,7 +202,8 @@ def _check_status(ctx: NodeContext, peer: str, to: str, raw: bytes, now: int) ->
             f"status {status.id} is addressed to {status.to}: it does not go in {to}'s mailbox"
         )
     _not_ahead(ctx, f"status {status.id}", status.sender, status.at, now)
-    item = MailItem(to, status.id, "status", peer, raw, (), now, now + _retention_ms(ctx))
+    item_id = mailbox_item_id(status.sender, status.id)
+    item = MailItem(to, item_id, "status", peer, raw, (), now, now + _retention_ms(ctx))
     return _Checked(item)
 
 
@@ -378,7 +381,7 @@ async def sweep_once(ctx: NodeContext) -> SweepReport:
                     id=notice_id(item.id, item.recipient),
                     kind="notice",
                     sender=ctx.config.code,
-                    raw=encode_notice(item.id, item.recipient, event),
+                    raw=encode_notice(wire_id_of(item.id), item.recipient, event),
                     deposited_at=now,
                     expires_at=now + retention,
                 )

@@ -45,6 +45,7 @@ from tests.node.tls_federation import (
     attachment,
     federation,
     letter,
+    sealed,
     send,
     state,
     until,
@@ -482,3 +483,23 @@ async def test_letters_a_unit_leaves_for_later_do_not_hold_back_a_real_letter(fe
     result = await pull_once(b.ctx, b.session, fed.relay)
     assert (result.received, result.acknowledged) == (200, 200)
     assert await waiting(fed, B) == 0
+
+
+async def test_a_co_recipient_depositing_first_under_a_letters_id_blocks_nothing(fed):
+    """C deposits its own envelope for B under the id of A's letter before A does: the relay
+    names mailbox items by author and id, so A's letter is taken too, B collects both and
+    stores each under its own sender (the relay's side of ids per sender)."""
+    a, b, c = fed.units[A], fed.units[B], fed.units[C]
+    x = new_ulid(fed.clock())
+    impostor = sealed(fed, c, C, [B], envelope_id=x)
+    letter = sealed(fed, a, A, [B], envelope_id=x)
+    assert (await deposit(c, fed.relay, B, envelopes=[impostor]))["accepted"] == [True]
+    assert (await deposit(a, fed.relay, B, envelopes=[letter]))["accepted"] == [True]
+    assert (await deposit(a, fed.relay, B, envelopes=[letter]))["accepted"] == [True]  # once
+    assert await waiting(fed, B) == 2
+    assert (await pull_once(b.ctx, b.session, fed.relay)).acknowledged == 2
+    async with b.ctx.store.read() as conn:
+        senders = await conn.fetchall(
+            "SELECT sender_code FROM documents WHERE wire_id = ? ORDER BY sender_code", (x,)
+        )
+    assert [r[0] for r in senders] == [A, C]
