@@ -13,7 +13,7 @@ import resource
 import socket
 import ssl
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from subprocess import PIPE
@@ -37,6 +37,7 @@ from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.wire import pack
 from lienthong.storage.outbox import rows_for
+from tests.node.running import eventually, free_port
 from tests.node.tls_federation import letter
 
 CENTRE = "000.00.00.H53"
@@ -46,28 +47,6 @@ FLOODER = "127.0.0.2"
 # Safety net for waits on background work on two busy cores; not a timing assertion.
 BOUND = 60
 EDGE_LOGGER = "lienthong.edge"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], what: str) -> None:
-    """Wait until `check` holds, as background work runs, within BOUND."""
-
-    async def poll() -> None:
-        while True:
-            value = check()
-            if await value if isinstance(value, Awaitable) else value:
-                return
-            await asyncio.sleep(0.01)
-
-    try:
-        await asyncio.wait_for(poll(), BOUND)
-    except TimeoutError:
-        raise AssertionError(f"not {what} within {BOUND} s") from None
 
 
 def refused(node: Node, cap: str) -> float:

@@ -14,7 +14,6 @@ import asyncio
 import dataclasses
 import hashlib
 import shutil
-import socket
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -37,6 +36,7 @@ from lienthong.node.unit import documents as service
 from lienthong.protocol.delivery import Delivery
 from lienthong.storage.documents import get_document
 from lienthong.storage.outbox import rows_for
+from tests.node.running import eventually, free_port
 from tests.node.tls_federation import (
     A,
     B,
@@ -181,26 +181,6 @@ async def test_the_same_client_fails_with_an_ed25519_node(tmp_path):
 
 
 # -- real nodes: `centre init --tls-key ecdsa-p256`, enrolment, delivery, rotation ---------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def eventually(check, what: str):
-    """The first truthy value of `check`, polled as the nodes' background work runs."""
-
-    async def poll():
-        while not (value := await check()):  # noqa: ASYNC110 - state of other components
-            await asyncio.sleep(0.01)
-        return value
-
-    try:
-        return await asyncio.wait_for(poll(), BOUND)
-    except TimeoutError:
-        raise AssertionError(f"no {what} within {BOUND} s") from None
 
 
 async def test_real_nodes_of_an_ecdsa_federation(tmp_path, monkeypatch):
