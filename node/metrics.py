@@ -22,6 +22,7 @@ from lienthong.node import __version__
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.health import certificate_ends
 from lienthong.storage.outbox import dead_letter_counts, queue_depths
+from lienthong.storage.relay import backlog as relay_backlog
 
 ROUTE_NAME = "metrics"
 PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay
@@ -40,6 +41,9 @@ class _Snapshot:
     depths: dict[str, int] = field(default_factory=dict)
     dead: dict[str, int] = field(default_factory=dict)
     received: int = 0
+    # The centre's relay: per destination label (items, bytes), and the oldest deposit.
+    relay: dict[str, tuple[int, int]] = field(default_factory=dict)
+    relay_oldest: int | None = None
 
 
 class _ScrapeCollector(Collector):
@@ -57,6 +61,7 @@ class _ScrapeCollector(Collector):
         )
         for code, count in sorted(self.metrics.snapshot.depths.items()):
             depth.add_metric([code], count)
+        yield from self._relay(ctx)
         yield depth
         dead = GaugeMetricFamily(
             "lienthong_dead_letters",
@@ -103,6 +108,33 @@ class _ScrapeCollector(Collector):
             "lienthong_directory_expires_in_seconds",
             "Seconds until the directory in force expires (negative: expired).",
             value=(directory.expires_at - now) / 1000,
+        )
+
+    def _relay(self, ctx: NodeContext) -> Iterable[Metric]:
+        """The centre's relay backlog: what waits in each unit's mailbox, and for how long."""
+        if ctx.config.role != "centre":
+            return
+        snapshot = self.metrics.snapshot
+        items = GaugeMetricFamily(
+            "lienthong_relay_items",
+            "Envelopes, statuses and notices waiting at the relay, per recipient.",
+            labels=["recipient"],
+        )
+        size = GaugeMetricFamily(
+            "lienthong_relay_bytes",
+            "Bytes of envelopes and statuses waiting at the relay, per recipient.",
+            labels=["recipient"],
+        )
+        for code, (count, total) in sorted(snapshot.relay.items()):
+            items.add_metric([code], count)
+            size.add_metric([code], total)
+        yield items
+        yield size
+        oldest = snapshot.relay_oldest
+        yield GaugeMetricFamily(
+            "lienthong_relay_oldest_item_age_seconds",
+            "Seconds the oldest item at the relay has waited (0: the relay is empty).",
+            value=0 if oldest is None else max(0, ctx.clock() - oldest) / 1000,
         )
 
 
@@ -183,14 +215,25 @@ class NodeMetrics:
             row = await conn.fetchone(
                 "SELECT count(*) FROM envelopes WHERE sender_code != ?", (self.ctx.config.code,)
             )
+            held = await relay_backlog(conn) if self.ctx.config.role == "centre" else {}
         # No await between setting the snapshot and formatting: a concurrent scrape
         # cannot mix its reading with ours.
         self.snapshot = _Snapshot(
             depths=self._by_label(depths),
             dead=self._by_label(dead),
             received=row[0] if row else 0,
+            relay=self._relay_by_label(held),
+            relay_oldest=min((oldest for _, _, oldest in held.values()), default=None),
         )
         return generate_latest(self.registry)
+
+    def _relay_by_label(self, held: dict[str, tuple[int, int, int]]) -> dict[str, tuple[int, int]]:
+        by_label: dict[str, tuple[int, int]] = {}
+        for code, (items, size, _) in held.items():
+            label = self.destination(code)
+            count, total = by_label.get(label, (0, 0))
+            by_label[label] = (count + items, total + size)
+        return by_label
 
     def _by_label(self, counts: dict[str, int]) -> dict[str, int]:
         by_label: dict[str, int] = {}

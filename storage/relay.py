@@ -148,6 +148,15 @@ async def count(conn: Queryable, recipient: str | None = None) -> int:
     return int(row[0]) if row else 0
 
 
+async def backlog(conn: Queryable) -> dict[str, tuple[int, int, int]]:
+    """Per mailbox: (items, bytes, oldest deposit in Unix ms) of what waits there."""
+    rows = await conn.fetchall(
+        "SELECT recipient, count(*), sum(length(raw)), min(deposited_at) FROM relay_mailbox"
+        " GROUP BY recipient"
+    )
+    return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3])) for r in rows}
+
+
 async def acknowledge(tx: Tx, recipient: str, item_ids: Sequence[str]) -> list[MailItem]:
     """Remove the named items of one mailbox; returns those that were there."""
     removed: list[MailItem] = []

@@ -15,6 +15,7 @@ from lienthong.protocol.peer import BatchAnswer, ItemAnswer
 from lienthong.storage import outbox
 from lienthong.storage.documents import get_envelope_raw
 from tests.node.helpers import DAY, NOW, Clock, make_context, make_directory
+from tests.node.tls_federation import federation, send
 from tests.node.unit.test_documents import letter
 
 A, B = "000.00.02.H53", "000.00.03.H53"
@@ -150,3 +151,19 @@ async def test_an_unknown_path_is_refused(units):
     """Only 'direct' and 'relay' are label values of path."""
     with pytest.raises(ValueError, match="delivery path must be one of"):
         metrics_of(units[A]).delivered(B, "carrier pigeon", 1)
+
+
+async def test_the_centre_reports_its_relay_backlog(tmp_path, scrape):
+    """Items and bytes waiting per recipient at the relay, and the oldest one's age; a unit
+    (no relay of its own) reports none of them."""
+    async with federation(tmp_path) as fed:
+        a = fed.units[A]
+        await send(a, [B])
+        await a.engine.deliver(B)  # B is behind NAT: the letter waits at the relay
+        fed.clock.advance(90_000)
+        samples = await scrape(fed.centre)
+        assert samples[("lienthong_relay_items", (("recipient", B),))] == 1
+        assert samples[("lienthong_relay_bytes", (("recipient", B),))] > 0
+        assert samples[("lienthong_relay_oldest_item_age_seconds", ())] == 90
+        unit = await scrape(a.ctx)
+        assert not [name for name, _ in unit if name.startswith("lienthong_relay")]
