@@ -12,10 +12,13 @@ docs/PROTOCOL.md the unit report.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
+
 from aiohttp import web
 
 from lienthong.node.centre.reports import ReportRefused, receive_report
-from lienthong.node.centre.rules import CentreError, Issued, centre_of
+from lienthong.node.centre.rules import CentreError, Issued, Pending, centre_of
 from lienthong.node.context import CONTEXT
 from lienthong.node.peers import PEER_ERROR, error_response, require_peer
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
@@ -61,6 +64,18 @@ def _refusal(exc: CentreError) -> web.Response:
     return error_response(exc.status, type(exc).__name__, str(exc))
 
 
+async def _registration(
+    request: web.Request, step: Callable[[bytes], Awaitable[Issued | Pending]]
+) -> web.Response:
+    """Read a registration request, give it to `step` (enrol, rotate or renew) and answer
+    with the outcome: 200 with the certificates, 202 pending, or the refusal by name."""
+    raw = await _read_body(request)
+    try:
+        return _answer(await step(raw))
+    except CentreError as exc:
+        return _refusal(exc)
+
+
 async def get_ca(request: web.Request) -> web.Response:
     """The CA certificate (PEM); a unit checks its key against the pinned root fingerprint."""
     centre = centre_of(request.app[CONTEXT])
@@ -70,11 +85,7 @@ async def get_ca(request: web.Request) -> web.Response:
 async def post_enrol(request: web.Request) -> web.Response:
     """A registration request authorised by a token: 200 with the certificates, or 202."""
     centre = centre_of(request.app[CONTEXT])
-    raw = await _read_body(request)
-    try:
-        return _answer(await centre.enrol(raw, origin=_origin(request)))
-    except CentreError as exc:
-        return _refusal(exc)
+    return await _registration(request, partial(centre.enrol, origin=_origin(request)))
 
 
 async def post_rotate(request: web.Request) -> web.Response:
@@ -88,22 +99,14 @@ async def post_rotate(request: web.Request) -> web.Response:
         refusal = CentreError(f"key rotation needs the unit's current TLS certificate: {reason}")
         await centre.record_refusal("rotation.refused", refusal, _origin(request))
         return error_response(403, "UnknownPeer", reason)
-    raw = await _read_body(request)
-    try:
-        return _answer(await centre.rotate(raw, peer=peer, origin=_origin(request)))
-    except CentreError as exc:
-        return _refusal(exc)
+    return await _registration(request, partial(centre.rotate, peer=peer, origin=_origin(request)))
 
 
 async def post_renew(request: web.Request) -> web.Response:
     """A rotation request authorised by the unit's latest key alone, no client certificate
     needed: 200 with the certificates, or 202 while the operator's approval is awaited."""
     centre = centre_of(request.app[CONTEXT])
-    raw = await _read_body(request)
-    try:
-        return _answer(await centre.renew(raw, origin=_origin(request)))
-    except CentreError as exc:
-        return _refusal(exc)
+    return await _registration(request, partial(centre.renew, origin=_origin(request)))
 
 
 async def get_directory(request: web.Request) -> web.Response:
