@@ -36,7 +36,9 @@ from lienthong.protocol.document import (
 )
 from lienthong.protocol.states import DocState
 from lienthong.protocol.text import is_decimal
+from lienthong.storage.db import Queryable
 from lienthong.storage.documents import (
+    DocumentRecord,
     count_documents,
     get_document,
     get_envelope_raw,
@@ -284,12 +286,18 @@ def _recipient(row: dict[str, Any]) -> dict[str, Any]:
     return kept | {"updated_at": iso_time(row["updated_at"])}
 
 
+async def _document(conn: Queryable, args: argparse.Namespace) -> DocumentRecord:
+    """The document `args.id` names, or an error naming it and the data directory."""
+    doc = await get_document(conn, args.id)
+    if doc is None:
+        raise LienthongError(f"no document {args.id} in {args.data_dir}")
+    return doc
+
+
 async def show(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx:
         async with ctx.store.read() as conn:
-            doc = await get_document(conn, args.id)
-            if doc is None:
-                raise LienthongError(f"no document {args.id} in {args.data_dir}")
+            doc = await _document(conn, args)
             body = service.stored_body(doc)
             events = await statuses_of(conn, args.id)
             recipients = await recipients_view(conn, args.id) if doc.direction == "out" else []
@@ -351,9 +359,7 @@ async def show(args: argparse.Namespace) -> None:
 async def export(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx:
         async with ctx.store.read() as conn:
-            doc = await get_document(conn, args.id)
-        if doc is None:
-            raise LienthongError(f"no document {args.id} in {args.data_dir}")
+            doc = await _document(conn, args)
         body = service.stored_body(doc)
         make_private_dir(args.out, parents=True)  # decrypted letters: the owner's eyes only
         # A name too long for the file system is shortened, a repeated one numbered; the
