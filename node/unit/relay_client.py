@@ -161,7 +161,12 @@ async def pull_loop(
         except (*NETWORK_ERRORS, RelayUnavailable, PinnedDestinationUnknown) as exc:
             failures += 1
             if failures == 1:
-                log.warning("relay %s unreachable; retrying with back-off: %s", relay, exc)
+                log.warning(
+                    "relay %s unreachable; retrying with back-off: %s",
+                    relay,
+                    exc,
+                    extra={"peer": relay, "path": "relay"},
+                )
             await _pause(stop, delay(failures))
             continue
         except LienthongError as exc:  # e.g. this node's own store refused a write
@@ -170,7 +175,12 @@ async def pull_loop(
             await _pause(stop, delay(failures))
             continue
         if failures:
-            log.info("relay %s reachable again after %d failed attempt(s)", relay, failures)
+            log.info(
+                "relay %s reachable again after %d failed attempt(s)",
+                relay,
+                failures,
+                extra={"peer": relay, "path": "relay", "failures": failures},
+            )
             failures = 0
         if brought_only_left(result, previous):
             await _pause(stop, DEFERRED_RETRY_SECONDS)
@@ -297,9 +307,21 @@ async def _take(
         return True
     except LienthongError as exc:
         if _not_yet(exc):
-            log.info("relay item %s (%s) left for later: %s", item_id, kind, exc)
+            log.info(
+                "relay item %s (%s) left for later: %s",
+                item_id,
+                kind,
+                exc,
+                extra={"item": item_id, "kind": kind, "path": "relay"},
+            )
             return False
-        log.warning("relay item %s (%s) refused: %s", item_id, kind, exc)
+        log.warning(
+            "relay item %s (%s) refused: %s",
+            item_id,
+            kind,
+            exc,
+            extra={"item": item_id, "kind": kind, "path": "relay", "error": type(exc).__name__},
+        )
         async with ctx.store.write() as tx:
             await audit.append(
                 tx,
@@ -394,6 +416,7 @@ async def _notice(ctx: NodeContext, raw: bytes) -> None:
             "status %s expired at the relay before %s collected it; sending it again",
             envelope_id,
             recipient,
+            extra={"envelope": envelope_id, "unit": recipient, "path": "relay"},
         )
         return
     if event != NOTICE_EXPIRED:  # decode_notice knows no other event; kept for new ones
@@ -401,4 +424,9 @@ async def _notice(ctx: NodeContext, raw: bytes) -> None:
     async with ctx.store.write() as tx:
         with contextlib.suppress(TransitionError):  # the 01 may have come first
             await apply_delivery_event(tx, envelope_id, recipient, Event.EXPIRED, at=now)
-    log.warning("envelope %s expired at the relay before %s collected it", envelope_id, recipient)
+    log.warning(
+        "envelope %s expired at the relay before %s collected it",
+        envelope_id,
+        recipient,
+        extra={"envelope": envelope_id, "unit": recipient, "path": "relay"},
+    )

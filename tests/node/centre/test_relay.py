@@ -374,6 +374,7 @@ async def test_the_pull_loop_backs_off_and_reports_an_outage_once(fed, caplog):
     assert delays == [1, 2, 3]
     outage = [r for r in caplog.records if "unreachable" in r.message]
     assert len(outage) == 1 and outage[0].levelno == logging.WARNING
+    assert (outage[0].peer, outage[0].path) == (dead, "relay")  # fields for the JSON log
     async with b.ctx.store.read() as conn:
         assert await get_document(conn, envelope_id) is not None
 
