@@ -149,6 +149,7 @@ def create_web_app(
     r.add_post("/paper/" + kind, registers.paper_post)
     r.add_get("/health", admin.health, name="health")
     add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
+    add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
     r.add_get("/admin/users", admin.users_get, name="users")
     r.add_post("/admin/users", admin.users_post)
     unit = f"/centre/units/{centre.UNIT_CODE.route('code')}/{centre.ACTION.route('action')}"
@@ -158,7 +159,6 @@ def create_web_app(
     r.add_post(unit, centre.act)
     r.add_get("/centre/stats", centre_stats.stats)
     r.add_get("/centre/report", centre_stats.pilot)
-    add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
     r.add_get("/centre/report.csv", centre_stats.pilot_csv)
     r.add_static("/static", HERE / "static", name="static")
     return app
