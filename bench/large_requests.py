@@ -52,7 +52,7 @@ def status_kb(pid: int, name: str) -> int:
 
 def reset_peak(pid: int) -> None:
     """Reset the process's VmHWM to its current RSS (proc(5), clear_refs)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    Path(f"/proc/{pid}/clear_refs").write_text("5", encoding="ascii")
 
 
 def mb(kb: int) -> float:
