@@ -20,10 +20,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.http import MAX_AUDITED_REASON
+from lienthong.node.periodic import run_every
 from lienthong.protocol.peer import MAX_UNTIED_UPLOAD_BYTES, MAX_UNTIED_UPLOADS, UPLOAD_TIE_SECONDS
 from lienthong.storage import audit, uploads
 from lienthong.storage import relay as mailbox
@@ -235,12 +237,10 @@ async def _sweep_partials(ctx: NodeContext, cutoff_ms: int) -> int:
 
 async def upload_sweep_loop(ctx: NodeContext, stop: asyncio.Event) -> None:
     """Run the upload sweep every UPLOAD_SWEEP_INTERVAL_SECONDS until `stop` is set."""
-    while not stop.is_set():
-        try:
-            await sweep_uploads(ctx)
-        except (LienthongError, OSError) as exc:
-            log.warning(
-                "upload sweep failed; next try in %ds: %s", UPLOAD_SWEEP_INTERVAL_SECONDS, exc
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), UPLOAD_SWEEP_INTERVAL_SECONDS)
+    await run_every(
+        UPLOAD_SWEEP_INTERVAL_SECONDS,
+        partial(sweep_uploads, ctx),
+        stop,
+        what="upload sweep",
+        log=log,
+    )

@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.http import append_refusal, audit_refusal, read_request, request_body
 from lienthong.node.peers import error_response, require_peer
+from lienthong.node.periodic import run_every
 from lienthong.protocol.envelope import BlobRef, verify_envelope
 from lienthong.protocol.errors import ClockSkew, MissingBlobs, NotARecipient, SignerMismatch
 from lienthong.protocol.peer import CONTENT_TYPE
@@ -436,12 +438,10 @@ async def _sweep_orphans(ctx: NodeContext, before_ms: int) -> int:
 
 async def sweep_loop(ctx: NodeContext, stop: asyncio.Event) -> None:
     """Run the retention sweep every SWEEP_INTERVAL_SECONDS until `stop` is set."""
-    while not stop.is_set():
-        try:
-            await sweep_once(ctx)
-        except (LienthongError, OSError) as exc:
-            log.warning(
-                "relay retention sweep failed; next try in %ds: %s", SWEEP_INTERVAL_SECONDS, exc
-            )
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SWEEP_INTERVAL_SECONDS)
+    await run_every(
+        SWEEP_INTERVAL_SECONDS,
+        partial(sweep_once, ctx),
+        stop,
+        what="relay retention sweep",
+        log=log,
+    )
