@@ -15,9 +15,8 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -59,6 +58,7 @@ from lienthong.storage.documents import get_envelope_raw
 from lienthong.storage.outbox import OutboxRow, rows_for
 from lienthong.storage.statuses import statuses_of
 from tests.node.helpers import DAY, Clock
+from tests.node.running import eventually, free_port
 from tests.node.tls_federation import federation, letter, until
 from tests.node.tls_federation import send as federation_send
 
@@ -68,12 +68,6 @@ HOUR = 3_600_000
 # Safety net for waits on background work on two busy cores; not a timing assertion.
 BOUND = 60
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Province:
@@ -178,20 +172,6 @@ async def province(
         yield built
     finally:
         await built.close()
-
-
-async def eventually(check: Callable[[], Awaitable[T]], what: str) -> T:
-    """The first truthy value of `check`, polled as background work runs, within BOUND."""
-
-    async def poll() -> T:
-        while not (value := await check()):  # noqa: ASYNC110 - state of other components
-            await asyncio.sleep(0.01)
-        return value
-
-    try:
-        return await asyncio.wait_for(poll(), BOUND)
-    except TimeoutError:
-        raise AssertionError(f"no {what} within {BOUND} s") from None
 
 
 NUMBERS = itertools.count(2340)  # each letter its own number in the outgoing register
