@@ -49,6 +49,7 @@ from lienthong.protocol.relay import (
     decode_deposit_answer,
     encode_deposit,
 )
+from lienthong.protocol.text import is_decimal
 from lienthong.storage import outbox
 from lienthong.storage.errors import disk_full
 
@@ -87,7 +88,28 @@ MAX_BATCH_BLOBS = MAX_UNTIED_UPLOADS // 4
 
 
 class DeliveryError(LienthongError):
-    """One attempt at a destination failed; the items are retried later."""
+    """One attempt at a destination failed; the items are retried later (not before
+    `retry_after_ms` when the destination said how long to wait)."""
+
+    def __init__(self, message: str, *, retry_after_ms: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after_ms = retry_after_ms
+
+
+# The most a destination's Retry-After can hold deliveries back (an hour): a peer cannot
+# park another unit's mail for longer than the backoff's own cap would.
+MAX_RETRY_AFTER_SECONDS = 3600
+# Answers that say "later" (docs/PROTOCOL.md 16.3, 16.4): rate limits, slots, a full disk.
+WAIT_STATUSES = frozenset({429, 503, 507})
+
+
+def retry_after_ms(status: int, headers) -> int:
+    """The wait a `429`/`503`/`507` answer asks for (Retry-After in whole seconds, at most
+    MAX_RETRY_AFTER_SECONDS), in ms; 0 for any other answer or a malformed header."""
+    value = headers.get("Retry-After", "")
+    if status not in WAIT_STATUSES or not is_decimal(value, 10):
+        return 0
+    return min(int(value), MAX_RETRY_AFTER_SECONDS) * 1000
 
 
 # What ends one attempt at an address (the next address, then the relay, is tried);
@@ -255,12 +277,14 @@ class DeliveryEngine:
 
     async def _attempt(self, code: str, items: list[outbox.DueItem]) -> None:
         errors = []
+        wait_ms = 0  # the longest Retry-After a refusing destination or relay asked for
         addresses, relays = self.addresses(code), self.relays()
         for url, server_hostname in addresses:
             try:
                 await self._post(url, items, server_hostname=server_hostname, peer=code)
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"{url}: {exc}")
+                wait_ms = max(wait_ms, getattr(exc, "retry_after_ms", 0))
             else:
                 self.seen[code] = (self.ctx.clock(), "direct")
                 await self._handed_over(code, directly=True)
@@ -278,13 +302,15 @@ class DeliveryEngine:
                 await self._deposit(relay, code, items)
             except ATTEMPT_ERRORS as exc:
                 errors.append(f"relay {relay}: {exc}")
+                wait_ms = max(wait_ms, getattr(exc, "retry_after_ms", 0))
             else:
                 self.seen[code] = (self.ctx.clock(), "relay")
                 await self._handed_over(code, directly=False)
                 return
         if relays:  # metrics
             self.metrics.undelivered(code, "relay", len(items))
-        await self._back_off(code, items, "; ".join(errors) or "no address and no relay")
+        error = "; ".join(errors) or "no address and no relay"
+        await self._back_off(code, items, error, at_least_ms=wait_ms)
 
     async def _handed_over(self, code: str, *, directly: bool) -> None:
         """A batch for `code` was taken, directly or at a relay: if it was failing, the
@@ -326,7 +352,9 @@ class DeliveryEngine:
         directory = self.ctx.directory.current
         return [r.rstrip("/") for r in directory.relays] if directory else []
 
-    async def _back_off(self, code: str, items: list[outbox.DueItem], error: str) -> None:
+    async def _back_off(
+        self, code: str, items: list[outbox.DueItem], error: str, *, at_least_ms: int = 0
+    ) -> None:
         state = self.peers.setdefault(code, PeerState())
         state.last_error = error
         now = self.ctx.clock()
@@ -338,6 +366,8 @@ class DeliveryEngine:
         else:
             state.failures += 1
             later = state.until = now + backoff_ms(state.failures, self.random)
+        if at_least_ms and later < now + at_least_ms:  # the destination asked us to wait
+            later = state.until = now + at_least_ms
         log.info(
             "delivery to %s failed (%d in a row); next try in %d ms: %s",
             code,
@@ -401,7 +431,10 @@ class DeliveryEngine:
             self._gossip(url, response)
             data = await read_response(response, limit)
             if response.status != 200:
-                raise DeliveryError(f"HTTP {response.status}: {data[:300]!r}")
+                raise DeliveryError(
+                    f"HTTP {response.status}: {data[:300]!r}",
+                    retry_after_ms=retry_after_ms(response.status, response.headers),
+                )
         return data
 
     def _gossip(self, url: str, response: aiohttp.ClientResponse) -> None:
