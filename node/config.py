@@ -20,6 +20,8 @@ from lienthong.protocol.text import pattern
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 
 CONFIG_FILE = "node.toml"
+# Hosts of node.listen / node.web that mean every interface (no name a browser sends).
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared, not bound
 MAX_CONFIG_BYTES = 256 * 1024  # a hand-written config is a few KiB
 HOSTPORT = pattern("HOST:PORT", r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}", "127.0.0.1:7443")
 # A name in web.allowed_hosts: a DNS name (labels of letters, digits and hyphens) or an IP

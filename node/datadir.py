@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,22 @@ def root_passphrase() -> bytes | None:
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     path = Path(credentials) / ROOT_PASSPHRASE_CREDENTIAL if credentials else None
     return read_passphrase(path) if path is not None and path.is_file() else None
+
+
+# Where each platform keeps a service's data: a node lives there when neither --data-dir
+# nor $LIENTHONG_DATA_DIR names another place (docs/OPERATIONS.md, docs/WINDOWS.md).
+SYSTEM_DATA_DIRS = {
+    "Linux": "/var/lib/lienthong",
+    "Windows": r"C:\ProgramData\lienthong",
+    "macOS": "/Library/Application Support/lienthong",
+}
+
+
+def default_data_dir() -> Path:
+    """This platform's system location for a node's data (SYSTEM_DATA_DIRS; on Windows
+    under %PROGRAMDATA%, wherever that is)."""
+    if os.name == "nt":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "lienthong"
+    if sys.platform == "darwin":
+        return Path(SYSTEM_DATA_DIRS["macOS"])
+    return Path(SYSTEM_DATA_DIRS["Linux"])

@@ -31,6 +31,7 @@ from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
 from lienthong.node import platform
+from lienthong.node.config import WILDCARD_HOSTS
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
 from lienthong.node.edge import GuardedSite, peer_listener_limits
@@ -287,7 +288,7 @@ class Node:
         config = self.ctx.config
         if not config.get("node", "discovery"):
             return
-        everywhere = host in ("0.0.0.0", "")  # noqa: S104 - comparing, not binding
+        everywhere = host in WILDCARD_HOSTS
         discovery = ZeroconfDiscovery(
             config.code,
             fingerprint(self.ctx.keys.sign_public),

@@ -45,6 +45,7 @@ from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.datadir import (
     ROOT_PASSPHRASE_CREDENTIAL,
     ROOT_PASSPHRASE_ENV,
+    SYSTEM_DATA_DIRS,
     root_passphrase,
 )
 from lienthong.protocol.certificate import (
@@ -125,8 +126,8 @@ def load_root_keys(config: Config) -> NodeKeys:
 
 
 # The sheet's commands name no --data-dir: `lienthong` then keeps the node where its platform
-# keeps services' data (node/cli/output.py), and the sheet says where that is on each.
-SHEET_DATA_DIRS = r"/var/lib/lienthong (Linux), C:\ProgramData\lienthong (Windows)"
+# keeps services' data (node/datadir.py), and the sheet says where that is on each.
+SHEET_DATA_DIRS = ", ".join(f"{SYSTEM_DATA_DIRS[p]} ({p})" for p in ("Linux", "Windows"))
 
 
 class Centre:

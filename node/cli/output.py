@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from lienthong.node.datadir import default_data_dir
 from lienthong.protocol.text import is_decimal
 
 EXIT_OK = 0
@@ -51,16 +51,6 @@ def jsonable(value: Any) -> Any:
 
 
 DATA_DIR_ENV = "LIENTHONG_DATA_DIR"
-
-
-def default_data_dir() -> Path:
-    """Where a node lives when neither --data-dir nor LIENTHONG_DATA_DIR says: the system
-    location of each platform (the service's data directory in docs/OPERATIONS.md)."""
-    if os.name == "nt":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "lienthong"
-    if sys.platform == "darwin":
-        return Path("/Library/Application Support/lienthong")
-    return Path("/var/lib/lienthong")
 
 
 def add_data_dir(parser: argparse.ArgumentParser, what: str = "the node's data directory") -> None:

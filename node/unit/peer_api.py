@@ -27,10 +27,8 @@ from lienthong.protocol.peer import (
     CONTENT_TYPE,
     MAX_BLOB_BYTES,
     MAX_INBOX_BYTES,
-    MAX_INBOX_ITEMS,  # noqa: F401 - the inbox's limits stay reachable where it is served
     ItemAnswer,
     batch_decoder,
-    decode_batch,  # noqa: F401 - the inbox's codec stays reachable where it is served
     encode_batch_answer,
     parse_upload_number,
 )

@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from lienthong.node.config import Config
+from lienthong.node.config import WILDCARD_HOSTS, Config
 from lienthong.node.context import CONTEXT
 from lienthong.node.web.base import render_text, tr
 from lienthong.protocol.text import is_decimal
@@ -23,8 +23,6 @@ log = logging.getLogger("lienthong.web")
 
 # Names that always mean this machine: the page on 127.0.0.1 is reached by any of them.
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
-# Bind addresses that are no name a browser sends (every interface).
-WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - compared, not bound
 # A Host header longer than any DNS name with a port is refused unread (RFC 1035: 253).
 MAX_HOST_HEADER = 300
 MAX_PORT_DIGITS = 5  # 65535

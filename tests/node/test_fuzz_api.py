@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from lienthong.crypto import signing
 from lienthong.node.context import NodeContext
-from lienthong.node.unit.peer_api import decode_batch
 from lienthong.protocol.document import DocumentBody
 from lienthong.protocol.envelope import seal_envelope, verify_envelope
+from lienthong.protocol.peer import decode_batch
 from lienthong.protocol.relay import REOFFER_SECONDS
 from lienthong.protocol.status import verify_status
 from lienthong.protocol.wire import pack, unpack

@@ -22,6 +22,7 @@ from lienthong.node.unit import peer_api
 from lienthong.node.unit.peer_api import CONTENT_TYPE
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.peer import MAX_INBOX_ITEMS
 from lienthong.protocol.status import make_status
 from lienthong.protocol.wire import pack, unit_signer, unwrap, wrap
 from lienthong.storage import audit
@@ -237,7 +238,7 @@ MALFORMED = {
     "an unknown key": pack({"envelopes": [], "statuses": [], "extra": []}),
     "envelopes not an array": pack({"envelopes": b"x", "statuses": []}),
     "an item not binary": pack({"envelopes": [1], "statuses": []}),
-    "too many items": pack({"envelopes": [b"x"] * (peer_api.MAX_INBOX_ITEMS + 1)}),
+    "too many items": pack({"envelopes": [b"x"] * (MAX_INBOX_ITEMS + 1)}),
 }
 
 
