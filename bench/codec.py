@@ -31,7 +31,7 @@ def document(size: int = 2048) -> DocumentBody:
     """A document whose encoded body is about `size` bytes (metadata with a content summary)."""
     return DocumentBody(
         DocumentMetadata(
-            number=2340,
+            number="2340",
             notation="VP-TTTH",
             doc_type="cong_van",
             issuer=Organisation(name="Văn phòng UBND tỉnh Tây Ninh"),

@@ -76,7 +76,7 @@ async def store_sends_per_s(store: Store, count: int, round_no: int) -> float:
             issuer_name="Văn phòng UBND tỉnh Tây Ninh",
             issued_on="2014-05-23",
             metadata=metadata,
-            number=2340,
+            number="2340",
             number_year=None,
             notation="VP-TTTH",
         )

@@ -45,6 +45,7 @@ class Urgency(IntEnum):
     URGENT = 1  # Khẩn
     VERY_URGENT = 2  # Thượng khẩn
     FLASH = 3  # Hỏa tốc
+    FLASH_SCHEDULED = 4  # Hỏa tốc hẹn giờ (edXML Priority 4): with the time it must arrive by
 
 
 class Confidentiality(IntEnum):

@@ -9,7 +9,7 @@ verified directory need no check of their own. Layout: docs/PROTOCOL.md,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from lienthong.crypto import signing
@@ -52,6 +52,9 @@ class Directory:
     relays: tuple[str, ...]
     raw: bytes
     _token: object = field(repr=False)
+    # Directory form 2 (docs/PROTOCOL.md 8.3): the protocol versions each unit reads; a unit
+    # absent here, or any unit of a form-1 directory, reads version 1 only.
+    protocols: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     _by_serial: dict[int, NodeCertificate] = field(init=False, repr=False, compare=False)
     _current: dict[str, NodeCertificate] = field(init=False, repr=False, compare=False)
 
@@ -73,6 +76,10 @@ class Directory:
     def current(self, code: str) -> NodeCertificate | None:
         """The newest unrevoked certificate of a unit (its keys for new envelopes)."""
         return self._current.get(code)
+
+    def reads(self, code: str) -> tuple[int, ...]:
+        """The envelope versions unit `code` reads, as the directory states them."""
+        return self.protocols.get(code, (1,))
 
     def is_centre(self, code: str) -> bool:
         """Whether `code` is the centre's own unit: it relays documents, it receives none."""

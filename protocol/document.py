@@ -6,26 +6,29 @@ header of QCVN 102:2016 (docs/PROTOCOL.md maps each field to its edXML name).
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from lienthong.protocol.codes import Confidentiality, Urgency
-from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.errors import InvalidField, LimitExceeded
 from lienthong.protocol.ids import BLOB_ID
 from lienthong.protocol.limits import (
     MAX_ATTACHMENT_SIZE,
     MAX_ATTACHMENTS,
     MAX_CONTENT,
+    MAX_REASON,
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
+    MAX_URL,
 )
 from lienthong.protocol.text import pattern
 from lienthong.protocol.wire import Fields
 
 SIGNING_AUTHORITIES = frozenset({"", "KT.", "TL.", "TM.", "TUQ."})
-MAX_DOCUMENT_NUMBER = 10**9
 MAX_TYPE_CODE = 16
+MAX_V1_NUMBER = 10**9  # version 1 carried the number as an integer
 MAX_MEDIA_TYPE = 127  # RFC 6838: type and subtype names are at most 127 characters each
 # Unicode control (Cc) and format (Cf) characters: NUL, line breaks, and the
 # direction overrides that make "report\u202efdp.exe" display as "reportexe.pdf".
@@ -35,6 +38,18 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf"})
 # typing slip; a space right before the extension, or a name ending in a space or a dot
 # (which Windows drops, changing the extension), is refused whatever the count.
 MAX_NAME_SPACE_RUN = 3
+# Version 2 fields (docs/PROTOCOL.md 7.2). edXML SteeringType is a small code; 0-99 leaves
+# room for any list a ministry keeps. Appendixes are titles of annexed parts: a decision
+# with more than 64 annexes does not exist. Copies and pages: a print run, not a library.
+MAX_STEERING_TYPE = 99
+MAX_APPENDIXES = 64
+MAX_COUNT = 1_000_000
+# Extension fields (7.3): fields a later version adds travel here, signed with the rest.
+# 32 fields of at most MAX_SUBJECT characters keep the body far below MAX_ENVELOPE_BYTES.
+MAX_EXTENSIONS = 32
+EXTENSION_KEY = pattern("extension field name", r"[a-z][a-z0-9_.\-]{0,63}", "sphere.detail")
+# "05", "2340": the number as the clerk wrote it, ASCII digits, leading zeros kept.
+NUMBER = pattern("document number", "[0-9]{1,9}", "05")
 # "2340/VP-TTTH" or "49/2012/QĐ-UBND": ASCII digits, then a notation of any letters (QĐ)
 # without ASCII spaces or controls; other spaces and hidden characters are checked after.
 NUMBER_NOTATION = pattern(
@@ -42,72 +57,177 @@ NUMBER_NOTATION = pattern(
     r"([0-9]{1,9})(?:/([0-9]{4}))?/([^\x00-\x20\x7f]{1,64})",
     "49/2012/QĐ-UBND",
 )
+# Hỏa tốc hẹn giờ: the local time by which the document must reach its recipients.
+SCHEDULED_TIME = pattern(
+    "scheduled time", "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}", "2025-11-24T14:30"
+)
+ExtensionValue = str | int | bool | tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Organisation:
-    """The issuing organisation (UBND TỈNH TÂY NINH / VĂN PHÒNG: parent / name)."""
+    """The issuing organisation as edXML From names it: UBND TỈNH TÂY NINH (parent or the
+    organisation in charge) / VĂN PHÒNG (name), its code, address and contacts."""
 
     name: str
     code: str | None = None
-    parent: str | None = None
+    parent: str | None = None  # the level above, printed first: "UBND TỈNH TÂY NINH"
+    in_charge: str | None = None  # edXML OrganizationInCharge; the collective body of TM.
+    address: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    fax: str | None = None
+    website: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Signer:
-    """Who signed: name, position and signing authority prefix (KT., TL., TM., TUQ.)."""
+    """The signature block (Nghị định 30/2020, Phụ lục I): authority and the head or body it
+    acts for ("KT. CHÁNH VĂN PHÒNG", "TM. ỦY BAN NHÂN DÂN"), the signer's own position
+    ("PHÓ CHÁNH VĂN PHÒNG") and full name."""
 
     name: str
     position: str
-    authority: str = ""
+    authority: str = ""  # "", "KT.", "TL.", "TM.", "TUQ."
+    acts_for: str = ""  # the head's title or the collective body; empty without authority
+
+    @property
+    def competence(self) -> str:
+        """edXML SignerInfo/Competence: "KT. BỘ TRƯỞNG", or the position when signing as head."""
+        if self.authority:
+            return f"{self.authority} {self.acts_for.upper()}"
+        return self.position.upper()
+
+    @property
+    def block(self) -> tuple[str, ...]:
+        """The lines printed above and below the signature, as on paper."""
+        if self.authority:
+            return (self.competence, self.position.upper(), self.name)
+        return (self.position.upper(), self.name)
+
+
+def parse_competence(competence: str, position: str = "") -> tuple[str, str]:
+    """Split an edXML Competence ("KT. BỘ TRƯỞNG", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH") into
+    (authority, acts for); a competence without an authority prefix is the signer's own
+    title (acts for nothing)."""
+    text = " ".join(competence.split())
+    for authority in sorted(SIGNING_AUTHORITIES - {""}, key=len, reverse=True):
+        if text.upper().startswith(authority.upper()):
+            return authority, text[len(authority) :].strip()
+    return "", ""
+
+
+@dataclass(frozen=True, slots=True)
+class StaffInfo:
+    """Who handled the document at the sender (edXML Bussiness/StaffInfo)."""
+
+    name: str
+    department: str = ""
+    mobile: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Business:
+    """What the envelope's business type needs beside the targets (edXML Bussiness): the
+    reason of an update or replacement, the staff, and whether a paper original follows."""
+
+    reason: str | None = None
+    paper: bool = False  # edXML Paper = 1: the paper original follows by post
+    staff: StaffInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DocumentMetadata:
     """What is written on the official document itself (edXML: Code, PromulgationInfo, ...)."""
 
-    number: int | None  # số, restarting at 1 each year
+    number: str | None  # số as written, leading zero kept: "05", restarting each year
     notation: str  # ký hiệu, e.g. "VP-TTTH" or "QĐ-UBND"
-    doc_type: str  # code of the type list (protocol/data/document_types.json), e.g. "CV"
+    doc_type: str  # code of the type list (protocol/data/document_types.json), e.g. "cong_van"
     issuer: Organisation
-    place: str  # "Tây Ninh"
+    place: str  # địa danh: "Tây Ninh"
     issued_on: str  # YYYY-MM-DD
     subject: str  # trích yếu ("V/v ..." for a công văn)
     year: int | None = None  # only legal documents carry it: 49/2012/QĐ-UBND
     content: str | None = None
-    signer: Signer | None = None
+    signer: Signer | None = None  # required to send; documents of version 1 may lack it
     urgency: Urgency = Urgency.NORMAL
     confidentiality: Confidentiality = Confidentiality.NORMAL
     due_on: str | None = None  # date a reply is due
     addressees: tuple[str, ...] = ()  # Kính gửi
     distribution: tuple[str, ...] = ()  # Nơi nhận, including "Lưu: VT"
-    steering: str | None = None  # steering notes (edXML SteeringType / chỉ đạo)
-    copies: int | None = None
-    pages: int | None = None
-    drafter: str | None = None  # drafter's initials, e.g. "KTrang"
+    copies: int | None = None  # số lượng bản (edXML PromulgationAmount)
+    pages: int | None = None  # edXML PageAmount
+    drafter: str | None = None  # drafter's initials, e.g. "KTrang" (edXML TyperNotation)
+    type_name: str | None = None  # the type's name as the sender wrote it (edXML TypeName)
+    scheduled_at: str | None = None  # hỏa tốc hẹn giờ: YYYY-MM-DDTHH:MM, local time
+    steering_type: int | None = None  # edXML SteeringType, a code
+    sphere: str | None = None  # edXML SphereOfPromulgation
+    appendixes: tuple[str, ...] = ()
+    extensions: tuple[tuple[str, ExtensionValue], ...] = ()  # sorted by name
 
     @property
     def number_notation(self) -> str:
         """The printed "Số": `2340/VP-TTTH`, or `49/2012/QĐ-UBND` for a legal document."""
-        number = "" if self.number is None else str(self.number)
+        number = self.number or ""
         if self.year is not None:
             return f"{number}/{self.year}/{self.notation}"
         return f"{number}/{self.notation}"
+
+    @property
+    def register_key(self) -> str:
+        """The key a register compares documents by (register_key())."""
+        return register_key(self.number, self.year, self.notation)
+
+
+def register_key(number: str | None, year: int | None, notation: str) -> str:
+    """How a register compares numbers: "05/VP-TTTH", "5/VP-TTTH" and "05/vp-ttth" name the
+    same document; "49/2025/QĐ-UBND" and "49/QĐ-UBND" do not (the year is part of it)."""
+    digits = str(int(number)) if NUMBER.matches(number) else (number or "")
+    folded = unicodedata.normalize("NFC", notation).casefold()
+    return f"{digits}/{year or ''}/{folded}"
+
+
+def number_rule(number: str) -> str | None:
+    """Why a number this unit issues breaks Nghị định 30/2020 (Phụ lục I: numbers below 10
+    are written with two digits, "05"; no other leading zero), or None."""
+    if not NUMBER.matches(number) or int(number) == 0:
+        return f"{number!r} is not a document number (digits, from 01)"
+    if int(number) < 10 and len(number) != 2:
+        return f"numbers below 10 are written with two digits: {int(number):02d}, not {number}"
+    if int(number) >= 10 and number.startswith("0"):
+        return f"only numbers below 10 take a leading zero: {int(number)}, not {number}"
+    return None
 
 
 def _hidden_or_space(ch: str) -> bool:
     return ch.isspace() or unicodedata.category(ch) in _HIDDEN_CATEGORIES
 
 
-def parse_number_notation(text: str) -> tuple[int, int | None, str]:
-    """Split `2340/VP-TTTH` or `49/2012/QĐ-UBND` into (number, year or None, notation)."""
+def parse_number_notation(text: str) -> tuple[str, int | None, str]:
+    """Split `2340/VP-TTTH` or `49/2012/QĐ-UBND` into (number as written, year or None,
+    notation)."""
     match = NUMBER_NOTATION.fullmatch(text.strip())
     if not match or any(_hidden_or_space(ch) for ch in match.group(3)):
         raise InvalidField(
             "document", "number", f"{text!r} is not a number and notation like 2340/VP-TTTH"
         )
     year = int(match.group(2)) if match.group(2) else None
-    return int(match.group(1)), year, match.group(3)
+    return match.group(1), year, match.group(3)
+
+
+def check_to_send(m: DocumentMetadata) -> None:
+    """The rules a sending unit keeps that a reader does not enforce on others' documents:
+    the signer and the place are required (Nghị định 30/2020, Phụ lục I), numbers are
+    written as the decree says."""
+    if m.signer is None:
+        raise InvalidField("document", "signer", "the signer (người ký) is required to send")
+    if not m.place.strip():
+        raise InvalidField("document", "place", "the place (địa danh) is required to send")
+    if m.number is not None:
+        problem = number_rule(m.number)
+        if problem:
+            raise InvalidField("document", "number", problem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,65 +248,284 @@ class DocumentBody:
 
     metadata: DocumentMetadata
     attachments: tuple[Attachment, ...] = field(default=())
+    business: Business = field(default=Business())
 
 
-def body_to_wire(body: DocumentBody) -> dict[str, Any]:
-    m = body.metadata
+def body_to_wire(body: DocumentBody, version: int = 2) -> dict[str, Any]:
+    """The plaintext map of `body` in protocol `version` (1 drops what version 1 cannot say:
+    docs/PROTOCOL.md 7.4)."""
+    attachments = [
+        {
+            "name": a.name,
+            "media_type": a.media_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "blob": a.blob,
+            "key": a.key,
+        }
+        for a in body.attachments
+    ]
+    if version == 1:
+        return {"metadata": _metadata_v1(body.metadata), "attachments": attachments}
+    b = body.business
     return {
-        "metadata": {
-            "number": m.number,
-            "year": m.year,
-            "notation": m.notation,
-            "type": m.doc_type,
-            "issuer": {"name": m.issuer.name, "code": m.issuer.code, "parent": m.issuer.parent},
-            "place": m.place,
-            "issued_on": m.issued_on,
-            "subject": m.subject,
-            "content": m.content,
-            "signer": None
-            if m.signer is None
-            else {
-                "name": m.signer.name,
-                "position": m.signer.position,
-                "authority": m.signer.authority,
-            },
-            "urgency": int(m.urgency),
-            "confidentiality": int(m.confidentiality),
-            "due_on": m.due_on,
-            "addressees": list(m.addressees),
-            "distribution": list(m.distribution),
-            "steering": m.steering,
-            "copies": m.copies,
-            "pages": m.pages,
-            "drafter": m.drafter,
+        "v": 2,
+        "metadata": _metadata_v2(body.metadata),
+        "business": {
+            "reason": b.reason,
+            "paper": b.paper,
+            "staff": None if b.staff is None else _staff_map(b.staff),
         },
-        "attachments": [
-            {
-                "name": a.name,
-                "media_type": a.media_type,
-                "size": a.size,
-                "sha256": a.sha256,
-                "blob": a.blob,
-                "key": a.key,
-            }
-            for a in body.attachments
-        ],
+        "attachments": attachments,
     }
 
 
-def body_from_wire(value: Any) -> DocumentBody:
-    """Build a DocumentBody from the decoded plaintext map, checking every field."""
+def _staff_map(s: StaffInfo) -> dict[str, str]:
+    return {"name": s.name, "department": s.department, "mobile": s.mobile, "email": s.email}
+
+
+def _metadata_v2(m: DocumentMetadata) -> dict[str, Any]:
+    i = m.issuer
+    return {
+        "number": m.number,
+        "year": m.year,
+        "notation": m.notation,
+        "type": m.doc_type,
+        "type_name": m.type_name,
+        "issuer": {
+            "name": i.name,
+            "code": i.code,
+            "parent": i.parent,
+            "in_charge": i.in_charge,
+            "address": i.address,
+            "email": i.email,
+            "phone": i.phone,
+            "fax": i.fax,
+            "website": i.website,
+        },
+        "place": m.place,
+        "issued_on": m.issued_on,
+        "subject": m.subject,
+        "content": m.content,
+        "signer": None
+        if m.signer is None
+        else {
+            "authority": m.signer.authority,
+            "acts_for": m.signer.acts_for,
+            "position": m.signer.position,
+            "name": m.signer.name,
+        },
+        "urgency": int(m.urgency),
+        "scheduled_at": m.scheduled_at,
+        "confidentiality": int(m.confidentiality),
+        "due_on": m.due_on,
+        "addressees": list(m.addressees),
+        "distribution": list(m.distribution),
+        "copies": m.copies,
+        "pages": m.pages,
+        "drafter": m.drafter,
+        "steering_type": m.steering_type,
+        "sphere": m.sphere,
+        "appendixes": list(m.appendixes),
+        "ext": {k: list(v) if isinstance(v, tuple) else v for k, v in m.extensions},
+    }
+
+
+def _metadata_v1(m: DocumentMetadata) -> dict[str, Any]:
+    """Version 1 has an integer number, four urgencies and no version-2 fields."""
+    return {
+        "number": None if m.number is None else int(m.number),
+        "year": m.year,
+        "notation": m.notation,
+        "type": m.doc_type,
+        "issuer": {"name": m.issuer.name, "code": m.issuer.code, "parent": m.issuer.parent},
+        "place": m.place,
+        "issued_on": m.issued_on,
+        "subject": m.subject,
+        "content": m.content,
+        "signer": None
+        if m.signer is None
+        else {
+            "name": m.signer.name,
+            "position": m.signer.position,
+            "authority": m.signer.authority,
+        },
+        "urgency": min(int(m.urgency), int(Urgency.FLASH)),
+        "confidentiality": int(m.confidentiality),
+        "due_on": m.due_on,
+        "addressees": list(m.addressees),
+        "distribution": list(m.distribution),
+        "steering": None,
+        "copies": m.copies,
+        "pages": m.pages,
+        "drafter": m.drafter,
+    }
+
+
+def body_from_wire(value: Any, version: int | None = None) -> DocumentBody:
+    """Build a DocumentBody from the decoded plaintext map, checking every field. A map with
+    `v: 2` is version 2, one without `v` version 1; `version`, when given (the envelope's),
+    must agree."""
     what = "document body"
     top = Fields(value, what)
-    metadata = metadata_from_wire(top.raw("metadata"))
+    found = top.int("v", lo=2, hi=2, optional=True) or 1
+    if version is not None and found != version:
+        raise InvalidField(what, "v", f"a body of version {found} in an envelope of {version}")
+    if found == 1:
+        metadata = _metadata_from_v1(top.raw("metadata"))
+        business = Business()
+    else:
+        metadata = metadata_from_wire(top.raw("metadata"))
+        business = _business(top.map("business"))
     raw_attachments = top.list("attachments", max_items=MAX_ATTACHMENTS)
     top.done()
     attachments = tuple(_attachment(item, i) for i, item in enumerate(raw_attachments))
-    return DocumentBody(metadata=metadata, attachments=attachments)
+    return DocumentBody(metadata=metadata, attachments=attachments, business=business)
+
+
+def _business(f: Fields | None) -> Business:
+    assert f is not None
+    staff_map = f.map("staff", optional=True)
+    business = Business(
+        reason=f.str("reason", max_len=MAX_REASON, optional=True),
+        paper=f.bool("paper"),
+        staff=None if staff_map is None else _staff(staff_map),
+    )
+    f.done()
+    return business
+
+
+def _staff(f: Fields) -> StaffInfo:
+    staff = StaffInfo(
+        name=f.str("name", min_len=1),
+        department=f.str("department"),
+        mobile=f.str("mobile"),
+        email=f.str("email"),
+    )
+    f.done()
+    return staff
 
 
 def metadata_from_wire(value: Any) -> DocumentMetadata:
-    """Build DocumentMetadata from its decoded map, checking every field."""
+    """Build version-2 DocumentMetadata from its decoded map, checking every field."""
+    what = "document metadata"
+    f = Fields(value, what)
+    issuer = Fields(f.raw("issuer"), f"{what}, issuer", "issuer")
+    org = Organisation(
+        name=issuer.str("name", min_len=1),
+        code=issuer.code("code", optional=True),
+        parent=issuer.str("parent", optional=True),
+        in_charge=issuer.str("in_charge", optional=True),
+        address=issuer.str("address", optional=True),
+        email=issuer.str("email", optional=True),
+        phone=issuer.str("phone", optional=True),
+        fax=issuer.str("fax", optional=True),
+        website=issuer.str("website", max_len=MAX_URL, optional=True),
+    )
+    issuer.done()
+    signer_map = f.map("signer")
+    assert signer_map is not None
+    signer = Signer(
+        authority=signer_map.str("authority", choices=SIGNING_AUTHORITIES),
+        acts_for=signer_map.str("acts_for"),
+        position=signer_map.str("position", min_len=1),
+        name=signer_map.str("name", min_len=1),
+    )
+    signer_map.done()
+    if bool(signer.authority) != bool(signer.acts_for.strip()):
+        raise InvalidField(
+            what,
+            "signer.acts_for",
+            "names the head or body the authority acts for (KT. CHÁNH VĂN PHÒNG), and only "
+            "with an authority",
+        )
+    number = f.str("number", max_len=9, optional=True)
+    if number is not None and not NUMBER.matches(number):
+        raise InvalidField(what, "number", f"{number!r} is not a number of ASCII digits")
+    urgency = Urgency(f.int("urgency", hi=max(Urgency)))
+    scheduled_at = f.str("scheduled_at", max_len=16, optional=True)
+    if (urgency is Urgency.FLASH_SCHEDULED) != (scheduled_at is not None):
+        raise InvalidField(
+            what, "scheduled_at", "hỏa tốc hẹn giờ (urgency 4) names its time, and only it does"
+        )
+    if scheduled_at is not None:
+        _check_scheduled(scheduled_at, what)
+    meta = DocumentMetadata(
+        number=number,
+        year=f.int("year", lo=1900, hi=9999, optional=True),
+        notation=_notation(f.str("notation", max_len=64), what),
+        doc_type=f.str("type", max_len=MAX_TYPE_CODE, min_len=1),
+        type_name=f.str("type_name", optional=True),
+        issuer=org,
+        place=f.str("place", min_len=1),
+        issued_on=f.date("issued_on"),
+        subject=f.str("subject", max_len=MAX_SUBJECT, min_len=1),
+        content=f.str("content", max_len=MAX_CONTENT, optional=True),
+        signer=signer,
+        urgency=urgency,
+        scheduled_at=scheduled_at,
+        confidentiality=Confidentiality(f.int("confidentiality", hi=max(Confidentiality))),
+        due_on=f.date("due_on", optional=True),
+        addressees=f.strs("addressees"),
+        distribution=f.strs("distribution"),
+        copies=f.int("copies", hi=MAX_COUNT, optional=True),
+        pages=f.int("pages", hi=MAX_COUNT, optional=True),
+        drafter=f.str("drafter", optional=True),
+        steering_type=f.int("steering_type", hi=MAX_STEERING_TYPE, optional=True),
+        sphere=f.str("sphere", optional=True),
+        appendixes=f.strs("appendixes", max_items=MAX_APPENDIXES),
+        extensions=_extensions(f.raw("ext"), what),
+    )
+    f.done()
+    return meta
+
+
+def _notation(notation: str, what: str) -> str:
+    if any(_hidden_or_space(ch) for ch in notation):
+        raise InvalidField(what, "notation", f"{notation[:40]!r} holds a space or hidden character")
+    return notation
+
+
+def _check_scheduled(text: str, what: str) -> None:
+    try:
+        if not SCHEDULED_TIME.matches(text):
+            raise ValueError
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidField(
+            what, "scheduled_at", f"{text!r} is not a time YYYY-MM-DDTHH:MM"
+        ) from None
+
+
+def _extensions(value: Any, what: str) -> tuple[tuple[str, ExtensionValue], ...]:
+    """The signed extension map: names a later version adds, kept and shown, never refused
+    for being unknown; only their shape is checked here."""
+    f = Fields(value, what, "ext")
+    if len(f.raw_keys()) > MAX_EXTENSIONS:
+        raise LimitExceeded(f"{what}: {len(f.raw_keys())} extension fields, limit {MAX_EXTENSIONS}")
+    items: list[tuple[str, ExtensionValue]] = []
+    for key in sorted(f.raw_keys()):
+        if not EXTENSION_KEY.matches(key):
+            raise InvalidField(what, "ext", f"{str(key)[:40]!r} is not an extension field name")
+        raw = f.raw(key)
+        if isinstance(raw, bool) or (isinstance(raw, int) and -(2**63) <= raw < 2**63):
+            items.append((key, raw))
+        elif isinstance(raw, str):
+            items.append((key, f.str(key, max_len=MAX_SUBJECT)))
+        elif isinstance(raw, list):
+            items.append((key, f.strs(key)))
+        else:
+            raise InvalidField(
+                what, f"ext.{key}", "an extension value is a string, integer, boolean or strings"
+            )
+    f.done()
+    return tuple(items)
+
+
+def _metadata_from_v1(value: Any) -> DocumentMetadata:
+    """Read version-1 metadata into the version-2 model: the number is written with two
+    digits below 10 (the decree's form, which version 1 dropped), a steering note is kept as
+    the extension field "v1.steering"."""
     what = "document metadata"
     f = Fields(value, what)
     issuer = Fields(f.raw("issuer"), f"{what}, issuer", "issuer")
@@ -205,8 +544,10 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
             authority=signer_map.str("authority", choices=SIGNING_AUTHORITIES),
         )
         signer_map.done()
+    number = f.int("number", lo=0, hi=MAX_V1_NUMBER, optional=True)
+    steering = f.str("steering", max_len=MAX_SUBJECT, optional=True)
     meta = DocumentMetadata(
-        number=f.int("number", lo=0, hi=MAX_DOCUMENT_NUMBER, optional=True),
+        number=None if number is None else f"{number:02d}",
         year=f.int("year", lo=1900, hi=9999, optional=True),
         notation=f.str("notation", max_len=64),
         doc_type=f.str("type", max_len=MAX_TYPE_CODE, min_len=1),
@@ -216,15 +557,15 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
         subject=f.str("subject", max_len=MAX_SUBJECT, min_len=1),
         content=f.str("content", max_len=MAX_CONTENT, optional=True),
         signer=signer,
-        urgency=Urgency(f.int("urgency", hi=max(Urgency))),
+        urgency=Urgency(f.int("urgency", hi=int(Urgency.FLASH))),
         confidentiality=Confidentiality(f.int("confidentiality", hi=max(Confidentiality))),
         due_on=f.date("due_on", optional=True),
         addressees=f.strs("addressees"),
         distribution=f.strs("distribution"),
-        steering=f.str("steering", max_len=MAX_SUBJECT, optional=True),
-        copies=f.int("copies", hi=1_000_000, optional=True),
-        pages=f.int("pages", hi=1_000_000, optional=True),
+        copies=f.int("copies", hi=MAX_COUNT, optional=True),
+        pages=f.int("pages", hi=MAX_COUNT, optional=True),
         drafter=f.str("drafter", optional=True),
+        extensions=(("v1.steering", steering),) if steering else (),
     )
     f.done()
     return meta

@@ -27,7 +27,7 @@ from lienthong.protocol.errors import (
     NotARecipient,
     SignerMismatch,
 )
-from lienthong.protocol.ids import BLOB_ID, new_ulid
+from lienthong.protocol.ids import BLOB_ID, is_ulid, new_ulid
 from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
 from lienthong.protocol.units import check_wire_code
 from lienthong.protocol.wire import (
@@ -42,7 +42,12 @@ from lienthong.protocol.wire import (
 )
 
 WHAT = "envelope"
-BUSINESS_TYPES = frozenset({"new", "update", "replace"})  # edXML business types 0, 2, 3
+# edXML business types 0, 2, 3; edXML 1 (revoke) is the status 13 (docs/PROTOCOL.md 7.5).
+BUSINESS_TYPES = frozenset({"new", "update", "replace"})
+# One replacement may supersede several documents (a decision replacing three earlier ones);
+# 32 is far beyond any real case and keeps the header small.
+MAX_TARGETS = 32
+ENVELOPE_VERSIONS = (1, 2)
 SEALED_KEY_BYTES = 80  # 32 ephemeral public key + 16 MAC + 32 content key
 BODY_AAD_PREFIX = b"lienthong/v1/body\x00"
 
@@ -67,8 +72,14 @@ class EnvelopeHeader:
     recipients: tuple[str, ...]
     created: int  # unix milliseconds, UTC
     reply_to: str | None = None
-    target: str | None = None  # the document an update or replacement changes
+    targets: tuple[str, ...] = ()  # the documents an update (one) or replacement changes
     blobs: tuple[BlobRef, ...] = ()
+    version: int = 2  # the envelope's protocol version (1 or 2)
+
+    @property
+    def target(self) -> str | None:
+        """The first target: the one document of an update."""
+        return self.targets[0] if self.targets else None
 
 
 _VERIFIED = object()
@@ -106,31 +117,28 @@ def seal_envelope(
     envelope_id: str | None = None,
     business: str = "new",
     reply_to: str | None = None,
-    target: str | None = None,
+    targets: tuple[str, ...] = (),
+    version: int = 2,
     random: Callable[[int], bytes] = os.urandom,
 ) -> bytes:
     """Encrypt `body` to every recipient (code -> X25519 public key), sign, return wire bytes.
 
-    The result is decoded again before it is returned, so a document that this
-    node would refuse from a peer is refused here, with the same message.
+    `version` 1 is for recipients that read only version 1 (docs/PROTOCOL.md 7.4). The
+    result is decoded again before it is returned, so a document that this node would
+    refuse from a peer is refused here, with the same message.
     """
+    if version not in ENVELOPE_VERSIONS:
+        raise ValueError(f"envelope version {version}: this node writes 1 or 2")
     envelope_id = envelope_id or new_ulid(created, random)
-    _check_header(
-        {
-            "id": envelope_id,
-            "business": business,
-            "sender": sender,
-            "serial": serial,
-            "recipients": list(recipients),
-            "created": created,
-            "reply_to": reply_to,
-            "target": target,
-            "blobs": [],
-        }
-    )
+    header = _header_map(
+        version, envelope_id, business, sender, serial, list(recipients), created, reply_to,
+        list(targets), [],
+    )  # fmt: skip
+    _check_header(header, version)
     codes = list(recipients)
-    body_map = body_to_wire(body)
-    body_from_wire(body_map)  # refuse here what a recipient would refuse, with its message
+    body_map = body_to_wire(body, version)
+    # Refuse here what a recipient would refuse, with its message.
+    _check_business(business, body_from_wire(body_map, version), WHAT, version)
     plaintext = pack(body_map)
     content_key = random(aead.KEY_BYTES)
     nonce = random(aead.NONCE_BYTES)
@@ -138,20 +146,10 @@ def seal_envelope(
     sealed = [
         sealing.seal(recipients[code], content_key, ephemeral_seed=random(32)) for code in codes
     ]
-    header = {
-        "id": envelope_id,
-        "business": business,
-        "sender": sender,
-        "serial": serial,
-        "recipients": codes,
-        "created": created,
-        "reply_to": reply_to,
-        "target": target,
-        "blobs": [{"id": a.blob, "size": ciphertext_size(a.size)} for a in body.attachments],
-    }
+    header["blobs"] = [{"id": a.blob, "size": ciphertext_size(a.size)} for a in body.attachments]
     signed = pack(
         {
-            "v": 1,
+            "v": version,
             "kind": "envelope",
             "header": header,
             "body": {"keys": sealed, "nonce": nonce, "ciphertext": ciphertext},
@@ -189,7 +187,8 @@ def header_of_own_envelope(raw: bytes) -> EnvelopeHeader:
     """
     wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES)
     top = Fields(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES), WHAT)
-    return _check_header(top.raw("header"))
+    version = top.int("v", lo=1, hi=max(ENVELOPE_VERSIONS))
+    return _check_header(top.raw("header"), version)
 
 
 def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) -> DocumentBody:
@@ -211,7 +210,10 @@ def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) ->
             f"{WHAT} {header.id} from {header.sender}: cannot decrypt the body for "
             f"{unit_code}: {exc}"
         ) from None
-    body = body_from_wire(unpack(plaintext, what="document body", max_bytes=MAX_ENVELOPE_BYTES))
+    body = body_from_wire(
+        unpack(plaintext, what="document body", max_bytes=MAX_ENVELOPE_BYTES), header.version
+    )
+    _check_business(header.business, body, f"{WHAT} {header.id}", header.version)
     declared = [(b.id, b.size) for b in header.blobs]
     manifest = [(a.blob, ciphertext_size(a.size)) for a in body.attachments]
     if declared != manifest:
@@ -224,8 +226,8 @@ def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) ->
 def _decode_signed(signed: bytes, raw: bytes, code: str, serial: int) -> VerifiedEnvelope:
     """Decode the signed bytes strictly; the caller has verified (or just made) the signature."""
     top = Fields(unpack(signed, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES), WHAT)
-    check_header(top, WHAT, "envelope")
-    header = _check_header(top.raw("header"))
+    version = check_header(top, WHAT, "envelope", ENVELOPE_VERSIONS)
+    header = _check_header(top.raw("header"), version)
     body = Fields(top.raw("body"), "envelope body")
     sealed_keys = body.list("keys", max_items=MAX_RECIPIENTS)
     nonce = body.bytes("nonce", length=aead.NONCE_BYTES)
@@ -256,7 +258,46 @@ def _decode_signed(signed: bytes, raw: bytes, code: str, serial: int) -> Verifie
     )
 
 
-def _check_header(value: Any) -> EnvelopeHeader:
+def _header_map(
+    version: int,
+    envelope_id: str,
+    business: str,
+    sender: str,
+    serial: int,
+    recipients: list[str],
+    created: int,
+    reply_to: str | None,
+    targets: list[str],
+    blobs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The header in its version's layout: version 1 names one `target` (or nil), version 2
+    a list `targets`."""
+    header: dict[str, Any] = {
+        "id": envelope_id,
+        "business": business,
+        "sender": sender,
+        "serial": serial,
+        "recipients": recipients,
+        "created": created,
+        "reply_to": reply_to,
+    }
+    if version == 1:
+        if len(targets) > 1:
+            raise InvalidField("envelope header", "targets", "version 1 names one target at most")
+        header["target"] = targets[0] if targets else None
+    else:
+        header["targets"] = targets
+    header["blobs"] = blobs
+    return header
+
+
+def _check_business(business: str, body: DocumentBody, what: str, version: int) -> None:
+    """An update or replacement says why (edXML BussinessDocReason); version 1 could not."""
+    if version >= 2 and business != "new" and not body.business.reason:
+        raise InvalidField(what, "business.reason", f"an {business} says why (the reason)")
+
+
+def _check_header(value: Any, version: int) -> EnvelopeHeader:
     what = "envelope header"
     f = Fields(value, what)
     recipients = f.list("recipients", max_items=MAX_RECIPIENTS)
@@ -276,6 +317,17 @@ def _check_header(value: Any) -> EnvelopeHeader:
         blobs.append(BlobRef(id=blob_id, size=b.int("size")))
         b.done()
     business = f.str("business", choices=BUSINESS_TYPES)
+    if version == 1:
+        target = f.ulid("target", optional=True)
+        targets: tuple[str, ...] = () if target is None else (target,)
+    else:
+        raw_targets = f.list("targets", max_items=MAX_TARGETS)
+        for i, item in enumerate(raw_targets):
+            if not is_ulid(item):
+                raise InvalidField(what, f"targets[{i}]", "expected a 26-character ULID")
+        if len(set(raw_targets)) != len(raw_targets):
+            raise InvalidField(what, "targets", "a document is named twice")
+        targets = tuple(raw_targets)
     header = EnvelopeHeader(
         id=f.ulid("id"),
         business=business,
@@ -284,12 +336,15 @@ def _check_header(value: Any) -> EnvelopeHeader:
         recipients=tuple(codes),
         created=f.int("created", hi=2**48 - 1),
         reply_to=f.ulid("reply_to", optional=True),
-        target=f.ulid("target", optional=True),
+        targets=targets,
         blobs=tuple(blobs),
+        version=version,
     )
     f.done()
-    if (business == "new") != (header.target is None):
-        raise InvalidField(
-            what, "target", "an update or replacement names its target; a new document does not"
-        )
+    if business == "new" and targets:
+        raise InvalidField(what, "targets", "a new document names no target")
+    if business == "update" and len(targets) != 1:
+        raise InvalidField(what, "targets", "an update names exactly one target")
+    if business == "replace" and not targets:
+        raise InvalidField(what, "targets", "a replacement names the documents it replaces")
     return header

@@ -33,7 +33,10 @@ from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TE
 from lienthong.protocol.text import pattern
 from lienthong.protocol.units import check_wire_code, has_wire_shape
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # of every message whose layout version 2 did not change
+# Envelopes and directories have a version 2 (docs/PROTOCOL.md, "Protocol versions"): a node
+# reads both and writes version 2 only to readers that declare it.
+PROTOCOL_VERSIONS = (1, 2)
 SIGNATURE_BYTES = 64
 KEY_BYTES = 32
 MAX_SIGNER = 48  # "<unit code>:<serial>" at most 32 + 1 + 15 characters
@@ -277,17 +280,20 @@ class Fields:
             raise InvalidField(self._what, names, "unknown field")
 
 
-def check_header(fields: Fields, what: str, kind: str) -> None:
-    """Check the `v` and `kind` fields that open every signed message."""
+def check_header(
+    fields: Fields, what: str, kind: str, versions: tuple[int, ...] = (PROTOCOL_VERSION,)
+) -> int:
+    """Check the `v` and `kind` fields that open every signed message; return `v`."""
     version = fields.raw("v")
-    if type(version) is not int or version != PROTOCOL_VERSION:
+    if type(version) is not int or version not in versions:
+        speaks = " or ".join(str(v) for v in versions)
         raise UnknownVersion(
-            f"{what}: protocol version {version!r} is not supported (this node speaks "
-            f"{PROTOCOL_VERSION})"
+            f"{what}: protocol version {version!r} is not supported (this node reads {speaks})"
         )
     found = fields.raw("kind")
     if found != kind:
         raise UnknownKind(f"{what}: kind {str(found)[:40]!r} where {kind!r} was expected")
+    return version
 
 
 @dataclass(frozen=True, slots=True)

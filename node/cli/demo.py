@@ -361,14 +361,14 @@ async def _user(store: Store, username: str) -> Any:
 
 def letter_2340() -> DocumentMetadata:
     return DocumentMetadata(
-        number=2340,
+        number="2340",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name="Văn phòng", code="000.00.02.H53", parent="UBND tỉnh Tây Ninh"),
         place="Tây Ninh",
         issued_on="2014-05-23",
         subject="V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
-        signer=Signer("Trương Văn Hùng", "Phó Chánh Văn phòng", "KT."),
+        signer=Signer("Trương Văn Hùng", "Phó Chánh Văn phòng", "KT.", "Chánh Văn phòng"),
         urgency=Urgency.NORMAL,
         addressees=("Các đơn vị đã triển khai Phần mềm eOffice (đính kèm danh sách)",),
         distribution=("Như danh sách đính kèm", "LĐVP", "Lưu: VT.VPUBND Tỉnh"),

@@ -15,7 +15,16 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.unit.attachments import Progress, encrypt_files
 from lienthong.protocol.codes import Confidentiality, StatusCode
-from lienthong.protocol.document import DocumentBody, DocumentMetadata, body_from_wire, body_to_wire
+from lienthong.protocol.directory import Directory
+from lienthong.protocol.document import (
+    Business,
+    DocumentBody,
+    DocumentMetadata,
+    StaffInfo,
+    body_from_wire,
+    body_to_wire,
+    check_to_send,
+)
 from lienthong.protocol.envelope import (
     VerifiedEnvelope,
     open_envelope,
@@ -101,7 +110,10 @@ async def send_document(
     actor: str,
     business: str = "new",
     reply_to: str | None = None,
-    target: str | None = None,
+    targets: Sequence[str] = (),
+    reason: str | None = None,
+    paper: bool = False,
+    staff: StaffInfo | None = None,
     progress: Progress | None = None,
 ) -> str:
     """Seal a document to its recipients and queue it: one local transaction, no network.
@@ -110,6 +122,10 @@ async def send_document(
     (state secrets travel only on networks approved for them: Luật Bảo vệ bí mật nhà nước
     2018).
     """
+    try:
+        check_to_send(metadata)
+    except InvalidField as exc:
+        raise DocumentError(str(exc)) from None
     if metadata.confidentiality >= Confidentiality.SECRET and not ctx.config.get(
         "security", "allow_confidential"
     ):
@@ -135,10 +151,15 @@ async def send_document(
     serial = _signer_serial(ctx)
     async with ctx.store.read() as conn:  # the pages and commands show a document's id here
         reply_to = await _wire_id_of(conn, reply_to)
-        target = await _wire_id_of(conn, target)
+        wire_targets = tuple([await _wire_id_of(conn, t) for t in targets])
+    version = envelope_version(directory, recipients)
     attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
     try:
-        body = DocumentBody(metadata=metadata, attachments=attachments)
+        body = DocumentBody(
+            metadata=metadata,
+            attachments=attachments,
+            business=Business(reason=reason, paper=paper, staff=staff),
+        )
         now = ctx.clock()
         raw = seal_envelope(
             keys=ctx.keys,
@@ -149,7 +170,8 @@ async def send_document(
             created=now,
             business=business,
             reply_to=reply_to,
-            target=target,
+            targets=wire_targets,
+            version=version,
         )
         envelope = verify_envelope(raw, lambda code, ser: ctx.keys.sign_public)
         record = _record(envelope, body, "out")
@@ -167,7 +189,7 @@ async def send_document(
                     copies=metadata.copies,
                     sent_on=_today(ctx),
                     document_id=envelope.header.id,
-                    number=metadata.number,
+                    number=None if metadata.number is None else int(metadata.number),
                 ),
                 actor=actor,
                 at=now,
@@ -191,6 +213,12 @@ async def _wire_id_of(conn, document_id: str | None) -> str | None:
     return document_id if doc is None else _wire_id(doc)
 
 
+def envelope_version(directory: Directory, recipients: Sequence[str]) -> int:
+    """The protocol version of an envelope to `recipients`: 2 when every one of them reads
+    it (the directory says so), else 1 (docs/PROTOCOL.md 7.4): one envelope, one version."""
+    return 2 if all(2 in directory.reads(code) for code in recipients) else 1
+
+
 def _wire_id(doc: DocumentRecord) -> str:
     """The id the document's envelope carries: what a status about it names."""
     return doc.wire_id or doc.id
@@ -208,7 +236,7 @@ def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> D
         issuer_name=m.issuer.name,
         issued_on=m.issued_on,
         metadata=pack(body_to_wire(body)),
-        number=m.number,
+        number=None if m.number is None else int(m.number),
         number_year=m.year,
         notation=m.notation,
         urgency=int(m.urgency),

@@ -150,7 +150,7 @@ class Federation:
 
 def letter() -> DocumentMetadata:
     return DocumentMetadata(
-        number=2340,
+        number="2340",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name="Văn phòng UBND tỉnh", code=A),

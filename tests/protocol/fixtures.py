@@ -44,14 +44,19 @@ def letter_2340(attachments: tuple[Attachment, ...] = ()) -> DocumentBody:
     """The province office's letter 2340/VP-TTTH of 23 May 2014."""
     return DocumentBody(
         metadata=DocumentMetadata(
-            number=2340,
+            number="2340",
             notation="VP-TTTH",
             doc_type="cong_van",
             issuer=Organisation(name="Văn phòng", code=A, parent="UBND tỉnh Tây Ninh"),
             place="Tây Ninh",
             issued_on="2014-05-23",
             subject="V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
-            signer=Signer(name="Trương Văn Hùng", position="Phó Chánh Văn phòng", authority="KT."),
+            signer=Signer(
+                name="Trương Văn Hùng",
+                position="Phó Chánh Văn phòng",
+                authority="KT.",
+                acts_for="Chánh Văn phòng",
+            ),
             urgency=Urgency.URGENT,
             addressees=("Các đơn vị đã triển khai Phần mềm eOffice (đính kèm danh sách)",),
             distribution=("Như danh sách đính kèm", "LĐVP", "Lưu: VT.VPUBND Tỉnh"),

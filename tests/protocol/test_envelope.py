@@ -211,16 +211,16 @@ def test_unknown_signer_is_refused():
 
 
 def test_unknown_version_and_kind_are_refused():
-    """v=2 or a status kind in an envelope is refused with a message naming it."""
+    """v=3 or a status kind in an envelope is refused with a message naming it."""
     m = inner(sealed())
-    with pytest.raises(UnknownVersion, match="2"):
-        verify_envelope(resign({**m, "v": 2}), lookup_for(A))
+    with pytest.raises(UnknownVersion, match="3"):
+        verify_envelope(resign({**m, "v": 3}), lookup_for(A))
     with pytest.raises(UnknownKind, match="status"):
         verify_envelope(resign({**m, "kind": "status"}), lookup_for(A))
 
 
 def test_unknown_and_missing_fields_are_refused():
-    """v1 is strict: an extra field or a missing one names the field."""
+    """The header is strict: an extra field or a missing one names the field."""
     m = inner(sealed())
     with pytest.raises(InvalidField, match="'extra'"):
         verify_envelope(resign({**m, "header": {**m["header"], "extra": 1}}), lookup_for(A))

@@ -294,7 +294,7 @@ def invalid_vectors() -> list[dict]:
             err("InvalidField"),
             keys=KEYS_A,
         ),
-        refused("unknown-version", "Signed correctly with v = 2.", {**m, "v": 2}, "UnknownVersion"),
+        refused("unknown-version", "Signed correctly with v = 3.", {**m, "v": 3}, "UnknownVersion"),
         refused(
             "unknown-kind",
             "Signed correctly with kind 'status'.",

@@ -23,7 +23,7 @@ A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
 
 def letter(**kw) -> DocumentMetadata:
     values = dict(
-        number=2340,
+        number="2340",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name="Văn phòng UBND tỉnh", code=A),
