@@ -17,6 +17,10 @@ from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, NotFound, StoreError
 
+# A link note names another document ("Thay thế văn bản số 12/2025/QĐ-UBND ngày
+# 01/02/2025"): a line of the register's notes column, never a paragraph.
+MAX_LINK_NOTE_CHARS = 300
+
 
 @dataclass(frozen=True)
 class IncomingEntry:
@@ -235,3 +239,72 @@ async def incoming_number_of(conn: Queryable, document_id: str) -> tuple[int, in
         "SELECT year, number FROM incoming_register WHERE document_id = ?", (document_id,)
     )
     return None if row is None else (int(row[0]), int(row[1]))
+
+
+async def mark_recalled(
+    tx: Tx, document_id: str, *, on: str, reason: str | None, actor: str, at: int
+) -> bool:
+    """Mark the register lines of an agreed recall (thu hồi): kept, shown struck through.
+
+    `on` is the day the recall was agreed (YYYY-MM-DD). Both the incoming and the
+    outgoing line of the document are marked (a document a unit sent to itself has
+    both). Returns False when the document has no register line (nothing to mark);
+    marking again keeps the first day and reason.
+    """
+    _year_of("on", on)
+    marked = False
+    for table in ("incoming_register", "outgoing_register"):
+        cursor = await tx.execute(
+            f"UPDATE {table} SET recalled_on = ?, recall_reason = ?"  # noqa: S608 (fixed names)
+            " WHERE document_id = ? AND recalled_on IS NULL",
+            (on, reason, document_id),
+        )
+        if cursor.rowcount:
+            marked = True
+            await audit.append(
+                tx,
+                at=at,
+                actor=actor,
+                action="register.recalled",
+                subject=document_id,
+                details={"register": table, "on": on, "reason": reason},
+            )
+    return marked
+
+
+async def note_link(tx: Tx, document_id: str, note: str, *, actor: str, at: int) -> bool:
+    """Add a line to the register notes of a document ("Thay thế văn bản số 12/UBND-VP",
+    "Được cập nhật bởi văn bản số 15/UBND-VP"): shown in the register's notes column.
+
+    The same note is written once. Returns False when the document has no register line.
+    """
+    note = note.strip()
+    if not note or "\n" in note or len(note) > MAX_LINK_NOTE_CHARS:
+        raise StoreError(
+            f"a register link note is one line of 1 to {MAX_LINK_NOTE_CHARS} characters"
+        )
+    noted = False
+    for table in ("incoming_register", "outgoing_register"):
+        row = await tx.fetchone(
+            f"SELECT link_notes FROM {table} WHERE document_id = ?",  # noqa: S608 (fixed names)
+            (document_id,),
+        )
+        if row is None:
+            continue
+        noted = True
+        lines = [] if row[0] is None else str(row[0]).split("\n")
+        if note in lines:
+            continue
+        await tx.execute(
+            f"UPDATE {table} SET link_notes = ? WHERE document_id = ?",  # noqa: S608
+            ("\n".join([*lines, note]), document_id),
+        )
+        await audit.append(
+            tx,
+            at=at,
+            actor=actor,
+            action="register.link",
+            subject=document_id,
+            details={"register": table, "note": note},
+        )
+    return noted
