@@ -1,3 +1,3 @@
 """The running node: configuration, aiohttp application, delivery engine and CLI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

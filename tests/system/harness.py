@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,10 +36,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def lienthong(*args: str, check: bool = True, env: dict[str, str] | None = None):
+COMPAT = Path(__file__).parent.parent / "compat"
+# Runs the CLI of an unpacked earlier release: the editable install's import hook, which
+# would find this checkout's lienthong first, is taken off sys.meta_path.
+_RELEASE_BOOT = (
+    "import sys; "
+    "sys.meta_path[:] = [f for f in sys.meta_path "
+    "if not type(f).__module__.startswith('__editable__')]; "
+    "sys.path.insert(0, sys.argv.pop(1)); "
+    "from lienthong.node.cli.main import main; sys.exit(main())"
+)
+
+
+def unpack_release(wheel: str, into: Path) -> Path:
+    """Unpack tests/compat/`wheel` (an earlier release) into `into`; return the folder."""
+    folder = into / wheel.removesuffix(".whl")
+    if not folder.exists():
+        with zipfile.ZipFile(COMPAT / wheel) as archive:
+            archive.extractall(folder)
+    return folder
+
+
+def command(release: Path | None = None) -> list[str]:
+    """The command line of `lienthong`: this checkout's, or an unpacked earlier release's."""
+    if release is None:
+        return [sys.executable, "-m", "lienthong.node.cli"]
+    return [sys.executable, "-c", _RELEASE_BOOT, str(release)]
+
+
+def lienthong(
+    *args: str,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    release: Path | None = None,
+):
     """Run one CLI command in a fresh process; raises with its stderr if it fails."""
     result = subprocess.run(
-        [sys.executable, "-m", "lienthong.node.cli", *args],
+        [*command(release), *args],
         capture_output=True,
         text=True,
         timeout=COMMAND_TIMEOUT,
@@ -51,8 +85,8 @@ def lienthong(*args: str, check: bool = True, env: dict[str, str] | None = None)
     return result
 
 
-def lienthong_json(*args: str) -> Any:
-    return json.loads(lienthong(*args, "--json").stdout)
+def lienthong_json(*args: str, release: Path | None = None) -> Any:
+    return json.loads(lienthong(*args, "--json", release=release).stdout)
 
 
 def set_config(data_dir: Path, section: str, key: str, value: Any) -> None:
@@ -75,13 +109,14 @@ class NodeProcess:
     log: Path
     process: subprocess.Popen | None = None
     lines: list[str] = field(default_factory=list)
+    release: Path | None = None  # an unpacked earlier release (unpack_release), else this one
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, f"{self.name} runs"
         self.lines.clear()
         log = self.log.open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lienthong.node.cli", "run", "--data-dir", str(self.data_dir)],
+            [*command(self.release), "run", "--data-dir", str(self.data_dir)],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -151,7 +186,16 @@ class Federation:
         self.nodes["centre"] = NodeProcess("centre", self.centre_dir, port, root / "centre.log")
         self.nodes["centre"].start()  # units enrol online against the running centre
 
-    def add_unit(self, code: str, name: str, *, reachable: bool = True, enrol: bool = True):
+    def add_unit(
+        self,
+        code: str,
+        name: str,
+        *,
+        reachable: bool = True,
+        enrol: bool = True,
+        release: Path | None = None,
+    ):
+        """Init (and enrol) a unit; `release` runs it as that earlier release."""
         port = free_port()
         data_dir = self.root / code
         args = [
@@ -169,10 +213,10 @@ class Federation:
         ]
         if not reachable:
             args.append("--unreachable")
-        lienthong(*args)
+        lienthong(*args, release=release)
         if self.advertise is not None and reachable:  # before enrolment publishes it
             set_config(data_dir, "node", "public_url", self.advertise(code, port))
-        node = NodeProcess(code, data_dir, port, self.root / f"{code}.log")
+        node = NodeProcess(code, data_dir, port, self.root / f"{code}.log", release=release)
         self.nodes[code] = node
         if enrol:
             token = lienthong_json(
@@ -195,6 +239,7 @@ class Federation:
                 self.fingerprint,
                 "--token",
                 token,
+                release=release,
             )
         return node
 

@@ -257,6 +257,7 @@ async def directory_show(args: argparse.Namespace) -> int:
             "reachable": c.reachable,
             "endpoints": list(c.endpoints),
             "not_after": iso(c.not_after),
+            "protocols": list(directory.reads(c.code)),
         }
         for c in directory.units()
     ]
@@ -280,7 +281,10 @@ async def directory_show(args: argparse.Namespace) -> int:
     for u in units:
         older = f" (older: {', '.join(map(str, u['older_serials']))})" if u["older_serials"] else ""
         where = ", ".join(u["endpoints"]) if u["reachable"] else "via the relay"
-        lines.append(f"  {u['code']}  {u['name']}  serial {u['serial']}{older}  {where}")
+        reads = "/".join(map(str, u["protocols"]))
+        lines.append(
+            f"  {u['code']}  {u['name']}  serial {u['serial']}{older}  {where}  (reads v{reads})"
+        )
     lines.append(f"Revoked serials: {', '.join(map(str, data['revoked'])) or 'none'}")
     lines.append(f"Relays: {', '.join(data['relays']) or 'none'}")
     lines += [f"Warning: {w}" for w in warnings]
