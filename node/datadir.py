@@ -16,7 +16,6 @@ from lienthong.crypto.files import make_private_dir
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.keystore import is_sealed, load_keys, save_keys
 from lienthong.node import config as cfg
-from lienthong.protocol.units import validate_unit_code
 
 MAX_PASSPHRASE_FILE = 4096  # a passphrase is a line of text
 
@@ -50,8 +49,8 @@ def create_node(
     *,
     passphrase: bytes | None = None,
 ) -> NodeKeys:
-    """A new unit's data directory: keys (owner-only) and node.toml (written last)."""
-    validate_unit_code(values["unit"]["code"])
+    """A new unit's data directory: keys (owner-only) and node.toml (written last). The
+    unit code is checked by cfg.validate against the configured unit.code_pattern."""
     config_path = data_dir / cfg.CONFIG_FILE
     if config_path.exists():
         raise LienthongError(f"{config_path} exists already: this data directory holds a node")
