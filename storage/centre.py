@@ -1,5 +1,5 @@
-"""The centre's registry in SQL: units, enrolment tokens, issued certificates, renewal
-requests waiting for approval, counters."""
+"""The centre's registry in SQL: units (with the envelope versions each reads), enrolment
+tokens, issued certificates, renewal requests waiting for approval, counters."""
 
 from dataclasses import dataclass
 
@@ -24,6 +24,8 @@ class UnitRecord:
     serial: int | None = None  # the current (newest unrevoked) certificate
     # Sign key of a request waiting for approval: an enrolment, or (an active unit) a renewal.
     waiting_key: bytes | None = None
+    # The envelope versions the unit's newest report declared (docs/PROTOCOL.md 15).
+    protocols: tuple[int, ...] = (1,)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ _UNIT_SELECT = (
     " coalesce((SELECT t.sign_key FROM centre_tokens t WHERE t.code = u.code"
     "  AND t.used_at IS NOT NULL AND t.serial IS NULL AND t.cancelled_at IS NULL),"
     " (SELECT r.sign_key FROM centre_renewals r WHERE r.code = u.code AND r.serial IS NULL"
-    "  AND r.closed_at IS NULL))"
+    "  AND r.closed_at IS NULL)), u.protocols"
     " FROM centre_units u"
 )
 _TOKEN_SELECT = (
@@ -112,7 +114,16 @@ def _blob(value: object) -> bytes | None:
 
 
 def _unit(row) -> UnitRecord:
-    return UnitRecord(*row[:10], waiting_key=_blob(row[10]))
+    return UnitRecord(*row[:10], waiting_key=_blob(row[10]), protocols=versions_of(row[11]))
+
+
+def versions_of(text: str) -> tuple[int, ...]:
+    """The versions of a `protocols` column: sorted integers separated by spaces."""
+    return tuple(int(v) for v in text.split())
+
+
+def versions_text(versions: tuple[int, ...]) -> str:
+    return " ".join(str(v) for v in versions)
 
 
 def _token(row) -> TokenRecord:
@@ -168,12 +179,13 @@ async def list_units(conn: Queryable) -> list[UnitRecord]:
 
 
 async def put_unit(tx: Tx, code: str, name: str, state: str, status: str, at: int) -> None:
-    """Register a unit, or start it over (a revoked or pending unit added again)."""
+    """Register a unit, or start it over (a revoked or pending unit added again: it reads
+    version 1 only until its first report says more)."""
     await tx.execute(
         "INSERT INTO centre_units (code, name, state, status, created_at) VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (code) DO UPDATE SET name = excluded.name, state = excluded.state,"
         " status = excluded.status, created_at = excluded.created_at, approved_at = NULL,"
-        " enrolled_at = NULL, revoked_at = NULL",
+        " enrolled_at = NULL, revoked_at = NULL, protocols = '1'",
         (code, name, state, status, at),
     )
 
@@ -198,6 +210,29 @@ async def touch_unit(tx: Tx, code: str, at: int) -> None:
         "UPDATE centre_units SET last_seen = max(coalesce(last_seen, 0), ?) WHERE code = ?",
         (at, code),
     )
+
+
+async def set_protocols(tx: Tx, code: str, versions: tuple[int, ...]) -> bool:
+    """Record the envelope versions a unit declared; True if they differ from those held."""
+    text = versions_text(versions)
+    cursor = await tx.execute(
+        "UPDATE centre_units SET protocols = ? WHERE code = ? AND protocols != ?",
+        (text, code, text),
+    )
+    return cursor.rowcount == 1
+
+
+async def declared_protocols(conn: Queryable, now: int) -> dict[str, tuple[int, ...]]:
+    """The active units that declared more than version 1 and that a directory signed at
+    `now` lists (a certificate not yet expired): what its form 2 states."""
+    rows = await conn.fetchall(
+        "SELECT u.code, u.protocols FROM centre_units u"
+        " WHERE u.status = 'active' AND u.protocols != '1' AND EXISTS"
+        " (SELECT 1 FROM centre_certificates c WHERE c.code = u.code AND c.not_after >= ?)"
+        " ORDER BY u.code",
+        (now,),
+    )
+    return {code: versions_of(text) for code, text in rows}
 
 
 # Enrolment tokens
@@ -378,9 +413,11 @@ async def directory_contents(conn: Queryable, now: int) -> tuple[list[bytes], li
     return [bytes(r[1]) for r in rows], [r[0] for r in rows if r[2] is not None]
 
 
-async def directory_times(conn: Queryable) -> tuple[int, int, int] | None:
-    """(version, issued_at, expires_at) of the newest directory in the cache, without its bytes."""
+async def directory_times(conn: Queryable) -> tuple[int, int, int, bool] | None:
+    """(version, issued_at, expires_at, whether form 2 is held) of the newest directory in
+    the cache, without its bytes (a directory signed before migration 0012 has no form 2)."""
     row = await conn.fetchone(
-        "SELECT version, issued_at, expires_at FROM directory_cache ORDER BY version DESC LIMIT 1"
+        "SELECT version, issued_at, expires_at, form2 IS NOT NULL FROM directory_cache"
+        " ORDER BY version DESC LIMIT 1"
     )
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], bool(row[3]))

@@ -586,8 +586,8 @@ class Centre:
         self._publish(directory)
         return True
 
-    def _due(self, times: tuple[int, int, int]) -> bool:
-        _, issued_at, expires_at = times
+    def _due(self, times: tuple[int, int, int, bool]) -> bool:
+        _, issued_at, expires_at, _ = times
         return self.clock() >= issued_at + (expires_at - issued_at) // 2
 
     async def latest_directory(self) -> tuple[int, bytes] | None:
