@@ -32,7 +32,7 @@ from bench._common import report, result
 from bench.fanout import provision
 from lienthong.node.runtime import Node
 from lienthong.node.unit.documents import send_document
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.storage.outbox import delivery_state
 from tests.system.harness import Federation
 
@@ -123,7 +123,8 @@ def peak_mb(pid: int) -> float:
 
 def metadata(ctx, n: int) -> DocumentMetadata:
     return DocumentMetadata(
-        number=n,
+        signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+        number=f"{n:02d}",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name=ctx.config.name, code=ctx.config.code),

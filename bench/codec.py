@@ -20,7 +20,7 @@ from nacl.public import PrivateKey, SealedBox
 
 from bench._common import rate, report, result
 from lienthong.crypto.keys import NodeKeys
-from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation, Signer
 from lienthong.protocol.envelope import open_envelope, seal_envelope, verify_envelope
 
 TARGET_RATIO = 0.70
@@ -31,6 +31,7 @@ def document(size: int = 2048) -> DocumentBody:
     """A document whose encoded body is about `size` bytes (metadata with a content summary)."""
     return DocumentBody(
         DocumentMetadata(
+            signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
             number="2340",
             notation="VP-TTTH",
             doc_type="cong_van",

@@ -28,7 +28,7 @@ from bench._bare import bare_server
 from bench._common import report, result
 from lienthong.node.runtime import Node
 from lienthong.node.unit.documents import send_document
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.storage.outbox import delivery_state
 from tests.system.harness import Federation
 
@@ -53,7 +53,8 @@ web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print
 
 def metadata(ctx, n: int) -> DocumentMetadata:
     return DocumentMetadata(
-        number=n,
+        signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+        number=f"{n:02d}",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name=ctx.config.name, code=ctx.config.code),

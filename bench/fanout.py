@@ -44,7 +44,7 @@ from lienthong.node.runtime import Node, client_ssl_context, root_public_key
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.documents import send_document
 from lienthong.node.unit.relay_client import pull_loop, pull_once, relay_url
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.storage import outbox
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.db import Store, unix_ms
@@ -104,7 +104,8 @@ async def provision(fed: Federation, units: list[tuple[str, bool]]) -> None:
 
 def metadata(ctx, n: int) -> DocumentMetadata:
     return DocumentMetadata(
-        number=n,
+        signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+        number=f"{n:02d}",
         notation="UBND-VP",
         doc_type="cong_van",
         issuer=Organisation(name=ctx.config.name, code=ctx.config.code),

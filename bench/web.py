@@ -34,7 +34,7 @@ from lienthong.crypto.keys import NodeKeys
 from lienthong.node.unit.documents import _record
 from lienthong.node.web import create_web_app
 from lienthong.protocol.codes import Urgency
-from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation, Signer
 from lienthong.protocol.envelope import seal_envelope, verify_envelope
 from lienthong.storage.documents import list_documents, record_incoming
 from lienthong.storage.users import add_user
@@ -90,7 +90,8 @@ async def seed(ctx, keys: dict[str, NodeKeys], documents: int) -> float:
             code = codes[n % len(codes)]
             at = NOW - (documents - n) * 30_000  # one every 30 s, newest last
             metadata = DocumentMetadata(
-                number=n % 3000 + 1,
+                signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+                number=f"{n % 3000 + 1:02d}",
                 notation=f"{'UBND' if code.endswith('7.H53') else 'SNV'}-VP",
                 doc_type=rng.choice(DOC_TYPES),
                 issuer=Organisation(name=SENDERS[code], code=code),

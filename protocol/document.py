@@ -224,6 +224,8 @@ def check_to_send(m: DocumentMetadata) -> None:
         raise InvalidField("document", "signer", "the signer (người ký) is required to send")
     if not m.place.strip():
         raise InvalidField("document", "place", "the place (địa danh) is required to send")
+    # Every rule of version 2, whichever version the recipients will get.
+    metadata_from_wire(_metadata_v2(m))
     if m.number is not None:
         problem = number_rule(m.number)
         if problem:
@@ -355,7 +357,7 @@ def _metadata_v1(m: DocumentMetadata) -> dict[str, Any]:
         "due_on": m.due_on,
         "addressees": list(m.addressees),
         "distribution": list(m.distribution),
-        "steering": None,
+        "steering": dict(m.extensions).get("v1.steering"),
         "copies": m.copies,
         "pages": m.pages,
         "drafter": m.drafter,
@@ -503,10 +505,13 @@ def _extensions(value: Any, what: str) -> tuple[tuple[str, ExtensionValue], ...]
     f = Fields(value, what, "ext")
     if len(f.raw_keys()) > MAX_EXTENSIONS:
         raise LimitExceeded(f"{what}: {len(f.raw_keys())} extension fields, limit {MAX_EXTENSIONS}")
-    items: list[tuple[str, ExtensionValue]] = []
-    for key in sorted(f.raw_keys()):
+    # Every name is checked before any is sorted: a msgpack bin key beside str keys would
+    # make sorted() raise TypeError instead of the field's InvalidField.
+    for key in f.raw_keys():
         if not EXTENSION_KEY.matches(key):
             raise InvalidField(what, "ext", f"{str(key)[:40]!r} is not an extension field name")
+    items: list[tuple[str, ExtensionValue]] = []
+    for key in sorted(f.raw_keys()):
         raw = f.raw(key)
         if isinstance(raw, bool) or (isinstance(raw, int) and -(2**63) <= raw < 2**63):
             items.append((key, raw))

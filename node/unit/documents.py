@@ -225,7 +225,10 @@ def _wire_id(doc: DocumentRecord) -> str:
 
 
 def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> DocumentRecord:
+    """The row of a document. An incoming body is kept in its envelope's version (what the
+    sender could say); an outgoing one in version 2, whatever version its readers got."""
     m = body.metadata
+    version = envelope.header.version if direction == "in" else 2
     return DocumentRecord(
         id=envelope.header.id,
         direction=direction,
@@ -235,7 +238,7 @@ def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> D
         issuer_code=m.issuer.code or envelope.header.sender,
         issuer_name=m.issuer.name,
         issued_on=m.issued_on,
-        metadata=pack(body_to_wire(body)),
+        metadata=pack(body_to_wire(body, version)),
         number=None if m.number is None else int(m.number),
         number_year=m.year,
         notation=m.notation,

@@ -114,7 +114,7 @@ async def post(unit: Unit, url: str, body: dict[str, Any]) -> dict[str, Any]:
 
 async def send(unit: Unit, to: list[str], files=(), *, number: int) -> tuple[str, bytes]:
     """A letter numbered `number` (the outgoing register takes each number once a year)."""
-    metadata = dataclasses.replace(letter(), number=number)
+    metadata = dataclasses.replace(letter(), number=f"{number:02d}")
     envelope_id = await service.send_document(unit.ctx, metadata, to, files=files, actor="vt")
     async with unit.ctx.store.read() as conn:
         return envelope_id, await get_envelope_raw(conn, envelope_id)

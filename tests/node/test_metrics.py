@@ -105,7 +105,7 @@ async def test_queue_depth_and_envelopes_received_are_read_at_scrape_time(units,
     """Two letters queued at A for B, one carried: depth 1 at A, one envelope received at B."""
     a, b = units[A], units[B]
     first = await service.send_document(a, letter(), [B], actor="vt.a")
-    await service.send_document(a, letter(number=2341), [B], actor="vt.a")
+    await service.send_document(a, letter(number="2341"), [B], actor="vt.a")
     assert (await scrape(a))[("lienthong_queue_depth", (("destination", B),))] == 2
     async with a.store.read() as conn:
         raw = await get_envelope_raw(conn, first)
@@ -131,7 +131,7 @@ async def test_delivery_engine_counts_accepted_and_refused_items(units, scrape):
     """A peer's answer with one receipt and one refusal counts one success and one failure."""
     a, b = units[A], units[B]
     first = await service.send_document(a, letter(), [B], actor="vt.a")
-    await service.send_document(a, letter(number=2341), [B], actor="vt.a")
+    await service.send_document(a, letter(number="2341"), [B], actor="vt.a")
     async with a.store.read() as conn:
         due = await outbox.due_for(conn, B, a.clock() + DAY, 10)
         raw = await get_envelope_raw(conn, first)

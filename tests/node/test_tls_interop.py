@@ -268,7 +268,7 @@ async def test_real_nodes_of_an_ecdsa_federation(tmp_path, monkeypatch):
         await nodes[A].start()
         await refresh_once(nodes[B].ctx.directory, nodes[B].session, created.url)
         assert nodes[B].ctx.directory.current.current(A).serial == rotated.serial
-        again = dataclasses.replace(letter(), number=2341)
+        again = dataclasses.replace(letter(), number="2341")
         second = await service.send_document(nodes[A].ctx, again, [B], actor="vt")
         await eventually(lambda: arrived(second), "delivery A -> B after rotation")
     finally:

@@ -36,7 +36,7 @@ from lienthong.node.unit.peer_api import add_peer_routes
 from lienthong.protocol.certificate import issue_certificate, verify_certificate
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import Directory, issue_directory, verify_directory
-from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation, Signer
 from lienthong.protocol.envelope import seal_envelope
 from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.wire import pack, unpack
@@ -150,6 +150,7 @@ class Federation:
 
 def letter() -> DocumentMetadata:
     return DocumentMetadata(
+        signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
         number="2340",
         notation="VP-TTTH",
         doc_type="cong_van",

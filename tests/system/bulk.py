@@ -16,7 +16,7 @@ from pathlib import Path
 
 from lienthong.node.runtime import context
 from lienthong.node.unit import documents as service
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.protocol.states import DocState
 from lienthong.storage.documents import list_documents
 
@@ -26,7 +26,8 @@ async def send(data_dir: Path, to: list[str], count: int, start: int) -> list[st
     async with context(data_dir) as ctx:
         for n in range(start, start + count):
             metadata = DocumentMetadata(
-                number=n,
+                signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+                number=f"{n:02d}",
                 notation="VP-TTTH",
                 doc_type="cong_van",
                 issuer=Organisation(name=ctx.config.name, code=ctx.config.code),

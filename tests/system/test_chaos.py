@@ -33,7 +33,7 @@ import pytest
 from lienthong.node.runtime import open_context
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.storage.documents import get_document
 from tests.system.bulk import accept_all
 from tests.system.harness import Federation, lienthong_json, set_config, wait_until
@@ -143,7 +143,8 @@ class Clerks(threading.Thread):
             paths.append(path)
             attachments.append((path.name, size, hashlib.sha256(data).hexdigest()))
         metadata = DocumentMetadata(
-            number=doc.n + 1,
+            signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+            number=f"{doc.n + 1:02d}",
             notation="TTTH-CHAOS",
             doc_type="cong_van",
             issuer=Organisation(name=ctx.config.name, code=ctx.config.code),

@@ -6,7 +6,7 @@ import pytest
 from lienthong.crypto.keys import NodeKeys
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.delivery import BACKOFF_BASE_MS, DeliveryEngine
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.storage.outbox import queue_depths
 from tests.node.helpers import Clock, make_context, make_directory
 
@@ -15,7 +15,8 @@ A, B = "000.00.02.H53", "000.00.03.H53"
 
 def letter(number: int) -> DocumentMetadata:
     return DocumentMetadata(
-        number=number,
+        signer=Signer("Trương Văn Hùng", "Chánh Văn phòng"),
+        number=f"{number:02d}",
         notation="VP-TTTH",
         doc_type="cong_van",
         issuer=Organisation(name="Văn phòng UBND tỉnh", code=A),

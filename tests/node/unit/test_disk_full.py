@@ -35,7 +35,7 @@ async def documents(ctx) -> int:
 
 async def numbered(unit, number: int) -> tuple[str, bytes]:
     """Letter `number` from `unit` to B (each letter has its own number in the register)."""
-    metadata = dataclasses.replace(letter(), number=number, notation="UBND-VP")
+    metadata = dataclasses.replace(letter(), number=f"{number:02d}", notation="UBND-VP")
     envelope_id = await service.send_document(unit.ctx, metadata, [B], actor="vt")
     async with unit.ctx.store.read() as conn:
         return envelope_id, await get_envelope_raw(conn, envelope_id)

@@ -9,7 +9,7 @@ from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
 from lienthong.protocol.codes import Confidentiality, StatusCode
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.document import DocumentMetadata, Organisation
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.protocol.errors import NotARecipient
 from lienthong.protocol.states import DocState, TransitionError
 from lienthong.storage import outbox
@@ -30,6 +30,7 @@ def letter(**kw) -> DocumentMetadata:
         place="Tây Ninh",
         issued_on="2014-05-23",
         subject="V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
+        signer=Signer("Trương Văn Hùng", "Phó Chánh Văn phòng", "KT.", "Chánh Văn phòng"),
     )
     values.update(kw)
     return DocumentMetadata(**values)
@@ -95,7 +96,7 @@ async def test_a_receipt_must_hash_the_envelope_sent(units):
     """A 01 whose hash is not that of A's envelope is refused: no proof, no arrival."""
     a, b = units[A], units[B]
     envelope_id = await service.send_document(a, letter(), [B], actor="vt.a")
-    other_id = await service.send_document(a, letter(number=2341), [B], actor="vt.a")
+    other_id = await service.send_document(a, letter(number="2341"), [B], actor="vt.a")
     await service.receive_envelope(b, await envelope_of(a, envelope_id), via="direct")
     from lienthong.protocol.status import make_status
 
