@@ -1,16 +1,19 @@
-"""The federation's directory: every certificate, the revoked serials and the relays.
+"""The federation's directory: every certificate, the revoked serials, the relays and (form 2)
+the envelope versions each unit reads.
 
 One document signed by the centre's root key, with a version that only grows.
 Because it is root-signed any node may pass it on (gossip). Its signature
 covers the bytes of every certificate it lists, so certificates read from a
-verified directory need no check of their own. Layout: docs/PROTOCOL.md,
-"Directory".
+verified directory need no check of their own. The centre signs each version
+in two forms with the same contents: form 1 for nodes that read version 1 only,
+form 2 adding the map `protocols`. Layout: docs/PROTOCOL.md, "Directory".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from lienthong.crypto import signing
 from lienthong.crypto.errors import SignatureError
@@ -20,6 +23,7 @@ from lienthong.protocol.errors import (
     BadSignature,
     Expired,
     InvalidField,
+    LimitExceeded,
     Revoked,
     Rollback,
     UnknownSigner,
@@ -32,9 +36,27 @@ from lienthong.protocol.limits import (
     MAX_REVOKED,
     MAX_URL,
 )
-from lienthong.protocol.wire import Fields, check_header, pack, unpack, unwrap, wrap
+from lienthong.protocol.units import check_wire_code
+from lienthong.protocol.wire import (
+    PROTOCOL_VERSIONS,
+    Fields,
+    check_header,
+    pack,
+    unpack,
+    unwrap,
+    wrap,
+)
 
 WHAT = "directory"
+# The forms of a directory this node reads: its `v` (docs/PROTOCOL.md 10). Form 2 adds
+# `protocols`; a version-1 node reads form 1 only.
+DIRECTORY_FORMS = PROTOCOL_VERSIONS
+# The highest protocol version a unit may declare it reads (a report's and a directory's
+# `protocols`). Versions come years apart; 15 keeps every list short and its items one byte.
+MAX_PROTOCOL_VERSION = 15
+# Units a form-2 directory's `protocols` may name: each is a unit of the directory, so no
+# more than it lists. An exception to MAX_MAP_KEYS, which bounds a message's own fields.
+MAX_PROTOCOL_UNITS = MAX_DIRECTORY_UNITS
 _VERIFIED = object()
 
 
@@ -52,9 +74,10 @@ class Directory:
     relays: tuple[str, ...]
     raw: bytes
     _token: object = field(repr=False)
-    # Directory form 2 (docs/PROTOCOL.md 8.3): the protocol versions each unit reads; a unit
+    # Directory form 2 (docs/PROTOCOL.md 10): the protocol versions each unit reads; a unit
     # absent here, or any unit of a form-1 directory, reads version 1 only.
     protocols: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    form: int = 1  # the directory's `v`: 1, or 2 with `protocols`
     _by_serial: dict[int, NodeCertificate] = field(init=False, repr=False, compare=False)
     _current: dict[str, NodeCertificate] = field(init=False, repr=False, compare=False)
 
@@ -80,6 +103,20 @@ class Directory:
     def reads(self, code: str) -> tuple[int, ...]:
         """The envelope versions unit `code` reads, as the directory states them."""
         return self.protocols.get(code, (1,))
+
+    def same_listing(self, other: Directory) -> bool:
+        """Whether `other` states the same as this directory apart from its form and
+        `protocols`: version, times, centre, certificates (byte for byte), revoked, relays.
+        Two forms of one version the centre signed do."""
+        return (
+            self.version == other.version
+            and self.issued_at == other.issued_at
+            and self.expires_at == other.expires_at
+            and (self.centre_name, self.centre_url) == (other.centre_name, other.centre_url)
+            and [c.raw for c in self.certificates] == [c.raw for c in other.certificates]
+            and self.revoked == other.revoked
+            and self.relays == other.relays
+        )
 
     def is_centre(self, code: str) -> bool:
         """Whether `code` is the centre's own unit: it relays documents, it receives none."""
@@ -140,31 +177,92 @@ def issue_directory(
     certificates: Iterable[bytes],
     revoked: Iterable[int] = (),
     relays: Iterable[str] = (),
+    protocols: Mapping[str, Iterable[int]] | None = None,
 ) -> bytes:
-    """Sign a directory with the root key; `certificates` are certificate wire bytes."""
-    signed = pack(
-        {
-            "v": 1,
-            "kind": "directory",
-            "version": version,
-            "issued_at": issued_at,
-            "expires_at": expires_at,
-            "centre": {"name": centre_name, "url": centre_url},
-            "certificates": list(certificates),
-            "revoked": sorted(set(revoked)),
-            "relays": list(relays),
-        }
-    )
+    """Sign a directory with the root key; `certificates` are certificate wire bytes.
+
+    Without `protocols` it is form 1 (`"v": 1`); with them form 2, whose map `protocols`
+    lists the units that read more than version 1, each with its versions sorted.
+    """
+    fields: dict[str, Any] = {
+        "v": 1,
+        "kind": "directory",
+        "version": version,
+        "issued_at": issued_at,
+        "expires_at": expires_at,
+        "centre": {"name": centre_name, "url": centre_url},
+        "certificates": list(certificates),
+        "revoked": sorted(set(revoked)),
+        "relays": list(relays),
+    }
+    if protocols is not None:
+        listed = {code: sorted(set(versions)) for code, versions in protocols.items()}
+        fields["v"] = 2
+        fields["protocols"] = {code: v for code, v in sorted(listed.items()) if v != [1]}
+    signed = pack(fields)
     return wrap(signed, signing.sign(root.signing, signing.DIRECTORY, signed), CENTRE_SIGNER)
 
 
+def read_versions(value: Any, what: str, field: str) -> tuple[int, ...]:
+    """The protocol versions a unit reads, as a report or a directory states them: an array
+    of integers 1..MAX_PROTOCOL_VERSION in increasing order (no repeats) that includes 1."""
+    if not isinstance(value, list):
+        raise InvalidField(what, field, "expected an array of protocol versions")
+    if len(value) > MAX_PROTOCOL_VERSION:
+        raise LimitExceeded(
+            f"{what}: field {field!r}: {len(value)} versions is over the limit of "
+            f"{MAX_PROTOCOL_VERSION}"
+        )
+    for i, version in enumerate(value):
+        if type(version) is not int or not 1 <= version <= MAX_PROTOCOL_VERSION:
+            raise InvalidField(
+                what, f"{field}[{i}]", f"expected a protocol version 1..{MAX_PROTOCOL_VERSION}"
+            )
+        if i and version <= value[i - 1]:
+            raise InvalidField(
+                what, f"{field}[{i}]", f"{version} does not follow {value[i - 1]}: "
+                "versions are listed in increasing order, each once"
+            )  # fmt: skip
+    if not value or value[0] != 1:
+        raise InvalidField(what, field, "every unit reads version 1: the list must include 1")
+    return tuple(value)
+
+
+def _protocols(value: Any, codes: set[str]) -> dict[str, tuple[int, ...]]:
+    """Form 2's `protocols`: unit code -> versions, for units of this directory that read
+    more than version 1 (a unit reading version 1 only is not listed)."""
+    if not isinstance(value, dict):
+        raise InvalidField(WHAT, "protocols", "expected a map of unit code to versions")
+    if len(value) > MAX_PROTOCOL_UNITS:
+        raise LimitExceeded(
+            f"{WHAT}: field 'protocols': {len(value)} units is over the limit of "
+            f"{MAX_PROTOCOL_UNITS}"
+        )
+    protocols = {}
+    for key, versions in value.items():
+        code = check_wire_code(key, WHAT, "protocols")
+        where = f"protocols[{code}]"
+        if code not in codes:
+            raise InvalidField(WHAT, where, "names no unit this directory lists")
+        protocols[code] = read_versions(versions, WHAT, where)
+        if protocols[code] == (1,):
+            raise InvalidField(WHAT, where, "a unit that reads version 1 only is not listed")
+    return protocols
+
+
 def verify_directory(
-    raw: bytes, root_public: bytes, *, now: int, newer_than: int | None = None
+    raw: bytes,
+    root_public: bytes,
+    *,
+    now: int,
+    newer_than: int | None = None,
+    forms: tuple[int, ...] = DIRECTORY_FORMS,
 ) -> Directory:
     """Verify against the pinned root key; refuse an expired or rolled-back directory.
 
     `newer_than` is the version already held: a lower version is a rollback
-    and is refused; the same version is accepted (it is the same document).
+    and is refused; the same version is accepted (it is the same document, or the
+    same in its other form). `forms` are the forms read: (1,) is a version-1 node.
     """
     wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES)
     if wrapper.signer != CENTRE_SIGNER:
@@ -174,7 +272,7 @@ def verify_directory(
     except SignatureError as exc:
         raise BadSignature(f"{WHAT}: not signed by this federation's centre: {exc}") from None
     f = Fields(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES), WHAT)
-    check_header(f, WHAT, "directory")
+    form = check_header(f, WHAT, "directory", forms)
     version = f.int("version", lo=1, hi=2**53)
     issued_at = f.int("issued_at", hi=2**48 - 1)
     expires_at = f.int("expires_at", hi=2**48 - 1)
@@ -186,6 +284,7 @@ def verify_directory(
     raw_certs = f.list("certificates", max_items=MAX_DIRECTORY_UNITS)
     revoked = f.list("revoked", max_items=MAX_REVOKED)
     relays = f.strs("relays", max_items=MAX_LIST_ITEMS, max_len=MAX_URL)
+    listed_protocols = f.raw("protocols") if form == 2 else None
     f.done()
     if newer_than is not None and version < newer_than:
         raise Rollback(f"{WHAT} v{version} is older than v{newer_than} already held: refused")
@@ -203,6 +302,7 @@ def verify_directory(
     serials = [c.serial for c in certs]
     if len(set(serials)) != len(serials):
         raise InvalidField(WHAT, "certificates", "a certificate serial appears twice")
+    protocols = {} if form == 1 else _protocols(listed_protocols, {c.code for c in certs})
     return Directory(
         version=version,
         issued_at=issued_at,
@@ -214,4 +314,6 @@ def verify_directory(
         relays=relays,
         raw=bytes(raw),
         _token=_VERIFIED,
+        protocols=protocols,
+        form=form,
     )

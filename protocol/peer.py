@@ -232,9 +232,11 @@ def parse_upload_number(value: str) -> int | None:
     return int(value) if UPLOAD_NUMBER.matches(value) else None
 
 
-def directory_etag(version: int) -> str:
-    """The entity tag of directory `version`: `"v<version>"`."""
-    return f'"v{version}"'
+def directory_etag(version: int, form: int = 1) -> str:
+    """The entity tag of directory `version` in `form`: `"v<version>"` for form 1 (as a
+    version-1 node writes it), `"v<version>.<form>"` otherwise, so that a cache of one
+    form never answers for the other."""
+    return f'"v{version}"' if form == 1 else f'"v{version}.{form}"'
 
 
 def held_etags(header: str) -> set[str]:

@@ -1,5 +1,6 @@
 """Unit reports: a unit's own figures per day (documents sent and received, delivery times,
-failures) and its open incoming documents, signed for the centre's pilot report.
+failures) and its open incoming documents, signed for the centre's pilot report; and the
+envelope versions the unit reads, which the centre states in the directory.
 
 The centre cannot see documents that travel directly between units, so each unit
 states its own figures. Layout: docs/PROTOCOL.md, "Unit report". Pure: bytes in,
@@ -16,6 +17,7 @@ from typing import Any
 
 from lienthong.crypto import signing
 from lienthong.crypto.keys import NodeKeys
+from lienthong.protocol.directory import read_versions
 from lienthong.protocol.errors import InvalidField, ProtocolError
 from lienthong.protocol.wire import (
     Fields,
@@ -82,6 +84,9 @@ class Report:
     node_version: str
     unprocessed: int  # incoming documents not yet completed, rejected or recalled
     days: tuple[DayFigures, ...] = ()
+    # The envelope versions the unit reads (docs/PROTOCOL.md 15): sorted, with 1. Written only
+    # when it reads more than version 1: a version-1 centre refuses the field.
+    protocols: tuple[int, ...] = (1,)
 
 
 _VERIFIED = object()
@@ -149,7 +154,7 @@ def quantile_ms(buckets: Sequence[int], q: float) -> float | None:
 
 def report_fields(report: Report) -> dict[str, Any]:
     """A report's signed fields after `v` and `kind`, as the wire map holds them."""
-    return {
+    fields: dict[str, Any] = {
         "sender": report.sender,
         "serial": report.serial,
         "at": report.at,
@@ -166,6 +171,9 @@ def report_fields(report: Report) -> dict[str, Any]:
             for d in report.days
         ],
     }
+    if report.protocols != (1,):
+        fields["protocols"] = list(report.protocols)
+    return fields
 
 
 def sign_report(keys: NodeKeys, report: Report) -> bytes:
@@ -219,14 +227,16 @@ def _decode(value: Any) -> Report:
     node_version = f.str("node_version", min_len=1, max_len=MAX_NODE_VERSION)
     unprocessed = f.int("unprocessed", hi=MAX_UNPROCESSED)
     items = f.list("days", max_items=MAX_REPORT_DAYS)
+    listed = f.raw("protocols", optional=True)
     f.done()
+    protocols = (1,) if listed is None else read_versions(listed, WHAT, "protocols")
     days = tuple(_day(item, i) for i, item in enumerate(items))
     for i in range(1, len(days)):
         if days[i].day <= days[i - 1].day:
             raise InvalidField(
                 WHAT, f"days[{i}].day", f"{days[i].day} does not follow {days[i - 1].day}"
             )
-    return Report(sender, serial, at, node_version, unprocessed, days)
+    return Report(sender, serial, at, node_version, unprocessed, days, protocols)
 
 
 class ReportRefused(ProtocolError):

@@ -260,6 +260,7 @@ def _run(v: dict) -> dict:
             }
             for d in r.days
         ],
+        "protocols": list(r.protocols),
     }
 
 

@@ -167,6 +167,8 @@ def run_directory(v: dict) -> dict:
         return {"sign_key": d.signing_key(v["lookup"]["code"], v["lookup"]["serial"]).hex()}
     queries = v["expected"].get("ok", {}).get("lookups", [])
     return {
+        "form": d.form,
+        "protocols": {code: list(versions) for code, versions in d.protocols.items()},
         "version": d.version,
         "issued_at": d.issued_at,
         "expires_at": d.expires_at,

@@ -1,13 +1,15 @@
-"""Vectors of directories: versions, rollback, expiry, revocation and key lookups."""
+"""Vectors of directories: versions, rollback, expiry, revocation, key lookups, and form 2
+with the envelope versions each unit reads (its `protocols` map and each refusal of it)."""
 
 from __future__ import annotations
 
 from lienthong.crypto import signing
-from lienthong.protocol.directory import issue_directory
+from lienthong.protocol.directory import MAX_PROTOCOL_VERSION, issue_directory
 from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, keys
 from tests.vectors.common import (
     DAY,
+    OUTSIDER,
     ROOT,
     err,
     file_document,
@@ -22,7 +24,14 @@ from tests.vectors.make_certificates import CENTRE, RELAYS, ROOT_HEX, centre_sig
 DIRECTORY_CERTS = [(A, 1, A), (B, 2, B), (C, 3, C), (A, 5, "A-new")]
 
 
-def directory(version=3, *, expires=NOW + 7 * DAY, certs=None, revoked=(2,), root=ROOT) -> bytes:
+# Form 2 of the valid directory: A reads envelope versions 1 and 2; B and C are not listed
+# (they read version 1 only).
+PROTOCOLS = {A: [1, 2]}
+
+
+def directory(
+    version=3, *, expires=NOW + 7 * DAY, certs=None, revoked=(2,), root=ROOT, protocols=None
+) -> bytes:
     return issue_directory(
         root,
         version=version,
@@ -33,15 +42,18 @@ def directory(version=3, *, expires=NOW + 7 * DAY, certs=None, revoked=(2,), roo
         certificates=certs if certs is not None else [cert(c, s, o) for c, s, o in DIRECTORY_CERTS],
         revoked=revoked,
         relays=RELAYS,
+        protocols=protocols,
     )
 
 
-def directory_ok() -> dict:
+def directory_ok(protocols: dict | None = None) -> dict:
     def key(owner: str) -> dict:
         return {"ok": hx(keys(owner).sign_public)}
 
     return {
         "ok": {
+            "form": 1 if protocols is None else 2,
+            "protocols": protocols or {},
             "version": 3,
             "issued_at": NOW,
             "expires_at": NOW + 7 * DAY,
@@ -68,11 +80,19 @@ def directory_ok() -> dict:
 def directories() -> dict:
     good = directory()
     m = inner(good)
+    form_2 = directory(protocols=PROTOCOLS)
+    m2 = inner(form_2)
+    invalid = err("InvalidField")
 
     def v(name, description, raw, expected, now=NOW, newer_than=None, root=ROOT_HEX, **kw):
         return vector(
             name, description, raw, expected, root_public=root, now=now, newer_than=newer_than, **kw
         )
+
+    def protocols(description: str, name: str, value: object) -> dict:
+        """Form 2 re-signed by the root with another `protocols`: refused (InvalidField)."""
+        raw = centre_signed({**m2, "protocols": value}, signing.DIRECTORY)
+        return v(f"form-2-{name}", f"Form 2 whose protocols is {description}.", raw, invalid)
 
     expires = NOW + 7 * DAY
     vectors = [
@@ -142,10 +162,59 @@ def directories() -> dict:
         ),
         v(
             "unknown-version",
-            "Root-signed with v = 2.",
-            centre_signed({**m, "v": 2}, signing.DIRECTORY),
+            "Root-signed with v = 3.",
+            centre_signed({**m, "v": 3}, signing.DIRECTORY),
             err("UnknownVersion"),
         ),
+        v(
+            "form-2",
+            "The valid directory in form 2 (v = 2): A reads envelope versions 1 and 2.",
+            form_2,
+            directory_ok(PROTOCOLS),
+        ),
+        v(
+            "form-2-none-listed",
+            "Form 2 with an empty protocols map: every unit reads version 1 only.",
+            directory(protocols={}),
+            directory_ok({}),
+        ),
+        v(
+            "form-2-same-version-held",
+            "Form 2 of version 3 while form 1 of version 3 is held: accepted (10.2).",
+            form_2,
+            directory_ok(PROTOCOLS),
+            newer_than=3,
+        ),
+        v(
+            "form-2-without-protocols",
+            "Root-signed with v = 2 and no protocols field.",
+            centre_signed({k: x for k, x in m2.items() if k != "protocols"}, signing.DIRECTORY),
+            invalid,
+        ),
+        v(
+            "form-1-with-protocols",
+            "Root-signed with v = 1 and a protocols field (unknown in form 1).",
+            centre_signed({**m2, "v": 1}, signing.DIRECTORY),
+            invalid,
+        ),
+        protocols("an array, not a map", "not-a-map", [[A, [1, 2]]]),
+        protocols("{'A1': [1, 2]} (no unit code)", "not-a-code", {"A1": [1, 2]}),
+        protocols(
+            f"{{'{OUTSIDER}': [1, 2]}}, a unit the directory does not list",
+            "unit-not-listed",
+            {OUTSIDER: [1, 2]},
+        ),
+        protocols("{A: [0, 1, 2]} (version 0)", "version-0", {A: [0, 1, 2]}),
+        protocols(
+            f"{{A: [1, {MAX_PROTOCOL_VERSION + 1}]}} (over MAX_PROTOCOL_VERSION)",
+            "version-over-limit",
+            {A: [1, MAX_PROTOCOL_VERSION + 1]},
+        ),
+        protocols("{A: [2, 1]} (not increasing)", "unsorted", {A: [2, 1]}),
+        protocols("{A: [1, 2, 2]} (a version twice)", "duplicate", {A: [1, 2, 2]}),
+        protocols("{A: [2]} (without version 1)", "without-1", {A: [2]}),
+        protocols("{A: [1]} (a unit reading version 1 only is not listed)", "only-1", {A: [1]}),
+        protocols("{A: '1 2'} (a string)", "versions-not-an-array", {A: "1 2"}),
         v(
             "lookup-old-serial-after-rotation",
             "In the valid directory, the key of A:1, superseded by A:5 but not revoked.",

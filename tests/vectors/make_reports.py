@@ -1,4 +1,5 @@
-"""Vectors of unit reports (docs/PROTOCOL.md, "Unit report"): two valid ones and each refusal."""
+"""Vectors of unit reports (docs/PROTOCOL.md, "Unit report"): three valid ones (one declaring the
+envelope versions its unit reads) and each refusal."""
 
 from __future__ import annotations
 
@@ -51,10 +52,16 @@ def pilot() -> Report:
     )
 
 
+def ok(report: Report) -> dict:
+    """What a verifier reads: every field, `protocols` as read ([1] when the report has none)."""
+    return {"ok": {**report_fields(report), "protocols": list(report.protocols)}}
+
+
 def reports() -> dict:
     valid = pilot()
     raw = sign_report(keys(A), valid)
     fresh = Report(A, 1, NOW, "0.1.0", 0, ())
+    upgraded = Report(A, 1, NOW, "0.2.0", 0, (), protocols=(1, 2))
     signed = inner(raw)
 
     def refused(name: str, description: str, signed_map: dict, error: str) -> dict:
@@ -71,15 +78,40 @@ def reports() -> dict:
             "pilot-days",
             "A reports two days: 9 documents sent on 2025-11-24, their delivery times, a failure.",
             raw,
-            {"ok": report_fields(valid)},
+            ok(valid),
             keys=KEYS,
         ),
         vector(
             "no-days",
             "A unit just enrolled reports no day yet.",
             sign_report(keys(A), fresh),
-            {"ok": report_fields(fresh)},
+            ok(fresh),
             keys=KEYS,
+        ),
+        vector(
+            "declares-versions",
+            "A unit that reads envelope versions 1 and 2 says so: protocols [1, 2].",
+            sign_report(keys(A), upgraded),
+            ok(upgraded),
+            keys=KEYS,
+        ),
+        refused(
+            "protocols-without-1",
+            "The report re-signed with protocols [2]: every unit reads version 1.",
+            {**signed, "protocols": [2]},
+            "InvalidField",
+        ),
+        refused(
+            "protocols-repeated",
+            "The report re-signed with protocols [1, 2, 2].",
+            {**signed, "protocols": [1, 2, 2]},
+            "InvalidField",
+        ),
+        refused(
+            "protocols-version-0",
+            "The report re-signed with protocols [0, 1].",
+            {**signed, "protocols": [0, 1]},
+            "InvalidField",
         ),
         refused(
             "unknown-version",
