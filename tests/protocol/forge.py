@@ -14,9 +14,9 @@ from lienthong.protocol.wire import pack, wrap
 from tests.protocol.fixtures import letter_2340
 
 
-def body_map(**issuer: Any) -> dict[str, Any]:
-    """The wire map of letter 2340, with fields of its issuer replaced."""
-    wire = body_to_wire(letter_2340())
+def body_map(version: int = 2, **issuer: Any) -> dict[str, Any]:
+    """The wire map of letter 2340 in protocol `version`, with fields of its issuer replaced."""
+    wire = body_to_wire(letter_2340(), version)
     wire["metadata"]["issuer"].update(issuer)
     return wire
 
@@ -28,15 +28,17 @@ def forge_envelope(
     header: dict[str, Any],
     enc_keys: list[bytes],
     body: dict[str, Any] | None = None,
+    version: int = 2,
 ) -> bytes:
-    """An envelope with exactly `header` (sealed to `enc_keys`, one per recipient) and `body`
-    (letter 2340 by default), signed by `keys` under the hint `signer`."""
+    """An envelope of protocol `version` with exactly `header` (sealed to `enc_keys`, one per
+    recipient) and `body` (letter 2340 in that version by default), signed by `keys` under
+    the hint `signer`."""
     content_key, nonce = os.urandom(aead.KEY_BYTES), os.urandom(aead.NONCE_BYTES)
-    plaintext = pack(body if body is not None else body_map())
+    plaintext = pack(body if body is not None else body_map(version))
     aad = BODY_AAD_PREFIX + str(header["id"]).encode()
     signed = pack(
         {
-            "v": 1,
+            "v": version,
             "kind": "envelope",
             "header": header,
             "body": {
@@ -50,10 +52,16 @@ def forge_envelope(
 
 
 def header(
-    envelope_id: str, sender: str, serial: int, recipients: list[str], created: int
+    envelope_id: str,
+    sender: str,
+    serial: int,
+    recipients: list[str],
+    created: int,
+    version: int = 2,
 ) -> dict[str, Any]:
-    """A header map of a new document, every field written (section 4.1)."""
-    return {
+    """A header map of a new document, every field written (section 4.1): version 2 names a
+    list `targets`, version 1 one `target`."""
+    fields: dict[str, Any] = {
         "id": envelope_id,
         "business": "new",
         "sender": sender,
@@ -61,6 +69,9 @@ def header(
         "recipients": recipients,
         "created": created,
         "reply_to": None,
-        "target": None,
-        "blobs": [],
     }
+    if version == 1:
+        fields["target"] = None
+    else:
+        fields["targets"] = []
+    return {**fields, "blobs": []}

@@ -12,6 +12,7 @@ from lienthong.protocol import wire
 from lienthong.protocol.document import (
     MAX_NAME_SPACE_RUN,
     Attachment,
+    Business,
     body_from_wire,
     body_to_wire,
 )
@@ -32,8 +33,15 @@ from lienthong.protocol.errors import (
     UnknownSigner,
     UnknownVersion,
 )
+from lienthong.protocol.ids import new_ulid
 from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, counter_random, keys, letter_2340
+from tests.protocol.forge import body_map, forge_envelope, header
+
+# Envelopes an update or a replacement names (sent earlier by A).
+OLD = new_ulid(NOW - 2000, counter_random("old"))
+OLDER = new_ulid(NOW - 4000, counter_random("older"))
+ENVELOPE_ID = new_ulid(NOW, counter_random("forged"))
 
 
 def lookup_for(*names: str):
@@ -48,13 +56,18 @@ def lookup_for(*names: str):
     return lookup
 
 
-def sealed(body=None, recipients=(B, C), **kw) -> bytes:
+def sealed(body=None, recipients=(B, C), business_reason: str | None = None, **kw) -> bytes:
+    """A's envelope of `body` (letter 2340) to `recipients`; `business_reason` goes into the
+    body's business part (the reason of an update or replacement)."""
+    body = body or letter_2340()
+    if business_reason is not None:
+        body = dataclasses.replace(body, business=Business(reason=business_reason))
     return seal_envelope(
         keys=keys(A),
         sender=A,
         serial=1,
         recipients={r: keys(r).enc_public for r in recipients},
-        body=body or letter_2340(),
+        body=body,
         created=NOW,
         random=counter_random(),
         **kw,
@@ -211,10 +224,14 @@ def test_unknown_signer_is_refused():
 
 
 def test_unknown_version_and_kind_are_refused():
-    """v=3 or a status kind in an envelope is refused with a message naming it."""
+    """v=3 (or 0, 2.0, "2", true) or a status kind in an envelope is refused with a message
+    naming it."""
     m = inner(sealed())
     with pytest.raises(UnknownVersion, match="3"):
         verify_envelope(resign({**m, "v": 3}), lookup_for(A))
+    for v in (0, 2.0, "2", True):
+        with pytest.raises(UnknownVersion, match=re.escape(repr(v))):
+            verify_envelope(resign({**m, "v": v}), lookup_for(A))
     with pytest.raises(UnknownKind, match="status"):
         verify_envelope(resign({**m, "kind": "status"}), lookup_for(A))
 
@@ -254,10 +271,115 @@ def test_duplicate_recipients_are_refused():
         verify_envelope(resign(bad), lookup_for(A))
 
 
-def test_update_needs_a_target():
-    """An update without the document it changes is refused at sealing."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_update_needs_a_target(version):
+    """An update without the document it changes is refused at sealing, in either version."""
     with pytest.raises(InvalidField, match="target"):
-        sealed(business="update")
+        sealed(business="update", business_reason="x", version=version)
+
+
+@pytest.mark.parametrize(
+    ("business", "targets", "why"),
+    [
+        ("replace", (), "names the documents it replaces"),
+        ("update", (OLD, OLDER), "exactly one target"),
+        ("replace", (OLD, OLD), "named twice"),
+        ("new", (OLD,), "names no target"),
+    ],
+)
+def test_the_targets_fit_the_business(business, targets, why):
+    """A replacement names one or more documents, each once; an update exactly one; a new
+    document none: anything else is refused at sealing, naming `targets`."""
+    with pytest.raises(InvalidField, match=why) as refused:
+        sealed(business=business, targets=targets, business_reason="Thay thế")
+    assert refused.value.field == "targets"
+
+
+def test_a_replacement_names_every_document_it_replaces():
+    """A version-2 replacement carries two targets in its header, in the order given."""
+    env = verify_envelope(
+        sealed(business="replace", targets=(OLD, OLDER), business_reason="Thay thế"), lookup_for(A)
+    )
+    assert env.header.targets == (OLD, OLDER) and env.header.target == OLD
+    assert inner(env.raw)["header"]["targets"] == [OLD, OLDER]
+
+
+@pytest.mark.parametrize("business", ["update", "replace"])
+def test_an_update_or_replacement_of_version_2_says_why(business):
+    """Version 2 refuses an update or replacement without business.reason at sealing (and
+    on receipt, tests/vectors 'update-without-reason'); version 1 could not say it."""
+    with pytest.raises(InvalidField, match="says why") as refused:
+        sealed(business=business, targets=(OLD,))
+    assert refused.value.field == "business.reason"
+    with pytest.raises(InvalidField, match="says why"):
+        sealed(business=business, targets=(OLD,), business_reason="")
+    assert verify_envelope(sealed(business=business, targets=(OLD,), version=1), lookup_for(A))
+
+
+def test_version_1_is_written_for_version_1_readers():
+    """seal_envelope(version=1) writes v 1, a header with one `target`, and a body without
+    `v` whose number is an integer; opening it gives the number with two digits below 10."""
+    letter = letter_2340()
+    five = dataclasses.replace(letter, metadata=dataclasses.replace(letter.metadata, number="05"))
+    raw = sealed(five, business="update", targets=(OLD,), version=1)
+    m = inner(raw)
+    assert m["v"] == 1 and m["header"]["target"] == OLD and "targets" not in m["header"]
+    env = verify_envelope(raw, lookup_for(A))
+    assert env.header.version == 1 and env.header.targets == (OLD,)
+    body = open_envelope(env, B, keys(B))
+    assert body.metadata.number == "05"
+    assert body.metadata.signer.acts_for == ""  # version 1 has no place for it
+    assert body_to_wire(body, 1)["metadata"]["number"] == 5
+
+
+def test_version_1_names_one_target_at_most():
+    """A replacement of two documents cannot be written in version 1."""
+    with pytest.raises(InvalidField, match="one target at most"):
+        sealed(business="replace", targets=(OLD, OLDER), version=1)
+
+
+def test_this_node_writes_versions_1_and_2_only():
+    """Asked to write version 3 (or 0), seal_envelope refuses before anything is sealed."""
+    for version in (0, 3):
+        with pytest.raises(ValueError, match="writes 1 or 2"):
+            sealed(version=version)
+
+
+@pytest.mark.parametrize(("envelope_v", "body_v"), [(1, 2), (2, 1)])
+def test_the_body_is_of_the_envelopes_version(envelope_v, body_v):
+    """A version-2 body inside a version-1 envelope, or the reverse, is refused on opening,
+    naming the body's `v`."""
+    raw = forge_envelope(
+        keys=keys(A),
+        signer=f"{A}:1",
+        header=header(ENVELOPE_ID, A, 1, [B], NOW, envelope_v),
+        enc_keys=[keys(B).enc_public],
+        body=body_map(body_v),
+        version=envelope_v,
+    )
+    env = verify_envelope(raw, lookup_for(A))
+    with pytest.raises(InvalidField, match=f"a body of version {body_v} in an envelope of"):
+        open_envelope(env, B, keys(B))
+
+
+@pytest.mark.parametrize(("version", "other"), [(1, "targets"), (2, "target")])
+def test_a_header_in_the_other_versions_layout_is_refused(version, other):
+    """Version 2's header names `targets`, version 1's `target`: the other one is an
+    unknown field. `targets` is required (an array, empty for a new document); version 1's
+    optional `target` may be absent, like every optional field."""
+    m = inner(sealed(version=version))
+    mine = "target" if version == 1 else "targets"
+    without = {k: v for k, v in m["header"].items() if k != mine}
+    with pytest.raises(InvalidField, match=repr(other)):
+        verify_envelope(resign({**m, "header": {**m["header"], other: None}}), lookup_for(A))
+    if version == 2:
+        with pytest.raises(InvalidField, match="'targets': missing"):
+            verify_envelope(resign({**m, "header": without}), lookup_for(A))
+        with pytest.raises(InvalidField, match="'targets': expected an array, got nil"):
+            verify_envelope(resign({**m, "header": {**without, "targets": None}}), lookup_for(A))
+    else:
+        env = verify_envelope(resign({**m, "header": without}), lookup_for(A))
+        assert env.header.targets == ()
 
 
 def test_oversized_envelope_is_refused_before_parsing():

@@ -100,5 +100,5 @@ def test_structured_garbage_inside_a_valid_signature(value):
 
 def test_fixture_is_valid():
     """The seed of the mutation test is itself a valid envelope."""
-    assert open_envelope(verify_envelope(VALID, lookup), B, keys(B)).metadata.number == 2340
-    assert letter_2340().metadata.number == 2340 and counter_random()(3)
+    assert open_envelope(verify_envelope(VALID, lookup), B, keys(B)).metadata.number == "2340"
+    assert letter_2340().metadata.number == "2340" and counter_random()(3)

@@ -31,22 +31,24 @@ def lookup(code: str, serial: int) -> bytes:
         raise UnknownSigner(f"no certificate {serial} of {code!r}") from None
 
 
-def envelope(signer: str = f"{A}:1", body=None, **fields) -> bytes:
-    """A's envelope to B and C, with header fields replaced."""
+def envelope(signer: str = f"{A}:1", body=None, version: int = 2, **fields) -> bytes:
+    """A's envelope of protocol `version` to B and C, with header fields replaced."""
     return forge_envelope(
         keys=keys(A),
         signer=signer,
-        header={**header(ID, A, 1, [B, C], NOW), **fields},
+        header={**header(ID, A, 1, [B, C], NOW, version), **fields},
         enc_keys=[keys(B).enc_public, keys(C).enc_public],
         body=body,
+        version=version,
     )
 
 
-def test_the_forger_makes_envelopes_that_verify_and_open():
-    """The hand-built bytes are a valid envelope when nothing is wrong with them, so each
-    refusal below is the field's."""
-    verified = verify_envelope(envelope(reply_to=OTHER), lookup)
-    assert verified.header.reply_to == OTHER
+@pytest.mark.parametrize("version", [1, 2])
+def test_the_forger_makes_envelopes_that_verify_and_open(version):
+    """The hand-built bytes are a valid envelope of either version when nothing is wrong with
+    them, so each refusal below is the field's."""
+    verified = verify_envelope(envelope(reply_to=OTHER, version=version), lookup)
+    assert verified.header.reply_to == OTHER and verified.header.version == version
     assert open_envelope(verified, B, keys(B)).metadata.issuer.code == A
 
 
@@ -56,17 +58,26 @@ def test_the_forger_makes_envelopes_that_verify_and_open():
     [
         ("id", lambda s: {"id": ID + s}),
         ("reply_to", lambda s: {"reply_to": OTHER + s}),
-        ("target", lambda s: {"business": "update", "target": OTHER + s}),
+        ("targets[0]", lambda s: {"business": "update", "targets": [OTHER + s]}),
+        ("targets[1]", lambda s: {"business": "replace", "targets": [ID, OTHER + s]}),
         ("sender", lambda s: {"sender": A + s}),
         ("recipients[1]", lambda s: {"recipients": [B, C + s]}),
         ("recipients[0]", lambda s: {"recipients": [" " + B, C]}),
     ],
 )
 def test_a_header_field_with_more_than_its_value_is_refused(field, fields, suffix):
-    """header.id, reply_to, target, sender and each recipient are matched whole."""
+    """header.id, reply_to, each target, sender and each recipient are matched whole."""
     with pytest.raises(InvalidField) as refused:
         verify_envelope(envelope(**fields(suffix)), lookup)
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_a_version_1_target_with_more_than_its_value_is_refused(suffix):
+    """Version 1's single `target` is matched whole too."""
+    with pytest.raises(InvalidField) as refused:
+        verify_envelope(envelope(version=1, business="update", target=OTHER + suffix), lookup)
+    assert refused.value.field == "target"
 
 
 @pytest.mark.parametrize("digit", ["٣", "３", "²"])
@@ -124,15 +135,41 @@ def test_a_status_field_with_a_trailing_newline_is_refused(field):
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("date", ["2014-05-23\n", " 2014-05-23", "２014-05-23", "2014-05-2٣"])
-def test_a_date_is_matched_whole(date):
+def test_a_date_is_matched_whole(date, version):
     """issued_on with a newline or other digits is refused (fromisoformat alone would read
-    some of them)."""
-    wire_body = body_map()
+    some of them), in either version of the body."""
+    wire_body = body_map(version)
     wire_body["metadata"]["issued_on"] = date
-    verified = verify_envelope(envelope(body=wire_body), lookup)
+    verified = verify_envelope(envelope(body=wire_body, version=version), lookup)
     with pytest.raises(InvalidField, match="'issued_on'"):
         open_envelope(verified, B, keys(B))
+
+
+@pytest.mark.parametrize("number", ["05\n", " 05", "05 ", "0٥", "０5", "²", "5\r\n", ""])
+def test_a_number_is_matched_whole(number):
+    """A version-2 number is ASCII digits and nothing else: int() would read "0٥" and " 05"
+    as 5, and a `$` would take "05\n"."""
+    wire_body = body_map()
+    wire_body["metadata"]["number"] = number
+    verified = verify_envelope(envelope(body=wire_body), lookup)
+    with pytest.raises(InvalidField) as refused:
+        open_envelope(verified, B, keys(B))
+    assert refused.value.field == "number"
+
+
+@pytest.mark.parametrize(
+    "time", ["2025-11-25T08:00\n", " 2025-11-25T08:00", "2025-11-25T0٨:00", "2025-11-25 08:00"]
+)
+def test_a_scheduled_time_is_matched_whole(time):
+    """scheduled_at with a newline, a space or another script's digit is refused."""
+    wire_body = body_map()
+    wire_body["metadata"].update(urgency=4, scheduled_at=time)
+    verified = verify_envelope(envelope(body=wire_body), lookup)
+    with pytest.raises(InvalidField) as refused:
+        open_envelope(verified, B, keys(B))
+    assert refused.value.field == "scheduled_at"
 
 
 def test_a_blob_id_in_the_header_is_matched_whole():

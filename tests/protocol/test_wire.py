@@ -68,11 +68,14 @@ def test_unit_codes_follow_the_configured_pattern():
 
 
 def test_number_and_notation():
-    """2340/VP-TTTH and 49/2012/QĐ-UBND split into number, year and notation."""
-    assert parse_number_notation("2340/VP-TTTH") == (2340, None, "VP-TTTH")
-    assert parse_number_notation("49/2012/QĐ-UBND") == (49, 2012, "QĐ-UBND")
-    with pytest.raises(InvalidField):
-        parse_number_notation("VP-TTTH")
+    """2340/VP-TTTH and 49/2012/QĐ-UBND split into number as written, year and notation; the
+    leading zero of 05/VP-TTTH is kept."""
+    assert parse_number_notation("2340/VP-TTTH") == ("2340", None, "VP-TTTH")
+    assert parse_number_notation("49/2012/QĐ-UBND") == ("49", 2012, "QĐ-UBND")
+    assert parse_number_notation("05/VP-TTTH") == ("05", None, "VP-TTTH")
+    for text in ("VP-TTTH", "0٥/VP-TTTH", "05/VP TTTH", "05/VP-\u202eTTTH"):
+        with pytest.raises(InvalidField):
+            parse_number_notation(text)
 
 
 def test_ulids_sort_by_time_and_decode():
@@ -106,3 +109,20 @@ def test_version_must_be_the_integer_one():
     for v in (True, 1.0):
         with pytest.raises(UnknownVersion):
             check_header(Fields({"v": v, "kind": "status"}, "status"), "status", "status")
+
+
+def test_a_message_with_two_versions_returns_the_one_it_has():
+    """Where versions 1 and 2 are read, check_header returns which one the message is; 2 is
+    refused where only 1 is read, and true, 2.0 and 3 are refused everywhere."""
+    from lienthong.protocol.errors import UnknownVersion
+    from lienthong.protocol.wire import PROTOCOL_VERSIONS, check_header
+
+    def check(v, versions=PROTOCOL_VERSIONS):
+        return check_header(Fields({"v": v, "kind": "x"}, "x"), "x", "x", versions)
+
+    assert check(1) == 1 and check(2) == 2
+    with pytest.raises(UnknownVersion, match=r"reads 1\)"):
+        check(2, (1,))
+    for v in (True, 2.0, 3, 0, None, "2"):
+        with pytest.raises(UnknownVersion, match="reads 1 or 2"):
+            check(v)
