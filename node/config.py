@@ -16,6 +16,8 @@ import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.document import Organisation
+from lienthong.protocol.limits import MAX_SHORT_TEXT, MAX_URL
 from lienthong.protocol.text import pattern
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 
@@ -28,6 +30,12 @@ HOSTPORT = pattern("HOST:PORT", r"[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}", "127.0.0.1:7
 # address, no port; at most 253 characters (RFC 1035).
 WEB_HOST = pattern("host name", r"[A-Za-z0-9.\-:]{1,253}", "vanban.sct.tayninh.gov.vn")
 MAX_WEB_HOSTS = 64  # names of one office's page: a handful, even with every alias
+# The issuer's details in [unit]: each travels in every document the unit sends, where a
+# reader takes names and contacts of at most MAX_SHORT_TEXT characters and a URL of MAX_URL.
+ISSUER_KEYS = ("parent", "in_charge", "place", "address", "email", "phone", "fax", "website")
+EMAIL = pattern("mail address", r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", "vanthu@tayninh.gov.vn")
+PHONE = pattern("telephone number", r"\+?[0-9][0-9 ().\-]{2,31}", "0276 3822 222")
+WEBSITE = pattern("website", r"https?://[^\s]+", "https://tayninh.gov.vn")
 
 
 class ConfigError(LienthongError):
@@ -49,6 +57,24 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "code_pattern": Key(
             str, DEFAULT_UNIT_CODE_PATTERN, "regular expression the whole code matches, ASCII only"
         ),
+        # The issuer as the unit's documents name it (edXML From); empty: not stated.
+        "parent": Key(
+            str, "", "cơ quan chủ quản printed above the unit's name, e.g. UBND TỈNH TÂY NINH"
+        ),
+        "in_charge": Key(
+            str,
+            "",
+            "edXML OrganizationInCharge: the collective body a TM. signature acts for, "
+            "e.g. Ủy ban nhân dân tỉnh",
+        ),
+        "place": Key(
+            str, "", "địa danh written before the date of the unit's documents, e.g. Tây Ninh"
+        ),
+        "address": Key(str, "", "postal address sent with the unit's documents"),
+        "email": Key(str, "", "e-mail address of the unit, e.g. vanthu@tayninh.gov.vn"),
+        "phone": Key(str, "", "telephone number of the unit, e.g. 0276 3822 222"),
+        "fax": Key(str, "", "fax number of the unit"),
+        "website": Key(str, "", "website of the unit, http:// or https://"),
     },
     "node": {
         "role": Key(str, "unit", "unit, or centre (directory and relay)", ("unit", "centre")),
@@ -143,6 +169,21 @@ class Config:
     @property
     def name(self) -> str:
         return self.get("unit", "name")
+
+    @property
+    def issuer(self) -> Organisation:
+        """This unit as its documents name their issuer (edXML From), from [unit]."""
+        unit = self.values["unit"]
+        return Organisation(
+            name=self.name,
+            code=self.code,
+            **{k: unit[k] or None for k in ISSUER_KEYS if k != "place"},
+        )
+
+    @property
+    def place(self) -> str:
+        """The địa danh of this unit's documents ([unit] place), empty if not configured."""
+        return self.get("unit", "place")
 
     @property
     def store_path(self) -> Path:
@@ -274,6 +315,7 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
                 f"{where}: web.allowed_hosts holds {host!r}; each entry is a host name or an "
                 'IP address without a port, e.g. "vanban.sct.tayninh.gov.vn"'
             )
+    _check_issuer(values["unit"], where)
     try:
         validate_unit_code(values["unit"]["code"], values["unit"]["code_pattern"])
     except LienthongError as exc:
@@ -289,6 +331,27 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
         if value < 1:
             raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
     return values
+
+
+def _check_issuer(unit: dict[str, Any], where: str) -> None:
+    """The issuer's details of [unit], as a recipient will check them (names and contacts of
+    at most MAX_SHORT_TEXT characters, a URL of MAX_URL): a bad value stops the node at start
+    rather than every document it sends."""
+    for name in ISSUER_KEYS:
+        limit = MAX_URL if name == "website" else MAX_SHORT_TEXT
+        if len(unit[name]) > limit:
+            raise ConfigError(
+                f"{where}: unit.{name} is {len(unit[name])} characters; at most {limit}"
+            )
+        if unit[name] != unit[name].strip():
+            raise ConfigError(f"{where}: unit.{name} = {unit[name]!r} begins or ends with a space")
+    shapes = (("email", EMAIL), ("phone", PHONE), ("fax", PHONE), ("website", WEBSITE))
+    for name, shape in shapes:
+        if unit[name] and not shape.matches(unit[name]):
+            raise ConfigError(
+                f"{where}: unit.{name} = {unit[name]!r}; expected a {shape.name} such as "
+                f"{shape.example!r}, or empty"
+            )
 
 
 def render(values: dict[str, dict[str, Any]]) -> str:
