@@ -5,6 +5,8 @@ not matter: the centre, a peer that advertised a newer version in its
 `Lienthong-Directory` response header, or a push. Only the signature and the
 version decide (docs/PROTOCOL.md, "Directory"). A node keeps working on its
 cached directory while the centre is down, until that directory expires.
+It asks for form 2 (the envelope versions each unit reads) and takes form 2 of
+the version it holds in form 1.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ from lienthong.storage.errors import Conflict, RollbackRefused
 log = logging.getLogger("lienthong.directory")
 
 DIRECTORY_PATH = "/v1/directory"
+# The directory form this node asks for (docs/PROTOCOL.md 17.3, 18): a version-1 server
+# ignores the query and answers form 1, which this node reads too.
+FORM_QUERY = "?form=2"
 DIRECTORY_HEADER = "Lienthong-Directory"  # the version the sender holds, on every peer answer
 DEFAULT_WARN_HOURS = 48  # node.toml federation.directory_warn_hours
 MS_PER_HOUR = 3_600_000
@@ -115,6 +120,11 @@ class DirectoryState:
         return state
 
     @property
+    def form(self) -> int:
+        """The form of the directory in force (1 when there is none)."""
+        return self.current.form if self.current is not None else 1
+
+    @property
     def expired(self) -> bool:
         """Whether the directory in force is past its expiry (False when there is none)."""
         return self.current is not None and self.clock() > self.current.expires_at
@@ -122,10 +132,11 @@ class DirectoryState:
     async def accept(self, raw: bytes, *, source: str) -> bool:
         """Take a directory if it verifies and is newer; True when it replaced the current one.
 
-        The same version again changes nothing (False). A refusal (bad signature,
-        rollback, expired, malformed) raises the library's error after an audit
-        entry "directory.refused"; a newer directory is cached and audited as
-        "directory.accepted" in one transaction.
+        The same version again changes nothing (False), except that form 2 of the version
+        held in form 1 replaces it when both state the same listing (docs/PROTOCOL.md
+        10.2). A refusal (bad signature, rollback, expired, malformed) raises the
+        library's error after an audit entry "directory.refused"; a newer directory is
+        cached and audited as "directory.accepted" in one transaction.
         """
         async with self._lock:
             now = self.clock()
@@ -136,14 +147,21 @@ class DirectoryState:
             except LienthongError as exc:
                 await self._refused(source, exc, now)
                 raise
-            if directory.version == self.version:
-                if self.current is not None and directory.raw != self.current.raw:
-                    log.warning(
-                        "directory v%d from %s differs from the one held, with the same version",
-                        directory.version,
-                        source,
-                    )
-                return False
+            held = self.current
+            replaces = None
+            if held is not None and directory.version == self.version:
+                if held.form == 1 and directory.form == 2 and held.same_listing(directory):
+                    replaces = held.raw  # the same version, now with what each unit reads
+                else:
+                    other_form = directory.form != held.form and held.same_listing(directory)
+                    if directory.raw != held.raw and not other_form:
+                        log.warning(
+                            "directory v%d from %s differs from the one held, with the same "
+                            "version",
+                            directory.version,
+                            source,
+                        )
+                    return False
             try:
                 async with self.store.write() as tx:
                     await save_directory(
@@ -153,6 +171,7 @@ class DirectoryState:
                         directory.issued_at,
                         directory.expires_at,
                         now,
+                        replaces=replaces,
                     )
                     await archive_certificates(
                         tx,
@@ -169,6 +188,7 @@ class DirectoryState:
                             "source": source,
                             "previous": self.version,
                             "expires_at": directory.expires_at,
+                            "form": directory.form,
                         },
                     )
             except (RollbackRefused, Conflict) as exc:
@@ -176,8 +196,9 @@ class DirectoryState:
                 raise
             self.current, self.version = directory, directory.version
         log.info(
-            "directory v%d accepted from %s",
+            "directory v%d (form %d) accepted from %s",
             directory.version,
+            directory.form,
             source,
             extra={"version": directory.version, "peer": source},
         )
@@ -253,19 +274,32 @@ def _expired_text(directory: Directory, now: int) -> str:
 # -- fetching -------------------------------------------------------------------------------
 
 
+def held_tags(version: int | None, form: int = 1) -> str | None:
+    """The `If-None-Match` of a node holding directory `version` in `form`: its tag, and for
+    form 2 also form 1's, so that a server offering only form 1 of that version answers 304
+    (form 1 of a version held in form 2 is nothing new). None when nothing is held."""
+    if not version:
+        return None
+    if form == 1:
+        return directory_etag(version)
+    return f"{directory_etag(version, form)}, {directory_etag(version)}"
+
+
 async def fetch_directory(
     session: aiohttp.ClientSession,
     base_url: str,
     *,
     etag_version: int | None,
+    etag_form: int = 1,
     server_hostname: str | None = None,
 ) -> bytes | None:
-    """GET BASE/v1/directory; None when the server holds `etag_version` too (304).
+    """GET BASE/v1/directory?form=2; None when the server holds `etag_version` too (304).
 
     Any network error, other status or oversized body raises FetchFailed.
     """
-    url = base_url.rstrip("/") + DIRECTORY_PATH
-    headers = {"If-None-Match": directory_etag(etag_version)} if etag_version else {}
+    url = base_url.rstrip("/") + DIRECTORY_PATH + FORM_QUERY
+    tags = held_tags(etag_version, etag_form)
+    headers = {"If-None-Match": tags} if tags else {}
     kwargs: dict[str, Any] = {"headers": headers, "timeout": FETCH_TIMEOUT}
     if server_hostname:
         kwargs["server_hostname"] = server_hostname
@@ -322,7 +356,11 @@ async def observe_peer_version(
     if advertised <= state.version:
         return False
     raw = await fetch_directory(
-        session, peer_url, etag_version=state.version or None, server_hostname=server_hostname
+        session,
+        peer_url,
+        etag_version=state.version or None,
+        etag_form=state.form,
+        server_hostname=server_hostname,
     )
     if raw is None:
         return False
@@ -386,7 +424,9 @@ class Gossip:
 
 
 def add_directory_routes(app: web.Application, state: DirectoryState | None = None) -> None:
-    """Serve GET /v1/directory from the directory in force, with ETag "v<version>" and 304.
+    """Serve GET /v1/directory: the directory in force in the form held, with ETag
+    "v<version>" (form 1) or "v<version>.2" (form 2), and 304. A `?form` is not read: a unit
+    serves what it holds (docs/PROTOCOL.md 17.3).
 
     For units (the centre has its own handler). Without `state`, the node
     context already stored in `app` supplies it (bootstrap/ may not import
@@ -406,7 +446,7 @@ def add_directory_routes(app: web.Application, state: DirectoryState | None = No
                 {"error": "NoDirectory", "message": "this node holds no directory yet"},
                 status=503,
             )
-        etag = directory_etag(directory.version)
+        etag = directory_etag(directory.version, directory.form)
         if etag in held_etags(request.headers.get("If-None-Match", "")):
             return web.Response(status=304, headers={"ETag": etag})
         return web.Response(
@@ -437,7 +477,9 @@ async def refresh_once(state: DirectoryState, session: aiohttp.ClientSession, ur
     audited by accept) and the node continues on the directory it holds.
     """
     try:
-        raw = await fetch_directory(session, url, etag_version=state.version or None)
+        raw = await fetch_directory(
+            session, url, etag_version=state.version or None, etag_form=state.form
+        )
     except FetchFailed as exc:
         state.centre_error = str(exc)
         held = f"v{state.version}" if state.current else "none"

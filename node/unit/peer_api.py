@@ -187,7 +187,8 @@ async def _refusal(ctx: NodeContext, peer: str, what: str, reason: str) -> None:
 
 async def directory_push(request: web.Request) -> web.Response:
     """A peer hands over a newer directory (gossip). It is root-signed, so anyone may: the
-    signature and the version decide, not who brought it. Answers 204 (taken or not newer)."""
+    signature and the version decide, not who brought it. Answers 204 (taken, or not newer;
+    form 2 of the version held in form 1 is taken, docs/PROTOCOL.md 10.2)."""
     ctx = request.app[CONTEXT]
     source = request.get(PEER) or request.remote or "unknown"
     async with request_body(request, str(source)) as body:  # a large body: a slot of its own

@@ -1,9 +1,12 @@
 """Unit reports, the sending half: each unit tells the centre its own figures (sent,
-received, delivery times, failures, open documents) over mutual TLS.
+received, delivery times, failures, open documents) and the envelope versions it reads,
+over mutual TLS.
 
 The centre sees only what passes its relay, so the pilot report rests on what the
 units state, signed with their keys (protocol/report.py, docs/PROTOCOL.md "Unit
-report"). A unit reports soon after it starts and then every REPORT_INTERVAL_SECONDS.
+report"). A unit reports soon after it starts and then every REPORT_INTERVAL_SECONDS;
+the centre states the versions it reads in the next directory, so an upgraded unit
+gets version-2 envelopes within seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__
 from lienthong.node.context import NodeContext
 from lienthong.node.pinning import pinning_of
+from lienthong.protocol.envelope import ENVELOPE_VERSIONS
 from lienthong.protocol.peer import CONTENT_TYPE
 from lienthong.protocol.report import (
     MS_PER_DAY,
@@ -34,8 +38,9 @@ log = logging.getLogger("lienthong.report")
 # Every ten minutes: the console is never more than that behind, and 26 units make a few
 # small requests an hour each.
 REPORT_INTERVAL_SECONDS = 600
-# Soon after start, so a restarted unit shows its version and figures at once; a little
-# later than the first directory refresh and relay pull, which matter more.
+# Soon after start, so a restarted unit shows its version and figures at once, and an
+# upgraded one is known to read version 2; a little later than the first directory
+# refresh (which brings the form-2 directory that lets it say so) and the relay pull.
 FIRST_REPORT_SECONDS = 15
 # Each report restates the last 31 days: a receipt or a failure that comes late still
 # reaches the day its document was sent.
@@ -60,6 +65,14 @@ def _own_serial(ctx: NodeContext) -> int:
     return cert.serial
 
 
+def reads(ctx: NodeContext) -> tuple[int, ...]:
+    """The envelope versions this report declares: all this node reads, once it holds a
+    form-2 directory (its centre signs form 2, so it reads the field); before that only
+    version 1, which a version-1 centre takes (it refuses an unknown field)."""
+    directory = ctx.directory.current
+    return ENVELOPE_VERSIONS if directory is not None and directory.form == 2 else (1,)
+
+
 async def build_report(ctx: NodeContext) -> bytes:
     """This unit's signed report of its last REPORT_WINDOW_DAYS days, as of now."""
     now = ctx.clock()
@@ -74,6 +87,7 @@ async def build_report(ctx: NodeContext) -> bytes:
         node_version=__version__,
         unprocessed=unprocessed,
         days=tuple(days),
+        protocols=reads(ctx),
     )
     return sign_report(ctx.keys, report)
 

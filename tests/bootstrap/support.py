@@ -125,8 +125,15 @@ class Federation:
         return raw
 
     def directory(
-        self, version: int, *, expires_in: int = 7 * DAY, revoked=(), issued_at=None
+        self,
+        version: int,
+        *,
+        expires_in: int = 7 * DAY,
+        revoked=(),
+        issued_at=None,
+        protocols: dict[str, list[int]] | None = None,
     ) -> bytes:
+        """Directory `version` in form 1, or with `protocols` in form 2."""
         return issue_directory(
             self.root,
             version=version,
@@ -136,6 +143,7 @@ class Federation:
             centre_url="https://127.0.0.1:1",
             certificates=list(self.certificates),
             revoked=revoked,
+            protocols=protocols,
         )
 
 

@@ -123,6 +123,24 @@ async def test_fetch_answers_304_for_the_version_held(net):
     assert raw == net.b.state.current.raw
 
 
+async def test_a_unit_serves_the_form_it_holds_and_its_peers_take_form_2(net):
+    """B holds form 2 of v1 and serves it whatever the query, under "v1.2": A, holding form
+    1 of v1, sends "v1", gets form 2 and takes it (the same version, the same listing);
+    asked again with what it now holds, B answers 304."""
+    form_2 = net.fed.directory(1, protocols={UNIT_B: [1, 2]})
+    assert await net.b.state.accept(form_2, source="centre") is True
+    async with net.session.get(
+        f"{net.b.url}/v1/directory", headers={"If-None-Match": '"v1"'}
+    ) as response:
+        assert response.status == 200 and response.headers["ETag"] == '"v1.2"'
+        assert await response.read() == form_2
+    raw = await fetch_directory(net.session, net.b.url, etag_version=1, etag_form=1)
+    assert raw == form_2
+    assert await net.a.state.accept(raw, source=f"peer {net.b.url}") is True
+    assert net.a.state.current.reads(UNIT_B) == (1, 2)
+    assert await fetch_directory(net.session, net.b.url, etag_version=1, etag_form=2) is None
+
+
 async def test_fetch_from_a_closed_port_raises_fetch_failed(net):
     """A peer that is down is one FetchFailed naming the URL, not an aiohttp exception."""
     with pytest.raises(FetchFailed, match=re.escape("127.0.0.1:9/v1/directory")):
