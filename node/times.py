@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from lienthong.protocol.text import is_decimal
+
 
 def when(ms: int | None) -> str:
     """A Unix-ms time as the clerk reads it, in the node's local time."""
@@ -55,3 +57,41 @@ def parse_dmy(text: str) -> str | None:
         return dt.date.fromisoformat(text).isoformat()
     except ValueError:
         return None
+
+
+def written_date(iso_date: str | None) -> str:
+    """A YYYY-MM-DD date as the document itself writes it after its place: "ngày 23 tháng 5
+    năm 2014" (Nghị định 30/2020, Phụ lục I: days below 10 and the months 1 and 2 take a
+    leading zero, "ngày 05 tháng 02 năm 2025"). Text that is no such date is returned as is."""
+    if not iso_date:
+        return ""
+    try:
+        day = dt.date.fromisoformat(iso_date[:10])
+    except ValueError:
+        return iso_date
+    month = f"{day.month:02d}" if day.month < 3 else str(day.month)
+    return f"ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def dmy_hm(local_time: str | None) -> str:
+    """A local time YYYY-MM-DDTHH:MM (hỏa tốc hẹn giờ) as the clerk reads it: 24/11/2025 14:30.
+    Text that is no such time is returned as is."""
+    if not local_time:
+        return ""
+    try:
+        return dt.datetime.fromisoformat(local_time).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return local_time
+
+
+def parse_dmy_hm(text: str) -> str | None:
+    """A time typed as dd/mm/yyyy hh:mm (or sent by a datetime-local input, YYYY-MM-DDTHH:MM)
+    as YYYY-MM-DDTHH:MM, or None when it is no real time."""
+    date, _, clock = text.strip().replace("T", " ").partition(" ")
+    day = parse_dmy(date)
+    hour, _, minute = clock.strip().partition(":")
+    if day is None or not (is_decimal(hour, 2) and len(minute) == 2 and is_decimal(minute, 2)):
+        return None
+    if int(hour) > 23 or int(minute) > 59:
+        return None
+    return f"{day}T{int(hour):02d}:{minute}"
