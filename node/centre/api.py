@@ -24,10 +24,16 @@ from lienthong.node.peers import PEER_ERROR, error_response, require_peer
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
 from lienthong.protocol.peer import CONTENT_TYPE, directory_etag, held_etags
 from lienthong.protocol.report import MAX_REPORT_BYTES
+from lienthong.protocol.text import is_decimal
+from lienthong.storage.centre import directory_times
+from lienthong.storage.directory import latest_directory
 
 # A registration request is at most MAX_REGISTRATION_BYTES (docs/PROTOCOL.md 9): one byte
 # more is enough to know a body is too large, so no more than that is ever read.
 MAX_REQUEST_BODY = MAX_REGISTRATION_BYTES
+# The `form` a client asks the directory in: forms are few (1 and 2 today); a longer value
+# is no form, and gets form 1.
+MAX_FORM_DIGITS = 2
 
 
 def add_centre_routes(app: web.Application) -> None:
@@ -109,23 +115,36 @@ async def post_renew(request: web.Request) -> web.Response:
     return await _registration(request, partial(centre.renew, origin=_origin(request)))
 
 
+def asked_form(request: web.Request) -> int:
+    """The directory form a client asks for with `?form=N`: 2 for any N of 1-2 digits that is
+    2 or more (a later form is served as the best this centre signs), else 1, as a client
+    that names none (version 1) expects (docs/PROTOCOL.md 18)."""
+    value = request.query.get("form", "")
+    return 2 if is_decimal(value, MAX_FORM_DIGITS) and int(value) >= 2 else 1
+
+
 async def get_directory(request: web.Request) -> web.Response:
-    """The newest signed directory with `ETag: "v<version>"`; 304 if the client holds it."""
-    centre = centre_of(request.app[CONTEXT])
-    version = await centre.directory_version()
-    if version is None:
+    """The newest signed directory in the form asked for (`?form=2`; form 1 without it),
+    with `ETag: "v<version>"` or `"v<version>.2"`; 304 if the client holds that one."""
+    ctx = request.app[CONTEXT]
+    asked = asked_form(request)
+    async with ctx.store.read() as conn:
+        times = await directory_times(conn)
+    if times is None:
         return error_response(503, "NoDirectory", "the centre has not signed a directory yet")
-    etag = directory_etag(version)
+    version, _, _, has_form2 = times
+    etag = directory_etag(version, 2 if asked == 2 and has_form2 else 1)
     held = held_etags(request.headers.get("If-None-Match", ""))
     if etag in held or "*" in held:  # the centre also answers `*` (docs/PROTOCOL.md §18)
         return web.Response(status=304, headers={"ETag": etag})
-    latest = await centre.latest_directory()
+    async with ctx.store.read() as conn:
+        latest = await latest_directory(conn)
     assert latest is not None
-    version, raw = latest
+    form, raw = (2, latest.form2) if asked == 2 and latest.form2 is not None else (1, latest.raw)
     return web.Response(
         body=raw,
         content_type=CONTENT_TYPE,
-        headers={"ETag": directory_etag(version), "Cache-Control": "no-cache"},
+        headers={"ETag": directory_etag(latest.version, form), "Cache-Control": "no-cache"},
     )
 
 

@@ -1,7 +1,7 @@
 """What the centre's root key signs: node certificates with their X.509 TLS certificates,
-and directories. The X.509 CA key is the root key itself, or in a federation whose TLS keys
-are ECDSA P-256 a key of its own (keys/ca.key) that the root key endorses
-(docs/FEDERATION.md, "Trust model" and "TLS key algorithm")."""
+and directories (each version in its two forms). The X.509 CA key is the root key itself,
+or in a federation whose TLS keys are ECDSA P-256 a key of its own (keys/ca.key) that the
+root key endorses (docs/FEDERATION.md, "Trust model" and "TLS key algorithm")."""
 
 from __future__ import annotations
 
@@ -207,22 +207,28 @@ class Issuer:
         return record
 
     async def sign_directory(self, tx: Tx) -> Directory:
-        """Sign the next version listing every unexpired certificate; cache it in the store."""
+        """Sign the next version listing every unexpired certificate, in both forms (form 2
+        also states the envelope versions units declared, docs/PROTOCOL.md 10); cache both
+        in the store. Returns form 1: what enrolment answers carry and the centre holds."""
         now = self.clock()
         version = await db.next_value(tx, db.DIRECTORY_VERSION)
         certificates, revoked = await db.directory_contents(tx, now)
+        protocols = await db.declared_protocols(tx, now)
         expires_at = now + self.config.get("centre", "directory_validity_hours") * MS_PER_HOUR
-        raw = issue_directory(
-            self.root, version=version, issued_at=now, expires_at=expires_at,
-            centre_name=self.config.name, centre_url=self.url, certificates=certificates,
-            revoked=revoked, relays=[self.url + RELAY_PATH],
-        )  # fmt: skip
-        directory = verify_directory(raw, self.root.sign_public, now=now)
-        await save_directory(tx, version, raw, now, expires_at, now)
+        contents = {
+            "version": version, "issued_at": now, "expires_at": expires_at,
+            "centre_name": self.config.name, "centre_url": self.url,
+            "certificates": certificates, "revoked": revoked, "relays": [self.url + RELAY_PATH],
+        }  # fmt: skip
+        raw = issue_directory(self.root, **contents)
+        form2 = issue_directory(self.root, **contents, protocols=protocols)
+        directory = verify_directory(raw, self.root.sign_public, now=now, forms=(1,))
+        verify_directory(form2, self.root.sign_public, now=now)  # nothing a unit would refuse
+        await save_directory(tx, version, raw, now, expires_at, now, form2=form2)
         await audit.append(
             tx, at=now, actor="centre", action="directory.signed", subject=f"v{version}",
             details={"certificates": len(certificates), "revoked": len(revoked),
-                     "expires_at": expires_at},
+                     "expires_at": expires_at, "reading_more_than_1": len(protocols)},
         )  # fmt: skip
         return directory
 

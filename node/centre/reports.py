@@ -1,10 +1,13 @@
 """Unit reports, the receiving half: the centre checks each unit's signed figures and keeps
-the newest (protocol/report.py, docs/PROTOCOL.md "Unit report")."""
+the newest (protocol/report.py, docs/PROTOCOL.md "Unit report"), with the envelope versions
+the unit declares: a change signs the next directory (node/centre/rules.py)."""
 
 from __future__ import annotations
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.centre.rules import centre_of
 from lienthong.node.context import NodeContext
+from lienthong.protocol.directory import Directory
 from lienthong.protocol.errors import (
     BadSignature,
     ClockSkew,
@@ -16,7 +19,7 @@ from lienthong.protocol.errors import (
 )
 from lienthong.protocol.report import MAX_REPORT_BYTES, ReportRefused, StaleReport, verify_report
 from lienthong.storage import audit
-from lienthong.storage.centre import touch_unit
+from lienthong.storage.centre import get_unit, touch_unit
 from lienthong.storage.reports import latest_report, save_report
 
 # Which refusal answers with which HTTP status (docs/PROTOCOL.md, "POST /v1/report").
@@ -68,6 +71,7 @@ async def _receive(ctx: NodeContext, raw: bytes, peer: str) -> int:
             f"report made at {report.at}, more than {skew // 1000} s after the centre's time "
             f"{now}: check the unit's clock"
         )
+    signed: Directory | None = None
     async with ctx.store.write() as tx:
         held = await latest_report(tx, peer)
         if held is not None and held.raw == raw:
@@ -79,4 +83,9 @@ async def _receive(ctx: NodeContext, raw: bytes, peer: str) -> int:
             )
         await save_report(tx, report, raw, received_at=now)
         await touch_unit(tx, peer, now)
+        unit = await get_unit(tx, peer)
+        if unit is not None and unit.protocols != report.protocols:
+            signed = await centre_of(ctx).declare_protocols(tx, unit, report.protocols)
+    if signed is not None:
+        centre_of(ctx).publish(signed)
     return len(report.days)

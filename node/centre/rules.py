@@ -312,7 +312,7 @@ class Centre:
             await self._audit_issue(tx, "enrolment", code, cert, origin)
             directory = await self.issuer.sign_directory(tx)
             bundle = self.issuer.bundle(cert, directory.raw)
-        self._publish(directory)
+        self.publish(directory)
         return Issued(cert, bundle)
 
     def _pending(self, code: str) -> Pending:
@@ -349,7 +349,7 @@ class Centre:
                 await self._audit_issue(tx, "enrolment.approved", code, cert, actor)
             directory = await self.issuer.sign_directory(tx)
             bundle = self.issuer.bundle(cert, directory.raw)
-        self._publish(directory)
+        self.publish(directory)
         return Issued(cert, bundle)
 
     async def _approve_renewal(
@@ -447,7 +447,7 @@ class Centre:
             await self._audit_issue(tx, "rotation", code, cert, origin, replaces=old.serial)
             directory = await self.issuer.sign_directory(tx)
             bundle = self.issuer.bundle(cert, directory.raw)
-        self._publish(directory)
+        self.publish(directory)
         return Issued(cert, bundle)
 
     async def _hold_renewal(
@@ -503,7 +503,7 @@ class Centre:
                 details={"serials": serials, "was": unit.status},
             )  # fmt: skip
             directory = await self.issuer.sign_directory(tx)
-        self._publish(directory)
+        self.publish(directory)
         return serials
 
     # Certificates
@@ -524,7 +524,7 @@ class Centre:
             await db.mark_enrolled(tx, code, now, approved=False)
             await self._audit_issue(tx, "centre.created", code, cert, "centre init")
             directory = await self.issuer.sign_directory(tx)
-        self._publish(directory)
+        self.publish(directory)
         return cert
 
     async def _issue_requested(
@@ -557,14 +557,16 @@ class Centre:
         self.issuer.check_tls_key(request.tls_key, request.code)  # the federation's algorithm
         return request
 
-    def _publish(self, directory: Directory) -> None:
+    def publish(self, directory: Directory) -> None:
+        """Hand a directory signed in a committed transaction to the running centre."""
         if directory.version > self.published_version:
             self.published_version = directory.version
             if self.on_directory is not None:
                 self.on_directory(directory)
 
     async def resign_if_due(self) -> bool:
-        """Re-sign when less than half of the newest directory's validity remains.
+        """Re-sign when less than half of the newest directory's validity remains, or when
+        it has no form 2.
 
         Also publishes a newer directory signed by another process (a CLI
         command run while the centre serves) to the running centre.
@@ -576,19 +578,36 @@ class Centre:
                 async with self.store.read() as conn:
                     latest = await latest_directory(conn)
                 assert latest is not None
-                self._publish(verify_directory(latest.raw, self.root.sign_public, now=self.clock()))
+                self.publish(verify_directory(latest.raw, self.root.sign_public, now=self.clock()))
             return False
         async with self.store.write() as tx:
             times = await db.directory_times(tx)
             if times is not None and not self._due(times):
                 return False  # another process signed meanwhile
             directory = await self.issuer.sign_directory(tx)
-        self._publish(directory)
+        self.publish(directory)
         return True
 
     def _due(self, times: tuple[int, int, int, bool]) -> bool:
-        _, issued_at, expires_at, _ = times
-        return self.clock() >= issued_at + (expires_at - issued_at) // 2
+        """Half the validity has passed, or the directory has no form 2 (it was signed
+        before migration 0012: units that read more than version 1 need one)."""
+        _, issued_at, expires_at, has_form2 = times
+        return not has_form2 or self.clock() >= issued_at + (expires_at - issued_at) // 2
+
+    async def declare_protocols(
+        self, tx: Tx, unit: db.UnitRecord, versions: tuple[int, ...]
+    ) -> Directory | None:
+        """Keep the envelope versions a unit's report declares (docs/PROTOCOL.md 15). When
+        they differ from those held, the next directory is signed in the same transaction,
+        as for an enrolment or a revocation: its form 2 states them. The caller publishes
+        it once the transaction has committed. None when nothing changed."""
+        if not await db.set_protocols(tx, unit.code, versions):
+            return None
+        await audit.append(
+            tx, at=self.clock(), actor=unit.code, action="unit.protocols", subject=unit.code,
+            details={"protocols": list(versions), "was": list(unit.protocols)},
+        )  # fmt: skip
+        return await self.issuer.sign_directory(tx) if unit.status == "active" else None
 
     async def latest_directory(self) -> tuple[int, bytes] | None:
         """(version, signed bytes) of the newest directory."""

@@ -221,6 +221,45 @@ async def test_directory_etag_and_conditional_requests(served):
         assert response.status == 304
 
 
+async def test_each_form_has_its_own_etag(served):
+    """Without a query (a version-1 client) the directory comes in form 1 under "v<n>"; with
+    ?form=2 in form 2 under "v<n>.2". A tag of one form never answers 304 for the other,
+    `*` answers for both, and a form the centre does not know is served as form 1 (none
+    asked) or as form 2 (a later form asked)."""
+    url = f"{served.url}/v1/directory"
+    root, now = served.centre.root.sign_public, served.ctx.clock()
+    async with served.session() as http:
+        response = await http.get(url, params={"form": "2"})
+        assert response.status == 200 and response.headers["ETag"] == '"v1.2"'
+        two = verify_directory(await response.read(), root, now=now)
+        assert (two.version, two.form) == (1, 2)
+        response = await http.get(url, params={"form": "2"}, headers={"If-None-Match": '"v1"'})
+        assert response.status == 200 and response.headers["ETag"] == '"v1.2"'
+        response = await http.get(url, headers={"If-None-Match": '"v1.2"'})
+        assert response.status == 200 and response.headers["ETag"] == '"v1"'
+        one = verify_directory(await response.read(), root, now=now, forms=(1,))
+        assert one.same_listing(two)
+        for tags, status in (('"v1.2", "v1"', 304), ("*", 304), ('"v1"', 200)):
+            response = await http.get(url, params={"form": "2"}, headers={"If-None-Match": tags})
+            assert response.status == status
+        for form, etag in (("1", '"v1"'), ("x", '"v1"'), ("999", '"v1"'), ("3", '"v1.2"')):
+            response = await http.get(url, params={"form": form})
+            assert response.headers["ETag"] == etag, form
+
+
+async def test_a_directory_without_form_2_is_served_in_form_1(served):
+    """A centre whose newest directory was signed before migration 0012 answers ?form=2 with
+    form 1 under "v<n>" (what a version-2 unit reads too) until it signs again."""
+    async with served.ctx.store.write() as tx:
+        await tx.execute("UPDATE directory_cache SET form2 = NULL")
+    async with served.session() as http:
+        response = await http.get(f"{served.url}/v1/directory", params={"form": "2"})
+        assert response.status == 200 and response.headers["ETag"] == '"v1"'
+        body = await response.read()
+    directory = verify_directory(body, served.centre.root.sign_public, now=served.ctx.clock())
+    assert directory.form == 1
+
+
 async def test_rotation_over_mutual_tls(served):
     """A unit presenting its certificate rotates its keys: new serial, old one still listed."""
     old = UnitSide(*UNIT_A)
