@@ -27,7 +27,7 @@ from lienthong.protocol.certificate import (
     verify_registration,
 )
 from lienthong.protocol.directory import verify_directory
-from lienthong.protocol.document import body_to_wire
+from lienthong.protocol.document import DocumentBody, body_from_wire, body_to_wire
 from lienthong.protocol.envelope import open_envelope, verify_envelope
 from lienthong.protocol.errors import UnknownSigner
 from lienthong.protocol.status import verify_status
@@ -95,30 +95,45 @@ def x25519_keys(private_hex: str) -> NodeKeys:
     )
 
 
+def printed(body: DocumentBody) -> dict[str, Any]:
+    """What a reader prints: the "Số", edXML Competence, the signature block's lines."""
+    m = body.metadata
+    return {
+        "number": m.number_notation,
+        "competence": None if m.signer is None else m.signer.competence,
+        "signature_block": None if m.signer is None else list(m.signer.block),
+    }
+
+
 def run_envelope(v: dict) -> dict:
     env = verify_envelope(vector_bytes(v), lookup_from(v["keys"]))
     h = env.header
-    found: dict[str, Any] = {
-        "header": {
-            "id": h.id,
-            "business": h.business,
-            "sender": h.sender,
-            "serial": h.serial,
-            "recipients": list(h.recipients),
-            "created": h.created,
-            "reply_to": h.reply_to,
-            "target": h.target,
-            "blobs": [{"id": b.id, "size": b.size} for b in h.blobs],
-        },
-        "sha256": env.sha256.hex(),
+    header: dict[str, Any] = {
+        "id": h.id,
+        "business": h.business,
+        "sender": h.sender,
+        "serial": h.serial,
+        "recipients": list(h.recipients),
+        "created": h.created,
+        "reply_to": h.reply_to,
     }
+    if h.version == 1:
+        header["target"] = h.target
+    else:
+        header["targets"] = list(h.targets)
+    header["blobs"] = [{"id": b.id, "size": b.size} for b in h.blobs]
+    found: dict[str, Any] = {"v": h.version, "header": header, "sha256": env.sha256.hex()}
     if "open_as" in v:
         unit = v["open_as"]
         k = x25519_keys(unit["x25519_private"])
         body = open_envelope(env, unit["code"], k)
         index = h.recipients.index(unit["code"])
         found["content_key"] = sealing.unseal(k.encryption, env.sealed_keys[index]).hex()
-        found["body"] = hexed(body_to_wire(body))
+        # Written again from what was read: the map decoded, so nothing was lost or added.
+        found["body"] = hexed(body_to_wire(body, h.version))
+        if h.version == 1:
+            found["document"] = hexed(body_to_wire(body, 2))
+        found["printed"] = printed(body)
     return found
 
 
@@ -250,6 +265,25 @@ def run_stream(v: dict, siblings: list[dict]) -> dict:
 def test_envelope_vector(v):
     """Verifying (and, with open_as, opening) the envelope gives the expected fields or error."""
     assert outcome(lambda: run_envelope(v)) == v["expected"]
+
+
+def test_version_1_is_written_from_its_source():
+    """Each version-1 vector made from a version-2 document (`source`) holds exactly what
+    body_to_wire(..., 1) writes of it: the down-conversion of docs/PROTOCOL.md 5.5."""
+    sources = [v for v in load("envelopes.json")["vectors"] if "source" in v]
+    assert {v["name"] for v in sources} >= {"v1-letter-2340", "v1-number-05", "v1-down-converted"}
+    for v in sources:
+        written = body_to_wire(body_from_wire(v["source"], 2), 1)
+        assert hexed(written) == v["expected"]["ok"]["body"], v["name"]
+
+
+def test_envelope_vectors_hold_both_versions():
+    """Version 2 and version 1 each have valid vectors a recipient opens."""
+    vectors = load("envelopes.json")["vectors"]
+    opened = {v["expected"]["ok"]["v"] for v in vectors if "body" in v["expected"].get("ok", {})}
+    assert opened == {1, 2}
+    names = {v["name"] for v in vectors}
+    assert {"letter-2340", "v1-letter-2340", "update", "replace-two-targets"} <= names
 
 
 @pytest.mark.parametrize("v", cases("statuses.json"))
