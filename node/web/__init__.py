@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from aiohttp import web
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.health import add_healthz_route
 from lienthong.node.metrics import add_metrics_route, public_metrics
+from lienthong.node.times import dmy, dmy_time
 from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from lienthong.node.web.console import stats as centre_stats
@@ -57,6 +59,22 @@ def _size(value: int | None) -> str:
     return str(value)
 
 
+def _dmy_time(value: int | str | None) -> str:
+    """A time as the clerk reads it, 24/11/2025 14:05: from Unix ms, or from an ISO 8601
+    time with its offset (as node.times.iso_time writes it)."""
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value).strftime("%d/%m/%Y %H:%M")
+        except ValueError:
+            return value
+    return dmy_time(value)
+
+
+# Jinja filters: every date or time a clerk reads goes through one of these (Nghị định
+# 30/2020 writes dd/mm/yyyy); the English page keeps the same form.
+FILTERS = {"dmy": dmy, "dmy_time": _dmy_time}
+
+
 async def _template_context(request: web.Request) -> dict[str, Any]:
     lang = request.get(LANG, i18n.DEFAULT)
     session = request.get(SESSION)
@@ -79,9 +97,9 @@ async def _template_context(request: web.Request) -> dict[str, Any]:
         "urgency_label": lambda v: _(f"urgency.{Urgency(int(v)).name.lower()}"),
         "conf_label": lambda v: _(f"conf.{Confidentiality(int(v)).name.lower()}"),
         "state_label": lambda v: _(f"state.{v}") if i18n.has(f"state.{v}") else v,
-        "status_label": lambda c: (
-            _(f"status.{int(c):02d}") if i18n.has(f"status.{int(c):02d}") else f"{int(c):02d}"
-        ),
+        "status_label": lambda c: i18n.status_name(lang, c),
+        "urgencies": [int(u) for u in Urgency],
+        "refusal_label": lambda name: _(i18n.refusal_key(name)),
         "size": _size,
     }
 
@@ -115,13 +133,14 @@ def create_web_app(
     )
     app[CONTEXT] = ctx
     app[SETTINGS] = Settings(max_upload_bytes=max_upload_bytes, sleep=sleep)
-    aiohttp_jinja2.setup(
+    env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
         undefined=jinja2.StrictUndefined,
         context_processors=[_template_context],
     )
+    env.filters.update(FILTERS)
     # The login's rate limit renders the login page: after the template context (above).
     app.middlewares.append(login_rate_limit(ctx))
     app.on_response_prepare.append(_security_headers)
@@ -145,6 +164,7 @@ def create_web_app(
     r.add_post(draft, compose.confirm_post)
     r.add_get("/registers", registers.register_page, name="registers")
     r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.csv", registers.register_csv)
+    r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.xlsx", registers.register_xlsx)
     r.add_get("/paper", registers.paper_get, name="paper")
     r.add_post("/paper/" + kind, registers.paper_post)
     r.add_get("/health", admin.health, name="health")

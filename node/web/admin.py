@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 
 from aiohttp import web
 
 from lienthong.bootstrap.directory import centre_url_of, refresh_once
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.times import when
 from lienthong.node.unit.delivery import DELIVERY
 from lienthong.node.web.auth import MAX_PASSWORD_CHARS
 from lienthong.node.web.base import USER, context_of, render, requires, tr
 from lienthong.storage.directory import latest_directory
-from lienthong.storage.errors import NotFound
+from lienthong.storage.errors import Conflict, NotFound
 from lienthong.storage.outbox import queue_depths
 from lienthong.storage.users import (
     MAX_USERNAME_CHARS,
@@ -28,12 +28,18 @@ from lienthong.storage.users import (
     unlock_user,
 )
 
+log = logging.getLogger("lienthong.web")
+
 # The health page asks the centre live, but a clerk should not wait on a dead link:
 # after this long the centre counts as unreachable for this view.
 CENTRE_PROBE_SECONDS = 3.0
 
 # Below this much free space the page warns: blobs of a busy week can take gigabytes.
 LOW_DISK_BYTES = 2 * 1024**3
+
+
+class Refusal(Exception):
+    """A form the accounts page refuses, with the words the administrator reads."""
 
 
 def _disk(path) -> dict[str, int | bool]:
@@ -88,19 +94,19 @@ async def health(request: web.Request) -> web.StreamResponse:
         {
             "directory": directory,
             "expired": directory is not None and now > directory.expires_at,
-            "issued": when(directory.issued_at) if directory else "",
-            "expires": when(directory.expires_at) if directory else "",
+            "issued_at": directory.issued_at if directory else None,
+            "expires_at": directory.expires_at if directory else None,
             "units": len(names),
-            "fetched": when(cached.fetched_at) if cached else "",
+            "fetched_at": cached.fetched_at if cached else None,
             "queues": [
                 {"code": code, "name": names.get(code, ""), "depth": depth}
                 for code, depth in sorted(depths.items())
             ],
             "running": engine is not None,
-            "centre_ok_at": when(ok_at) if ok_at else "",
+            "centre_ok_at": ok_at,
             "centre_error": getattr(ctx.directory, "centre_error", None),
             "seen": [
-                {"code": code, "name": names.get(code, ""), "at": when(at), "path": path}
+                {"code": code, "name": names.get(code, ""), "at": at, "path": path}
                 for code, (at, path) in sorted((getattr(engine, "seen", None) or {}).items())
             ],
             "errors": errors,
@@ -140,9 +146,9 @@ def _new_password(request: web.Request, form) -> str:
     """The password typed twice in the form, checked as the add form checks it."""
     password = str(form.get("password", ""))
     if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
-        raise LienthongError(tr(request, "users.err.password", min=MIN_PASSWORD_CHARS))
+        raise Refusal(tr(request, "users.err.password", min=MIN_PASSWORD_CHARS))
     if password != str(form.get("password2", "")):
-        raise LienthongError(tr(request, "users.err.mismatch"))
+        raise Refusal(tr(request, "users.err.mismatch"))
     return password
 
 
@@ -156,13 +162,17 @@ async def users_post(request: web.Request) -> web.StreamResponse:
     role = str(form.get("role", ""))
     op = str(form.get("op", "add"))
     actor = request[USER].username
+    refusal = None
     try:
-        if not 1 <= len(username) <= MAX_USERNAME_CHARS:
-            raise LienthongError(tr(request, "users.err.name", max=MAX_USERNAME_CHARS))
+        if not 1 <= len(username) <= MAX_USERNAME_CHARS or not username.isprintable():
+            raise Refusal(tr(request, "users.err.name", max=MAX_USERNAME_CHARS))
+        if op in ("add", "role") and role not in ROLES:
+            raise Refusal(tr(request, "users.err.role"))
+        role_name = tr(request, f"role.{role}")
         if op == "role":
             async with ctx.store.write() as tx:
                 await set_role(tx, username, role, actor=actor, at=ctx.clock())
-            message = tr(request, "users.role_changed", name=username, role=role)
+            message = tr(request, "users.role_changed", name=username, role=role_name)
         elif op == "unlock":
             async with ctx.store.write() as tx:
                 await unlock_user(tx, username, actor=actor, at=ctx.clock())
@@ -173,7 +183,7 @@ async def users_post(request: web.Request) -> web.StreamResponse:
             message = tr(request, "users.password_reset", name=username)
         elif op in ("disable", "enable"):
             if op == "disable" and username == actor:
-                raise LienthongError(tr(request, "users.err.self"))
+                raise Refusal(tr(request, "users.err.self"))
             async with ctx.store.write() as tx:
                 await set_disabled(tx, username, op == "disable", actor=actor, at=ctx.clock())
             message = tr(request, f"users.{op}_done", name=username)
@@ -183,13 +193,18 @@ async def users_post(request: web.Request) -> web.StreamResponse:
             await add_user(
                 ctx.store, username, password, role=role, display_name=display, actor=actor
             )
-            message = tr(request, "users.added", name=username, role=role)
+            message = tr(request, "users.added", name=username, role=role_name)
         else:
-            raise LienthongError(tr(request, "error.bad_action"))
+            raise Refusal(tr(request, "error.bad_action"))
     except NotFound:
-        return await _users_page(
-            request, error=tr(request, "users.err.unknown", name=username), status=400
-        )
-    except LienthongError as exc:
-        return await _users_page(request, error=str(exc), status=400)
+        refusal = tr(request, "users.err.unknown", name=username)
+    except Conflict:
+        refusal = tr(request, "users.err.exists", name=username)
+    except Refusal as exc:
+        refusal = str(exc)
+    except LienthongError as exc:  # the store's own words are English: they go to the log
+        log.warning("users %s %s: %s", op, username, exc)
+        refusal = tr(request, "users.err.not_done", name=username)
+    if refusal is not None:
+        return await _users_page(request, error=refusal, status=400)
     return await _users_page(request, message=message)

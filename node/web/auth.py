@@ -11,6 +11,7 @@ any session exists, uses a double-submit cookie instead.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ from lienthong.storage.users import (
     purge_sessions,
     try_password,
 )
+
+log = logging.getLogger("lienthong.web")
 
 SESSION_COOKIE = "lt_session"
 LOGIN_CSRF_COOKIE = "lt_login_csrf"
@@ -137,9 +140,9 @@ async def read_form(request: web.Request) -> MultiDictProxy:
     try:
         return await request.post()
     except (UnicodeDecodeError, LookupError) as exc:
-        detail = f"the form cannot be read as {request.charset or 'utf-8'}: {exc}"
+        log.info("%s: the form cannot be read as %s: %s", request.path, request.charset, exc)
         # Plain text, as the other refusals of this middleware: pages render further in.
-        raise web.HTTPBadRequest(text=tr(request, "compose.err.protocol", detail=detail)) from None
+        raise web.HTTPBadRequest(text=tr(request, "error.form_encoding")) from None
 
 
 def check_csrf(request: web.Request, token: str) -> None:

@@ -13,6 +13,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.times import parse_dmy
 from lienthong.node.web import i18n
 from lienthong.protocol.ids import ULID_PATTERN
 from lienthong.protocol.text import is_decimal
@@ -129,14 +130,9 @@ def see_other(location: str) -> web.HTTPSeeOther:
 
 
 def parse_date(text: str) -> str | None:
-    """A YYYY-MM-DD date from a form, or None when it is not one."""
-    text = text.strip()
-    try:
-        if len(text) != 10:
-            raise ValueError
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        return None
+    """A date from a form or a query string, typed as the clerk writes it (24/11/2025) or as
+    a date input sends it (2025-11-24), as YYYY-MM-DD; None when it is not one."""
+    return parse_dmy(text)
 
 
 def is_digits(text: str, max_digits: int = 18) -> bool:

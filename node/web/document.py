@@ -1,16 +1,16 @@
-"""One document: its metadata, signature badge, attachments (streamed), timeline and the
-actions the state machine allows now, each done by node.unit.documents."""
+"""One document: its metadata, the check of where it came from, attachments (streamed),
+timeline and the actions the state machine allows now, each done by node.unit.documents."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.times import when
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
@@ -20,6 +20,7 @@ from lienthong.node.web.base import (
     can,
     context_of,
     document_id,
+    forbidden,
     not_found,
     render,
     requires,
@@ -28,10 +29,13 @@ from lienthong.node.web.base import (
 )
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
-from lienthong.protocol.states import TRANSITIONS, DocState, RecallState
+from lienthong.protocol.states import TRANSITIONS, DocState, RecallState, TransitionError
 from lienthong.protocol.status import Staff
 from lienthong.storage.documents import get_document, get_envelope_raw
+from lienthong.storage.errors import NotFound, disk_full
 from lienthong.storage.registers import incoming_number_of
+
+log = logging.getLogger("lienthong.web")
 
 # Which capability each action of node.unit.documents.ACTIONS needs.
 ACTION_CAPABILITY = {
@@ -40,6 +44,14 @@ ACTION_CAPABILITY = {
     "assigned": "assign",
     "in-progress": "progress",
     "completed": "progress",
+}
+# Every action the page posts, with the capability it needs.
+ACTION_NEEDS = {
+    **ACTION_CAPABILITY,
+    "recall-agree": "register",
+    "recall-refuse": "register",
+    "recall": "send",
+    "retry": "retry",  # a dead letter, sent again
 }
 # Media types a browser may show inline: PDF only. Anything else downloads, so an
 # HTML or SVG attachment can never run script in the page's origin.
@@ -84,7 +96,7 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
     events = await service.timeline(ctx, doc.id)
     timeline = [
         {
-            "at": when(e.at),
+            "at": e.at,
             "from": e.from_code,
             "to": e.to_code,
             "code": e.code,
@@ -113,7 +125,7 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         "timeline": timeline,
         "recipients": recipients,
         "registered": registered,
-        "received": when(doc.created_at),
+        "received_at": doc.created_at,
         "actions": allowed_actions(request, doc.state, doc.recall) if doc.direction == "in" else [],
         "answer_recall": doc.direction == "in"
         and doc.recall == RecallState.REQUESTED.value
@@ -174,6 +186,30 @@ def _text(form, name: str, limit: int) -> str | None:
     return value[:limit] or None
 
 
+def _missing(action: str, note: str | None, assignee: str | None) -> str | None:
+    """The catalogue key of what the form lacks for `action` (node.unit.documents refuses
+    the same, in English for the log), or None."""
+    if action in ("rejected", "recall-refuse") and not note:
+        return "doc.err.reason"
+    if action == "assigned" and not assignee:
+        return "doc.err.assignee"
+    return None
+
+
+def explain(request: web.Request, action: str, exc: LienthongError) -> str:
+    """What a refused action tells the clerk, in the page's language; the English message of
+    `exc` goes to the log, never onto the page."""
+    full = disk_full(exc, context_of(request).config.data_dir)
+    if full is not None:
+        return tr(request, "error.disk_full", path=full.path or "")
+    if isinstance(exc, TransitionError):
+        return tr(request, "doc.err.transition")
+    if action == "retry" and isinstance(exc, NotFound):
+        return tr(request, "doc.err.nothing_to_retry")
+    log.warning("%s %s: %s", action, request.path, exc)
+    return tr(request, "doc.err.not_done")
+
+
 @requires("view")
 async def act(request: web.Request) -> web.StreamResponse:
     """POST an action on an incoming document; every rule is node.unit.documents'."""
@@ -181,14 +217,19 @@ async def act(request: web.Request) -> web.StreamResponse:
     doc_id = document_id(request)
     form = await request.post()
     action = str(form.get("action", ""))
+    if action not in ACTION_NEEDS:
+        raise web.HTTPBadRequest(text=tr(request, "error.bad_action"))
+    if not can(request, ACTION_NEEDS[action]):
+        raise forbidden(request, "error.role")
     user = request[USER]
     note = _text(form, "note", MAX_REASON)
+    assignee = _text(form, "assignee", MAX_SHORT_TEXT)
+    missing = _missing(action, note, assignee)
+    if missing is not None:
+        return await _show(request, error=tr(request, missing), status=400)
     try:
         if action in service.ACTIONS:
-            if not can(request, ACTION_CAPABILITY[action]):
-                raise web.HTTPForbidden(text=tr(request, "error.role"))
             state = service.ACTIONS[action]
-            assignee = _text(form, "assignee", MAX_SHORT_TEXT)
             await service.process_document(
                 ctx,
                 doc_id,
@@ -200,22 +241,14 @@ async def act(request: web.Request) -> web.StreamResponse:
                 staff=Staff(name=user.display_name or user.username),
             )
         elif action in ("recall-agree", "recall-refuse"):
-            if not can(request, "register"):
-                raise web.HTTPForbidden(text=tr(request, "error.role"))
             await service.answer_recall(
                 ctx, doc_id, agree=action == "recall-agree", actor=user.username, reason=note
             )
         elif action == "recall":
-            if not can(request, "send"):
-                raise web.HTTPForbidden(text=tr(request, "error.role"))
             await service.recall(ctx, doc_id, actor=user.username, reason=note)
-        elif action == "retry":  # a dead letter, after the cause is fixed
-            if not can(request, "retry"):
-                raise web.HTTPForbidden(text=tr(request, "error.role"))
+        else:  # retry a dead letter, after the cause is fixed
             recipient = _text(form, "recipient", MAX_SHORT_TEXT)
             await dead_letters.retry(ctx, doc_id, actor=user.username, destination=recipient)
-        else:
-            raise web.HTTPBadRequest(text=tr(request, "error.bad_action"))
     except LienthongError as exc:
-        return await _show(request, error=str(exc), status=409)
+        return await _show(request, error=explain(request, action, exc), status=409)
     raise see_other(f"/documents/{doc_id}?done={action}")

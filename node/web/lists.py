@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.times import when
+from lienthong.node.times import dmy
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.base import (
@@ -24,6 +25,8 @@ from lienthong.node.web.base import (
 from lienthong.protocol.codes import Urgency
 from lienthong.protocol.states import DocState
 from lienthong.storage.documents import MAX_SEARCH_CHARS, DocumentRecord, list_documents
+
+log = logging.getLogger("lienthong.web")
 
 # Rows on one page: a screenful on a laptop; the store allows up to MAX_PAGE.
 PAGE_SIZE = 25
@@ -56,6 +59,7 @@ def _filters(request: web.Request) -> tuple[dict[str, Any], dict[str, str], list
                 errors.append(tr(request, "list.bad_date", value=values[name]))
             else:
                 args[key] = day_start_ms(date) + shift
+                values[name] = dmy(date)  # shown back, and carried to the next page, as typed
     before_at, before_id = q.get("before_at", ""), q.get("before_id", "")
     if is_digits(before_at) and DOCUMENT_ID.matches(before_id):
         args["before"] = (int(before_at), before_id)
@@ -75,7 +79,7 @@ def _row(doc: DocumentRecord) -> dict[str, Any]:
         "recall": doc.recall,
         "urgency": doc.urgency,
         "new": doc.state == DocState.ARRIVED.value,
-        "received": when(doc.created_at),
+        "received_at": doc.created_at,
         "issued_on": doc.issued_on,
         "attachments": len(body.attachments),
     }
@@ -90,7 +94,8 @@ async def _page(request: web.Request, direction: str):
             async with ctx.store.read() as conn:
                 docs = await list_documents(conn, direction=direction, limit=PAGE_SIZE + 1, **args)
         except LienthongError as exc:
-            errors.append(str(exc))
+            log.warning("list %s: %s", direction, exc)
+            errors.append(tr(request, "list.search_failed"))
     more = len(docs) > PAGE_SIZE
     docs = docs[:PAGE_SIZE]
     next_query = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lienthong.node.times import when
+from lienthong.node.times import dmy, dmy_time
 from lienthong.node.web.base import LANG, context_of, parse_date, render, requires, tr
 from lienthong.node.web.console import charts
 from lienthong.node.web.console.units import state_label
@@ -177,7 +177,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
     )
     fails = charts.bar_chart(
         tr(request, "centre.chart.failures"),
-        [(_short_day(d), failures[d], f"{d}: {failures[d]}") for d in columns],
+        [(_short_day(d), failures[d], f"{dmy(d)}: {failures[d]}") for d in columns],
         css="bar bad",
     )
     return render(
@@ -204,7 +204,7 @@ async def _pilot(request: web.Request) -> tuple[str, str, str | None, list[dict[
         report = reports.get(row["unit"].code)
         row["state"] = state_label(request, row["unit"].state)
         row["median_text"] = duration(request, row["median"])
-        row["reported"] = when(report.received_at) if report else ""
+        row["reported_at"] = report.received_at if report else None
     return first, last, error, rows
 
 
@@ -250,7 +250,7 @@ async def pilot_csv(request: web.Request) -> web.StreamResponse:
                 _seconds(r["median"]),
                 "" if r["unprocessed"] is None else r["unprocessed"],
                 r["failures"],
-                r["reported"],
+                dmy_time(r["reported_at"]),
             ]
         )
     return web.Response(

@@ -8,6 +8,7 @@ a call of node.centre.rules.Centre, the same as the `lienthong centre` commands.
 
 from __future__ import annotations
 
+import logging
 import shlex
 from typing import Any
 
@@ -15,9 +16,8 @@ from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
-from lienthong.node.centre.errors import UnitExists
+from lienthong.node.centre.errors import NothingToApprove, UnitExists, UnitRevoked, UnknownUnit
 from lienthong.node.centre.rules import DEPLOYMENT_STATES, SHEET_DATA_DIRS, NewToken, centre_of
-from lienthong.node.times import when
 from lienthong.node.web.base import (
     USER,
     context_of,
@@ -28,8 +28,11 @@ from lienthong.node.web.base import (
     tr,
 )
 from lienthong.protocol.errors import InvalidField
+from lienthong.protocol.limits import MAX_SHORT_TEXT
 from lienthong.protocol.text import pattern
 from lienthong.storage.reports import UnitOverview, units_overview
+
+log = logging.getLogger("lienthong.web")
 
 # A unit code in a URL: the wire shape's characters (protocol/units.py), at most 32.
 UNIT_CODE = pattern("unit code in a URL", "[0-9A-Za-z.]{1,32}", "000.00.05.H53")
@@ -57,8 +60,6 @@ def _unit_row(request: web.Request, unit: UnitOverview, own: str) -> dict[str, A
         "unit": unit,
         "state": state_label(request, unit.state),
         "status": tr(request, f"centre.status.{unit.status}"),
-        "last_seen": when(unit.last_seen),
-        "reported": when(unit.reported_at),
         "own": unit.code == own,
     }
 
@@ -100,12 +101,23 @@ async def console(request: web.Request) -> web.StreamResponse:
     return await _console(request)
 
 
-def _explain(request: web.Request, exc: LienthongError) -> str:
-    if isinstance(exc, InvalidField):
-        return tr(request, "centre.err.code", detail=str(exc))
-    if isinstance(exc, UnitExists):
-        return tr(request, "centre.err.exists", detail=str(exc))
-    return tr(request, "centre.err.failed", detail=str(exc))
+# The centre's refusals a console user can meet, and the words that explain them.
+REFUSAL_KEYS: tuple[tuple[type[LienthongError], str], ...] = (
+    (InvalidField, "centre.err.code"),
+    (UnitExists, "centre.err.exists"),
+    (NothingToApprove, "centre.err.nothing_to_approve"),
+    (UnitRevoked, "centre.err.revoked"),
+    (UnknownUnit, "centre.err.unknown"),
+)
+
+
+def _explain(request: web.Request, exc: LienthongError, code: str) -> str:
+    """The refusal in the page's language; the centre's English message goes to the log."""
+    log.warning("centre console, unit %s: %s", code, exc)
+    for kind, key in REFUSAL_KEYS:
+        if isinstance(exc, kind):
+            return tr(request, key, code=code)
+    return tr(request, "centre.err.failed", code=code)
 
 
 def _sheet(request: web.Request, new: NewToken) -> web.Response:
@@ -121,7 +133,7 @@ def _sheet(request: web.Request, new: NewToken) -> web.Response:
         {
             "new": new,
             "state": state_label(request, new.state),
-            "expires": when(new.expires_at),
+            "expires_at": new.expires_at,
             "init": f"lienthong init --code {new.code} --name {shlex.quote(new.name)}",
             "enrol": enrol,
             "offline": (
@@ -141,13 +153,21 @@ async def add_unit(request: web.Request) -> web.StreamResponse:
     """Register a unit (node.centre.rules.Centre.add_unit, as `centre add-unit`); show its sheet."""
     form = await request.post()
     values = {k: str(form.get(k, "")).strip() for k in ("code", "name", "state")}
+    refusal = None
+    if not 1 <= len(values["name"]) <= MAX_SHORT_TEXT:
+        refusal = tr(request, "centre.err.name", max=MAX_SHORT_TEXT)
+    elif values["state"] not in DEPLOYMENT_STATES:
+        refusal = tr(request, "centre.err.state")
+    if refusal is not None:
+        return await _console(request, error=refusal, values=values, status=400)
     try:
         new = await centre_of(context_of(request)).add_unit(
             values["code"], values["name"], state=values["state"], actor=_actor(request)
         )
     except LienthongError as exc:
         status = getattr(exc, "status", 400)
-        return await _console(request, error=_explain(request, exc), values=values, status=status)
+        error = _explain(request, exc, values["code"][:32])
+        return await _console(request, error=error, values=values, status=status)
     return _sheet(request, new)
 
 
@@ -184,7 +204,11 @@ async def act(request: web.Request) -> web.StreamResponse:
     """Revoke, new token or approve, through node.centre.rules.Centre as the CLI does."""
     unit = await _unit(request)
     action = request.match_info["action"]
-    centre = centre_of(context_of(request))
+    ctx = context_of(request)
+    centre = centre_of(ctx)
+    if action == "revoke" and unit.code == ctx.config.code:
+        error = tr(request, "centre.err.own", code=unit.code)
+        return await _console(request, error=error, status=400)
     try:
         if action == "revoke":
             await centre.revoke(unit.code, actor=_actor(request))
@@ -197,6 +221,6 @@ async def act(request: web.Request) -> web.StreamResponse:
             return _sheet(request, new)
     except LienthongError as exc:
         return await _console(
-            request, error=_explain(request, exc), status=getattr(exc, "status", 400)
+            request, error=_explain(request, exc, unit.code), status=getattr(exc, "status", 400)
         )
     raise see_other(f"/centre?done={action}&code={unit.code}")

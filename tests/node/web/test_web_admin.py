@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import nacl.pwhash.argon2id as argon2id
 
-from lienthong.node.times import when
+from lienthong.node.times import dmy_time
 from lienthong.storage.directory import save_directory
 from lienthong.storage.users import (
     MAX_FAILED_LOGINS,
@@ -90,7 +90,7 @@ async def test_health_page_shows_when_the_directory_was_last_received(units, mak
     html = await response.text()
     assert response.status == 200
     assert "Last directory from the centre or a peer" in html
-    assert f"<dd>{when(fetched_at)}</dd>" in html
+    assert f"<dd>{dmy_time(fetched_at)}</dd>" in html  # 24/11/2025 15:00, in English too
     assert "Never received" not in html
 
 

@@ -148,10 +148,10 @@ async def test_receive_accept_and_the_sender_sees_the_number(units, make_client)
     await login(client_b, "vt")
     inbox = await (await client_b.get("/")).text()
     assert 'class="new urgent"' in inbox
-    assert "Văn bản khẩn chưa tiếp nhận" in inbox and "Hỏa tốc" in inbox
+    assert "Văn bản khẩn chưa vào sổ" in inbox and "Hỏa tốc" in inbox
     assert _DOC_LINK.search(inbox).group(1) == envelope_id
     page = await (await client_b.get(f"/documents/{envelope_id}")).text()
-    assert f"Chữ ký hợp lệ: gửi bởi Unit {A} ({A}), chứng thư số 1" in page
+    assert f"Đã xác thực nơi gửi: Unit {A} ({A})" in page
     assert 'id="action-accepted"' in page and 'id="action-rejected"' in page
     assert 'id="action-assigned"' not in page  # a leader assigns
     token = await page_csrf(client_b, f"/documents/{envelope_id}")
@@ -195,7 +195,7 @@ async def test_a_letter_kept_under_an_id_of_its_own_is_shown_and_answered_by_its
     assert {m.group(1) for m in _DOC_LINK.finditer(inbox)} == {envelope_id, local}
     page = await (await client_b.get(f"/documents/{local}")).text()
     assert f'id="wire-id">{envelope_id}<' in page and "Mã văn bản của nơi gửi" in page
-    assert f"Chữ ký hợp lệ: gửi bởi Unit {A} ({A}), chứng thư số 1" in page
+    assert f"Đã xác thực nơi gửi: Unit {A} ({A})" in page
     token = await page_csrf(client_b, f"/documents/{local}")
     response = await client_b.post(
         f"/documents/{local}", data={"csrf": token, "action": "accepted"}
@@ -230,7 +230,7 @@ async def test_leader_assigns_and_wrong_transitions_are_explained(units, make_cl
     assert "Đã phân công" in await response.text()
     response = await clerk.post(path, data={"csrf": clerk_token, "action": "rejected", "note": "x"})
     assert response.status == 409
-    assert "cannot become" in await response.text()
+    assert "không còn ở trạng thái cho phép việc này" in await response.text()
 
 
 async def test_html_in_fields_is_shown_as_text(units, make_client):
