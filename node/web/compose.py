@@ -1,4 +1,6 @@
-"""Soạn văn bản đi: the compose form, the streamed upload (capped), the confirmation, and
+"""Soạn văn bản đi: the compose form (the official document as Nghị định 30/2020 writes it:
+number, issuer, place and date, signature block, urgency, business of an update or a
+replacement), the streamed upload (capped), the confirmation, and
 node.unit.documents.send_document once the clerk confirms.
 
 Uploaded files wait in DATA_DIR/web-drafts/<draft id>/ under their own names until the
@@ -20,14 +22,16 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
 from lienthong.node.unit import documents as service
+from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.auth import same_token
 from lienthong.node.web.base import (
     SESSION,
     USER,
     context_of,
     is_digits,
-    parse_date,
+    not_found,
     render,
     requires,
     see_other,
@@ -35,28 +39,41 @@ from lienthong.node.web.base import (
     today,
     tr,
 )
+from lienthong.node.web.official import official_view
 from lienthong.protocol.codes import Confidentiality, Urgency
-from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.doctypes import DocumentType, document_types
 from lienthong.protocol.document import (
+    MAX_APPENDIXES,
+    MAX_COUNT,
+    MAX_STEERING_TYPE,
+    NUMBER,
     SIGNING_AUTHORITIES,
+    Business,
     DocumentBody,
     DocumentMetadata,
-    Organisation,
     Signer,
+    StaffInfo,
     body_to_wire,
     metadata_from_wire,
+    number_rule,
     padded_name,
     parse_number_notation,
+    register_key,
 )
+from lienthong.protocol.envelope import MAX_TARGETS
 from lienthong.protocol.errors import ProtocolError
+from lienthong.protocol.ids import ULID_PATTERN
 from lienthong.protocol.limits import (
     MAX_ATTACHMENTS,
     MAX_CONTENT,
     MAX_LIST_ITEMS,
+    MAX_REASON,
     MAX_RECIPIENTS,
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
 )
+from lienthong.protocol.text import pattern
+from lienthong.storage.documents import DocumentRecord, get_document, list_documents
 
 # All attachments of one document sent from the page, together. A scanned document of a
 # few hundred pages is tens of MB; anything larger goes through `lienthong send --file`.
@@ -74,6 +91,63 @@ MAX_TOKEN_BYTES = 256  # a CSRF token is 43 characters
 # An uploaded file keeps its name in the draft directory: file systems take 255 bytes per
 # name (ext4, XFS), and 256 Vietnamese characters are up to 768 bytes of UTF-8.
 MAX_FILE_NAME_BYTES = 255
+# edXML SteeringType codes with their names, for a select. QCVN 102:2016 publishes no table
+# of these codes and none was found in public sources (docs/CLERK.md): while this is empty
+# the page offers the code as a number from 0 to MAX_STEERING_TYPE, with a help text.
+STEERING_TYPES: dict[int, str] = {}
+BUSINESSES = ("new", "update", "replace")  # protocol.envelope.BUSINESS_TYPES, in form order
+# Outgoing documents looked at for one number typed under "also replaces": those whose
+# notation matches, newest first; more than a unit issues under one notation in years.
+MAX_NUMBER_SCAN = 5_000
+# The handler's e-mail (edXML StaffInfo/Email): something@domain, no spaces.
+STAFF_EMAIL = pattern("e-mail address", r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", "vanthu@tayninh.gov.vn")
+# The fields of a signature block and of the handler, in the form and on the wire.
+SIGNER_FIELDS = {"authority", "acts_for", "position", "signer"}
+# The label of each field of the form: the list of errors above the form names each field.
+FIELD_LABELS = {
+    "to": "compose.recipients",
+    "doc_type": "field.doc_type",
+    "number": "compose.number",
+    "year": "compose.year",
+    "notation": "compose.notation",
+    "place": "field.place",
+    "issued_on": "field.issued_on",
+    "subject": "field.subject",
+    "urgency": "field.urgency",
+    "scheduled_at": "compose.scheduled_at",
+    "confidentiality": "field.confidentiality",
+    "due_on": "field.due_on",
+    "steering_type": "compose.steering_type",
+    "sphere": "compose.sphere",
+    "addressees": "field.addressees",
+    "distribution": "field.distribution",
+    "appendixes": "compose.appendixes",
+    "pages": "field.pages",
+    "copies": "field.copies",
+    "drafter": "field.drafter",
+    "content": "field.content",
+    "authority": "field.authority",
+    "acts_for": "compose.acts_for",
+    "position": "compose.position",
+    "signer": "field.signer_name",
+    "staff_name": "compose.staff_name",
+    "staff_department": "compose.staff_department",
+    "staff_mobile": "compose.staff_mobile",
+    "staff_email": "compose.staff_email",
+    "reason": "compose.reason",
+    "target": "compose.target",
+    "more_targets": "compose.more_targets",
+    "files": "doc.attachments",
+}
+# Where a refusal of the protocol's own check (InvalidField.field) is shown on the form.
+WIRE_TO_FORM = {
+    "signer.acts_for": "acts_for",
+    "signer.authority": "authority",
+    "signer.position": "position",
+    "signer.name": "signer",
+    "type": "doc_type",
+    "ext": "form",
+}
 
 
 class UploadTooLarge(LienthongError):
@@ -94,6 +168,11 @@ class Draft:
     files: list[Path]
     reply_to: str | None
     created_at: int
+    business: str = "new"
+    targets: tuple[str, ...] = ()  # document ids here of what an update/replacement changes
+    reason: str | None = None
+    paper: bool = False
+    staff: StaffInfo | None = None
 
 
 def drafts_root(ctx) -> Path:
@@ -155,36 +234,144 @@ def _units(ctx) -> list[dict[str, str]]:
     ]
 
 
+def issued_types() -> list[DocumentType]:
+    """The types this unit issues itself (the compose page offers no other), by name.
+    protocol.doctypes marks the received-only ones (Luật, Nghị định, ...) issued_here=False."""
+    return sorted((t for t in document_types().values() if t.issued_here), key=lambda t: t.name)
+
+
+def is_legal(doc_type: str) -> bool:
+    """Whether `doc_type` is a kind of văn bản quy phạm pháp luật: its number carries the year."""
+    known = document_types().get(doc_type)
+    return known is not None and known.legal
+
+
 def _form_context(request: web.Request, values: dict[str, Any], errors: dict[str, str]):
     ctx = context_of(request)
+    issuer = ctx.config.issuer
     return {
         "values": values,
         "errors": errors,
+        "error_list": [
+            (tr(request, FIELD_LABELS[f]) if f in FIELD_LABELS else "", message)
+            for f, message in errors.items()
+        ],
         "units": _units(ctx),
-        "types": sorted(document_types().values(), key=lambda t: t.name),
+        "types": issued_types(),
+        "legal": {t.code for t in issued_types() if is_legal(t.code)},
         "authorities": sorted(SIGNING_AUTHORITIES),
         "urgencies": list(Urgency),
+        "scheduled": int(Urgency.FLASH_SCHEDULED),
         "confidentialities": list(Confidentiality),
+        "steering_types": STEERING_TYPES,
+        "max_steering_type": MAX_STEERING_TYPE,
+        "issuer": issuer,
+        "business": values.get("business") or "new",
+        "originals": values.get("originals", []),
+        "preview": _preview(values),
         "max_upload_bytes": settings_of(request).max_upload_bytes,
         "max_upload_mb": settings_of(request).max_upload_bytes // (1024 * 1024),
         "allow_confidential": ctx.config.get("security", "allow_confidential"),
     }
 
 
+def _preview(values: dict[str, Any]) -> dict[str, Any]:
+    """The number and the signature block as the form stands (the page's script redraws
+    them as the clerk types; this is what a page without script shows)."""
+    number, notation, year = (values.get(k, "") for k in ("number", "notation", "year"))
+    text = "/".join(p for p in (number, year, notation) if p) if notation else number
+    authority, acts_for = values.get("authority", ""), values.get("acts_for", "")
+    position, name = values.get("position", ""), values.get("signer", "")
+    if authority in SIGNING_AUTHORITIES and (position or name or acts_for):
+        lines = Signer(name, position, authority, acts_for).block
+    else:
+        lines = ()
+    return {"number": text, "signature": [line for line in lines if line.strip()]}
+
+
 @requires("send")
 async def compose_get(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     q = request.query
+    user = request[USER]
     values: dict[str, Any] = {
-        "issued_on": today(ctx),
+        "issued_on": dmy(today(ctx)),
+        "place": ctx.config.place,
         "doc_type": "cong_van",
         "urgency": "0",
         "confidentiality": "0",
         "to": [q["to"]] if q.get("to") else [],
         "reply_to": q.get("reply_to", "")[:32],
         "subject": q.get("subject", "")[:MAX_SUBJECT],
+        "staff_name": user.display_name or user.username,
+        "business": "new",
     }
+    for business in ("update", "replace"):
+        if business in q:
+            original = await _original(request, q[business])
+            values.update(await _values_of(ctx, original, business))
     return render(request, "compose.html", _form_context(request, values, {}))
+
+
+async def _original(request: web.Request, doc_id: str) -> DocumentRecord:
+    """The outgoing document an update or replacement starts from, or the not-found page:
+    only this unit's own documents are updated or replaced."""
+    ctx = context_of(request)
+    if not ULID_PATTERN.matches(doc_id):
+        raise not_found(request)
+    async with ctx.store.read() as conn:
+        doc = await get_document(conn, doc_id)
+    if doc is None or doc.direction != "out":
+        raise not_found(request)
+    return doc
+
+
+async def _values_of(ctx, doc: DocumentRecord, business: str) -> dict[str, Any]:
+    """The form filled from an outgoing document, for its update (same number) or its
+    replacement (a new document: its own number, typed by the clerk)."""
+    body = service.stored_body(doc)
+    m, b = body.metadata, body.business
+    async with ctx.store.read() as conn:
+        recipients = [r["recipient"] for r in await recipients_view(conn, doc.id)]
+    signer = m.signer
+    values: dict[str, Any] = {
+        "business": business,
+        "target": [doc.id],
+        "originals": [{"id": doc.id, "number": m.number_notation, "subject": m.subject}],
+        "to": recipients,
+        "doc_type": m.doc_type,
+        "number": (m.number or "") if business == "update" else "",
+        "year": str(m.year) if m.year and business == "update" else "",
+        "notation": m.notation,
+        "place": m.place,
+        "subject": m.subject,
+        "content": m.content or "",
+        "authority": signer.authority if signer else "",
+        "acts_for": signer.acts_for if signer else "",
+        "position": signer.position if signer else "",
+        "signer": signer.name if signer else "",
+        "urgency": str(int(m.urgency)),
+        "scheduled_at": dmy_hm(m.scheduled_at),
+        "confidentiality": str(int(m.confidentiality)),
+        "due_on": dmy(m.due_on),
+        "addressees": "\n".join(m.addressees),
+        "distribution": "\n".join(m.distribution),
+        "copies": "" if m.copies is None else str(m.copies),
+        "pages": "" if m.pages is None else str(m.pages),
+        "drafter": m.drafter or "",
+        "steering_type": "" if m.steering_type is None else str(m.steering_type),
+        "sphere": m.sphere or "",
+        "appendixes": "\n".join(m.appendixes),
+        "paper": "1" if b.paper else "",
+    }
+    if b.staff is not None:
+        values.update(
+            staff_name=b.staff.name,
+            staff_department=b.staff.department,
+            staff_mobile=b.staff.mobile,
+            staff_email=b.staff.email,
+        )
+    return values
 
 
 async def _read_form(request: web.Request, directory: Path, cap: int):
@@ -260,18 +447,30 @@ def _lines(text: str) -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines() if line.strip())
 
 
+def _hidden_or_space(text: str) -> bool:
+    return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in text)
+
+
 class _FormCheck:
     """One pass over the compose form: each section reads its fields, records what is wrong
-    (by field, in the clerk's language) and returns what it parsed."""
+    (by field, in the clerk's language, naming the field) and returns what it parsed."""
 
     def __init__(self, request: web.Request, fields: dict[str, list[str]]) -> None:
         self.request = request
-        self.values: dict[str, Any] = {k: _one(fields, k) for k in fields if k != "to"}
+        lists = ("to", "target")
+        self.values: dict[str, Any] = {k: _one(fields, k) for k in fields if k not in lists}
         self.values["to"] = [c for c in fields.get("to", []) if c]
+        self.values["target"] = [t.strip() for t in fields.get("target", []) if t.strip()]
         self.errors: dict[str, str] = {}
 
     def refuse(self, field: str, key: str, **kw: Any) -> None:
-        self.errors[field] = tr(self.request, key, **kw)
+        self.errors.setdefault(field, tr(self.request, key, **kw))
+
+    def text(self, name: str, limit: int = MAX_SHORT_TEXT) -> str:
+        value = self.values.get(name, "")
+        if len(value) > limit:
+            self.refuse(name, "compose.err.too_long", max=limit)
+        return value
 
     def recipients(self, known: set[str]) -> list[str]:
         chosen = self.values["to"]
@@ -282,31 +481,63 @@ class _FormCheck:
             self.refuse("to", "compose.err.to_unknown", codes=", ".join(unknown[:5]))
         return recipients
 
-    def number(self) -> tuple[int | None, int | None, str]:
-        try:
-            return parse_number_notation(self.values.get("number", ""))
-        except ProtocolError:
-            self.refuse("number", "compose.err.number")
-            return None, None, ""
-
     def doc_type(self) -> str:
         doc_type = self.values.get("doc_type", "")
-        if doc_type not in document_types():
+        if doc_type not in {t.code for t in issued_types()}:
             self.refuse("doc_type", "compose.err.doc_type")
         return doc_type
 
+    def number(self, legal: bool) -> tuple[str | None, int | None, str]:
+        """Số, năm and ký hiệu. The number is kept as typed ("05"); the whole "Số, ký hiệu"
+        typed into the number box ("05/VP-TTTH") is taken too, when no notation is given."""
+        raw, notation = self.values.get("number", ""), self.values.get("notation", "")
+        year_text = self.values.get("year", "")
+        year: int | None = None
+        if "/" in raw and not notation:
+            try:
+                raw, year, notation = parse_number_notation(raw)
+            except ProtocolError:
+                self.refuse("number", "compose.err.number_form")
+                return None, None, ""
+        if not raw:
+            self.refuse("number", "compose.err.number_missing")
+        elif not NUMBER.matches(raw) or int(raw) == 0:
+            self.refuse("number", "compose.err.number_digits")
+        elif number_rule(raw) and int(raw) < 10:
+            self.refuse("number", "compose.err.number_two_digits", number=f"{int(raw):02d}")
+        elif number_rule(raw):
+            self.refuse("number", "compose.err.number_zero", number=str(int(raw)), typed=raw)
+        if not notation:
+            self.refuse("notation", "compose.err.notation")
+        elif len(notation) > 64 or _hidden_or_space(notation) or "/" in notation:
+            self.refuse("notation", "compose.err.notation_form")
+        if year_text:
+            if is_digits(year_text, 4) and 1900 <= int(year_text) <= 9999:
+                year = int(year_text)
+            else:
+                self.refuse("year", "compose.err.year_form")
+        if legal and year is None and "year" not in self.errors:
+            self.refuse("year", "compose.err.year_legal")
+        return raw or None, year, notation
+
     def dates(self) -> tuple[str | None, str | None]:
-        issued_on = parse_date(self.values.get("issued_on", ""))
+        issued_on = parse_dmy(self.values.get("issued_on", ""))
         if issued_on is None:
-            self.refuse("issued_on", "compose.err.date")
+            self.refuse("issued_on", "compose.err.issued_on")
         due_on = None
         if self.values.get("due_on"):
-            due_on = parse_date(self.values["due_on"])
+            due_on = parse_dmy(self.values["due_on"])
             if due_on is None:
-                self.refuse("due_on", "compose.err.date")
+                self.refuse("due_on", "compose.err.due_on")
             elif issued_on and due_on < issued_on:
                 self.refuse("due_on", "compose.err.due_before")
         return issued_on, due_on
+
+    def place(self) -> str:
+        place = self.text("place")
+        if not place:
+            self.refuse("place", "compose.err.place")
+        return place
 
     def subject(self) -> str:
         subject = self.values.get("subject", "")
@@ -316,16 +547,27 @@ class _FormCheck:
             self.refuse("subject", "compose.err.too_long", max=MAX_SUBJECT)
         return subject
 
-    def signer(self) -> Signer | None:
-        name, position = self.values.get("signer", ""), self.values.get("position", "")
+    def signer(self, in_charge: str | None) -> Signer | None:
+        """The signature block: authority, whom it acts for (TM.: the body in charge by
+        default), the signer's position and full name; all required but the authority."""
         authority = self.values.get("authority", "")
+        acts_for, position, name = (self.text(k) for k in ("acts_for", "position", "signer"))
         if authority not in SIGNING_AUTHORITIES:
             self.refuse("authority", "compose.err.authority")
-        if name:
-            return Signer(name, position, authority)
-        if position or authority:
-            self.refuse("signer", "compose.err.signer")
-        return None
+            authority = ""
+        if authority == "TM." and not acts_for and in_charge:
+            acts_for = self.values["acts_for"] = in_charge
+        if authority and not acts_for:
+            self.refuse("acts_for", "compose.err.acts_for", authority=authority)
+        elif acts_for and not authority:
+            self.refuse("acts_for", "compose.err.acts_for_alone")
+        if not position:
+            self.refuse("position", "compose.err.position")
+        if not name:
+            self.refuse("signer", "compose.err.signer_name")
+        if not (name and position):
+            return None
+        return Signer(name, position, authority, acts_for)
 
     def level(self, name: str, enum: type[IntEnum]) -> Any:
         raw = self.values.get(name, "0") or "0"
@@ -334,64 +576,215 @@ class _FormCheck:
             return None
         return enum(int(raw))
 
+    def scheduled(self, urgency: Urgency | None) -> str | None:
+        """Hỏa tốc hẹn giờ names the time it must arrive by; other urgencies none (a time
+        typed before the clerk chose another urgency is dropped)."""
+        if urgency is not Urgency.FLASH_SCHEDULED:
+            return None
+        at = parse_dmy_hm(self.values.get("scheduled_at", ""))
+        if at is None:
+            self.refuse("scheduled_at", "compose.err.scheduled_at")
+        return at
+
     def count(self, name: str) -> int | None:
         raw = self.values.get(name, "")
-        if raw and not (is_digits(raw) and 0 < int(raw) <= 1_000_000):
+        if raw and not (is_digits(raw) and 0 < int(raw) <= MAX_COUNT):
             self.refuse(name, "compose.err.count")
             return None
         return int(raw) if raw else None
 
-    def lines(self, name: str) -> tuple[str, ...]:
+    def steering_type(self) -> int | None:
+        raw = self.values.get("steering_type", "")
+        if raw and not (is_digits(raw) and int(raw) <= MAX_STEERING_TYPE):
+            self.refuse("steering_type", "compose.err.steering_type", max=MAX_STEERING_TYPE)
+            return None
+        return int(raw) if raw else None
+
+    def lines(self, name: str, max_items: int = MAX_LIST_ITEMS) -> tuple[str, ...]:
         items = _lines(self.values.get(name, ""))
-        if len(items) > MAX_LIST_ITEMS or any(len(i) > MAX_SHORT_TEXT for i in items):
-            self.refuse(name, "compose.err.list", items=MAX_LIST_ITEMS, chars=MAX_SHORT_TEXT)
+        if len(items) > max_items or any(len(i) > MAX_SHORT_TEXT for i in items):
+            self.refuse(name, "compose.err.list", items=max_items, chars=MAX_SHORT_TEXT)
         return items
 
+    def staff(self) -> StaffInfo | None:
+        """Who handled the document (edXML StaffInfo): a name, with department, phone and
+        e-mail if given; none at all when the four are empty."""
+        name, department, mobile, email = (
+            self.text(f"staff_{k}") for k in ("name", "department", "mobile", "email")
+        )
+        if email and not STAFF_EMAIL.matches(email):
+            self.refuse("staff_email", "compose.err.staff_email")
+        if not name and (department or mobile or email):
+            self.refuse("staff_name", "compose.err.staff_name")
+        return StaffInfo(name, department, mobile, email) if name else None
 
-def parse_compose(request: web.Request, fields: dict[str, list[str]]):
-    """Check the form; returns (metadata or None, recipients, reply_to, values, errors)."""
+    def business(self) -> tuple[str, str | None]:
+        business = self.values.get("business") or "new"
+        if business not in BUSINESSES:
+            self.refuse("form", "compose.err.business")
+            return "new", None
+        reason = self.values.get("reason", "")
+        if business == "new":
+            return business, None
+        if not reason:
+            self.refuse("reason", "compose.err.reason")
+        elif len(reason) > MAX_REASON:
+            self.refuse("reason", "compose.err.too_long", max=MAX_REASON)
+        return business, reason or None
+
+    async def targets(self, ctx, business: str) -> tuple[str, ...]:
+        """What an update (one document) or a replacement (one or more) changes: the
+        document it was opened from, and for a replacement the numbers typed under "also
+        replaces"; each is one of this unit's outgoing documents."""
+        ids = list(dict.fromkeys(self.values["target"]))
+        if business == "new":
+            return ()
+        async with ctx.store.read() as conn:
+            for doc_id in ids:
+                doc = await get_document(conn, doc_id) if ULID_PATTERN.matches(doc_id) else None
+                if doc is None or doc.direction != "out":
+                    self.refuse("target", "compose.err.target_missing")
+                    return ()
+            extra = self.lines("more_targets", MAX_TARGETS) if business == "replace" else ()
+            for line in extra:
+                found = await _outgoing_by_number(conn, line)
+                if found is None:
+                    self.refuse("more_targets", "compose.err.target_unknown", number=line[:80])
+                elif found.id not in ids:
+                    ids.append(found.id)
+        if not ids:
+            self.refuse("target", "compose.err.target_missing")
+        elif business == "update" and len(ids) != 1:
+            self.refuse("target", "compose.err.target_one")
+        elif len(ids) > MAX_TARGETS:
+            self.refuse("more_targets", "compose.err.list", items=MAX_TARGETS, chars=80)
+        return tuple(ids)
+
+
+async def _outgoing_by_number(conn, text: str) -> DocumentRecord | None:
+    """This unit's outgoing document numbered `text` ("12/VP-TTTH", "49/2025/QĐ-UBND"),
+    compared as a register does ("12" = "012", the notation's letter case aside), or None."""
+    try:
+        number, year, notation = parse_number_notation(text)
+    except ProtocolError:
+        return None
+    wanted = register_key(number, year, notation)
+    before = None
+    seen = 0
+    while seen < MAX_NUMBER_SCAN:
+        page = await list_documents(
+            conn, direction="out", search=notation, limit=500, before=before
+        )
+        for doc in page:
+            number_here = None if doc.number is None else str(doc.number)
+            if register_key(number_here, doc.number_year, doc.notation) == wanted:
+                return doc
+        if len(page) < 500:
+            return None
+        seen += len(page)
+        before = (page[-1].created_at, page[-1].id)
+    return None
+
+
+@dataclass
+class Composed:
+    """A compose form that passed every check: what a draft holds."""
+
+    metadata: DocumentMetadata
+    recipients: list[str]
+    reply_to: str | None
+    business: str
+    targets: tuple[str, ...]
+    reason: str | None
+    paper: bool
+    staff: StaffInfo | None
+
+
+async def parse_compose(
+    request: web.Request, fields: dict[str, list[str]]
+) -> tuple[Composed | None, dict[str, Any], dict[str, str]]:
+    """Check the form; returns (what to send or None, the values, errors by field)."""
     ctx = context_of(request)
     form = _FormCheck(request, fields)
+    issuer = ctx.config.issuer
     recipients = form.recipients({u["code"] for u in _units(ctx)})
-    number, year, notation = form.number()
     doc_type = form.doc_type()
+    number, year, notation = form.number(is_legal(doc_type))
+    place = form.place()
     issued_on, due_on = form.dates()
     subject = form.subject()
-    signer = form.signer()
+    signer = form.signer(issuer.in_charge)
     urgency = form.level("urgency", Urgency)
+    scheduled_at = form.scheduled(urgency)
     confidentiality = form.level("confidentiality", Confidentiality)
     copies, pages = form.count("copies"), form.count("pages")
+    steering_type = form.steering_type()
     addressees, distribution = form.lines("addressees"), form.lines("distribution")
+    appendixes = form.lines("appendixes", MAX_APPENDIXES)
+    sphere, drafter = form.text("sphere"), form.text("drafter")
+    staff = form.staff()
+    business, reason = form.business()
+    targets = await form.targets(ctx, business)
     values, errors = form.values, form.errors
-    reply_to = values.get("reply_to") or None
+    values["originals"] = await _originals(ctx, values["target"])
+    if len(values.get("content", "")) > MAX_CONTENT:
+        form.refuse("content", "compose.err.too_long", max=MAX_CONTENT)
     if errors:
-        return None, recipients, reply_to, values, errors
+        return None, values, errors
     metadata = DocumentMetadata(
         number=number,
         year=year,
         notation=notation,
         doc_type=doc_type,
-        issuer=Organisation(name=ctx.config.name, code=ctx.config.code),
-        place=values.get("place", ""),
+        issuer=issuer,
+        place=place,
         issued_on=issued_on or "",
         subject=subject,
         content=values.get("content") or None,
         signer=signer,
         urgency=urgency,
+        scheduled_at=scheduled_at,
         confidentiality=confidentiality,
         due_on=due_on,
         addressees=addressees,
         distribution=distribution,
         copies=copies,
         pages=pages,
-        drafter=values.get("drafter") or None,
+        drafter=drafter or None,
+        steering_type=steering_type,
+        sphere=sphere or None,
+        appendixes=appendixes,
     )
     try:  # the protocol's own field checks: what a recipient will check too
         metadata_from_wire(body_to_wire(DocumentBody(metadata))["metadata"])
     except ProtocolError as exc:
-        form.refuse(getattr(exc, "field", "form"), "compose.err.protocol", detail=str(exc))
-        return None, recipients, reply_to, values, errors
-    return metadata, recipients, reply_to, values, errors
+        wire_field = getattr(exc, "field", "form")
+        target = WIRE_TO_FORM.get(wire_field, wire_field if wire_field in values else "form")
+        form.refuse(target, "compose.err.protocol", detail=str(exc))
+        return None, values, errors
+    composed = Composed(
+        metadata=metadata,
+        recipients=recipients,
+        reply_to=values.get("reply_to") or None,
+        business=business,
+        targets=targets,
+        reason=reason,
+        paper=values.get("paper") == "1",
+        staff=staff,
+    )
+    return composed, values, errors
+
+
+async def _originals(ctx, ids: list[str]) -> list[dict[str, str]]:
+    """The documents an update or replacement was opened from, as the form names them."""
+    shown = []
+    async with ctx.store.read() as conn:
+        for doc_id in ids[:MAX_TARGETS]:
+            doc = await get_document(conn, doc_id) if ULID_PATTERN.matches(doc_id) else None
+            if doc is not None and doc.direction == "out":
+                m = service.stored_body(doc).metadata
+                shown.append({"id": doc.id, "number": m.number_notation, "subject": m.subject})
+    return shown
 
 
 @requires("send")
@@ -424,8 +817,8 @@ async def compose_post(request: web.Request) -> web.StreamResponse:
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    metadata, recipients, reply_to, values, errors = parse_compose(request, fields)
-    if metadata is None:
+    composed, values, errors = await parse_compose(request, fields)
+    if composed is None:
         shutil.rmtree(directory, ignore_errors=True)
         if files:
             errors.setdefault("files", tr(request, "compose.files_again"))
@@ -434,11 +827,16 @@ async def compose_post(request: web.Request) -> web.StreamResponse:
         id=draft_id,
         owner=request[USER].username,
         directory=directory,
-        metadata=metadata,
-        recipients=recipients,
+        metadata=composed.metadata,
+        recipients=composed.recipients,
         files=files,
-        reply_to=reply_to,
+        reply_to=composed.reply_to,
         created_at=ctx.clock(),
+        business=composed.business,
+        targets=composed.targets,
+        reason=composed.reason,
+        paper=composed.paper,
+        staff=composed.staff,
     )
     raise see_other(f"/compose/confirm/{draft_id}")
 
@@ -461,9 +859,11 @@ def _draft(request: web.Request) -> Draft:
 def _confirm_context(request: web.Request, draft: Draft, error: str | None = None):
     ctx = context_of(request)
     names = {u["code"]: u["name"] for u in _units(ctx)}
+    business = Business(reason=draft.reason, paper=draft.paper, staff=draft.staff)
     return {
         "draft": draft,
         "m": draft.metadata,
+        "o": official_view(draft.metadata, business),
         "recipients": [{"code": c, "name": names.get(c, "")} for c in draft.recipients],
         "files": [{"name": f.name, "size": f.stat().st_size} for f in draft.files],
         "error": error,
@@ -493,7 +893,12 @@ async def confirm_post(request: web.Request) -> web.StreamResponse:
             draft.recipients,
             files=draft.files,
             actor=request[USER].username,
+            business=draft.business,
             reply_to=draft.reply_to,
+            targets=draft.targets,
+            reason=draft.reason,
+            paper=draft.paper,
+            staff=draft.staff,
         )
     except LienthongError as exc:
         context = _confirm_context(request, draft, error=str(exc))

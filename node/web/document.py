@@ -27,6 +27,7 @@ from lienthong.node.web.base import (
     see_other,
     tr,
 )
+from lienthong.node.web.official import official_view
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.states import TRANSITIONS, DocState, RecallState, TransitionError
@@ -131,6 +132,9 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         and doc.recall == RecallState.REQUESTED.value
         and can(request, "register"),
         "can_recall": doc.direction == "out" and can(request, "send"),
+        # The document as on paper, and its update or replacement from the compose page.
+        "o": official_view(body.metadata, body.business),
+        "can_amend": doc.direction == "out" and can(request, "send"),
         "can_reply": doc.direction == "in" and can(request, "send"),
         "dead": await dead_letters.of_document(ctx, doc.id),
         "can_retry": can(request, "retry"),

@@ -401,6 +401,190 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "At most {items} lines of at most {chars} characters.",
     ),
     "compose.err.protocol": ("Không hợp lệ: {detail}", "Invalid: {detail}"),
+    # Compose: the official document (Nghị định 30/2020, Phụ lục I; node/web/compose.py)
+    "compose.title.update": ("Cập nhật văn bản đi", "Update an outgoing document"),
+    "compose.title.replace": ("Thay thế văn bản đi", "Replace an outgoing document"),
+    "compose.business.update": ("Văn bản được cập nhật", "The document updated"),
+    "compose.business.replace": ("Văn bản bị thay thế", "The document replaced"),
+    "compose.reason": ("Lý do cập nhật/thay thế", "Reason for the update/replacement"),
+    "compose.target": ("Văn bản được cập nhật/thay thế", "Document updated/replaced"),
+    "compose.more_targets": (
+        "Thay thế thêm các văn bản (mỗi dòng một số, ký hiệu)",
+        "Also replaces (one number and notation per line)",
+    ),
+    "compose.more_targets_hint": (
+        "Văn bản đi của đơn vị, ví dụ 12/VP-TTTH hoặc 49/2025/QĐ-UBND.",
+        "This unit's outgoing documents, e.g. 12/VP-TTTH or 49/2025/QĐ-UBND.",
+    ),
+    "compose.issuer_hint": (
+        "(theo cấu hình của đơn vị, mục [unit])",
+        "(from the unit's configuration, [unit])",
+    ),
+    "compose.number": ("Số", "Number"),
+    "compose.number_rule_hint": (
+        "Số dưới 10 viết hai chữ số: 05. Có thể gõ cả số và ký hiệu: 05/VP-TTTH.",
+        "Numbers below 10 take two digits: 05. Number and notation together work too: 05/VP-TTTH.",
+    ),
+    "compose.year": ("Năm ban hành trong số", "Year in the number"),
+    "compose.year_hint": (
+        "Chỉ văn bản quy phạm pháp luật ghi năm: 49/2025/QĐ-UBND.",
+        "Only legal documents carry the year: 49/2025/QĐ-UBND.",
+    ),
+    "compose.notation": ("Ký hiệu", "Notation"),
+    "compose.number_preview": ("Số, ký hiệu sẽ in:", "Number as printed:"),
+    "compose.date_hint": ("Ngày/tháng/năm, ví dụ 24/11/2025", "Day/month/year, e.g. 24/11/2025"),
+    "compose.scheduled_at": ("Thời hạn hỏa tốc hẹn giờ", "Timed flash: arrive by"),
+    "compose.datetime_hint": (
+        "Ngày/tháng/năm giờ:phút, ví dụ 24/11/2025 14:30",
+        "Day/month/year hour:minute, e.g. 24/11/2025 14:30",
+    ),
+    "compose.steering_type": ("Loại chỉ đạo (mã SteeringType)", "Steering type (SteeringType)"),
+    "compose.steering_type_hint": (
+        "Mã số từ 0 đến {max} theo edXML. QCVN 102:2016 không công bố bảng mã này; để trống "
+        "nếu đơn vị không dùng.",
+        "A code from 0 to {max} as edXML writes it. QCVN 102:2016 publishes no table of these "
+        "codes; leave it empty if the unit does not use them.",
+    ),
+    "compose.sphere": ("Phạm vi ban hành", "Sphere of promulgation"),
+    "compose.appendixes": ("Phụ lục (mỗi dòng một phụ lục)", "Appendixes (one per line)"),
+    "compose.appendixes_hint": (
+        "Ví dụ: Danh sách các đơn vị triển khai",
+        "E.g.: List of the units taking part",
+    ),
+    "compose.drafter_hint": (
+        "Chữ viết tắt tên người soạn thảo, ví dụ KTrang",
+        "The drafter's initials, e.g. KTrang",
+    ),
+    "compose.signature": ("Khối chữ ký", "Signature block"),
+    "compose.authority_none": ("— (người đứng đầu ký)", "— (the head signs)"),
+    "compose.acts_for": ("Thay mặt / ký thay cho", "On behalf of / signing for"),
+    "compose.acts_for_hint": (
+        "KT., TL., TUQ.: chức vụ người đứng đầu (Chánh Văn phòng); TM.: tập thể lãnh đạo "
+        "(Ủy ban nhân dân).",
+        "KT., TL., TUQ.: the head's title (Chánh Văn phòng); TM.: the collective body "
+        "(Ủy ban nhân dân).",
+    ),
+    "compose.position": ("Chức vụ của người ký", "Signer's position"),
+    "compose.preview": ("Khối chữ ký sẽ in:", "The signature block as printed:"),
+    "compose.staff": ("Người xử lý", "Handled by"),
+    "compose.staff_name": ("Họ tên người xử lý", "Handler's name"),
+    "compose.staff_department": ("Phòng, ban", "Department"),
+    "compose.staff_mobile": ("Điện thoại", "Telephone"),
+    "compose.staff_email": ("Thư điện tử", "E-mail"),
+    "compose.paper": ("Bản giấy sẽ gửi sau", "The paper original follows"),
+    "compose.err.number_form": (
+        "Số, ký hiệu phải có dạng 05/VP-TTTH hoặc 49/2025/QĐ-UBND.",
+        "Number and notation must look like 05/VP-TTTH or 49/2025/QĐ-UBND.",
+    ),
+    "compose.err.number_missing": ("Cần ghi số văn bản, ví dụ 05.", "A number is needed, e.g. 05."),
+    "compose.err.number_digits": (
+        "Số văn bản chỉ gồm chữ số, từ 01, ví dụ 05 hoặc 2340.",
+        "The number is digits only, from 01, e.g. 05 or 2340.",
+    ),
+    "compose.err.number_two_digits": (
+        "Số dưới 10 viết hai chữ số: {number}",
+        "Numbers below 10 take two digits: {number}",
+    ),
+    "compose.err.number_zero": (
+        "Số từ 10 trở lên không có số 0 ở đầu: {number}, không phải {typed}.",
+        "Numbers from 10 have no leading zero: {number}, not {typed}.",
+    ),
+    "compose.err.notation": (
+        "Cần ghi ký hiệu văn bản, ví dụ VP-TTTH.",
+        "A notation is needed, e.g. VP-TTTH.",
+    ),
+    "compose.err.notation_form": (
+        "Ký hiệu không có khoảng trắng, dấu / hay ký tự ẩn, tối đa 64 ký tự, ví dụ VP-TTTH.",
+        "The notation has no spaces, slash or hidden characters, at most 64, e.g. VP-TTTH.",
+    ),
+    "compose.err.year_form": (
+        "Năm ban hành gồm bốn chữ số, ví dụ 2025.",
+        "The year is four digits, e.g. 2025.",
+    ),
+    "compose.err.year_legal": (
+        "Văn bản quy phạm pháp luật phải ghi năm ban hành trong số, ví dụ 49/2025/QĐ-UBND.",
+        "A legal document carries the year in its number, e.g. 49/2025/QĐ-UBND.",
+    ),
+    "compose.err.issued_on": (
+        "Ngày ban hành cần dạng ngày/tháng/năm, ví dụ 24/11/2025.",
+        "The date of issue must be day/month/year, e.g. 24/11/2025.",
+    ),
+    "compose.err.due_on": (
+        "Hạn trả lời cần dạng ngày/tháng/năm, ví dụ 30/11/2025.",
+        "The reply due date must be day/month/year, e.g. 30/11/2025.",
+    ),
+    "compose.err.place": (
+        "Cần ghi địa danh trước ngày ban hành, ví dụ Tây Ninh.",
+        "The place of issue is needed, e.g. Tây Ninh.",
+    ),
+    "compose.err.acts_for": (
+        "Ký {authority} thì cần ghi thay mặt / ký thay cho ai, ví dụ Chánh Văn phòng.",
+        "Signing {authority} needs whom it is on behalf of, e.g. Chánh Văn phòng.",
+    ),
+    "compose.err.acts_for_alone": (
+        "Chỉ ghi thay mặt / ký thay cho khi chọn thẩm quyền ký (KT., TL., TM., TUQ.).",
+        "On behalf of / signing for goes with a signing authority (KT., TL., TM., TUQ.).",
+    ),
+    "compose.err.position": (
+        "Cần chức vụ của người ký, ví dụ Phó Chánh Văn phòng.",
+        "The signer's position is needed, e.g. Phó Chánh Văn phòng.",
+    ),
+    "compose.err.signer_name": ("Cần họ tên người ký.", "The signer's full name is needed."),
+    "compose.err.scheduled_at": (
+        "Hỏa tốc hẹn giờ cần thời hạn dạng ngày/tháng/năm giờ:phút, ví dụ 24/11/2025 14:30.",
+        "A timed flash needs its time as day/month/year hour:minute, e.g. 24/11/2025 14:30.",
+    ),
+    "compose.err.steering_type": (
+        "Loại chỉ đạo là một mã số từ 0 đến {max}.",
+        "The steering type is a code from 0 to {max}.",
+    ),
+    "compose.err.staff_email": (
+        "Thư điện tử của người xử lý không đúng dạng, ví dụ vanthu@tayninh.gov.vn.",
+        "The handler's e-mail is not an address, e.g. vanthu@tayninh.gov.vn.",
+    ),
+    "compose.err.staff_name": (
+        "Cần họ tên người xử lý khi ghi phòng, điện thoại hoặc thư điện tử.",
+        "The handler's name is needed with a department, telephone or e-mail.",
+    ),
+    "compose.err.business": (
+        "Biểu mẫu không hợp lệ (loại nghiệp vụ lạ); hãy mở lại trang soạn thảo.",
+        "The form is invalid (unknown business); open the compose page again.",
+    ),
+    "compose.err.reason": (
+        "Cần ghi lý do cập nhật/thay thế.",
+        "The reason for the update/replacement is needed.",
+    ),
+    "compose.err.target_missing": (
+        "Không tìm thấy văn bản đi được cập nhật/thay thế; hãy mở lại từ trang văn bản đó.",
+        "The outgoing document to update or replace is not found; open it again from its page.",
+    ),
+    "compose.err.target_unknown": (
+        "Không có văn bản đi số {number} của đơn vị.",
+        "This unit has no outgoing document {number}.",
+    ),
+    "compose.err.target_one": (
+        "Một văn bản cập nhật chỉ cập nhật một văn bản.",
+        "An update changes exactly one document.",
+    ),
+    "confirm.business.update": (
+        "Văn bản này cập nhật văn bản đã gửi; nơi nhận thấy lý do cập nhật.",
+        "This document updates one already sent; the recipients see the reason.",
+    ),
+    "confirm.business.replace": (
+        "Văn bản này thay thế {count} văn bản đã gửi; nơi nhận thấy lý do thay thế.",
+        "This document replaces {count} sent document(s); the recipients see the reason.",
+    ),
+    # The official document as on paper (node/web/official.py, templates/_official.html)
+    "official.motto": ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"),
+    "official.slogan": ("Độc lập - Tự do - Hạnh phúc", "Độc lập - Tự do - Hạnh phúc"),
+    "official.number": ("Số: {number}", "No.: {number}"),
+    "official.scheduled_at": ("— phải đến trước {at}", "— must arrive by {at}"),
+    "official.type": ("Tên loại văn bản", "Document type"),
+    "official.appendixes": ("Phụ lục", "Appendixes"),
+    "official.paper": ("Bản giấy", "Paper original"),
+    "official.extensions": ("Thông tin bổ sung", "Further details"),
+    "action.update": ("Cập nhật", "Update"),
+    "action.replace": ("Thay thế", "Replace"),
     "confirm.title": ("Kiểm tra trước khi gửi", "Check before sending"),
     "confirm.send": ("Gửi", "Send"),
     "confirm.cancel": ("Hủy bản nháp", "Discard the draft"),

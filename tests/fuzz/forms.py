@@ -97,6 +97,7 @@ VALID_COMPOSE = {
     "issued_on": "2025-11-24",
     "subject": "V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
     "authority": "KT.",
+    "acts_for": "Chánh Văn phòng",
     "position": "Phó Chánh Văn phòng",
     "signer": "Trương Văn Hùng",
     "urgency": "0",

@@ -84,6 +84,8 @@ async def test_a_document_travels_between_two_clerks(units, make_client, browser
     await page_a.fill("input[name=signer]", "Trương Văn Hùng")
     await page_a.fill("input[name=position]", "Phó Chánh Văn phòng")
     await page_a.select_option("select[name=authority]", "KT.")
+    await page_a.fill("input[name=acts_for]", "Chánh Văn phòng")
+    await page_a.fill("input[name=place]", "Tây Ninh")
     await page_a.set_input_files("#files", str(scan))
     await page_a.screenshot(path=shots / "02-soan-van-ban.png", full_page=True)
     await page_a.click("#compose-next")

@@ -31,6 +31,7 @@ def compose_form(token: str, *, to=(B,), files=(), **fields) -> FormData:
         "issued_on": "2025-11-24",
         "subject": "V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
         "authority": "KT.",
+        "acts_for": "Chánh Văn phòng",
         "position": "Phó Chánh Văn phòng",
         "signer": "Trương Văn Hùng",
         "urgency": "0",
@@ -92,7 +93,7 @@ async def test_compose_validation_names_each_field(units, make_client):
     assert response.status == 400
     text = await response.text()
     assert "Chọn ít nhất một nơi nhận." in text
-    assert "Số, ký hiệu phải có dạng 2340/VP-TTTH" in text
+    assert "Số văn bản chỉ gồm chữ số" in text
     assert "Cần có trích yếu." in text
     assert "Hạn trả lời không thể trước ngày ban hành." in text
 
