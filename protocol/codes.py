@@ -17,12 +17,19 @@ class StatusCode(IntEnum):
     IN_PROGRESS = 5
     COMPLETED = 6
     RECALL_REQUESTED = 13  # sent by the sender: please recall (thu hồi)
+    # 15 and 16 answer a recall, or an update or replacement (edXML has one pair of codes
+    # for both; protocol.states.answer_of says which one a status answers).
     RECALL_AGREED = 15
     RECALL_REFUSED = 16
 
     @property
     def label_vi(self) -> str:
         return _LABELS_VI[self]
+
+    def label_vi_answering(self, answers: str | None) -> str:
+        """The Vietnamese label of this status when it answers `answers` ("recall",
+        "update", "replace" or None): 15 is "Đồng ý cập nhật" about an update."""
+        return _ANSWER_LABELS_VI.get((self, answers or ""), _LABELS_VI[self])
 
 
 _LABELS_VI = {
@@ -35,6 +42,12 @@ _LABELS_VI = {
     StatusCode.RECALL_REQUESTED: "Đề nghị thu hồi",
     StatusCode.RECALL_AGREED: "Đồng ý thu hồi",
     StatusCode.RECALL_REFUSED: "Từ chối thu hồi",
+}
+_ANSWER_LABELS_VI = {
+    (StatusCode.RECALL_AGREED, "update"): "Đồng ý cập nhật",
+    (StatusCode.RECALL_REFUSED, "update"): "Từ chối cập nhật",
+    (StatusCode.RECALL_AGREED, "replace"): "Đồng ý thay thế",
+    (StatusCode.RECALL_REFUSED, "replace"): "Từ chối thay thế",
 }
 
 
