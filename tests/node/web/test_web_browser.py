@@ -7,12 +7,15 @@ $LIENTHONG_SCREENSHOTS when set.
 """
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from playwright import async_api as playwright_api
 
+from lienthong.node.unit import documents as service
+from tests.node.tls_federation import letter
 from tests.node.web import test_web_support as support
 from tests.node.web.test_web_support import PASSWORD, A, B, deliver, return_statuses
 
@@ -28,6 +31,11 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ATTACHMENT_BYTES = 5 * 1024 * 1024
+# A time as the clerk reads it (Nghị định 30/2020 writes dates dd/mm/yyyy): 24/11/2025 14:05.
+DMY_TIME = re.compile(r"^[0-3][0-9]/[01][0-9]/[0-9]{4} [0-2][0-9]:[0-5][0-9]$")
+# The law's words for a signature with a licensed CA's certificate on the document: the
+# node's check of where a document came from must never be called one.
+LEGAL_WORDS = ("chữ ký số", "chứng thư số")
 
 units, make_client = support.units, support.make_client
 
@@ -58,6 +66,44 @@ async def sign_in(page, base: str, username: str) -> None:
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{base}/")
+
+
+async def assert_sender_verified(page) -> None:
+    """The document page says where the document came from, never with the law's words."""
+    check = await page.text_content("#sender-check")
+    assert f"Đã xác thực nơi gửi: Unit {A} ({A})" in check
+    shown = (await page.inner_text("body")).casefold()
+    assert not [words for words in LEGAL_WORDS if words in shown]
+
+
+async def test_a_clerk_reads_dates_as_dd_mm_yyyy_and_where_a_document_came_from(
+    units, make_client, browser, shots
+):
+    """In Chromium B's clerk sees the arrival time as 24/11/2025 16:00, filters the inbox by
+    a date typed 01/01/2014 (the text input takes it and shows it back), and reads "Đã xác
+    thực nơi gửi" on the document, the key's serial behind its details."""
+    a, b = units[A], units[B]
+    envelope_id = await service.send_document(a, letter(), [B], actor="vt")
+    await deliver(a, b, envelope_id)
+    client_b = await make_client(b)
+    base_b = str(client_b.make_url("")).rstrip("/")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await sign_in(page, base_b, "vt")
+    assert DMY_TIME.match((await page.text_content("tr.new td")).strip())
+    await page.fill("input[name=since]", "01/01/2014")
+    await page.click("form.filters button[type=submit]")
+    await page.wait_for_url("**/?*since=01%2F01%2F2014*")
+    assert await page.input_value("input[name=since]") == "01/01/2014"
+    assert await page.locator("tr.new").count() == 1
+    await page.click("tr.new td a")
+    await page.wait_for_url(f"**/documents/{envelope_id}")
+    await assert_sender_verified(page)
+    assert await page.locator("#sender-check p").is_hidden()  # the serial: behind the summary
+    await page.click("#sender-check summary")
+    assert "số 1." in await page.text_content("#sender-check p")
+    issued = await page.text_content("dl.meta")
+    assert "Tây Ninh, 23/05/2014" in issued
+    await page.screenshot(path=shots / "12-xac-thuc-noi-gui.png", full_page=True)
 
 
 async def test_a_document_travels_between_two_clerks(units, make_client, browser, shots, tmp_path):
@@ -102,11 +148,11 @@ async def test_a_document_travels_between_two_clerks(units, make_client, browser
     page_b = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await sign_in(page_b, base_b, "vt")
     assert await page_b.locator("tr.new").count() == 1
+    assert DMY_TIME.match((await page_b.text_content("tr.new td")).strip())
     await page_b.screenshot(path=shots / "05-van-ban-den.png", full_page=True)
     await page_b.click("table.list >> text=V/v triển khai liên thông")
     await page_b.wait_for_url(f"**/documents/{envelope_id}")
-    badge = await page_b.text_content("p.signature")
-    assert f"Chữ ký hợp lệ: gửi bởi Unit {A} ({A}), chứng thư số 1" in badge
+    await assert_sender_verified(page_b)
     async with page_b.expect_download() as download_info:
         await page_b.click("ul.files a[download]")
     download = await download_info.value
