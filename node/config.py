@@ -16,10 +16,12 @@ import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
+from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.document import Organisation
 from lienthong.protocol.limits import MAX_SHORT_TEXT, MAX_URL
 from lienthong.protocol.text import pattern
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
+from lienthong.storage.registers import LEGAL_MODES, REGISTER_NAME, RegisterRules
 
 CONFIG_FILE = "node.toml"
 # Hosts of node.listen / node.web that mean every interface (no name a browser sends).
@@ -132,6 +134,25 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     # Rate limits (node/ratelimit.py) and connection caps of the peer listener (node/edge.py);
     # every value is at least 1. Defaults sit far above what a province's traffic needs.
+    # Which register (sổ) a document goes to (storage/registers.py, docs/CLERK.md, "Sổ văn
+    # bản"): Nghị định 30/2020 numbers each kind of legal document, secret documents and
+    # copies in series of their own. An empty name puts those documents in `general`.
+    "registers": {
+        "general": Key(str, "chung", "the register of every document no other key takes"),
+        "secret": Key(str, "mat", "outgoing documents marked Mật or above; empty: general"),
+        "copies": Key(str, "sao", "copies (sao y, trích sao, sao lục); empty: general"),
+        "legal": Key(
+            str,
+            "per_type",
+            "legal documents (a legal type, or a number carrying its year): per_type (one "
+            "register per type, qppl_<type>), one (register qppl) or general",
+            LEGAL_MODES,
+        ),
+        "own_series": Key(list, [], "type codes numbered in a register of their own"),
+        "incoming_secret": Key(
+            str, "mat", "incoming documents marked Mật or above; empty: one incoming register"
+        ),
+    },
     "limits": {
         "peer_per_minute": Key(int, 1200, "requests a minute per unit: peer and centre API"),
         "peer_burst": Key(int, 1200, "requests one unit may make at once: peer and centre API"),
@@ -223,6 +244,19 @@ class Config:
     @property
     def peer_url(self) -> str:
         return self.get("node", "public_url") or f"https://{self.get('node', 'listen')}"
+
+    @property
+    def register_rules(self) -> RegisterRules:
+        """Which register a document goes to ([registers])."""
+        r = self.values["registers"]
+        return RegisterRules(
+            general=r["general"],
+            secret=r["secret"],
+            copies=r["copies"],
+            legal=r["legal"],
+            own_series=tuple(r["own_series"]),
+            incoming_secret=r["incoming_secret"],
+        )
 
     # What the layer below reads, as plain typed values (bootstrap/ cannot import node/).
     @property
@@ -330,7 +364,31 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
     for name, value in values["limits"].items():
         if value < 1:
             raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
+    _check_registers(values["registers"], where)
     return values
+
+
+def _check_registers(registers: dict[str, Any], where: str) -> None:
+    """Register names are REGISTER_NAME (they appear in URLs and the store); own_series
+    names types of the type table, each once."""
+    for name in ("general", "secret", "copies", "incoming_secret"):
+        value = registers[name]
+        if (value or name == "general") and not REGISTER_NAME.matches(value):
+            raise ConfigError(
+                f"{where}: registers.{name} = {value!r}; a register's name is lowercase "
+                "letters, digits and _, starting with a letter, at most 32"
+                + ("" if name == "general" else ", or empty")
+            )
+    series = registers["own_series"]
+    types = document_types()
+    for code in series:
+        if type(code) is not str or code not in types:
+            raise ConfigError(
+                f"{where}: registers.own_series holds {code!r}, which is no type code of "
+                'protocol/data/document_types.json (e.g. "cong_van")'
+            )
+    if len(set(series)) != len(series):
+        raise ConfigError(f"{where}: registers.own_series names a type twice")
 
 
 def _check_issuer(unit: dict[str, Any], where: str) -> None:

@@ -57,7 +57,7 @@ class DocumentRecord:
     issuer_name: str
     issued_on: str  # YYYY-MM-DD
     metadata: bytes
-    number: int | None = None
+    number: str | None = None  # as written, "05" (protocol/document.py, DocumentMetadata)
     number_year: int | None = None
     notation: str = ""
     urgency: int = 0

@@ -185,11 +185,16 @@ async def send_document(
                     doc_type=metadata.doc_type,
                     subject=metadata.subject,
                     signer=metadata.signer.name if metadata.signer else "",
-                    recipients="; ".join(recipients),
+                    # Nơi nhận as the register reads it: the names of the directory.
+                    recipients="; ".join(directory.current(c).name for c in recipients),
                     copies=metadata.copies,
                     sent_on=_today(ctx),
                     document_id=envelope.header.id,
-                    number=None if metadata.number is None else int(metadata.number),
+                    number=metadata.number,
+                    number_year=metadata.year,
+                    register=ctx.config.register_rules.outgoing(
+                        metadata.doc_type, metadata.year, metadata.confidentiality
+                    ),
                 ),
                 actor=actor,
                 at=now,
@@ -239,7 +244,7 @@ def _record(envelope: VerifiedEnvelope, body: DocumentBody, direction: str) -> D
         issuer_name=m.issuer.name,
         issued_on=m.issued_on,
         metadata=pack(body_to_wire(body, version)),
-        number=None if m.number is None else int(m.number),
+        number=m.number,
         number_year=m.year,
         notation=m.notation,
         urgency=int(m.urgency),
@@ -590,6 +595,12 @@ async def process_document(
 
 
 async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: int):
+    """Number an accepted document in its incoming register, or link it to the paper entry
+    made for it (storage/registers.py, reconcile_incoming); returns (number, year).
+
+    "Ngày đến" is the day the document arrived here (Nghị định 30/2020, Điều 22), not the day
+    it is registered: a document that arrived at 23:59 on 31/12 is in that year's register,
+    whenever the clerk registers it."""
     body = stored_body(doc)
     m = body.metadata
     linked = await reconcile_incoming(
@@ -601,14 +612,14 @@ async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: 
         actor=actor,
         at=now,
     )
-    today = _today(ctx)
     if linked is not None:
         year, number = await incoming_number_of(tx, doc.id)
         return number, year
+    arrived_on = dt.datetime.fromtimestamp(doc.created_at / 1000).date().isoformat()
     number = await register_incoming(
         tx,
         IncomingEntry(
-            arrived_on=today,
+            arrived_on=arrived_on,
             issuer_name=m.issuer.name,
             issuer_code=doc.issuer_code,
             number_notation=m.number_notation,
@@ -617,11 +628,12 @@ async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: 
             subject=m.subject,
             receipt_signature=actor,
             document_id=doc.id,
+            register=ctx.config.register_rules.incoming(m.confidentiality),
         ),
         actor=actor,
         at=now,
     )
-    return number, int(today[:4])
+    return number, int(arrived_on[:4])
 
 
 async def recall(
