@@ -21,17 +21,19 @@ from lienthong.node.cli.output import (
 )
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
-from lienthong.node.times import iso_time, when
+from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when, written_date
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import recipients_view, signature_check
 from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
-from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.doctypes import describe_type, document_types
 from lienthong.protocol.document import (
+    MAX_STEERING_TYPE,
+    SIGNING_AUTHORITIES,
     DocumentMetadata,
-    Organisation,
     Signer,
+    StaffInfo,
     parse_number_notation,
 )
 from lienthong.protocol.states import DocState
@@ -53,6 +55,14 @@ URGENCY = {
     "khan": Urgency.URGENT,
     "thuong-khan": Urgency.VERY_URGENT,
     "hoa-toc": Urgency.FLASH,
+    "hoa-toc-hen-gio": Urgency.FLASH_SCHEDULED,
+}
+URGENCY_NAMES = {
+    Urgency.NORMAL: "Thường",
+    Urgency.URGENT: "Khẩn",
+    Urgency.VERY_URGENT: "Thượng khẩn",
+    Urgency.FLASH: "Hỏa tốc",
+    Urgency.FLASH_SCHEDULED: "Hỏa tốc hẹn giờ",
 }
 CONFIDENTIALITY = {
     "thuong": Confidentiality.NORMAL,
@@ -76,22 +86,74 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p = command("send", send, "queue an official document for other units")
     p.add_argument("--to", required=True, help="recipient unit codes, comma separated")
-    p.add_argument("--number", required=True, help="số và ký hiệu, e.g. 2340/VP-TTTH")
+    p.add_argument(
+        "--number",
+        required=True,
+        help="số và ký hiệu as written, e.g. 05/VP-TTTH (below 10 two digits) or 49/2025/QĐ-UBND",
+    )
+    p.add_argument("--year", type=int, help="year in the number of a legal document, e.g. 2025")
     p.add_argument("--subject", required=True, help="trích yếu")
     p.add_argument(
         "--type",
         default="cong_van",
-        choices=sorted(document_types()),
-        help="document type (default cong_van)",
+        choices=sorted(c for c, t in document_types().items() if t.issued_here),
+        help="document type, one this unit issues (default cong_van)",
     )
-    p.add_argument("--signer", help="signer's name")
-    p.add_argument("--position", default="", help="signer's position")
-    p.add_argument("--authority", default="", choices=["", "KT.", "TL.", "TM.", "TUQ."])
-    p.add_argument("--urgency", default="thuong", choices=list(URGENCY))
+    p.add_argument("--signer", required=True, help="the signer's full name (họ tên người ký)")
+    p.add_argument(
+        "--position", required=True, help="the signer's own position, e.g. Phó Chánh Văn phòng"
+    )
+    p.add_argument(
+        "--authority",
+        default="",
+        choices=sorted(SIGNING_AUTHORITIES),
+        help="signing authority (thẩm quyền ký): KT., TL., TM. or TUQ.; none: the head signs",
+    )
+    p.add_argument(
+        "--acts-for",
+        default="",
+        help="whom the authority acts for: the head's title (KT. Chánh Văn phòng) or, for "
+        "TM., the collective body (default for TM.: [unit] in_charge of node.toml)",
+    )
+    p.add_argument(
+        "--urgency",
+        choices=list(URGENCY),
+        help="độ khẩn by name (default thuong); or --priority",
+    )
+    p.add_argument(
+        "--priority",
+        type=int,
+        choices=[int(u) for u in Urgency],
+        help="độ khẩn as edXML Priority: 0 thường, 1 khẩn, 2 thượng khẩn, 3 hỏa tốc, "
+        "4 hỏa tốc hẹn giờ (with --scheduled-at)",
+    )
+    p.add_argument(
+        "--scheduled-at",
+        help="hỏa tốc hẹn giờ: the time it must arrive by, dd/mm/yyyy hh:mm (local time)",
+    )
     p.add_argument("--confidentiality", default="thuong", choices=list(CONFIDENTIALITY))
-    p.add_argument("--date", help="date of issue YYYY-MM-DD (default today)")
-    p.add_argument("--place", default="", help="place of issue (default: none)")
-    p.add_argument("--due", help="reply due YYYY-MM-DD")
+    p.add_argument("--date", help="date of issue dd/mm/yyyy or YYYY-MM-DD (default today)")
+    p.add_argument(
+        "--place", help="địa danh, e.g. Tây Ninh (default: [unit] place of node.toml; required)"
+    )
+    p.add_argument("--due", help="reply due dd/mm/yyyy or YYYY-MM-DD")
+    p.add_argument(
+        "--steering-type",
+        type=int,
+        help=f"edXML SteeringType code, 0 to {MAX_STEERING_TYPE} (QCVN 102:2016 publishes no "
+        "table of these codes)",
+    )
+    p.add_argument("--sphere", help="phạm vi ban hành")
+    p.add_argument(
+        "--appendix", action="append", default=[], help="title of an appendix (phụ lục; repeat)"
+    )
+    p.add_argument("--pages", type=int, help="số trang")
+    p.add_argument("--copies", type=int, help="số bản")
+    p.add_argument("--drafter", help="the drafter's initials (người soạn thảo), e.g. KTrang")
+    p.add_argument("--staff", help="the handler's full name (người xử lý)")
+    p.add_argument("--staff-department", default="", help="the handler's department")
+    p.add_argument("--staff-phone", default="", help="the handler's telephone")
+    p.add_argument("--staff-email", default="", help="the handler's e-mail")
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
     p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
     add_list_options(command("inbox", inbox, "incoming documents (văn bản đến), newest first"))
@@ -128,23 +190,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def send(args: argparse.Namespace) -> None:
-    number, year, notation = parse_number_notation(args.number)
     async with context(args.data_dir) as ctx:
-        today = dt.date.fromtimestamp(ctx.clock() / 1000).isoformat()
-        metadata = DocumentMetadata(
-            number=number,
-            year=year,
-            notation=notation,
-            doc_type=args.type,
-            issuer=Organisation(name=ctx.config.name, code=ctx.config.code),
-            place=args.place,
-            issued_on=args.date or today,
-            subject=args.subject,
-            signer=Signer(args.signer, args.position, args.authority) if args.signer else None,
-            urgency=URGENCY[args.urgency],
-            confidentiality=CONFIDENTIALITY[args.confidentiality],
-            due_on=args.due,
-        )
+        metadata = _send_metadata(ctx, args)
         recipients = [c.strip() for c in args.to.split(",") if c.strip()]
         with ProgressBar(f"Encrypting {len(args.file)} attachment(s)") as bar:
             envelope_id = await service.send_document(
@@ -154,6 +201,7 @@ async def send(args: argparse.Namespace) -> None:
                 files=args.file,
                 actor="cli",
                 reply_to=args.reply_to,
+                staff=_staff(args),
                 progress=bar if args.file else None,
             )
     emit(
@@ -161,6 +209,135 @@ async def send(args: argparse.Namespace) -> None:
         {"envelope_id": envelope_id, "recipients": recipients},
         f"Queued {args.number} for {', '.join(recipients)}: envelope {envelope_id}",
     )
+
+
+def _send_metadata(ctx, args: argparse.Namespace) -> DocumentMetadata:
+    """The official document `send` describes: issuer and place from node.toml unless
+    given, the signature block, the number as written (its year for a legal document)."""
+    number, year, notation = parse_number_notation(args.number)
+    if args.year is not None and year is not None and args.year != year:
+        raise LienthongError(f"--year {args.year} differs from the year in --number {args.number}")
+    year = year if year is not None else args.year
+    legal = document_types()[args.type].legal
+    if legal and year is None:
+        raise LienthongError(
+            f"{args.type} is a legal document: its number carries the year "
+            f"(--year 2025, or --number like 49/2025/QĐ-UBND)"
+        )
+    place = ctx.config.place if args.place is None else args.place.strip()
+    if not place:
+        raise LienthongError(
+            "--place is required (địa danh, e.g. --place 'Tây Ninh'): node.toml has no "
+            "[unit] place to start from"
+        )
+    acts_for = args.acts_for.strip()
+    if args.authority == "TM." and not acts_for:
+        acts_for = ctx.config.issuer.in_charge or ""
+    if bool(args.authority) != bool(acts_for):
+        raise LienthongError(
+            "--authority and --acts-for go together: KT., TL., TM. or TUQ. acts for someone "
+            "(--acts-for 'Chánh Văn phòng'), and --acts-for needs an --authority"
+        )
+    urgency = _urgency(args)
+    scheduled_at = None
+    if urgency is Urgency.FLASH_SCHEDULED:
+        scheduled_at = parse_dmy_hm(args.scheduled_at or "")
+        if scheduled_at is None:
+            raise LienthongError(
+                "hỏa tốc hẹn giờ (--priority 4) needs --scheduled-at 'dd/mm/yyyy hh:mm'"
+            )
+    elif args.scheduled_at:
+        raise LienthongError("--scheduled-at goes with hỏa tốc hẹn giờ only (--priority 4)")
+    today = dt.date.fromtimestamp(ctx.clock() / 1000).isoformat()
+    return DocumentMetadata(
+        number=number,
+        year=year,
+        notation=notation,
+        doc_type=args.type,
+        issuer=ctx.config.issuer,
+        place=place,
+        issued_on=_date(args.date, "--date") or today,
+        subject=args.subject,
+        signer=Signer(args.signer.strip(), args.position.strip(), args.authority, acts_for),
+        urgency=urgency,
+        scheduled_at=scheduled_at,
+        confidentiality=CONFIDENTIALITY[args.confidentiality],
+        due_on=_date(args.due, "--due"),
+        copies=args.copies,
+        pages=args.pages,
+        drafter=args.drafter,
+        steering_type=args.steering_type,
+        sphere=args.sphere,
+        appendixes=tuple(a.strip() for a in args.appendix if a.strip()),
+    )
+
+
+def _urgency(args: argparse.Namespace) -> Urgency:
+    """--urgency by name or --priority by number (edXML Priority 0-4); both must agree."""
+    named = None if args.urgency is None else URGENCY[args.urgency]
+    numbered = None if args.priority is None else Urgency(args.priority)
+    if named is not None and numbered is not None and named is not numbered:
+        raise LienthongError(f"--urgency {args.urgency} and --priority {args.priority} differ")
+    return named or numbered or Urgency.NORMAL
+
+
+def _date(text: str | None, flag: str) -> str | None:
+    """A date typed dd/mm/yyyy (or YYYY-MM-DD) as YYYY-MM-DD."""
+    if text is None:
+        return None
+    day = parse_dmy(text)
+    if day is None:
+        raise LienthongError(f"{flag} {text!r} is not a date dd/mm/yyyy")
+    return day
+
+
+def _staff(args: argparse.Namespace) -> StaffInfo | None:
+    """Who handled the document (edXML StaffInfo), from --staff and its companions."""
+    if not args.staff:
+        if args.staff_department or args.staff_phone or args.staff_email:
+            raise LienthongError("--staff-department/-phone/-email need --staff NAME")
+        return None
+    return StaffInfo(args.staff, args.staff_department, args.staff_phone, args.staff_email)
+
+
+def official_lines(m: DocumentMetadata) -> list[str]:
+    """The document's head as on paper (issuer, number, place and date, urgency) and the
+    other fields of version 2, one line each, for `show`."""
+    lines = [
+        *([m.issuer.parent.upper()] if m.issuer.parent else []),
+        m.issuer.name.upper(),
+        f"Số: {m.number_notation}",
+        f"{m.place}, {written_date(m.issued_on)}" if m.place else written_date(m.issued_on),
+        f"Loại văn bản: {describe_type(m.doc_type, m.type_name)}",
+    ]
+    if m.urgency:
+        by = f" — đến trước {dmy_hm(m.scheduled_at)}" if m.scheduled_at else ""
+        lines.append(f"Độ khẩn: {URGENCY_NAMES[m.urgency]}{by}")
+    if m.steering_type is not None:
+        lines.append(f"Loại chỉ đạo (SteeringType): {m.steering_type}")
+    if m.sphere:
+        lines.append(f"Phạm vi ban hành: {m.sphere}")
+    lines += [f"Phụ lục {i}: {a}" for i, a in enumerate(m.appendixes, start=1)]
+    if m.pages:
+        lines.append(f"Số trang: {m.pages}")
+    if m.copies:
+        lines.append(f"Số bản: {m.copies}")
+    if m.drafter:
+        lines.append(f"Người soạn thảo: {m.drafter}")
+    lines += [f"Thông tin bổ sung: {k} = {_extension(v)}" for k, v in m.extensions]
+    return lines
+
+
+def signature_lines(m: DocumentMetadata) -> list[str]:
+    """The signature block as on paper, indented: "KT. CHÁNH VĂN PHÒNG" / "PHÓ CHÁNH VĂN
+    PHÒNG" / "Trương Văn Hùng"."""
+    if m.signer is None:
+        return ["Người ký: -"]
+    return ["Người ký:", *(f"    {line}" for line in m.signer.block)]
+
+
+def _extension(value) -> str:
+    return "; ".join(value) if isinstance(value, tuple) else str(value)
 
 
 async def inbox(args: argparse.Namespace) -> None:
@@ -326,6 +503,8 @@ async def show(args: argparse.Namespace) -> None:
         "recall": doc.recall,
         "metadata": jsonable(body.metadata),
         "number": body.metadata.number_notation,
+        # The signature block as on paper, one line each (metadata.signer has its parts).
+        "signature_block": list(body.metadata.signer.block) if body.metadata.signer else [],
         "attachments": [
             {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256.hex()}
             for a in body.attachments
@@ -336,12 +515,11 @@ async def show(args: argparse.Namespace) -> None:
     }
     m = body.metadata
     lines = [
-        f"Số: {m.number_notation}   {m.place}, {m.issued_on}",
+        *official_lines(m),
         f"Trích yếu: {m.subject}",
         f"Nơi ban hành: {m.issuer.name} ({doc.sender_code})",
         *([f"Mã văn bản của nơi gửi: {doc.wire_id}"] if doc.wire_id not in (None, doc.id) else []),
-        f"Người ký: {m.signer.authority + ' ' if m.signer and m.signer.authority else ''}"
-        f"{m.signer.position + ' ' if m.signer else ''}{m.signer.name if m.signer else '-'}",
+        *signature_lines(m),
         f"Trạng thái: {doc.state}" + (f" (thu hồi: {doc.recall})" if doc.recall != "none" else ""),
         f"Chữ ký: {signature['text']}",
     ]

@@ -24,6 +24,7 @@ async def test_send_and_process_on_a_full_disk_print_one_line_naming_it(tmp_path
         incoming = await unit_with_a_letter(data_dir, tmp_path)
         send = ("send", "--data-dir", str(data_dir), "--to", B, "--number", "12/SNV-VP")
         send += ("--subject", "Báo cáo tháng", "--file", str(attachment))
+        send += ("--signer", "Nguyễn Văn A", "--position", "Giám đốc", "--place", "Tây Ninh")
         process = ("process", "--data-dir", str(data_dir), incoming, "--status", "accepted")
         running = await open_context(data_dir)  # as `lienthong run` holds the store open
         try:
