@@ -164,6 +164,7 @@ def create_web_app(
     r.add_post(draft, compose.confirm_post)
     r.add_get("/registers", registers.register_page, name="registers")
     r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.csv", registers.register_csv)
+    r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.xlsx", registers.register_xlsx)
     r.add_get("/paper", registers.paper_get, name="paper")
     r.add_post("/paper/" + kind, registers.paper_post)
     r.add_get("/health", admin.health, name="health")
