@@ -386,7 +386,10 @@ class Node:
 
 
 async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) -> bool:
-    """Hand our (newer) directory to a peer that advertised an older one; True if taken."""
+    """Hand our (newer) directory to a peer that advertised an older one; True when the
+    exchange is over: taken, or refused for what it is (4xx: e.g. a version-1 peer cannot
+    read directory form 2 and gets the version from the centre instead), so it is not pushed
+    again at every answer. A server error or no answer is tried again later (False)."""
     try:
         async with session.post(
             f"{base}/v1/directory",
@@ -396,8 +399,7 @@ async def push_directory(session: aiohttp.ClientSession, base: str, raw: bytes) 
         ) as response:
             if response.status >= 400:
                 log.info("peer %s refused our directory: HTTP %s", base, response.status)
-                return False
-            return True
+            return response.status < 500
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         log.info("could not hand our directory to %s: %s", base, exc)
         return False
