@@ -102,6 +102,7 @@ async def test_clerks_exchange_a_letter_over_the_network(federation, scan, folde
             await page_a.fill("textarea[name=subject]", "V/v triển khai liên thông (eOffice)")
             await page_a.fill("input[name=signer]", "Trương Văn Hùng")
             await page_a.fill("input[name=position]", "Phó Chánh Văn phòng")
+            await page_a.fill("input[name=place]", "Tây Ninh")  # init sets none
             await page_a.set_input_files("#files", str(scan))
             await page_a.click("#compose-next")
             await page_a.wait_for_url("**/compose/confirm/**")
