@@ -1,5 +1,6 @@
 """The clerk's actions on documents, one place for each rule; the CLI, the web page and the
-peer API all call these: send, receive, answer with statuses, recall.
+peer API all call these: send, receive, answer with statuses, recall, apply an update or a
+replacement.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
+from lienthong.node.times import dmy
 from lienthong.node.unit.attachments import Progress, encrypt_files
 from lienthong.protocol.codes import Confidentiality, StatusCode
 from lienthong.protocol.directory import Directory
@@ -26,6 +28,8 @@ from lienthong.protocol.document import (
     check_to_send,
 )
 from lienthong.protocol.envelope import (
+    MAX_TARGETS,
+    EnvelopeHeader,
     VerifiedEnvelope,
     open_envelope,
     seal_envelope,
@@ -40,10 +44,18 @@ from lienthong.protocol.errors import (
     UnknownSigner,
 )
 from lienthong.protocol.ids import new_ulid
-from lienthong.protocol.states import STATUS_OF_STATE, DocState, RecallState
+from lienthong.protocol.states import (
+    APPLIED,
+    RECALL,
+    STATUS_OF_STATE,
+    DocState,
+    RecallState,
+    TransitionError,
+    answer_of,
+)
 from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import audit, outbox
+from lienthong.storage import audit, links, outbox
 from lienthong.storage.documents import (
     DocumentRecord,
     HeldEnvelope,
@@ -60,6 +72,8 @@ from lienthong.storage.registers import (
     IncomingEntry,
     OutgoingEntry,
     incoming_number_of,
+    mark_recalled,
+    note_link,
     reconcile_incoming,
     register_incoming,
     register_outgoing,
@@ -87,7 +101,12 @@ class EnvelopeIdReused(DocumentError):
 
 
 def _today(ctx: NodeContext) -> str:
-    return dt.datetime.fromtimestamp(ctx.clock() / 1000, dt.UTC).astimezone().date().isoformat()
+    return _day(ctx.clock())
+
+
+def _day(ms: int) -> str:
+    """The local day (YYYY-MM-DD) of a Unix time in milliseconds."""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).astimezone().date().isoformat()
 
 
 def _signer_serial(ctx: NodeContext) -> int:
@@ -122,6 +141,7 @@ async def send_document(
     (state secrets travel only on networks approved for them: Luật Bảo vệ bí mật nhà nước
     2018).
     """
+    _check_business_to_send(business, targets, reason)
     try:
         check_to_send(metadata)
     except InvalidField as exc:
@@ -150,9 +170,17 @@ async def send_document(
         keys[code] = cert.enc_key
     serial = _signer_serial(ctx)
     async with ctx.store.read() as conn:  # the pages and commands show a document's id here
-        reply_to = await _wire_id_of(conn, reply_to)
-        wire_targets = tuple([await _wire_id_of(conn, t) for t in targets])
+        replied = None if reply_to is None else await _reply_target(conn, reply_to)
+        own_targets = [await _own_target(ctx, conn, business, t) for t in targets]
+    reply_to = None if replied is None else replied.wire_id
+    wire_targets = tuple(t.wire_id for t in own_targets)
     version = envelope_version(directory, recipients)
+    if version == 1 and len(wire_targets) > 1:
+        raise DocumentError(
+            f"a replacement of {len(wire_targets)} documents needs protocol version 2, and "
+            f"{', '.join(c for c in recipients if 2 not in directory.reads(c))} read(s) "
+            "version 1 only: replace one document per envelope for them"
+        )
     attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
     try:
         body = DocumentBody(
@@ -199,6 +227,7 @@ async def send_document(
                 actor=actor,
                 at=now,
             )
+            await _link_sent(tx, record, business, own_targets, replied, actor=actor, at=now)
     except BaseException:
         # Each blob is ciphertext under a fresh key, so nothing else refers to it: a
         # document that is not stored (a register number taken, ...) leaves none behind.
@@ -209,13 +238,106 @@ async def send_document(
     return envelope.header.id
 
 
-async def _wire_id_of(conn, document_id: str | None) -> str | None:
-    """The id an envelope names a document by (reply_to, target): the wire id of the
-    document with this id here; an id no document here has is taken as a wire id."""
-    if document_id is None:
-        return None
+_A = {"update": "an update", "replace": "a replacement"}  # the business, in a message
+
+
+def _check_business_to_send(business: str, targets: Sequence[str], reason: str | None) -> None:
+    """What an update or replacement must say, whatever the envelope's version (version 1
+    cannot carry the reason, but the sender's own register and pages keep it)."""
+    if business not in ("new", "update", "replace"):
+        raise DocumentError(f"business {business!r}: a document is new, an update or a replace")
+    if business == "new" and targets:
+        raise DocumentError("a new document names no document to update or replace")
+    if business == "update" and len(targets) != 1:
+        raise DocumentError(f"an update names exactly one document, not {len(targets)}")
+    if business == "replace" and not targets:
+        raise DocumentError("a replacement names the documents it replaces (one or more)")
+    if len(set(targets)) != len(targets):
+        raise DocumentError("a document to replace is named twice")
+    if len(targets) > MAX_TARGETS:
+        raise DocumentError(f"a replacement names at most {MAX_TARGETS} documents")
+    if business != "new" and not (reason or "").strip():
+        raise DocumentError(
+            f"{_A[business]} says why (the reason, edXML BussinessDocReason): give a reason"
+        )
+
+
+async def _own_target(ctx: NodeContext, conn, business: str, document_id: str) -> links.Target:
+    """A document an update or replacement names: one this unit sent (a unit updates or
+    replaces only its own documents), by its id here."""
     doc = await get_document(conn, document_id)
-    return document_id if doc is None else _wire_id(doc)
+    if doc is None:
+        raise DocumentError(f"no document {document_id} to {business} here")
+    if doc.direction != "out" or doc.sender_code != ctx.config.code:
+        raise DocumentError(
+            f"document {document_id} was sent by {doc.sender_code}, not by this unit: a unit "
+            f"may {business} only the documents it sent itself"
+        )
+    return links.Target(wire_id=_wire_id(doc), sender=doc.sender_code, id=doc.id)
+
+
+async def _reply_target(conn, document_id: str) -> links.Target:
+    """The document a reply answers, by its id here; an id no document here has is taken
+    as a wire id (the reply is linked to a target this node does not hold)."""
+    doc = await get_document(conn, document_id)
+    if doc is None:
+        return links.Target(wire_id=document_id, sender=None, id=None)
+    return links.Target(wire_id=_wire_id(doc), sender=doc.sender_code, id=doc.id)
+
+
+async def _link_sent(
+    tx,
+    record: DocumentRecord,
+    business: str,
+    targets: Sequence[links.Target],
+    replied: links.Target | None,
+    *,
+    actor: str,
+    at: int,
+) -> None:
+    """Link a document being sent to what it updates, replaces or answers, and note an
+    update or replacement on both lines of the outgoing register."""
+    if replied is not None:
+        await links.add_links(tx, record.id, links.REPLIES_TO, [replied], at=at)
+    kind = links.KIND_OF_BUSINESS.get(business)
+    if kind is None:
+        return
+    await links.add_links(tx, record.id, kind, targets, at=at)
+    for target in targets:
+        old = await get_document(tx, target.id) if target.id else None
+        await _note_links(tx, record, kind, old, target, actor=actor, at=at)
+
+
+async def _note_links(
+    tx,
+    new: DocumentRecord,
+    kind: str,
+    old: DocumentRecord | None,
+    target: links.Target,
+    *,
+    actor: str,
+    at: int,
+) -> None:
+    """The register notes of an applied update or replacement, on both documents' lines
+    (storage.registers.note_link writes nothing for a document with no register line)."""
+    named = (
+        f"văn bản số {_printed(old)}"
+        if old is not None
+        else f"văn bản mã {target.wire_id} (chưa nhận được)"
+    )
+    if kind == links.UPDATES:
+        forward, back = f"Cập nhật {named}", f"Được cập nhật bởi văn bản số {_printed(new)}"
+    else:
+        forward, back = f"Thay thế {named}", f"Bị thay thế bởi văn bản số {_printed(new)}"
+    await note_link(tx, new.id, forward, actor=actor, at=at)
+    if old is not None:
+        await note_link(tx, old.id, back, actor=actor, at=at)
+
+
+def _printed(doc: DocumentRecord) -> str:
+    """A document as a register names it: "2340/VP-TTTH ngày 23/05/2014"."""
+    m = stored_body(doc).metadata
+    return f"{m.number_notation} ngày {dmy(m.issued_on)}"
 
 
 def envelope_version(directory: Directory, recipients: Sequence[str]) -> int:
@@ -343,6 +465,7 @@ async def receive_envelopes(
             for i, envelope, record, status, raw_status in to_store:
                 document_id = await record_incoming(tx, record, envelope.raw, at=now)
                 if document_id is not None:
+                    await _link_arrived(tx, me, envelope.header, document_id, at=now)
                     # Direct delivery returns the 01 in the answer (the sender retries
                     # until it has it); from the relay it goes back through the queue.
                     await _record_out_status(
@@ -358,6 +481,71 @@ async def receive_envelopes(
                 if via == "relay" and isinstance(results[i], bytes):
                     await outbox.queue_arrival(tx, known.document_id, header.sender, at=now)
     return results  # type: ignore[return-value]
+
+
+async def _link_arrived(tx, me: str, header: EnvelopeHeader, document_id: str, *, at: int) -> None:
+    """Link a document that has just arrived to what it updates, replaces or answers, and
+    the documents that named it before it was here (an update that overtook its original)
+    to it. A target is looked up among its sender's documents only (an envelope id is
+    unique per sender: docs/STORE.md); one this node never received is kept as an unknown
+    target. Nothing is applied yet: the clerk registers an update or replacement first."""
+    kind = links.KIND_OF_BUSINESS.get(header.business)
+    if kind is not None:
+        targets = []
+        for wire_id in header.targets:
+            doc = await incoming_document(tx, header.sender, wire_id)
+            known = doc is not None and doc.id != document_id  # never itself
+            targets.append(links.Target(wire_id, header.sender, doc.id if known else None))
+        await links.add_links(tx, document_id, kind, targets, at=at)
+    if header.reply_to is not None:
+        await links.add_links(
+            tx, document_id, links.REPLIES_TO, [await _replied(tx, me, header)], at=at
+        )
+    for link in await links.resolve_arrival(tx, header.sender, header.id, document_id):
+        newer = await get_document(tx, link.document_id)
+        if link.kind == links.REPLACES and newer is not None and newer.state in APPLIED:
+            # Its replacement was registered before it came: it is superseded on arrival.
+            await _supersede(tx, document_id, newer, actor=me, at=at)
+
+
+async def _replied(tx, me: str, header: EnvelopeHeader) -> links.Target:
+    """The document a reply answers: one this unit sent, or one it received from another
+    of the reply's recipients (docs/PROTOCOL.md 3.1: `reply_to` names an envelope that one
+    of the reply's recipients sent)."""
+    wire_id = header.reply_to
+    assert wire_id is not None
+    own = await get_document(tx, wire_id)  # an outgoing document's id here is its wire id
+    if own is not None and own.direction == "out" and own.sender_code == me:
+        return links.Target(wire_id, me, own.id)
+    for code in header.recipients:
+        doc = None if code == me else await incoming_document(tx, code, wire_id)
+        if doc is not None:
+            return links.Target(wire_id, code, doc.id)
+    return links.Target(wire_id, None, None)
+
+
+async def _supersede(tx, document_id: str, replacement: DocumentRecord, *, actor: str, at: int):
+    """Mark a document a registered replacement names as superseded, through the one place
+    that changes a state; a document already out of the unit's work (rejected, recalled,
+    superseded) stays as it is, which the audit log says."""
+    try:
+        await change_state(
+            tx,
+            document_id,
+            DocState.SUPERSEDED,
+            actor=actor,
+            at=at,
+            details={"replacement": replacement.id},
+        )
+    except TransitionError as exc:
+        await audit.append(
+            tx,
+            at=at,
+            actor=actor,
+            action="document.supersede_skipped",
+            subject=document_id,
+            details={"replacement": replacement.id, "reason": str(exc)},
+        )
 
 
 def _repeat(known: HeldEnvelope, envelope: VerifiedEnvelope) -> bytes | LienthongError:
@@ -484,6 +672,15 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
                 f"recall request {s.id} from {s.sender} for envelope {s.envelope}, which has "
                 "not arrived here (yet)"
             )
+        business = await links.business_of(tx, doc.id)
+        if business != "new":
+            raise InvalidField(
+                "status",
+                "envelope",
+                f"recall request {s.id} from {s.sender} names envelope {s.envelope}, "
+                f"{_A[business]}: an update or a replacement is not recalled on its own (its "
+                "15 or 16 answers it); recall the document it changes, or send another update",
+            )
     else:
         # A recipient's status about an envelope this node sent: an outgoing document's
         # id here is its wire id.
@@ -521,9 +718,34 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
             at=now,
             details={"status": s.id},
         )
-    else:
-        await outbox.apply_status(tx, s.envelope, s.sender, s.code, at=now)
+        return True
+    answers = answer_of(s.code, await links.business_of(tx, doc.id))
+    if answers not in (None, RECALL):
+        # The recipient's answer to an update or replacement: timeline only. The 03 or 02
+        # sent with it (docs/STATES.md) moves the delivery.
+        return True
+    await outbox.apply_status(tx, s.envelope, s.sender, s.code, at=now)
+    if s.code is StatusCode.RECALL_AGREED:
+        await mark_recalled(
+            tx,
+            doc.id,
+            on=_day(s.at),
+            reason=await _recall_reason(tx, doc.id, to=s.sender),
+            actor=s.sender,
+            at=now,
+        )
     return True
+
+
+async def _recall_reason(tx, document_id: str, *, to: str | None = None) -> str | None:
+    """The reason given with the newest recall request (13) about a document: the one this
+    node sent `to` a recipient, or (`to` None) the one it received."""
+    asked = [
+        e
+        for e in await statuses_of(tx, document_id)
+        if e.code == StatusCode.RECALL_REQUESTED and (to is None or e.to_code == to)
+    ]
+    return asked[-1].note if asked else None
 
 
 # The clerk's actions on an incoming document, and the status each one sends.
@@ -590,8 +812,49 @@ async def process_document(
         )
         raw = sign_status(ctx.keys, status)
         await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        if new_state in (DocState.ACCEPTED, DocState.REJECTED):
+            agree = new_state is DocState.ACCEPTED
+            await _answer_business(ctx, tx, doc, agree=agree, actor=actor, at=now, reason=reason)
     _wake(ctx)
     return number
+
+
+async def _answer_business(
+    ctx: NodeContext,
+    tx,
+    doc: DocumentRecord,
+    *,
+    agree: bool,
+    actor: str,
+    at: int,
+    reason: str | None,
+) -> None:
+    """Registering an update or a replacement applies it and agrees (15); returning it
+    (02) refuses it (16, with the same reason). Both statuses name the update's own
+    envelope; a new document has nothing to answer (docs/STATES.md)."""
+    business = await links.business_of(tx, doc.id)
+    if business == "new":
+        return
+    if agree:
+        for link in await links.links_of(tx, doc.id):
+            if link.document_id != doc.id or link.kind not in (links.UPDATES, links.REPLACES):
+                continue
+            old = await get_document(tx, link.target_id) if link.target_id else None
+            if old is not None and link.kind == links.REPLACES:
+                await _supersede(tx, old.id, doc, actor=actor, at=at)
+            target = links.Target(link.target_wire_id, link.target_sender, link.target_id)
+            await _note_links(tx, doc, link.kind, old, target, actor=actor, at=at)
+    status = Status(
+        id=new_ulid(at),
+        envelope=_wire_id(doc),
+        sender=ctx.config.code,
+        serial=_signer_serial(ctx),
+        to=doc.sender_code,
+        code=StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED,
+        at=at,
+        reason=None if agree else reason,
+    )
+    await _record_out_status(tx, status, sign_status(ctx.keys, status), doc.id, queue_it=True)
 
 
 async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: int):
@@ -645,6 +908,13 @@ async def recall(
         doc = await get_document(tx, document_id)
         if doc is None or doc.direction != "out":
             raise DocumentError(f"no outgoing document {document_id}")
+        business = await links.business_of(tx, document_id)
+        if business != "new":
+            raise DocumentError(
+                f"document {document_id} is {_A[business]}: an update or a replacement is "
+                "not recalled on its own (its recipients answer it with 15 or 16); recall "
+                "the document it changes, or send another update of it"
+            )
         recipients = [row.recipient for row in await outbox.rows_for(tx, document_id)]
         serial = _signer_serial(ctx)
         for code in recipients:
@@ -685,6 +955,9 @@ async def answer_recall(
             raise DocumentError(f"no incoming document {document_id}")
         new = RecallState.AGREED if agree else RecallState.REFUSED
         await change_recall(tx, document_id, new, actor=actor, at=now, details={"reason": reason})
+        if agree:  # the register line stays, struck through with the day and the reason
+            asked = await _recall_reason(tx, document_id)
+            await mark_recalled(tx, document_id, on=_today(ctx), reason=asked, actor=actor, at=now)
         status = Status(
             id=new_ulid(now),
             envelope=_wire_id(doc),

@@ -1,5 +1,5 @@
 """What the CLI and the clerk's web page both show of a document: times, per-recipient
-delivery, the signature check."""
+delivery, the signature check, the timeline's words, links to updates and replacements."""
 
 from __future__ import annotations
 
@@ -7,28 +7,88 @@ from typing import Any
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
-from lienthong.node.times import when
+from lienthong.node.times import dmy, when
+from lienthong.node.unit.documents import stored_body
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.envelope import verify_envelope
 from lienthong.protocol.errors import Expired, Revoked, UnknownSigner
-from lienthong.storage import outbox
+from lienthong.protocol.states import APPLIED, DocState, answer_of
+from lienthong.storage import links, outbox
 from lienthong.storage.directory import archived_certificate
-from lienthong.storage.statuses import statuses_of
+from lienthong.storage.documents import DocumentRecord, get_document
+from lienthong.storage.statuses import StatusEvent, statuses_of
+
+# The words of a link, by kind: seen from the newer document, and from the one it names.
+_LINK_LABELS = {
+    links.UPDATES: ("link.updates", "link.updated_by"),
+    links.REPLACES: ("link.replaces", "link.replaced_by"),
+    links.REPLIES_TO: ("link.replies_to", "link.replied_by"),
+}
+
+
+def status_label(code: int, answers: str | None = None) -> str:
+    """The catalogue key (node/web/i18n.py) of a status: "status.15.update" for a 15 that
+    agrees to an update, "status.16.recall" for a 16 that refuses a recall, "status.03"
+    for the others (`answers` as protocol.states.answer_of gives it)."""
+    if answers is not None and code in (StatusCode.RECALL_AGREED, StatusCode.RECALL_REFUSED):
+        return f"status.{int(code):02d}.{answers}"
+    return f"status.{int(code):02d}"
+
+
+def _label_vi(code: int, answers: str | None) -> str:
+    try:
+        return StatusCode(code).label_vi_answering(answers)
+    except ValueError:
+        return f"{int(code):02d}"
+
+
+async def timeline_view(conn, doc: DocumentRecord) -> list[dict[str, Any]]:
+    """A document's statuses, oldest first, each with the words it is shown with: a 15 or
+    16 is read by what it answers (a recall, or this update or replacement)."""
+    business = await links.business_of(conn, doc.id)
+    return [_event(e, answer_of(e.code, business)) for e in await statuses_of(conn, doc.id)]
+
+
+def _event(e: StatusEvent, answers: str | None) -> dict[str, Any]:
+    return {
+        "at": when(e.at),
+        "at_ms": e.at,
+        "from": e.from_code,
+        "to": e.to_code,
+        "code": e.code,
+        "known": e.code in {int(c) for c in StatusCode},
+        "answers": answers,  # "recall" | "update" | "replace" | None
+        "label": status_label(e.code, answers),  # a key of node/web/i18n.py
+        "label_vi": _label_vi(e.code, answers),
+        "incoming_number": e.incoming_number,
+        "note": e.note,
+        "direction": e.direction,
+    }
 
 
 async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
-    """Per recipient of an outgoing document: delivery state, incoming number, last change."""
+    """Per recipient of an outgoing document: delivery state, incoming number, last change,
+    and its answer (15/16) to this update or replacement, or to a recall of the document
+    (`answer`: a catalogue key such as "status.15.update"; None before any)."""
+    events = await statuses_of(conn, envelope_id)
     numbers = {
         s.from_code: s.incoming_number
-        for s in await statuses_of(conn, envelope_id)
+        for s in events
         if s.code == StatusCode.ACCEPTED and s.direction == "in"
     }
+    business = await links.business_of(conn, envelope_id)
+    answered: dict[str, str] = {}  # the newest answer of each recipient (events: oldest first)
+    for s in events:
+        answers = answer_of(s.code, business)
+        if s.direction == "in" and answers is not None:
+            answered[s.from_code] = status_label(s.code, answers)
     return [
         {
             "recipient": row.recipient,
             "state": row.state,
             "incoming_number": numbers.get(row.recipient),
+            "answer": answered.get(row.recipient),
             "attempts": row.attempts,
             "last_error": row.last_error,
             "refused_with": row.refused_with,  # a dead letter: the refusal that stopped it
@@ -94,3 +154,96 @@ async def _verify_archived(ctx: NodeContext, raw: bytes, code: str, serial: int)
     if not cert.valid_at(header.created):
         raise Expired(f"envelope {header.id} was made outside the validity of certificate {serial}")
     return header
+
+
+async def links_view(conn, doc: DocumentRecord) -> list[dict[str, Any]]:
+    """The documents linked to `doc`, both ways, oldest link first: what it updates,
+    replaces or answers ("Cập nhật cho …", "Thay thế …") and what updates, replaces or
+    answers it ("Đã được cập nhật bởi …", "Đã bị thay thế bởi …").
+
+    Each: `label` (a catalogue key of node/web/i18n.py), `forward` (True: `doc` names the
+    other), `kind`, `known` (False: a target this node never received, shown by its
+    `wire_id`), the other document's `id`, `number`, `subject`, `issued_on` (dd/mm/yyyy)
+    and `state`, and for an update or replacement received here `effect`: "applied" (its
+    clerk registered it), "pending" (not registered yet) or "refused" (returned); None
+    otherwise.
+    """
+    shown = []
+    for link in await links.links_of(conn, doc.id):
+        forward = link.document_id == doc.id
+        other_id = link.target_id if forward else link.document_id
+        other = await get_document(conn, other_id) if other_id else None
+        newer = doc if forward else other
+        item: dict[str, Any] = {
+            "kind": link.kind,
+            "forward": forward,
+            "label": _LINK_LABELS[link.kind][0 if forward else 1],
+            "known": other is not None,
+            "wire_id": link.target_wire_id if forward else (other.wire_id if other else None),
+            "id": other.id if other else None,
+            "number": None,
+            "subject": None,
+            "issued_on": None,
+            "state": other.state if other else None,
+            "effect": _effect(link.kind, newer),
+        }
+        if other is not None:
+            m = stored_body(other).metadata
+            item |= {
+                "number": m.number_notation,
+                "subject": m.subject,
+                "issued_on": dmy(m.issued_on),
+            }
+        shown.append(item)
+    return shown
+
+
+def _effect(kind: str, newer: DocumentRecord | None) -> str | None:
+    """Whether an update or replacement received here took effect: its clerk registers it
+    (applied) or returns it (refused); until then it is pending."""
+    if kind == links.REPLIES_TO or newer is None or newer.direction != "in":
+        return None
+    if newer.state in APPLIED:
+        return "applied"
+    return "refused" if newer.state == DocState.REJECTED else "pending"
+
+
+async def business_view(conn, doc: DocumentRecord) -> dict[str, Any]:
+    """What the document's envelope says of its business (edXML Bussiness), for its page:
+
+    `business` "new", "update" or "replace" and its catalogue key `label`; the sender's
+    `reason`; `paper` (True: the paper original follows by post) with `paper_label`
+    "doc.paper_follows" ("Bản giấy sẽ gửi sau"), else None; the sender's `staff` (name,
+    department, mobile, email) or None; `superseded` (a registered replacement names it);
+    `latest_update`: the newest update of it that took effect here (or, at its sender, was
+    sent), as links_view gives it, or None.
+    """
+    body = stored_body(doc)
+    b = body.business
+    business = await links.business_of(conn, doc.id)
+    updates = [
+        item
+        for item in await links_view(conn, doc)
+        if item["kind"] == links.UPDATES
+        and not item["forward"]
+        and item["known"]
+        and item["effect"] in ("applied", None)
+    ]
+    staff = b.staff
+    return {
+        "business": business,
+        "label": f"business.{business}",
+        "reason": b.reason,
+        "paper": b.paper,
+        "paper_label": "doc.paper_follows" if b.paper else None,
+        "staff": None
+        if staff is None
+        else {
+            "name": staff.name,
+            "department": staff.department,
+            "mobile": staff.mobile,
+            "email": staff.email,
+        },
+        "superseded": doc.state == DocState.SUPERSEDED,
+        "latest_update": updates[-1] if updates else None,
+    }
