@@ -25,8 +25,14 @@ from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
-from lienthong.node.unit.views import recipients_view, signature_check
-from lienthong.protocol.codes import Confidentiality, StatusCode, Urgency
+from lienthong.node.unit.views import (
+    business_view,
+    links_view,
+    recipients_view,
+    signature_check,
+    timeline_view,
+)
+from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import describe_type, document_types
 from lienthong.protocol.document import (
     MAX_STEERING_TYPE,
@@ -46,7 +52,6 @@ from lienthong.storage.documents import (
     get_envelope_raw,
     list_documents,
 )
-from lienthong.storage.statuses import statuses_of
 
 PAGE = 500  # storage.documents.MAX_PAGE
 MAX_CURSOR_ID = 100  # a document id in a cursor: far longer than any id the node makes
@@ -156,6 +161,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--staff-email", default="", help="the handler's e-mail")
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
     p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
+    changes = p.add_mutually_exclusive_group()
+    changes.add_argument(
+        "--update", metavar="ID", help="this document updates (cập nhật) one this unit sent"
+    )
+    changes.add_argument(
+        "--replace",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="this document replaces (thay thế) one this unit sent (repeat for several)",
+    )
+    p.add_argument("--reason", help="why it updates or replaces them (required with those)")
+    p.add_argument(
+        "--paper", action="store_true", help="the paper original follows by post (bản giấy)"
+    )
     add_list_options(command("inbox", inbox, "incoming documents (văn bản đến), newest first"))
     p = command("outbox", outbox, "outgoing documents (văn bản đi) with per-recipient state")
     add_list_options(p)
@@ -190,6 +210,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def send(args: argparse.Namespace) -> None:
+    business, targets = _business_args(args)
     async with context(args.data_dir) as ctx:
         metadata = _send_metadata(ctx, args)
         recipients = [c.strip() for c in args.to.split(",") if c.strip()]
@@ -202,13 +223,37 @@ async def send(args: argparse.Namespace) -> None:
                 actor="cli",
                 reply_to=args.reply_to,
                 staff=_staff(args),
+                business=business,
+                targets=targets,
+                reason=args.reason,
+                paper=args.paper,
                 progress=bar if args.file else None,
             )
+    what = f" ({business}s {', '.join(targets)})" if targets else ""
     emit(
         args,
-        {"envelope_id": envelope_id, "recipients": recipients},
-        f"Queued {args.number} for {', '.join(recipients)}: envelope {envelope_id}",
+        {
+            "envelope_id": envelope_id,
+            "recipients": recipients,
+            "business": business,
+            "targets": targets,
+        },
+        f"Queued {args.number}{what} for {', '.join(recipients)}: envelope {envelope_id}",
     )
+
+
+def _business_args(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """(business, targets) from --update / --replace; --reason alone is a mistake."""
+    if args.update:
+        return "update", [args.update]
+    if args.replace:
+        return "replace", list(args.replace)
+    if args.reason:
+        raise LienthongError(
+            "--reason says why a document updates or replaces another: "
+            "give --update ID or --replace ID with it"
+        )
+    return "new", []
 
 
 def _send_metadata(ctx, args: argparse.Namespace) -> DocumentMetadata:
@@ -427,8 +472,9 @@ async def outbox(args: argparse.Namespace) -> None:
         lines.append(f"{when(doc.created_at)}  {r['number']:<20} {r['subject'][:50]}  [{r['id']}]")
         for rec in r["recipients"]:
             number = f" số đến {rec['incoming_number']}" if rec["incoming_number"] else ""
+            answer = f" {translate('vi', rec['answer'])}" if rec["answer"] else ""
             lines.append(
-                f"    {rec['recipient']:<16} {rec['state']:<12}{number}"
+                f"    {rec['recipient']:<16} {rec['state']:<12}{number}{answer}"
                 f"  {rec['updated_at']}  {rec['last_error'] or ''}"
             )
     text = "\n".join(lines) or "No outgoing documents."
@@ -476,24 +522,27 @@ async def show(args: argparse.Namespace) -> None:
         async with ctx.store.read() as conn:
             doc = await _document(conn, args)
             body = service.stored_body(doc)
-            events = await statuses_of(conn, args.id)
+            events = await timeline_view(conn, doc)
             recipients = await recipients_view(conn, args.id) if doc.direction == "out" else []
             raw = await get_envelope_raw(conn, args.id)
+            linked = await links_view(conn, doc)
+            business = await business_view(conn, doc)
         signature = await signature_check(ctx, raw)  # may read the certificate archive
-    timeline = []
-    for e in events:
-        timeline.append(
-            {
-                "at": when(e.at),
-                "from": e.from_code,
-                "to": e.to_code,
-                "code": f"{e.code:02d}",
-                "label": StatusCode(e.code).label_vi,
-                "incoming_number": e.incoming_number,
-                "note": e.note,
-                "direction": e.direction,
-            }
-        )
+    timeline = [
+        {
+            "at": e["at"],
+            "from": e["from"],
+            "to": e["to"],
+            "code": f"{e['code']:02d}",
+            "label": e["label_vi"],  # a 15 or 16 by what it answers: "Đồng ý cập nhật"
+            "answers": e["answers"],
+            "incoming_number": e["incoming_number"],
+            "note": e["note"],
+            "direction": e["direction"],
+        }
+        for e in events
+    ]
+    links = [_link(item) for item in linked]
     data = {
         "id": doc.id,
         # The id its envelope carries (the sender's); another only if `id` was taken here.
@@ -510,6 +559,11 @@ async def show(args: argparse.Namespace) -> None:
             for a in body.attachments
         ],
         "signature": signature,
+        "business": business["business"],
+        "reason": business["reason"],
+        "paper": business["paper"],  # the paper original follows by post
+        "staff": business["staff"],
+        "links": links,
         "recipients": recipients,
         "timeline": timeline,
     }
@@ -521,10 +575,18 @@ async def show(args: argparse.Namespace) -> None:
         *([f"Mã văn bản của nơi gửi: {doc.wire_id}"] if doc.wire_id not in (None, doc.id) else []),
         *signature_lines(m),
         f"Trạng thái: {doc.state}" + (f" (thu hồi: {doc.recall})" if doc.recall != "none" else ""),
+        *([translate("vi", business["label"])] if business["business"] != "new" else []),
+        *([f"Lý do: {business['reason']}"] if business["reason"] else []),
+        *([translate("vi", "doc.paper_follows")] if business["paper"] else []),
+        *[f"{item['text']}" for item in links],
         f"Chữ ký: {signature['text']}",
     ]
     lines += [f"Tệp đính kèm: {a['name']} ({a['size']} bytes)" for a in data["attachments"]]
-    lines += [f"  {r['recipient']}: {r['state']}" for r in recipients]
+    lines += [
+        f"  {r['recipient']}: {r['state']}"
+        + (f" — {translate('vi', r['answer'])}" if r["answer"] else "")
+        for r in recipients
+    ]
     lines += [
         f"  {t['at']} {t['from']} → {t['to']}: {t['code']} {t['label']}"
         + (f" số {t['incoming_number']}" if t["incoming_number"] else "")
@@ -532,6 +594,25 @@ async def show(args: argparse.Namespace) -> None:
         for t in timeline
     ]
     emit(args, data, "\n".join(lines))
+
+
+def translate(lang: str, key: str, **values: Any) -> str:
+    """A word of the clerk's page (node/web/i18n.py, the one catalogue), imported only by
+    the commands that print one: the others do not load the web page's package."""
+    from lienthong.node.web.i18n import translate as words
+
+    return words(lang, key, **values)
+
+
+def _link(item: dict) -> dict:
+    """A link of links_view as `show` prints it: the view's fields and its Vietnamese line
+    ("Đã được cập nhật bởi 15/VP-TTTH ngày 24/11/2025 [ID] (chờ vào sổ)")."""
+    if item["known"]:
+        other = f"{item['number']} ngày {item['issued_on']} [{item['id']}]"
+    else:
+        other = translate("vi", "link.unknown", wire_id=item["wire_id"])
+    effect = f" ({translate('vi', 'link.' + item['effect'])})" if item["effect"] else ""
+    return item | {"text": f"{translate('vi', item['label'])} {other}{effect}"}
 
 
 async def export(args: argparse.Namespace) -> None:
