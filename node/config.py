@@ -61,13 +61,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         # The issuer as the unit's documents name it (edXML From); empty: not stated.
         "parent": Key(
-            str, "", "cơ quan chủ quản printed above the unit's name, e.g. UBND TỈNH TÂY NINH"
+            str, "", "cơ quan chủ quản (edXML OrganizationInCharge) printed above the unit's name, "
+            "e.g. UBND TỈNH TÂY NINH"
         ),
         "in_charge": Key(
             str,
             "",
-            "edXML OrganizationInCharge: the collective body a TM. signature acts for, "
-            "e.g. Ủy ban nhân dân tỉnh",
+            "the collective body a TM. signature acts for, e.g. Ủy ban nhân dân tỉnh",
         ),
         "place": Key(
             str, "", "địa danh written before the date of the unit's documents, e.g. Tây Ninh"

@@ -28,7 +28,8 @@ from lienthong.protocol.wire import Fields
 
 SIGNING_AUTHORITIES = frozenset({"", "KT.", "TL.", "TM.", "TUQ."})
 MAX_TYPE_CODE = 16
-MAX_V1_NUMBER = 10**9  # version 1 carried the number as an integer
+# Version 1 carried the number as an integer; version 2 writes at most nine digits.
+MAX_V1_NUMBER = 10**9 - 1
 MAX_MEDIA_TYPE = 127  # RFC 6838: type and subtype names are at most 127 characters each
 # Unicode control (Cc) and format (Cf) characters: NUL, line breaks, and the
 # direction overrides that make "report\u202efdp.exe" display as "reportexe.pdf".
@@ -38,13 +39,13 @@ _HIDDEN_CATEGORIES = frozenset({"Cc", "Cf"})
 # typing slip; a space right before the extension, or a name ending in a space or a dot
 # (which Windows drops, changing the extension), is refused whatever the count.
 MAX_NAME_SPACE_RUN = 3
-# Version 2 fields (docs/PROTOCOL.md 7.2). edXML SteeringType is a small code; 0-99 leaves
+# Version 2 fields (docs/PROTOCOL.md 5.1). edXML SteeringType is a small code; 0-99 leaves
 # room for any list a ministry keeps. Appendixes are titles of annexed parts: a decision
 # with more than 64 annexes does not exist. Copies and pages: a print run, not a library.
 MAX_STEERING_TYPE = 99
 MAX_APPENDIXES = 64
 MAX_COUNT = 1_000_000
-# Extension fields (7.3): fields a later version adds travel here, signed with the rest.
+# Extension fields (5.4): fields a later version adds travel here, signed with the rest.
 # 32 fields of at most MAX_SUBJECT characters keep the body far below MAX_ENVELOPE_BYTES.
 MAX_EXTENSIONS = 32
 EXTENSION_KEY = pattern("extension field name", r"[a-z][a-z0-9_.\-]{0,63}", "sphere.detail")
@@ -71,8 +72,8 @@ class Organisation:
 
     name: str
     code: str | None = None
-    parent: str | None = None  # the level above, printed first: "UBND TỈNH TÂY NINH"
-    in_charge: str | None = None  # edXML OrganizationInCharge; the collective body of TM.
+    parent: str | None = None  # cơ quan chủ quản, printed first (edXML OrganizationInCharge)
+    in_charge: str | None = None  # the collective body a TM. signature acts for (no edXML)
     address: str | None = None
     email: str | None = None
     phone: str | None = None
@@ -106,7 +107,7 @@ class Signer:
         return (self.position.upper(), self.name)
 
 
-def parse_competence(competence: str, position: str = "") -> tuple[str, str]:
+def parse_competence(competence: str) -> tuple[str, str]:
     """Split an edXML Competence ("KT. BỘ TRƯỞNG", "TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH") into
     (authority, acts for); a competence without an authority prefix is the signer's own
     title (acts for nothing)."""
@@ -224,6 +225,9 @@ def check_to_send(m: DocumentMetadata) -> None:
         raise InvalidField("document", "signer", "the signer (người ký) is required to send")
     if not m.place.strip():
         raise InvalidField("document", "place", "the place (địa danh) is required to send")
+    names = [name for name, _ in m.extensions]
+    if names != sorted(set(names)):
+        raise InvalidField("document", "ext", "extension names are sorted and each is named once")
     # Every rule of version 2, whichever version the recipients will get.
     metadata_from_wire(_metadata_v2(m))
     if m.number is not None:
@@ -255,7 +259,7 @@ class DocumentBody:
 
 def body_to_wire(body: DocumentBody, version: int = 2) -> dict[str, Any]:
     """The plaintext map of `body` in protocol `version` (1 drops what version 1 cannot say:
-    docs/PROTOCOL.md 7.4)."""
+    docs/PROTOCOL.md 5.5)."""
     attachments = [
         {
             "name": a.name,
@@ -357,11 +361,17 @@ def _metadata_v1(m: DocumentMetadata) -> dict[str, Any]:
         "due_on": m.due_on,
         "addressees": list(m.addressees),
         "distribution": list(m.distribution),
-        "steering": dict(m.extensions).get("v1.steering"),
+        "steering": _v1_steering(m),
         "copies": m.copies,
         "pages": m.pages,
         "drafter": m.drafter,
     }
+
+
+def _v1_steering(m: DocumentMetadata) -> str | None:
+    """The steering note a version-1 document carried, kept as the extension "v1.steering"."""
+    note = dict(m.extensions).get("v1.steering")
+    return note if isinstance(note, str) and note else None
 
 
 def body_from_wire(value: Any, version: int | None = None) -> DocumentBody:

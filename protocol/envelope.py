@@ -42,7 +42,7 @@ from lienthong.protocol.wire import (
 )
 
 WHAT = "envelope"
-# edXML business types 0, 2, 3; edXML 1 (revoke) is the status 13 (docs/PROTOCOL.md 7.5).
+# edXML business types 0, 2, 3; edXML 1 (revoke) is the status 13 (docs/PROTOCOL.md 4.4).
 BUSINESS_TYPES = frozenset({"new", "update", "replace"})
 # One replacement may supersede several documents (a decision replacing three earlier ones);
 # 32 is far beyond any real case and keeps the header small.
@@ -123,7 +123,7 @@ def seal_envelope(
 ) -> bytes:
     """Encrypt `body` to every recipient (code -> X25519 public key), sign, return wire bytes.
 
-    `version` 1 is for recipients that read only version 1 (docs/PROTOCOL.md 7.4). The
+    `version` 1 is for recipients that read only version 1 (docs/PROTOCOL.md 1.2, 5.5). The
     result is decoded again before it is returned, so a document that this node would
     refuse from a peer is refused here, with the same message.
     """
@@ -283,7 +283,7 @@ def _header_map(
     }
     if version == 1:
         if len(targets) > 1:
-            raise InvalidField("envelope header", "targets", "version 1 names one target at most")
+            raise InvalidField("envelope header", "target", "version 1 names one target at most")
         header["target"] = targets[0] if targets else None
     else:
         header["targets"] = targets

@@ -456,7 +456,7 @@ def check_metadata_v1(value: Any) -> None:
         s.text("position")
         s.text("authority", choices=AUTHORITIES)
         s.done()
-    m.integer("number", hi=10**9, optional=True)
+    m.integer("number", hi=10**9 - 1, optional=True)
     m.integer("year", 1900, 9999, optional=True)
     m.text("notation", hi=64)
     m.text("type", 1, 16)
