@@ -6,7 +6,13 @@ import sqlite3
 import pytest
 
 from lienthong.protocol.envelope import header_of_own_envelope
-from tests.system.harness import Federation, lienthong_json, unpack_release, wait_until
+from tests.system.harness import (
+    Federation,
+    lienthong_json,
+    set_config,
+    unpack_release,
+    wait_until,
+)
 
 pytestmark = pytest.mark.system
 
@@ -33,7 +39,7 @@ def outbox_state(data_dir, envelope_id, recipient, release=None):
 
 def envelope_version(data_dir, envelope_id: str) -> int:
     """The protocol version of an envelope as the sender stored it (read-only look)."""
-    with sqlite3.connect(f"file:{data_dir / 'store.db'}?mode=ro", uri=True) as db:
+    with sqlite3.connect(f"file:{data_dir / 'store.sqlite3'}?mode=ro", uri=True) as db:
         (raw,) = db.execute("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,)).fetchone()
     return header_of_own_envelope(raw).version
 
@@ -63,6 +69,9 @@ def test_a_release_1_unit_and_release_2_units_exchange_both_ways(federation, tmp
     a = federation.add_unit(A, "VP UBND tỉnh Tây Ninh")
     b = federation.add_unit(B, "Sở Nội vụ", release=release)
     c = federation.add_unit(C, "Sở Tài chính")
+    # A learns new directory versions (C's declared versions) in seconds, not at the
+    # default five-minute refresh.
+    set_config(a.data_dir, "federation", "directory_refresh_seconds", 2)
     federation.start()
 
     # A -> B (release 1): version 1, registered at B, 03 back at A.
@@ -83,9 +92,7 @@ def test_a_release_1_unit_and_release_2_units_exchange_both_ways(federation, tmp
         "--subject", "V/v trả lời", "--signer", "Nguyễn Văn An", "--position", "Giám đốc",
         release=release,
     )["envelope_id"]  # fmt: skip
-    wait_until(
-        lambda: outbox_state(b.data_dir, from_b, A, release) == "arrived", what="01 from A"
-    )
+    wait_until(lambda: outbox_state(b.data_dir, from_b, A, release) == "arrived", what="01 from A")
     shown = lienthong_json("show", "--data-dir", str(a.data_dir), from_b)
     assert shown["number"] == "07/SNV-VP"
 
