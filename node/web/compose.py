@@ -10,6 +10,7 @@ clerk confirms or cancels; a refused upload leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import shutil
 import unicodedata
@@ -74,6 +75,9 @@ from lienthong.protocol.limits import (
 )
 from lienthong.protocol.text import pattern
 from lienthong.storage.documents import DocumentRecord, get_document, list_documents
+from lienthong.storage.errors import Conflict, disk_full
+
+log = logging.getLogger("lienthong.web")
 
 # All attachments of one document sent from the page, together. A scanned document of a
 # few hundred pages is tens of MB; anything larger goes through `lienthong send --file`.
@@ -512,10 +516,12 @@ class _FormCheck:
         elif len(notation) > 64 or _hidden_or_space(notation) or "/" in notation:
             self.refuse("notation", "compose.err.notation_form")
         if year_text:
-            if is_digits(year_text, 4) and 1900 <= int(year_text) <= 9999:
-                year = int(year_text)
-            else:
+            if not (is_digits(year_text, 4) and 1900 <= int(year_text) <= 9999):
                 self.refuse("year", "compose.err.year_form")
+            elif year is not None and year != int(year_text):
+                self.refuse("year", "compose.err.year_differs", typed=year_text, number=year)
+            else:
+                year = int(year_text)
         if legal and year is None and "year" not in self.errors:
             self.refuse("year", "compose.err.year_legal")
         return raw or None, year, notation
@@ -856,6 +862,21 @@ def _draft(request: web.Request) -> Draft:
     return draft
 
 
+def _not_sent(request: web.Request, draft: Draft, exc: LienthongError) -> tuple[str, str]:
+    """Why a confirmed draft was not sent, in the clerk's words, and the English detail for
+    the technician (also logged)."""
+    full = disk_full(exc, context_of(request).config.data_dir)
+    if full is not None:
+        return tr(request, "error.disk_full", path=full.path or ""), ""
+    if isinstance(exc, Conflict):  # the register holds this number already this year
+        number = draft.metadata.number_notation
+        return tr(request, "compose.err.number_taken", number=number), str(exc)
+    if isinstance(exc, service.ConfidentialRefused):
+        return tr(request, "compose.err.secret"), str(exc)
+    log.warning("compose %s not sent: %s", draft.id, exc)
+    return tr(request, "compose.err.not_sent"), str(exc)
+
+
 def _confirm_context(request: web.Request, draft: Draft, error: str | None = None):
     ctx = context_of(request)
     names = {u["code"]: u["name"] for u in _units(ctx)}
@@ -867,6 +888,7 @@ def _confirm_context(request: web.Request, draft: Draft, error: str | None = Non
         "recipients": [{"code": c, "name": names.get(c, "")} for c in draft.recipients],
         "files": [{"name": f.name, "size": f.stat().st_size} for f in draft.files],
         "error": error,
+        "detail": "",
     }
 
 
@@ -901,7 +923,8 @@ async def confirm_post(request: web.Request) -> web.StreamResponse:
             staff=draft.staff,
         )
     except LienthongError as exc:
-        context = _confirm_context(request, draft, error=str(exc))
+        error, detail = _not_sent(request, draft, exc)
+        context = _confirm_context(request, draft, error=error) | {"detail": detail}
         return render(request, "confirm.html", context, status=409)
     shutil.rmtree(draft.directory, ignore_errors=True)
     settings.drafts.pop(draft.id, None)

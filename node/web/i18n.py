@@ -501,6 +501,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Năm ban hành gồm bốn chữ số, ví dụ 2025.",
         "The year is four digits, e.g. 2025.",
     ),
+    "compose.err.year_differs": (
+        "Năm ở ô Năm ({typed}) khác năm ghi trong số ({number}).",
+        "The year typed ({typed}) differs from the year in the number ({number}).",
+    ),
     "compose.err.year_legal": (
         "Văn bản quy phạm pháp luật phải ghi năm ban hành trong số, ví dụ 49/2025/QĐ-UBND.",
         "A legal document carries the year in its number, e.g. 49/2025/QĐ-UBND.",
@@ -565,6 +569,24 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "compose.err.target_one": (
         "Một văn bản cập nhật chỉ cập nhật một văn bản.",
         "An update changes exactly one document.",
+    ),
+    "compose.err.number_taken": (
+        "Số {number} đã có trong sổ văn bản đi năm nay: chưa gửi, chưa có gì được lưu. Hãy "
+        "hủy bản nháp, soạn lại với số khác.",
+        "Number {number} is in this year's outgoing register already: nothing was sent or "
+        "stored. Discard the draft and compose it again with another number.",
+    ),
+    "compose.err.secret": (
+        "Văn bản Mật trở lên không gửi được từ máy chủ liên thông này (chưa được phép dùng "
+        "mạng truyền bí mật nhà nước); chưa có gì được lưu.",
+        "Documents marked Secret or above cannot be sent from this server (it is not allowed "
+        "on a network approved for state secrets); nothing was stored.",
+    ),
+    "compose.err.not_sent": (
+        "Chưa gửi được văn bản; chưa có gì được lưu. Hãy thử lại; nếu vẫn không được, báo cán "
+        "bộ kỹ thuật (chi tiết ở dưới).",
+        "The document was not sent and nothing was stored. Try again; if it keeps happening, "
+        "tell the technician (details below).",
     ),
     "confirm.business.update": (
         "Văn bản này cập nhật văn bản đã gửi; nơi nhận thấy lý do cập nhật.",

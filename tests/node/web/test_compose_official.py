@@ -128,6 +128,12 @@ REFUSALS = [
         "Năm ban hành trong số",
         "Văn bản quy phạm pháp luật phải ghi năm ban hành trong số",
     ),
+    (
+        {"doc_type": "quyet_dinh", "number": "49/2025/QĐ-UBND", "notation": "", "year": "2024"},
+        "year",
+        "Năm ban hành trong số",
+        "Năm ở ô Năm (2024) khác năm ghi trong số (2025).",
+    ),
     ({"position": ""}, "position", "Chức vụ của người ký", "Cần chức vụ của người ký"),
     ({"issued_on": "2014/05/23"}, "issued_on", "Ngày ban hành", "Ngày ban hành cần dạng"),
     ({"staff_email": "trang@"}, "staff_email", "Thư điện tử", "không đúng dạng"),
@@ -308,3 +314,21 @@ async def test_update_and_replace_start_from_an_outgoing_document(offices, make_
     assert response.status == 404
     page = await (await client_b.get(f"/documents/{received.id}")).text()
     assert "/compose?update=" not in page
+
+
+async def test_a_number_the_register_holds_is_refused_in_the_clerks_words(offices, make_client):
+    """A second letter 05/VP-TTTH of the same year: the confirm page answers 409 naming the
+    number in Vietnamese (the register's English words only under the technician's
+    details) and the outbox keeps the first letter alone."""
+    ctx = offices[A]
+    client, token = await clerk(ctx, make_client)
+    await send(client, token)
+    location, _ = await confirm_page(client, token)
+    response = await client.post(location, data={"csrf": token}, allow_redirects=False)
+    assert response.status == 409
+    page = await response.text()
+    error = page.split('id="confirm-error">')[1].split("<details")[0]
+    assert "Số 05/VP-TTTH đã có trong sổ văn bản đi năm nay" in error
+    assert "already taken" not in error and "already taken" in page
+    async with ctx.store.read() as conn:
+        assert len(await list_documents(conn, direction="out")) == 1
