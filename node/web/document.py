@@ -14,7 +14,12 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
-from lienthong.node.unit.views import recipients_view, signature_check
+from lienthong.node.unit.views import (
+    business_view,
+    links_view,
+    recipients_view,
+    signature_check,
+)
 from lienthong.node.web.base import (
     USER,
     can,
@@ -118,6 +123,8 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         }
         for i, a in enumerate(body.attachments)
     ]
+    async with ctx.store.read() as conn:  # updates, replacements and replies linked
+        linked, business = await links_view(conn, doc), await business_view(conn, doc)
     context: dict[str, Any] = {
         "doc": doc,
         "m": body.metadata,
@@ -135,6 +142,8 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         # The document as on paper, and its update or replacement from the compose page.
         "o": official_view(body.metadata, body.business),
         "can_amend": doc.direction == "out" and can(request, "send"),
+        "links": linked,
+        "business": business,
         "can_reply": doc.direction == "in" and can(request, "send"),
         "dead": await dead_letters.of_document(ctx, doc.id),
         "can_retry": can(request, "retry"),

@@ -602,6 +602,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "official.number": ("Số: {number}", "No.: {number}"),
     "official.scheduled_at": ("— phải đến trước {at}", "— must arrive by {at}"),
     "official.type": ("Tên loại văn bản", "Document type"),
+    "official.dated": ("ngày {date}", "of {date}"),
     "official.appendixes": ("Phụ lục", "Appendixes"),
     "official.paper": ("Bản giấy", "Paper original"),
     "official.extensions": ("Thông tin bổ sung", "Further details"),

@@ -274,8 +274,8 @@ async def test_a_legal_number_carries_its_year(offices, make_client):
 async def test_update_and_replace_start_from_an_outgoing_document(offices, make_client):
     """An outgoing document's page offers "Cập nhật" and "Thay thế"; the compose page opens
     filled from it (a replacement without its number); the reason is required; a number
-    under "also replaces" must be one of the unit's documents; a received document cannot
-    be updated from here."""
+    under "also replaces" must be one of the unit's documents; once sent, each page links
+    to the other; a received document cannot be updated from here."""
     ctx = offices[A]
     client, token = await clerk(ctx, make_client)
     first = await send(client, token)
@@ -302,6 +302,14 @@ async def test_update_and_replace_start_from_an_outgoing_document(offices, make_
     assert "thay thế 1 văn bản đã gửi" in page and "Sai nơi nhận" in page
     draft = client.server.app[SETTINGS].drafts[location.rsplit("/", 1)[1]]
     assert (draft.business, draft.targets, draft.reason) == ("replace", (first,), "Sai nơi nhận")
+    response = await client.post(location, data={"csrf": token}, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    second = response.headers["Location"].split("/documents/")[1].split("?")[0]
+    page = await (await client.get(f"/documents/{second}")).text()
+    assert "<strong>Văn bản thay thế</strong>" in page and "Sai nơi nhận" in page
+    assert f'Thay thế <a href="/documents/{first}">05/VP-TTTH</a> ngày 23/05/2014' in page
+    page = await (await client.get(f"/documents/{first}")).text()
+    assert f'Đã bị thay thế bởi <a href="/documents/{second}">06/VP-TTTH</a>' in page
 
     async with offices[B].store.read() as conn:
         assert await list_documents(conn, direction="in") == []
