@@ -26,6 +26,7 @@ from lienthong.protocol.document import (
     body_from_wire,
     body_to_wire,
     check_to_send,
+    register_key,
 )
 from lienthong.protocol.envelope import (
     MAX_TARGETS,
@@ -172,6 +173,13 @@ async def send_document(
     async with ctx.store.read() as conn:  # the pages and commands show a document's id here
         replied = None if reply_to is None else await _reply_target(conn, reply_to)
         own_targets = [await _own_target(ctx, conn, business, t) for t in targets]
+        # An update that keeps its target's number is the same document corrected: it has
+        # no register line of its own (the target's line notes it); any other gets one.
+        same_line = business == "update" and any(
+            d is not None
+            and register_key(d.number, d.number_year, d.notation) == metadata.register_key
+            for d in [await get_document(conn, t.id) for t in own_targets if t.id]
+        )
     reply_to = None if replied is None else replied.wire_id
     wire_targets = tuple(t.wire_id for t in own_targets)
     version = envelope_version(directory, recipients)
@@ -205,28 +213,29 @@ async def send_document(
         record = _record(envelope, body, "out")
         async with ctx.store.write() as tx:
             await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
-            await register_outgoing(
-                tx,
-                OutgoingEntry(
-                    issued_on=metadata.issued_on,
-                    notation=metadata.notation,
-                    doc_type=metadata.doc_type,
-                    subject=metadata.subject,
-                    signer=metadata.signer.name if metadata.signer else "",
-                    # Nơi nhận as the register reads it: the names of the directory.
-                    recipients="; ".join(directory.current(c).name for c in recipients),
-                    copies=metadata.copies,
-                    sent_on=_today(ctx),
-                    document_id=envelope.header.id,
-                    number=metadata.number,
-                    number_year=metadata.year,
-                    register=ctx.config.register_rules.outgoing(
-                        metadata.doc_type, metadata.year, metadata.confidentiality
+            if not same_line:
+                await register_outgoing(
+                    tx,
+                    OutgoingEntry(
+                        issued_on=metadata.issued_on,
+                        notation=metadata.notation,
+                        doc_type=metadata.doc_type,
+                        subject=metadata.subject,
+                        signer=metadata.signer.name if metadata.signer else "",
+                        # Nơi nhận as the register reads it: the names of the directory.
+                        recipients="; ".join(directory.current(c).name for c in recipients),
+                        copies=metadata.copies,
+                        sent_on=_today(ctx),
+                        document_id=envelope.header.id,
+                        number=metadata.number,
+                        number_year=metadata.year,
+                        register=ctx.config.register_rules.outgoing(
+                            metadata.doc_type, metadata.year, metadata.confidentiality
+                        ),
                     ),
-                ),
-                actor=actor,
-                at=now,
-            )
+                    actor=actor,
+                    at=now,
+                )
             await _link_sent(tx, record, business, own_targets, replied, actor=actor, at=now)
     except BaseException:
         # Each blob is ciphertext under a fresh key, so nothing else refers to it: a

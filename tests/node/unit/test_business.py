@@ -446,3 +446,21 @@ def test_superseded_is_reached_from_every_open_state_and_leads_only_to_recalled(
                 check_transition(current, action, RecallState.NONE)
     if current is DocState.SUPERSEDED:
         check_transition(current, DocState.RECALLED, RecallState.REQUESTED)
+
+
+async def test_an_update_keeping_its_number_has_no_register_line_of_its_own(fed2):
+    """A corrected document keeps its number: the update is sent (no "number already
+    taken"), the outgoing register keeps one line, the original's, noting the update; an
+    update under a new number gets its own line."""
+    a = fed2.units[A]
+    original = await sent(a, [B], "21")
+    same = await sent(a, [B], "21", business="update", targets=[original], reason="Sửa lỗi")
+    year = int(letter().issued_on[:4])
+    async with a.ctx.store.read() as conn:
+        lines = await list_register(conn, "outgoing", year)
+    assert [line.document_id for line in lines] == [original]
+    assert "21/VP-TTTH" in (await register_line(a, "outgoing", original)).link_notes
+    renumbered = await sent(a, [B], "22", business="update", targets=[same], reason="Số mới")
+    async with a.ctx.store.read() as conn:
+        lines = await list_register(conn, "outgoing", year)
+    assert [line.document_id for line in lines] == [original, renumbered]
