@@ -14,6 +14,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import __version__, platform
 from lienthong.node.cli.commands import (
+    apikeys,
     bundle,
     centre,
     demo,
@@ -87,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     centre.register(sub)
     enrol.register(sub)
     users.register(sub)
+    apikeys.register(sub)
     doctor.register(sub)
     bundle.register(sub)
     examples.register(sub)

@@ -17,6 +17,7 @@ from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.health import add_healthz_route
 from lienthong.node.metrics import add_metrics_route, public_metrics
 from lienthong.node.times import dmy, dmy_time
+from lienthong.node.unit.api import API_PREFIX, create_api_app, except_api
 from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from lienthong.node.web.console import stats as centre_stats
@@ -127,7 +128,7 @@ def create_web_app(
             edge.host_check(ctx.config),
             edge.disk_full_page,
             public_metrics,
-            auth.session_middleware,
+            except_api(auth.session_middleware),  # /api/v1 has its own keys
         ],
         client_max_size=MAX_FORM_BYTES,
     )
@@ -181,6 +182,7 @@ def create_web_app(
     r.add_get("/centre/report", centre_stats.pilot)
     r.add_get("/centre/report.csv", centre_stats.pilot_csv)
     r.add_static("/static", HERE / "static", name="static")
+    app.add_subapp(API_PREFIX, create_api_app(ctx))  # the DMS's API (docs/INTEGRATION.md)
     return app
 
 

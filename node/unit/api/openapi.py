@@ -1,0 +1,266 @@
+"""The OpenAPI 3.1 description of the integration API, written as data and served at
+/api/v1/openapi.json; tests keep it and the routes the same."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_ERRORS = {str(s): _PROBLEM for s in (400, 401, 403, 404)}
+_POST_ERRORS = _ERRORS | {str(s): _PROBLEM for s in (409, 413, 415, 422)}
+_ID = {
+    "name": "id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+}
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+_CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string", "maxLength": 200}}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _post(summary: str, schema: dict[str, Any], answer: dict[str, Any], code="200", params=()):
+    return {
+        "summary": summary,
+        "parameters": [*params, _IDEMPOTENCY],
+        "requestBody": _body(schema),
+        "responses": {code: _json(answer)} | _POST_ERRORS,
+    }
+
+
+_OBJECT = {"type": "object"}
+_TEXT = {"type": "string", "minLength": 1}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "lienthong integration API",
+        "version": "1",
+        "description": "For the office's own document system (DMS); docs/INTEGRATION.md.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearer": []}],
+    "paths": {
+        "/openapi.json": {
+            "get": {
+                "summary": "This description",
+                "security": [],
+                "responses": {"200": _json(_OBJECT)},
+            }
+        },
+        "/documents": {
+            "get": {
+                "summary": "Documents received (in) or sent (out), newest first",
+                "parameters": [
+                    {
+                        "name": "direction",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"enum": ["in", "out"]},
+                    },
+                    {"name": "state", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "since",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date-time"},
+                    },
+                    _CURSOR,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["documents", "next_cursor"],
+                            "properties": {
+                                "documents": {"type": "array", "items": _OBJECT},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        }
+                    )
+                }
+                | _ERRORS,
+            },
+            "post": _post(
+                "Send a document",
+                {
+                    "type": "object",
+                    "required": ["metadata", "recipients"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "metadata": _OBJECT,
+                        "recipients": {"type": "array", "items": _TEXT, "minItems": 1},
+                        "business": {"enum": ["new", "update", "replace"]},
+                        "targets": {"type": "array", "items": _TEXT},
+                        "reason": _TEXT,
+                        "paper": {"type": "boolean"},
+                    },
+                },
+                {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+                code="201",
+            ),
+        },
+        "/documents/{id}": {
+            "get": {
+                "summary": "One document: metadata, signature, files, timeline, recipients",
+                "parameters": [_ID],
+                "responses": {"200": _json(_OBJECT)} | _ERRORS,
+            }
+        },
+        "/documents/{id}/files/{index}": {
+            "get": {
+                "summary": "One file of a document, streamed",
+                "parameters": [
+                    _ID,
+                    {
+                        "name": "index",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 9999},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The file's bytes",
+                        "content": {"application/octet-stream": {"schema": {}}},
+                    }
+                }
+                | _ERRORS,
+            }
+        },
+        "/documents/{id}/status": {
+            "post": _post(
+                "Set the status of a received document",
+                {
+                    "type": "object",
+                    "required": ["status"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "status": {
+                            "enum": ["accepted", "rejected", "assigned", "in_progress", "completed"]
+                        },
+                        "reason": _TEXT,
+                        "assignee": _TEXT,
+                        "note": _TEXT,
+                    },
+                },
+                _OBJECT,
+                params=[_ID],
+            )
+        },
+        "/documents/{id}/recall": {
+            "post": _post(
+                "Recall a sent document",
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"reason": _TEXT},
+                },
+                _OBJECT,
+                params=[_ID],
+            )
+        },
+        "/documents/{id}/recall-answer": {
+            "post": _post(
+                "Agree to or refuse a recall of a received document",
+                {
+                    "type": "object",
+                    "required": ["agree"],
+                    "additionalProperties": False,
+                    "properties": {"agree": {"type": "boolean"}, "reason": _TEXT},
+                },
+                _OBJECT,
+                params=[_ID],
+            )
+        },
+        "/units": {
+            "get": {
+                "summary": "The units of the directory",
+                "responses": {"200": _json(_OBJECT)} | _ERRORS,
+            }
+        },
+        "/registers/{kind}/{year}": {
+            "get": {
+                "summary": "A year's register, in number order, paged",
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["incoming", "outgoing"]},
+                    },
+                    {
+                        "name": "year",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 1900, "maximum": 9999},
+                    },
+                    _CURSOR,
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                ],
+                "responses": {"200": _json(_OBJECT)} | _ERRORS,
+            }
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "responses": {
+            "Problem": {
+                "description": "RFC 9457 problem details",
+                "content": {
+                    "application/problem+json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["type", "title", "status", "detail"],
+                            "properties": {
+                                "type": {"type": "string"},
+                                "title": {"type": "string"},
+                                "status": {"type": "integer"},
+                                "detail": {"type": "string"},
+                                "errors": {
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "required": ["field", "message"],
+                                        "properties": {
+                                            "field": {"type": "string"},
+                                            "message": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            }
+        },
+    },
+}
+_BODY = json.dumps(SPEC, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=_BODY, content_type="application/json")
