@@ -35,9 +35,14 @@ MAX_WEB_HOSTS = 64  # names of one office's page: a handful, even with every ali
 # The issuer's details in [unit]: each travels in every document the unit sends, where a
 # reader takes names and contacts of at most MAX_SHORT_TEXT characters and a URL of MAX_URL.
 ISSUER_KEYS = ("parent", "in_charge", "place", "address", "email", "phone", "fax", "website")
-EMAIL = pattern("mail address", r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", "vanthu@tayninh.gov.vn")
-PHONE = pattern("telephone number", r"\+?[0-9][0-9 ().\-]{2,31}", "0276 3822 222")
-WEBSITE = pattern("website", r"https?://[^\s]+", "https://tayninh.gov.vn")
+# Printable ASCII only ("!"-"~"), "@" once: a mail address or URL written in node.toml or a
+# form, never a control character, a space or another script's look-alike.
+EMAIL = pattern(
+    "mail address", r"[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]+", "vanthu@tayninh.gov.vn"
+)
+# Digits, spaces, brackets, dots and hyphens, starting with + or a digit, ending with a digit.
+PHONE = pattern("telephone number", r"\+?[0-9][0-9 ().\-]{1,30}[0-9]", "0276 3822 222")
+WEBSITE = pattern("website", r"https?://[!-~]+", "https://tayninh.gov.vn")
 
 
 class ConfigError(LienthongError):

@@ -14,7 +14,6 @@ write transaction (BEGIN IMMEDIATE: one writer at a time, across processes too) 
 register's highest plus one; the table's key is the backstop.
 """
 
-import re
 import sqlite3
 import unicodedata
 from collections.abc import AsyncIterator
@@ -24,7 +23,8 @@ from typing import Any, Literal
 
 from lienthong.protocol.codes import Confidentiality
 from lienthong.protocol.doctypes import document_types
-from lienthong.protocol.document import NUMBER, register_key
+from lienthong.protocol.document import NUMBER, parse_number_notation, register_key
+from lienthong.protocol.errors import InvalidField
 from lienthong.protocol.text import pattern
 from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
@@ -50,8 +50,6 @@ PAGE_LINES = 100
 EXPORT_BATCH = 500
 # A page cursor in a URL: the line's number (số đến, or the number's value) and its rowid.
 CURSOR = pattern("register page cursor", "[0-9]{1,10}[.][0-9]{1,18}", "12.345")
-# "2340/VP-TTTH", "49/2012/QĐ-UBND": digits, a 4-digit year if there is one, the rest.
-_NUMBER_NOTATION = re.compile(r"([0-9]+)/(?:([0-9]{4})/)?(.+)", re.DOTALL)
 
 Kind = Literal["incoming", "outgoing"]
 
@@ -187,11 +185,11 @@ def key_of(number_notation: str) -> str:
     """register_key of a number and notation as written on a document: "05/VP-TTTH" and
     "5/vp-ttth" give the same key, "49/2025/QĐ-UBND" and "49/QĐ-UBND" do not. Text that is
     no number and notation (a paper entry typed loosely) is compared whole, case aside."""
-    match = _NUMBER_NOTATION.fullmatch(number_notation.strip())
-    if match is None:
+    try:
+        number, year, notation = parse_number_notation(number_notation)
+    except InvalidField:
         return _fold(number_notation.strip())
-    number, year, notation = match.groups()
-    return register_key(number, int(year) if year else None, notation)
+    return register_key(number, year, notation)
 
 
 def _year_of(field: str, value: str) -> int:

@@ -23,6 +23,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.config import EMAIL
 from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.views import recipients_view
@@ -73,7 +74,6 @@ from lienthong.protocol.limits import (
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
 )
-from lienthong.protocol.text import pattern
 from lienthong.storage.documents import DocumentRecord, get_document, list_documents
 from lienthong.storage.errors import Conflict, disk_full
 
@@ -104,7 +104,6 @@ BUSINESSES = ("new", "update", "replace")  # protocol.envelope.BUSINESS_TYPES, i
 # notation matches, newest first; more than a unit issues under one notation in years.
 MAX_NUMBER_SCAN = 5_000
 # The handler's e-mail (edXML StaffInfo/Email): something@domain, no spaces.
-STAFF_EMAIL = pattern("e-mail address", r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+", "vanthu@tayninh.gov.vn")
 # The fields of a signature block and of the handler, in the form and on the wire.
 SIGNER_FIELDS = {"authority", "acts_for", "position", "signer"}
 # The label of each field of the form: the list of errors above the form names each field.
@@ -618,7 +617,7 @@ class _FormCheck:
         name, department, mobile, email = (
             self.text(f"staff_{k}") for k in ("name", "department", "mobile", "email")
         )
-        if email and not STAFF_EMAIL.matches(email):
+        if email and not EMAIL.matches(email):
             self.refuse("staff_email", "compose.err.staff_email")
         if not name and (department or mobile or email):
             self.refuse("staff_name", "compose.err.staff_name")

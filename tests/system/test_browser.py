@@ -115,8 +115,9 @@ async def test_clerks_exchange_a_letter_over_the_network(federation, scan, folde
             await reload_until(page_b, f"{base_b}/", "table.list", "V/v triển khai", "arrival")
             await page_b.click("table.list >> text=V/v triển khai liên thông")
             await page_b.wait_for_url(f"**/documents/{envelope_id}")
-            badge = await page_b.text_content("p.signature")
-            assert f"VP UBND tỉnh Tây Ninh ({A})" in badge
+            badge = await page_b.text_content("#sender-check summary")
+            assert f"Đã xác thực nơi gửi: VP UBND tỉnh Tây Ninh ({A})" in badge
+            assert "chữ ký số" not in (await page_b.content()).lower()
             async with page_b.expect_download() as download_info:
                 await page_b.click("ul.files a[download]")
             saved = tmp_path / "downloaded.pdf"

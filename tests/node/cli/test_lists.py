@@ -32,7 +32,7 @@ async def sender(tmp_path):
     ctx = await make_context(tmp_path, A, keys[A], directory, clock)
     for n in range(7):
         clock.now += 1000
-        await service.send_document(ctx, letter(number=n + 1), [B], actor="vt")
+        await service.send_document(ctx, letter(number=f"{n + 1:02d}"), [B], actor="vt")
     yield ctx
     await ctx.store.close()
 
