@@ -50,7 +50,7 @@ from lienthong.protocol.relay import (
     encode_deposit,
 )
 from lienthong.protocol.text import is_decimal
-from lienthong.storage import outbox
+from lienthong.storage import events, outbox
 from lienthong.storage.errors import disk_full
 
 log = logging.getLogger("lienthong.delivery")
@@ -490,6 +490,9 @@ class DeliveryEngine:
     ) -> None:
         """Back a refused item off, or stop it as a dead letter (storage.outbox.refused)."""
         if await outbox.refused(tx, item, error=name, message=error, next_attempt_at=later, at=now):
+            await events.append_delivery_failed(
+                tx, item.kind, item.id, peer, error=name, message=error[:500], at=now
+            )
             self.metrics.dead_lettered(peer, item.kind)
             log.warning(
                 "%s %s to %s is a dead letter (%s): no longer sent; a clerk retries it on "

@@ -56,7 +56,7 @@ from lienthong.protocol.states import (
 )
 from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import audit, links, outbox
+from lienthong.storage import audit, events, links, outbox
 from lienthong.storage.documents import (
     DocumentRecord,
     HeldEnvelope,
@@ -475,6 +475,10 @@ async def receive_envelopes(
                 document_id = await record_incoming(tx, record, envelope.raw, at=now)
                 if document_id is not None:
                     await _link_arrived(tx, me, envelope.header, document_id, at=now)
+                    arrived = _arrived(record, envelope.header.id, via)
+                    await events.append_event(
+                        tx, events.DOCUMENT_ARRIVED, document_id, arrived, at=now
+                    )
                     # Direct delivery returns the 01 in the answer (the sender retries
                     # until it has it); from the relay it goes back through the queue.
                     await _record_out_status(
@@ -718,6 +722,7 @@ async def _apply_status(tx, verified: VerifiedStatus, now: int) -> bool:
     )
     if not await record_status(tx, event):
         return False
+    await events.append_event(tx, _status_kind(s), doc.id, _status_data(event), at=now)
     if s.code is StatusCode.RECALL_REQUESTED:
         await change_recall(
             tx,
@@ -821,6 +826,7 @@ async def process_document(
         )
         raw = sign_status(ctx.keys, status)
         await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
         if new_state in (DocState.ACCEPTED, DocState.REJECTED):
             agree = new_state is DocState.ACCEPTED
             await _answer_business(ctx, tx, doc, agree=agree, actor=actor, at=now, reason=reason)
@@ -980,6 +986,59 @@ async def answer_recall(
         raw = sign_status(ctx.keys, status)
         await _record_out_status(tx, status, raw, document_id, queue_it=True)
     _wake(ctx)
+
+
+def _arrived(record: DocumentRecord, wire_id: str, via: str) -> dict[str, Any]:
+    """What document.arrived tells a document system: who sent what (the subject only of a
+    document not marked Mật or above), and how it came."""
+    data: dict[str, Any] = {
+        "from": record.sender_code,
+        "envelope": wire_id,
+        "type": record.doc_type,
+        "number": record.number,
+        "notation": record.notation,
+        "issued_on": record.issued_on,
+        "confidentiality": record.confidentiality,
+        "via": via,
+    }
+    if record.confidentiality == Confidentiality.NORMAL:
+        data["subject"] = record.subject
+    return data
+
+
+def _status_kind(status: Status) -> str:
+    if status.code is StatusCode.RECALL_REQUESTED:
+        return events.RECALL_REQUESTED
+    return events.STATUS_CHANGED
+
+
+def _status_data(event: StatusEvent) -> dict[str, Any]:
+    """What status.changed and recall.requested tell of a status received from a peer."""
+    return {
+        "status": event.id,
+        "code": f"{event.code:02d}",
+        "from": event.from_code,
+        "to": event.to_code,
+        "direction": event.direction,
+        "at": event.at,
+        "number": event.incoming_number,
+        "note": event.note,
+    }
+
+
+def _own(status: Status) -> dict[str, Any]:
+    """status.changed for this node's own step on an incoming document (it sends `status`)."""
+    note = status.note or status.reason or status.assignee
+    return {
+        "status": status.id,
+        "code": f"{int(status.code):02d}",
+        "from": status.sender,
+        "to": status.to,
+        "direction": "out",
+        "at": status.at,
+        "number": status.number,
+        "note": note,
+    }
 
 
 def _wake(ctx: NodeContext) -> None:
