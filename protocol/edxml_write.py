@@ -1,0 +1,431 @@
+"""Writing edXML packages and status messages, the attachments streamed as base64."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+from lienthong.protocol.doctypes import MAX_EDXML_DIGITS, describe_type, document_types
+from lienthong.protocol.document import (
+    Business,
+    DocumentBody,
+    DocumentMetadata,
+    Organisation,
+    StaffInfo,
+    body_from_wire,
+    body_to_wire,
+)
+from lienthong.protocol.edxml import (
+    BUSINESS_TYPES,
+    EDXML_NS,
+    LIENTHONG_NS,
+    MAX_EDXML_ATTACHMENTS,
+    MAX_TRACE,
+    XLINK_NS,
+    EdxmlDocument,
+    EdxmlStatus,
+    ExportAttachment,
+    ResponseFor,
+    TraceEntry,
+    check_attachment_name,
+    check_document_id,
+    check_timestamp,
+    document_id,
+    xml_char_problem,
+)
+from lienthong.protocol.errors import InvalidField, LimitExceeded
+from lienthong.protocol.text import is_decimal
+from lienthong.protocol.units import check_external_code
+
+WHAT = "edXML export"
+# Bytes read from an attachment at a time: a multiple of 57, so that every chunk encodes to
+# whole 76-character base64 lines (RFC 2045), about 1 MiB.
+READ_CHUNK = 57 * 18396
+# Priority 4 (hỏa tốc hẹn giờ) read from a package that gives no time: kept here.
+PRIORITY_EXTENSION = "edxml.priority"
+_UNKNOWN_TYPE_PREFIX = "edxml_"  # a type code an import made of an unknown Type number
+_NEW = Business()  # a new document's business: no reason, no paper, no staff
+
+
+class _Out:
+    """The envelope as text, every element prefixed `edXML:`; each value checked for XML."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def open(self, name: str, attrs: str = "") -> None:
+        self.parts.append(f"<edXML:{name}{attrs}>")
+
+    def close(self, name: str) -> None:
+        self.parts.append(f"</edXML:{name}>")
+
+    def leaf(self, name: str, value: str | int | None, field: str, prefix: str = "edXML") -> None:
+        if value is None:
+            return
+        self.parts.append(f"<{prefix}:{name}>{escape(str(value), field)}</{prefix}:{name}>")
+
+
+def escape(text: str, field: str) -> str:
+    """Text as element content: &, <, > escaped, and CR as &#13; (a parser turns a bare CR
+    into LF, which would change the text)."""
+    problem = xml_char_problem(text)
+    if problem:
+        raise InvalidField(WHAT, field, problem)
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", "&#13;")
+        .replace('"', "&quot;")
+    )
+
+
+def edxml_type(doc_type: str) -> int | None:
+    """The DocumentType/Type number of a type code: the list's `edxml_type`, or the number
+    an import kept as `edxml_<n>`; None when edXML has none for it."""
+    known = document_types().get(doc_type)
+    if known is not None:
+        return known.edxml_type
+    rest = doc_type.removeprefix(_UNKNOWN_TYPE_PREFIX)
+    if rest != doc_type and is_decimal(rest, MAX_EDXML_DIGITS):
+        return int(rest)
+    return None
+
+
+def _organ(out: _Out, tag: str, org: Organisation, organ_id: str) -> None:
+    out.open(tag)
+    out.leaf("OrganId", organ_id, f"{tag}/OrganId")
+    out.leaf("OrganizationInCharge", org.parent, f"{tag}/OrganizationInCharge")
+    out.leaf("OrganName", org.name, f"{tag}/OrganName")
+    out.leaf("OrganAdd", org.address, f"{tag}/OrganAdd")
+    out.leaf("Email", org.email, f"{tag}/Email")
+    out.leaf("Telephone", org.phone, f"{tag}/Telephone")
+    out.leaf("Fax", org.fax, f"{tag}/Fax")
+    out.leaf("Website", org.website, f"{tag}/Website")
+    out.close(tag)
+
+
+def _staff(out: _Out, staff: StaffInfo) -> None:
+    out.open("StaffInfo")
+    out.leaf("Department", staff.department, "StaffInfo/Department")
+    out.leaf("Staff", staff.name, "StaffInfo/Staff")
+    out.leaf("Mobile", staff.mobile, "StaffInfo/Mobile")
+    out.leaf("Email", staff.email, "StaffInfo/Email")
+    out.close("StaffInfo")
+
+
+def _date(iso: str | None) -> str | None:
+    return None if iso is None else iso.replace("-", "/")
+
+
+def envelope_text(
+    metadata: DocumentMetadata,
+    business: Business,
+    attachments: tuple[ExportAttachment, ...],
+    *,
+    sender_id: str,
+    receivers: tuple[Organisation, ...],
+    doc_id: str,
+    business_type: int,
+    replaces: tuple[str, ...],
+    response_for: ResponseFor | None,
+    trace: tuple[TraceEntry, ...],
+) -> str:
+    """The root's start, the edXML envelope and the lienthong extension, as text."""
+    m = metadata
+    out = _Out()
+    out.parts.append(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
+        f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}" xmlns:xlink="{XLINK_NS}">'
+    )
+    out.open("edXMLHeader")
+    out.open("MessageHeader")
+    _organ(out, "From", m.issuer, sender_id)
+    for i, r in enumerate(receivers):
+        if r.code is None:
+            raise InvalidField(WHAT, f"To[{i}]/OrganId", "every receiver needs an OrganId")
+        _organ(out, "To", r, check_external_code(r.code, WHAT, f"To[{i}]/OrganId"))
+    out.open("Code")
+    number = m.number if m.year is None else f"{m.number}/{m.year}"
+    out.leaf("CodeNumber", number, "Code/CodeNumber")
+    out.leaf("CodeNotation", m.notation, "Code/CodeNotation")
+    out.close("Code")
+    out.open("PromulgationInfo")
+    out.leaf("Place", m.place, "PromulgationInfo/Place")
+    out.leaf("PromulgationDate", _date(m.issued_on), "PromulgationInfo/PromulgationDate")
+    out.close("PromulgationInfo")
+    out.open("DocumentType")
+    out.leaf("Type", edxml_type(m.doc_type), "DocumentType/Type")
+    name = m.type_name if m.type_name is not None else describe_type(m.doc_type)
+    out.leaf("TypeName", name, "DocumentType/TypeName")
+    out.close("DocumentType")
+    out.leaf("Subject", m.subject, "Subject")
+    out.leaf("Content", m.content, "Content")
+    assert m.signer is not None  # checked by body_from_wire before
+    out.open("SignerInfo")
+    out.leaf("Competence", m.signer.competence, "SignerInfo/Competence")
+    out.leaf("Position", m.signer.position, "SignerInfo/Position")
+    out.leaf("FullName", m.signer.name, "SignerInfo/FullName")
+    out.close("SignerInfo")
+    out.leaf("DueDate", _date(m.due_on), "DueDate")
+    if m.distribution:
+        out.open("ToPlaces")
+        for place in m.distribution:
+            out.leaf("Place", place, "ToPlaces/Place")
+        out.close("ToPlaces")
+    out.open("OtherInfo")
+    priority = int(m.urgency)
+    if priority == 3 and dict(m.extensions).get(PRIORITY_EXTENSION) == 4:
+        priority = 4
+    out.leaf("Priority", priority, "OtherInfo/Priority")
+    out.leaf("SphereOfPromulgation", m.sphere, "OtherInfo/SphereOfPromulgation")
+    out.leaf("TyperNotation", m.drafter, "OtherInfo/TyperNotation")
+    out.leaf("PromulgationAmount", m.copies, "OtherInfo/PromulgationAmount")
+    out.leaf("PageAmount", m.pages, "OtherInfo/PageAmount")
+    if m.appendixes:
+        out.open("Appendixes")
+        for appendix in m.appendixes:
+            out.leaf("Appendix", appendix, "OtherInfo/Appendixes/Appendix")
+        out.close("Appendixes")
+    out.close("OtherInfo")
+    if response_for is not None:
+        out.open("ResponseFor")
+        out.leaf("OrganId", response_for.organ_id, "ResponseFor/OrganId")
+        out.leaf("Code", response_for.code, "ResponseFor/Code")
+        out.leaf("PromulgationDate", response_for.promulgation_date, "ResponseFor/PromulgationDate")
+        out.leaf("DocumentId", response_for.document_id, "ResponseFor/DocumentId")
+        out.close("ResponseFor")
+    out.leaf("SteeringType", m.steering_type, "SteeringType")
+    out.leaf("DocumentId", doc_id, "DocumentId")
+    out.close("MessageHeader")
+    out.open("TraceHeaderList")
+    for entry in trace:
+        out.open("TraceHeader")
+        out.leaf("OrganId", entry.organ_id, "TraceHeader/OrganId")
+        out.leaf("Timestamp", entry.timestamp, "TraceHeader/Timestamp")
+        out.close("TraceHeader")
+    out.open("Bussiness")
+    out.leaf("BussinessDocType", business_type, "Bussiness/BussinessDocType")
+    out.leaf("BussinessDocReason", business.reason, "Bussiness/BussinessDocReason")
+    out.leaf("Paper", int(business.paper), "Bussiness/Paper")
+    if business.staff is not None:
+        _staff(out, business.staff)
+    if replaces:
+        out.open("ReplacementInfoList")
+        for replaced in replaces:
+            out.open("ReplacementInfo")
+            out.leaf("DocumentId", replaced, "ReplacementInfo/DocumentId")
+            out.close("ReplacementInfo")
+        out.close("ReplacementInfoList")
+    out.close("Bussiness")
+    out.close("TraceHeaderList")
+    out.close("edXMLHeader")
+    out.parts.append("<edXML:DigitalSignature></edXML:DigitalSignature>")
+    out.open("edXMLBody")
+    out.open("edXMLManifest")
+    for i, a in enumerate(attachments):
+        out.open("Reference", f' xlink:href="cid:{i + 1}"')
+        out.leaf("ContentId", str(i + 1), "Reference/ContentId")
+        out.leaf("ContentType", a.media_type, "Reference/ContentType")
+        out.leaf("Description", a.description, "Reference/Description")
+        out.leaf("AttachmentName", a.name, "Reference/AttachmentName")
+        out.close("Reference")
+    out.close("edXMLManifest")
+    out.close("edXMLBody")
+    out.parts.append("</edXML:edXMLEnvelope>")
+    _extension(out, m)
+    return "".join(out.parts)
+
+
+def _extension(out: _Out, m: DocumentMetadata) -> None:
+    """What edXML cannot say, exactly (docs/INTEGRATION.md, "The lienthong extension")."""
+    assert m.signer is not None
+    out.parts.append(f'<lt:Lienthong xmlns:lt="{LIENTHONG_NS}">')
+
+    def leaf(name: str, value: str | int | None) -> None:
+        out.leaf(name, value, f"lt:{name}", prefix="lt")
+
+    leaf("Type", m.doc_type)
+    leaf("TypeName", m.type_name)
+    leaf("IssuerCode", m.issuer.code)
+    leaf("InCharge", m.issuer.in_charge)
+    leaf("Authority", m.signer.authority)
+    leaf("ActsFor", m.signer.acts_for)
+    leaf("Confidentiality", int(m.confidentiality))
+    leaf("ScheduledAt", m.scheduled_at)
+    for addressee in m.addressees:
+        leaf("Addressee", addressee)
+    for key, value in m.extensions:
+        field = f"lt:Ext[{key}]"
+        if isinstance(value, bool):
+            kind, text = "bool", str(int(value))
+        elif isinstance(value, int):
+            kind, text = "int", str(value)
+        elif isinstance(value, str):
+            kind, text = "str", value
+        else:
+            items = "".join(f"<lt:Item>{escape(v, field)}</lt:Item>" for v in value)
+            out.parts.append(f'<lt:Ext name="{escape(key, field)}" kind="list">{items}</lt:Ext>')
+            continue
+        out.parts.append(
+            f'<lt:Ext name="{escape(key, field)}" kind="{kind}">{escape(text, field)}</lt:Ext>'
+        )
+    out.parts.append("</lt:Lienthong>")
+
+
+def _attachment_chunks(a: ExportAttachment) -> Iterator[bytes]:
+    if isinstance(a.source, bytes):
+        for start in range(0, len(a.source), READ_CHUNK):
+            yield a.source[start : start + READ_CHUNK]
+        return
+    with a.source.open("rb") as file:
+        while chunk := file.read(READ_CHUNK):
+            yield chunk
+
+
+def iter_edxml(
+    metadata: DocumentMetadata,
+    business: Business = _NEW,
+    attachments: Iterable[ExportAttachment] = (),
+    *,
+    sender_id: str | None = None,
+    receivers: Iterable[Organisation] = (),
+    doc_id: str | None = None,
+    business_type: int = 0,
+    replaces: Iterable[str] = (),
+    response_for: ResponseFor | None = None,
+    trace: Iterable[TraceEntry] = (),
+) -> Iterator[bytes]:
+    """The package, in pieces of about 1 MiB: the envelope, then each attachment encoded as
+    it is read. Every field is checked first (the rules of protocol/document.py), so bad
+    input fails before a byte is yielded."""
+    attachments = tuple(attachments)
+    receivers, replaces, trace = tuple(receivers), tuple(replaces), tuple(trace)
+    # The rules of version 2, as a reader checks them: a field it would refuse fails here.
+    checked = body_from_wire(body_to_wire(DocumentBody(metadata, (), business)))
+    if checked.metadata != metadata or checked.business != business:
+        raise InvalidField(WHAT, "metadata", "does not survive version 2 unchanged")
+    if metadata.number is None:
+        raise InvalidField(WHAT, "Code/CodeNumber", "edXML needs the document's number")
+    organ = sender_id if sender_id is not None else metadata.issuer.code
+    if organ is None:
+        raise InvalidField(WHAT, "From/OrganId", "the sender's OrganId is needed")
+    check_external_code(organ, WHAT, "From/OrganId")
+    if doc_id is None:
+        doc_id = document_id(organ, metadata.issued_on, metadata.number_notation)
+    check_document_id(doc_id, WHAT, "DocumentId")
+    if business_type not in BUSINESS_TYPES:
+        raise InvalidField(WHAT, "BussinessDocType", f"{business_type} is not 0, 1, 2 or 3")
+    for i, replaced in enumerate(replaces):
+        check_document_id(replaced, WHAT, f"ReplacementInfo[{i}]/DocumentId")
+    if response_for is not None:
+        check_document_id(response_for.document_id, WHAT, "ResponseFor/DocumentId")
+    if len(trace) > MAX_TRACE:
+        raise LimitExceeded(f"{WHAT}: {len(trace)} trace headers, limit {MAX_TRACE}")
+    for i, entry in enumerate(trace):
+        check_external_code(entry.organ_id, WHAT, f"TraceHeader[{i}]/OrganId")
+        check_timestamp(entry.timestamp, WHAT, f"TraceHeader[{i}]/Timestamp")
+    if len(attachments) > MAX_EDXML_ATTACHMENTS:
+        raise LimitExceeded(
+            f"{WHAT}: {len(attachments)} attachments, limit {MAX_EDXML_ATTACHMENTS}"
+        )
+    seen: set[str] = set()
+    for i, a in enumerate(attachments):
+        check_attachment_name(a.name, f"{WHAT}, attachment {i}")
+        if a.name.casefold() in seen:
+            raise InvalidField(f"{WHAT}, attachment {i}", "AttachmentName", "named twice")
+        seen.add(a.name.casefold())
+    yield envelope_text(
+        metadata,
+        business,
+        attachments,
+        sender_id=organ,
+        receivers=receivers,
+        doc_id=doc_id,
+        business_type=business_type,
+        replaces=replaces,
+        response_for=response_for,
+        trace=trace,
+    ).encode("utf-8")
+    if attachments:
+        yield b"<AttachmentEncoded>"
+        for i, a in enumerate(attachments):
+            yield (
+                f"<Attachment><ContentType>{escape(a.media_type, 'ContentType')}</ContentType>"
+                f"<ContentId>{i + 1}</ContentId>"
+                f"<Description>{escape(a.description, 'Description')}</Description>"
+                "<ContentTransferEncoded>\n"
+            ).encode()
+            for chunk in _attachment_chunks(a):
+                yield base64.encodebytes(chunk)
+            yield (
+                "</ContentTransferEncoded>"
+                f"<AttachmentName>{escape(a.name, 'AttachmentName')}</AttachmentName>"
+                "</Attachment>"
+            ).encode()
+        yield b"</AttachmentEncoded>"
+    yield b"</edXML>\n"
+
+
+def to_edxml(metadata: DocumentMetadata, business: Business = _NEW, *args, **kwargs) -> bytes:
+    """The whole package as bytes (iter_edxml's arguments): for small packages and tests."""
+    return b"".join(iter_edxml(metadata, business, *args, **kwargs))
+
+
+def iter_document(doc: EdxmlDocument) -> Iterator[bytes]:
+    """A package read by from_edxml written again, its attachments read from their files."""
+    return iter_edxml(
+        doc.metadata,
+        doc.business,
+        [ExportAttachment(a.name, a.media_type, a.path, a.description) for a in doc.attachments],
+        sender_id=doc.sender_id,
+        receivers=doc.receivers,
+        doc_id=doc.document_id,
+        business_type=doc.business_type,
+        replaces=doc.replaces,
+        response_for=doc.response_for,
+        trace=doc.trace,
+    )
+
+
+def write_edxml(out: BinaryIO, *args, **kwargs) -> int:
+    """Write the package to `out` as it is made (iter_edxml's arguments); the bytes written."""
+    total = 0
+    for piece in iter_edxml(*args, **kwargs):
+        out.write(piece)
+        total += len(piece)
+    return total
+
+
+def status_to_edxml(status: EdxmlStatus) -> bytes:
+    """An edXML status message: From, ResponseFor/DocumentId, StatusCode (two digits),
+    Description, Timestamp, StaffInfo."""
+    what = "edXML status"
+    organ = status.sender.code
+    if organ is None:
+        raise InvalidField(what, "From/OrganId", "the sender's OrganId is needed")
+    check_external_code(organ, what, "From/OrganId")
+    check_document_id(status.document_id, what, "ResponseFor/DocumentId")
+    check_timestamp(status.timestamp, what, "Timestamp")
+    out = _Out()
+    out.parts.append(
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
+        f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}"><edXML:edXMLHeader>'
+    )
+    out.open("MessageHeader")
+    _organ(out, "From", status.sender, organ)
+    out.open("ResponseFor")
+    out.leaf("DocumentId", status.document_id, "ResponseFor/DocumentId")
+    out.close("ResponseFor")
+    out.leaf("StatusCode", f"{int(status.code):02d}", "StatusCode")
+    out.leaf("Description", status.description, "Description")
+    out.leaf("Timestamp", status.timestamp, "Timestamp")
+    if status.staff is not None:
+        _staff(out, status.staff)
+    out.close("MessageHeader")
+    out.parts.append(
+        "</edXML:edXMLHeader><edXML:DigitalSignature></edXML:DigitalSignature>"
+        "</edXML:edXMLEnvelope></edXML>\n"
+    )
+    return "".join(out.parts).encode("utf-8")
