@@ -229,7 +229,7 @@ async def get_document_(request: web.Request) -> web.Response:
         "recipients": None if recipients is None else [_recipient(r) for r in recipients],
         "incoming_number": None
         if registered is None
-        else {"number": registered[0], "year": registered[1]},
+        else {"year": registered[0], "number": registered[1]},
         "links": links,
         "business": business,
     }
