@@ -29,6 +29,7 @@ from lienthong.node.unit.views import (
     timeline_view,
 )
 from lienthong.protocol.states import DocState
+from lienthong.protocol.text import is_decimal
 from lienthong.storage.api_keys import READ
 from lienthong.storage.documents import SENT, get_document, get_envelope_raw, list_documents
 from lienthong.storage.errors import StoreError
@@ -87,7 +88,7 @@ def limit_param(request: web.Request, default: int, maximum: int) -> int:
     text = request.query.get("limit")
     if text is None:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 4) or not 1 <= int(text) <= maximum:
+    if not is_decimal(text, 4) or not 1 <= int(text) <= maximum:
         raise invalid("limit", f"a whole number from 1 to {maximum}")
     return int(text)
 
