@@ -35,15 +35,18 @@ class StatusCode(IntEnum):
 _LABELS_VI = {
     StatusCode.ARRIVED: "Đã đến",
     StatusCode.REJECTED: "Từ chối",
-    StatusCode.ACCEPTED: "Đã tiếp nhận",
+    StatusCode.ACCEPTED: "Đã vào sổ",
     StatusCode.ASSIGNED: "Đã phân công",
     StatusCode.IN_PROGRESS: "Đang xử lý",
     StatusCode.COMPLETED: "Hoàn thành",
     StatusCode.RECALL_REQUESTED: "Đề nghị thu hồi",
-    StatusCode.RECALL_AGREED: "Đồng ý thu hồi",
-    StatusCode.RECALL_REFUSED: "Từ chối thu hồi",
+    # One name per code (docs/CLERK.md); what a 15 or 16 agrees to is told by what it answers.
+    StatusCode.RECALL_AGREED: "Đồng ý",
+    StatusCode.RECALL_REFUSED: "Từ chối",
 }
 _ANSWER_LABELS_VI = {
+    (StatusCode.RECALL_AGREED, "recall"): "Đồng ý thu hồi",
+    (StatusCode.RECALL_REFUSED, "recall"): "Từ chối thu hồi",
     (StatusCode.RECALL_AGREED, "update"): "Đồng ý cập nhật",
     (StatusCode.RECALL_REFUSED, "update"): "Từ chối cập nhật",
     (StatusCode.RECALL_AGREED, "replace"): "Đồng ý thay thế",
