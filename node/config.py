@@ -158,6 +158,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
             str, "mat", "incoming documents marked Mật or above; empty: one incoming register"
         ),
     },
+    # Events for the office's document system (node/unit/events.py, docs/INTEGRATION.md).
+    "events": {
+        "webhooks": Key(
+            list,
+            [],
+            "endpoints every event is POSTed to, each an inline table "
+            '{ name = "dms", url = "https://dms.local/lienthong", secret = "<32+ characters>" }',
+        ),
+        "retry_base_ms": Key(
+            int, 1000, "first wait after a webhook call failed, doubled each time"
+        ),
+        "retry_cap_ms": Key(int, 600_000, "longest wait between two calls to a failing webhook"),
+    },
     "limits": {
         "peer_per_minute": Key(int, 1200, "requests a minute per unit: peer and centre API"),
         "peer_burst": Key(int, 1200, "requests one unit may make at once: peer and centre API"),
@@ -370,7 +383,55 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
         if value < 1:
             raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
     _check_registers(values["registers"], where)
+    _check_events(values["events"], where)
     return values
+
+
+# node.toml [events]: a handful of systems listen to one office; a secret short enough to
+# guess would let anyone forge events to the office's document system.
+MAX_WEBHOOKS = 8
+MIN_SECRET_CHARS = 32
+MAX_SECRET_CHARS = 256
+WEBHOOK_NAME = pattern("webhook name", r"[a-z0-9][a-z0-9_-]{0,31}", "dms")
+WEBHOOK_URL = pattern("webhook URL", r"https?://[!-~]+", "https://dms.local/lienthong")
+
+
+def _check_events(events: dict[str, Any], where: str) -> None:
+    hooks = events["webhooks"]
+    if len(hooks) > MAX_WEBHOOKS:
+        raise ConfigError(f"{where}: events.webhooks holds more than {MAX_WEBHOOKS} endpoints")
+    names = set()
+    for i, hook in enumerate(hooks):
+        at = f"{where}: events.webhooks[{i}]"
+        if not isinstance(hook, dict) or set(hook) != {"name", "url", "secret"}:
+            raise ConfigError(
+                f"{at} must be a table with exactly name, url and secret, e.g. "
+                '{ name = "dms", url = "https://dms.local/lienthong", secret = "..." }'
+            )
+        if type(hook["name"]) is not str or not WEBHOOK_NAME.matches(hook["name"]):
+            raise ConfigError(
+                f"{at}.name = {hook['name']!r}; 1 to 32 lowercase letters, digits, _ or -, e.g. dms"
+            )
+        if hook["name"] in names:
+            raise ConfigError(f"{at}.name = {hook['name']!r} is used by another webhook")
+        names.add(hook["name"])
+        url = hook["url"]
+        if type(url) is not str or len(url) > MAX_URL or not WEBHOOK_URL.matches(url):
+            raise ConfigError(
+                f"{at}.url = {url!r}; an http:// or https:// URL of at most {MAX_URL} "
+                "characters, e.g. https://dms.local/lienthong"
+            )
+        secret = hook["secret"]
+        if type(secret) is not str or not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS:
+            raise ConfigError(
+                f"{at}.secret must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+    for name in ("retry_base_ms", "retry_cap_ms"):
+        if events[name] < 1:
+            raise ConfigError(f"{where}: events.{name} = {events[name]}; it must be at least 1")
+    if events["retry_cap_ms"] < events["retry_base_ms"]:
+        raise ConfigError(f"{where}: events.retry_cap_ms is below events.retry_base_ms")
 
 
 def _check_registers(registers: dict[str, Any], where: str) -> None:

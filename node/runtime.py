@@ -40,6 +40,7 @@ from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import peer_middleware
 from lienthong.node.throttle import peer_rate_limits
 from lienthong.node.unit.delivery import DeliveryEngine
+from lienthong.node.unit.events import EVENT_SIGNAL
 from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
 from lienthong.node.uploads import upload_sweep_loop
 from lienthong.storage.blobs import BlobStore
@@ -232,6 +233,7 @@ class Node:
             self._spawn("relay retention", sweep_loop(self.ctx, self.stop_event))
             await self._start_web(required=False)  # the centre's console (docs/OPERATIONS.md)
         else:
+            from lienthong.node.unit.events import Webhooks
             from lienthong.node.unit.relay_client import pull_loop
             from lienthong.node.unit.renewal import renewal_loop
             from lienthong.node.unit.report import report_loop
@@ -254,6 +256,7 @@ class Node:
             self._spawn("relay pull", pull_loop(self.ctx, self.session, self.stop_event))
             self._spawn("unit report", report_loop(self.ctx, self.session, self.stop_event))
             self._spawn("certificate renewal", renewal_loop(self, self.stop_event))
+            self._spawn("webhooks", Webhooks(self.ctx).run(self.stop_event))
             await self._start_web()
         log.info("node %s listening on %s:%s", config.code, host, self.peer_port)
 
@@ -375,6 +378,8 @@ class Node:
         if self.session is not None:
             await self.session.close()
             self.session = None
+        if (signal := self.ctx.services.get(EVENT_SIGNAL)) is not None:
+            signal.close()
         await self.ctx.store.close()
 
     async def __aenter__(self) -> Node:

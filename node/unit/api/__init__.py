@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.unit import events_feed
 from lienthong.node.unit.api import reads, writes
 from lienthong.node.unit.api.access import IN_FLIGHT, authenticate, idempotency
 from lienthong.node.unit.api.openapi import openapi_json
@@ -36,6 +37,7 @@ def create_api_app(ctx: NodeContext) -> web.Application:
     r.add_get("/units", reads.units, allow_head=False)
     kind, year = REGISTER_KIND.route("kind"), REGISTER_YEAR.route("year")
     r.add_get(f"/registers/{kind}/{year}", reads.register, allow_head=False)
+    r.add_get("/events", events_feed.events_feed, allow_head=False)  # docs/INTEGRATION.md
     for path, handler in writes.ROUTES:
         r.add_post(path.replace("{id}", DOCUMENT_ID.route("id")), handler)
     return app

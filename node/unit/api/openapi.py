@@ -192,6 +192,17 @@ SPEC: dict[str, Any] = {
                 params=[_ID],
             )
         },
+        "/events": {  # node/unit/events_feed.py, docs/INTEGRATION.md "Events"
+            "get": {
+                "summary": "Events after an id: at once, or the first within `wait` seconds "
+                "(long-poll); Accept: text/event-stream streams them",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "integer", "minimum": 0}}
+                    for n in ("after", "wait", "limit")
+                ],
+                "responses": {"200": _json(_OBJECT)} | _ERRORS,
+            }
+        },
         "/units": {
             "get": {
                 "summary": "The units of the directory",
