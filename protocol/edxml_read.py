@@ -50,7 +50,7 @@ from lienthong.protocol.edxml import (
     check_document_id,
     check_timestamp,
 )
-from lienthong.protocol.edxml_write import PRIORITY_EXTENSION
+from lienthong.protocol.edxml_write import PRIORITY_EXTENSION, TYPE_DETAIL_EXTENSION
 from lienthong.protocol.errors import DecodeError, InvalidField, LimitExceeded
 from lienthong.protocol.limits import MAX_LIST_ITEMS
 from lienthong.protocol.text import is_decimal
@@ -634,8 +634,9 @@ def _document(reader: _Reader) -> EdxmlDocument:
         issuer_code = sender_id if has_wire_shape(sender_id) else None
     extensions = dict(exact["ext"]) if exact else {}
     if type_detail is not None:
-        extensions["edxml.type_detail"] = type_detail
-    if exact is None and urgency == 4:
+        extensions[TYPE_DETAIL_EXTENSION] = type_detail
+    scheduled_at = exact["scheduled_at"] if exact else None
+    if urgency == 4 and scheduled_at is None:
         # Priority 4 is hỏa tốc hẹn giờ, whose time edXML does not say: read as hỏa tốc,
         # the 4 kept so that an export writes it again.
         urgency = 3
@@ -665,7 +666,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
                 "name": full_name,
             },
             "urgency": urgency,
-            "scheduled_at": exact["scheduled_at"] if exact else None,
+            "scheduled_at": scheduled_at,
             "confidentiality": exact["confidentiality"] if exact else 0,
             "due_on": None if due is None else check_date(due, WHAT, "DueDate"),
             "addressees": list(exact["addressees"]) if exact else [],
@@ -777,7 +778,8 @@ def status_from_edxml(data: bytes) -> EdxmlStatus:
     doc_id = check_document_id(rf.text("DocumentId") or "", what, "ResponseFor/DocumentId")
     rf.done()
     code_text = h.text("StatusCode") or ""
-    if not is_decimal(code_text, 2) or int(code_text) not in {int(c) for c in StatusCode}:
+    codes = {f"{int(c):02d}" for c in StatusCode}  # written with two digits: "03"
+    if code_text not in codes:
         raise InvalidField(what, "StatusCode", f"{code_text[:10]!r} is not 01-06, 13, 15 or 16")
     description = h.text("Description", True)
     stamp = check_timestamp(h.text("Timestamp") or "", what, "Timestamp")

@@ -44,6 +44,8 @@ WHAT = "edXML export"
 READ_CHUNK = 57 * 18396
 # Priority 4 (hỏa tốc hẹn giờ) read from a package that gives no time: kept here.
 PRIORITY_EXTENSION = "edxml.priority"
+# DocumentType/TypeDetail, which lienthong's metadata has no field for.
+TYPE_DETAIL_EXTENSION = "edxml.type_detail"
 _UNKNOWN_TYPE_PREFIX = "edxml_"  # a type code an import made of an unknown Type number
 _NEW = Business()  # a new document's business: no reason, no paper, no staff
 
@@ -159,6 +161,8 @@ def envelope_text(
     out.leaf("Type", edxml_type(m.doc_type), "DocumentType/Type")
     name = m.type_name if m.type_name is not None else describe_type(m.doc_type)
     out.leaf("TypeName", name, "DocumentType/TypeName")
+    detail = dict(m.extensions).get(TYPE_DETAIL_EXTENSION)
+    out.leaf("TypeDetail", detail if isinstance(detail, str) else None, "DocumentType/TypeDetail")
     out.close("DocumentType")
     out.leaf("Subject", m.subject, "Subject")
     out.leaf("Content", m.content, "Content")
