@@ -20,6 +20,7 @@ from lienthong.node.cli.commands import (
     demo,
     doctor,
     documents,
+    edxml,
     enrol,
     examples,
     local,
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.register(sub)
     bundle.register(sub)
     examples.register(sub)
+    edxml.register(sub)
     return parser
 
 
