@@ -24,7 +24,7 @@ from lienthong.node.web.console import stats as centre_stats
 from lienthong.node.web.console import units as centre
 from lienthong.node.web.throttle import login_rate_limit
 from lienthong.protocol.codes import Confidentiality, Urgency
-from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.doctypes import describe_type
 from lienthong.protocol.text import pattern
 
 HERE = Path(__file__).parent
@@ -94,7 +94,7 @@ async def _template_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "unit_name": ctx.config.name,
         "unit_code": ctx.config.code,
-        "type_name": lambda code: document_types()[code].name if code in document_types() else code,
+        "type_name": describe_type,  # a type this node does not know is shown, never refused
         "urgency_label": lambda v: _(f"urgency.{Urgency(int(v)).name.lower()}"),
         "conf_label": lambda v: _(f"conf.{Confidentiality(int(v)).name.lower()}"),
         "state_label": lambda v: _(f"state.{v}") if i18n.has(f"state.{v}") else v,

@@ -42,6 +42,7 @@ from lienthong.node.web.base import (
     tr,
 )
 from lienthong.node.web.official import official_view
+from lienthong.protocol import doctypes
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import DocumentType, document_types
 from lienthong.protocol.document import (
@@ -238,9 +239,8 @@ def _units(ctx) -> list[dict[str, str]]:
 
 
 def issued_types() -> list[DocumentType]:
-    """The types this unit issues itself (the compose page offers no other), by name.
-    protocol.doctypes marks the received-only ones (Luật, Nghị định, ...) issued_here=False."""
-    return sorted((t for t in document_types().values() if t.issued_here), key=lambda t: t.name)
+    """The types this unit issues itself (the compose page offers no other), by name."""
+    return sorted(doctypes.issued_types(), key=lambda t: t.name)
 
 
 def is_legal(doc_type: str) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.times import dmy
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
@@ -19,6 +21,7 @@ from lienthong.node.unit.views import (
     links_view,
     recipients_view,
     signature_check,
+    timeline_view,
 )
 from lienthong.node.web.base import (
     USER,
@@ -33,13 +36,13 @@ from lienthong.node.web.base import (
     tr,
 )
 from lienthong.node.web.official import official_view
-from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.document import DocumentMetadata
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.states import TRANSITIONS, DocState, RecallState, TransitionError
 from lienthong.protocol.status import Staff
 from lienthong.storage.documents import get_document, get_envelope_raw
 from lienthong.storage.errors import NotFound, disk_full
-from lienthong.storage.registers import incoming_number_of
+from lienthong.storage.registers import incoming_number_of, possible_duplicates
 
 log = logging.getLogger("lienthong.web")
 
@@ -99,20 +102,6 @@ async def show(request: web.Request) -> web.StreamResponse:
 async def _show(request: web.Request, *, error: str | None = None, status: int = 200):
     ctx, doc, raw, recipients, registered = await _load(request)
     body = service.stored_body(doc)
-    events = await service.timeline(ctx, doc.id)
-    timeline = [
-        {
-            "at": e.at,
-            "from": e.from_code,
-            "to": e.to_code,
-            "code": e.code,
-            "known": e.code in {int(c) for c in StatusCode},
-            "incoming_number": e.incoming_number,
-            "note": e.note,
-            "direction": e.direction,
-        }
-        for e in events
-    ]
     attachments = [
         {
             "index": i,
@@ -125,6 +114,9 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
     ]
     async with ctx.store.read() as conn:  # updates, replacements and replies linked
         linked, business = await links_view(conn, doc), await business_view(conn, doc)
+        # Each status with its words: a 15 or 16 by what it answers (recall, update, ...).
+        timeline = [{**e, "at": e["at_ms"]} for e in await timeline_view(conn, doc)]
+        duplicates = await _duplicates(request, conn, doc, body.metadata)
     context: dict[str, Any] = {
         "doc": doc,
         "m": body.metadata,
@@ -149,8 +141,33 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         "can_retry": can(request, "retry"),
         "error": error,
         "done": request.query.get("done"),
+        "duplicates": duplicates,
     }
     return render(request, "document.html", context, status=status)
+
+
+async def _duplicates(request: web.Request, conn, doc, m: DocumentMetadata) -> list[str]:
+    """Before an arrived document is registered: "Có thể trùng với văn bản đến số … ngày …"
+    for each incoming line of this year or the last with its register key (and issuer). A
+    paper line registration will link to it (same key, issuer and date) is no duplicate."""
+    if doc.direction != "in" or doc.state != DocState.ARRIVED.value:
+        return []
+    year = time.localtime(doc.created_at / 1000).tm_year  # the year it arrived
+    lines = await possible_duplicates(
+        conn, m.number_notation, year=year, issuer_code=doc.issuer_code, document_id=doc.id
+    )
+    return [
+        tr(
+            request,
+            "reg.dup.line",
+            number=e.number,
+            date=dmy(e.arrived_on),
+            notation=e.number_notation,
+            issuer=e.issuer_name,
+        )
+        for e in lines
+        if not (e.manual and e.document_id is None and e.doc_date == m.issued_on)
+    ]
 
 
 def content_disposition(kind: str, name: str) -> str:
@@ -240,6 +257,13 @@ async def act(request: web.Request) -> web.StreamResponse:
     missing = _missing(action, note, assignee)
     if missing is not None:
         return await _show(request, error=tr(request, missing), status=400)
+    if action == "accepted" and not form.get("confirm_duplicate"):
+        async with ctx.store.read() as conn:
+            doc = await get_document(conn, doc_id)
+            if doc is not None and await _duplicates(
+                request, conn, doc, service.stored_body(doc).metadata
+            ):
+                return await _show(request, error=tr(request, "reg.dup.ask"), status=409)
     try:
         if action in service.ACTIONS:
             state = service.ACTIONS[action]

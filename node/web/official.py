@@ -13,23 +13,12 @@ from typing import Any
 
 from lienthong.node.times import dmy, dmy_hm, written_date
 from lienthong.protocol.codes import Urgency
-from lienthong.protocol.doctypes import document_types
+from lienthong.protocol.doctypes import describe_type
 from lienthong.protocol.document import Business, DocumentMetadata, ExtensionValue
 
 # Extension fields this node knows and shows under their own label; any other is shown
 # as "Thông tin bổ sung: name = value" (docs/PROTOCOL.md 7.3: kept and shown, never refused).
 KNOWN_EXTENSIONS = {"v1.steering": "field.steering"}
-
-
-def type_label(code: str, name_as_sent: str | None) -> str:
-    """The type's name: ours for a code we know, else the name the sender wrote, else the
-    code (an unknown type is shown, never refused)."""
-    known = document_types().get(code)
-    if known is not None:
-        return known.name
-    if name_as_sent and name_as_sent.strip():
-        return name_as_sent.strip()
-    return code
 
 
 def extension_text(value: ExtensionValue) -> str:
@@ -59,7 +48,7 @@ def official_view(m: DocumentMetadata, business: Business | None = None) -> dict
         "place_date": place_date(m),
         "issued_on": dmy(m.issued_on),
         "due_on": dmy(m.due_on),
-        "type": type_label(m.doc_type, m.type_name),
+        "type": describe_type(m.doc_type, m.type_name),
         "urgency": int(m.urgency),
         "scheduled_at": dmy_hm(m.scheduled_at) if m.urgency is Urgency.FLASH_SCHEDULED else "",
         "signature": list(m.signer.block) if m.signer else [],

@@ -101,8 +101,8 @@ async def test_a_clerk_reads_dates_as_dd_mm_yyyy_and_where_a_document_came_from(
     assert await page.locator("#sender-check p").is_hidden()  # the serial: behind the summary
     await page.click("#sender-check summary")
     assert "số 1." in await page.text_content("#sender-check p")
-    issued = await page.text_content("dl.meta")
-    assert "Tây Ninh, 23/05/2014" in issued
+    assert await page.text_content("#official-issued-on") == "23/05/2014"
+    assert "Tây Ninh, ngày 23 tháng 5 năm 2014" in await page.text_content("#place-date")
     await page.screenshot(path=shots / "12-xac-thuc-noi-gui.png", full_page=True)
 
 
