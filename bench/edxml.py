@@ -87,6 +87,7 @@ def run_phase(name: str, work: Path) -> dict[str, float]:
         [sys.executable, __file__, "--phase", name, "--work", str(work)],
         capture_output=True,
         text=True,
+        encoding="utf-8",
         check=True,
         cwd=ROOT,
     )

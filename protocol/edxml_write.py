@@ -56,10 +56,10 @@ class _Out:
     def __init__(self) -> None:
         self.parts: list[str] = []
 
-    def open(self, name: str, attrs: str = "") -> None:
+    def start(self, name: str, attrs: str = "") -> None:
         self.parts.append(f"<edXML:{name}{attrs}>")
 
-    def close(self, name: str) -> None:
+    def end(self, name: str) -> None:
         self.parts.append(f"</edXML:{name}>")
 
     def leaf(self, name: str, value: str | int | None, field: str, prefix: str = "edXML") -> None:
@@ -96,7 +96,7 @@ def edxml_type(doc_type: str) -> int | None:
 
 
 def _organ(out: _Out, tag: str, org: Organisation, organ_id: str) -> None:
-    out.open(tag)
+    out.start(tag)
     out.leaf("OrganId", organ_id, f"{tag}/OrganId")
     out.leaf("OrganizationInCharge", org.parent, f"{tag}/OrganizationInCharge")
     out.leaf("OrganName", org.name, f"{tag}/OrganName")
@@ -105,16 +105,16 @@ def _organ(out: _Out, tag: str, org: Organisation, organ_id: str) -> None:
     out.leaf("Telephone", org.phone, f"{tag}/Telephone")
     out.leaf("Fax", org.fax, f"{tag}/Fax")
     out.leaf("Website", org.website, f"{tag}/Website")
-    out.close(tag)
+    out.end(tag)
 
 
 def _staff(out: _Out, staff: StaffInfo) -> None:
-    out.open("StaffInfo")
+    out.start("StaffInfo")
     out.leaf("Department", staff.department, "StaffInfo/Department")
     out.leaf("Staff", staff.name, "StaffInfo/Staff")
     out.leaf("Mobile", staff.mobile, "StaffInfo/Mobile")
     out.leaf("Email", staff.email, "StaffInfo/Email")
-    out.close("StaffInfo")
+    out.end("StaffInfo")
 
 
 def _date(iso: str | None) -> str | None:
@@ -141,44 +141,44 @@ def envelope_text(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
         f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}" xmlns:xlink="{XLINK_NS}">'
     )
-    out.open("edXMLHeader")
-    out.open("MessageHeader")
+    out.start("edXMLHeader")
+    out.start("MessageHeader")
     _organ(out, "From", m.issuer, sender_id)
     for i, r in enumerate(receivers):
         if r.code is None:
             raise InvalidField(WHAT, f"To[{i}]/OrganId", "every receiver needs an OrganId")
         _organ(out, "To", r, check_external_code(r.code, WHAT, f"To[{i}]/OrganId"))
-    out.open("Code")
+    out.start("Code")
     number = m.number if m.year is None else f"{m.number}/{m.year}"
     out.leaf("CodeNumber", number, "Code/CodeNumber")
     out.leaf("CodeNotation", m.notation, "Code/CodeNotation")
-    out.close("Code")
-    out.open("PromulgationInfo")
+    out.end("Code")
+    out.start("PromulgationInfo")
     out.leaf("Place", m.place, "PromulgationInfo/Place")
     out.leaf("PromulgationDate", _date(m.issued_on), "PromulgationInfo/PromulgationDate")
-    out.close("PromulgationInfo")
-    out.open("DocumentType")
+    out.end("PromulgationInfo")
+    out.start("DocumentType")
     out.leaf("Type", edxml_type(m.doc_type), "DocumentType/Type")
     name = m.type_name if m.type_name is not None else describe_type(m.doc_type)
     out.leaf("TypeName", name, "DocumentType/TypeName")
     detail = dict(m.extensions).get(TYPE_DETAIL_EXTENSION)
     out.leaf("TypeDetail", detail if isinstance(detail, str) else None, "DocumentType/TypeDetail")
-    out.close("DocumentType")
+    out.end("DocumentType")
     out.leaf("Subject", m.subject, "Subject")
     out.leaf("Content", m.content, "Content")
     assert m.signer is not None  # checked by body_from_wire before
-    out.open("SignerInfo")
+    out.start("SignerInfo")
     out.leaf("Competence", m.signer.competence, "SignerInfo/Competence")
     out.leaf("Position", m.signer.position, "SignerInfo/Position")
     out.leaf("FullName", m.signer.name, "SignerInfo/FullName")
-    out.close("SignerInfo")
+    out.end("SignerInfo")
     out.leaf("DueDate", _date(m.due_on), "DueDate")
     if m.distribution:
-        out.open("ToPlaces")
+        out.start("ToPlaces")
         for place in m.distribution:
             out.leaf("Place", place, "ToPlaces/Place")
-        out.close("ToPlaces")
-    out.open("OtherInfo")
+        out.end("ToPlaces")
+    out.start("OtherInfo")
     priority = int(m.urgency)
     if priority == 3 and dict(m.extensions).get(PRIORITY_EXTENSION) == 4:
         priority = 4
@@ -188,55 +188,55 @@ def envelope_text(
     out.leaf("PromulgationAmount", m.copies, "OtherInfo/PromulgationAmount")
     out.leaf("PageAmount", m.pages, "OtherInfo/PageAmount")
     if m.appendixes:
-        out.open("Appendixes")
+        out.start("Appendixes")
         for appendix in m.appendixes:
             out.leaf("Appendix", appendix, "OtherInfo/Appendixes/Appendix")
-        out.close("Appendixes")
-    out.close("OtherInfo")
+        out.end("Appendixes")
+    out.end("OtherInfo")
     if response_for is not None:
-        out.open("ResponseFor")
+        out.start("ResponseFor")
         out.leaf("OrganId", response_for.organ_id, "ResponseFor/OrganId")
         out.leaf("Code", response_for.code, "ResponseFor/Code")
         out.leaf("PromulgationDate", response_for.promulgation_date, "ResponseFor/PromulgationDate")
         out.leaf("DocumentId", response_for.document_id, "ResponseFor/DocumentId")
-        out.close("ResponseFor")
+        out.end("ResponseFor")
     out.leaf("SteeringType", m.steering_type, "SteeringType")
     out.leaf("DocumentId", doc_id, "DocumentId")
-    out.close("MessageHeader")
-    out.open("TraceHeaderList")
+    out.end("MessageHeader")
+    out.start("TraceHeaderList")
     for entry in trace:
-        out.open("TraceHeader")
+        out.start("TraceHeader")
         out.leaf("OrganId", entry.organ_id, "TraceHeader/OrganId")
         out.leaf("Timestamp", entry.timestamp, "TraceHeader/Timestamp")
-        out.close("TraceHeader")
-    out.open("Bussiness")
+        out.end("TraceHeader")
+    out.start("Bussiness")
     out.leaf("BussinessDocType", business_type, "Bussiness/BussinessDocType")
     out.leaf("BussinessDocReason", business.reason, "Bussiness/BussinessDocReason")
     out.leaf("Paper", int(business.paper), "Bussiness/Paper")
     if business.staff is not None:
         _staff(out, business.staff)
     if replaces:
-        out.open("ReplacementInfoList")
+        out.start("ReplacementInfoList")
         for replaced in replaces:
-            out.open("ReplacementInfo")
+            out.start("ReplacementInfo")
             out.leaf("DocumentId", replaced, "ReplacementInfo/DocumentId")
-            out.close("ReplacementInfo")
-        out.close("ReplacementInfoList")
-    out.close("Bussiness")
-    out.close("TraceHeaderList")
-    out.close("edXMLHeader")
+            out.end("ReplacementInfo")
+        out.end("ReplacementInfoList")
+    out.end("Bussiness")
+    out.end("TraceHeaderList")
+    out.end("edXMLHeader")
     out.parts.append("<edXML:DigitalSignature></edXML:DigitalSignature>")
-    out.open("edXMLBody")
-    out.open("edXMLManifest")
+    out.start("edXMLBody")
+    out.start("edXMLManifest")
     for i, a in enumerate(attachments):
-        out.open("Reference", f' xlink:href="cid:{i + 1}"')
+        out.start("Reference", f' xlink:href="cid:{i + 1}"')
         out.leaf("ContentId", str(i + 1), "Reference/ContentId")
         out.leaf("ContentType", a.media_type, "Reference/ContentType")
         out.leaf("Description", a.description, "Reference/Description")
         out.leaf("AttachmentName", a.name, "Reference/AttachmentName")
-        out.close("Reference")
-    out.close("edXMLManifest")
-    out.close("edXMLBody")
+        out.end("Reference")
+    out.end("edXMLManifest")
+    out.end("edXMLBody")
     out.parts.append("</edXML:edXMLEnvelope>")
     _extension(out, m)
     return "".join(out.parts)
@@ -417,17 +417,17 @@ def status_to_edxml(status: EdxmlStatus) -> bytes:
         f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
         f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}"><edXML:edXMLHeader>'
     )
-    out.open("MessageHeader")
+    out.start("MessageHeader")
     _organ(out, "From", status.sender, organ)
-    out.open("ResponseFor")
+    out.start("ResponseFor")
     out.leaf("DocumentId", status.document_id, "ResponseFor/DocumentId")
-    out.close("ResponseFor")
+    out.end("ResponseFor")
     out.leaf("StatusCode", f"{int(status.code):02d}", "StatusCode")
     out.leaf("Description", status.description, "Description")
     out.leaf("Timestamp", status.timestamp, "Timestamp")
     if status.staff is not None:
         _staff(out, status.staff)
-    out.close("MessageHeader")
+    out.end("MessageHeader")
     out.parts.append(
         "</edXML:edXMLHeader><edXML:DigitalSignature></edXML:DigitalSignature>"
         "</edXML:edXMLEnvelope></edXML>\n"
