@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -323,7 +324,8 @@ class _Reader:
         if local == "ContentTransferEncoded":
             if self.folder is None:
                 raise EdxmlError(f"{WHAT}: holds attachments; name a folder to decode them into")
-            path = self.folder / f".edxml-{len(self.attachments)}.part"
+            # A random name: an attachment's own name cannot be the partial file of another.
+            path = self.folder / f".edxml-{secrets.token_hex(8)}.part"
             self.decoder = _Base64File(path, what)
             self.written.append(path)
 

@@ -195,3 +195,15 @@ def test_a_large_attachment_streams_in_bounded_memory(tmp_path):
     assert doc.attachments[0].size == 48 * len(block)
     assert (folder / "big.bin").read_bytes() == source.read_bytes()
     assert peak < 16 * 2**20, peak
+
+
+def test_an_attachment_named_like_a_partial_file_cannot_clash(tmp_path):
+    """Files are decoded under random partial names: an attachment named as the reader's
+    partial files once were (.edxml-1.part) is just a name, and both files read back."""
+    data = package(
+        ExportAttachment(".edxml-1.part", "a/b", b"first"),
+        ExportAttachment("second.bin", "a/b", b"second"),
+    )
+    doc = read(data, tmp_path)
+    assert [a.path.read_bytes() for a in doc.attachments] == [b"first", b"second"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".edxml-1.part", "second.bin"]
