@@ -118,6 +118,12 @@ class _View:
         node = self.one(name, optional)
         return None if node is None else _leaf(node, self.what)
 
+    def token(self, name: str, optional: bool = False) -> str | None:
+        """A value of a fixed form (an id, a date, a number): the spaces and line breaks a
+        pretty-printer puts around it are not part of it."""
+        text = self.text(name, optional)
+        return None if text is None else text.strip()
+
     def texts(self, name: str, max_items: int = MAX_LIST_ITEMS) -> tuple[str, ...]:
         return tuple(_leaf(n, self.what) for n in self.all(name, max_items))
 
@@ -455,7 +461,7 @@ def from_edxml(stream: BinaryIO, folder: Path | None = None) -> EdxmlDocument:
 
 
 def _organ(v: _View) -> tuple[str, dict[str, str | None]]:
-    organ_id = v.text("OrganId")
+    organ_id = v.token("OrganId")
     assert organ_id is not None
     check_external_code(organ_id, WHAT, f"{v.node.path}/OrganId")
     fields = {
@@ -511,7 +517,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
         receivers.append(_organisation(organ_id, to))
     code = h.view("Code")
     assert code is not None
-    code_number = code.text("CodeNumber") or ""
+    code_number = code.token("CodeNumber") or ""
     match = CODE_NUMBER.fullmatch(code_number)
     if not match:
         raise InvalidField(WHAT, "Code/CodeNumber", f"{code_number[:20]!r} is not 2340 or 49/2012")
@@ -520,11 +526,11 @@ def _document(reader: _Reader) -> EdxmlDocument:
     prom = h.view("PromulgationInfo")
     assert prom is not None
     place = prom.text("Place")
-    issued_on = check_date(prom.text("PromulgationDate") or "", WHAT, "PromulgationDate")
+    issued_on = check_date(prom.token("PromulgationDate") or "", WHAT, "PromulgationDate")
     prom.done()
     dtype = h.view("DocumentType")
     assert dtype is not None
-    type_number = dtype.text("Type", True)
+    type_number = dtype.token("Type", True)
     type_name = dtype.text("TypeName", True)
     type_detail = dtype.text("TypeDetail", True)
     dtype.done()
@@ -536,7 +542,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
     position = signer.text("Position")
     full_name = signer.text("FullName")
     signer.done()
-    due = h.text("DueDate", True)
+    due = h.token("DueDate", True)
     places = h.view("ToPlaces", True)
     distribution = () if places is None else places.texts("Place")
     if places is not None:
@@ -557,7 +563,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
     response_for = None
     rf = h.view("ResponseFor", True)
     if rf is not None:
-        rf_id = rf.text("DocumentId") or ""
+        rf_id = rf.token("DocumentId") or ""
         response_for = ResponseFor(
             document_id=check_document_id(rf_id, WHAT, "ResponseFor/DocumentId"),
             organ_id=rf.text("OrganId", True),
@@ -566,7 +572,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
         )
         rf.done()
     steering = h.int("SteeringType", 0, 99, True)
-    doc_id = check_document_id(h.text("DocumentId") or "", WHAT, "DocumentId")
+    doc_id = check_document_id(h.token("DocumentId") or "", WHAT, "DocumentId")
     h.done()
 
     trace_list = head.view("TraceHeaderList")
@@ -574,8 +580,8 @@ def _document(reader: _Reader) -> EdxmlDocument:
     trace = []
     for node in trace_list.all("TraceHeader", MAX_TRACE):
         t = _View(node)
-        organ_id = check_external_code(t.text("OrganId"), WHAT, "TraceHeader/OrganId")
-        stamp = check_timestamp(t.text("Timestamp") or "", WHAT, "TraceHeader/Timestamp")
+        organ_id = check_external_code(t.token("OrganId"), WHAT, "TraceHeader/OrganId")
+        stamp = check_timestamp(t.token("Timestamp") or "", WHAT, "TraceHeader/Timestamp")
         t.done()
         trace.append(TraceEntry(organ_id, stamp))
     biz = trace_list.view("Bussiness", True)
@@ -591,7 +597,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
             ids = []
             for node in rl.all("ReplacementInfo"):
                 r = _View(node)
-                ids.append(check_document_id(r.text("DocumentId") or "", WHAT, "ReplacementInfo"))
+                ids.append(check_document_id(r.token("DocumentId") or "", WHAT, "ReplacementInfo"))
                 r.done()
             rl.done()
             replaces = tuple(ids)
@@ -777,14 +783,14 @@ def status_from_edxml(data: bytes) -> EdxmlStatus:
     organ_id, fields = _organ(fv)
     rf = h.view("ResponseFor")
     assert rf is not None
-    doc_id = check_document_id(rf.text("DocumentId") or "", what, "ResponseFor/DocumentId")
+    doc_id = check_document_id(rf.token("DocumentId") or "", what, "ResponseFor/DocumentId")
     rf.done()
-    code_text = h.text("StatusCode") or ""
+    code_text = h.token("StatusCode") or ""
     codes = {f"{int(c):02d}" for c in StatusCode}  # written with two digits: "03"
     if code_text not in codes:
         raise InvalidField(what, "StatusCode", f"{code_text[:10]!r} is not 01-06, 13, 15 or 16")
     description = h.text("Description", True)
-    stamp = check_timestamp(h.text("Timestamp") or "", what, "Timestamp")
+    stamp = check_timestamp(h.token("Timestamp") or "", what, "Timestamp")
     staff_view = h.view("StaffInfo", True)
     staff = None
     if staff_view is not None:

@@ -263,3 +263,20 @@ def test_a_status_with_a_doctype_is_refused():
     data = data.replace(b"<edXML ", b'<!DOCTYPE edXML [<!ENTITY a "b">]><edXML ', 1)
     with pytest.raises(EdxmlError, match="DOCTYPE"):
         status_from_edxml(data)
+
+
+def test_ids_and_dates_may_be_pretty_printed(tmp_path):
+    """Line breaks and indentation around an OrganId, a date or the DocumentId (as a
+    pretty-printer writes them) are layout: the package reads as without them."""
+    original = (DATA / "axis_replacement.xml").read_bytes()
+    spaced = original
+    for value in (
+        b"000.00.00.H53,2025/12/01,49/2025/Q\xc4\x90-UBND",
+        b"2025/12/01</edXML:PromulgationDate>",
+        b"49/2025</edXML:CodeNumber>",
+    ):
+        spaced = spaced.replace(value, b"\n    " + value.replace(b"</", b"\n  </", 1), 1)
+    assert spaced != original
+    folder = tmp_path / "spaced"
+    folder.mkdir()
+    assert from_edxml(io.BytesIO(spaced), folder) == from_edxml(io.BytesIO(original), tmp_path)
