@@ -20,6 +20,7 @@ from lienthong.protocol.document import (
     Organisation,
     StaffInfo,
     padded_name,
+    parse_number_notation,
 )
 from lienthong.protocol.errors import InvalidField
 from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_SHORT_TEXT
@@ -145,8 +146,6 @@ def document_id(organ_id: str, issued_on: str, number_notation: str) -> str:
 
 def check_document_id(text: str, what: str, field: str) -> str:
     """Return `text` if it is `{OrganId},{yyyy/MM/dd},{number}/{notation}`, else raise."""
-    from lienthong.protocol.document import parse_number_notation
-
     parts = text.split(",", 2)
     if len(parts) != 3:
         raise InvalidField(what, field, f"{text[:80]!r} is not OrganId,yyyy/MM/dd,number/notation")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -22,8 +23,10 @@ from xml.parsers import expat
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.doctypes import MAX_EDXML_DIGITS, type_by_edxml
 from lienthong.protocol.document import (
-    Business,
-    DocumentMetadata,
+    MAX_APPENDIXES,
+    MAX_COUNT,
+    MAX_EXTENSIONS,
+    MAX_STEERING_TYPE,
     Organisation,
     StaffInfo,
     body_from_wire,
@@ -553,11 +556,11 @@ def _document(reader: _Reader) -> EdxmlDocument:
         urgency = other.int("Priority", 0, 4, True) or 0
         sphere = other.text("SphereOfPromulgation", True)
         drafter = other.text("TyperNotation", True)
-        copies = other.int("PromulgationAmount", 0, 10**6, True)
-        pages = other.int("PageAmount", 0, 10**6, True)
+        copies = other.int("PromulgationAmount", 0, MAX_COUNT, True)
+        pages = other.int("PageAmount", 0, MAX_COUNT, True)
         apps = other.view("Appendixes", True)
         if apps is not None:
-            appendixes = apps.texts("Appendix", 64)
+            appendixes = apps.texts("Appendix", MAX_APPENDIXES)
             apps.done()
         other.done()
     response_for = None
@@ -566,12 +569,16 @@ def _document(reader: _Reader) -> EdxmlDocument:
         rf_id = rf.token("DocumentId") or ""
         response_for = ResponseFor(
             document_id=check_document_id(rf_id, WHAT, "ResponseFor/DocumentId"),
-            organ_id=rf.text("OrganId", True),
+            organ_id=rf.token("OrganId", True),
             code=rf.text("Code", True),
-            promulgation_date=rf.text("PromulgationDate", True),
+            promulgation_date=rf.token("PromulgationDate", True),
         )
         rf.done()
-    steering = h.int("SteeringType", 0, 99, True)
+        if response_for.organ_id is not None:
+            check_external_code(response_for.organ_id, WHAT, "ResponseFor/OrganId")
+        if response_for.promulgation_date is not None:
+            check_date(response_for.promulgation_date, WHAT, "ResponseFor/PromulgationDate")
+    steering = h.int("SteeringType", 0, MAX_STEERING_TYPE, True)
     doc_id = check_document_id(h.token("DocumentId") or "", WHAT, "DocumentId")
     h.done()
 
@@ -724,7 +731,7 @@ def _extension(node: Node | None) -> dict[str, Any] | None:
         return None
     v = _View(node, f"{WHAT}, lienthong extension")
     ext: list[tuple[str, Any]] = []
-    for item in v.all("Ext", 64):
+    for item in v.all("Ext", MAX_EXTENSIONS):
         name, kind = item.attrs.get("name", ""), item.attrs.get("kind", "")
         if kind == "list":
             iv = _View(item, v.what)
@@ -769,8 +776,6 @@ def status_from_edxml(data: bytes) -> EdxmlStatus:
     what = "edXML status"
     if len(data) > MAX_EDXML_STATUS_BYTES:
         raise LimitExceeded(f"{what}: {len(data)} bytes, limit {MAX_EDXML_STATUS_BYTES}")
-    import io
-
     reader = parse_tree(io.BytesIO(data), None, MAX_EDXML_STATUS_BYTES)
     assert reader.envelope is not None
     env = _View(reader.envelope, what)
@@ -813,6 +818,3 @@ def status_from_edxml(data: bytes) -> EdxmlStatus:
         description=description,
         staff=staff,
     )
-
-
-__all__ = ["Business", "DocumentMetadata", "EdxmlError", "from_edxml", "status_from_edxml"]
