@@ -985,6 +985,7 @@ async def answer_recall(
         )
         raw = sign_status(ctx.keys, status)
         await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
     _wake(ctx)
 
 

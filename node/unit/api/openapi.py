@@ -197,8 +197,18 @@ SPEC: dict[str, Any] = {
                 "summary": "Events after an id: at once, or the first within `wait` seconds "
                 "(long-poll); Accept: text/event-stream streams them",
                 "parameters": [
-                    {"name": n, "in": "query", "schema": {"type": "integer", "minimum": 0}}
-                    for n in ("after", "wait", "limit")
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "wait",
+                        "in": "query",
+                        "description": "seconds; more than 60 is cut to 60",
+                        "schema": {"type": "integer", "minimum": 0},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
                 ],
                 "responses": {"200": _json(_OBJECT)} | _ERRORS,
             }

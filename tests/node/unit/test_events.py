@@ -24,7 +24,8 @@ async def all_events(ctx) -> list[events.Event]:
 async def test_arrival_statuses_and_recall_each_leave_their_event(fed):
     """A sends to B: B has document.arrived (from A, the wire id, the subject); A has
     status.changed for B's 01. B accepts: status.changed (03, out) at B, then at A (03,
-    in, the incoming number). A recalls: recall.requested at B with the reason."""
+    in, the incoming number). A recalls: recall.requested at B with the reason; B agrees:
+    status.changed (15) at B, then at A."""
     a, b = fed.units[A], fed.units[B]
     envelope_id, _ = await send(a, [B])
     assert await a.engine.deliver(B)
@@ -59,6 +60,17 @@ async def test_arrival_statuses_and_recall_each_leave_their_event(fed):
         "13",
     )
     assert recall.data["note"] == "Ban hành nhầm"
+
+    await service.answer_recall(b.ctx, document_id, agree=True, actor="vt")
+    agreed = (await all_events(b.ctx))[-1]
+    assert (agreed.kind, agreed.data["code"], agreed.data["direction"]) == (
+        "status.changed",
+        "15",
+        "out",
+    )
+    assert await b.engine.deliver(A)
+    told = (await all_events(a.ctx))[-1]
+    assert (told.kind, told.document_id, told.data["code"]) == ("status.changed", envelope_id, "15")
     ids = [e.id for e in await all_events(b.ctx)]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
