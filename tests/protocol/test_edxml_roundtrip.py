@@ -280,3 +280,21 @@ def test_ids_and_dates_may_be_pretty_printed(tmp_path):
     folder = tmp_path / "spaced"
     folder.mkdir()
     assert from_edxml(io.BytesIO(spaced), folder) == from_edxml(io.BytesIO(original), tmp_path)
+
+
+def test_without_the_extension_a_package_reads_as_edxml_says(tmp_path):
+    """Letter 2340 exported, its lt:Lienthong removed (as another system would send it):
+    Type 18 reads as cong_van, the competence gives KT. and CHÁNH VĂN PHÒNG in capitals,
+    the addressees (which edXML has no element for) are gone, the rest is the letter's."""
+    letter = letter_2340().metadata
+    data = to_edxml(letter, sender_id=A)
+    start, end = data.index(b"<lt:Lienthong"), data.index(b"</lt:Lienthong>")
+    doc = from_edxml(io.BytesIO(data[:start] + data[end + len(b"</lt:Lienthong>") :]), tmp_path)
+    m = doc.metadata
+    assert (m.doc_type, m.type_name) == ("cong_van", "Công văn")
+    assert (m.signer.authority, m.signer.acts_for) == ("KT.", "CHÁNH VĂN PHÒNG")
+    assert m.addressees == () and letter.addressees != ()
+    assert (
+        dataclasses.replace(m, signer=letter.signer, addressees=letter.addressees, type_name=None)
+        == letter
+    )
