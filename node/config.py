@@ -491,7 +491,11 @@ def render(values: dict[str, dict[str, Any]]) -> str:
 
 
 def _toml(value: Any) -> str:
-    """One TOML value, written by tomli-w (every escape TOML needs, UTF-8 kept)."""
+    """One TOML value, written by tomli-w (every escape TOML needs, UTF-8 kept); a list of
+    tables (events.webhooks) as inline tables, which tomli-w writes as [[v]] when long."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        tables = (", ".join(f"{k} = {_toml(v)}" for k, v in t.items()) for t in value)
+        return "[" + ", ".join(f"{{ {t} }}" for t in tables) + "]"
     return tomli_w.dumps({"v": value}).removeprefix("v = ").rstrip("\n")
 
 

@@ -3,9 +3,11 @@ entry and what is allowed (a short secret, a non-HTTP URL, a name twice, an extr
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 
-from lienthong.node.config import MAX_WEBHOOKS, Config, ConfigError, validate
+from lienthong.node.config import MAX_WEBHOOKS, Config, ConfigError, render, validate
 from lienthong.node.unit.events import Endpoint, endpoints_of
 
 UNIT = {"code": "000.00.02.H53", "name": "Sở Nội vụ"}
@@ -63,3 +65,19 @@ def test_retry_limits_must_make_sense():
         config(retry_base_ms=1000, retry_cap_ms=10)
     with pytest.raises(ConfigError, match="retry_base_ms = 0"):
         config(retry_base_ms=0)
+
+
+def test_webhooks_written_to_node_toml_read_back_the_same():
+    """node.toml as the node writes it (render) holds long webhook entries as inline tables
+    that read back equal: a saved config never turns into one the node refuses."""
+    hooks = [
+        {
+            "name": "dms",
+            "url": "https://dms.vanban.tayninh.gov.vn/lienthong/hook",
+            "secret": SECRET,
+        },
+        {"name": "backup", "url": "http://127.0.0.1:9000/x", "secret": SECRET * 3},
+    ]
+    values = config(webhooks=hooks)
+    again = validate(tomllib.loads(render(values)))
+    assert again["events"]["webhooks"] == hooks
