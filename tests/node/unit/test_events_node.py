@@ -44,10 +44,13 @@ async def test_a_running_node_posts_its_events_to_the_webhook_of_its_config(tmp_
 
             async with b.ctx.store.write() as tx:
                 _, token = await add_key(tx, "dms", ("read",), actor="test", at=b.ctx.clock())
-            async with aiohttp.ClientSession() as client, client.get(
-                f"http://127.0.0.1:{b.web_port}/api/v1/events?after=0",
-                headers={"Authorization": f"Bearer {token}"},
-            ) as response:
+            async with (
+                aiohttp.ClientSession() as client,
+                client.get(
+                    f"http://127.0.0.1:{b.web_port}/api/v1/events?after=0",
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as response,
+            ):
                 assert response.status == 200
                 feed = await response.json()
             assert [e["id"] for e in feed["events"]] == [sent["id"]]
