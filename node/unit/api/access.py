@@ -22,6 +22,12 @@ BODY = web.RequestKey("api_body", bytes)
 # metadata of one document is far below it; files come as multipart (MAX_UPLOAD_BYTES).
 MAX_JSON_BYTES = 256 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY = web.RequestKey("api_idempotency_key", str)
+# The hash of the request being answered, once begin() let it act.
+DIGEST = web.RequestKey("api_request_sha256", bytes)
+MULTIPART = "multipart/form-data"
+# The POSTs that take files: their handlers hash the parts as they stream them.
+MULTIPART_PATHS = frozenset({"/api/v1/documents"})
 # Routes that answer without a key: the description of the API itself.
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 IN_FLIGHT = web.AppKey("idempotency_in_flight", set)
@@ -142,30 +148,18 @@ _JSON_NAMES: dict[Any, str] = {
 }
 
 
-@web.middleware
-async def idempotency(request: web.Request, handler) -> web.StreamResponse:
-    """Every POST carries an Idempotency-Key: its first successful answer is kept and
-    replayed to a retry of the same request; the same key with another request is 422."""
-    if request.method != "POST":
-        return await handler(request)
-    idem = request.headers.get(IDEMPOTENCY_HEADER)
-    if idem is None:
-        raise invalid(IDEMPOTENCY_HEADER, "every POST carries one (a new UUID per request)")
-    if (
-        not 1 <= len(idem) <= MAX_IDEMPOTENCY_KEY_CHARS
-        or not idem.isascii()
-        or not idem.isprintable()
-    ):
-        raise invalid(
-            IDEMPOTENCY_HEADER, f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
-        )
-    body = await read_body(request)
-    request[BODY] = body
-    digest = hashlib.sha256(
-        request.method.encode() + b" " + request.path.encode() + b"\n" + body
-    ).digest()
+def request_hash(request: web.Request) -> hashlib._Hash:
+    """The hash a request is known by for its Idempotency-Key: method and path, then its
+    body (a multipart body: its parts as they are read, storage/idempotency.py)."""
+    return hashlib.sha256(request.method.encode() + b" " + request.path.encode() + b"\n")
+
+
+async def begin(request: web.Request, digest: bytes) -> web.Response | None:
+    """Before a POST acts: the kept answer to replay (same request), 422 (another request
+    under the key), 409 (the same key being answered now); else None, and the key is
+    marked in flight until the middleware has kept the answer."""
     ctx = request.app[CONTEXT]
-    name = request[API_KEY].name
+    name, idem = request[API_KEY].name, request[IDEMPOTENCY]
     async with ctx.store.read() as conn:
         kept = await kept_answer(conn, name, idem, now=ctx.clock())
     if kept is not None:
@@ -192,15 +186,52 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
             {"Retry-After": "1"},
         )
     in_flight.add((name, idem))
+    request[DIGEST] = digest
+    return None
+
+
+@web.middleware
+async def idempotency(request: web.Request, handler) -> web.StreamResponse:
+    """Every POST carries an Idempotency-Key: its first successful answer is kept and
+    replayed to a retry of the same request; the same key with another request is 422.
+    A JSON body is hashed here; a multipart body by its handler as it streams (begin)."""
+    if request.method != "POST":
+        return await handler(request)
+    idem = request.headers.get(IDEMPOTENCY_HEADER)
+    if idem is None:
+        raise invalid(IDEMPOTENCY_HEADER, "every POST carries one (a new UUID per request)")
+    if (
+        not 1 <= len(idem) <= MAX_IDEMPOTENCY_KEY_CHARS
+        or not idem.isascii()
+        or not idem.isprintable()
+    ):
+        raise invalid(
+            IDEMPOTENCY_HEADER, f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+        )
+    request[IDEMPOTENCY] = idem
+    ctx = request.app[CONTEXT]
+    name = request[API_KEY].name
     try:
-        response = await handler(request)
-        if 200 <= response.status < 300 and isinstance(response, web.Response):
+        if request.content_type == MULTIPART and request.path in MULTIPART_PATHS:
+            response = await handler(request)  # it calls begin() once the body is read
+        else:
+            body = await read_body(request)
+            request[BODY] = body
+            digest = request_hash(request)
+            digest.update(body)
+            replay = await begin(request, digest.digest())
+            if replay is not None:
+                return replay
+            response = await handler(request)
+        digest_kept = request.get(DIGEST)
+        ok = 200 <= response.status < 300 and isinstance(response, web.Response)
+        if digest_kept is not None and ok and not response.headers.get("Idempotent-Replayed"):
             async with ctx.store.write() as tx:
                 await keep_answer(
                     tx,
                     name,
                     idem,
-                    digest,
+                    digest_kept,
                     status=response.status,
                     content_type=response.headers.get("Content-Type", PROBLEM_TYPE),
                     body=bytes(response.body or b""),
@@ -208,4 +239,5 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
                 )
         return response
     finally:
-        in_flight.discard((name, idem))
+        if DIGEST in request:
+            request.app[IN_FLIGHT].discard((name, idem))

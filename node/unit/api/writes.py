@@ -3,17 +3,31 @@ version 2 writes it), and the clerk's actions on documents (status, recall, reca
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+
+from aiohttp import BodyPartReader, web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.api.access import BODY, actor, allow, json_object
+from lienthong.node.unit.api.access import (
+    BODY,
+    MAX_JSON_BYTES,
+    MULTIPART,
+    actor,
+    allow,
+    begin,
+    json_object,
+    request_hash,
+)
 from lienthong.node.unit.api.problems import ApiProblem, invalid, not_found
 from lienthong.node.unit.api.reads import json_response
 from lienthong.protocol.document import metadata_from_wire
 from lienthong.protocol.errors import InvalidField
-from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
+from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.states import DocState, TransitionError
 from lienthong.storage.api_keys import PROCESS, SEND
 from lienthong.storage.documents import get_document
@@ -32,6 +46,15 @@ BUSINESS = ("new", "update", "replace")
 MAX_RECIPIENTS = 500
 # Documents an update or a replacement names.
 MAX_TARGETS = 50
+SEND_REQUIRED = ("metadata", "recipients")
+# The files of one document sent through the API, in all: as the clerk's compose form
+# allows (node/web/compose.py MAX_UPLOAD_BYTES); they are streamed to disk, never held.
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+# A file's name travels in the envelope and becomes a file name at the recipient.
+MAX_FILE_NAME_BYTES = 255
+UPLOAD_CHUNK = 64 * 1024
+# Under the data directory (the same disk as the blobs): a send's files until sealed.
+UPLOAD_FOLDER = "api-uploads"
 
 
 def _text(value: dict, name: str, limit: int) -> str | None:
@@ -76,22 +99,99 @@ async def _incoming_or_outgoing(ctx: NodeContext, doc_id: str, direction: str) -
         raise not_found(f"no {word} document {doc_id} here")
 
 
+SEND_FIELDS: dict[str, type] = {
+    "metadata": dict,
+    "recipients": list,
+    "business": str,
+    "targets": list,
+    "reason": str,
+    "paper": bool,
+}
+
+
 async def send(request: web.Request) -> web.Response:
     """Seal a document to its recipients and queue it (node/unit/documents.py send_document):
-    201 with its id; nothing is stored when a field is wrong."""
+    201 with its id; nothing is stored when a field is wrong. JSON, or multipart/form-data:
+    the part `document` (that JSON) and a part `file` per attachment, streamed to disk."""
     allow(request, SEND)
-    value = json_object(
-        request[BODY],
-        {
-            "metadata": dict,
-            "recipients": list,
-            "business": str,
-            "targets": list,
-            "reason": str,
-            "paper": bool,
-        },
-        required=("metadata", "recipients"),
-    )
+    if request.content_type != MULTIPART:
+        return await _send(request, json_object(request[BODY], SEND_FIELDS, SEND_REQUIRED), [])
+    ctx: NodeContext = request.app[CONTEXT]
+    spool = ctx.config.data_dir / UPLOAD_FOLDER
+    spool.mkdir(parents=True, exist_ok=True)
+    folder = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=spool))
+    try:
+        value, files, digest = await _read_parts(request, folder)
+        replay = await begin(request, digest)
+        if replay is not None:
+            return replay
+        return await _send(request, value, files)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+
+
+async def _read_parts(request: web.Request, folder: Path) -> tuple[dict, list[Path], bytes]:
+    """The parts of a multipart send: `document` once (JSON), `file` at most MAX_ATTACHMENTS
+    times, MAX_UPLOAD_BYTES in all; each file written under its own name in `folder`."""
+    digest = request_hash(request)
+    reader = await request.multipart()
+    value: dict | None = None
+    files: list[Path] = []
+    total = 0
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            raise invalid("body", "a part may not itself be multipart")
+        digest.update(f"{part.name}\0{part.filename}\0".encode())
+        if part.name == "document":
+            if value is not None:
+                raise invalid("document", "given more than once")
+            data = b""
+            while chunk := await part.read_chunk(UPLOAD_CHUNK):
+                data += chunk
+                if len(data) > MAX_JSON_BYTES:
+                    raise ApiProblem(413, "too-large", f"document: at most {MAX_JSON_BYTES} bytes")
+            digest.update(data)
+            value = json_object(data, SEND_FIELDS, SEND_REQUIRED)
+        elif part.name == "file":
+            field = f"file[{len(files)}]"
+            if len(files) >= MAX_ATTACHMENTS:
+                raise invalid(field, f"at most {MAX_ATTACHMENTS} files per document")
+            name = _file_name(field, part.filename)
+            path = folder / str(len(files)) / name
+            path.parent.mkdir()
+            with path.open("wb") as out:
+                while chunk := await part.read_chunk(UPLOAD_CHUNK):
+                    total += len(chunk)
+                    if total > MAX_UPLOAD_BYTES:
+                        raise ApiProblem(
+                            413,
+                            "too-large",
+                            f"the files of one document have at most {MAX_UPLOAD_BYTES} bytes",
+                            [(field, "over the limit")],
+                        )
+                    digest.update(chunk)
+                    await asyncio.to_thread(out.write, chunk)
+            files.append(path)
+        else:
+            raise invalid(str(part.name), "unknown part (known: document, file)")
+        digest.update(b"\0")
+    if value is None:
+        raise invalid("document", "required: the document's JSON, before its files")
+    return value, files, digest.digest()
+
+
+def _file_name(field: str, name: str | None) -> str:
+    """A file's name as it will travel: a plain name, no folder, no control character."""
+    if not name or not name.strip():
+        raise invalid(field, "names its file (filename=...)")
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES:
+        raise invalid(field, f"a file name has at most {MAX_FILE_NAME_BYTES} bytes")
+    if "/" in name or "\\" in name or name in (".", "..") or not name.isprintable():
+        raise invalid(field, f"{name!r} is not a plain file name")
+    return name
+
+
+async def _send(request: web.Request, value: dict, files: list[Path]) -> web.Response:
     recipients = _strings(value, "recipients", MAX_RECIPIENTS)
     if not recipients:
         raise invalid("recipients", "names at least one unit code")
@@ -112,6 +212,7 @@ async def send(request: web.Request) -> web.Response:
             ctx,
             metadata,
             recipients,
+            files=files,
             actor=actor(request),
             business=business,
             targets=targets,
