@@ -45,6 +45,37 @@ def _post(summary: str, schema: dict[str, Any], answer: dict[str, Any], code="20
 
 _OBJECT = {"type": "object"}
 _TEXT = {"type": "string", "minLength": 1}
+_SEND = {
+    "type": "object",
+    "required": ["metadata", "recipients"],
+    "additionalProperties": False,
+    "properties": {
+        "metadata": _OBJECT,
+        "recipients": {"type": "array", "items": _TEXT, "minItems": 1},
+        "business": {"enum": ["new", "update", "replace"]},
+        "targets": {"type": "array", "items": _TEXT},
+        "reason": _TEXT,
+        "paper": {"type": "boolean"},
+    },
+}
+
+
+def _with_files(operation: dict[str, Any]) -> dict[str, Any]:
+    """A send also as multipart/form-data: the part `document` (the JSON) first, then a part
+    `file` per attachment (node/unit/api/writes.py)."""
+    operation["requestBody"]["content"]["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "required": ["document"],
+            "properties": {
+                "document": _SEND,
+                "file": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            },
+        },
+        "encoding": {"document": {"contentType": "application/json"}},
+    }
+    return operation
+
 
 SPEC: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -100,23 +131,17 @@ SPEC: dict[str, Any] = {
                 }
                 | _ERRORS,
             },
-            "post": _post(
-                "Send a document",
-                {
-                    "type": "object",
-                    "required": ["metadata", "recipients"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "metadata": _OBJECT,
-                        "recipients": {"type": "array", "items": _TEXT, "minItems": 1},
-                        "business": {"enum": ["new", "update", "replace"]},
-                        "targets": {"type": "array", "items": _TEXT},
-                        "reason": _TEXT,
-                        "paper": {"type": "boolean"},
+            "post": _with_files(
+                _post(
+                    "Send a document (JSON; or multipart/form-data with its files)",
+                    _SEND,
+                    {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {"id": {"type": "string"}},
                     },
-                },
-                {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
-                code="201",
+                    code="201",
+                )
             ),
         },
         "/documents/{id}": {
