@@ -337,18 +337,20 @@ def _metadata_v2(m: DocumentMetadata) -> dict[str, Any]:
     }
 
 
+# Version 1's metadata map, in its order (the bytes of a version-1 body depend on it).
+_V1_FIELDS = (
+    "number", "year", "notation", "type", "issuer", "place", "issued_on", "subject",
+    "content", "signer", "urgency", "confidentiality", "due_on", "addressees",
+    "distribution", "steering", "copies", "pages", "drafter",
+)  # fmt: skip
+
+
 def _metadata_v1(m: DocumentMetadata) -> dict[str, Any]:
-    """Version 1 has an integer number, four urgencies and no version-2 fields."""
-    return {
+    """Version 1 has an integer number, four urgencies and no version-2 fields: the
+    version-2 map, with what version 1 says differently."""
+    v1 = _metadata_v2(m) | {
         "number": None if m.number is None else int(m.number),
-        "year": m.year,
-        "notation": m.notation,
-        "type": m.doc_type,
         "issuer": {"name": m.issuer.name, "code": m.issuer.code, "parent": m.issuer.parent},
-        "place": m.place,
-        "issued_on": m.issued_on,
-        "subject": m.subject,
-        "content": m.content,
         "signer": None
         if m.signer is None
         else {
@@ -357,15 +359,9 @@ def _metadata_v1(m: DocumentMetadata) -> dict[str, Any]:
             "authority": m.signer.authority,
         },
         "urgency": min(int(m.urgency), int(Urgency.FLASH)),
-        "confidentiality": int(m.confidentiality),
-        "due_on": m.due_on,
-        "addressees": list(m.addressees),
-        "distribution": list(m.distribution),
         "steering": _v1_steering(m),
-        "copies": m.copies,
-        "pages": m.pages,
-        "drafter": m.drafter,
     }
+    return {name: v1[name] for name in _V1_FIELDS}
 
 
 def _v1_steering(m: DocumentMetadata) -> str | None:

@@ -859,6 +859,13 @@ async def _answer_business(
                 await _supersede(tx, old.id, doc, actor=actor, at=at)
             target = links.Target(link.target_wire_id, link.target_sender, link.target_id)
             await _note_links(tx, doc, link.kind, old, target, actor=actor, at=at)
+    await _answer(ctx, tx, doc, agree, None if agree else reason, at)
+
+
+async def _answer(
+    ctx: NodeContext, tx, doc: DocumentRecord, agree: bool, reason: str | None, at: int
+) -> Status:
+    """Sign and queue this unit's 15 (agree) or 16 (refuse) about `doc` to its sender."""
     status = Status(
         id=new_ulid(at),
         envelope=_wire_id(doc),
@@ -867,9 +874,10 @@ async def _answer_business(
         to=doc.sender_code,
         code=StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED,
         at=at,
-        reason=None if agree else reason,
+        reason=reason,
     )
     await _record_out_status(tx, status, sign_status(ctx.keys, status), doc.id, queue_it=True)
+    return status
 
 
 async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: int):
@@ -973,18 +981,7 @@ async def answer_recall(
         if agree:  # the register line stays, struck through with the day and the reason
             asked = await _recall_reason(tx, document_id)
             await mark_recalled(tx, document_id, on=_today(ctx), reason=asked, actor=actor, at=now)
-        status = Status(
-            id=new_ulid(now),
-            envelope=_wire_id(doc),
-            sender=ctx.config.code,
-            serial=_signer_serial(ctx),
-            to=doc.sender_code,
-            code=StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED,
-            at=now,
-            reason=reason,
-        )
-        raw = sign_status(ctx.keys, status)
-        await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        status = await _answer(ctx, tx, doc, agree, reason, now)
         await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
     _wake(ctx)
 

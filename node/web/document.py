@@ -12,7 +12,6 @@ from urllib.parse import quote
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.times import dmy
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import iter_plaintext
@@ -36,6 +35,7 @@ from lienthong.node.web.base import (
     tr,
 )
 from lienthong.node.web.official import official_view
+from lienthong.node.web.registers import duplicate_line
 from lienthong.protocol.document import DocumentMetadata
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.states import TRANSITIONS, DocState, RecallState, TransitionError
@@ -157,14 +157,7 @@ async def _duplicates(request: web.Request, conn, doc, m: DocumentMetadata) -> l
         conn, m.number_notation, year=year, issuer_code=doc.issuer_code, document_id=doc.id
     )
     return [
-        tr(
-            request,
-            "reg.dup.line",
-            number=e.number,
-            date=dmy(e.arrived_on),
-            notation=e.number_notation,
-            issuer=e.issuer_name,
-        )
+        duplicate_line(request, e)
         for e in lines
         if not (e.manual and e.document_id is None and e.doc_date == m.issued_on)
     ]

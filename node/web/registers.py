@@ -560,6 +560,18 @@ async def paper_post(request: web.Request) -> web.StreamResponse:
     )
 
 
+def duplicate_line(request: web.Request, e: IncomingEntry) -> str:
+    """ "Có thể trùng với văn bản đến số 1 ngày 24/11/2025: 5/VP-TTTH, Văn phòng"."""
+    return tr(
+        request,
+        "reg.dup.line",
+        number=e.number,
+        date=dmy(e.arrived_on),
+        notation=e.number_notation,
+        issuer=e.issuer_name,
+    )
+
+
 async def duplicate_warnings(request: web.Request, entry: IncomingEntry) -> list[str]:
     """ "Có thể trùng với văn bản đến số … ngày …": the incoming lines of this year and the
     last with the entry's register key (and issuer, when both name one), and the electronic
@@ -573,17 +585,7 @@ async def duplicate_warnings(request: web.Request, entry: IncomingEntry) -> list
         waiting = await arrived_unregistered(
             conn, entry.number_notation, year=year, issuer_code=entry.issuer_code
         )
-    warnings = [
-        tr(
-            request,
-            "reg.dup.line",
-            number=e.number,
-            date=dmy(e.arrived_on),
-            notation=e.number_notation,
-            issuer=e.issuer_name,
-        )
-        for e in registered
-    ]
+    warnings = [duplicate_line(request, e) for e in registered]
     warnings += [
         tr(
             request,

@@ -178,7 +178,7 @@ NUMBERS = itertools.count(2340)  # each letter its own number in the outgoing re
 
 
 def numbered_letter() -> DocumentMetadata:
-    return dataclasses.replace(letter(), number=next(NUMBERS))
+    return dataclasses.replace(letter(), number=str(next(NUMBERS)))
 
 
 async def send(node: Node, to: list[str]) -> str:

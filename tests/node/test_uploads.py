@@ -225,7 +225,7 @@ async def test_a_senders_batch_keeps_its_blobs_within_the_receivers_quota(fed, t
     for number in (1, 2):
         path = tmp_path / f"{number}.pdf"
         path.write_bytes(os.urandom(20_000))
-        metadata = replace(letter(), number=number)
+        metadata = replace(letter(), number=f"{number:02d}")
         await service.send_document(a.ctx, metadata, [B], files=[path], actor="vt")
     async with a.ctx.store.read() as conn:
         due = await outbox.due_for(conn, B, fed.clock(), 10)
