@@ -8,6 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from lienthong.node.unit.api.reads import STATES
+
 _PROBLEM = {"$ref": "#/components/responses/Problem"}
 _ERRORS = {str(s): _PROBLEM for s in (400, 401, 403, 404)}
 _POST_ERRORS = _ERRORS | {str(s): _PROBLEM for s in (409, 413, 415, 422)}
@@ -104,7 +106,7 @@ SPEC: dict[str, Any] = {
                         "required": True,
                         "schema": {"enum": ["in", "out"]},
                     },
-                    {"name": "state", "in": "query", "schema": {"type": "string"}},
+                    {"name": "state", "in": "query", "schema": {"enum": list(STATES)}},
                     {
                         "name": "since",
                         "in": "query",
