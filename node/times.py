@@ -48,8 +48,7 @@ def parse_dmy(text: str) -> str | None:
     try:
         if "/" in text:
             day, month, year = text.split("/")
-            parts = (day, month, year)
-            if len(year) != 4 or not all(p.isascii() and p.isdigit() for p in parts):
+            if len(year) != 4 or not all(is_decimal(p, 4) for p in (day, month, year)):
                 return None
             return dt.date(int(year), int(month), int(day)).isoformat()
         if len(text) != 10 or not text.isascii():

@@ -33,6 +33,8 @@ REQUEST_PATH = (
 # Exceptions made in those modules that are never sent, each with where it is raised instead.
 NOT_SENT = {
     "BackupError": "storage/backup.py: the backup command",
+    "EdxmlError": "protocol/edxml_read.py: edXML packages read by `lienthong edxml`, never "
+    "on a peer's request",
     "MigrationError": "storage/db.py: opening the store as the node starts",
     "BodyTooLarge": "node/http.py: a client reading an answer",
     "CacheInvalid": "bootstrap/directory.py: the cached directory read at start",
