@@ -37,9 +37,7 @@ MAX_WEB_HOSTS = 64  # names of one office's page: a handful, even with every ali
 ISSUER_KEYS = ("parent", "in_charge", "place", "address", "email", "phone", "fax", "website")
 # Printable ASCII only ("!"-"~"), "@" once: a mail address or URL written in node.toml or a
 # form, never a control character, a space or another script's look-alike.
-EMAIL = pattern(
-    "mail address", r"[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]+", "vanthu@tayninh.gov.vn"
-)
+EMAIL = pattern("mail address", r"[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]+", "vanthu@tayninh.gov.vn")
 # Digits, spaces, brackets, dots and hyphens, starting with + or a digit, ending with a digit.
 PHONE = pattern("telephone number", r"\+?[0-9][0-9 ().\-]{1,30}[0-9]", "0276 3822 222")
 WEBSITE = pattern("website", r"https?://[!-~]+", "https://tayninh.gov.vn")
@@ -66,8 +64,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         # The issuer as the unit's documents name it (edXML From); empty: not stated.
         "parent": Key(
-            str, "", "cơ quan chủ quản (edXML OrganizationInCharge) printed above the unit's name, "
-            "e.g. UBND TỈNH TÂY NINH"
+            str,
+            "",
+            "cơ quan chủ quản (edXML OrganizationInCharge) printed above the unit's name, "
+            "e.g. UBND TỈNH TÂY NINH",
         ),
         "in_charge": Key(
             str,

@@ -155,7 +155,7 @@ def test_directory_change_reaches_a_unit_through_a_peer_while_the_centre_is_down
         "--to",
         A,
         "--number",
-        "1/SNV",
+        "01/SNV",
         "--subject",
         "V/v thử nghiệm",
     )
@@ -198,7 +198,7 @@ def test_a_revoked_unit_is_refused_once_the_directory_says_so(federation):
         "--to",
         A,
         "--number",
-        "9/SNV",
+        "09/SNV",
         "--subject",
         "V/v thư từ đơn vị đã bị thu hồi chứng thư",
     )["envelope_id"]
@@ -243,12 +243,12 @@ def test_rotated_keys_keep_old_letters_verifiable(federation):
     def arrived(envelope_id):
         return (outbox_state(b.data_dir, envelope_id, A) or {}).get("state") == "arrived"
 
-    old = send("1/SNV")
+    old = send("01/SNV")
     wait_until(lambda: arrived(old), what="the first letter")
     b.stop()
     lienthong("keys", "rotate", "--data-dir", str(b.data_dir))
     b.start()
-    new = send("2/SNV")
+    new = send("02/SNV")
     wait_until(lambda: arrived(new), what="a letter signed with the new key")
     for envelope_id in (old, new):
         shown = lienthong_json("show", "--data-dir", str(a.data_dir), envelope_id)
