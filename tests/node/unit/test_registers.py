@@ -144,3 +144,31 @@ async def test_a_document_of_2359_on_31_12_registered_on_02_01_is_in_the_old_yea
     assert (line.year, line.number, line.arrived_on) == (year, 1, f"{year}-12-31")
     assert registered_at[0] == _local_ms(year + 1, 1, 2, 9, 0)
     assert await _lines(fed, year + 1) == []
+
+
+async def test_a_legal_document_and_a_decision_of_the_same_number_both_go(fed):
+    """ "49/2025/QĐ-UBND" (a legal document, its own series) and "49/QĐ-UBND" (an
+    administrative decision) are two documents: both are sent and numbered in A's outgoing
+    registers (each in its own register), and both arrive and are registered at B."""
+    a = fed.units[A].ctx
+    legal = dataclasses.replace(
+        letter(), doc_type="quyet_dinh", number="49", year=2025, notation="QĐ-UBND"
+    )
+    decision = dataclasses.replace(legal, year=None)
+    ids = [await service.send_document(a, m, [B], actor="vt") for m in (legal, decision)]
+    while await fed.units[A].engine.deliver(B):
+        pass
+    async with a.store.read() as conn:
+        lines = await list_register(conn, "outgoing", int(ISSUED[:4]))
+    mine = {line.document_id: line for line in lines if line.document_id in ids}
+    assert len(mine) == 2
+    assert mine[ids[0]].register != mine[ids[1]].register
+    numbers = []
+    for wire_id in ids:
+        async with fed.units[B].ctx.store.read() as conn:
+            doc = await incoming_document(conn, A, wire_id)
+        assert doc is not None
+        numbers.append(
+            await service.process_document(fed.units[B].ctx, doc.id, DocState.ACCEPTED, actor="vt")
+        )
+    assert numbers == [1, 2]
