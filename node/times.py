@@ -25,13 +25,8 @@ def iso_time(ms: int | None) -> str | None:
 def dmy(iso_date: str | None) -> str:
     """A YYYY-MM-DD date as Vietnamese clerks write it: 24/11/2025 (Nghị định 30/2020 writes
     dates with two digits for day and month). Text that is no such date is returned as is."""
-    if not iso_date:
-        return ""
-    try:
-        day = dt.date.fromisoformat(iso_date[:10])
-    except ValueError:
-        return iso_date
-    return day.strftime("%d/%m/%Y")
+    day = _date(iso_date)
+    return day.strftime("%d/%m/%Y") if day else iso_date or ""
 
 
 def dmy_time(ms: int | None) -> str:
@@ -62,12 +57,9 @@ def written_date(iso_date: str | None) -> str:
     """A YYYY-MM-DD date as the document itself writes it after its place: "ngày 23 tháng 5
     năm 2014" (Nghị định 30/2020, Phụ lục I: days below 10 and the months 1 and 2 take a
     leading zero, "ngày 05 tháng 02 năm 2025"). Text that is no such date is returned as is."""
-    if not iso_date:
-        return ""
-    try:
-        day = dt.date.fromisoformat(iso_date[:10])
-    except ValueError:
-        return iso_date
+    day = _date(iso_date)
+    if day is None:
+        return iso_date or ""
     month = f"{day.month:02d}" if day.month < 3 else str(day.month)
     return f"ngày {day.day:02d} tháng {month} năm {day.year}"
 
@@ -94,3 +86,11 @@ def parse_dmy_hm(text: str) -> str | None:
     if int(hour) > 23 or int(minute) > 59:
         return None
     return f"{day}T{int(hour):02d}:{minute}"
+
+
+def _date(iso_date: str | None) -> dt.date | None:
+    """The calendar date a YYYY-MM-DD text (or the start of an ISO time) names, or None."""
+    try:
+        return dt.date.fromisoformat(iso_date[:10]) if iso_date else None
+    except ValueError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mimetypes
 import os
@@ -179,3 +180,14 @@ def _fitted(stem: str, tail: str) -> str:
     room = MAX_EXPORT_NAME_BYTES - len((SHORTENED + tail).encode("utf-8"))
     cut = stem.encode("utf-8")[:room].decode("utf-8", "ignore").rstrip(" .")
     return cut + SHORTENED + tail
+
+
+async def write_plaintext(response, blobs: BlobStore, attachment: Attachment) -> None:
+    """Write an attachment's plaintext into a prepared HTTP response (the clerk's page, the
+    integration API), decrypting chunk by chunk off the event loop."""
+    chunks = iter_plaintext(blobs, attachment)
+    try:
+        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+            await response.write(chunk)
+    finally:
+        chunks.close()

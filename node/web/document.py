@@ -3,7 +3,6 @@ timeline and the actions the state machine allows now, each done by node.unit.do
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -14,7 +13,7 @@ from aiohttp import web
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.unit import dead_letters
 from lienthong.node.unit import documents as service
-from lienthong.node.unit.attachments import iter_plaintext
+from lienthong.node.unit.attachments import write_plaintext
 from lienthong.node.unit.views import (
     business_view,
     links_view,
@@ -194,12 +193,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    chunks = iter_plaintext(ctx.blobs, attachment)
-    try:
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            await response.write(chunk)
-    finally:
-        chunks.close()
+    await write_plaintext(response, ctx.blobs, attachment)
     await response.write_eof()
     return response
 

@@ -3,7 +3,6 @@ document with its signature and timeline, its files streamed, the units, the reg
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import dataclasses
@@ -19,7 +18,7 @@ from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.times import iso_time
 from lienthong.node.unit.api.access import allow
 from lienthong.node.unit.api.problems import invalid, not_found
-from lienthong.node.unit.attachments import iter_plaintext
+from lienthong.node.unit.attachments import write_plaintext
 from lienthong.node.unit.documents import stored_body
 from lienthong.node.unit.views import (
     business_view,
@@ -279,12 +278,7 @@ async def download(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    chunks = iter_plaintext(ctx.blobs, attachment)
-    try:
-        while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-            await response.write(chunk)
-    finally:
-        chunks.close()
+    await write_plaintext(response, ctx.blobs, attachment)
     await response.write_eof()
     return response
 
