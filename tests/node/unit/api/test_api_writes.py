@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from lienthong.node.unit import documents as service
+from lienthong.node.unit.views import links_view
 from lienthong.protocol.document import _metadata_v2
 from lienthong.storage import outbox
 from lienthong.storage.documents import get_document
@@ -112,3 +113,26 @@ async def test_a_recall_and_its_answer(units, dms):
     reader = await dms(units.ctx[A])
     got = await (await reader.get(f"/api/v1/documents/{doc_id}")).json()
     assert [(r["recipient"], r["answer"]) for r in got["recipients"]] == [(B, "status.15.recall")]
+
+
+async def test_a_dms_updates_a_document_it_sent_and_an_update_without_reason_is_refused(units, dms):
+    """POST /documents with business "update", the sent document as its target and a reason:
+    201, and the two are linked at the sender; without a reason: a 4xx problem, nothing
+    sent."""
+    sender = await dms(units.ctx[A], ("send",), name="dms-a")
+    body = {"metadata": _metadata_v2(metadata("09")), "recipients": [B]}
+    original = (await (await post(sender, "/api/v1/documents", body, "u-1")).json())["id"]
+    update = {**body, "business": "update", "targets": [original]}
+    refused = await post(sender, "/api/v1/documents", update, "u-2")
+    assert 400 <= refused.status < 500, await refused.text()
+    assert (await refused.json())["detail"]
+    async with units.ctx[A].store.read() as conn:
+        before = await conn.fetchone("SELECT count(*) FROM documents")
+    r = await post(sender, "/api/v1/documents", {**update, "reason": "Sửa trích yếu"}, "u-3")
+    assert r.status == 201, await r.text()
+    async with units.ctx[A].store.read() as conn:
+        doc = await get_document(conn, original)
+        linked = await links_view(conn, doc)
+        after = await conn.fetchone("SELECT count(*) FROM documents")
+    assert after[0] == before[0] + 1
+    assert [(x["label"], x["id"]) for x in linked] == [("link.updated_by", (await r.json())["id"])]
