@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,10 +291,44 @@ def _header_map(
     return header
 
 
+_NAMED = {"new": "a new document", "update": "an update", "replace": "a replacement"}
+
+
+def check_targets(business: str, targets: Sequence[str], what: str) -> None:
+    """What each business type names: the one place for it, for the header a node reads
+    and for the document a clerk is about to send. A new document names no target, an
+    update exactly one, a replacement one or more; each once, at most MAX_TARGETS."""
+    if business not in BUSINESS_TYPES:
+        names = ", ".join(sorted(BUSINESS_TYPES))
+        raise InvalidField(what, "business", f"business {business[:40]!r} is not one of {names}")
+    if len(targets) > MAX_TARGETS:
+        raise InvalidField(what, "targets", f"at most {MAX_TARGETS} documents, not {len(targets)}")
+    if business == "new" and targets:
+        raise InvalidField(
+            what,
+            "targets",
+            "a new document names no target: it names no document to update or replace",
+        )
+    if business == "update" and len(targets) != 1:
+        raise InvalidField(what, "targets", "an update names exactly one target")
+    if business == "replace" and not targets:
+        raise InvalidField(
+            what, "targets", "a replacement names the documents it replaces (one or more)"
+        )
+    if len(set(targets)) != len(targets):
+        raise InvalidField(what, "targets", "a document is named twice")
+
+
+def check_reason(business: str, reason: str | None, what: str) -> None:
+    """An update or a replacement says why (edXML BussinessDocReason)."""
+    if business != "new" and not (reason or "").strip():
+        raise InvalidField(what, "business.reason", f"{_NAMED[business]} says why (the reason)")
+
+
 def _check_business(business: str, body: DocumentBody, what: str, version: int) -> None:
-    """An update or replacement says why (edXML BussinessDocReason); version 1 could not."""
-    if version >= 2 and business != "new" and not body.business.reason:
-        raise InvalidField(what, "business.reason", f"an {business} says why (the reason)")
+    """Version 1 cannot carry the reason; version 2 must."""
+    if version >= 2:
+        check_reason(business, body.business.reason, what)
 
 
 def _check_header(value: Any, version: int) -> EnvelopeHeader:
@@ -325,8 +359,6 @@ def _check_header(value: Any, version: int) -> EnvelopeHeader:
         for i, item in enumerate(raw_targets):
             if not is_ulid(item):
                 raise InvalidField(what, f"targets[{i}]", "expected a 26-character ULID")
-        if len(set(raw_targets)) != len(raw_targets):
-            raise InvalidField(what, "targets", "a document is named twice")
         targets = tuple(raw_targets)
     header = EnvelopeHeader(
         id=f.ulid("id"),
@@ -341,10 +373,5 @@ def _check_header(value: Any, version: int) -> EnvelopeHeader:
         version=version,
     )
     f.done()
-    if business == "new" and targets:
-        raise InvalidField(what, "targets", "a new document names no target")
-    if business == "update" and len(targets) != 1:
-        raise InvalidField(what, "targets", "an update names exactly one target")
-    if business == "replace" and not targets:
-        raise InvalidField(what, "targets", "a replacement names the documents it replaces")
+    check_targets(business, targets, what)
     return header

@@ -172,8 +172,8 @@ _ORDER = {"incoming": "number", "outgoing": "number_value"}  # the column a regi
 _INSERT_IN = f"INSERT INTO incoming_register ({', '.join(_IN_COLUMNS)}) VALUES ({', '.join('?' * len(_IN_COLUMNS))})"  # noqa: S608, E501
 _INSERT_OUT = f"INSERT INTO outgoing_register ({', '.join(_OUT_COLUMNS)}) VALUES ({', '.join('?' * len(_OUT_COLUMNS))})"  # noqa: S608, E501
 _SELECT = {
-    "incoming": f"SELECT {', '.join(_IN_COLUMNS)}, rowid FROM incoming_register",  # noqa: S608
-    "outgoing": f"SELECT {', '.join(_OUT_COLUMNS)}, rowid FROM outgoing_register",  # noqa: S608
+    "incoming": f"SELECT {', '.join(_IN_COLUMNS)}, rowid FROM incoming_register",  # noqa: S608 - fixed names
+    "outgoing": f"SELECT {', '.join(_OUT_COLUMNS)}, rowid FROM outgoing_register",  # noqa: S608 - fixed names
 }
 
 
@@ -520,7 +520,7 @@ async def register_page(
         return Page([], None, None)
     first, last = cursor_of(kind, lines[0]), cursor_of(kind, lines[-1])
     exists = (
-        f"SELECT 1 FROM {_TABLES[kind]} WHERE register = ? AND year = ?"  # noqa: S608 (fixed names)
+        f"SELECT 1 FROM {_TABLES[kind]} WHERE register = ? AND year = ?"  # noqa: S608 - fixed names
         f" AND ({order}, rowid) {{}} (?, ?) LIMIT 1"
     )
     earlier = await conn.fetchone(exists.format("<"), (register, year, *_parse_cursor(first)))
@@ -547,7 +547,7 @@ async def registers_in_use(conn: Queryable, kind: Kind, year: int) -> dict[str, 
     """The registers of the kind that have lines in `year`, with their number of lines."""
     kind = _kind(kind)  # type: ignore[assignment]
     rows = await conn.fetchall(
-        f"SELECT register, count(*) FROM {_TABLES[kind]} WHERE year = ?"  # noqa: S608 (fixed names)
+        f"SELECT register, count(*) FROM {_TABLES[kind]} WHERE year = ?"  # noqa: S608 - fixed names
         " GROUP BY register ORDER BY register",
         (year,),
     )
@@ -584,13 +584,13 @@ async def mark_recalled(
     marked = False
     for table in ("incoming_register", "outgoing_register"):
         cursor = await tx.execute(
-            f"UPDATE {table} SET recalled_on = ?, recall_reason = ?"  # noqa: S608 (fixed names)
+            f"UPDATE {table} SET recalled_on = ?, recall_reason = ?"  # noqa: S608 - fixed names
             " WHERE document_id = ? AND recalled_on IS NULL",
             (on, reason, document_id),
         )
         if not cursor.rowcount:
             held = await tx.fetchone(
-                f"SELECT 1 FROM {table} WHERE document_id = ?",  # noqa: S608 (fixed names)
+                f"SELECT 1 FROM {table} WHERE document_id = ?",  # noqa: S608 - fixed names
                 (document_id,),
             )
             marked = marked or held is not None
@@ -622,7 +622,7 @@ async def note_link(tx: Tx, document_id: str, note: str, *, actor: str, at: int)
     noted = False
     for table in ("incoming_register", "outgoing_register"):
         row = await tx.fetchone(
-            f"SELECT link_notes FROM {table} WHERE document_id = ?",  # noqa: S608 (fixed names)
+            f"SELECT link_notes FROM {table} WHERE document_id = ?",  # noqa: S608 - fixed names
             (document_id,),
         )
         if row is None:

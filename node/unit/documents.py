@@ -29,9 +29,10 @@ from lienthong.protocol.document import (
     register_key,
 )
 from lienthong.protocol.envelope import (
-    MAX_TARGETS,
     EnvelopeHeader,
     VerifiedEnvelope,
+    check_reason,
+    check_targets,
     open_envelope,
     seal_envelope,
     verify_envelope,
@@ -252,23 +253,13 @@ _A = {"update": "an update", "replace": "a replacement"}  # the business, in a m
 
 def _check_business_to_send(business: str, targets: Sequence[str], reason: str | None) -> None:
     """What an update or replacement must say, whatever the envelope's version (version 1
-    cannot carry the reason, but the sender's own register and pages keep it)."""
-    if business not in ("new", "update", "replace"):
-        raise DocumentError(f"business {business!r}: a document is new, an update or a replace")
-    if business == "new" and targets:
-        raise DocumentError("a new document names no document to update or replace")
-    if business == "update" and len(targets) != 1:
-        raise DocumentError(f"an update names exactly one document, not {len(targets)}")
-    if business == "replace" and not targets:
-        raise DocumentError("a replacement names the documents it replaces (one or more)")
-    if len(set(targets)) != len(targets):
-        raise DocumentError("a document to replace is named twice")
-    if len(targets) > MAX_TARGETS:
-        raise DocumentError(f"a replacement names at most {MAX_TARGETS} documents")
-    if business != "new" and not (reason or "").strip():
-        raise DocumentError(
-            f"{_A[business]} says why (the reason, edXML BussinessDocReason): give a reason"
-        )
+    cannot carry the reason, but the sender's own register and pages keep it): the
+    protocol's rules, checked before anything is stored."""
+    try:
+        check_targets(business, targets, "document")
+        check_reason(business, reason, "document")
+    except InvalidField as exc:
+        raise DocumentError(str(exc)) from None
 
 
 async def _own_target(ctx: NodeContext, conn, business: str, document_id: str) -> links.Target:

@@ -426,3 +426,26 @@ def attachment(tmp_path: Path) -> Path:
     path = tmp_path / "danh-sach.pdf"
     path.write_bytes(b"%PDF-1.4 danh sach 26 don vi\n" * 5000)
     return path
+
+
+def reading_version_2(fed: Federation) -> None:
+    """Put in force everywhere a directory (form 2) saying A, B and C read version 2, so
+    envelopes carry the reason, the paper flag and several targets."""
+    held = fed.centre.directory.current
+    now = fed.clock()
+    raw = issue_directory(
+        fed.root,
+        version=held.version + 1,
+        issued_at=now,
+        expires_at=now + 400 * DAY,
+        centre_name=held.centre_name,
+        centre_url=fed.centre_url,
+        certificates=[fed.certificates[c.code] for c in held.certificates],
+        relays=list(held.relays),
+        protocols={code: (1, 2) for code in (A, B, C)},
+    )
+    new = verify_directory(raw, fed.root.sign_public, now=now)
+    for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:
+        ctx.directory.current = new  # type: ignore[misc]
+        if isinstance(ctx.directory, DirectoryState):
+            ctx.directory.version = new.version

@@ -8,12 +8,10 @@ import dataclasses
 
 import pytest
 
-from lienthong.bootstrap.directory import DirectoryState
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.views import business_view, links_view, recipients_view, timeline_view
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.directory import issue_directory, verify_directory
 from lienthong.protocol.document import Business, DocumentBody, DocumentMetadata
 from lienthong.protocol.envelope import seal_envelope
 from lienthong.protocol.states import (
@@ -26,7 +24,6 @@ from lienthong.protocol.states import (
 from lienthong.protocol.status import make_status
 from lienthong.storage.documents import get_document, incoming_document
 from lienthong.storage.registers import list_register
-from tests.node.helpers import DAY
 from tests.node.tls_federation import (
     A,
     B,
@@ -36,6 +33,7 @@ from tests.node.tls_federation import (
     actions,
     letter,
     post_inbox,
+    reading_version_2,
     row_counts,
     state,
 )
@@ -51,29 +49,6 @@ TABLES = (
     "outgoing_register",
     "incoming_register",
 )
-
-
-def reading_version_2(fed: Federation) -> None:
-    """Put in force everywhere a directory (form 2) saying A, B and C read version 2, so
-    envelopes carry the reason, the paper flag and several targets."""
-    held = fed.centre.directory.current
-    now = fed.clock()
-    raw = issue_directory(
-        fed.root,
-        version=held.version + 1,
-        issued_at=now,
-        expires_at=now + 400 * DAY,
-        centre_name="Trung tâm Tin học tỉnh Tây Ninh",
-        centre_url=fed.centre_url,
-        certificates=[fed.certificates[c.code] for c in held.certificates],
-        relays=list(held.relays),
-        protocols={code: (1, 2) for code in (A, B, C)},
-    )
-    new = verify_directory(raw, fed.root.sign_public, now=now)
-    for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:
-        ctx.directory.current = new  # type: ignore[misc]
-        if isinstance(ctx.directory, DirectoryState):
-            ctx.directory.version = new.version
 
 
 def numbered(number: str, subject: str | None = None) -> DocumentMetadata:

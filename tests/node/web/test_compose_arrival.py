@@ -13,41 +13,16 @@ from collections.abc import AsyncIterator
 import nacl.pwhash.argon2id as argon2id
 from aiohttp.test_utils import TestClient, TestServer
 
-from lienthong.bootstrap.directory import DirectoryState
 from lienthong.node.config import Config, validate
 from lienthong.node.unit import documents as service
 from lienthong.node.web import create_web_app
-from lienthong.protocol.directory import issue_directory, verify_directory
 from lienthong.protocol.document import Signer
 from lienthong.protocol.envelope import header_of_own_envelope
 from lienthong.storage.documents import get_document, get_envelope_raw, incoming_document
 from lienthong.storage.users import add_user
-from tests.node.helpers import DAY
-from tests.node.tls_federation import A, B, C, Federation, federation, letter
+from tests.node.tls_federation import A, B, Federation, federation, letter, reading_version_2
 from tests.node.web.test_compose_official import ISSUER, official_form
 from tests.node.web.test_web_support import PASSWORD, Delays, login, page_csrf
-
-
-def reading_version_2(fed: Federation) -> None:
-    """Put in force everywhere a directory (form 2) saying A, B and C read version 2."""
-    held = fed.centre.directory.current
-    now = fed.clock()
-    raw = issue_directory(
-        fed.root,
-        version=held.version + 1,
-        issued_at=now,
-        expires_at=now + 400 * DAY,
-        centre_name=held.centre_name,
-        centre_url=fed.centre_url,
-        certificates=[fed.certificates[c.code] for c in held.certificates],
-        relays=list(held.relays),
-        protocols={code: (1, 2) for code in (A, B, C)},
-    )
-    new = verify_directory(raw, fed.root.sign_public, now=now)
-    for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:
-        ctx.directory.current = new  # type: ignore[misc]
-        if isinstance(ctx.directory, DirectoryState):
-            ctx.directory.version = new.version
 
 
 @contextlib.asynccontextmanager
