@@ -1,12 +1,12 @@
 """The federation's directory: every certificate, the revoked serials, the relays and (form 2)
-the envelope versions each unit reads.
+the envelope versions each unit reads and the organisations outside it that gateways carry.
 
 One document signed by the centre's root key, with a version that only grows.
 Because it is root-signed any node may pass it on (gossip). Its signature
 covers the bytes of every certificate it lists, so certificates read from a
 verified directory need no check of their own. The centre signs each version
 in two forms with the same contents: form 1 for nodes that read version 1 only,
-form 2 adding the map `protocols`. Layout: docs/PROTOCOL.md, "Directory".
+form 2 adding the map `protocols` and the list `external`. Layout: docs/PROTOCOL.md, "Directory".
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from lienthong.protocol.limits import (
     MAX_REVOKED,
     MAX_URL,
 )
-from lienthong.protocol.units import check_wire_code
+from lienthong.protocol.units import check_external_code, check_wire_code
 from lienthong.protocol.wire import (
     PROTOCOL_VERSIONS,
     Fields,
@@ -57,7 +57,22 @@ MAX_PROTOCOL_VERSION = 15
 # Units a form-2 directory's `protocols` may name: each is a unit of the directory, so no
 # more than it lists. An exception to MAX_MAP_KEYS, which bounds a message's own fields.
 MAX_PROTOCOL_UNITS = MAX_DIRECTORY_UNITS
+# Organisations outside the directory a form-2 directory's `external` may list: the
+# ministries, the Government Office, the other provinces and their departments that a
+# province writes to over the national axis are a few thousand; 20,000 leaves room and
+# keeps the list within MAX_DIRECTORY_BYTES (each entry is under 400 bytes).
+MAX_EXTERNAL_ORGANISATIONS = 20_000
 _VERIFIED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalOrganisation:
+    """An organisation outside the directory (edXML OrganId and name) and the unit of the
+    directory, its gateway, that carries documents to and from it (docs/GATEWAY.md)."""
+
+    code: str
+    name: str
+    gateway: str
 
 
 @dataclass(frozen=True)
@@ -77,7 +92,9 @@ class Directory:
     # Directory form 2 (docs/PROTOCOL.md 10): the protocol versions each unit reads; a unit
     # absent here, or any unit of a form-1 directory, reads version 1 only.
     protocols: Mapping[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
-    form: int = 1  # the directory's `v`: 1, or 2 with `protocols`
+    form: int = 1  # the directory's `v`: 1, or 2 with `protocols` and `external`
+    # Directory form 2: organisations outside the directory, by code, with their gateway.
+    external: Mapping[str, ExternalOrganisation] = field(default_factory=dict, repr=False)
     _by_serial: dict[int, NodeCertificate] = field(init=False, repr=False, compare=False)
     _current: dict[str, NodeCertificate] = field(init=False, repr=False, compare=False)
 
@@ -117,6 +134,10 @@ class Directory:
             and self.revoked == other.revoked
             and self.relays == other.relays
         )
+
+    def external_organisation(self, code: str) -> ExternalOrganisation | None:
+        """The organisation outside the directory with this code, if the directory lists one."""
+        return self.external.get(code)
 
     def is_centre(self, code: str) -> bool:
         """Whether `code` is the centre's own unit: it relays documents, it receives none."""
@@ -178,11 +199,13 @@ def issue_directory(
     revoked: Iterable[int] = (),
     relays: Iterable[str] = (),
     protocols: Mapping[str, Iterable[int]] | None = None,
+    external: Iterable[ExternalOrganisation] = (),
 ) -> bytes:
     """Sign a directory with the root key; `certificates` are certificate wire bytes.
 
     Without `protocols` it is form 1 (`"v": 1`); with them form 2, whose map `protocols`
-    lists the units that read more than version 1, each with its versions sorted.
+    lists the units that read more than version 1, each with its versions sorted, and
+    whose list `external` the organisations outside the directory, sorted by code.
     """
     fields: dict[str, Any] = {
         "v": 1,
@@ -199,6 +222,10 @@ def issue_directory(
         listed = {code: sorted(set(versions)) for code, versions in protocols.items()}
         fields["v"] = 2
         fields["protocols"] = {code: v for code, v in sorted(listed.items()) if v != [1]}
+        fields["external"] = [
+            {"code": e.code, "name": e.name, "gateway": e.gateway}
+            for e in sorted(external, key=lambda e: e.code)
+        ]
     signed = pack(fields)
     return wrap(signed, signing.sign(root.signing, signing.DIRECTORY, signed), CENTRE_SIGNER)
 
@@ -250,6 +277,41 @@ def _protocols(value: Any, codes: set[str]) -> dict[str, tuple[int, ...]]:
     return protocols
 
 
+def _external(value: Any, units: set[str]) -> dict[str, ExternalOrganisation]:
+    """Form 2's `external`: organisations outside the directory, in increasing order of
+    code, each with a name and a gateway that is a unit of this directory."""
+    if not isinstance(value, list):
+        raise InvalidField(WHAT, "external", "expected an array of organisations")
+    if len(value) > MAX_EXTERNAL_ORGANISATIONS:
+        raise LimitExceeded(
+            f"{WHAT}: field 'external': {len(value)} organisations is over the limit of "
+            f"{MAX_EXTERNAL_ORGANISATIONS}"
+        )
+    external: dict[str, ExternalOrganisation] = {}
+    previous = ""
+    for i, item in enumerate(value):
+        where = f"external[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidField(WHAT, where, "expected a map {code, name, gateway}")
+        f = Fields(item, f"{WHAT} {where}")
+        code = check_external_code(f.raw("code"), WHAT, f"{where}.code")
+        name = f.str("name", min_len=1)
+        gateway = check_wire_code(f.raw("gateway"), WHAT, f"{where}.gateway")
+        f.done()
+        if code in units:
+            raise InvalidField(WHAT, f"{where}.code", f"{code} is a unit of this directory")
+        if gateway not in units:
+            raise InvalidField(WHAT, f"{where}.gateway", "names no unit this directory lists")
+        if i and code <= previous:
+            raise InvalidField(
+                WHAT, f"{where}.code", f"{code} does not follow {previous}: organisations are "
+                "listed in increasing order of code, each once"
+            )  # fmt: skip
+        previous = code
+        external[code] = ExternalOrganisation(code=code, name=name, gateway=gateway)
+    return external
+
+
 def verify_directory(
     raw: bytes,
     root_public: bytes,
@@ -285,6 +347,7 @@ def verify_directory(
     revoked = f.list("revoked", max_items=MAX_REVOKED)
     relays = f.strs("relays", max_items=MAX_LIST_ITEMS, max_len=MAX_URL)
     listed_protocols = f.raw("protocols") if form == 2 else None
+    listed_external = f.raw("external") if form == 2 else None
     f.done()
     if newer_than is not None and version < newer_than:
         raise Rollback(f"{WHAT} v{version} is older than v{newer_than} already held: refused")
@@ -302,7 +365,9 @@ def verify_directory(
     serials = [c.serial for c in certs]
     if len(set(serials)) != len(serials):
         raise InvalidField(WHAT, "certificates", "a certificate serial appears twice")
-    protocols = {} if form == 1 else _protocols(listed_protocols, {c.code for c in certs})
+    codes = {c.code for c in certs}
+    protocols = {} if form == 1 else _protocols(listed_protocols, codes)
+    external = {} if form == 1 else _external(listed_external, codes)
     return Directory(
         version=version,
         issued_at=issued_at,
@@ -316,4 +381,5 @@ def verify_directory(
         _token=_VERIFIED,
         protocols=protocols,
         form=form,
+        external=external,
     )

@@ -85,7 +85,7 @@ def test_form_2_states_what_each_unit_reads():
     reading version 1 only is left out, and reads (1,) like a unit never declared."""
     raw = signed({C: [2, 1, 2], A: (1,), B: [1, 2]})
     body = inner(raw)
-    assert body["v"] == 2 and set(body) == FORM_1_FIELDS | {"protocols"}
+    assert body["v"] == 2 and set(body) == FORM_1_FIELDS | {"protocols", "external"}
     assert body["protocols"] == {B: [1, 2], C: [1, 2]}
     assert list(body["protocols"]) == [B, C]
     directory = verify(raw)

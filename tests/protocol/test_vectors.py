@@ -184,6 +184,9 @@ def run_directory(v: dict) -> dict:
     return {
         "form": d.form,
         "protocols": {code: list(versions) for code, versions in d.protocols.items()},
+        "external": [
+            {"code": e.code, "name": e.name, "gateway": e.gateway} for e in d.external.values()
+        ],
         "version": d.version,
         "issued_at": d.issued_at,
         "expires_at": d.expires_at,

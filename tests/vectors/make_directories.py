@@ -1,10 +1,15 @@
 """Vectors of directories: versions, rollback, expiry, revocation, key lookups, and form 2
-with the envelope versions each unit reads (its `protocols` map and each refusal of it)."""
+with the envelope versions each unit reads (its `protocols` map and each refusal of it) and
+the organisations outside the directory that a gateway carries (`external`)."""
 
 from __future__ import annotations
 
 from lienthong.crypto import signing
-from lienthong.protocol.directory import MAX_PROTOCOL_VERSION, issue_directory
+from lienthong.protocol.directory import (
+    MAX_PROTOCOL_VERSION,
+    ExternalOrganisation,
+    issue_directory,
+)
 from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
 from tests.protocol.fixtures import NOW, A, B, C, keys
 from tests.vectors.common import (
@@ -27,10 +32,23 @@ DIRECTORY_CERTS = [(A, 1, A), (B, 2, B), (C, 3, C), (A, 5, "A-new")]
 # Form 2 of the valid directory: A reads envelope versions 1 and 2; B and C are not listed
 # (they read version 1 only).
 PROTOCOLS = {A: [1, 2]}
+# Form 2 of the valid directory: C is the gateway of two organisations outside it (a
+# ministry and another province's department, edXML OrganIds).
+EXTERNAL = [
+    {"code": "000.00.00.G09", "name": "Văn phòng Chính phủ", "gateway": C},
+    {"code": "000.00.12.H29", "name": "Sở Nội vụ tỉnh Hà Tĩnh", "gateway": C},
+]
 
 
 def directory(
-    version=3, *, expires=NOW + 7 * DAY, certs=None, revoked=(2,), root=ROOT, protocols=None
+    version=3,
+    *,
+    expires=NOW + 7 * DAY,
+    certs=None,
+    revoked=(2,),
+    root=ROOT,
+    protocols=None,
+    external=(),
 ) -> bytes:
     return issue_directory(
         root,
@@ -43,10 +61,11 @@ def directory(
         revoked=revoked,
         relays=RELAYS,
         protocols=protocols,
+        external=[ExternalOrganisation(**e) for e in external],
     )
 
 
-def directory_ok(protocols: dict | None = None) -> dict:
+def directory_ok(protocols: dict | None = None, external: list | None = None) -> dict:
     def key(owner: str) -> dict:
         return {"ok": hx(keys(owner).sign_public)}
 
@@ -54,6 +73,7 @@ def directory_ok(protocols: dict | None = None) -> dict:
         "ok": {
             "form": 1 if protocols is None else 2,
             "protocols": protocols or {},
+            "external": external or [],
             "version": 3,
             "issued_at": NOW,
             "expires_at": NOW + 7 * DAY,
@@ -80,7 +100,7 @@ def directory_ok(protocols: dict | None = None) -> dict:
 def directories() -> dict:
     good = directory()
     m = inner(good)
-    form_2 = directory(protocols=PROTOCOLS)
+    form_2 = directory(protocols=PROTOCOLS, external=EXTERNAL)
     m2 = inner(form_2)
     invalid = err("InvalidField")
 
@@ -93,6 +113,14 @@ def directories() -> dict:
         """Form 2 re-signed by the root with another `protocols`: refused (InvalidField)."""
         raw = centre_signed({**m2, "protocols": value}, signing.DIRECTORY)
         return v(f"form-2-{name}", f"Form 2 whose protocols is {description}.", raw, invalid)
+
+    def external(description: str, name: str, value: object) -> dict:
+        """Form 2 re-signed by the root with another `external`: refused (InvalidField)."""
+        raw = centre_signed({**m2, "external": value}, signing.DIRECTORY)
+        name = f"form-2-external-{name}"
+        return v(name, f"Form 2 whose external is {description}.", raw, invalid)
+
+    ministry, province = EXTERNAL
 
     expires = NOW + 7 * DAY
     vectors = [
@@ -168,9 +196,10 @@ def directories() -> dict:
         ),
         v(
             "form-2",
-            "The valid directory in form 2 (v = 2): A reads envelope versions 1 and 2.",
+            "The valid directory in form 2 (v = 2): A reads envelope versions 1 and 2; C is the "
+            "gateway of two organisations outside the directory.",
             form_2,
-            directory_ok(PROTOCOLS),
+            directory_ok(PROTOCOLS, EXTERNAL),
         ),
         v(
             "form-2-none-listed",
@@ -182,7 +211,7 @@ def directories() -> dict:
             "form-2-same-version-held",
             "Form 2 of version 3 while form 1 of version 3 is held: accepted (10.2).",
             form_2,
-            directory_ok(PROTOCOLS),
+            directory_ok(PROTOCOLS, EXTERNAL),
             newer_than=3,
         ),
         v(
@@ -215,6 +244,30 @@ def directories() -> dict:
         protocols("{A: [2]} (without version 1)", "without-1", {A: [2]}),
         protocols("{A: [1]} (a unit reading version 1 only is not listed)", "only-1", {A: [1]}),
         protocols("{A: '1 2'} (a string)", "versions-not-an-array", {A: "1 2"}),
+        v(
+            "form-2-without-external",
+            "Root-signed with v = 2 and no external field.",
+            centre_signed({k: x for k, x in m2.items() if k != "external"}, signing.DIRECTORY),
+            invalid,
+        ),
+        external("a map, not an array", "not-an-array", {ministry["code"]: ministry}),
+        external("in decreasing order of code", "unsorted", [province, ministry]),
+        external("the same organisation twice", "duplicate", [ministry, ministry]),
+        external("an organisation whose code is unit A's", "unit-code", [{**ministry, "code": A}]),
+        external(
+            f"an organisation whose gateway {OUTSIDER} the directory does not list",
+            "gateway-not-listed",
+            [{**ministry, "gateway": OUTSIDER}],
+        ),
+        external("an organisation with an empty name", "no-name", [{**ministry, "name": ""}]),
+        external(
+            "an organisation code with a space", "bad-code", [{**ministry, "code": "BO NOI VU"}]
+        ),
+        external(
+            "an organisation with an unknown field 'url'",
+            "unknown-field",
+            [{**ministry, "url": "https://example.org"}],
+        ),
         v(
             "lookup-old-serial-after-rotation",
             "In the valid directory, the key of A:1, superseded by A:5 but not revoked.",
