@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,12 @@ class EnvelopeIdReused(DocumentError):
     envelope id is unique per sender (docs/PROTOCOL.md 3.1), so these bytes are refused."""
 
 
+# Awaited with (tx, what the action returns) inside the action's own transaction, before it
+# commits: the integration API keeps its Idempotency-Key answer there, so a crash leaves
+# both the change and its answer, or neither (node/unit/api/writes.py).
+Then = Callable[[Any, Any], Awaitable[None]] | None
+
+
 def _today(ctx: NodeContext) -> str:
     return _day(ctx.clock())
 
@@ -136,6 +142,7 @@ async def send_document(
     paper: bool = False,
     staff: StaffInfo | None = None,
     progress: Progress | None = None,
+    then: Then = None,
 ) -> str:
     """Seal a document to its recipients and queue it: one local transaction, no network.
 
@@ -238,6 +245,8 @@ async def send_document(
                     at=now,
                 )
             await _link_sent(tx, record, business, own_targets, replied, actor=actor, at=now)
+            if then is not None:
+                await then(tx, envelope.header.id)
     except BaseException:
         # Each blob is ciphertext under a fresh key, so nothing else refers to it: a
         # document that is not stored (a register number taken, ...) leaves none behind.
@@ -773,6 +782,7 @@ async def process_document(
     reason: str | None = None,
     assignee: str | None = None,
     staff: Staff | None = None,
+    then: Then = None,
 ) -> int | None:
     """Move an incoming document on (accept, reject, assign, ...) and tell its sender.
 
@@ -821,6 +831,8 @@ async def process_document(
         if new_state in (DocState.ACCEPTED, DocState.REJECTED):
             agree = new_state is DocState.ACCEPTED
             await _answer_business(ctx, tx, doc, agree=agree, actor=actor, at=now, reason=reason)
+        if then is not None:
+            await then(tx, number)
     _wake(ctx)
     return number
 
@@ -914,7 +926,7 @@ async def _register(ctx: NodeContext, tx, doc: DocumentRecord, actor: str, now: 
 
 
 async def recall(
-    ctx: NodeContext, document_id: str, *, actor: str, reason: str | None = None
+    ctx: NodeContext, document_id: str, *, actor: str, reason: str | None = None, then: Then = None
 ) -> list[str]:
     """Ask every recipient of an outgoing document to recall it (13); returns the recipients."""
     now = ctx.clock()
@@ -952,12 +964,20 @@ async def recall(
             subject=document_id,
             details={"recipients": recipients},
         )
+        if then is not None:
+            await then(tx, recipients)
     _wake(ctx)
     return recipients
 
 
 async def answer_recall(
-    ctx: NodeContext, document_id: str, *, agree: bool, actor: str, reason: str | None = None
+    ctx: NodeContext,
+    document_id: str,
+    *,
+    agree: bool,
+    actor: str,
+    reason: str | None = None,
+    then: Then = None,
 ) -> None:
     """Agree (15: the document becomes recalled) or refuse (16, with a reason) a recall."""
     if not agree and not reason:
@@ -974,6 +994,8 @@ async def answer_recall(
             await mark_recalled(tx, document_id, on=_today(ctx), reason=asked, actor=actor, at=now)
         status = await _answer(ctx, tx, doc, agree, reason, now)
         await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
+        if then is not None:
+            await then(tx, agree)
     _wake(ctx)
 
 

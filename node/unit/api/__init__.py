@@ -8,7 +8,7 @@ from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.unit import events_feed
-from lienthong.node.unit.api import reads, writes
+from lienthong.node.unit.api import reads, uploads, writes
 from lienthong.node.unit.api.access import IN_FLIGHT, authenticate, idempotency
 from lienthong.node.unit.api.openapi import openapi_json
 from lienthong.node.unit.api.problems import ApiProblem, from_http, problem_response, problems
@@ -40,6 +40,10 @@ def create_api_app(ctx: NodeContext) -> web.Application:
     r.add_get("/events", events_feed.events_feed, allow_head=False)  # docs/INTEGRATION.md
     for path, handler in writes.ROUTES:
         r.add_post(path.replace("{id}", DOCUMENT_ID.route("id")), handler)
+    app[uploads.BUSY] = set()
+    app.cleanup_ctx.append(uploads.sweep_context)  # abandoned uploads expire
+    for method, path, handler in uploads.ROUTES:  # resumable uploads, docs/INTEGRATION.md
+        r.add_route(method, path.replace("{id}", uploads.UPLOAD_ID.route("id")), handler)
     return app
 
 

@@ -25,6 +25,9 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY = web.RequestKey("api_idempotency_key", str)
 # The hash of the request being answered, once begin() let it act.
 DIGEST = web.RequestKey("api_request_sha256", bytes)
+# The answer a handler kept in the transaction of its action (node/unit/api/writes.py
+# keeping): the middleware does not keep it a second time.
+KEPT = web.RequestKey("api_answer_kept", web.Response)
 MULTIPART = "multipart/form-data"
 # The POSTs that take files: their handlers hash the parts as they stream them.
 MULTIPART_PATHS = frozenset({"/api/v1/documents"})
@@ -225,7 +228,12 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
             response = await handler(request)
         digest_kept = request.get(DIGEST)
         ok = 200 <= response.status < 300 and isinstance(response, web.Response)
-        if digest_kept is not None and ok and not response.headers.get("Idempotent-Replayed"):
+        if (
+            digest_kept is not None
+            and ok
+            and KEPT not in request
+            and not response.headers.get("Idempotent-Replayed")
+        ):
             async with ctx.store.write() as tx:
                 await keep_answer(
                     tx,

@@ -58,6 +58,79 @@ _SEND = {
         "targets": {"type": "array", "items": _TEXT},
         "reason": _TEXT,
         "paper": {"type": "boolean"},
+        "uploads": {"type": "array", "items": _TEXT},  # complete resumable uploads, by id
+    },
+}
+_UPLOAD_ID = _ID | {"schema": {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"}}
+_UPLOAD = {  # node/unit/api/uploads.py
+    "type": "object",
+    "required": ["id", "name", "length", "offset", "complete", "expires_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "href": {"type": "string"},
+        "name": {"type": "string"},
+        "length": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer", "minimum": 0},
+        "complete": {"type": "boolean"},
+        "sha256": {"type": ["string", "null"]},
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+_OFFSET_HEADERS = {
+    "Upload-Offset": {"schema": {"type": "integer", "minimum": 0}},
+    "Upload-Length": {"schema": {"type": "integer", "minimum": 0}},
+}
+_UPLOAD_PATHS = {
+    "/uploads": {
+        "post": _post(
+            "Begin a resumable upload of one file (its name, length and SHA-256)",
+            {
+                "type": "object",
+                "required": ["name", "length"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": _TEXT,
+                    "length": {"type": "integer", "minimum": 0},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+            },
+            _UPLOAD,
+            code="201",
+        )
+    },
+    "/uploads/{id}": {
+        "patch": {
+            "summary": "Append a piece at Upload-Offset (the offset reached)",
+            "parameters": [
+                _UPLOAD_ID,
+                {
+                    "name": "Upload-Offset",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/offset+octet-stream": {"schema": {}}},
+            },
+            "responses": {"200": _json(_UPLOAD) | {"headers": _OFFSET_HEADERS}} | _POST_ERRORS,
+        },
+        "get": {
+            "summary": "How far the upload is (also in Upload-Offset)",
+            "parameters": [_UPLOAD_ID],
+            "responses": {"200": _json(_UPLOAD) | {"headers": _OFFSET_HEADERS}} | _ERRORS,
+        },
+        "head": {
+            "summary": "How far the upload is, in Upload-Offset and Upload-Length",
+            "parameters": [_UPLOAD_ID],
+            "responses": {"200": {"description": "OK", "headers": _OFFSET_HEADERS}} | _ERRORS,
+        },
+        "delete": {
+            "summary": "Abandon the upload: its bytes are removed",
+            "parameters": [_UPLOAD_ID],
+            "responses": {"204": {"description": "Removed"}} | _ERRORS | {"409": _PROBLEM},
+        },
     },
 }
 
@@ -272,7 +345,8 @@ SPEC: dict[str, Any] = {
                 "responses": {"200": _json(_OBJECT)} | _ERRORS,
             }
         },
-    },
+    }
+    | _UPLOAD_PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {

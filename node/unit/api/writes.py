@@ -1,20 +1,28 @@
 """The write endpoints of the integration API: send a document (JSON metadata, as the wire's
-version 2 writes it), and the clerk's actions on documents (status, recall, recall answer)."""
+version 2 writes it), and the clerk's actions on documents (status, recall, recall answer);
+each keeps its Idempotency-Key's answer in the transaction of its action."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.unit import documents as service
+from lienthong.node.unit.api import uploads
 from lienthong.node.unit.api.access import (
+    API_KEY,
     BODY,
+    DIGEST,
+    IDEMPOTENCY,
+    KEPT,
     MAX_JSON_BYTES,
     MULTIPART,
     actor,
@@ -32,6 +40,7 @@ from lienthong.protocol.states import DocState, TransitionError
 from lienthong.storage.api_keys import PROCESS, SEND
 from lienthong.storage.documents import get_document
 from lienthong.storage.errors import Conflict, NotFound
+from lienthong.storage.idempotency import keep_answer
 
 # The statuses a DMS may set on a received document (docs/STATES.md), by their API names.
 STATUSES = {
@@ -50,8 +59,6 @@ SEND_REQUIRED = ("metadata", "recipients")
 # The files of one document sent through the API, in all: as the clerk's compose form
 # allows (node/web/compose.py MAX_UPLOAD_BYTES); they are streamed to disk, never held.
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
-# A file's name travels in the envelope and becomes a file name at the recipient.
-MAX_FILE_NAME_BYTES = 255
 UPLOAD_CHUNK = 64 * 1024
 # Under the data directory (the same disk as the blobs): a send's files until sealed.
 UPLOAD_FOLDER = "api-uploads"
@@ -106,7 +113,39 @@ SEND_FIELDS: dict[str, type] = {
     "targets": list,
     "reason": str,
     "paper": bool,
+    "uploads": list,  # ids of complete resumable uploads (node/unit/api/uploads.py)
 }
+
+
+def _keeping(request: web.Request, answer: Callable[[Any], web.Response]) -> service.Then:
+    """The hook that keeps this POST's answer (`answer` of what the action returns) under its
+    Idempotency-Key inside the action's own transaction: a crash after the commit leaves the
+    answer a retry is given, never a second action; before it, neither."""
+    digest = request.get(DIGEST)
+    if digest is None:
+        return None
+    ctx: NodeContext = request.app[CONTEXT]
+
+    async def keep(tx, result: Any) -> None:
+        response = answer(result)
+        await keep_answer(
+            tx,
+            request[API_KEY].name,
+            request[IDEMPOTENCY],
+            digest,
+            status=response.status,
+            content_type=response.headers.get("Content-Type", "application/json"),
+            body=bytes(response.body or b""),
+            at=ctx.clock(),
+        )
+        request[KEPT] = response
+
+    return keep
+
+
+def _answered(request: web.Request, answer: Callable[[Any], web.Response], result: Any):
+    """The answer kept in the action's transaction, or (no Idempotency-Key kept) made now."""
+    return request[KEPT] if KEPT in request else answer(result)
 
 
 async def send(request: web.Request) -> web.Response:
@@ -115,7 +154,8 @@ async def send(request: web.Request) -> web.Response:
     the part `document` (that JSON) and a part `file` per attachment, streamed to disk."""
     allow(request, SEND)
     if request.content_type != MULTIPART:
-        return await _send(request, json_object(request[BODY], SEND_FIELDS, SEND_REQUIRED), [])
+        value = json_object(request[BODY], SEND_FIELDS, SEND_REQUIRED)
+        return await _send_with_uploads(request, value, [])
     ctx: NodeContext = request.app[CONTEXT]
     spool = ctx.config.data_dir / UPLOAD_FOLDER
     spool.mkdir(parents=True, exist_ok=True)
@@ -125,7 +165,7 @@ async def send(request: web.Request) -> web.Response:
         replay = await begin(request, digest)
         if replay is not None:
             return replay
-        return await _send(request, value, files)
+        return await _send_with_uploads(request, value, files)
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
 
@@ -156,7 +196,7 @@ async def _read_parts(request: web.Request, folder: Path) -> tuple[dict, list[Pa
             field = f"file[{len(files)}]"
             if len(files) >= MAX_ATTACHMENTS:
                 raise invalid(field, f"at most {MAX_ATTACHMENTS} files per document")
-            name = _file_name(field, part.filename)
+            name = uploads.file_name(field, part.filename)
             path = folder / str(len(files)) / name
             path.parent.mkdir()
             with path.open("wb") as out:
@@ -180,15 +220,18 @@ async def _read_parts(request: web.Request, folder: Path) -> tuple[dict, list[Pa
     return value, files, digest.digest()
 
 
-def _file_name(field: str, name: str | None) -> str:
-    """A file's name as it will travel: a plain name, no folder, no control character."""
-    if not name or not name.strip():
-        raise invalid(field, "names its file (filename=...)")
-    if len(name.encode("utf-8", "surrogatepass")) > MAX_FILE_NAME_BYTES:
-        raise invalid(field, f"a file name has at most {MAX_FILE_NAME_BYTES} bytes")
-    if "/" in name or "\\" in name or name in (".", "..") or not name.isprintable():
-        raise invalid(field, f"{name!r} is not a plain file name")
-    return name
+async def _send_with_uploads(request: web.Request, value: dict, files: list[Path]):
+    """The files of the request, then those of the uploads it names (each complete, the
+    caller's); the uploads are removed once the document is stored."""
+    chosen = await uploads.files_of(request, value, len(files))
+    async with uploads.sending(request, chosen) as uploaded:
+        return await _send(request, value, files + uploaded)
+
+
+def _sent(doc_id: str) -> web.Response:
+    response = json_response({"id": doc_id, "href": f"/api/v1/documents/{doc_id}"}, status=201)
+    response.headers["Location"] = f"/api/v1/documents/{doc_id}"
+    return response
 
 
 async def _send(request: web.Request, value: dict, files: list[Path]) -> web.Response:
@@ -218,12 +261,11 @@ async def _send(request: web.Request, value: dict, files: list[Path]) -> web.Res
             targets=targets,
             reason=reason,
             paper=bool(value.get("paper")),
+            then=_keeping(request, _sent),
         )
     except LienthongError as exc:
         raise _refused(exc) from None
-    response = json_response({"id": doc_id, "href": f"/api/v1/documents/{doc_id}"}, status=201)
-    response.headers["Location"] = f"/api/v1/documents/{doc_id}"
-    return response
+    return _answered(request, _sent, doc_id)
 
 
 async def set_status(request: web.Request) -> web.Response:
@@ -252,13 +294,24 @@ async def set_status(request: web.Request) -> web.Response:
     ctx: NodeContext = request.app[CONTEXT]
     doc_id = request.match_info["id"]
     await _incoming_or_outgoing(ctx, doc_id, "in")
+
+    def answer(number: int | None) -> web.Response:
+        return json_response({"id": doc_id, "state": state.value, "incoming_number": number})
+
     try:
         number = await service.process_document(
-            ctx, doc_id, state, actor=actor(request), note=note, reason=reason, assignee=assignee
+            ctx,
+            doc_id,
+            state,
+            actor=actor(request),
+            note=note,
+            reason=reason,
+            assignee=assignee,
+            then=_keeping(request, answer),
         )
     except LienthongError as exc:
         raise _refused(exc) from None
-    return json_response({"id": doc_id, "state": state.value, "incoming_number": number})
+    return _answered(request, answer, number)
 
 
 async def recall(request: web.Request) -> web.Response:
@@ -269,11 +322,17 @@ async def recall(request: web.Request) -> web.Response:
     ctx: NodeContext = request.app[CONTEXT]
     doc_id = request.match_info["id"]
     await _incoming_or_outgoing(ctx, doc_id, "out")
+
+    def answer(recipients: list[str]) -> web.Response:
+        return json_response({"id": doc_id, "recall": "requested", "recipients": recipients})
+
     try:
-        recipients = await service.recall(ctx, doc_id, actor=actor(request), reason=reason)
+        recipients = await service.recall(
+            ctx, doc_id, actor=actor(request), reason=reason, then=_keeping(request, answer)
+        )
     except LienthongError as exc:
         raise _refused(exc) from None
-    return json_response({"id": doc_id, "recall": "requested", "recipients": recipients})
+    return _answered(request, answer, recipients)
 
 
 async def answer_recall(request: web.Request) -> web.Response:
@@ -288,13 +347,22 @@ async def answer_recall(request: web.Request) -> web.Response:
     ctx: NodeContext = request.app[CONTEXT]
     doc_id = request.match_info["id"]
     await _incoming_or_outgoing(ctx, doc_id, "in")
+
+    def answer(agree: bool) -> web.Response:
+        return json_response({"id": doc_id, "recall": "agreed" if agree else "refused"})
+
     try:
         await service.answer_recall(
-            ctx, doc_id, agree=value["agree"], actor=actor(request), reason=reason
+            ctx,
+            doc_id,
+            agree=value["agree"],
+            actor=actor(request),
+            reason=reason,
+            then=_keeping(request, answer),
         )
     except LienthongError as exc:
         raise _refused(exc) from None
-    return json_response({"id": doc_id, "recall": "agreed" if value["agree"] else "refused"})
+    return _answered(request, answer, value["agree"])
 
 
 # (path under /api/v1, handler); {id} is a document id (DOCUMENT_ID in __init__.py).
