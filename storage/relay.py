@@ -9,12 +9,13 @@ for a while (`offer`), so what the unit leaves for later does not hold back the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from lienthong.storage.blobs import check_blob_id
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, StoreError
+from lienthong.storage.store_pg import RELAY_CHANNEL
 
 KINDS = frozenset({"envelope", "status", "notice"})
 # Most items one query hands out or removes: bounds memory and the length of a transaction.
@@ -199,3 +200,20 @@ async def unreferenced(conn: Queryable, blob_ids: Iterable[str]) -> list[str]:
         if row is None:
             out.append(blob_id)
     return out
+
+
+async def announce(tx: Tx, recipient: str) -> None:
+    """Mail was put in `recipient`'s mailbox: on a database shared by several centre
+    workers (PostgreSQL), tell them all once `tx` commits, so the worker holding the
+    recipient's long-poll answers it. One SQLite file has one worker: nothing to do."""
+    notify = getattr(tx, "notify", None)
+    if notify is not None:
+        await notify(RELAY_CHANNEL, recipient)
+
+
+async def on_deposit(store: object, wake: Callable[[str], None]) -> None:
+    """Call `wake(recipient)` whenever any worker on the same database announces mail
+    (PostgreSQL's LISTEN); with SQLite the depositing worker wakes its own pulls."""
+    listen = getattr(store, "listen", None)
+    if listen is not None:
+        await listen(RELAY_CHANNEL, wake)

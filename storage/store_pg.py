@@ -19,11 +19,12 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 
-from lienthong.storage.db import unix_ms
+from lienthong.storage.db import Store, unix_ms
 from lienthong.storage.errors import MigrationError, StoreError
 
 log = logging.getLogger("lienthong.store")
@@ -199,6 +200,25 @@ CREATE INDEX unit_report_days_by_day ON unit_report_days (day, code);
 def is_postgresql(url: str) -> bool:
     """Whether a configured database is a PostgreSQL URL (else the SQLite file is used)."""
     return url.startswith(("postgresql://", "postgres://"))
+
+
+async def open_store(
+    path: Path,
+    *,
+    database: str = "",
+    synchronous: str = "NORMAL",
+    clock: Callable[[], int] = unix_ms,
+) -> Store | PgStore:
+    """The store a node is configured with: the SQLite file at `path`, or with `database`
+    (a centre's `[centre] database`) the PostgreSQL database at that URL."""
+    if not database:
+        return await Store.open(path, synchronous=synchronous, clock=clock)
+    if not is_postgresql(database):
+        raise StoreError(
+            f"centre.database must be empty (the SQLite file in the data directory) or a "
+            f"PostgreSQL URL postgresql://USER@HOST:PORT/DATABASE, not {_safe(database)!r}"
+        )
+    return await PgStore.open(database, clock=clock)
 
 
 @lru_cache(maxsize=1024)

@@ -139,9 +139,14 @@ def add_relay_routes(app: web.Application) -> None:
     app.router.add_get("/v1/relay/pull", pull)
     app.router.add_post("/v1/relay/ack", ack)
 
+    async def hear_other_workers(app: web.Application) -> None:
+        ctx = app[CONTEXT]
+        await mailbox.on_deposit(ctx.store, mailboxes_of(ctx).wake)
+
     async def wake_all(app: web.Application) -> None:
         mailboxes_of(app[CONTEXT]).close()
 
+    app.on_startup.append(hear_other_workers)
     app.on_shutdown.append(wake_all)
 
 
@@ -278,6 +283,8 @@ async def _deposit(
                 await append_refusal(
                     tx, ctx, actor=peer, what=f"relay.{kind}", subject=subject, reason=error
                 )
+        if stored:  # the workers sharing a database wake their pulls of `to` too
+            await mailbox.announce(tx, to)
     if stored:
         mailboxes_of(ctx).wake(to)
     return web.Response(body=encode_deposit_answer(accepted, errors), content_type=CONTENT_TYPE)
@@ -399,6 +406,8 @@ async def sweep_once(ctx: NodeContext) -> SweepReport:
                     details={"recipient": item.recipient, "sender": item.sender},
                 )
             unused = await mailbox.unreferenced(tx, [b for i in items for b in i.blobs])
+            for code in woken:
+                await mailbox.announce(tx, code)
         removed += _remove_blobs(ctx.blobs, unused)  # right after the commit, as in ack()
         expired += len(items)
         for code in woken:
