@@ -9,22 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
 
 from lienthong.protocol.codes import Confidentiality, Urgency
-from lienthong.protocol.errors import InvalidField, LimitExceeded
+from lienthong.protocol.errors import InvalidField, LimitExceeded, ProtocolError
 from lienthong.protocol.ids import BLOB_ID
 from lienthong.protocol.limits import (
     MAX_ATTACHMENT_SIZE,
     MAX_ATTACHMENTS,
     MAX_CONTENT,
+    MAX_LIST_ITEMS,
     MAX_REASON,
     MAX_SHORT_TEXT,
     MAX_SUBJECT,
     MAX_URL,
 )
 from lienthong.protocol.text import pattern
-from lienthong.protocol.wire import Fields
+from lienthong.protocol.typed import binary, decoder, exact, integer, items, text
+from lienthong.protocol.units import has_wire_shape
+from lienthong.protocol.wire import Fields, is_date, unpack
 
 SIGNING_AUTHORITIES = frozenset({"", "KT.", "TL.", "TM.", "TUQ."})
 MAX_TYPE_CODE = 16
@@ -370,6 +375,17 @@ def _v1_steering(m: DocumentMetadata) -> str | None:
     return note if isinstance(note, str) and note else None
 
 
+def body_from_bytes(data: bytes, version: int | None, *, max_bytes: int) -> DocumentBody:
+    """The DocumentBody of the msgpack bytes `data` (decrypted or stored), checked as
+    body_from_wire checks it: exact version-2 bytes through the C fast path, anything else
+    (and every refusal, with its named error) field by field."""
+    if version != 1 and type(data) is bytes and 0 < len(data) <= max_bytes:
+        body = _fast_body(data)
+        if body is not None:
+            return body
+    return body_from_wire(unpack(data, what="document body", max_bytes=max_bytes), version)
+
+
 def body_from_wire(value: Any, version: int | None = None) -> DocumentBody:
     """Build a DocumentBody from the decoded plaintext map, checking every field. A map with
     `v: 2` is version 2, one without `v` version 1; `version`, when given (the envelope's),
@@ -607,20 +623,7 @@ def padded_name(name: str) -> str | None:
 
 def _attachment(value: Any, index: int) -> Attachment:
     f = Fields(value, f"attachment {index}")
-    name = f.str("name", max_len=MAX_SHORT_TEXT, min_len=1)
-    if "/" in name or "\\" in name or name in {".", ".."}:
-        raise InvalidField(f"attachment {index}", "name", f"{name!r} is not a plain file name")
-    hidden = next((c for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
-    if hidden is not None:
-        raise InvalidField(
-            f"attachment {index}",
-            "name",
-            f"{name!r} holds the invisible character U+{ord(hidden):04X}; a file name "
-            "must show what it is (no control or direction-changing characters)",
-        )
-    padding = padded_name(name)
-    if padding is not None:
-        raise InvalidField(f"attachment {index}", "name", f"{name[:80]!r}…: {padding}")
+    name = _check_file_name(f.str("name", max_len=MAX_SHORT_TEXT, min_len=1), index)
     blob = f.str("blob", max_len=64)
     if not BLOB_ID.matches(blob):
         raise InvalidField(f"attachment {index}", "blob", "expected 64 lowercase hex digits")
@@ -634,3 +637,218 @@ def _attachment(value: Any, index: int) -> Attachment:
     )
     f.done()
     return attachment
+
+
+def _check_file_name(name: str, index: int) -> str:
+    """An attachment's name that shows what the file is, or InvalidField."""
+    if "/" in name or "\\" in name or name in {".", ".."}:
+        raise InvalidField(f"attachment {index}", "name", f"{name!r} is not a plain file name")
+    hidden = next((c for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        raise InvalidField(
+            f"attachment {index}",
+            "name",
+            f"{name!r} holds the invisible character U+{ord(hidden):04X}; a file name "
+            "must show what it is (no control or direction-changing characters)",
+        )
+    padding = padded_name(name)
+    if padding is not None:
+        raise InvalidField(f"attachment {index}", "name", f"{name[:80]!r}…: {padding}")
+    return name
+
+
+# A version-2 body for the C fast path (protocol/typed.py), every map in the order
+# body_to_wire writes it; _fast_body checks what a type cannot say, with the same helpers
+# as the field-by-field reader above.
+_Short = text(MAX_SHORT_TEXT)
+_Named = text(MAX_SHORT_TEXT, 1)
+_Strs = items(_Short, MAX_LIST_ITEMS)
+_Count = integer(hi=MAX_COUNT)
+_Key = binary(length=32)
+_Url = text(MAX_URL)
+_Number = text(9)
+_Year = integer(1900, 9999)
+_Notation = text(64)
+_TypeCode = text(MAX_TYPE_CODE, 1)
+_Subject = text(MAX_SUBJECT, 1)
+_Content = text(MAX_CONTENT)
+_Urgency = integer(hi=int(max(Urgency)))
+_Scheduled = text(16)
+_Confidentiality = integer(hi=int(max(Confidentiality)))
+_Steering = integer(hi=MAX_STEERING_TYPE)
+_Appendixes = items(_Short, MAX_APPENDIXES)
+_Reason = text(MAX_REASON)
+_MediaType = text(MAX_MEDIA_TYPE, 3)
+_FileSize = integer(hi=MAX_ATTACHMENT_SIZE)
+_BlobText = text(64)
+
+
+class _IssuerWire(msgspec.Struct, forbid_unknown_fields=True):
+    name: _Named
+    code: str | None
+    parent: _Short | None
+    in_charge: _Short | None
+    address: _Short | None
+    email: _Short | None
+    phone: _Short | None
+    fax: _Short | None
+    website: _Url | None
+
+
+class _SignerWire(msgspec.Struct, forbid_unknown_fields=True):
+    authority: Literal["", "KT.", "TL.", "TM.", "TUQ."]
+    acts_for: _Short
+    position: _Named
+    name: _Named
+
+
+class _MetadataWire(msgspec.Struct, forbid_unknown_fields=True):
+    number: _Number | None
+    year: _Year | None
+    notation: _Notation
+    type: _TypeCode
+    type_name: _Short | None
+    issuer: _IssuerWire
+    place: _Named
+    issued_on: str
+    subject: _Subject
+    content: _Content | None
+    signer: _SignerWire
+    urgency: _Urgency
+    scheduled_at: _Scheduled | None
+    confidentiality: _Confidentiality
+    due_on: str | None
+    addressees: _Strs
+    distribution: _Strs
+    copies: _Count | None
+    pages: _Count | None
+    drafter: _Short | None
+    steering_type: _Steering | None
+    sphere: _Short | None
+    appendixes: _Appendixes
+    ext: dict[str, Any]
+
+
+class _StaffWire(msgspec.Struct, forbid_unknown_fields=True):
+    name: _Named
+    department: _Short
+    mobile: _Short
+    email: _Short
+
+
+class _BusinessWire(msgspec.Struct, forbid_unknown_fields=True):
+    reason: _Reason | None
+    paper: bool
+    staff: _StaffWire | None
+
+
+class _AttachmentWire(msgspec.Struct, forbid_unknown_fields=True):
+    name: _Named
+    media_type: _MediaType
+    size: _FileSize
+    sha256: _Key
+    blob: _BlobText
+    key: _Key
+
+
+_Attachments = items(_AttachmentWire, MAX_ATTACHMENTS)
+
+
+class _BodyWire(msgspec.Struct, forbid_unknown_fields=True):
+    v: Literal[2]
+    metadata: _MetadataWire
+    business: _BusinessWire
+    attachments: _Attachments
+
+
+_BODY = decoder(_BodyWire)
+
+
+def _fast_body(data: bytes) -> DocumentBody | None:
+    """The body of exact version-2 bytes that pass every check of body_from_wire, or None."""
+    wire = exact(data, _BODY)
+    if wire is None:
+        return None
+    m, i, s = wire.metadata, wire.metadata.issuer, wire.metadata.signer
+    if (
+        (i.code is not None and not has_wire_shape(i.code))
+        or bool(s.authority) != bool(s.acts_for.strip())
+        or (m.number is not None and not NUMBER.matches(m.number))
+        or (m.urgency == Urgency.FLASH_SCHEDULED) != (m.scheduled_at is not None)
+        or not is_date(m.issued_on)
+        or (m.due_on is not None and not is_date(m.due_on))
+    ):
+        return None
+    try:
+        if m.scheduled_at is not None:
+            _check_scheduled(m.scheduled_at, "")
+        _notation(m.notation, "")
+        extensions = _extensions(m.ext, "") if m.ext else ()
+        for index, a in enumerate(wire.attachments):
+            _check_file_name(a.name, index)
+            if not BLOB_ID.matches(a.blob):
+                return None
+    except ProtocolError:
+        return None
+    b = wire.business
+    staff = b.staff
+    return DocumentBody(
+        metadata=DocumentMetadata(
+            number=m.number,
+            notation=m.notation,
+            doc_type=m.type,
+            issuer=Organisation(
+                name=i.name,
+                code=i.code,
+                parent=i.parent,
+                in_charge=i.in_charge,
+                address=i.address,
+                email=i.email,
+                phone=i.phone,
+                fax=i.fax,
+                website=i.website,
+            ),
+            place=m.place,
+            issued_on=m.issued_on,
+            subject=m.subject,
+            year=m.year,
+            content=m.content,
+            signer=Signer(
+                name=s.name, position=s.position, authority=s.authority, acts_for=s.acts_for
+            ),
+            urgency=Urgency(m.urgency),
+            confidentiality=Confidentiality(m.confidentiality),
+            due_on=m.due_on,
+            addressees=tuple(m.addressees),
+            distribution=tuple(m.distribution),
+            copies=m.copies,
+            pages=m.pages,
+            drafter=m.drafter,
+            type_name=m.type_name,
+            scheduled_at=m.scheduled_at,
+            steering_type=m.steering_type,
+            sphere=m.sphere,
+            appendixes=tuple(m.appendixes),
+            extensions=extensions,
+        ),
+        attachments=tuple(
+            Attachment(
+                name=a.name,
+                media_type=a.media_type,
+                size=a.size,
+                sha256=a.sha256,
+                blob=a.blob,
+                key=a.key,
+            )
+            for a in wire.attachments
+        ),
+        business=Business(
+            reason=b.reason,
+            paper=b.paper,
+            staff=None
+            if staff is None
+            else StaffInfo(
+                name=staff.name, department=staff.department, mobile=staff.mobile, email=staff.email
+            ),
+        ),
+    )

@@ -13,13 +13,19 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+import msgspec
 
 from lienthong.crypto import aead, sealing, signing
 from lienthong.crypto.errors import DecryptionError
 from lienthong.crypto.keys import NodeKeys
 from lienthong.crypto.stream import ciphertext_size
-from lienthong.protocol.document import DocumentBody, body_from_wire, body_to_wire
+from lienthong.protocol.document import (
+    DocumentBody,
+    body_from_bytes,
+    body_to_wire,
+)
 from lienthong.protocol.errors import (
     DecodeError,
     InvalidField,
@@ -27,9 +33,10 @@ from lienthong.protocol.errors import (
     NotARecipient,
     SignerMismatch,
 )
-from lienthong.protocol.ids import BLOB_ID, is_ulid, new_ulid
+from lienthong.protocol.ids import BLOB_ID, ULID_PATTERN, is_ulid, new_ulid
 from lienthong.protocol.limits import MAX_ATTACHMENTS, MAX_ENVELOPE_BYTES, MAX_RECIPIENTS
-from lienthong.protocol.units import check_wire_code
+from lienthong.protocol.typed import binary, decoder, exact, integer, items, text
+from lienthong.protocol.units import check_wire_code, has_wire_shape
 from lienthong.protocol.wire import (
     Fields,
     check_header,
@@ -134,12 +141,14 @@ def seal_envelope(
         version, envelope_id, business, sender, serial, list(recipients), created, reply_to,
         list(targets), [],
     )  # fmt: skip
-    _check_header(header, version)
+    fast = exact(pack(header), _HEADER) if version == 2 else None
+    if fast is None or _fast_header(fast) is None:
+        _check_header(header, version)
     codes = list(recipients)
-    body_map = body_to_wire(body, version)
-    # Refuse here what a recipient would refuse, with its message.
-    _check_business(business, body_from_wire(body_map, version), WHAT, version)
-    plaintext = pack(body_map)
+    plaintext = pack(body_to_wire(body, version))
+    # Refuse here what a recipient would refuse, with its message: decode what it will decode.
+    checked = body_from_bytes(plaintext, version, max_bytes=MAX_ENVELOPE_BYTES)
+    _check_business(business, checked, WHAT, version)
     content_key = random(aead.KEY_BYTES)
     nonce = random(aead.NONCE_BYTES)
     ciphertext = aead.encrypt(content_key, nonce, plaintext, BODY_AAD_PREFIX + envelope_id.encode())
@@ -210,9 +219,7 @@ def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) ->
             f"{WHAT} {header.id} from {header.sender}: cannot decrypt the body for "
             f"{unit_code}: {exc}"
         ) from None
-    body = body_from_wire(
-        unpack(plaintext, what="document body", max_bytes=MAX_ENVELOPE_BYTES), header.version
-    )
+    body = body_from_bytes(plaintext, header.version, max_bytes=MAX_ENVELOPE_BYTES)
     _check_business(header.business, body, f"{WHAT} {header.id}", header.version)
     declared = [(b.id, b.size) for b in header.blobs]
     manifest = [(a.blob, ciphertext_size(a.size)) for a in body.attachments]
@@ -223,8 +230,126 @@ def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) ->
     return body
 
 
+# The signed bytes of a version-2 envelope for the C fast path (protocol/typed.py), fields
+# in the order seal_envelope writes them; _fast_signed checks what a type cannot say.
+_Ulid = text(26, 26)
+_BlobId = text(64, 64)
+_Size = integer()
+_Serial = integer(hi=2**53)
+_Created = integer(hi=2**48 - 1)
+_Codes = items(str, MAX_RECIPIENTS)
+_Targets = items(str, MAX_TARGETS)
+_SealedKeys = items(binary(length=SEALED_KEY_BYTES), MAX_RECIPIENTS)
+_Nonce = binary(length=aead.NONCE_BYTES)
+
+
+class _BlobWire(msgspec.Struct, forbid_unknown_fields=True):
+    id: _BlobId
+    size: _Size
+
+
+_Blobs = items(_BlobWire, MAX_ATTACHMENTS)
+
+
+class _HeaderWire(msgspec.Struct, forbid_unknown_fields=True):
+    id: _Ulid
+    business: Literal["new", "update", "replace"]
+    sender: str
+    serial: _Serial
+    recipients: _Codes
+    created: _Created
+    reply_to: _Ulid | None
+    targets: _Targets
+    blobs: _Blobs
+
+
+class _BodyWire(msgspec.Struct, forbid_unknown_fields=True):
+    keys: _SealedKeys
+    nonce: _Nonce
+    ciphertext: bytes
+
+
+class _SignedWire(msgspec.Struct, forbid_unknown_fields=True):
+    v: Literal[2]
+    kind: Literal["envelope"]
+    header: _HeaderWire
+    body: _BodyWire
+
+
+_SIGNED = decoder(_SignedWire)
+
+
+_HEADER = decoder(_HeaderWire)
+
+
+def _fast_header(h: _HeaderWire) -> EnvelopeHeader | None:
+    """The header of a decoded version-2 header struct that passes every check of
+    _check_header, or None (then _check_header reads it field by field)."""
+    recipients = h.recipients
+    if (
+        not recipients
+        or not all(type(c) is str and has_wire_shape(c) for c in recipients)
+        or len(set(recipients)) != len(recipients)
+        or not all(type(t) is str and ULID_PATTERN.matches(t) for t in h.targets)
+        or not all(BLOB_ID.matches(b.id) for b in h.blobs)
+        or not ULID_PATTERN.matches(h.id)
+        or (h.reply_to is not None and not ULID_PATTERN.matches(h.reply_to))
+        or not has_wire_shape(h.sender)
+    ):
+        return None
+    try:
+        check_targets(h.business, h.targets, "envelope header")
+    except InvalidField:
+        return None
+    return EnvelopeHeader(
+        id=h.id,
+        business=h.business,
+        sender=h.sender,
+        serial=h.serial,
+        recipients=tuple(recipients),
+        created=h.created,
+        reply_to=h.reply_to,
+        targets=tuple(h.targets),
+        blobs=tuple(BlobRef(id=b.id, size=b.size) for b in h.blobs),
+        version=2,
+    )
+
+
+def _fast_signed(signed: bytes, code: str, serial: int) -> tuple[EnvelopeHeader, _BodyWire] | None:
+    """The header and body of exact version-2 signed bytes that pass every check of
+    _decode_signed, or None (then _decode_signed reads them field by field)."""
+    top = exact(signed, _SIGNED)
+    if top is None:
+        return None
+    header = _fast_header(top.header)
+    if (
+        header is None
+        or len(top.body.keys) != len(header.recipients)
+        or (header.sender, header.serial) != (code, serial)
+    ):
+        return None
+    return header, top.body
+
+
 def _decode_signed(signed: bytes, raw: bytes, code: str, serial: int) -> VerifiedEnvelope:
     """Decode the signed bytes strictly; the caller has verified (or just made) the signature."""
+    if len(signed) <= MAX_ENVELOPE_BYTES:
+        fast = _fast_signed(signed, code, serial)
+        if fast is not None:
+            header, fast_body = fast
+            return VerifiedEnvelope(
+                header=header,
+                raw=raw,
+                sealed_keys=tuple(fast_body.keys),
+                nonce=fast_body.nonce,
+                ciphertext=fast_body.ciphertext,
+                _token=_VERIFIED,
+            )
+    return _decode_signed_strictly(signed, raw, code, serial)
+
+
+def _decode_signed_strictly(signed: bytes, raw: bytes, code: str, serial: int) -> VerifiedEnvelope:
+    """The field-by-field reader of the signed bytes: what it refuses, it names."""
     top = Fields(unpack(signed, what=WHAT, max_bytes=MAX_ENVELOPE_BYTES), WHAT)
     version = check_header(top, WHAT, "envelope", ENVELOPE_VERSIONS)
     header = _check_header(top.raw("header"), version)

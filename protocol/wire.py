@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 import msgpack
+import msgspec
 
 from lienthong.crypto import signing
 from lienthong.crypto.errors import SignatureError
@@ -31,6 +32,7 @@ from lienthong.protocol.errors import (
 from lienthong.protocol.ids import ULID_PATTERN, is_ulid
 from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_MAP_KEYS, MAX_SHORT_TEXT
 from lienthong.protocol.text import pattern
+from lienthong.protocol.typed import binary, decoder, exact, text
 from lienthong.protocol.units import check_wire_code, has_wire_shape
 
 PROTOCOL_VERSION = 1  # of every message whose layout version 2 did not change
@@ -83,7 +85,7 @@ def unpack(data: bytes, *, what: str, max_bytes: int) -> Any:
 
 
 @lru_cache(maxsize=4096)  # documents repeat a few dates; the check parses the calendar
-def _is_date(value: str) -> bool:
+def is_date(value: str) -> bool:
     if not DATE.matches(value):
         return False
     try:
@@ -230,7 +232,7 @@ class Fields:
     def date(self, key: str, *, optional: bool = False) -> Any:
         self._used.add(key)
         value = self._map.get(key)
-        if type(value) is str and _is_date(value):
+        if type(value) is str and is_date(value):
             return value
         value = self._get(key, optional)
         if value is None and optional:
@@ -309,8 +311,33 @@ def wrap(signed: bytes, sig: bytes, signer: str) -> bytes:
     return pack({"signed": signed, "sig": sig, "signer": signer})
 
 
+_Signature = binary(length=SIGNATURE_BYTES)
+_SignerHint = text(MAX_SIGNER, 1)
+
+
+class _WrapperWire(msgspec.Struct, forbid_unknown_fields=True):
+    """The signed wrapper for the C fast path (protocol/typed.py); `signed` is shorter than
+    the whole, which unwrap's caller has already held to its limit."""
+
+    signed: bytes
+    sig: _Signature
+    signer: _SignerHint
+
+
+_WRAPPER = decoder(_WrapperWire)
+
+
 def unwrap(data: bytes, *, what: str, max_bytes: int) -> SignedWrapper:
     """Decode the outer signed wrapper of untrusted bytes (nothing inside it is trusted yet)."""
+    if type(data) is bytes and 0 < len(data) <= max_bytes:
+        fast = exact(data, _WRAPPER)
+        if fast is not None:
+            return SignedWrapper(signed=fast.signed, sig=fast.sig, signer=fast.signer)
+    return unwrap_strictly(data, what=what, max_bytes=max_bytes)
+
+
+def unwrap_strictly(data: bytes, *, what: str, max_bytes: int) -> SignedWrapper:
+    """The field-by-field reader of the signed wrapper: what it refuses, it names."""
     fields = Fields(unpack(data, what=what, max_bytes=max_bytes), what)
     signed = fields.bytes("signed", max_len=max_bytes)
     sig = fields.bytes("sig", length=SIGNATURE_BYTES)
