@@ -19,6 +19,7 @@ from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import CertificateError, LienthongError
 from lienthong.crypto.keys import NodeKeys, fingerprint
 from lienthong.node.centre.errors import CentreError, MalformedRequest
+from lienthong.node.centre.external import read_list as read_external
 from lienthong.node.config import Config
 from lienthong.node.datadir import (
     ROOT_PASSPHRASE_CREDENTIAL,
@@ -221,8 +222,11 @@ class Issuer:
             "certificates": certificates, "revoked": revoked, "relays": [self.url + RELAY_PATH],
         }  # fmt: skip
         raw = issue_directory(self.root, **contents)
-        form2 = issue_directory(self.root, **contents, protocols=protocols)
         directory = verify_directory(raw, self.root.sign_public, now=now, forms=(1,))
+        # Form 2 also lists the organisations outside the directory and their gateway.
+        units = {c.code for c in directory.certificates}
+        external = read_external(self.config).published(units)
+        form2 = issue_directory(self.root, **contents, protocols=protocols, external=external)
         verify_directory(form2, self.root.sign_public, now=now)  # nothing a unit would refuse
         await save_directory(tx, version, raw, now, expires_at, now, form2=form2)
         await audit.append(

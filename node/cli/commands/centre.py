@@ -1,4 +1,5 @@
-"""`lienthong centre ...`: the centre operator's commands (init, units, enrolment, revocation)."""
+"""`lienthong centre ...`: the centre operator's commands (init, units, enrolment, revocation,
+the gateway and the organisations outside the directory)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint
 from lienthong.crypto.x509 import ED25519, TLS_ALGORITHMS
+from lienthong.node.centre import external
 from lienthong.node.centre.rules import (
     DEPLOYMENT_STATES,
     SHEET_DATA_DIRS,
@@ -56,6 +58,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "ecdsa-p256 so that office software on Windows (SChannel, .NET) can connect; it cannot "
         "be changed later (docs/FEDERATION.md)",
     )
+    p.add_argument(
+        "--database",
+        default="",
+        help="postgresql://USER@HOST:PORT/DB: keep the centre in this empty PostgreSQL database, "
+        "which several centre workers can share (default: SQLite in the data directory)",
+    )
 
     p = command("add-unit", add_unit, "register a unit and print its one-time enrolment token")
     p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")
@@ -80,6 +88,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command("sign-request", sign_request, "answer a registration request file (offline)")
     p.add_argument("--in", dest="source", type=Path, required=True, help="the request file")
     p.add_argument("--out", type=Path, required=True, help="the certificate file to write")
+    register_external(group)
+
+
+def register_external(group) -> None:
+    """`centre gateway set` and `centre external add|remove|list|import` (docs/GATEWAY.md)."""
+
+    def command(parent, name, func, help):
+        p = parent.add_parser(name, help=help, description=help)
+        add_data_dir(p, "the centre's data directory")
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.set_defaults(func=func)
+        return p
+
+    gateway = group.add_parser(
+        "gateway", help="the unit that carries documents to organisations outside the directory"
+    ).add_subparsers(dest="gateway_command", metavar="COMMAND", required=True)
+    p = command(gateway, "set", gateway_set, "make a unit the gateway and re-sign the directory")
+    p.add_argument("code", help="the gateway unit's organisation code")
+    external = group.add_parser(
+        "external", help="organisations outside the directory, published in its form 2"
+    ).add_subparsers(dest="external_command", metavar="COMMAND", required=True)
+    p = command(external, "add", external_add, "list an organisation (or rename it)")
+    p.add_argument("code", help="its edXML OrganId, e.g. 000.00.00.G09")
+    p.add_argument("name", help="its name, e.g. 'Văn phòng Chính phủ'")
+    p = command(external, "remove", external_remove, "take an organisation off the list")
+    p.add_argument("code", help="its edXML OrganId")
+    command(external, "list", external_list, "the gateway and the organisations listed")
+    p = command(external, "import", external_import, "add every organisation of a CSV file")
+    p.add_argument("file", type=Path, help="UTF-8 CSV: code,name per line (header optional)")
 
 
 def operator() -> str:
@@ -108,6 +145,7 @@ async def init(args: argparse.Namespace) -> None:
         require_approval=args.require_approval,
         passphrase=read_passphrase(args.passphrase_file),
         tls_key=args.tls_key,
+        database=args.database,
     )
     emit(
         args,
@@ -298,4 +336,66 @@ def _print_issued(args: argparse.Namespace, issued: Issued, headline: str) -> No
         data,
         f"{headline}: unit {cert.code}, certificate {cert.serial}, "
         f"key {data['key_fingerprint']}, valid until {when(cert.not_after)}",
+    )
+
+
+# Organisations outside the directory (node/centre/external.py, docs/GATEWAY.md)
+
+
+async def gateway_set(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        version = await external.set_gateway(centre, args.code, actor=operator())
+    emit(
+        args,
+        {"gateway": args.code, "directory_version": version},
+        f"Unit {args.code} is the gateway; directory v{version} states it.",
+    )
+
+
+async def external_add(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        version = await external.add_external(centre, args.code, args.name, actor=operator())
+    emit(
+        args,
+        {"code": args.code, "name": args.name, "directory_version": version},
+        f"{args.code} ({args.name}) listed; directory v{version} publishes it.",
+    )
+
+
+async def external_remove(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        version = await external.remove_external(centre, args.code, actor=operator())
+    emit(
+        args,
+        {"code": args.code, "directory_version": version},
+        f"{args.code} removed; directory v{version} no longer lists it.",
+    )
+
+
+async def external_list(args: argparse.Namespace) -> None:
+    async with open_centre(args.data_dir) as centre:
+        listed = external.read_list(centre.config)
+    rows = [
+        {"code": code, "name": name, "gateway": listed.gateway}
+        for code, name in sorted(listed.organisations.items())
+    ]
+    text = f"Gateway: {listed.gateway or '- (none set)'}"
+    text += "".join(f"\n{r['code']}  {r['name']}" for r in rows)
+    emit(args, list_answer(rows, len(rows), None), text)
+
+
+async def external_import(args: argparse.Namespace) -> None:
+    try:
+        with open(args.file, "rb") as f:  # noqa: ASYNC230 - one bounded read before any await
+            data = f.read(external.MAX_IMPORT_BYTES + 1)
+    except OSError as exc:
+        raise LienthongError(f"cannot read {args.file}: {exc.strerror}") from None
+    async with open_centre(args.data_dir) as centre:
+        count, version = await external.import_external(
+            centre, data, str(args.file), actor=operator()
+        )
+    emit(
+        args,
+        {"imported": count, "directory_version": version},
+        f"{count} organisation(s) from {args.file} listed; directory v{version} publishes them.",
     )

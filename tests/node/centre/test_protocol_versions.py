@@ -83,7 +83,7 @@ async def test_every_version_is_signed_in_both_forms(centre):
     assert one.version == two.version == 2
     assert (one.form, two.form) == (1, 2)
     assert signed_fields(one.raw) == FORM_1_FIELDS
-    assert signed_fields(two.raw) == FORM_1_FIELDS | {"protocols"}
+    assert signed_fields(two.raw) == FORM_1_FIELDS | {"protocols", "external"}
     assert one.same_listing(two) and dict(two.protocols) == {}
 
 
