@@ -12,9 +12,10 @@ from __future__ import annotations
 import binascii
 import hashlib
 import io
+import json
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.parsers import expat
@@ -26,6 +27,7 @@ from lienthong.protocol.document import (
     MAX_COUNT,
     MAX_EXTENSIONS,
     MAX_STEERING_TYPE,
+    DocumentMetadata,
     Organisation,
     StaffInfo,
     body_from_wire,
@@ -53,7 +55,19 @@ from lienthong.protocol.edxml import (
     check_document_id,
     check_timestamp,
 )
-from lienthong.protocol.edxml_write import PRIORITY_EXTENSION, TYPE_DETAIL_EXTENSION
+from lienthong.protocol.edxml_write import (
+    ATTACHMENTS_EXTENSION,
+    BUSINESS_TYPE_EXTENSION,
+    DOCUMENT_ID_EXTENSION,
+    FROM_EXTENSION,
+    PRIORITY_EXTENSION,
+    REPLACES_EXTENSION,
+    RESPONSE_FOR_EXTENSION,
+    ROUTING_KEYS,
+    TO_EXTENSION,
+    TRACE_EXTENSION,
+    TYPE_DETAIL_EXTENSION,
+)
 from lienthong.protocol.errors import DecodeError, InvalidField, LimitExceeded
 from lienthong.protocol.limits import MAX_LIST_ITEMS
 from lienthong.protocol.text import is_decimal
@@ -825,3 +839,71 @@ def status_from_edxml(data: bytes) -> EdxmlStatus:
         description=description,
         staff=staff,
     )
+
+
+def _compact(value: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: v for k, v in value.items() if v not in (None, "")},
+        ensure_ascii=False,
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+
+
+def routing_extensions(doc: EdxmlDocument) -> dict[str, Any]:
+    """What the package says beside the document (its routing), as extension fields."""
+    ext: dict[str, Any] = {
+        DOCUMENT_ID_EXTENSION: doc.document_id,
+        FROM_EXTENSION: doc.sender_id,
+        TRACE_EXTENSION: [f"{t.organ_id},{t.timestamp}" for t in doc.trace],
+    }
+    if doc.receivers:
+        ext[TO_EXTENSION] = [
+            _compact(
+                {
+                    "id": r.code,
+                    "name": r.name,
+                    "parent": r.parent,
+                    "address": r.address,
+                    "email": r.email,
+                    "phone": r.phone,
+                    "fax": r.fax,
+                    "website": r.website,
+                }
+            )
+            for r in doc.receivers
+        ]
+    if doc.business_type:
+        ext[BUSINESS_TYPE_EXTENSION] = doc.business_type
+    if doc.replaces:
+        ext[REPLACES_EXTENSION] = list(doc.replaces)
+    if doc.response_for is not None:
+        rf = doc.response_for
+        ext[RESPONSE_FOR_EXTENSION] = _compact(
+            {
+                "id": rf.document_id,
+                "organ": rf.organ_id,
+                "code": rf.code,
+                "date": rf.promulgation_date,
+            }
+        )
+    if any(a.content_id or a.description for a in doc.attachments):
+        ext[ATTACHMENTS_EXTENSION] = [
+            _compact({"content_id": a.content_id, "description": a.description})
+            for a in doc.attachments
+        ]
+    return ext
+
+
+def with_routing(metadata: DocumentMetadata, doc: EdxmlDocument) -> DocumentMetadata:
+    """`metadata` with the routing of `doc` in its extension map (what the package says now
+    replaces any routing an earlier export wrote into the lienthong extension)."""
+    ext = {k: v for k, v in metadata.extensions if k not in ROUTING_KEYS}
+    ext.update(routing_extensions(doc))
+    if len(ext) > MAX_EXTENSIONS:
+        raise LimitExceeded(
+            f"{WHAT}: {len(ext)} extension fields with the package's routing, "
+            f"limit {MAX_EXTENSIONS}"
+        )
+    items = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(ext.items()))
+    return replace(metadata, extensions=items)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 from lienthong.protocol.doctypes import MAX_EDXML_DIGITS, describe_type, document_types
 from lienthong.protocol.document import (
@@ -46,6 +47,30 @@ READ_CHUNK = 57 * 18396
 PRIORITY_EXTENSION = "edxml.priority"
 # DocumentType/TypeDetail, which lienthong's metadata has no field for.
 TYPE_DETAIL_EXTENSION = "edxml.type_detail"
+# The routing of an imported package, kept in the document's extension map so that an
+# export writes the same DocumentId, From, To, business, trace and attachment fields again
+# (docs/INTEGRATION.md, "Importing"): edxml_read.routing_extensions writes them, routing_of
+# reads them back.
+DOCUMENT_ID_EXTENSION = "edxml.document_id"
+FROM_EXTENSION = "edxml.from"
+TO_EXTENSION = "edxml.to"  # one JSON object per receiver: OrganId ("id") and what To says
+TRACE_EXTENSION = "edxml.trace"  # "OrganId,yyyy/MM/dd HH:mm:ss" per TraceHeader
+BUSINESS_TYPE_EXTENSION = "edxml.business_type"
+REPLACES_EXTENSION = "edxml.replaces"
+RESPONSE_FOR_EXTENSION = "edxml.response_for"  # a JSON object
+ATTACHMENTS_EXTENSION = "edxml.attachments"  # one JSON object per attachment: content_id, ...
+ROUTING_KEYS = frozenset(
+    {
+        DOCUMENT_ID_EXTENSION,
+        FROM_EXTENSION,
+        TO_EXTENSION,
+        TRACE_EXTENSION,
+        BUSINESS_TYPE_EXTENSION,
+        REPLACES_EXTENSION,
+        RESPONSE_FOR_EXTENSION,
+        ATTACHMENTS_EXTENSION,
+    }
+)
 _UNKNOWN_TYPE_PREFIX = "edxml_"  # a type code an import made of an unknown Type number
 _NEW = Business()  # a new document's business: no reason, no paper, no staff
 
@@ -133,6 +158,7 @@ def envelope_text(
     replaces: tuple[str, ...],
     response_for: ResponseFor | None,
     trace: tuple[TraceEntry, ...],
+    content_ids: tuple[str, ...],
 ) -> str:
     """The root's start, the edXML envelope and the lienthong extension, as text."""
     m = metadata
@@ -229,8 +255,9 @@ def envelope_text(
     out.start("edXMLBody")
     out.start("edXMLManifest")
     for i, a in enumerate(attachments):
-        out.start("Reference", f' xlink:href="cid:{i + 1}"')
-        out.leaf("ContentId", str(i + 1), "Reference/ContentId")
+        cid = content_ids[i]
+        out.start("Reference", f' xlink:href="cid:{escape(cid, "Reference/ContentId")}"')
+        out.leaf("ContentId", cid, "Reference/ContentId")
         out.leaf("ContentType", a.media_type, "Reference/ContentType")
         out.leaf("Description", a.description, "Reference/Description")
         out.leaf("AttachmentName", a.name, "Reference/AttachmentName")
@@ -300,11 +327,16 @@ def iter_edxml(
     replaces: Iterable[str] = (),
     response_for: ResponseFor | None = None,
     trace: Iterable[TraceEntry] = (),
+    content_ids: Sequence[str] | None = None,
 ) -> Iterator[bytes]:
     """The package, in pieces of about 1 MiB: the envelope, then each attachment encoded as
     it is read. Every field is checked first (the rules of protocol/document.py), so bad
     input fails before a byte is yielded."""
     attachments = tuple(attachments)
+    # ContentId: the package's own when it was imported (routing_of), else 1, 2, 3...
+    if content_ids is None or len(content_ids) != len(attachments):
+        content_ids = [str(i + 1) for i in range(len(attachments))]
+    content_ids = tuple(c or str(i + 1) for i, c in enumerate(content_ids))
     receivers, replaces, trace = tuple(receivers), tuple(replaces), tuple(trace)
     # The rules of version 2, as a reader checks them: a field it would refuse fails here.
     checked = body_from_wire(body_to_wire(DocumentBody(metadata, (), business)))
@@ -351,13 +383,14 @@ def iter_edxml(
         replaces=replaces,
         response_for=response_for,
         trace=trace,
+        content_ids=content_ids,
     ).encode("utf-8")
     if attachments:
         yield b"<AttachmentEncoded>"
         for i, a in enumerate(attachments):
             yield (
                 f"<Attachment><ContentType>{escape(a.media_type, 'ContentType')}</ContentType>"
-                f"<ContentId>{i + 1}</ContentId>"
+                f"<ContentId>{escape(content_ids[i], 'ContentId')}</ContentId>"
                 f"<Description>{escape(a.description, 'Description')}</Description>"
                 "<ContentTransferEncoded>\n"
             ).encode()
@@ -390,6 +423,7 @@ def iter_document(doc: EdxmlDocument) -> Iterator[bytes]:
         replaces=doc.replaces,
         response_for=doc.response_for,
         trace=doc.trace,
+        content_ids=[a.content_id for a in doc.attachments],
     )
 
 
@@ -433,3 +467,66 @@ def status_to_edxml(status: EdxmlStatus) -> bytes:
         "</edXML:edXMLEnvelope></edXML>\n"
     )
     return "".join(out.parts).encode("utf-8")
+
+
+def _json(text: str, field: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise InvalidField(WHAT, f"ext.{field}", "is not a JSON object of strings")
+    return value
+
+
+def routing_of(metadata: DocumentMetadata) -> dict[str, Any]:
+    """The routing an import kept in `metadata`'s extension map (edxml_read.with_routing),
+    as iter_edxml's keyword arguments; {} for a document that came in no package."""
+    ext = dict(metadata.extensions)
+    if DOCUMENT_ID_EXTENSION not in ext:
+        return {}
+    receivers = []
+    for text in ext.get(TO_EXTENSION, ()):
+        r = _json(text, TO_EXTENSION)
+        receivers.append(
+            Organisation(
+                name=r.get("name", ""),
+                code=r.get("id"),
+                parent=r.get("parent"),
+                address=r.get("address"),
+                email=r.get("email"),
+                phone=r.get("phone"),
+                fax=r.get("fax"),
+                website=r.get("website"),
+            )
+        )
+    trace = []
+    for text in ext.get(TRACE_EXTENSION, ()):
+        organ, _, stamp = text.partition(",")
+        trace.append(TraceEntry(organ, stamp))
+    response_for = None
+    if RESPONSE_FOR_EXTENSION in ext:
+        rf = _json(ext[RESPONSE_FOR_EXTENSION], RESPONSE_FOR_EXTENSION)
+        response_for = ResponseFor(
+            document_id=rf.get("id", ""),
+            organ_id=rf.get("organ"),
+            code=rf.get("code"),
+            promulgation_date=rf.get("date"),
+        )
+    kept = [_json(t, ATTACHMENTS_EXTENSION) for t in ext.get(ATTACHMENTS_EXTENSION, ())]
+    return {
+        "sender_id": ext.get(FROM_EXTENSION),
+        "receivers": tuple(receivers),
+        "doc_id": ext[DOCUMENT_ID_EXTENSION],
+        "business_type": ext.get(BUSINESS_TYPE_EXTENSION, 0),
+        "replaces": tuple(ext.get(REPLACES_EXTENSION, ())),
+        "response_for": response_for,
+        "trace": tuple(trace),
+        "content_ids": tuple(a.get("content_id", "") for a in kept) or None,
+    }
+
+
+def kept_descriptions(metadata: DocumentMetadata) -> tuple[str, ...]:
+    """The attachments' Description an import kept, in order (empty: none kept)."""
+    kept = dict(metadata.extensions).get(ATTACHMENTS_EXTENSION, ())
+    return tuple(_json(t, ATTACHMENTS_EXTENSION).get("description", "") for t in kept)

@@ -191,6 +191,54 @@ async def record_incoming(
     return local_id
 
 
+async def record_imported(
+    tx: Tx, doc: DocumentRecord, *, source: str, via: str | None, at: int, details: dict[str, Any]
+) -> tuple[str, bool]:
+    """Store a document that came in no lienthong envelope (source "edxml": a package of
+    the national axis) as an incoming document in state ARRIVED, once per (sender, wire id).
+
+    `doc.id` is its wire id, derived by the caller from what identifies it in its source
+    (docs/STORE.md, "Imported documents"); no envelope row is written (there is no signed
+    envelope to keep). Returns (its id here, True), or (the id it was stored under, False),
+    writing nothing, when it is stored already.
+    """
+    if doc.direction != "in":
+        raise StoreError(f"record_imported needs direction 'in', not {doc.direction!r}")
+    wire_id = doc.id
+    held = await tx.fetchone(
+        "SELECT id FROM documents WHERE direction = 'in' AND sender_code = ? AND wire_id = ?",
+        (doc.sender_code, wire_id),
+    )
+    if held is not None:
+        return held[0], False
+    local_id = wire_id
+    for _ in range(_LOCAL_ID_TRIES):
+        if await tx.fetchone("SELECT 1 FROM documents WHERE id = ?", (local_id,)) is None:
+            break
+        local_id = new_ulid(at)
+    else:
+        raise Conflict(f"no free document id found for import {wire_id} from {doc.sender_code}")
+    row = replace(
+        doc,
+        id=local_id,
+        wire_id=wire_id,
+        state=DocState.ARRIVED.value,
+        recall=RecallState.NONE.value,
+        created_at=at,
+        updated_at=at,
+    )
+    await tx.execute(_INSERT, _row_values(row))
+    await audit.append(
+        tx,
+        at=at,
+        actor=via or source,
+        action="document.import",
+        subject=local_id,
+        details={"source": source, "sender": doc.sender_code, "via": via, **details},
+    )
+    return local_id, True
+
+
 @dataclass(frozen=True)
 class HeldEnvelope:
     """A received envelope already stored: its document's id here, the SHA-256 of its

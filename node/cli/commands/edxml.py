@@ -4,34 +4,24 @@ Export writes the package as it is made: each attachment is decrypted from the b
 into a private temporary folder (hash checked), then streamed into the package as base64.
 Check reads a package with the hardened reader of protocol/edxml_read.py into a temporary
 folder, prints what it holds (or the error naming what was wrong), and keeps nothing.
-Import (a package taken in as an incoming document) is not done yet (docs/INTEGRATION.md).
+Import takes a package in as an incoming document of the unit (node/unit/edxml_import.py):
+in the inbox, registered by the clerk like any other; the same package twice is one document.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import datetime as dt
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.crypto.files import create_private
-from lienthong.node.cli.commands.documents import _document
 from lienthong.node.cli.output import add_data_dir, emit
 from lienthong.node.runtime import context
-from lienthong.node.unit import documents as service
-from lienthong.node.unit.attachments import decrypt_to
-from lienthong.node.unit.views import business_view, recipients_view
+from lienthong.node.unit.edxml_import import export_edxml, import_edxml
 from lienthong.protocol.doctypes import describe_type
-from lienthong.protocol.document import Organisation
-from lienthong.protocol.edxml import EdxmlDocument, ExportAttachment, TraceEntry
+from lienthong.protocol.edxml import EdxmlDocument
 from lienthong.protocol.edxml_read import from_edxml
-from lienthong.protocol.edxml_write import write_edxml
-
-# edXML Bussiness/BussinessDocType of the business a stored document's envelope names.
-BUSINESS_TYPE = {"new": 0, "update": 2, "replace": 3}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,47 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("file", type=Path, help="the package")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(func=check)
-
-
-def _timestamp(ms: int) -> str:
-    """Unix ms as edXML writes a time: local yyyy/MM/dd HH:mm:ss."""
-    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y/%m/%d %H:%M:%S")
+    p = edxml.add_parser(
+        "import",
+        help="take an edXML package in as an incoming document",
+        description="take an edXML package in as an incoming document of this unit (in the "
+        "inbox, registered like any other); importing it again stores nothing",
+    )
+    add_data_dir(p)
+    p.add_argument("file", type=Path, help="the package")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=import_)
 
 
 async def export(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx:
-        async with ctx.store.read() as conn:
-            doc = await _document(conn, args)
-            business = await business_view(conn, doc)
-            recipients = await recipients_view(conn, doc.id) if doc.direction == "out" else []
-        body = service.stored_body(doc)
-        own = ctx.config.code
-        with tempfile.TemporaryDirectory(prefix="lienthong-edxml-") as folder:
-            # Decrypted letters: the temporary folder is the owner's only (mkdtemp: 0700).
-            files = []
-            for i, a in enumerate(body.attachments):
-                path = Path(folder) / f"{i}.bin"
-                await asyncio.to_thread(decrypt_to, ctx.blobs, a, path)
-                files.append(ExportAttachment(a.name, a.media_type, path))
-            codes = [r["recipient"] for r in recipients] if doc.direction == "out" else [own]
-            tmp = args.out.with_name(f".{args.out.name}.partial")
-            with create_private(tmp, replace=True) as out:
-                size = await asyncio.to_thread(
-                    write_edxml,
-                    out,
-                    body.metadata,
-                    body.business,
-                    files,
-                    sender_id=doc.sender_code,
-                    receivers=[Organisation(name="", code=code) for code in codes],
-                    business_type=BUSINESS_TYPE.get(business["business"], 0),
-                    trace=[TraceEntry(doc.sender_code, _timestamp(doc.created_at))],
-                )
-            tmp.replace(args.out)
-    print(
-        f"Wrote {body.metadata.number_notation} with {len(files)} attachment(s) "
-        f"to {args.out} ({size} bytes)"
-    )
+        number, size = await export_edxml(ctx, args.id, args.out)
+    print(f"Wrote {number} to {args.out} ({size} bytes)")
 
 
 def _summary(doc: EdxmlDocument) -> dict[str, Any]:
@@ -147,3 +112,25 @@ def check(args: argparse.Namespace) -> None:
         ),
     ]
     emit(args, s, "\n".join(lines))
+
+
+async def import_(args: argparse.Namespace) -> None:
+    async with context(args.data_dir) as ctx:
+        result = await import_edxml(ctx, args.file)
+    data = {
+        "id": result.id,
+        "created": result.created,
+        "document_id": result.document_id,
+        "sender": result.sender,
+        "number": result.number_notation,
+        "subject": result.subject,
+        "attachments": result.attachments,
+    }
+    if result.created:
+        text = (
+            f"Imported {result.number_notation} from {result.sender} as document {result.id} "
+            f"({result.attachments} attachment(s)); it is in the inbox to be registered"
+        )
+    else:
+        text = f"Already imported: {result.number_notation} from {result.sender} is {result.id}"
+    emit(args, data, text)
