@@ -27,6 +27,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyhankoSigningError
 from pyhanko.sign.timestamps import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -74,6 +75,10 @@ class SigningCertificateExpired(SigningError):
     """The signing certificate has expired, or is not valid yet, at the time of signing."""
 
 
+class TimestampUnavailable(SigningError):
+    """The configured time-stamping authority did not answer with a timestamp."""
+
+
 class PdfUnreadable(SigningError):
     """The file is not a PDF pyHanko can read, is encrypted, or is over MAX_SIGN_PDF_BYTES."""
 
@@ -83,6 +88,9 @@ class Pkcs12Key:
     """The organisation's key and certificate in a PKCS#12 (.p12, .pfx) file."""
 
     path: Path
+
+    def describe(self) -> str:
+        return f"PKCS#12 file {self.path.name}"
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,9 @@ class Pkcs11Key:
     token_label: str
     key_label: str = ""
     key_id: bytes = b""
+
+    def describe(self) -> str:
+        return f"token {self.token_label}, key {self.key_label or self.key_id.hex()}"
 
 
 SigningKey = Pkcs12Key | Pkcs11Key
@@ -310,6 +321,10 @@ def sign_pdf(
         )
     except (PdfError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise PdfUnreadable(f"the PDF cannot be signed: {exc}") from None
+    except TimestampRequestError as exc:
+        raise TimestampUnavailable(
+            f"the time-stamping authority did not give a timestamp: {exc} ({exc.__cause__})"
+        ) from None
     except (PyhankoSigningError, p11.PKCS11Error) as exc:
         raise SigningError(f"signing failed: {exc!r}") from None
     return out.getvalue()

@@ -16,6 +16,7 @@ import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
+from lienthong.crypto.pdf_sign import Pkcs11Key, Pkcs12Key, SigningKey
 from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.document import Organisation
 from lienthong.protocol.limits import MAX_SHORT_TEXT, MAX_URL
@@ -171,6 +172,27 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "retry_cap_ms": Key(int, 600_000, "longest wait between two calls to a failing webhook"),
     },
+    # Signing at issue (node/unit/signing.py, docs/SIGNING.md): the organisation's key, in a
+    # PKCS#12 file or on a PKCS#11 token; its PIN is read from pin_env or asked, never stored.
+    "signing": {
+        "pkcs12": Key(str, "", "PKCS#12 file (.p12, .pfx) of the organisation's key; empty: none"),
+        "pkcs11_module": Key(
+            str,
+            "",
+            "the token's PKCS#11 module (driver), e.g. /usr/lib/softhsm/libsofthsm2.so; "
+            "empty: none",
+        ),
+        "token_label": Key(str, "", "label of the token (as pkcs11-tool --list-slots shows it)"),
+        "key_label": Key(str, "", "label of the key and its certificate on the token"),
+        "key_id": Key(str, "", "id of the key and its certificate, in hex, if not by label"),
+        "pin_env": Key(
+            str,
+            "LIENTHONG_SIGN_PIN",
+            "environment variable holding the PIN (or the PKCS#12 passphrase) for "
+            "lienthong send --sign-pdf; unset: the command asks",
+        ),
+        "tsa_url": Key(str, "", "URL of an RFC 3161 time-stamping authority; empty: none"),
+    },
     "limits": {
         "peer_per_minute": Key(int, 1200, "requests a minute per unit: peer and centre API"),
         "peer_burst": Key(int, 1200, "requests one unit may make at once: peer and centre API"),
@@ -275,6 +297,21 @@ class Config:
             own_series=tuple(r["own_series"]),
             incoming_secret=r["incoming_secret"],
         )
+
+    @property
+    def signing_key(self) -> SigningKey | None:
+        """The organisation's signing key of [signing], or None when none is configured."""
+        signing = self.values["signing"]
+        if signing["pkcs12"]:
+            return Pkcs12Key(self.path("signing", "pkcs12"))
+        if signing["pkcs11_module"]:
+            return Pkcs11Key(
+                module=signing["pkcs11_module"],
+                token_label=signing["token_label"],
+                key_label=signing["key_label"],
+                key_id=bytes.fromhex(signing["key_id"]),
+            )
+        return None
 
     # What the layer below reads, as plain typed values (bootstrap/ cannot import node/).
     @property
@@ -384,6 +421,7 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
             raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
     _check_registers(values["registers"], where)
     _check_events(values["events"], where)
+    _check_signing(values["signing"], where)
     return values
 
 
@@ -432,6 +470,44 @@ def _check_events(events: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: events.{name} = {events[name]}; it must be at least 1")
     if events["retry_cap_ms"] < events["retry_base_ms"]:
         raise ConfigError(f"{where}: events.retry_cap_ms is below events.retry_base_ms")
+
+
+# node.toml [signing]: a PKCS#11 object id is a short byte string (tokens use 1 to 20 bytes).
+MAX_KEY_ID_BYTES = 64
+ENV_NAME = pattern("environment variable", r"[A-Z_][A-Z0-9_]{0,63}", "LIENTHONG_SIGN_PIN")
+TSA_URL = pattern("time-stamping URL", r"https?://[!-~]+", "http://tsa.ca.gov.vn")
+
+
+def _check_signing(signing: dict[str, Any], where: str) -> None:
+    """One key source at most; a token's key named by label or id; the PIN's variable and the
+    TSA's URL well formed."""
+    if signing["pkcs12"] and signing["pkcs11_module"]:
+        raise ConfigError(f"{where}: signing.pkcs12 and signing.pkcs11_module: give one of them")
+    if signing["pkcs11_module"] and not signing["token_label"]:
+        raise ConfigError(f"{where}: signing.pkcs11_module needs signing.token_label")
+    if signing["pkcs11_module"] and not (signing["key_label"] or signing["key_id"]):
+        raise ConfigError(f"{where}: signing.pkcs11_module needs signing.key_label or key_id")
+    key_id = signing["key_id"]
+    try:
+        raw_id = bytes.fromhex(key_id)
+    except ValueError:
+        raw_id = None
+    if key_id and (raw_id is None or not 1 <= len(raw_id) <= MAX_KEY_ID_BYTES):
+        raise ConfigError(
+            f"{where}: signing.key_id = {key_id!r}; hex digits of 1 to {MAX_KEY_ID_BYTES} "
+            'bytes, e.g. "01"'
+        )
+    if not ENV_NAME.matches(signing["pin_env"]):
+        raise ConfigError(
+            f"{where}: signing.pin_env = {signing['pin_env']!r}; expected an {ENV_NAME.name} "
+            f"such as {ENV_NAME.example!r}"
+        )
+    url = signing["tsa_url"]
+    if url and (len(url) > MAX_URL or not TSA_URL.matches(url)):
+        raise ConfigError(
+            f"{where}: signing.tsa_url = {url!r}; an http:// or https:// URL of at most "
+            f"{MAX_URL} characters, or empty"
+        )
 
 
 def _check_registers(registers: dict[str, Any], where: str) -> None:

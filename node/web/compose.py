@@ -22,10 +22,12 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from lienthong.crypto import pdf_sign
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.config import EMAIL
 from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
 from lienthong.node.unit import documents as service
+from lienthong.node.unit import signing
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.auth import same_token
 from lienthong.node.web.base import (
@@ -876,6 +878,56 @@ def _not_sent(request: web.Request, draft: Draft, exc: LienthongError) -> tuple[
     return tr(request, "compose.err.not_sent"), str(exc)
 
 
+# Signing at issue ("Ký số và phát hành"): the signed copies of a draft's PDFs wait in this
+# folder of the draft's directory (an uploaded name never begins with a dot) until sent.
+SIGNED_DIR = ".signed"
+# What the clerk reads when signing fails, by error (the English detail goes to the log).
+SIGN_ERRORS: dict[type[LienthongError], str] = {
+    signing.SigningNotConfigured: "sign.err.not_configured",
+    pdf_sign.TokenAbsent: "sign.err.absent",
+    pdf_sign.WrongPin: "sign.err.wrong_pin",
+    pdf_sign.PinLocked: "sign.err.locked",
+    pdf_sign.SigningKeyNotFound: "sign.err.no_key",
+    pdf_sign.SigningCertificateExpired: "sign.err.expired",
+    pdf_sign.PdfUnreadable: "sign.err.pdf",
+    pdf_sign.TimestampUnavailable: "sign.err.timestamp",
+    pdf_sign.SigningError: "sign.err.other",
+}
+
+
+def _signing_view(request: web.Request, draft: Draft) -> dict[str, Any] | None:
+    """The signing part of the confirmation: shown when [signing] names a key and the draft
+    has a PDF."""
+    key = context_of(request).config.signing_key
+    pdfs = [f.name for f in draft.files if signing.is_pdf(f)]
+    if key is None or not pdfs:
+        return None
+    if isinstance(key, pdf_sign.Pkcs12Key):
+        device = tr(request, "sign.device.file", name=key.path.name)
+    else:
+        device = tr(request, "sign.device.token", label=key.token_label)
+    return {"key": device, "files": ", ".join(pdfs), "max_pin": pdf_sign.MAX_PIN_CHARS}
+
+
+async def _signed_files(request: web.Request, draft: Draft, pin: str) -> list[Path]:
+    """The draft's files with every PDF signed by the organisation (a fresh copy each time)."""
+    ctx = context_of(request)
+    out = draft.directory / SIGNED_DIR
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    files = await signing.sign_files(ctx.config, draft.files, pin, out, when_ms=ctx.clock())
+    log.info("compose %s: %d PDF(s) signed by %s", draft.id, len(files), request[USER].username)
+    return files
+
+
+def _not_signed(request: web.Request, draft: Draft, exc: LienthongError) -> str:
+    log.warning("compose %s not signed: %s", draft.id, exc)
+    for kind, key in SIGN_ERRORS.items():
+        if isinstance(exc, kind):
+            return tr(request, key)
+    return tr(request, "sign.err.other")
+
+
 def _confirm_context(request: web.Request, draft: Draft, error: str | None = None):
     ctx = context_of(request)
     names = {u["code"]: u["name"] for u in _units(ctx)}
@@ -888,6 +940,7 @@ def _confirm_context(request: web.Request, draft: Draft, error: str | None = Non
         "files": [{"name": f.name, "size": f.stat().st_size} for f in draft.files],
         "error": error,
         "detail": "",
+        "signing": _signing_view(request, draft),
     }
 
 
@@ -907,12 +960,15 @@ async def confirm_post(request: web.Request) -> web.StreamResponse:
         shutil.rmtree(draft.directory, ignore_errors=True)
         settings.drafts.pop(draft.id, None)
         raise see_other("/compose")
+    files = draft.files
     try:
+        if form.get("sign"):  # "Ký số và phát hành": the PIN is used here once, never kept
+            files = await _signed_files(request, draft, str(form.get("pin", "")))
         envelope_id = await service.send_document(
             ctx,
             draft.metadata,
             draft.recipients,
-            files=draft.files,
+            files=files,
             actor=request[USER].username,
             business=draft.business,
             reply_to=draft.reply_to,
@@ -921,7 +977,12 @@ async def confirm_post(request: web.Request) -> web.StreamResponse:
             paper=draft.paper,
             staff=draft.staff,
         )
+    except (pdf_sign.SigningError, signing.SigningNotConfigured) as exc:
+        shutil.rmtree(draft.directory / SIGNED_DIR, ignore_errors=True)
+        context = _confirm_context(request, draft, error=_not_signed(request, draft, exc))
+        return render(request, "confirm.html", context | {"detail": str(exc)}, status=409)
     except LienthongError as exc:
+        shutil.rmtree(draft.directory / SIGNED_DIR, ignore_errors=True)
         error, detail = _not_sent(request, draft, exc)
         context = _confirm_context(request, draft, error=error) | {"detail": detail}
         return render(request, "confirm.html", context, status=409)

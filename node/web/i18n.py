@@ -611,6 +611,67 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "confirm.title": ("Kiểm tra trước khi gửi", "Check before sending"),
     "confirm.send": ("Gửi", "Send"),
     "confirm.cancel": ("Hủy bản nháp", "Discard the draft"),
+    # Signing at issue (node/unit/signing.py): the organisation's signature on the PDFs
+    "sign.title": ("Ký số của cơ quan khi phát hành", "The organisation's signature at issue"),
+    "sign.help": (
+        "Ký số của cơ quan ({device}) được thêm vào các tệp PDF ({files}) rồi văn bản được gửi "
+        "ngay. Nhập mã PIN của thiết bị ký số; mã PIN chỉ dùng cho lần ký này, không được lưu.",
+        "The organisation's signature ({device}) is added to the PDF files ({files}), then the "
+        "document is sent. Type the signing device's PIN; it is used for this signing only "
+        "and never stored.",
+    ),
+    "sign.device.file": ("tệp khóa {name}", "key file {name}"),
+    "sign.device.token": ("thiết bị ký số {label}", "signing device {label}"),
+    "sign.pin": ("Mã PIN", "PIN"),
+    "sign.button": ("Ký số và phát hành", "Sign and issue"),
+    "sign.err.not_configured": (
+        "Máy này chưa được cài khóa ký số của cơ quan, hoặc văn bản không có tệp PDF. Văn bản "
+        "chưa được gửi.",
+        "No signing key of the organisation is set up here, or the document has no PDF file. "
+        "Nothing was sent.",
+    ),
+    "sign.err.absent": (
+        "Không thấy thiết bị ký số (USB) của cơ quan. Hãy cắm thiết bị vào máy chủ rồi làm lại. "
+        "Văn bản chưa được gửi.",
+        "The organisation's signing device (USB) is not plugged in. Plug it into the server "
+        "and try again. Nothing was sent.",
+    ),
+    "sign.err.wrong_pin": (
+        "Mã PIN không đúng. Văn bản chưa được gửi.",
+        "The PIN is wrong. Nothing was sent.",
+    ),
+    "sign.err.locked": (
+        "Thiết bị ký số đã khóa mã PIN vì nhập sai nhiều lần. Hãy nhờ cán bộ kỹ thuật mở khóa. "
+        "Văn bản chưa được gửi.",
+        "The signing device has locked its PIN after too many wrong tries. Ask the technician "
+        "to unlock it. Nothing was sent.",
+    ),
+    "sign.err.no_key": (
+        "Trên thiết bị ký số không có khóa ký của cơ quan như đã cài đặt. Hãy báo cán bộ kỹ "
+        "thuật. Văn bản chưa được gửi.",
+        "The signing device holds no key of the organisation as configured. Tell the "
+        "technician. Nothing was sent.",
+    ),
+    "sign.err.expired": (
+        "Chứng thư ký số của cơ quan đã hết hạn hoặc chưa đến ngày có hiệu lực. Hãy gia hạn "
+        "với nơi cấp rồi ký lại. Văn bản chưa được gửi.",
+        "The organisation's signing certificate has expired or is not valid yet. Renew it "
+        "with its issuer, then sign again. Nothing was sent.",
+    ),
+    "sign.err.pdf": (
+        "Có tệp PDF không mở được hoặc đã đặt mật khẩu, nên không ký được. Hãy lưu lại tệp "
+        "không đặt mật khẩu rồi soạn lại. Văn bản chưa được gửi.",
+        "A PDF file cannot be opened or is password-protected, so it cannot be signed. Save "
+        "it without a password and compose again. Nothing was sent.",
+    ),
+    "sign.err.timestamp": (
+        "Máy chủ cấp dấu thời gian không trả lời. Hãy thử lại sau ít phút. Văn bản chưa được gửi.",
+        "The time-stamping server did not answer. Try again in a few minutes. Nothing was sent.",
+    ),
+    "sign.err.other": (
+        "Không ký được văn bản. Văn bản chưa được gửi.",
+        "The document could not be signed. Nothing was sent.",
+    ),
     # Registers
     "reg.title_incoming": ("Sổ đăng ký văn bản đến năm {year}", "Incoming register {year}"),
     "reg.title_outgoing": ("Sổ đăng ký văn bản đi năm {year}", "Outgoing register {year}"),

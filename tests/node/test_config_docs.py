@@ -8,7 +8,7 @@ from lienthong.node.config import SCHEMA
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "node.toml.example"
 _SECTION = re.compile(r"^\[([a-z_]+)\]\s*$")
-_KEY = re.compile(r"^([a-z_]+)\s*=")
+_KEY = re.compile(r"^([a-z0-9_]+)\s*=")
 
 
 def documented_keys(text: str) -> dict[tuple[str, str], str]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ from lienthong.node.cli.output import (
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when, written_date
-from lienthong.node.unit import dead_letters
+from lienthong.node.unit import dead_letters, signing
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import (
@@ -160,6 +163,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--staff-phone", default="", help="the handler's telephone")
     p.add_argument("--staff-email", default="", help="the handler's e-mail")
     p.add_argument("--file", action="append", type=Path, default=[], help="attachment (repeat)")
+    p.add_argument(
+        "--sign-pdf",
+        action="store_true",
+        help="add the organisation's digital signature ([signing] in node.toml) to every PDF "
+        "file before sending; the PIN from $LIENTHONG_SIGN_PIN (signing.pin_env) or asked",
+    )
     p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
     changes = p.add_mutually_exclusive_group()
     changes.add_argument(
@@ -214,32 +223,61 @@ async def send(args: argparse.Namespace) -> None:
     async with context(args.data_dir) as ctx:
         metadata = _send_metadata(ctx, args)
         recipients = [c.strip() for c in args.to.split(",") if c.strip()]
-        with ProgressBar(f"Encrypting {len(args.file)} attachment(s)") as bar:
-            envelope_id = await service.send_document(
-                ctx,
-                metadata,
-                recipients,
-                files=args.file,
-                actor="cli",
-                reply_to=args.reply_to,
-                staff=_staff(args),
-                business=business,
-                targets=targets,
-                reason=args.reason,
-                paper=args.paper,
-                progress=bar if args.file else None,
-            )
+        files = args.file
+        if not args.sign_pdf:
+            envelope_id = await _send(ctx, args, metadata, recipients, business, targets, files)
+        else:  # signed copies live in a private directory until they are sealed into blobs
+            key = signing.signing_key(ctx.config)  # refused before the PIN is asked for
+            with tempfile.TemporaryDirectory(prefix="signed-", dir=ctx.config.data_dir) as out:
+                files = await signing.sign_files(
+                    ctx.config, files, _sign_pin(ctx.config), Path(out), when_ms=ctx.clock()
+                )
+                envelope_id = await _send(ctx, args, metadata, recipients, business, targets, files)
     what = f" ({business}s {', '.join(targets)})" if targets else ""
-    emit(
-        args,
-        {
-            "envelope_id": envelope_id,
-            "recipients": recipients,
-            "business": business,
-            "targets": targets,
-        },
-        f"Queued {args.number}{what} for {', '.join(recipients)}: envelope {envelope_id}",
-    )
+    data = {
+        "envelope_id": envelope_id,
+        "recipients": recipients,
+        "business": business,
+        "targets": targets,
+    }
+    text = f"Queued {args.number}{what} for {', '.join(recipients)}: envelope {envelope_id}"
+    if args.sign_pdf:
+        data["signed"] = [f.name for f in files if signing.is_pdf(f)]
+        text += f"; signed by the organisation ({key.describe()}): {', '.join(data['signed'])}"
+    emit(args, data, text)
+
+
+def _sign_pin(config) -> str:
+    """The PIN from the variable signing.pin_env names, else asked on the terminal; never
+    stored or logged."""
+    name = config.get("signing", "pin_env")
+    pin = os.environ.get(name)
+    if pin is not None:
+        return pin
+    if not sys.stdin.isatty():
+        raise LienthongError(
+            f"--sign-pdf needs the token's PIN: set the environment variable {name}, or run "
+            "the command in a terminal to be asked"
+        )
+    return getpass.getpass("PIN of the signing key: ")
+
+
+async def _send(ctx, args, metadata, recipients, business, targets, files) -> str:
+    with ProgressBar(f"Encrypting {len(files)} attachment(s)") as bar:
+        return await service.send_document(
+            ctx,
+            metadata,
+            recipients,
+            files=files,
+            actor="cli",
+            reply_to=args.reply_to,
+            staff=_staff(args),
+            business=business,
+            targets=targets,
+            reason=args.reason,
+            paper=args.paper,
+            progress=bar if files else None,
+        )
 
 
 def _business_args(args: argparse.Namespace) -> tuple[str, list[str]]:
