@@ -114,6 +114,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "token_validity_days": Key(int, 7, "validity of one-time enrolment tokens"),
         "require_approval": Key(bool, False, "an operator approves each enrolment"),
         "relay_retention_days": Key(int, 30, "how long the relay keeps undelivered mail"),
+        "database": Key(
+            str,
+            "",
+            "empty: the SQLite file in the data directory; postgresql://USER@HOST:PORT/DB: a "
+            "PostgreSQL database several centre workers share (docs/OPERATIONS.md)",
+        ),
     },
     "store": {
         "synchronous": Key(str, "NORMAL", "SQLite synchronous setting", ("NORMAL", "FULL")),

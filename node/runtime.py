@@ -44,7 +44,8 @@ from lienthong.node.unit.events import EVENT_SIGNAL
 from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
 from lienthong.node.uploads import upload_sweep_loop
 from lienthong.storage.blobs import BlobStore
-from lienthong.storage.db import Store, unix_ms
+from lienthong.storage.db import unix_ms
+from lienthong.storage.store_pg import open_store
 
 log = logging.getLogger("lienthong.node")
 
@@ -107,8 +108,11 @@ async def open_context(data_dir: Path, *, clock: Callable[[], int] = unix_ms) ->
     config = cfg.load_config(data_dir)
     keys = node_keys(config)
     root = root_public_key(config)
-    store = await Store.open(
-        config.store_path, synchronous=config.get("store", "synchronous"), clock=clock
+    store = await open_store(
+        config.store_path,
+        database=config.get("centre", "database") if config.role == "centre" else "",
+        synchronous=config.get("store", "synchronous"),
+        clock=clock,
     )
     try:
         directory = await DirectoryState.load(store, root, clock)

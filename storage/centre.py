@@ -312,13 +312,13 @@ async def add_renewal(
 ) -> int:
     """Keep a renewal request for the operator; close the unit's earlier waiting one first."""
     await close_renewals(tx, code, at)
-    cursor = await tx.execute(
+    row = await tx.fetchone(  # RETURNING, not lastrowid: PostgreSQL reads it too
         "INSERT INTO centre_renewals (code, old_serial, sign_key, enc_key, tls_key, request,"
-        " requested_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " requested_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (code, old_serial, *keys, request, at, origin),
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    assert row is not None
+    return int(row[0])
 
 
 async def waiting_renewal(conn: Queryable, code: str) -> RenewalRecord | None:

@@ -64,6 +64,7 @@ from lienthong.storage import audit
 from lienthong.storage import centre as db
 from lienthong.storage.db import Store, Tx, unix_ms
 from lienthong.storage.directory import latest_directory
+from lienthong.storage.store_pg import open_store
 
 DEPLOYMENT_STATES = ("Đã triển khai", "Thử nghiệm")  # the columns of the province's unit list
 TOKEN_ID_BYTES = 8  # 64 bits: names the token; guessing one gains nothing without the secret
@@ -697,8 +698,11 @@ async def open_centre(
             "the centre's data directory"
         )
     root = load_root_keys(config)
-    store = await Store.open(
-        config.store_path, synchronous=config.get("store", "synchronous"), clock=clock
+    store = await open_store(
+        config.store_path,
+        database=config.get("centre", "database"),
+        synchronous=config.get("store", "synchronous"),
+        clock=clock,
     )
     async with store:
         yield Centre(config, store, root, clock=clock)

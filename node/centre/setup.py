@@ -15,7 +15,9 @@ from lienthong.node import config as cfg
 from lienthong.node.centre.errors import CentreError
 from lienthong.node.centre.issuer import MS_PER_DAY, ca_key_path, ca_private_key, utc_datetime
 from lienthong.node.centre.rules import Centre
-from lienthong.storage.db import Store, unix_ms
+from lienthong.storage.centre import list_units
+from lienthong.storage.db import unix_ms
+from lienthong.storage.store_pg import open_store
 
 DEFAULT_CENTRE_CODE = "000.00.00.H53"  # the provincial IT centre of Tây Ninh (H53)
 DEFAULT_CENTRE_LISTEN = "127.0.0.1:7000"
@@ -55,6 +57,7 @@ async def create_centre(
     require_approval: bool = False,
     passphrase: bytes | None = None,
     tls_key: str = tls.ED25519,
+    database: str = "",
     clock: Callable[[], int] = unix_ms,
 ) -> CentreCreated:
     """Create a centre in an empty data directory.
@@ -67,7 +70,8 @@ async def create_centre(
        "TLS key algorithm").
     4. The centre's TLS key (keys/tls.key, of the CA's algorithm), certified with its
        identity under serial 1,
-       and the first signed directory, both in the store.
+       and the first signed directory, both in the store: the SQLite file of the data
+       directory, or the empty PostgreSQL database at `database` (centre.database).
     5. node.toml last: its presence marks a complete centre.
     """
     data_dir = Path(data_dir)
@@ -81,7 +85,8 @@ async def create_centre(
         "unit": {"code": code, "name": name},
         "node": {"role": "centre", "listen": listen, "public_url": public_url}
         | ({"web": web} if web else {}),
-        "centre": {"require_approval": require_approval},
+        "centre": {"require_approval": require_approval}
+        | ({"database": database} if database else {}),
     }
     checked = cfg.validate(values, str(config_path))
     config = cfg.Config(data_dir=data_dir, values=checked)
@@ -118,7 +123,14 @@ async def create_centre(
     _write_private(config.tls_key_path, tls.key_to_pem(own_tls_key))
     tls_public = tls.public_key_bytes(own_tls_key.public_key())
 
-    async with await Store.open(config.store_path, clock=clock) as store:
+    async with await open_store(config.store_path, database=database, clock=clock) as store:
+        async with store.read() as conn:
+            if database and await list_units(conn):
+                raise CentreError(
+                    f"the database {store.path} holds a centre already: give centre init an "
+                    "empty database (createdb), or run this centre's workers with a copy of "
+                    "the data directory of the centre it holds (docs/OPERATIONS.md)"
+                )
         centre = Centre(config, store, root, clock=clock, ca_key=ca_key)
         own = await centre.issue_own(identity, tls_public)
     config.tls_cert_path.write_bytes(own.tls_pem)
