@@ -20,8 +20,7 @@ from lienthong.node.times import dmy, dmy_time
 from lienthong.node.unit.api import API_PREFIX, create_api_app, except_api
 from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
-from lienthong.node.web.console import stats as centre_stats
-from lienthong.node.web.console import units as centre
+from lienthong.node.web.console.routes import ACTION, UNIT_CODE, lazy
 from lienthong.node.web.throttle import login_rate_limit
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import describe_type
@@ -173,14 +172,15 @@ def create_web_app(
     add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
     r.add_get("/admin/users", admin.users_get, name="users")
     r.add_post("/admin/users", admin.users_post)
-    unit = f"/centre/units/{centre.UNIT_CODE.route('code')}/{centre.ACTION.route('action')}"
-    r.add_get("/centre", centre.console, name="centre")
-    r.add_post("/centre/units", centre.add_unit)
-    r.add_get(unit, centre.confirm)
-    r.add_post(unit, centre.act)
-    r.add_get("/centre/stats", centre_stats.stats)
-    r.add_get("/centre/report", centre_stats.pilot)
-    r.add_get("/centre/report.csv", centre_stats.pilot_csv)
+    # The centre's console, imported at its first request: a unit never loads it.
+    unit = f"/centre/units/{UNIT_CODE.route('code')}/{ACTION.route('action')}"
+    r.add_get("/centre", lazy("units", "console"), name="centre")
+    r.add_post("/centre/units", lazy("units", "add_unit"))
+    r.add_get(unit, lazy("units", "confirm"))
+    r.add_post(unit, lazy("units", "act"))
+    r.add_get("/centre/stats", lazy("stats", "stats"))
+    r.add_get("/centre/report", lazy("stats", "pilot"))
+    r.add_get("/centre/report.csv", lazy("stats", "pilot_csv"))
     r.add_static("/static", HERE / "static", name="static")
     app.add_subapp(API_PREFIX, create_api_app(ctx))  # the DMS's API (docs/INTEGRATION.md)
     return app

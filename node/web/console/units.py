@@ -27,17 +27,13 @@ from lienthong.node.web.base import (
     see_other,
     tr,
 )
+from lienthong.node.web.console.routes import ACTIONS
 from lienthong.protocol.errors import InvalidField
 from lienthong.protocol.limits import MAX_SHORT_TEXT
-from lienthong.protocol.text import pattern
 from lienthong.storage.reports import UnitOverview, units_overview
 
 log = logging.getLogger("lienthong.web")
 
-# A unit code in a URL: the wire shape's characters (protocol/units.py), at most 32.
-UNIT_CODE = pattern("unit code in a URL", "[0-9A-Za-z.]{1,32}", "000.00.05.H53")
-ACTIONS = ("revoke", "token", "approve")
-ACTION = pattern("console action in a URL", "|".join(ACTIONS), "approve")
 # The deployment states of the province's unit list, as stored, and their catalogue keys.
 STATE_KEYS = {DEPLOYMENT_STATES[0]: "centre.deployed", DEPLOYMENT_STATES[1]: "centre.trial"}
 
