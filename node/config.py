@@ -199,6 +199,20 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "tsa_url": Key(str, "", "URL of an RFC 3161 time-stamping authority; empty: none"),
     },
+    # The gateway to organisations outside the directory (node/unit/gateway.py,
+    # docs/GATEWAY.md): its spool folders, relative to the data directory, and where to POST.
+    "gateway": {
+        "outgoing": Key(
+            str, "", "folder the gateway writes each outgoing edXML package into; empty: none"
+        ),
+        "incoming": Key(
+            str, "", "folder whose edXML packages and statuses the gateway takes in; empty: none"
+        ),
+        "post_url": Key(
+            str, "", "URL each outgoing edXML package is POSTed to instead; empty: none"
+        ),
+        "scan_seconds": Key(int, 5, "how often the gateway looks into its incoming folder"),
+    },
     "limits": {
         "peer_per_minute": Key(int, 1200, "requests a minute per unit: peer and centre API"),
         "peer_burst": Key(int, 1200, "requests one unit may make at once: peer and centre API"),
@@ -427,6 +441,7 @@ def validate(raw: dict[str, Any], where: str = CONFIG_FILE) -> dict[str, dict[st
             raise ConfigError(f"{where}: limits.{name} = {value}; it must be at least 1")
     _check_registers(values["registers"], where)
     _check_events(values["events"], where)
+    _check_gateway(values["gateway"], where)
     _check_signing(values["signing"], where)
     return values
 
@@ -514,6 +529,23 @@ def _check_signing(signing: dict[str, Any], where: str) -> None:
             f"{where}: signing.tsa_url = {url!r}; an http:// or https:// URL of at most "
             f"{MAX_URL} characters, or empty"
         )
+
+
+GATEWAY_URL = pattern("gateway URL", r"https?://[!-~]+", "https://truc.local/edxml")
+
+
+def _check_gateway(gateway: dict[str, Any], where: str) -> None:
+    """The outgoing folder or the URL, not both; a URL well formed; scans at least 1 s."""
+    if gateway["outgoing"] and gateway["post_url"]:
+        raise ConfigError(f"{where}: gateway.outgoing and gateway.post_url: give one of them")
+    url = gateway["post_url"]
+    if url and (len(url) > MAX_URL or not GATEWAY_URL.matches(url)):
+        raise ConfigError(
+            f"{where}: gateway.post_url = {url!r}; an http:// or https:// URL of at most "
+            f"{MAX_URL} characters, or empty"
+        )
+    if gateway["scan_seconds"] < 1:
+        raise ConfigError(f"{where}: gateway.scan_seconds must be at least 1")
 
 
 def _check_registers(registers: dict[str, Any], where: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.times import dmy
+from lienthong.node.unit import external
 from lienthong.node.unit.attachments import Progress, encrypt_files
 from lienthong.protocol.codes import Confidentiality, StatusCode
 from lienthong.protocol.directory import Directory
@@ -142,9 +143,13 @@ async def send_document(
     paper: bool = False,
     staff: StaffInfo | None = None,
     progress: Progress | None = None,
+    register: bool = True,
     then: Then = None,
 ) -> str:
     """Seal a document to its recipients and queue it: one local transaction, no network.
+
+    `register` False: no line in the outgoing register (a gateway passing on a document
+    from outside the directory, which is not its own: node/unit/gateway.py).
 
     Returns the envelope id. Refuses Mật and above unless security.allow_confidential
     (state secrets travel only on networks approved for them: Luật Bảo vệ bí mật nhà nước
@@ -167,6 +172,9 @@ async def send_document(
     directory = ctx.directory.current
     if directory is None:
         raise DocumentError("this node has no directory yet: enrol, or start it once online")
+    # Organisations outside the directory go to their gateway, named in `gateway.to`.
+    routed = external.route(directory, recipients)
+    recipients, metadata = routed.units, external.addressed(metadata, routed)
     keys = {}
     for code in recipients:
         cert = directory.current(code)
@@ -191,6 +199,7 @@ async def send_document(
     reply_to = None if replied is None else replied.wire_id
     wire_targets = tuple(t.wire_id for t in own_targets)
     version = envelope_version(directory, recipients)
+    external.check_version(routed, version)
     if version == 1 and len(wire_targets) > 1:
         raise DocumentError(
             f"a replacement of {len(wire_targets)} documents needs protocol version 2, and "
@@ -221,7 +230,7 @@ async def send_document(
         record = _record(envelope, body, "out")
         async with ctx.store.write() as tx:
             await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
-            if not same_line:
+            if register and not same_line:
                 await register_outgoing(
                     tx,
                     OutgoingEntry(
@@ -835,6 +844,38 @@ async def process_document(
             await then(tx, number)
     _wake(ctx)
     return number
+
+
+async def send_status(
+    ctx: NodeContext, document_id: str, code: StatusCode, *, actor: str, **fields: Any
+) -> Status:
+    """Sign and queue a status about an incoming document without moving its state: what a
+    gateway passes on from an organisation outside the directory (node/unit/gateway.py).
+    A status lacking what its code requires is refused (InvalidField), nothing stored."""
+    now = ctx.clock()
+    async with ctx.store.write() as tx:
+        doc = await get_document(tx, document_id)
+        if doc is None or doc.direction != "in":
+            raise DocumentError(f"no incoming document {document_id}")
+        status = Status(
+            id=new_ulid(now),
+            envelope=_wire_id(doc),
+            sender=ctx.config.code,
+            serial=_signer_serial(ctx),
+            to=doc.sender_code,
+            code=code,
+            at=now,
+            **fields,
+        )
+        raw = sign_status(ctx.keys, status)
+        await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
+        await audit.append(
+            tx, at=now, actor=actor, action="status.sent", subject=document_id,
+            details={"code": f"{int(code):02d}", "to": doc.sender_code, "note": status.note},
+        )  # fmt: skip
+    _wake(ctx)
+    return status
 
 
 async def _answer_business(

@@ -1,0 +1,256 @@
+"""The gateway between real nodes over mutual TLS (127.0.0.1): C is the gateway of the
+Government Office (outside the directory). A's document to it comes out of C's outgoing
+folder as edXML and A's timeline shows it passed on; an edXML status dropped into C's
+incoming folder reaches A's timeline; a package dropped in reaches B with its first sender
+named, and B's answer leaves as an edXML status; bad files go to failed/ with the reason
+(docs/GATEWAY.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lienthong.bootstrap.directory import DirectoryState
+from lienthong.node.unit import documents as service
+from lienthong.node.unit import external
+from lienthong.node.unit.gateway import Gateway, Spool
+from lienthong.protocol.codes import StatusCode
+from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.directory import ExternalOrganisation, issue_directory, verify_directory
+from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
+from lienthong.protocol.edxml import EdxmlStatus, ExportAttachment, document_id
+from lienthong.protocol.edxml_read import from_edxml, status_from_edxml
+from lienthong.protocol.edxml_write import status_to_edxml, to_edxml
+from lienthong.protocol.states import DocState
+from lienthong.storage.documents import list_documents
+from lienthong.storage.statuses import statuses_of
+from tests.node.helpers import DAY
+from tests.node.tls_federation import A, B, C, Federation, letter, state
+
+VPCP = ExternalOrganisation(code="000.00.00.G09", name="Văn phòng Chính phủ", gateway=C)
+UNLISTED = "000.00.00.G99"
+
+
+def with_gateway(fed: Federation) -> None:
+    """Put in force everywhere a form-2 directory: A, B, C read version 2 and C is the
+    gateway of the Government Office."""
+    held = fed.centre.directory.current
+    now = fed.clock()
+    raw = issue_directory(
+        fed.root,
+        version=held.version + 1,
+        issued_at=now,
+        expires_at=now + 400 * DAY,
+        centre_name=held.centre_name,
+        centre_url=fed.centre_url,
+        certificates=[fed.certificates[c.code] for c in held.certificates],
+        relays=list(held.relays),
+        protocols={code: (1, 2) for code in (A, B, C)},
+        external=[VPCP],
+    )
+    new = verify_directory(raw, fed.root.sign_public, now=now)
+    for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:
+        ctx.directory.current = new  # type: ignore[misc]
+        if isinstance(ctx.directory, DirectoryState):
+            ctx.directory.version = new.version
+
+
+@pytest.fixture
+def gateway(fed, tmp_path) -> Gateway:
+    with_gateway(fed)
+    spool = Spool(tmp_path / "out", tmp_path / "in", None, 1)
+    return Gateway(fed.units[C].ctx, spool=spool)
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file())
+
+
+async def timeline(unit, document_id: str):
+    async with unit.ctx.store.read() as conn:
+        return await statuses_of(conn, document_id)
+
+
+async def to_vpcp(fed, tmp_path) -> tuple[str, Path]:
+    """A sends a letter with one attachment to the Government Office; C gets it; its
+    gateway writes the package and tells A. Returns A's document id and the package."""
+    a = fed.units[A]
+    pdf = tmp_path / "bao-cao.pdf"
+    pdf.write_bytes(b"%PDF-1.4 bao cao\n" * 1000)
+    doc_id = await service.send_document(a.ctx, letter(), [VPCP.code], files=[pdf], actor="vt")
+    assert await a.engine.deliver(C) is True
+    return doc_id, pdf
+
+
+async def test_a_document_to_an_outside_organisation_leaves_the_gateway_as_edxml(
+    fed, gateway, tmp_path
+):
+    """A addresses the Government Office: the envelope goes to C only, naming it in
+    gateway.to. C's gateway writes one package, <A>_<envelope>_<G09>.edxml (no temporary
+    file left), that reads back with A as From, the Office as To, the letter's number and
+    the attachment's bytes; A's timeline then holds C's 01 on arrival and a 01 naming the
+    Office once its package was written."""
+    a, c = fed.units[A], fed.units[C]
+    doc_id, pdf = await to_vpcp(fed, tmp_path)
+    assert await state(a, doc_id, C) is Delivery.ARRIVED
+    async with c.ctx.store.read() as conn:
+        (arrived,) = await list_documents(conn, direction="in")
+    assert external.addressed_to(service.stored_body(arrived).metadata) == (VPCP.code,)
+
+    assert await gateway.pass_on() >= 1
+    out = tmp_path / "out"
+    name = f"{A}_{doc_id}_{VPCP.code}.edxml"
+    assert files(out) == [name]
+    (tmp_path / "read").mkdir()
+    with (out / name).open("rb") as f:
+        package = from_edxml(f, tmp_path / "read")
+    assert package.sender_id == A
+    assert [r.code for r in package.receivers] == [VPCP.code]
+    assert package.metadata.number_notation == letter().number_notation
+    assert package.document_id == document_id(A, "2014-05-23", "2340/VP-TTTH")
+    (attachment,) = package.attachments
+    assert attachment.name == pdf.name and attachment.path.read_bytes() == pdf.read_bytes()
+
+    assert await c.engine.deliver(A) is True
+    answers = [s for s in await timeline(a, doc_id) if s.from_code == C]
+    assert [s.code for s in answers] == [StatusCode.ARRIVED, StatusCode.ARRIVED]
+    named = [external.note_organisation(s.note) for s in answers]  # same time: any order
+    assert sorted(named, key=str) == [(VPCP.code, VPCP.name), None]
+    assert await state(a, doc_id, C) is Delivery.ARRIVED
+
+
+async def test_a_status_dropped_in_goes_back_to_the_senders_timeline(fed, gateway, tmp_path):
+    """The Office registers A's document: its edXML 03 (Description: the incoming number)
+    dropped into C's incoming folder is moved to done/, and A's timeline holds a 03 from C
+    with that number, naming the Office. The same bytes dropped again are not taken twice."""
+    a, c = fed.units[A], fed.units[C]
+    doc_id, _ = await to_vpcp(fed, tmp_path)
+    await gateway.pass_on()
+    answer = status_to_edxml(
+        EdxmlStatus(
+            sender=Organisation(name=VPCP.name, code=VPCP.code),
+            code=StatusCode.ACCEPTED,
+            timestamp="2014/05/26 08:30:00",
+            document_id=document_id(A, "2014-05-23", "2340/VP-TTTH"),
+            description="125",
+        )
+    )
+    incoming = tmp_path / "in"
+    (incoming / "vpcp-03.edxml").write_bytes(answer)
+    assert await gateway.take_in() == 1
+    assert files(incoming / "done") == ["vpcp-03.edxml"]
+    assert files(incoming) == []
+
+    assert await c.engine.deliver(A) is True
+    (accepted,) = [s for s in await timeline(a, doc_id) if s.code == StatusCode.ACCEPTED]
+    assert accepted.from_code == C and accepted.incoming_number == 125
+    assert external.note_organisation(accepted.note) == (VPCP.code, "125")
+    assert await state(a, doc_id, C) is Delivery.ACCEPTED
+
+    (incoming / "again.edxml").write_bytes(answer)
+    await gateway.take_in()
+    assert "again.edxml.reason.txt" in files(incoming / "done")
+    assert "taken before" in (incoming / "done" / "again.edxml.reason.txt").read_text()
+    async with c.ctx.store.read() as conn:
+        (doc,) = await list_documents(conn, direction="in")
+        sent = [s for s in await statuses_of(conn, doc.id) if s.code == StatusCode.ACCEPTED]
+    assert len(sent) == 1
+
+
+def vpcp_letter() -> DocumentMetadata:
+    return DocumentMetadata(
+        signer=Signer("Trần Văn Sơn", "Chủ nhiệm"),
+        number="512",
+        notation="VPCP-KSTT",
+        doc_type="cong_van",
+        issuer=Organisation(name=VPCP.name, code=VPCP.code),
+        place="Hà Nội",
+        issued_on="2025-11-20",
+        subject="V/v kết nối liên thông văn bản với Trục liên thông văn bản quốc gia",
+    )
+
+
+def package_to(receivers: list[str], *, sender: str = VPCP.code, business_type: int = 0):
+    return to_edxml(
+        vpcp_letter(),
+        attachments=[ExportAttachment("cong-van.pdf", "application/pdf", b"%PDF-1.4 cv\n")],
+        sender_id=sender,
+        receivers=[Organisation(name="", code=code) for code in receivers],
+        business_type=business_type,
+    )
+
+
+async def test_a_package_dropped_in_reaches_the_unit_it_names(fed, gateway, tmp_path):
+    """A package from the Office to B: C sends it on (no line in C's outgoing register), B
+    holds it with the Office as its issuer and gateway.from naming it, and the attachment's
+    bytes. B registers it: its 03 reaches C, whose gateway writes it as an edXML status
+    answering the package's DocumentId."""
+    b, c = fed.units[B], fed.units[C]
+    incoming = tmp_path / "in"
+    (incoming / "vpcp-512.edxml").write_bytes(package_to([B, "000.00.00.H01"]))
+    assert await gateway.take_in() == 1
+    assert files(incoming / "done") == ["vpcp-512.edxml"]
+    assert await c.engine.deliver(B) is True
+    async with b.ctx.store.read() as conn:
+        (doc,) = await list_documents(conn, direction="in")
+    m = service.stored_body(doc).metadata
+    assert doc.sender_code == C and m.issuer.code == VPCP.code
+    assert external.brought_from(m) == VPCP.code
+    assert m.subject == vpcp_letter().subject
+
+    number = await service.process_document(b.ctx, doc.id, DocState.ACCEPTED, actor="vt")
+    assert await b.engine.deliver(C) is True
+    await gateway.pass_on()
+    statuses = [n for n in files(tmp_path / "out") if n.startswith(f"status_{B}_")]
+    assert statuses, files(tmp_path / "out")
+    answers = [status_from_edxml((tmp_path / "out" / n).read_bytes()) for n in statuses]
+    assert {s.code for s in answers} >= {StatusCode.ARRIVED, StatusCode.ACCEPTED}
+    assert {s.document_id for s in answers} == {
+        document_id(VPCP.code, "2025-11-20", "512/VPCP-KSTT")
+    }
+    assert number is not None
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"<edXML><not-closed>", "edXML"),
+        (package_to([B], sender=UNLISTED), "not an organisation the directory lists"),
+        (package_to(["000.00.00.H01"]), "To names no unit of the directory"),
+        (package_to([B], business_type=2), "new documents (0) only"),
+        (
+            status_to_edxml(
+                EdxmlStatus(
+                    sender=Organisation(name=VPCP.name, code=VPCP.code),
+                    code=StatusCode.COMPLETED,
+                    timestamp="2025/11/21 09:00:00",
+                    document_id="000.00.02.H53,2014/05/23,1/KHONG-CO",
+                )
+            ),
+            "names no document this gateway passed on",
+        ),
+    ],
+)
+async def test_a_bad_file_goes_to_failed_with_its_reason(fed, gateway, tmp_path, content, reason):
+    """A file that cannot be taken is moved to failed/ with <name>.reason.txt naming what
+    was wrong; nothing is sent and nothing is stored."""
+    c = fed.units[C]
+    incoming = tmp_path / "in"
+    (incoming / "bad.edxml").write_bytes(content)
+    assert await gateway.take_in() == 1
+    assert files(incoming) == []
+    assert files(incoming / "failed") == ["bad.edxml", "bad.edxml.reason.txt"]
+    assert reason in (incoming / "failed" / "bad.edxml.reason.txt").read_text(encoding="utf-8")
+    async with c.ctx.store.read() as conn:
+        assert await list_documents(conn, direction="out") == []
+
+
+async def test_an_organisation_no_gateway_carries_is_refused_at_sending(fed, gateway):
+    """A code that is neither a unit nor an organisation the directory lists is refused by
+    name, with nothing stored."""
+    a = fed.units[A]
+    with pytest.raises(service.DocumentError, match=UNLISTED):
+        await service.send_document(a.ctx, letter(), [UNLISTED], actor="vt")
+    async with a.ctx.store.read() as conn:
+        assert await list_documents(conn, direction="out") == []
