@@ -23,6 +23,8 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
+from lienthong.crypto.errors import CertificateError
+
 # A PDF larger than this is not verified (marked "cannot verify", it still arrives). pyHanko
 # streams the signed byte ranges through the digest, so memory stays flat; the bound is on time:
 # a 256 MiB file takes a few seconds of a worker thread, and official documents with scans are
@@ -73,7 +75,7 @@ REVOCATION_NOT_CHECKED = "not_checked"
 REVOCATION_CHECKED = "checked"
 
 
-class TrustAnchorError(ValueError):
+class TrustAnchorError(CertificateError):
     """A trust anchor is not a certificate (PEM or DER) or not a CA certificate."""
 
 

@@ -261,6 +261,10 @@ class Node:
             self._spawn("unit report", report_loop(self.ctx, self.session, self.stop_event))
             self._spawn("certificate renewal", renewal_loop(self, self.stop_event))
             self._spawn("webhooks", Webhooks(self.ctx).run(self.stop_event))
+            from lienthong.node.unit.pdf_verify import PdfVerifier
+
+            # PDFs' digital signatures, checked as documents arrive (docs/SIGNATURES.md)
+            self._spawn("pdf verification", PdfVerifier(self.ctx).run(self.stop_event))
             from lienthong.node.unit.gateway import Gateway, Spool
 
             if Spool.of(self.ctx).configured:  # node.toml [gateway], docs/GATEWAY.md

@@ -24,6 +24,7 @@ from lienthong.node.cli.commands import (
     enrol,
     examples,
     local,
+    trust,
     users,
 )
 from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_data_dir
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.register(sub)
     users.register(sub)
     apikeys.register(sub)
+    trust.register(sub)
     doctor.register(sub)
     bundle.register(sub)
     examples.register(sub)

@@ -15,7 +15,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.times import dmy
-from lienthong.node.unit import external
+from lienthong.node.unit import external, pdf_verify
 from lienthong.node.unit.attachments import Progress, encrypt_files
 from lienthong.protocol.codes import Confidentiality, StatusCode
 from lienthong.protocol.directory import Directory
@@ -58,7 +58,7 @@ from lienthong.protocol.states import (
 )
 from lienthong.protocol.status import Staff, Status, VerifiedStatus, sign_status, verify_status
 from lienthong.protocol.wire import pack, unpack
-from lienthong.storage import audit, events, links, outbox
+from lienthong.storage import audit, events, links, outbox, trust
 from lienthong.storage.documents import (
     DocumentRecord,
     HeldEnvelope,
@@ -230,6 +230,8 @@ async def send_document(
         record = _record(envelope, body, "out")
         async with ctx.store.write() as tx:
             await record_outgoing(tx, record, raw, recipients, actor=actor, at=now)
+            if pdf_verify.has_pdf(body):  # the sender's own copy is checked too
+                await trust.queue_document(tx, envelope.header.id, at=now)
             if register and not same_line:
                 await register_outgoing(
                     tx,
@@ -484,6 +486,8 @@ async def receive_envelopes(
                 document_id = await record_incoming(tx, record, envelope.raw, at=now)
                 if document_id is not None:
                     await _link_arrived(tx, me, envelope.header, document_id, at=now)
+                    if pdf_verify.has_pdf(stored_body(record)):  # docs/SIGNATURES.md
+                        await trust.queue_document(tx, document_id, at=now)
                     arrived = _arrived(record, envelope.header.id, via)
                     await events.append_event(
                         tx, events.DOCUMENT_ARRIVED, document_id, arrived, at=now
@@ -502,6 +506,7 @@ async def receive_envelopes(
                 results[i] = _repeat(known, envelope)
                 if via == "relay" and isinstance(results[i], bytes):
                     await outbox.queue_arrival(tx, known.document_id, header.sender, at=now)
+        pdf_verify.wake(ctx)
     return results  # type: ignore[return-value]
 
 
@@ -1095,6 +1100,7 @@ def _own(status: Status) -> dict[str, Any]:
 
 def _wake(ctx: NodeContext) -> None:
     ctx.wake_delivery()
+    pdf_verify.wake(ctx)  # a document sent with PDFs: its own copy is checked
 
 
 async def timeline(ctx: NodeContext, document_id: str) -> list[StatusEvent]:

@@ -1,0 +1,145 @@
+"""Checks the digital signatures in documents' PDF attachments as they arrive, off the event
+loop: a queued document's PDFs are decrypted to a private temp file and verified in a worker
+thread; the verdicts are stored, and a PDF that cannot be checked is marked, never refused."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+
+from lienthong.node.context import NodeContext, ServiceKey
+from lienthong.node.unit.attachments import decrypt_to
+from lienthong.protocol.document import Attachment, DocumentBody, body_from_wire
+from lienthong.protocol.wire import unpack
+from lienthong.storage import trust
+from lienthong.storage.documents import get_document
+
+log = logging.getLogger("lienthong.pdf_verify")
+
+PDF_MEDIA_TYPE = "application/pdf"
+# The stored plaintext body of one document (as node/unit/documents.py reads it).
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def is_pdf(attachment: Attachment) -> bool:
+    """A PDF by its media type or its name (senders label PDFs either way)."""
+    return attachment.media_type.lower() == PDF_MEDIA_TYPE or attachment.name.lower().endswith(
+        ".pdf"
+    )
+
+
+def has_pdf(body: DocumentBody) -> bool:
+    return any(is_pdf(a) for a in body.attachments)
+
+
+def _check_attachment(blobs, attachment: Attachment, tmp_dir: Path, anchors: list[bytes]):
+    """In a worker thread: decrypt to a private temp file, verify, delete the temp file.
+    pyHanko is imported here, at the first PDF, not when the node starts (a second of it)."""
+    from lienthong.crypto.pdf_signatures import (
+        MAX_VERIFY_BYTES,
+        REASONS,
+        UNREADABLE,
+        FileVerdict,
+        verify_pdf,
+    )
+
+    def _verdict(code: str) -> FileVerdict:
+        return FileVerdict(UNREADABLE, code, REASONS[code], [])
+
+    if attachment.size > MAX_VERIFY_BYTES:
+        return _verdict("too_large")  # not decrypted at all
+    tmp_dir.mkdir(mode=0o700, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
+        out = Path(work) / "check.pdf"
+        try:
+            decrypt_to(blobs, attachment, out)
+        except Exception:
+            log.exception("cannot decrypt %r to check its signatures", attachment.name)
+            return _verdict("cannot_verify")
+        return verify_pdf(out, anchors)
+
+
+async def verify_document(ctx: NodeContext, document_id: str) -> int:
+    """Check every PDF of one document and store the verdicts (the document leaves the
+    queue); returns how many PDFs were checked."""
+    async with ctx.store.read() as conn:
+        record = await get_document(conn, document_id)
+        anchors = [a.der for a in await trust.anchors(conn)]
+    results: list[tuple[int, str, str, str]] = []
+    if record is not None:
+        body = body_from_wire(
+            unpack(record.metadata, what="stored document", max_bytes=MAX_BODY_BYTES)
+        )
+        tmp_dir = ctx.config.data_dir / "tmp"
+        for i, attachment in enumerate(body.attachments):
+            if not is_pdf(attachment):
+                continue
+            verdict = await asyncio.to_thread(
+                _check_attachment, ctx.blobs, attachment, tmp_dir, anchors
+            )
+            results.append((i, attachment.name, verdict.status, verdict.to_json()))
+    async with ctx.store.write() as tx:
+        await trust.store_verdicts(tx, document_id, results, at=ctx.clock())
+    return len(results)
+
+
+async def verify_queued(ctx: NodeContext) -> int:
+    """Check every document waiting in the queue; returns how many documents were done. A
+    document whose check fails unexpectedly is logged and left for the next run."""
+    done = 0
+    failed: set[str] = set()
+    while True:
+        async with ctx.store.read() as conn:
+            waiting = [d for d in await trust.queued(conn, trust.QUEUE_BATCH + len(failed))]
+        waiting = [d for d in waiting if d not in failed]
+        if not waiting:
+            return done
+        for document_id in waiting:
+            try:
+                await verify_document(ctx, document_id)
+                done += 1
+            except Exception:
+                log.exception("checking the PDFs of document %s failed", document_id)
+                failed.add(document_id)
+
+
+class PdfVerifier:
+    """The node's background checker: runs the queue at start and whenever woken."""
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.signal = asyncio.Event()
+        ctx.services.put(PDF_VERIFY, self)
+
+    def wake(self) -> None:
+        self.signal.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.signal.set()  # what a stopped node left in the queue
+        while not stop.is_set():
+            stopping = asyncio.ensure_future(stop.wait())
+            woken = asyncio.ensure_future(self.signal.wait())
+            try:
+                await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for f in (stopping, woken):
+                    f.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await f
+            if stop.is_set():
+                return
+            self.signal.clear()
+            await verify_queued(self.ctx)
+
+
+PDF_VERIFY = ServiceKey("pdf verification", PdfVerifier)
+
+
+def wake(ctx: NodeContext) -> None:
+    """After a document with PDFs was stored: the running checker looks at the queue."""
+    verifier = ctx.services.get(PDF_VERIFY)
+    if verifier is not None:
+        verifier.wake()

@@ -1,0 +1,92 @@
+"""`lienthong trust add-ca|list|remove` on a real data directory: anchors in the store, each
+change in the audit log, bad files refused with nothing stored."""
+
+import asyncio
+import json
+
+import pytest
+
+from lienthong.node.cli.main import main
+from lienthong.storage import trust
+from lienthong.storage.db import Store
+from tests.crypto.pdf_fixtures import make_ca, make_signer
+
+CODE = "000.00.02.H53"
+
+
+@pytest.fixture
+def node(tmp_path):
+    data = tmp_path / "node"
+    assert main(["init", "--data-dir", str(data), "--code", CODE, "--name", "Sở Nội vụ"]) == 0
+    return data
+
+
+async def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = await asyncio.to_thread(main, list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+async def _anchors(data) -> list[trust.StoredAnchor]:
+    async with await Store.open(data / "store.sqlite3") as store, store.read() as conn:
+        return await trust.anchors(conn)
+
+
+async def _audit(data) -> list[tuple[str, str]]:
+    async with await Store.open(data / "store.sqlite3") as store, store.read() as conn:
+        rows = await conn.fetchall(
+            "SELECT action, subject FROM audit_log WHERE action LIKE 'trust.%' ORDER BY seq"
+        )
+    return [tuple(r) for r in rows]
+
+
+async def test_add_list_remove_a_ca(node, tmp_path, capsys):
+    """A PEM and a DER CA are added (subject and fingerprint printed), listed as JSON,
+    one removed by its fingerprint written with colons and capitals; all audited."""
+    pem, der = tmp_path / "root.pem", tmp_path / "sub.cer"
+    root, sub = make_ca("Root CA thử"), make_ca("Sub CA thử")
+    pem.write_bytes(root.pem)
+    der.write_bytes(sub.der)
+    code, out, _ = await _cli(capsys, "trust", "add-ca", "--data-dir", str(node), str(pem))
+    assert code == 0 and "Root CA thử" in out and "SHA-256 fingerprint: " in out
+    assert (await _cli(capsys, "trust", "add-ca", "--data-dir", str(node), str(der)))[0] == 0
+    code, out, _ = await _cli(capsys, "trust", "list", "--data-dir", str(node), "--json")
+    listed = json.loads(out)
+    assert [("Root CA thử" in a["subject"], "Sub CA thử" in a["subject"]) for a in listed] == [
+        (True, False),
+        (False, True),
+    ]
+    fingerprint = listed[0]["fingerprint"]
+    colons = ":".join(fingerprint[i : i + 2] for i in range(0, 64, 2)).upper()
+    code, out, _ = await _cli(capsys, "trust", "remove", "--data-dir", str(node), colons)
+    assert code == 0 and "No longer trusted" in out
+    assert [a.subject for a in await _anchors(node)] == [listed[1]["subject"]]
+    assert await _audit(node) == [
+        ("trust.add_ca", fingerprint),
+        ("trust.add_ca", listed[1]["fingerprint"]),
+        ("trust.remove_ca", fingerprint),
+    ]
+
+
+async def test_bad_files_are_refused_with_nothing_stored(node, tmp_path, capsys):
+    """Garbage, a signer's (not a CA's) certificate, a missing file, the same CA twice and an
+    unknown fingerprint: each a one-line error naming it, exit 1, no anchor added."""
+    garbage, leaf, ca = tmp_path / "x.pem", tmp_path / "leaf.pem", tmp_path / "ca.pem"
+    garbage.write_bytes(b"-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n")
+    root = make_ca()
+    leaf.write_bytes(make_signer(root).pem)
+    ca.write_bytes(root.pem)
+    add = ("trust", "add-ca", "--data-dir", str(node))
+    code, _, err = await _cli(capsys, *add, str(garbage))
+    assert code == 1 and "not an X.509 certificate" in err and str(garbage) in err
+    code, _, err = await _cli(capsys, *add, str(leaf))
+    assert code == 1 and "not a CA certificate" in err
+    code, _, err = await _cli(capsys, *add, str(tmp_path / "none.pem"))
+    assert code == 1 and "cannot read" in err
+    assert await _anchors(node) == []
+    assert (await _cli(capsys, *add, str(ca)))[0] == 0
+    code, _, err = await _cli(capsys, *add, str(ca))
+    assert code == 1 and "trusted already" in err
+    code, _, err = await _cli(capsys, "trust", "remove", "--data-dir", str(node), "ab" * 32)
+    assert code == 1 and "no trust anchor" in err
+    assert len(await _anchors(node)) == 1
