@@ -8,6 +8,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.times import dmy, when
+from lienthong.node.unit import external
 from lienthong.node.unit.documents import stored_body
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.codes import StatusCode
@@ -51,6 +52,8 @@ async def timeline_view(conn, doc: DocumentRecord) -> list[dict[str, Any]]:
 
 
 def _event(e: StatusEvent, answers: str | None) -> dict[str, Any]:
+    # A gateway's status about an organisation outside the directory names it in its note.
+    outside = external.note_organisation(e.note)
     return {
         "at": when(e.at),
         "at_ms": e.at,
@@ -62,8 +65,9 @@ def _event(e: StatusEvent, answers: str | None) -> dict[str, Any]:
         "label": status_label(e.code, answers),  # a key of node/web/i18n.py
         "label_vi": _label_vi(e.code, answers),
         "incoming_number": e.incoming_number,
-        "note": e.note,
+        "note": e.note if outside is None else outside[1],
         "direction": e.direction,
+        "external": None if outside is None else outside[0],  # via the gateway `from`
     }
 
 

@@ -27,7 +27,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.config import EMAIL
 from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
 from lienthong.node.unit import documents as service
-from lienthong.node.unit import signing
+from lienthong.node.unit import external, signing
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.auth import same_token
 from lienthong.node.web.base import (
@@ -240,6 +240,12 @@ def _units(ctx) -> list[dict[str, str]]:
     ]
 
 
+def _outside(ctx) -> list[dict[str, str]]:
+    """Organisations outside the directory its form 2 lists: sent to through their gateway
+    (node/unit/external.py, docs/GATEWAY.md)."""
+    return [{"code": e.code, "name": e.name} for e in external.organisations(ctx.directory.current)]
+
+
 def issued_types() -> list[DocumentType]:
     """The types this unit issues itself (the compose page offers no other), by name."""
     return sorted(doctypes.issued_types(), key=lambda t: t.name)
@@ -262,6 +268,7 @@ def _form_context(request: web.Request, values: dict[str, Any], errors: dict[str
             for f, message in errors.items()
         ],
         "units": _units(ctx),
+        "outside": _outside(ctx),
         "types": issued_types(),
         "legal": {t.code for t in issued_types() if is_legal(t.code)},
         "authorities": sorted(SIGNING_AUTHORITIES),
@@ -477,12 +484,16 @@ class _FormCheck:
             self.refuse(name, "compose.err.too_long", max=limit)
         return value
 
-    def recipients(self, known: set[str]) -> list[str]:
+    def recipients(self, known: set[str], outside: frozenset[str] = frozenset()) -> list[str]:
+        """The units chosen (every unit of the directory for "all") and the organisations
+        outside it chosen one by one."""
         chosen = self.values["to"]
-        recipients = list(dict.fromkeys(sorted(known) if ALL_UNITS in chosen else chosen))
+        if ALL_UNITS in chosen:
+            chosen = sorted(known) + [c for c in chosen if c in outside]
+        recipients = list(dict.fromkeys(chosen))
         if not recipients:
             self.refuse("to", "compose.err.to")
-        elif unknown := [c for c in recipients if c not in known]:
+        elif unknown := [c for c in recipients if c not in known and c not in outside]:
             self.refuse("to", "compose.err.to_unknown", codes=", ".join(unknown[:5]))
         return recipients
 
@@ -714,7 +725,9 @@ async def parse_compose(
     ctx = context_of(request)
     form = _FormCheck(request, fields)
     issuer = ctx.config.issuer
-    recipients = form.recipients({u["code"] for u in _units(ctx)})
+    recipients = form.recipients(
+        {u["code"] for u in _units(ctx)}, frozenset(o["code"] for o in _outside(ctx))
+    )
     doc_type = form.doc_type()
     number, year, notation = form.number(is_legal(doc_type))
     place = form.place()
@@ -930,7 +943,7 @@ def _not_signed(request: web.Request, draft: Draft, exc: LienthongError) -> str:
 
 def _confirm_context(request: web.Request, draft: Draft, error: str | None = None):
     ctx = context_of(request)
-    names = {u["code"]: u["name"] for u in _units(ctx)}
+    names = {u["code"]: u["name"] for u in _units(ctx) + _outside(ctx)}
     business = Business(reason=draft.reason, paper=draft.paper, staff=draft.staff)
     return {
         "draft": draft,

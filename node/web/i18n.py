@@ -285,6 +285,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "doc.reply_subject": ("Trả lời văn bản số {number}", "Reply to document {number}"),
     "doc.timeline": ("Quá trình xử lý", "Timeline"),
     "doc.timeline_stored": ("Văn bản được lưu tại đơn vị", "Stored at this unit"),
+    # An organisation outside the directory, reached through the gateway unit (GATEWAY.md).
+    "gateway.via": ("qua cổng kết nối", "via gateway"),
+    "gateway.outside": (
+        "Cơ quan ngoài tỉnh (qua cổng kết nối)",
+        "Outside the province (via gateway)",
+    ),
     "doc.done": ("Đã thực hiện.", "Done."),
     "doc.wire_id": ("Mã văn bản của nơi gửi", "Sender's envelope id"),
     "doc.err.reason": ("Cần ghi lý do.", "A reason is needed."),

@@ -1,0 +1,67 @@
+"""The clerk's page and the gateway, between real nodes over mutual TLS: A's compose page
+offers the Government Office (outside the directory) apart from the units; a document
+composed to it goes to the gateway C, leaves C's outgoing folder as edXML, and A's document
+page shows C's answer naming the Office "qua cổng kết nối" (docs/GATEWAY.md)."""
+
+from __future__ import annotations
+
+import nacl.pwhash.argon2id as argon2id
+from aiohttp.test_utils import TestClient, TestServer
+
+from lienthong.node.config import Config, validate
+from lienthong.node.unit.gateway import Gateway, Spool
+from lienthong.node.web import create_web_app
+from lienthong.storage.users import add_user
+from tests.node.tls_federation import A, C, federation
+from tests.node.unit.test_gateway import VPCP, with_gateway
+from tests.node.web.test_compose_official import ISSUER, official_form
+from tests.node.web.test_web_support import PASSWORD, Delays, login, page_csrf
+
+
+async def test_a_clerk_sends_to_an_outside_organisation_through_the_gateway(tmp_path):
+    """The Office is offered under "Cơ quan ngoài tỉnh (qua cổng kết nối)"; the document
+    composed to it is sealed to C alone, C's gateway writes its package, and A's page shows
+    C's 01 with the Office's code, "qua cổng kết nối"."""
+    async with federation(tmp_path, serve_units=True) as fed:
+        with_gateway(fed)
+        a = fed.units[A]
+        unit = {"code": A, "name": "Văn phòng", **ISSUER}
+        a.ctx.config = Config(a.ctx.config.data_dir, validate({"unit": unit}))
+        await add_user(
+            a.ctx.store, "vt", PASSWORD, role="clerk", display_name="Nguyễn Thị Trang",
+            actor="test", opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN,
+        )  # fmt: skip
+        client = TestClient(TestServer(create_web_app(a.ctx, sleep=Delays())))
+        await client.start_server()
+        try:
+            await login(client, "vt")
+            page = await (await client.get("/compose")).text()
+            assert "Cơ quan ngoài tỉnh (qua cổng kết nối)" in page
+            assert f'value="{VPCP.code}"' in page and VPCP.name in page
+
+            token = await page_csrf(client, "/compose")
+            response = await client.post(
+                "/compose", data=official_form(token, to=(VPCP.code,)), allow_redirects=False
+            )
+            assert response.status == 303, await response.text()
+            confirm = await (await client.get(response.headers["Location"])).text()
+            assert VPCP.name in confirm
+            response = await client.post(
+                response.headers["Location"], data={"csrf": token}, allow_redirects=False
+            )
+            assert response.status == 303, await response.text()
+            doc_id = response.headers["Location"].split("/documents/")[1].split("?")[0]
+            assert await a.engine.deliver(C) is True
+
+            gateway = Gateway(
+                fed.units[C].ctx, spool=Spool(tmp_path / "out", tmp_path / "in", None, 1)
+            )
+            await gateway.pass_on()
+            assert [p.name for p in (tmp_path / "out").iterdir()] == [
+                f"{A}_{doc_id}_{VPCP.code}.edxml"
+            ]
+            assert await fed.units[C].engine.deliver(A) is True
+            page = await (await client.get(f"/documents/{doc_id}")).text()
+            assert f'<span class="code">{VPCP.code}</span> (qua cổng kết nối)' in page
+        finally:
+            await client.close()
