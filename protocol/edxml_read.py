@@ -59,7 +59,9 @@ from lienthong.protocol.edxml_write import (
     ATTACHMENTS_EXTENSION,
     BUSINESS_TYPE_EXTENSION,
     DOCUMENT_ID_EXTENSION,
+    EXTRA_PREFIX,
     FROM_EXTENSION,
+    MAX_EXTRA_ELEMENTS,
     PRIORITY_EXTENSION,
     REPLACES_EXTENSION,
     RESPONSE_FOR_EXTENSION,
@@ -67,9 +69,10 @@ from lienthong.protocol.edxml_write import (
     TO_EXTENSION,
     TRACE_EXTENSION,
     TYPE_DETAIL_EXTENSION,
+    escape,
 )
 from lienthong.protocol.errors import DecodeError, InvalidField, LimitExceeded
-from lienthong.protocol.limits import MAX_LIST_ITEMS
+from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_SUBJECT
 from lienthong.protocol.text import is_decimal
 from lienthong.protocol.units import check_external_code, has_wire_shape
 
@@ -96,15 +99,19 @@ class Node:
     children: list[Node] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
     path: str = ""
+    # The path with the position of each element among its namesakes, "To[1]" for the second
+    # To: where an export puts an element kept from the package (edxml_write, EXTRA_PREFIX).
+    ipath: str = ""
 
 
 class _View:
     """Exhaustive access to one node's children, as protocol.wire.Fields is for maps: each
     child read at most the times allowed, and any child not read is refused by done()."""
 
-    def __init__(self, node: Node, what: str = WHAT) -> None:
+    def __init__(self, node: Node, what: str = WHAT, keep: list[Node] | None = None) -> None:
         self.node = node
         self.what = what
+        self.keep = keep  # where done() puts elements it does not read; None: refuse them
         self.used: set[str] = set()
         if node.children and "".join(node.text).strip():
             raise InvalidField(what, node.path, "holds text beside its elements")
@@ -128,7 +135,7 @@ class _View:
 
     def view(self, name: str, optional: bool = False) -> _View | None:
         node = self.one(name, optional)
-        return None if node is None else _View(node, self.what)
+        return None if node is None else _View(node, self.what, self.keep)
 
     def text(self, name: str, optional: bool = False) -> str | None:
         node = self.one(name, optional)
@@ -155,6 +162,11 @@ class _View:
 
     def done(self) -> None:
         unknown = {c.name for c in self.node.children} - self.used
+        if unknown and self.keep is not None:
+            # An element of edXML lienthong does not model (a receiver add/remove list, a
+            # later version's field): kept whole, written back by an export.
+            self.keep.extend(c for c in self.node.children if c.name in unknown)
+            return
         if unknown:
             raise InvalidField(
                 self.what,
@@ -303,7 +315,7 @@ class _Reader:
         if (ns, local) == (EDXML_NS, "edXMLEnvelope"):
             if self.envelope is not None or self.attachments or self.in_encoded:
                 raise EdxmlError(f"{WHAT}: edXMLEnvelope must come once, first")
-            self.envelope = Node(local, attrs, path=local)
+            self.envelope = Node(local, attrs, path=local, ipath=local)
             self.stack.append(self.envelope)
         elif (ns, local) == (LIENTHONG_NS, "Lienthong"):
             if self.envelope is None or self.extension is not None or self.in_encoded:
@@ -329,6 +341,8 @@ class _Reader:
             )
         node = Node(local, {self._split(k)[1]: v for k, v in attrs.items()})
         node.path = f"{top.path}/{local}"
+        index = sum(1 for c in top.children if c.name == local)
+        node.ipath = f"{top.ipath}/{local}" + (f"[{index}]" if index else "")
         top.children.append(node)
         self.stack.append(node)
 
@@ -527,7 +541,8 @@ def _staff(v: _View) -> dict[str, str]:
 
 def _document(reader: _Reader) -> EdxmlDocument:
     assert reader.envelope is not None
-    env = _View(reader.envelope)
+    kept: list[Node] = []
+    env = _View(reader.envelope, keep=kept)
     head = env.view("edXMLHeader")
     assert head is not None
     h = head.view("MessageHeader")
@@ -537,7 +552,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
     sender_id, issuer = _organ(from_view)
     receivers = []
     for node in h.all("To"):
-        organ_id, to = _organ(_View(node))
+        organ_id, to = _organ(_View(node, keep=kept))
         receivers.append(_organisation(organ_id, to))
     code = h.view("Code")
     assert code is not None
@@ -607,7 +622,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
     assert trace_list is not None
     trace = []
     for node in trace_list.all("TraceHeader", MAX_TRACE):
-        t = _View(node)
+        t = _View(node, keep=kept)
         organ_id = check_external_code(t.token("OrganId"), WHAT, "TraceHeader/OrganId")
         stamp = check_timestamp(t.token("Timestamp") or "", WHAT, "TraceHeader/Timestamp")
         t.done()
@@ -624,7 +639,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
         if rl is not None:
             ids = []
             for node in rl.all("ReplacementInfo"):
-                r = _View(node)
+                r = _View(node, keep=kept)
                 ids.append(check_document_id(r.token("DocumentId") or "", WHAT, "ReplacementInfo"))
                 r.done()
             rl.done()
@@ -640,7 +655,7 @@ def _document(reader: _Reader) -> EdxmlDocument:
         mf = body.view("edXMLManifest", True)
         if mf is not None:
             for node in mf.all("Reference", MAX_EDXML_ATTACHMENTS):
-                ref = _View(node)
+                ref = _View(node, keep=kept)
                 manifest.append(
                     (ref.text("AttachmentName") or "", ref.text("ContentId", True) or "")
                 )
@@ -669,6 +684,8 @@ def _document(reader: _Reader) -> EdxmlDocument:
         type_name_value = type_name
         issuer_code = sender_id if has_wire_shape(sender_id) else None
     extensions = dict(exact["ext"]) if exact else {}
+    extensions = {k: v for k, v in extensions.items() if not k.startswith(EXTRA_PREFIX)}
+    extensions.update(_kept(kept))
     if type_detail is not None:
         extensions[TYPE_DETAIL_EXTENSION] = type_detail
     scheduled_at = exact["scheduled_at"] if exact else None
@@ -731,6 +748,36 @@ def _document(reader: _Reader) -> EdxmlDocument:
         trace=tuple(trace),
         attachments=tuple(reader.attachments),
     )
+
+
+def _xml(node: Node) -> str:
+    """An element kept from a package as XML text, every element prefixed edXML:."""
+    attrs = "".join(f' {k}="{escape(v, node.path)}"' for k, v in sorted(node.attrs.items()))
+    if node.children:
+        inner = "".join(_xml(c) for c in node.children)
+    else:
+        inner = escape("".join(node.text), node.path)
+    return f"<edXML:{node.name}{attrs}>{inner}</edXML:{node.name}>"
+
+
+def _kept(nodes: list[Node]) -> dict[str, str]:
+    """Elements lienthong does not model, as extension fields `edxml.extra.NN`: where the
+    element was ("edXMLEnvelope/edXMLHeader/MessageHeader"), a line break, its XML."""
+    if len(nodes) > MAX_EXTRA_ELEMENTS:
+        raise LimitExceeded(
+            f"{WHAT}: {len(nodes)} elements lienthong does not model, limit {MAX_EXTRA_ELEMENTS}"
+        )
+    kept = {}
+    for i, node in enumerate(nodes):
+        parent = node.ipath.rpartition("/")[0]
+        text = f"{parent}\n{_xml(node)}"
+        if len(text) > MAX_SUBJECT:
+            raise LimitExceeded(
+                f"{WHAT}: {node.path} is an element lienthong does not model, kept in the "
+                f"extension map, and over its {MAX_SUBJECT} characters"
+            )
+        kept[f"{EXTRA_PREFIX}{i + 1:02d}"] = text
+    return kept
 
 
 def _type_code(number: str | None) -> str:

@@ -59,6 +59,12 @@ BUSINESS_TYPE_EXTENSION = "edxml.business_type"
 REPLACES_EXTENSION = "edxml.replaces"
 RESPONSE_FOR_EXTENSION = "edxml.response_for"  # a JSON object
 ATTACHMENTS_EXTENSION = "edxml.attachments"  # one JSON object per attachment: content_id, ...
+# Elements of a package lienthong does not model (edXML's receiver add/remove lists, a later
+# version's fields) travel as `edxml.extra.01`, ... : "where\n<xml>", written back there.
+EXTRA_PREFIX = "edxml.extra."
+# They share the extension map (MAX_EXTENSIONS, 32) with the routing (8) and the
+# document's own fields: 16 leaves room for both.
+MAX_EXTRA_ELEMENTS = 16
 ROUTING_KEYS = frozenset(
     {
         DOCUMENT_ID_EXTENSION,
@@ -78,18 +84,39 @@ _NEW = Business()  # a new document's business: no reason, no paper, no staff
 class _Out:
     """The envelope as text, every element prefixed `edXML:`; each value checked for XML."""
 
-    def __init__(self) -> None:
+    def __init__(self, extras: dict[str, list[str]] | None = None) -> None:
         self.parts: list[str] = []
+        # Elements kept from an imported package, by the path of their parent (EXTRA_PREFIX).
+        self.extras = extras or {}
+        self.path = ["edXMLEnvelope"]
+        self.counts: list[dict[str, int]] = [{}]
+
+    def _count(self, name: str) -> int:
+        counts = self.counts[-1]
+        index = counts.get(name, 0)
+        counts[name] = index + 1
+        return index
 
     def start(self, name: str, attrs: str = "") -> None:
+        index = self._count(name)
+        self.path.append(name + (f"[{index}]" if index else ""))
+        self.counts.append({})
         self.parts.append(f"<edXML:{name}{attrs}>")
 
+    def kept(self) -> None:
+        """The elements kept for the element now open, written last in it."""
+        self.parts.extend(self.extras.pop("/".join(self.path), ()))
+
     def end(self, name: str) -> None:
+        self.kept()
+        self.path.pop()
+        self.counts.pop()
         self.parts.append(f"</edXML:{name}>")
 
     def leaf(self, name: str, value: str | int | None, field: str, prefix: str = "edXML") -> None:
         if value is None:
             return
+        self._count(name)
         self.parts.append(f"<{prefix}:{name}>{escape(str(value), field)}</{prefix}:{name}>")
 
 
@@ -146,6 +173,16 @@ def _date(iso: str | None) -> str | None:
     return None if iso is None else iso.replace("-", "/")
 
 
+def _extras(m: DocumentMetadata) -> dict[str, list[str]]:
+    """The elements an import kept (EXTRA_PREFIX), by the path of their parent, in order."""
+    extras: dict[str, list[str]] = {}
+    for key, value in m.extensions:
+        if key.startswith(EXTRA_PREFIX) and isinstance(value, str):
+            where, _, xml = value.partition("\n")
+            extras.setdefault(where, []).append(xml)
+    return extras
+
+
 def envelope_text(
     metadata: DocumentMetadata,
     business: Business,
@@ -162,7 +199,7 @@ def envelope_text(
 ) -> str:
     """The root's start, the edXML envelope and the lienthong extension, as text."""
     m = metadata
-    out = _Out()
+    out = _Out(_extras(m))
     out.parts.append(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
         f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}" xmlns:xlink="{XLINK_NS}">'
@@ -264,6 +301,12 @@ def envelope_text(
         out.end("Reference")
     out.end("edXMLManifest")
     out.end("edXMLBody")
+    out.kept()
+    if out.extras:
+        where = next(iter(out.extras))
+        raise InvalidField(
+            WHAT, f"ext.{EXTRA_PREFIX}*", f"an element kept for {where[:80]} has no place here"
+        )
     out.parts.append("</edXML:edXMLEnvelope>")
     _extension(out, m)
     return "".join(out.parts)

@@ -19,7 +19,7 @@ from lienthong.protocol.edxml import (
     TraceEntry,
 )
 from lienthong.protocol.edxml_read import MAX_TOKEN_BYTES, EdxmlError, from_edxml
-from lienthong.protocol.edxml_write import to_edxml, write_edxml
+from lienthong.protocol.edxml_write import MAX_EXTRA_ELEMENTS, to_edxml, write_edxml
 from lienthong.protocol.errors import InvalidField, LimitExceeded
 from tests.protocol.fixtures import A, B, letter_2340
 
@@ -111,11 +111,24 @@ def test_a_tag_the_parser_would_hold_whole_is_bounded(tmp_path):
         read(data, tmp_path)
 
 
-def test_an_unknown_element_is_refused_not_dropped(tmp_path):
-    """An element lienthong does not read is named in the error: nothing is lost silently."""
-    data = package().replace(b"<edXML:Subject>", b"<edXML:Secret>1</edXML:Secret><edXML:Subject>")
-    with pytest.raises(InvalidField, match="MessageHeader/Secret"):
-        read(data, tmp_path)
+def test_unknown_elements_are_kept_within_bounds(tmp_path):
+    """An element lienthong does not model is kept (test_edxml_kept.py), but only
+    MAX_EXTRA_ELEMENTS of them, each within an extension field's length: more is refused,
+    naming the limit or the element."""
+    many = b"<edXML:Secret>1</edXML:Secret>" * (MAX_EXTRA_ELEMENTS + 1)
+    with pytest.raises(LimitExceeded, match="limit 16"):
+        read(package().replace(b"<edXML:Subject>", many + b"<edXML:Subject>"), tmp_path)
+    big = b"<edXML:Secret>" + b"x" * 3000 + b"</edXML:Secret>"
+    with pytest.raises(LimitExceeded, match="MessageHeader/Secret"):
+        read(package().replace(b"<edXML:Subject>", big + b"<edXML:Subject>"), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_element_of_another_namespace_is_refused(tmp_path):
+    """Kept elements are edXML's: one of another namespace is refused, naming it."""
+    other = b'<x:Secret xmlns:x="urn:other">1</x:Secret>'
+    with pytest.raises(EdxmlError, match="Secret is in namespace 'urn:other'"):
+        read(package().replace(b"<edXML:Subject>", other + b"<edXML:Subject>"), tmp_path)
 
 
 def test_a_field_the_wire_refuses_is_refused(tmp_path):

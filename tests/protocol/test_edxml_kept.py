@@ -1,0 +1,103 @@
+"""Elements of a package lienthong does not model (the axis's receiver add/remove lists, a
+field of another version) are kept in the document's extension map and written back in
+their place: export(import(x)) holds them, over a hand-written axis package and over
+generated elements; the routing kept by with_routing gives the same package again."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lienthong.protocol.edxml_read import from_edxml, with_routing
+from lienthong.protocol.edxml_write import EXTRA_PREFIX, iter_document, iter_edxml, routing_of
+from tests.protocol.test_edxml_roundtrip import DATA, NS, attachments_of, canonical, parse
+
+AXIS = (DATA / "axis_cong_van.xml").read_bytes()
+# The add and remove lists of the axis's receivers, and a field of a To it does not model,
+# each last in its element, as the axis writes them.
+LISTS = (
+    b'<edXML:ReceiverAddList type="bo sung">'
+    b"<edXML:Receiver><edXML:OrganId>000.00.00.H55</edXML:OrganId>"
+    b"<edXML:OrganName>UBND t\xe1\xbb\x89nh B\xc3\xacnh \xc4\x90\xe1\xbb\x8bnh</edXML:OrganName>"
+    b"</edXML:Receiver></edXML:ReceiverAddList>"
+    b"<edXML:ReceiverRemoveList><edXML:Receiver><edXML:OrganId>000.00.00.H51"
+    b"</edXML:OrganId></edXML:Receiver></edXML:ReceiverRemoveList>"
+)
+LEVEL = b"<edXML:OrganLevel>2 &amp; 3</edXML:OrganLevel>"
+
+
+def with_unknown(data: bytes) -> bytes:
+    data = data.replace(b"</edXML:MessageHeader>", LISTS + b"</edXML:MessageHeader>", 1)
+    second_to = data.index(b"<edXML:OrganId>000.00.00.H51</edXML:OrganId>")
+    end = data.index(b"</edXML:To>", second_to)
+    return data[:end] + LEVEL + data[end:]
+
+
+def test_the_axis_receiver_lists_survive_import_then_export(tmp_path):
+    """The envelope of export(import(x)) is x's, element for element (the lists with their
+    attribute, the second To's field in the second To); the attachments are x's."""
+    original = with_unknown(AXIS)
+    doc = from_edxml(io.BytesIO(original), tmp_path)
+    kept = [v for k, v in doc.metadata.extensions if k.startswith(EXTRA_PREFIX)]
+    assert [v.partition("\n")[0] for v in kept] == [
+        "edXMLEnvelope/edXMLHeader/MessageHeader/To[1]",
+        "edXMLEnvelope/edXMLHeader/MessageHeader",
+        "edXMLEnvelope/edXMLHeader/MessageHeader",
+    ]
+    again = b"".join(iter_document(doc))
+    before, after = parse(original), parse(again)
+    envelope = f"{NS}edXMLEnvelope"
+    assert canonical(after.find(envelope)) == canonical(before.find(envelope))
+    assert attachments_of(after) == attachments_of(before)
+    # Read again, the package is the same document: nothing doubled by the extension.
+    with tempfile.TemporaryDirectory() as folder:
+        assert from_edxml(io.BytesIO(again), Path(folder)).metadata == doc.metadata
+
+
+def test_the_routing_kept_writes_the_same_package(tmp_path):
+    """with_routing then routing_of (what the store keeps and an export reads) writes the
+    envelope of the package imported, unknown elements included."""
+    original = with_unknown(AXIS)
+    doc = from_edxml(io.BytesIO(original), tmp_path)
+    stored = with_routing(doc.metadata, doc)
+    routing = routing_of(stored)
+    assert routing["doc_id"] == doc.document_id and routing["trace"] == doc.trace
+    written = b"".join(iter_edxml(stored, doc.business, (), **routing))
+    envelope = f"{NS}edXMLEnvelope"
+    before = canonical(parse(original).find(envelope))
+    after = canonical(parse(written).find(envelope))
+    # Without attachments the manifest is empty; everything else is the package's.
+    assert [c for c in after[3] if c[0] != f"{NS}edXMLBody"] == [
+        c for c in before[3] if c[0] != f"{NS}edXMLBody"
+    ]
+
+
+NAMES = st.sampled_from(["ReceiverAddList", "OrganLevel", "Note", "X-Field", "Ext_1"])
+TEXTS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=40).filter(
+    lambda t: t == t.strip() or not t.strip()
+)
+ELEMENTS = st.lists(st.tuples(NAMES, TEXTS), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ELEMENTS)
+def test_any_unknown_elements_survive(elements):
+    """Generated elements (names, any text with markup characters) added to MessageHeader
+    come back from export(import(x)) with the same text, in the same order."""
+    xml = "".join(
+        f"<edXML:{name}>"
+        + text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        + f"</edXML:{name}>"
+        for name, text in elements
+    )
+    original = AXIS.replace(b"</edXML:MessageHeader>", xml.encode() + b"</edXML:MessageHeader>")
+    with tempfile.TemporaryDirectory() as folder:
+        doc = from_edxml(io.BytesIO(original), Path(folder))
+        again = b"".join(iter_document(doc))
+    header = parse(again).find(f"{NS}edXMLEnvelope/{NS}edXMLHeader/{NS}MessageHeader")
+    tail = [(c.tag.removeprefix(NS), c.text or "") for c in header][-len(elements) :]
+    assert tail == [(name, text.replace("\r", "\n")) for name, text in elements]
