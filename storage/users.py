@@ -1,4 +1,5 @@
-"""Users of the clerk's page (argon2id passwords, roles, lockout, disabling) and their sessions."""
+"""Users of the clerk's page (argon2id passwords, roles, departments, lockout, disabling) and
+their sessions."""
 
 import asyncio
 import enum
@@ -16,7 +17,8 @@ from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Store, Tx
 from lienthong.storage.errors import Conflict, NotFound, StoreError
 
-ROLES = ("clerk", "leader", "admin")
+# A specialist (chuyên viên) handles the documents a leader assigns (docs/CLERK.md).
+ROLES = ("clerk", "leader", "specialist", "admin")
 # Usernames come from a form and appear in the audit log: short and printable.
 MAX_USERNAME_CHARS = 64
 MIN_PASSWORD_CHARS = 8  # the least a clerk's password may have (CLI and users page)
@@ -27,6 +29,9 @@ LOCKOUT_MS = 15 * 60 * 1000
 # Session tokens: 32 random bytes, base64url. Longer cookies are refused unhashed.
 SESSION_TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 128
+# A department's name (phòng ban) comes from the admin's form and is shown on every
+# assignment: a name as an office writes it, "Phòng Tổ chức - Hành chính", fits easily.
+MAX_DEPARTMENT_CHARS = 120
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,7 @@ class User:
     failed_logins: int
     locked_until: int | None
     disabled: bool = False
+    department: str | None = None
 
     def locked(self, now: int) -> bool:
         return self.locked_until is not None and now < self.locked_until
@@ -114,7 +120,9 @@ async def add_user(
     return User(username, role, display_name, at, 0, None)
 
 
-_USER_COLUMNS = "username, role, display_name, created_at, failed_logins, locked_until, disabled"
+_USER_COLUMNS = (
+    "username, role, display_name, created_at, failed_logins, locked_until, disabled, department"
+)
 _SELECT_USER = f"SELECT {_USER_COLUMNS} FROM users"  # noqa: S608 - constant column names
 _SELECT_USER_AND_HASH = f"SELECT {_USER_COLUMNS}, password_hash FROM users"  # noqa: S608
 _RETURNING_USER = f" RETURNING {_USER_COLUMNS}"
@@ -135,7 +143,7 @@ _COUNT_FAILURE = (
 
 
 def _user(row) -> User:
-    return User(*row[:6], disabled=bool(row[6]))
+    return User(*row[:6], disabled=bool(row[6]), department=row[7])
 
 
 async def get_user(conn: Queryable, username: str) -> User | None:
@@ -313,6 +321,51 @@ async def set_role(tx: Tx, username: str, role: str, *, actor: str, at: int) -> 
         raise NotFound(f"no user {username!r}")
     await audit.append(
         tx, at=at, actor=actor, action="user.role", subject=username, details={"role": role}
+    )
+
+
+def _check_department(name: str) -> None:
+    if not 1 <= len(name) <= MAX_DEPARTMENT_CHARS or not name.isprintable() or name != name.strip():
+        raise StoreError(
+            f"a department's name must be 1 to {MAX_DEPARTMENT_CHARS} printable characters,"
+            f" without blanks around it, not {name!r}"
+        )
+
+
+async def add_department(tx: Tx, name: str, *, actor: str, at: int) -> None:
+    """Add a department (phòng ban) of the unit; audited as department.add."""
+    _check_department(name)
+    if await tx.fetchone("SELECT 1 FROM departments WHERE name = ?", (name,)):
+        raise Conflict(f"department {name!r} already exists")
+    await tx.execute("INSERT INTO departments (name, created_at) VALUES (?, ?)", (name, at))
+    await audit.append(tx, at=at, actor=actor, action="department.add", subject=name, details={})
+
+
+async def list_departments(conn: Queryable) -> list[str]:
+    """The unit's departments, by name."""
+    return [row[0] for row in await conn.fetchall("SELECT name FROM departments ORDER BY name")]
+
+
+async def set_department(
+    tx: Tx, username: str, department: str | None, *, actor: str, at: int
+) -> None:
+    """Put a user in a department (None: in none); audited as user.department."""
+    if department is not None and not await tx.fetchone(
+        "SELECT 1 FROM departments WHERE name = ?", (department,)
+    ):
+        raise NotFound(f"no department {department!r}: add it first")
+    cursor = await tx.execute(
+        "UPDATE users SET department = ? WHERE username = ?", (department, username)
+    )
+    if cursor.rowcount == 0:
+        raise NotFound(f"no user {username!r}")
+    await audit.append(
+        tx,
+        at=at,
+        actor=actor,
+        action="user.department",
+        subject=username,
+        details={"department": department},
     )
 
 
