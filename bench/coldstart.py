@@ -102,7 +102,7 @@ def start_unit(demo: Demo, code: str) -> tuple[float, float]:
 
 def start_bare(tmp: Path) -> tuple[float, float]:
     log = tmp / "bare.log"
-    with log.open("w") as out:
+    with log.open("w", encoding="utf-8") as out:
         t0 = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-c", BARE, str(free_port())], stdout=out, stderr=subprocess.STDOUT
