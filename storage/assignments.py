@@ -16,8 +16,9 @@ from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, NotFound, StoreError
 
-# A steering note (ý kiến chỉ đạo) and a result note are typed in a form; as long as the
-# note a status message carries (protocol/limits.py MAX_REASON), so each can go on the wire.
+# A steering note (ý kiến chỉ đạo) and a result note are typed in a form and go on the wire
+# in a status's note (protocol/limits.py MAX_REASON, 4000): half of it, the rest is room for
+# the names and the deadline written beside them (node/unit/assignments.py).
 MAX_NOTE_CHARS = 2000
 # Co-handlers and people for information named in one assignment: a whole small office
 # fits; more is a mistake of the form, not an assignment.
