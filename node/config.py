@@ -10,19 +10,21 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from lienthong.bootstrap.settings import Federation, NodeSettings
 from lienthong.crypto.errors import LienthongError
-from lienthong.crypto.pdf_sign import Pkcs11Key, Pkcs12Key, SigningKey
 from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.document import Organisation
 from lienthong.protocol.limits import MAX_SHORT_TEXT, MAX_URL
 from lienthong.protocol.text import pattern
 from lienthong.protocol.units import DEFAULT_UNIT_CODE_PATTERN, validate_unit_code
 from lienthong.storage.registers import LEGAL_MODES, REGISTER_NAME, RegisterRules
+
+if TYPE_CHECKING:  # pyHanko and python-pkcs11 load only when a key is used (~1 s at start)
+    from lienthong.crypto.pdf_sign import SigningKey
 
 CONFIG_FILE = "node.toml"
 # Hosts of node.listen / node.web that mean every interface (no name a browser sends).
@@ -321,6 +323,8 @@ class Config:
     @property
     def signing_key(self) -> SigningKey | None:
         """The organisation's signing key of [signing], or None when none is configured."""
+        from lienthong.crypto.pdf_sign import Pkcs11Key, Pkcs12Key
+
         signing = self.values["signing"]
         if signing["pkcs12"]:
             return Pkcs12Key(self.path("signing", "pkcs12"))
