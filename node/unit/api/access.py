@@ -31,6 +31,8 @@ KEPT = web.RequestKey("api_answer_kept", web.Response)
 MULTIPART = "multipart/form-data"
 # The POSTs that take files: their handlers hash the parts as they stream them.
 MULTIPART_PATHS = frozenset({"/api/v1/documents"})
+# POSTs whose body is not JSON: their handlers stream and hash it, then call begin().
+STREAMED_PATHS = frozenset({"/api/v1/edxml"})
 # Routes that answer without a key: the description of the API itself.
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
 IN_FLIGHT = web.AppKey("idempotency_in_flight", set)
@@ -215,7 +217,9 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     name = request[API_KEY].name
     try:
-        if request.content_type == MULTIPART and request.path in MULTIPART_PATHS:
+        if (
+            request.content_type == MULTIPART and request.path in MULTIPART_PATHS
+        ) or request.path in STREAMED_PATHS:
             response = await handler(request)  # it calls begin() once the body is read
         else:
             body = await read_body(request)

@@ -135,6 +135,46 @@ _UPLOAD_PATHS = {
 }
 
 
+# edXML (QCVN 102:2016) in and out (node/unit/api/edxml.py, docs/INTEGRATION.md "edXML").
+_EDXML_IMPORTED = {
+    "type": "object",
+    "required": ["id", "created", "document_id", "sender", "number", "attachments", "href"],
+    "properties": {
+        "id": _TEXT,
+        "created": {"type": "boolean"},
+        "document_id": _TEXT,
+        "sender": _TEXT,
+        "number": _TEXT,
+        "attachments": {"type": "integer", "minimum": 0},
+        "href": _TEXT,
+    },
+}
+_XML = {"application/xml": {"schema": {"type": "string"}}}
+_EDXML_PATHS = {
+    "/edxml": {
+        "post": {
+            "summary": "Take an edXML package in as an incoming document (scope process)",
+            "parameters": [_IDEMPOTENCY],
+            "requestBody": {"required": True, "content": _XML},
+            "responses": {
+                "201": _json(_EDXML_IMPORTED, "Imported"),
+                "200": _json(_EDXML_IMPORTED, "Imported before: nothing stored again"),
+            }
+            | _POST_ERRORS,
+        }
+    },
+    "/documents/{id}/edxml": {
+        "get": {
+            "summary": "A document as an edXML package, its attachments inline",
+            "parameters": [_ID],
+            "responses": {"200": {"description": "The package", "content": _XML}}
+            | _ERRORS
+            | {"409": _PROBLEM},
+        }
+    },
+}
+
+
 def _with_files(operation: dict[str, Any]) -> dict[str, Any]:
     """A send also as multipart/form-data: the part `document` (the JSON) first, then a part
     `file` per attachment (node/unit/api/writes.py)."""
@@ -346,7 +386,8 @@ SPEC: dict[str, Any] = {
             }
         },
     }
-    | _UPLOAD_PATHS,
+    | _UPLOAD_PATHS
+    | _EDXML_PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {
