@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import tempfile
 from pathlib import Path
@@ -143,3 +144,32 @@ def wake(ctx: NodeContext) -> None:
     verifier = ctx.services.get(PDF_VERIFY)
     if verifier is not None:
         verifier.wake()
+
+
+PENDING = "pending"
+PENDING_REASON = "Đang kiểm tra chữ ký số"
+
+
+async def file_checks(conn, document_id: str, body: DocumentBody) -> list[dict | None]:
+    """Per attachment (manifest order): None for a file that is not a PDF, else its check as
+    stored: `status` (valid, untrusted, invalid, unsigned, unreadable, or pending while it
+    waits), `reason` in Vietnamese, `reason_code`, and `signatures` (one dict each)."""
+    stored = {v.attachment: v for v in await trust.verdicts(conn, document_id)}
+    checks: list[dict | None] = []
+    for i, attachment in enumerate(body.attachments):
+        if i in stored:
+            verdict = json.loads(stored[i].verdict)
+            checks.append(verdict | {"verified_at": stored[i].verified_at})
+        elif is_pdf(attachment):
+            checks.append(
+                {
+                    "status": PENDING,
+                    "reason_code": PENDING,
+                    "reason": PENDING_REASON,
+                    "signatures": [],
+                    "verified_at": None,
+                }
+            )
+        else:
+            checks.append(None)
+    return checks

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.unit import dead_letters
+from lienthong.node.unit import dead_letters, pdf_verify
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import write_plaintext
 from lienthong.node.unit.views import (
@@ -93,6 +94,22 @@ async def _load(request: web.Request):
     return ctx, doc, raw, recipients, registered
 
 
+def _ms(iso: str | None) -> int | None:
+    """An ISO 8601 time of a signature as Unix milliseconds (the page's dmy_time)."""
+    return None if iso is None else int(datetime.fromisoformat(iso).timestamp() * 1000)
+
+
+def _shown_check(check: dict | None) -> dict | None:
+    """A PDF's stored check with its signatures' times as the page shows them."""
+    if check is None:
+        return None
+    signatures = [
+        s | {"signing_ms": _ms(s["signing_time"]), "timestamp_ms": _ms(s["timestamp_time"])}
+        for s in check["signatures"]
+    ]
+    return check | {"signatures": signatures}
+
+
 @requires("view")
 async def show(request: web.Request) -> web.StreamResponse:
     return await _show(request)
@@ -113,6 +130,9 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
     ]
     async with ctx.store.read() as conn:  # updates, replacements and replies linked
         linked, business = await links_view(conn, doc), await business_view(conn, doc)
+        checks = await pdf_verify.file_checks(conn, doc.id, body)
+        for a, check in zip(attachments, checks, strict=True):
+            a["check"] = _shown_check(check)
         # Each status with its words: a 15 or 16 by what it answers (recall, update, ...).
         timeline = [{**e, "at": e["at_ms"]} for e in await timeline_view(conn, doc)]
         duplicates = await _duplicates(request, conn, doc, body.metadata)

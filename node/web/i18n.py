@@ -274,6 +274,74 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "doc.attachments": ("Tệp đính kèm", "Attachments"),
     "doc.no_attachments": ("Không có tệp đính kèm.", "No attachments."),
     "doc.view_pdf": ("Xem trực tiếp", "View in the browser"),
+    # The envelope's signature is the sending node's (above: where the document came from);
+    # the signatures inside a PDF are the signer's and the organisation's (docs/SIGNATURES.md,
+    # node/unit/pdf_verify.py), checked against the CAs the technician trusts.
+    "doc.sender_node": ("Chữ ký của node gửi", "The sending node's signature"),
+    "pdfsig.title": ("Chữ ký trên tệp PDF", "Signatures in the PDF"),
+    "pdfsig.valid": (
+        "Hợp lệ — ký bởi {name}, tổ chức {org}, lúc {at}",
+        "Valid — signed by {name}, organisation {org}, at {at}",
+    ),
+    "pdfsig.position": ("chức vụ: {position}", "position: {position}"),
+    "pdfsig.untrusted": (
+        "Chữ ký hợp lệ nhưng từ tổ chức cung cấp dịch vụ chứng thực chưa được tin cậy "
+        "(ký bởi {name}, tổ chức {org}, lúc {at})",
+        "The signature is valid but from a certification provider not trusted here "
+        "(signed by {name}, organisation {org}, at {at})",
+    ),
+    "pdfsig.invalid": (
+        "Không hợp lệ hoặc đã bị sửa sau khi ký (ký bởi {name})",
+        "Invalid or changed after signing (signed by {name})",
+    ),
+    "pdfsig.revocation_not_checked": ("Chưa kiểm tra thu hồi", "Revocation not checked"),
+    "pdfsig.timestamp": ("dấu thời gian: {at}", "timestamp: {at}"),
+    "pdfsig.pending": ("Đang kiểm tra chữ ký trên tệp…", "Checking the file's signatures…"),
+    "pdfsig.unsigned": ("Tệp PDF không có chữ ký.", "The PDF is not signed."),
+    "pdfsig.unreadable": (
+        "Không kiểm tra được chữ ký: {reason}",
+        "The signatures cannot be checked: {reason}",
+    ),
+    "pdfsig.mark.valid": ("Tệp PDF có chữ ký hợp lệ", "PDF signatures valid"),
+    "pdfsig.mark.warning": ("Có tệp PDF cần xem lại chữ ký", "A PDF's signatures need a look"),
+    # Why a signature or a file is not valid (crypto/pdf_signatures.py, reason codes)
+    "pdfsig.reason.not_intact": (
+        "nội dung không khớp với chữ ký (tệp đã bị sửa)",
+        "the content does not match the signature (the file was changed)",
+    ),
+    "pdfsig.reason.bad_signature": (
+        "chữ ký không đúng với chứng thư của người ký",
+        "the signature does not match the signer's certificate",
+    ),
+    "pdfsig.reason.changed_after_signing": (
+        "nội dung đã bị sửa sau khi ký",
+        "the content was changed after signing",
+    ),
+    "pdfsig.reason.revoked": ("chứng thư của người ký đã bị thu hồi", "the certificate is revoked"),
+    "pdfsig.reason.expired": ("chứng thư của người ký đã hết hạn", "the certificate has expired"),
+    "pdfsig.reason.not_yet_valid": (
+        "chứng thư của người ký chưa có hiệu lực",
+        "the certificate is not valid yet",
+    ),
+    "pdfsig.reason.key_usage": (
+        "chứng thư này không dùng để ký văn bản",
+        "the certificate is not meant for signing documents",
+    ),
+    "pdfsig.reason.chain_invalid": (
+        "chuỗi chứng thư không hợp lệ",
+        "the certificate chain does not hold",
+    ),
+    "pdfsig.reason.not_pdf": ("không đọc được tệp PDF", "the PDF cannot be read"),
+    "pdfsig.reason.too_large": ("tệp quá lớn để kiểm tra", "the file is too large to check"),
+    "pdfsig.reason.too_many_signatures": (
+        "tệp có quá nhiều chữ ký để kiểm tra",
+        "the file has too many signatures to check",
+    ),
+    "pdfsig.reason.embedded_too_large": (
+        "tệp đính kèm bên trong PDF quá lớn để kiểm tra",
+        "a file embedded in the PDF is too large to check",
+    ),
+    "pdfsig.reason.cannot_verify": ("không mở được tệp để kiểm tra", "the file cannot be opened"),
     "doc.actions": ("Xử lý", "Actions"),
     "doc.reason": ("Lý do", "Reason"),
     "doc.assignee": ("Giao cho (phòng, người)", "Assign to (department, person)"),

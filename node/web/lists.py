@@ -24,6 +24,7 @@ from lienthong.node.web.base import (
 )
 from lienthong.protocol.codes import Urgency
 from lienthong.protocol.states import DocState
+from lienthong.storage import trust
 from lienthong.storage.documents import MAX_SEARCH_CHARS, DocumentRecord, list_documents
 
 log = logging.getLogger("lienthong.web")
@@ -125,11 +126,13 @@ async def inbox(request: web.Request) -> web.StreamResponse:
                     limit=URGENT_PANEL_SIZE,
                 )
                 urgent.extend(_row(d) for d in found)
+    async with ctx.store.read() as conn:  # PDFs' signatures (docs/SIGNATURES.md)
+        marks = await trust.marks(conn, [d.id for d in docs])
     return render(
         request,
         "inbox.html",
         {
-            "rows": [_row(d) for d in docs],
+            "rows": [_row(d) | {"pdfsig": marks.get(d.id)} for d in docs],
             "urgent": urgent[:URGENT_PANEL_SIZE],
             "values": values,
             "errors": errors,

@@ -25,7 +25,7 @@ from lienthong.node.cli.output import (
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when, written_date
-from lienthong.node.unit import dead_letters, signing
+from lienthong.node.unit import dead_letters, pdf_verify, signing
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import (
@@ -565,6 +565,7 @@ async def show(args: argparse.Namespace) -> None:
             raw = await get_envelope_raw(conn, args.id)
             linked = await links_view(conn, doc)
             business = await business_view(conn, doc)
+            checks = await pdf_verify.file_checks(conn, doc.id, body)  # docs/SIGNATURES.md
         signature = await signature_check(ctx, raw)  # may read the certificate archive
     timeline = [
         {
@@ -593,9 +594,21 @@ async def show(args: argparse.Namespace) -> None:
         # The signature block as on paper, one line each (metadata.signer has its parts).
         "signature_block": list(body.metadata.signer.block) if body.metadata.signer else [],
         "attachments": [
-            {"name": a.name, "media_type": a.media_type, "size": a.size, "sha256": a.sha256.hex()}
-            for a in body.attachments
+            {
+                "name": a.name,
+                "media_type": a.media_type,
+                "size": a.size,
+                "sha256": a.sha256.hex(),
+                # The digital signatures inside a PDF (chữ ký số), not the node's: null
+                # for a file that is not a PDF.
+                "signature_check": None
+                if check is None
+                else {k: check[k] for k in ("status", "reason_code", "reason")},
+                "signatures": [] if check is None else check["signatures"],
+            }
+            for a, check in zip(body.attachments, checks, strict=True)
         ],
+        # The envelope's signature: the sending node's, not a chữ ký số.
         "signature": signature,
         "business": business["business"],
         "reason": business["reason"],
@@ -617,9 +630,16 @@ async def show(args: argparse.Namespace) -> None:
         *([f"Lý do: {business['reason']}"] if business["reason"] else []),
         *([translate("vi", "doc.paper_follows")] if business["paper"] else []),
         *[f"{item['text']}" for item in links],
-        f"Chữ ký: {signature['text']}",
+        f"Chữ ký của node gửi: {signature['text']}",
     ]
-    lines += [f"Tệp đính kèm: {a['name']} ({a['size']} bytes)" for a in data["attachments"]]
+    for a in data["attachments"]:
+        lines.append(f"Tệp đính kèm: {a['name']} ({a['size']} bytes)")
+        if a["signature_check"] is not None:
+            lines.append(f"  Chữ ký số: {a['signature_check']['reason']}")
+        lines += [
+            f"    {s['signer_name']}, {s['organisation']}, {s['signing_time']}: {s['reason']}"
+            for s in a["signatures"]
+        ]
     lines += [
         f"  {r['recipient']}: {r['state']}"
         + (f" — {translate('vi', r['answer'])}" if r["answer"] else "")

@@ -61,6 +61,53 @@ _SEND = {
         "uploads": {"type": "array", "items": _TEXT},  # complete resumable uploads, by id
     },
 }
+# A file's digital signatures (docs/SIGNATURES.md): the check of the whole PDF, and each
+# signature found in it (crypto/pdf_signatures.py, SignatureResult). Null: not a PDF.
+_SIGNATURE_CHECK = {
+    "type": ["object", "null"],
+    "required": ["status", "reason_code", "reason"],
+    "properties": {
+        "status": {"enum": ["valid", "untrusted", "invalid", "unsigned", "unreadable", "pending"]},
+        "reason_code": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+}
+_PDF_SIGNATURE = {
+    "type": "object",
+    "required": ["status", "reason", "signer_name", "organisation", "position", "revocation"],
+    "properties": {
+        "field": {"type": "string"},
+        "status": {"enum": ["valid", "untrusted", "invalid"]},
+        "reason_code": {"type": "string"},
+        "reason": {"type": "string"},
+        "signer_name": {"type": "string"},
+        "organisation": {"type": "string"},
+        "position": {"type": "string"},
+        "issuer": {"type": "string"},
+        "signing_time": {"type": ["string", "null"]},
+        "timestamp_time": {"type": ["string", "null"]},
+        "intact": {"type": "boolean"},
+        "trusted": {"type": "boolean"},
+        "changed_after": {"enum": ["none", "allowed", "changed"]},
+        "revocation": {"enum": ["not_checked", "checked"]},
+    },
+}
+_DOCUMENT = {
+    "type": "object",
+    "properties": {
+        "attachments": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["index", "name", "signature_check", "signatures"],
+                "properties": {
+                    "signature_check": _SIGNATURE_CHECK,
+                    "signatures": {"type": "array", "items": _PDF_SIGNATURE},
+                },
+            },
+        },
+    },
+}
 _UPLOAD_ID = _ID | {"schema": {"type": "string", "pattern": "^[0-7][0-9A-HJKMNP-TV-Z]{25}$"}}
 _UPLOAD = {  # node/unit/api/uploads.py
     "type": "object",
@@ -263,7 +310,7 @@ SPEC: dict[str, Any] = {
             "get": {
                 "summary": "One document: metadata, signature, files, timeline, recipients",
                 "parameters": [_ID],
-                "responses": {"200": _json(_OBJECT)} | _ERRORS,
+                "responses": {"200": _json(_DOCUMENT)} | _ERRORS,
             }
         },
         "/documents/{id}/files/{index}": {

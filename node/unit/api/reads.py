@@ -16,6 +16,7 @@ from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.times import iso_time
+from lienthong.node.unit import pdf_verify
 from lienthong.node.unit.api.access import allow
 from lienthong.node.unit.api.problems import invalid, not_found
 from lienthong.node.unit.attachments import write_plaintext
@@ -209,6 +210,7 @@ async def get_document_(request: web.Request) -> web.Response:
         registered = await incoming_number_of(conn, doc.id) if doc.direction == "in" else None
         links = await links_view(conn, doc)
         business = await business_view(conn, doc)
+        checks = await pdf_verify.file_checks(conn, doc.id, body)  # docs/SIGNATURES.md
     signature = await signature_check(ctx, raw)
     data = summary(doc) | {
         "wire_id": doc.wire_id,
@@ -222,6 +224,11 @@ async def get_document_(request: web.Request) -> web.Response:
                 "size": a.size,
                 "media_type": a.media_type,
                 "href": f"/api/v1/documents/{quote(doc.id)}/files/{i}",
+                # The PDF's own digital signatures (chữ ký số); null for a file not a PDF.
+                "signature_check": None
+                if checks[i] is None
+                else {k: checks[i][k] for k in ("status", "reason_code", "reason")},
+                "signatures": [] if checks[i] is None else checks[i]["signatures"],
             }
             for i, a in enumerate(body.attachments)
         ],

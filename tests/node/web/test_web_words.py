@@ -183,14 +183,17 @@ async def test_the_list_filter_takes_dd_mm_yyyy_and_names_a_date_it_cannot_read(
 async def test_the_document_says_where_it_came_from_without_the_laws_words(
     units, make_client, received
 ):
-    """A verified envelope: "Đã xác thực nơi gửi: Unit A (A)", the key's serial in the
-    details; no "chữ ký" or "chứng thư" anywhere on the page."""
+    """A verified envelope: "Chữ ký của node gửi: Đã xác thực nơi gửi: Unit A (A)", the
+    key's serial in the details; no other "chữ ký" and no "chứng thư" on the page (the
+    node's check is named as the sending node's, never as a document's signature)."""
     client = await make_client(units[B])
     await login(client, "vt")
     page = await (await client.get(f"/documents/{received}")).text()
     assert f"Đã xác thực nơi gửi: Unit {A} ({A})" in page
     assert "Khóa của máy chủ bên gửi: số 1." in page
-    assert "chữ ký" not in _nfc(page) and "chứng thư" not in _nfc(page)
+    assert "Chữ ký của node gửi: Đã xác thực nơi gửi" in page
+    rest = _nfc(page).replace(_nfc("Chữ ký của node gửi"), "")
+    assert "chữ ký" not in rest and "chứng thư" not in rest
 
 
 async def test_a_document_whose_sender_does_not_verify_is_flagged_in_vietnamese(
