@@ -47,11 +47,21 @@ def _util(*args: str) -> None:
     subprocess.run(["softhsm2-util", *args], check=True, capture_output=True, timeout=60)
 
 
+_made: list[Token] = []  # the session's one token, however many modules import the fixture
+
+
 @pytest.fixture(scope="session")
 def softhsm_token(tmp_path_factory: pytest.TempPathFactory) -> Token:
-    """A fresh token holding an organisation's key and certificate (issued by a test CA)."""
+    """A fresh token holding an organisation's key and certificate (issued by a test CA),
+    made once per session: each module importing this fixture gets the same token."""
     if not softhsm_available():
         pytest.skip("SoftHSM2 is not installed (apt install softhsm2)")
+    if not _made:
+        _made.append(_make_token(tmp_path_factory))
+    return _made[0]
+
+
+def _make_token(tmp_path_factory: pytest.TempPathFactory) -> Token:
     root = tmp_path_factory.mktemp("softhsm")
     (root / "tokens").mkdir()
     conf = root / "softhsm2.conf"

@@ -84,10 +84,11 @@ def _sign_all(
     return [signed.get(f, f) for f in files]
 
 
-async def sign_files(
-    config: Config, files: Sequence[Path], pin: str, out_dir: Path, *, when_ms: int
-) -> list[Path]:
+async def sign_files(config: Config, files: Sequence[Path], pin: str, out_dir: Path) -> list[Path]:
     """`files` with each PDF replaced by its signed copy in `out_dir` (same name); other files
-    as they are. The first failure is raised; the caller then throws `out_dir` away."""
-    when = dt.datetime.fromtimestamp(when_ms / 1000, dt.UTC)
+    as they are. The first failure is raised; the caller then throws `out_dir` away.
+
+    The time is the machine's real clock, not the node's injected one: pyHanko writes the
+    system time into the signature, and the certificate must be valid then."""
+    when = dt.datetime.now(dt.UTC)
     return await asyncio.to_thread(_sign_all, config, files, pin, out_dir, when)

@@ -928,8 +928,9 @@ async def _signed_files(request: web.Request, draft: Draft, pin: str) -> list[Pa
     out = draft.directory / SIGNED_DIR
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
-    files = await signing.sign_files(ctx.config, draft.files, pin, out, when_ms=ctx.clock())
-    log.info("compose %s: %d PDF(s) signed by %s", draft.id, len(files), request[USER].username)
+    files = await signing.sign_files(ctx.config, draft.files, pin, out)
+    signed = sum(1 for f in files if f.parent == out)
+    log.info("compose %s: %d PDF(s) signed by %s", draft.id, signed, request[USER].username)
     return files
 
 

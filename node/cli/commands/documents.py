@@ -230,7 +230,7 @@ async def send(args: argparse.Namespace) -> None:
             key = signing.signing_key(ctx.config)  # refused before the PIN is asked for
             with tempfile.TemporaryDirectory(prefix="signed-", dir=ctx.config.data_dir) as out:
                 files = await signing.sign_files(
-                    ctx.config, files, _sign_pin(ctx.config), Path(out), when_ms=ctx.clock()
+                    ctx.config, files, _sign_pin(ctx.config), Path(out)
                 )
                 envelope_id = await _send(ctx, args, metadata, recipients, business, targets, files)
     what = f" ({business}s {', '.join(targets)})" if targets else ""

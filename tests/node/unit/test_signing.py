@@ -9,10 +9,9 @@ import pytest
 from lienthong.crypto.pdf_sign import Pkcs11Key, Pkcs12Key
 from lienthong.node.config import Config, ConfigError, validate
 from lienthong.node.unit.signing import SigningNotConfigured, sign_files, signing_key
-from tests.crypto.signing_fixtures import NOW, make_ca, make_pdf, make_signer, write_pkcs12
+from tests.crypto.signing_fixtures import make_ca, make_pdf, make_signer, write_pkcs12
 
 UNIT = {"code": "000.00.02.H53", "name": "Văn phòng UBND tỉnh Tây Ninh"}
-NOW_MS = int(NOW.timestamp() * 1000)
 TOKEN = {"pkcs11_module": "/usr/lib/softhsm/libsofthsm2.so", "token_label": "vp"}
 
 
@@ -64,8 +63,8 @@ async def test_pdfs_are_signed_and_other_files_kept(tmp_path):
     note.write_bytes(b"ghi chu")
     out = tmp_path / "out"
     out.mkdir()
-    files = await sign_files(config, [note, pdf], "p", out, when_ms=NOW_MS)
+    files = await sign_files(config, [note, pdf], "p", out)
     assert files == [note, out / "QD.PDF"]
     assert files[1].read_bytes().startswith(pdf.read_bytes())
     with pytest.raises(SigningNotConfigured, match="no PDF"):
-        await sign_files(config, [note], "p", out, when_ms=NOW_MS)
+        await sign_files(config, [note], "p", out)
