@@ -20,12 +20,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import asyncpg
+from typing import TYPE_CHECKING, Any
 
 from lienthong.storage.db import Store, unix_ms
 from lienthong.storage.errors import MigrationError, StoreError
+
+if TYPE_CHECKING:  # asyncpg loads when a PostgreSQL store is opened: a unit never does
+    import asyncpg
 
 log = logging.getLogger("lienthong.store")
 
@@ -318,6 +319,8 @@ class PgStore:
         """Connect to the database at `url` and create the centre's schema if it has none."""
         if not is_postgresql(url):
             raise StoreError(f"not a PostgreSQL URL (postgresql://…): {_safe(url)}")
+        import asyncpg
+
         try:
             pool = await asyncpg.create_pool(
                 url,
@@ -372,6 +375,8 @@ class PgStore:
     async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
         """Call `callback(payload)` for every notification on `channel`, from any worker."""
         if self._listener is None:
+            import asyncpg
+
             self._listener = await asyncpg.connect(self.url)
         if channel not in self._callbacks:
             self._callbacks[channel] = []
