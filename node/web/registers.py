@@ -12,7 +12,6 @@ import tempfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import xlsxwriter
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
@@ -391,6 +390,8 @@ class _Sheet:
     in order (constant_memory mode writes each finished row out), A4 landscape to print."""
 
     def __init__(self, path: str, kind: str, title: str, headings: list[str]) -> None:
+        import xlsxwriter  # loaded at the first export, not with every web app
+
         self.book = xlsxwriter.Workbook(path, {"constant_memory": True})
         self.sheet = self.book.add_worksheet("So")
         self.sheet.set_landscape()
