@@ -254,6 +254,14 @@ async def _process(ctx: NodeContext, document_id: str, state: DocState, **kw: An
         raise AssignmentError(str(exc)) from exc
 
 
+async def overdue_among(ctx: NodeContext, document_ids: Sequence[str]) -> set[str]:
+    """Those of `document_ids` still open after their deadline (the inbox marks them)."""
+    day = today(ctx)
+    async with ctx.store.read() as conn:
+        deadlines = await store.deadlines_of(conn, document_ids)
+    return {doc_id for doc_id, last_day in deadlines.items() if last_day < day}
+
+
 async def get(ctx: NodeContext, document_id: str) -> Assignment | None:
     async with ctx.store.read() as conn:
         return await store.get_assignment(conn, document_id)

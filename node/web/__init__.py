@@ -18,7 +18,7 @@ from lienthong.node.health import add_healthz_route
 from lienthong.node.metrics import add_metrics_route, public_metrics
 from lienthong.node.times import dmy, dmy_time
 from lienthong.node.unit.api import API_PREFIX, create_api_app, except_api
-from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers
+from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers, work
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
 from lienthong.node.web.console.routes import ACTION, UNIT_CODE, lazy
 from lienthong.node.web.throttle import login_rate_limit
@@ -167,6 +167,11 @@ def create_web_app(
     r.add_get(f"/registers/{kind}/{REGISTER_YEAR.route('year')}.xlsx", registers.register_xlsx)
     r.add_get("/paper", registers.paper_get, name="paper")
     r.add_post("/paper/" + kind, registers.paper_post)
+    r.add_post(doc + "/assign", work.assign)
+    r.add_post(doc + "/work", work.progress)
+    r.add_get("/work", work.work_page, name="work")
+    r.add_get("/admin/departments", work.departments_get, name="departments")
+    r.add_post("/admin/departments", work.departments_post)
     r.add_get("/health", admin.health, name="health")
     add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
     add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login

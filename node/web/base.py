@@ -24,13 +24,19 @@ DOCUMENT_ID = ULID_PATTERN
 # What each role may do (the clerk's office: a clerk registers and sends, the
 # leadership assigns, an admin manages the accounts). Everyone signed in may read.
 CAPABILITIES: dict[str, frozenset[str]] = {
-    "view": frozenset({"clerk", "leader", "admin"}),
+    "view": frozenset({"clerk", "leader", "specialist", "admin"}),
     "send": frozenset({"clerk"}),  # compose, recall, paper entries
     "register": frozenset({"clerk"}),  # accept/reject, answer a recall
     "assign": frozenset({"leader"}),
     "progress": frozenset({"clerk", "leader"}),  # in progress, completed
     "retry": frozenset({"clerk", "admin"}),  # send a dead letter again
-    "users": frozenset({"admin"}),
+    "users": frozenset({"admin"}),  # accounts and departments
+    # The work after registration (node/web/work.py): a leader assigns, or a clerk on a
+    # leader's instruction; leaders and specialists have "Việc của tôi"; clerks and
+    # leaders follow up what is overdue.
+    "assign_work": frozenset({"leader", "clerk"}),
+    "work": frozenset({"leader", "specialist"}),
+    "follow": frozenset({"clerk", "leader"}),
     "centre": frozenset({"admin"}),  # the centre's console: admins of the centre's node only
 }
 # Capabilities that exist only on the centre's node (node.role = "centre").

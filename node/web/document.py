@@ -36,6 +36,8 @@ from lienthong.node.web.base import (
 )
 from lienthong.node.web.official import official_view
 from lienthong.node.web.registers import duplicate_line
+from lienthong.node.web.work import WORK_ACTIONS
+from lienthong.node.web.work import document_context as work_context
 from lienthong.protocol.document import DocumentMetadata
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.states import TRANSITIONS, DocState, RecallState, TransitionError
@@ -161,7 +163,10 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         "error": error,
         "done": request.query.get("done"),
         "duplicates": duplicates,
+        **await work_context(request, doc),  # its assignment and the forms of the work on it
     }
+    if context["work"] and context["work"]["a"]:  # assigned: its lead's forms move it on
+        context["actions"] = [a for a in context["actions"] if a not in WORK_ACTIONS]
     return render(request, "document.html", context, status=status)
 
 

@@ -350,7 +350,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Bên gửi đề nghị thu hồi văn bản này. Đồng ý hay từ chối (nêu lý do)?",
         "The sender asks to recall this document. Agree, or refuse with a reason?",
     ),
-    "doc.reply_subject": ("Trả lời văn bản số {number}", "Reply to document {number}"),
+    "doc.reply_subject": (
+        "V/v trả lời {kind} số {number} ngày {date}",
+        "Reply to {kind} {number} of {date}",
+    ),
     "doc.timeline": ("Quá trình xử lý", "Timeline"),
     "doc.timeline_stored": ("Văn bản được lưu tại đơn vị", "Stored at this unit"),
     # An organisation outside the directory, reached through the gateway unit (GATEWAY.md).
@@ -1213,6 +1216,100 @@ CATALOGUE.update(
         "link.applied": ("đã vào sổ", "registered"),
         "link.pending": ("chờ vào sổ", "not registered yet"),
         "link.refused": ("đã trả lại", "returned"),
+    }
+)
+
+# The work after registration (node/web/work.py): roles, departments, assignment, follow-up.
+CATALOGUE.update(
+    {
+        "role.specialist": ("Chuyên viên", "Specialist"),
+        "nav.work": ("Việc của tôi", "My work"),
+        "work.title": ("Phân công xử lý", "Assignment"),
+        "work.mine": ("Văn bản tôi được giao hoặc đã giao", "Documents assigned to me or by me"),
+        "work.overdue": ("Văn bản quá hạn xử lý", "Documents past their deadline"),
+        "work.due_soon": ("Sắp đến hạn ({days} ngày tới)", "Due soon (next {days} days)"),
+        "work.overdue_mark": ("Quá hạn", "Overdue"),
+        "work.lead": ("Xử lý chính", "Lead"),
+        "work.co": ("Phối hợp", "Co-handlers"),
+        "work.info": ("Để biết", "For information"),
+        "work.deadline": ("Hạn xử lý", "Deadline"),
+        "work.note": ("Ý kiến chỉ đạo", "Steering note"),
+        "work.part": ("Vai trò", "Part"),
+        "work.part.lead": ("Xử lý chính", "Lead"),
+        "work.part.co": ("Phối hợp", "Co-handler"),
+        "work.part.info": ("Để biết", "For information"),
+        "work.part.assigned": ("Người giao", "Assigned by me"),
+        "work.assigned_by": ("Người giao", "Assigned by"),
+        "work.entered_by": ("văn thư {name} nhập", "entered by the clerk {name}"),
+        "work.instructed_by": ("Theo chỉ đạo của lãnh đạo", "On the instruction of"),
+        "work.assign": ("Phân công", "Assign"),
+        "work.reassign": ("Phân công lại", "Reassign"),
+        "work.start": ("Bắt đầu xử lý", "Start work"),
+        "work.complete": ("Hoàn thành", "Mark completed"),
+        "work.completed": ("Đã hoàn thành", "Completed"),
+        "work.result": ("Kết quả xử lý", "Result"),
+        "work.answer": (
+            "Văn bản đi trả lời (mã văn bản, nếu có)",
+            "Outgoing document that answers it (its id, if any)",
+        ),
+        "work.err.lead": ("Cần chọn người xử lý chính.", "Choose who leads the work."),
+        "work.err.person": (
+            "Người được chọn không phải lãnh đạo hoặc chuyên viên đang làm việc tại đơn vị.",
+            "A person chosen is not an active leader or specialist of this unit.",
+        ),
+        "work.err.deadline": (
+            "Hạn xử lý đã qua: chọn hôm nay hoặc một ngày sau.",
+            "The deadline is past: choose today or a later day.",
+        ),
+        "work.err.deadline_form": (
+            "Hạn xử lý không phải một ngày (dd/mm/yyyy).",
+            "The deadline is not a date (dd/mm/yyyy).",
+        ),
+        "work.err.note": ("Ý kiến hoặc kết quả quá dài.", "The note or result is too long."),
+        "work.err.assigner": (
+            "Chỉ lãnh đạo (hoặc văn thư theo chỉ đạo của lãnh đạo) được phân công.",
+            "Only a leader (or a clerk on a leader's instruction) assigns.",
+        ),
+        "work.err.instruction": (
+            "Văn thư phân công cần ghi lãnh đạo chỉ đạo.",
+            "A clerk who assigns names the leader who instructed it.",
+        ),
+        "work.err.not_lead": (
+            "Văn bản này không giao cho bạn xử lý chính.",
+            "This document is not assigned to you as its lead.",
+        ),
+        "work.err.changed": (
+            "Văn bản vừa được người khác phân công: xem phân công mới rồi làm lại.",
+            "Someone else has just assigned this document: read the new assignment first.",
+        ),
+        "work.err.completed": ("Văn bản đã hoàn thành xử lý.", "The document is completed."),
+        "work.err.result": ("Cần ghi kết quả xử lý.", "Write what was done."),
+        "work.err.answer": (
+            "Không có văn bản đi với mã này.",
+            "There is no outgoing document with this id.",
+        ),
+        "work.err.state": (
+            "Văn bản chưa vào sổ hoặc không còn ở trạng thái cho phép việc này.",
+            "The document is not registered, or no longer in a state that allows this.",
+        ),
+        "work.err.refused": ("Chưa thực hiện được, hãy thử lại.", "Not done: try again."),
+        "work.dept.title": ("Phòng ban", "Departments"),
+        "work.dept.name": ("Tên phòng ban", "Department"),
+        "work.dept.members": ("Người trong phòng", "Members"),
+        "work.dept.add": ("Thêm phòng ban", "Add a department"),
+        "work.dept.member": ("Xếp người vào phòng ban", "Put a user in a department"),
+        "work.dept.none": ("(không thuộc phòng nào)", "(none)"),
+        "work.dept.added": ("Đã thêm phòng ban {name}.", "Department {name} added."),
+        "work.dept.member_set": ("Đã cập nhật phòng ban của {name}.", "{name}'s department set."),
+        "work.dept.exists": ("Phòng ban này đã có.", "This department already exists."),
+        "work.dept.unknown": (
+            "Không có người dùng hoặc phòng ban này.",
+            "No such user or department.",
+        ),
+        "work.dept.bad_name": (
+            "Tên phòng ban cần từ 1 đến {max} ký tự.",
+            "A department's name has 1 to {max} characters.",
+        ),
     }
 )
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.times import dmy
+from lienthong.node.unit import assignments as office
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.base import (
@@ -114,6 +115,7 @@ async def _page(request: web.Request, direction: str):
 async def inbox(request: web.Request) -> web.StreamResponse:
     ctx = context_of(request)
     docs, values, errors, next_query, paged = await _page(request, "in")
+    late = await office.overdue_among(ctx, [d.id for d in docs])  # marked "Quá hạn"
     urgent: list[dict[str, Any]] = []
     if not paged and not any(values.values()):
         async with ctx.store.read() as conn:
@@ -139,6 +141,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
             "next_query": next_query,
             "paged": paged,
             "states": [s.value for s in DocState],
+            "late": late,
         },
     )
 
