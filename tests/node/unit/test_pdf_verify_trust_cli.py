@@ -7,9 +7,13 @@ import json
 import pytest
 
 from lienthong.node.cli.main import main
+from lienthong.node.runtime import open_context
+from lienthong.node.unit.pdf_verify import verify_queued
 from lienthong.storage import trust
 from lienthong.storage.db import Store
-from tests.crypto.pdf_fixtures import make_ca, make_signer
+from tests.crypto.pdf_fixtures import SIGNER_NAME, make_ca, make_pdf, make_signer, sign_pdf
+from tests.node.cli.cli_node import unit_with_a_letter
+from tests.node.cli.test_cli import run
 
 CODE = "000.00.02.H53"
 
@@ -90,3 +94,47 @@ async def test_bad_files_are_refused_with_nothing_stored(node, tmp_path, capsys)
     code, _, err = await _cli(capsys, "trust", "remove", "--data-dir", str(node), "ab" * 32)
     assert code == 1 and "no trust anchor" in err
     assert len(await _anchors(node)) == 1
+
+
+@pytest.fixture(scope="module")
+def signed_pdf():
+    """A CA and a PDF signed under it (made outside the event loop: pyHanko runs its own)."""
+    ca = make_ca("CA thử")
+    return ca, sign_pdf(make_pdf(), make_signer(ca))
+
+
+async def test_show_json_gives_each_file_its_signatures(tmp_path, signed_pdf):
+    """`show --json`: the PDF is "pending" until checked, then carries its signatures (the
+    signer named) once the CA is trusted and the queue has run; a text file has none; the
+    text output names the node's signature and the file's apart."""
+    ca, pdf = signed_pdf
+    data = tmp_path / "node"
+    document_id = await unit_with_a_letter(
+        data, tmp_path, {"quyet-dinh.pdf": pdf, "ghi-chu.txt": b"van ban"}
+    )
+    show = ("show", document_id, "--data-dir", str(data), "--json")
+    before = json.loads((await asyncio.to_thread(run, *show)).stdout)
+    assert [
+        a["signature_check"] and a["signature_check"]["status"] for a in before["attachments"]
+    ] == [
+        "pending",
+        None,
+    ]
+    (tmp_path / "ca.pem").write_bytes(ca.pem)
+    added = await asyncio.to_thread(
+        run, "trust", "add-ca", "--data-dir", str(data), str(tmp_path / "ca.pem")
+    )
+    assert added.returncode == 0, added.stderr
+    ctx = await open_context(data)
+    try:
+        assert await verify_queued(ctx) == 1
+    finally:
+        await ctx.store.close()
+    after = json.loads((await asyncio.to_thread(run, *show)).stdout)
+    pdf_file, text_file = after["attachments"]
+    assert pdf_file["signature_check"]["status"] == "valid"
+    assert [s["signer_name"] for s in pdf_file["signatures"]] == [SIGNER_NAME]
+    assert text_file["signatures"] == [] and text_file["signature_check"] is None
+    text = (await asyncio.to_thread(run, *show[:-1])).stdout
+    assert "Chữ ký của node gửi: " in text
+    assert "  Chữ ký số: Hợp lệ" in text and SIGNER_NAME in text
