@@ -54,6 +54,7 @@ from lienthong.protocol.edxml_write import (
     status_to_edxml,
     write_edxml,
 )
+from lienthong.protocol.errors import ProtocolError
 from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.status import MAX_INCOMING_NUMBER, Staff
 from lienthong.protocol.text import is_decimal
@@ -250,7 +251,19 @@ class Gateway:
             carried.append(org)
         if not carried:
             return
-        doc_id = await self._write_packages(doc, carried)
+        try:
+            doc_id = await self._write_packages(doc, carried)
+        except ProtocolError as exc:
+            # The document cannot be written as edXML (no number, a field edXML cannot
+            # carry): trying again would not help, so the sender is told and the gateway
+            # goes on with the next document.
+            for org in carried:
+                await service.send_status(
+                    self.ctx, doc.id, StatusCode.REJECTED, actor="gateway",
+                    reason=f"not passed on to {org.code}: {exc}"[:MAX_REASON],
+                    note=external.status_note(org.code),
+                )  # fmt: skip
+            return
         self._remember_sent(doc_id, doc, [org.code for org in carried])
         async with self.ctx.store.read() as conn:
             receipt = await envelope_sha256(conn, doc.id)

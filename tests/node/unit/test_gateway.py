@@ -7,14 +7,17 @@ named, and B's answer leaves as an edXML status; bad files go to failed/ with th
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from lienthong.bootstrap.directory import DirectoryState
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import external
-from lienthong.node.unit.gateway import Gateway, Spool
+from lienthong.node.unit.gateway import Gateway, GatewayError, Spool
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import ExternalOrganisation, issue_directory, verify_directory
@@ -254,3 +257,53 @@ async def test_an_organisation_no_gateway_carries_is_refused_at_sending(fed, gat
         await service.send_document(a.ctx, letter(), [UNLISTED], actor="vt")
     async with a.ctx.store.read() as conn:
         assert await list_documents(conn, direction="out") == []
+
+
+async def test_a_document_edxml_cannot_carry_is_returned_to_its_sender(fed, gateway, tmp_path):
+    """A letter without a number cannot be an edXML package: nothing is written, A gets a
+    02 from C naming the Office with the reason, and the gateway goes on."""
+    a, c = fed.units[A], fed.units[C]
+    unnumbered = dataclasses.replace(letter(), number=None)
+    doc_id = await service.send_document(a.ctx, unnumbered, [VPCP.code], actor="vt")
+    assert await a.engine.deliver(C) is True
+    assert await gateway.pass_on() >= 1
+    assert files(tmp_path / "out") == []
+    assert await c.engine.deliver(A) is True
+    (rejected,) = [s for s in await timeline(a, doc_id) if s.code == StatusCode.REJECTED]
+    assert external.note_organisation(rejected.note) == (VPCP.code, "")
+    assert await state(a, doc_id, C) is Delivery.REJECTED
+
+
+async def test_packages_are_posted_to_the_connector_when_it_takes_them(fed, tmp_path):
+    """With post_url the package is POSTed (application/xml, its name in X-Edxml-Name); a
+    connector answering 503 gets it again on the next round, and the cursor does not move
+    past it until it answered 2xx."""
+    with_gateway(fed)
+    got: list[tuple[str, bytes]] = []
+    answers = [503, 200]
+
+    async def take(request: web.Request) -> web.Response:
+        got.append((request.headers["X-Edxml-Name"], await request.read()))
+        return web.Response(status=answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/edxml", take)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as session:
+            spool = Spool(None, None, f"http://127.0.0.1:{port}/edxml", 1)
+            gateway = Gateway(fed.units[C].ctx, session, spool)
+            doc_id, _ = await to_vpcp(fed, tmp_path)
+            with pytest.raises(GatewayError, match="HTTP 503"):
+                await gateway.pass_on()
+            assert await gateway.pass_on() >= 1
+            await gateway.pass_on()  # the cursor moved past it: not POSTed again
+    finally:
+        await runner.cleanup()
+    name = f"{A}_{doc_id}_{VPCP.code}.edxml"
+    assert [n for n, _ in got] == [name, name]
+    assert got[0][1] == got[1][1] and got[1][1].startswith(b"<?xml")
