@@ -16,22 +16,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from asn1crypto import keys as asn1_keys
-from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pkcs11 import exceptions as p11
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.misc import PdfError
-from pyhanko.sign import fields, signers
-from pyhanko.sign.general import SigningError as PyhankoSigningError
-from pyhanko.sign.timestamps import TimeStamper
-from pyhanko.sign.timestamps.common_utils import TimestampRequestError
-from pyhanko.stamp import TextStampStyle
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from lienthong.crypto.errors import CryptoError
+
+# pyHanko, pyhanko-certvalidator, asn1crypto and python-pkcs11 (~1 s of imports) load at the
+# first signature, not with every node that reads this module's errors and key types.
+if TYPE_CHECKING:
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+    from pyhanko.sign.timestamps import TimeStamper
 
 # A PDF to sign is read whole into memory by pyHanko and written out again beside it: an
 # official document with its appendices is a few MB; scanned ones reach tens.
@@ -146,6 +144,11 @@ def _pkcs12_signer(key: Pkcs12Key, pin: str) -> signers.Signer:
         ) from None
     if private is None or cert is None:
         raise SigningKeyNotFound(f"{key.path} holds no private key with its certificate")
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from pyhanko.sign import signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
     der = serialization.Encoding.DER
     return signers.SimpleSigner(
         signing_cert=asn1_x509.Certificate.load(cert.public_bytes(der)),
@@ -163,7 +166,9 @@ def _pkcs12_signer(key: Pkcs12Key, pin: str) -> signers.Signer:
 @contextmanager
 def _pkcs11_signer(key: Pkcs11Key, pin: str) -> Iterator[signers.Signer]:
     # Imported here: python-pkcs11's binding is only loaded by offices that sign with a token.
+    from pkcs11 import exceptions as p11
     from pyhanko.config.pkcs11 import TokenCriteria
+    from pyhanko.sign.general import SigningError as PyhankoSigningError
     from pyhanko.sign.pkcs11 import PKCS11Signer, open_pkcs11_session
 
     if not (key.key_label or key.key_id):
@@ -249,6 +254,8 @@ def _page_box(writer: IncrementalPdfFileWriter) -> tuple[float, float, float, fl
 
 
 def _field_name(writer: IncrementalPdfFileWriter) -> str:
+    from pyhanko.sign import fields
+
     taken = set()
     for name, _value, _ref in fields.enumerate_sig_fields(writer.prev, filled_status=None):
         taken.add(name)
@@ -276,6 +283,14 @@ def sign_pdf(
         )
     if not data.startswith(b"%PDF-"):
         raise PdfUnreadable("the file is not a PDF (it does not begin with %PDF-)")
+    from pkcs11 import exceptions as p11
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.misc import PdfError
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.general import SigningError as PyhankoSigningError
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+    from pyhanko.stamp import TextStampStyle
+
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=False)
         if writer.prev.encrypted:

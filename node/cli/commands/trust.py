@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lienthong.crypto.pdf_signatures import TrustAnchorError, load_anchor
 from lienthong.node.cli.output import add_data_dir, emit
 from lienthong.node.config import load_config
 from lienthong.storage import trust
@@ -41,6 +40,9 @@ async def _open(args: argparse.Namespace) -> Store:
 
 
 def _read(path: Path) -> bytes:
+    # pyHanko (crypto/pdf_signatures.py) loads when a CA is added, not with every command.
+    from lienthong.crypto.pdf_signatures import TrustAnchorError
+
     try:
         with path.open("rb") as f:
             data = f.read(MAX_CA_FILE_BYTES + 1)
@@ -56,6 +58,8 @@ def _row(a) -> dict:
 
 
 async def add_ca(args: argparse.Namespace) -> None:
+    from lienthong.crypto.pdf_signatures import TrustAnchorError, load_anchor
+
     try:
         anchor = load_anchor(_read(args.file))
     except TrustAnchorError as exc:
