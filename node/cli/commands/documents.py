@@ -578,6 +578,8 @@ async def show(args: argparse.Namespace) -> None:
             "incoming_number": e["incoming_number"],
             "note": e["note"],
             "direction": e["direction"],
+            # An organisation outside the directory, via the gateway `from` (GATEWAY.md).
+            "external": e["external"],
         }
         for e in events
     ]
