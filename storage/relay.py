@@ -211,9 +211,13 @@ async def announce(tx: Tx, recipient: str) -> None:
         await notify(RELAY_CHANNEL, recipient)
 
 
-async def on_deposit(store: object, wake: Callable[[str], None]) -> None:
+async def on_deposit(
+    store: object, wake: Callable[[str], None], missed: Callable[[], None]
+) -> None:
     """Call `wake(recipient)` whenever any worker on the same database announces mail
-    (PostgreSQL's LISTEN); with SQLite the depositing worker wakes its own pulls."""
+    (PostgreSQL's LISTEN), and `missed()` when announcements may have been lost (the
+    database connection was lost and is back); with SQLite the depositing worker wakes
+    its own pulls."""
     listen = getattr(store, "listen", None)
     if listen is not None:
-        await listen(RELAY_CHANNEL, wake)
+        await listen(RELAY_CHANNEL, wake, missed=missed)

@@ -14,6 +14,8 @@ exactly as they do in one SQLite file. Reads take no lock.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +42,10 @@ DEFAULT_POOL_SIZE = 8
 # How long a statement may wait for the write lock or a row lock before the request
 # fails with a clear error instead of hanging (as SQLite's busy timeout).
 LOCK_TIMEOUT_MS = 10_000
+# Reconnecting the LISTEN connection after the database went away: the first try soon
+# (a restart takes seconds), then doubling, never more than this apart (a failover).
+RECONNECT_FIRST_SECONDS = 0.2
+RECONNECT_MAX_SECONDS = 10.0
 # The channel on which a deposit names the mailbox it filled (payload: the unit code).
 RELAY_CHANNEL = "lienthong_relay"
 
@@ -310,6 +316,8 @@ class PgStore:
         self._pool = pool
         self._listener: asyncpg.Connection | None = None
         self._callbacks: dict[str, list[Callable[[str], None]]] = {}
+        self._missed: list[Callable[[], None]] = []
+        self._relisten: asyncio.Task[None] | None = None
         self._closed = False
 
     @classmethod
@@ -372,16 +380,64 @@ class PgStore:
             finally:
                 reader._conn = None
 
-    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
-        """Call `callback(payload)` for every notification on `channel`, from any worker."""
-        if self._listener is None:
-            import asyncpg
+    async def listen(
+        self,
+        channel: str,
+        callback: Callable[[str], None],
+        *,
+        missed: Callable[[], None] | None = None,
+    ) -> None:
+        """Call `callback(payload)` for every notification on `channel`, from any worker.
 
-            self._listener = await asyncpg.connect(self.url)
+        If the listening connection is lost (the database restarted, a failover), it is
+        opened again with backoff (reconnect_delay); notifications sent meanwhile are
+        lost, so `missed()` is called once it listens again."""
+        if missed is not None:
+            self._missed.append(missed)
         if channel not in self._callbacks:
             self._callbacks[channel] = []
-            await self._listener.add_listener(channel, self._notified)
+            if self._listener is not None:
+                await self._listener.add_listener(channel, self._notified)
         self._callbacks[channel].append(callback)
+        if self._listener is None:
+            await self._connect_listener()
+
+    @property
+    def listening(self) -> bool:
+        """Whether notifications from other workers reach this one now (health)."""
+        return self._listener is not None and not self._listener.is_closed()
+
+    async def _connect_listener(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url)
+        for channel in self._callbacks:
+            await conn.add_listener(channel, self._notified)
+        conn.add_termination_listener(self._lost)
+        self._listener = conn
+
+    def _lost(self, _conn: object) -> None:
+        if not self._closed and self._relisten is None:
+            log.warning("database %s: the LISTEN connection was lost; reconnecting", self.path)
+            self._relisten = asyncio.get_running_loop().create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        attempt = 0
+        try:
+            while not self._closed:
+                await asyncio.sleep(reconnect_delay(attempt))
+                attempt += 1
+                try:
+                    await self._connect_listener()
+                except Exception as e:
+                    log.warning("database %s: LISTEN again failed (%s); retrying", self.path, e)
+                    continue
+                log.info("database %s: listening again after %d attempt(s)", self.path, attempt)
+                for missed in self._missed:
+                    missed()
+                return
+        finally:
+            self._relisten = None
 
     def _notified(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
         for callback in self._callbacks.get(channel, ()):
@@ -391,9 +447,19 @@ class PgStore:
         if self._closed:
             return
         self._closed = True
-        if self._listener is not None:
+        if self._relisten is not None:
+            self._relisten.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._relisten
+        if self._listener is not None and not self._listener.is_closed():
             await self._listener.close()
         await self._pool.close()
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Seconds before reconnecting attempt `attempt` (0, 1, …): doubling from
+    RECONNECT_FIRST_SECONDS up to RECONNECT_MAX_SECONDS."""
+    return min(RECONNECT_MAX_SECONDS, RECONNECT_FIRST_SECONDS * 2**attempt)
 
 
 async def _create_schema(conn: asyncpg.Connection, name: str) -> None:

@@ -119,6 +119,12 @@ class Mailboxes:
         if event is not None:
             event.set()
 
+    def wake_all(self) -> None:
+        """Let every waiting pull look at its mailbox again (news of deposits may have
+        been lost: the database connection of the workers' announcements was down)."""
+        for code in list(self._events):
+            self.wake(code)
+
     def close(self) -> None:
         """Answer every waiting pull now (shutdown) and every later one at once."""
         self._closed = True
@@ -141,7 +147,8 @@ def add_relay_routes(app: web.Application) -> None:
 
     async def hear_other_workers(app: web.Application) -> None:
         ctx = app[CONTEXT]
-        await mailbox.on_deposit(ctx.store, mailboxes_of(ctx).wake)
+        boxes = mailboxes_of(ctx)
+        await mailbox.on_deposit(ctx.store, boxes.wake, boxes.wake_all)
 
     async def wake_all(app: web.Application) -> None:
         mailboxes_of(app[CONTEXT]).close()
