@@ -1,4 +1,5 @@
-"""`lienthong user add|unlock|reset-password|disable|enable`: accounts of the clerk's web page."""
+"""`lienthong user add|unlock|reset-password|disable|enable|department`: accounts of the clerk's
+web page."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from lienthong.storage.db import Store
 from lienthong.storage.users import (
     MIN_PASSWORD_CHARS,
     ROLES,
+    add_department,
     add_user,
     get_user,
+    list_departments,
+    set_department,
     set_disabled,
     set_password,
     unlock_user,
@@ -60,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     password_option(p)
     command("disable", disable, "stop an account from signing in and end its sessions")
     command("enable", enable, "let a disabled account sign in again")
+    p = command("department", department, "put an account in a department (phòng ban)")
+    p.add_argument("--department", help="its name, e.g. 'Phòng Tổng hợp'; omitted: in none")
+    p.add_argument("--create", action="store_true", help="add the department if it is new")
 
 
 def read_password(path: str | Path | None) -> str:
@@ -150,6 +157,19 @@ async def _set_disabled(args: argparse.Namespace, disabled: bool) -> None:
         args,
         {"username": args.username, "disabled": disabled, "sessions_ended": ended},
         f"Account {args.username} {word}" + (f"; {ended} session(s) ended" if disabled else ""),
+    )
+
+
+async def department(args: argparse.Namespace) -> None:
+    name = args.department.strip() if args.department else None
+    async with await _open(args) as store, store.write() as tx:
+        if name is not None and args.create and name not in await list_departments(tx):
+            await add_department(tx, name, actor="cli", at=store.now())
+        await set_department(tx, args.username, name, actor="cli", at=store.now())
+    emit(
+        args,
+        {"username": args.username, "department": name},
+        f"Account {args.username} is in " + (name or "no department"),
     )
 
 
