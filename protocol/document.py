@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 import msgspec
@@ -505,9 +506,14 @@ def metadata_from_wire(value: Any) -> DocumentMetadata:
 
 
 def _notation(notation: str, what: str) -> str:
-    if any(_hidden_or_space(ch) for ch in notation):
+    if not _plain_notation(notation):
         raise InvalidField(what, "notation", f"{notation[:40]!r} holds a space or hidden character")
     return notation
+
+
+@lru_cache(maxsize=4096)  # a unit's documents repeat a few notations; the check is per character
+def _plain_notation(notation: str) -> bool:
+    return not any(_hidden_or_space(ch) for ch in notation)
 
 
 def _check_scheduled(text: str, what: str) -> None:
@@ -762,6 +768,9 @@ class _BodyWire(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _BODY = decoder(_BodyWire)
+# The codes by value (0, 1, ...), without the enum's own lookup.
+_URGENCIES = tuple(Urgency(n) for n in range(len(Urgency)))
+_CONFIDENTIALITIES = tuple(Confidentiality(n) for n in range(len(Confidentiality)))
 
 
 def _fast_body(data: bytes) -> DocumentBody | None:
@@ -816,8 +825,8 @@ def _fast_body(data: bytes) -> DocumentBody | None:
             signer=Signer(
                 name=s.name, position=s.position, authority=s.authority, acts_for=s.acts_for
             ),
-            urgency=Urgency(m.urgency),
-            confidentiality=Confidentiality(m.confidentiality),
+            urgency=_URGENCIES[m.urgency],  # in range: msgspec checked it
+            confidentiality=_CONFIDENTIALITIES[m.confidentiality],
             due_on=m.due_on,
             addressees=tuple(m.addressees),
             distribution=tuple(m.distribution),

@@ -422,6 +422,7 @@ def unit_signer(code: str, serial: int) -> str:
     return f"{code}:{serial}"
 
 
+@lru_cache(maxsize=4096)  # every envelope of a unit names the same hint; refusals are not kept
 def parse_unit_signer(signer: str, what: str) -> tuple[str, int]:
     code, sep, serial = signer.rpartition(":")
     if not sep or not SIGNER_SERIAL.matches(serial):
