@@ -242,7 +242,7 @@ async def send_document(
                         subject=metadata.subject,
                         signer=metadata.signer.name if metadata.signer else "",
                         # Nơi nhận as the register reads it: the names of the directory.
-                        recipients="; ".join(directory.current(c).name for c in recipients),
+                        recipients="; ".join(external.names(directory, routed)),
                         copies=metadata.copies,
                         sent_on=_today(ctx),
                         document_id=envelope.header.id,

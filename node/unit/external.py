@@ -38,6 +38,7 @@ class Routed:
 
     units: list[str]
     external: dict[str, list[str]]
+    addressed: tuple[str, ...] = ()  # the recipients as given
 
     @property
     def codes(self) -> list[str]:
@@ -57,7 +58,16 @@ def route(directory: Directory, recipients: Sequence[str]) -> Routed:
         external.setdefault(org.gateway, []).append(code)
         if org.gateway not in units:
             units.append(org.gateway)
-    return Routed(units, external)
+    return Routed(units, external, tuple(dict.fromkeys(recipients)))
+
+
+def names(directory: Directory, routed: Routed) -> list[str]:
+    """Nơi nhận as the outgoing register reads it: the names of the units addressed and of
+    the organisations outside the directory, not their gateway's (a gateway addressed
+    itself too is named as a unit)."""
+    gateways = set(routed.external) - set(routed.addressed)
+    units = [directory.current(c).name for c in routed.units if c not in gateways]
+    return units + [directory.external[c].name for c in routed.codes]
 
 
 def addressed(metadata: DocumentMetadata, routed: Routed) -> DocumentMetadata:

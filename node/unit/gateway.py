@@ -461,7 +461,10 @@ class Gateway:
             recipients = [
                 r.code
                 for r in doc.receivers
-                if r.code and directory.current(r.code) and not directory.is_centre(r.code)
+                if r.code
+                and r.code != self.me
+                and directory.current(r.code)
+                and not directory.is_centre(r.code)
             ]
             if not recipients:
                 named = ", ".join(r.code or "?" for r in doc.receivers) or "none"

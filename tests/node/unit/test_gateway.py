@@ -27,6 +27,7 @@ from lienthong.protocol.edxml_read import from_edxml, status_from_edxml
 from lienthong.protocol.edxml_write import status_to_edxml, to_edxml
 from lienthong.protocol.states import DocState
 from lienthong.storage.documents import list_documents
+from lienthong.storage.registers import list_register
 from lienthong.storage.statuses import statuses_of
 from tests.node.helpers import DAY
 from tests.node.tls_federation import A, B, C, Federation, letter, state
@@ -90,13 +91,16 @@ async def test_a_document_to_an_outside_organisation_leaves_the_gateway_as_edxml
     fed, gateway, tmp_path
 ):
     """A addresses the Government Office: the envelope goes to C only, naming it in
-    gateway.to. C's gateway writes one package, <A>_<envelope>_<G09>.edxml (no temporary
-    file left), that reads back with A as From, the Office as To, the letter's number and
-    the attachment's bytes; A's timeline then holds C's 01 on arrival and a 01 naming the
-    Office once its package was written."""
+    gateway.to, and A's outgoing register names the Office. C's gateway writes one package,
+    <A>_<envelope>_<G09>.edxml (no temporary file left), that reads back with A as From,
+    the Office as To, the letter's number and the attachment's bytes; A's timeline then
+    holds C's 01 on arrival and a 01 naming the Office once its package was written."""
     a, c = fed.units[A], fed.units[C]
     doc_id, pdf = await to_vpcp(fed, tmp_path)
     assert await state(a, doc_id, C) is Delivery.ARRIVED
+    async with a.ctx.store.read() as conn:
+        (line,) = await list_register(conn, "outgoing", 2014)
+    assert line.recipients == VPCP.name  # Nơi nhận: the Office, not its gateway
     async with c.ctx.store.read() as conn:
         (arrived,) = await list_documents(conn, direction="in")
     assert external.addressed_to(service.stored_body(arrived).metadata) == (VPCP.code,)
