@@ -1,19 +1,28 @@
 """The clerk's page and the gateway, between real nodes over mutual TLS: A's compose page
 offers the Government Office (outside the directory) apart from the units; a document
 composed to it goes to the gateway C, leaves C's outgoing folder as edXML, and A's document
-page shows C's answer naming the Office "qua cổng kết nối" (docs/GATEWAY.md)."""
+page shows C's answer naming the Office "qua cổng kết nối"; the integration API addresses
+it the same way (docs/GATEWAY.md)."""
 
 from __future__ import annotations
+
+import json
 
 import nacl.pwhash.argon2id as argon2id
 from aiohttp.test_utils import TestClient, TestServer
 
 from lienthong.node.config import Config, validate
+from lienthong.node.unit import documents as service
+from lienthong.node.unit import external
 from lienthong.node.unit.gateway import Gateway, Spool
 from lienthong.node.web import create_web_app
+from lienthong.protocol.document import _metadata_v2
+from lienthong.storage import outbox
+from lienthong.storage.api_keys import add_key
+from lienthong.storage.documents import get_document, list_documents
 from lienthong.storage.users import add_user
-from tests.node.tls_federation import A, C, federation
-from tests.node.unit.test_gateway import VPCP, with_gateway
+from tests.node.tls_federation import A, C, federation, letter
+from tests.node.unit.test_gateway import UNLISTED, VPCP, with_gateway
 from tests.node.web.test_compose_official import ISSUER, official_form
 from tests.node.web.test_web_support import PASSWORD, Delays, login, page_csrf
 
@@ -63,5 +72,43 @@ async def test_a_clerk_sends_to_an_outside_organisation_through_the_gateway(tmp_
             assert await fed.units[C].engine.deliver(A) is True
             page = await (await client.get(f"/documents/{doc_id}")).text()
             assert f'<span class="code">{VPCP.code}</span> (qua cổng kết nối)' in page
+        finally:
+            await client.close()
+
+
+async def test_a_dms_sends_to_an_outside_organisation_through_the_api(tmp_path):
+    """POST /api/v1/documents with the Office's code: 201, the envelope queued to C alone
+    with gateway.to naming the Office; a code no gateway carries is a 4xx problem naming
+    it, with nothing stored."""
+    async with federation(tmp_path, serve_units=True) as fed:
+        with_gateway(fed)
+        a = fed.units[A]
+        async with a.ctx.store.write() as tx:
+            _key, token = await add_key(tx, "dms", ("send",), actor="test", at=a.ctx.clock())
+        client = TestClient(
+            TestServer(create_web_app(a.ctx), host="127.0.0.1"),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+        await client.start_server()
+        try:
+            body = {"metadata": _metadata_v2(letter()), "recipients": [VPCP.code]}
+            r = await client.post(
+                "/api/v1/documents", data=json.dumps(body), headers={"Idempotency-Key": "g-1"}
+            )
+            assert r.status == 201, await r.text()
+            doc_id = (await r.json())["id"]
+            async with a.ctx.store.read() as conn:
+                assert [row.recipient for row in await outbox.rows_for(conn, doc_id)] == [C]
+                doc = await get_document(conn, doc_id)
+            metadata = service.stored_body(doc).metadata
+            assert external.addressed_to(metadata) == (VPCP.code,)
+
+            body["recipients"] = [UNLISTED]
+            r = await client.post(
+                "/api/v1/documents", data=json.dumps(body), headers={"Idempotency-Key": "g-2"}
+            )
+            assert 400 <= r.status < 500 and UNLISTED in await r.text()
+            async with a.ctx.store.read() as conn:
+                assert len(await list_documents(conn, direction="out")) == 1
         finally:
             await client.close()
