@@ -209,3 +209,20 @@ def test_softhsm_key_not_found(softhsm_token, leader_pdf):  # noqa: F811
     key = Pkcs11Key(softhsm_token.module, softhsm_token.label, key_label="khong-co")
     with pytest.raises(SigningKeyNotFound, match="khong-co"):
         _sign(leader_pdf, key, softhsm_token.pin)
+
+
+def test_the_recipients_check_reads_both_signatures_valid(ca, leader_pdf, p12):
+    """What a recipient's node runs on arrival (crypto/pdf_signatures.py) finds the leader's
+    signature and the organisation's, both valid and trusted, the organisation named."""
+    from cryptography.hazmat.primitives import serialization
+
+    from lienthong.crypto.pdf_signatures import VALID, verify_pdf_bytes
+
+    signed = _sign(leader_pdf, Pkcs12Key(p12), "mat khau p12")
+    verdict = verify_pdf_bytes(signed, [ca[1].public_bytes(serialization.Encoding.DER)])
+    assert verdict.status == VALID
+    by_field = {s.field: s for s in verdict.signatures}
+    assert set(by_field) == {"NguoiKy", "ToChuc"}
+    assert all(s.status == VALID and s.trusted and s.intact for s in by_field.values())
+    assert by_field["ToChuc"].organisation == ORG
+    assert by_field["ToChuc"].changed_after == "none"
