@@ -107,6 +107,23 @@ class PgServer:
         pid = int((self.data / "postmaster.pid").read_text().split()[0])
         os.kill(pid, signal.SIGKILL)
 
+    def init_standby(self, primary: PgServer) -> None:
+        """Make this server a streaming-replication standby of `primary` (pg_basebackup
+        with its recovery settings written), listening on its own port and socket."""
+        if self._as_root:
+            shutil.chown(self.root, SERVER_USER)
+        self._run(
+            binary("pg_basebackup"), "-D", self.data, "-h", "127.0.0.1", "-p", str(primary.port),
+            "-U", SUPERUSER, "--write-recovery-conf", "--wal-method=stream",
+            "--checkpoint=fast", "--no-sync",
+        )  # fmt: skip
+        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(f"port = {self.port}\nunix_socket_directories = '{self.root}'\n")
+
+    def promote(self) -> None:
+        """Make a standby the primary (pg_ctl promote, waiting until it accepts writes)."""
+        self._run(binary("pg_ctl"), "-D", self.data, "-w", "promote")
+
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
