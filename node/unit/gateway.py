@@ -221,6 +221,8 @@ class Gateway:
                 await self._arrived(event.document_id)
             elif event.kind == events.STATUS_CHANGED and event.data.get("direction") == "in":
                 await self._answered(event.document_id, event.data)
+            elif event.kind == events.RECALL_REQUESTED:
+                await self._recall(event.document_id, event.data)
             async with self.ctx.store.write() as tx:
                 await events.set_cursor(tx, CURSOR, event.id, at=self.ctx.clock())
         return len(found)
@@ -282,7 +284,7 @@ class Gateway:
         m = body.metadata
         async with self.ctx.store.read() as conn:
             business = await business_view(conn, doc)
-        doc_id = document_id(doc.sender_code, m.issued_on, m.number_notation)
+        doc_id = document_id_of(doc)
         with tempfile.TemporaryDirectory(prefix="lienthong-gateway-") as folder:
             files = []
             for i, a in enumerate(body.attachments):
@@ -381,6 +383,35 @@ class Gateway:
             path = Path(folder) / name
             path.write_bytes(status_to_edxml(status))
             await self._deliver(path)
+
+    async def _recall(self, document_id: str, data: dict[str, Any]) -> None:
+        """A sender asks to recall (13) a document the gateway passed on: an edXML status 13
+        from the sender to each organisation it went to; their 15 or 16 comes back as any
+        status does."""
+        async with self.ctx.store.read() as conn:
+            doc = await get_document(conn, document_id)
+        if doc is None or doc.direction != "in":
+            return
+        m = service.stored_body(doc).metadata
+        doc_id = document_id_of(doc)
+        held = self._sent(doc_id)
+        if held is None:
+            return
+        directory = self.ctx.directory.current
+        unit = directory.current(doc.sender_code) if directory else None
+        status = EdxmlStatus(
+            sender=Organisation(name=unit.name if unit else m.issuer.name, code=doc.sender_code),
+            code=StatusCode.RECALL_REQUESTED,
+            timestamp=_timestamp(int(data["at"])),
+            document_id=doc_id,
+            description=data.get("note") or None,
+        )
+        with tempfile.TemporaryDirectory(prefix="lienthong-gateway-") as folder:
+            for organisation in held["external"]:
+                path = Path(folder) / f"status_{doc.sender_code}_{data['status']}_{organisation}"
+                path = path.with_name(path.name + SUFFIX)
+                path.write_bytes(status_to_edxml(status))
+                await self._deliver(path)
 
     # Incoming: the spool folder
 
@@ -543,6 +574,12 @@ class Gateway:
             who = text or (status.staff.name if status.staff else "") or status.sender.name
             fields["assignee"] = (who or status.sender.code or "")[:MAX_SHORT_TEXT]
         return fields
+
+
+def document_id_of(doc: DocumentRecord) -> str:
+    """The edXML DocumentId the gateway writes for a document it passes on."""
+    m = service.stored_body(doc).metadata
+    return document_id(doc.sender_code, m.issued_on, m.number_notation)
 
 
 def _position(staff: StaffInfo) -> str:

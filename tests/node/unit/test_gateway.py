@@ -311,3 +311,35 @@ async def test_packages_are_posted_to_the_connector_when_it_takes_them(fed, tmp_
     name = f"{A}_{doc_id}_{VPCP.code}.edxml"
     assert [n for n, _ in got] == [name, name]
     assert got[0][1] == got[1][1] and got[1][1].startswith(b"<?xml")
+
+
+async def test_a_recall_goes_out_as_edxml_and_the_answer_comes_back(fed, gateway, tmp_path):
+    """A asks to recall what it sent the Office: C's gateway writes an edXML 13 from A
+    answering the package's DocumentId; the Office's 15 dropped in reaches A as C's 15
+    naming the Office, and A's document is recalled at C."""
+    a, c = fed.units[A], fed.units[C]
+    doc_id, _ = await to_vpcp(fed, tmp_path)
+    await gateway.pass_on()
+    assert await service.recall(a.ctx, doc_id, actor="vt", reason="Ghi sai số") == [C]
+    assert await a.engine.deliver(C) is True
+    await gateway.pass_on()
+    (name,) = [n for n in files(tmp_path / "out") if n.startswith(f"status_{A}_")]
+    asked = status_from_edxml((tmp_path / "out" / name).read_bytes())
+    original = document_id(A, "2014-05-23", "2340/VP-TTTH")
+    assert (asked.code, asked.document_id, asked.sender.code) == (13, original, A)
+    assert asked.description == "Ghi sai số" and name.endswith(f"_{VPCP.code}.edxml")
+
+    agreed = EdxmlStatus(
+        sender=Organisation(name=VPCP.name, code=VPCP.code),
+        code=StatusCode.RECALL_AGREED,
+        timestamp="2014/05/27 10:00:00",
+        document_id=original,
+    )
+    (tmp_path / "in" / "vpcp-15.edxml").write_bytes(status_to_edxml(agreed))
+    assert await gateway.take_in() == 1
+    assert files(tmp_path / "in" / "done") == ["vpcp-15.edxml"]
+    assert await c.engine.deliver(A) is True
+    (answer,) = [s for s in await timeline(a, doc_id) if s.code == StatusCode.RECALL_AGREED]
+    assert answer.from_code == C
+    assert external.note_organisation(answer.note) == (VPCP.code, "")
+    assert await state(a, doc_id, C) is Delivery.RECALLED
