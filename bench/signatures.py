@@ -99,6 +99,7 @@ def main() -> None:
             [sys.executable, "-c", CHILD, str(large), str(anchor)],
             capture_output=True,
             text=True,
+            encoding="utf-8",
             check=True,
             timeout=600,
         )
