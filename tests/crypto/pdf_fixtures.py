@@ -9,12 +9,12 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign import signers
+from pyhanko.sign import signers, timestamps
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -28,7 +28,7 @@ class Issued:
     """A certificate with its private key."""
 
     cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
     @property
     def pem(self) -> bytes:
@@ -105,6 +105,26 @@ def make_signer(
     return Issued(cert, key)
 
 
+def make_tsa(ca: Issued) -> Issued:
+    """A timestamping authority's certificate issued by `ca` (extended key usage
+    timeStamping, critical, as RFC 3161 section 2.3 requires). RSA: pyHanko's in-process
+    stamper signs with RSA only."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("TSA thử", "Ban Cơ yếu Chính phủ (thử)"))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - datetime.timedelta(days=30))
+        .not_valid_after(NOW + datetime.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .sign(ca.key, hashes.SHA256())
+    )
+    return Issued(cert, key)
+
+
 def make_pdf(pages: int = 1, filler: int = 0, embedded: bytes | None = None) -> bytes:
     """A small valid PDF written by hand: `pages` pages of text, an optional uncompressed
     filler stream of `filler` bytes (for size), an optional embedded file."""
@@ -170,9 +190,14 @@ def _asn1(issued: Issued) -> tuple[asn1_x509.Certificate, asn1_keys.PrivateKeyIn
 
 
 def sign_pdf(
-    pdf: bytes, signer: Issued, chain: tuple[Issued, ...] = (), field: str = "Signature1"
+    pdf: bytes,
+    signer: Issued,
+    chain: tuple[Issued, ...] = (),
+    field: str = "Signature1",
+    tsa: Issued | None = None,
 ) -> bytes:
-    """`pdf` with one more PAdES signature by `signer`, embedding `chain` (intermediates)."""
+    """`pdf` with one more PAdES signature by `signer`, embedding `chain` (intermediates),
+    with an RFC 3161 timestamp token from `tsa` (pyHanko's in-process stamper) if given."""
     cert, key = _asn1(signer)
     store = SimpleCertificateStore.from_certs([asn1_x509.Certificate.load(c.der) for c in chain])
     simple = signers.SimpleSigner(signing_cert=cert, signing_key=key, cert_registry=store)
@@ -183,6 +208,7 @@ def sign_pdf(
         signers.PdfSignatureMetadata(field_name=field, subfilter=None),
         signer=simple,
         output=out,
+        timestamper=None if tsa is None else timestamps.DummyTimeStamper(*_asn1(tsa)),
     )
     return out.getvalue()
 

@@ -31,6 +31,7 @@ from tests.crypto.pdf_fixtures import (
     make_ca,
     make_pdf,
     make_signer,
+    make_tsa,
     sign_pdf,
 )
 
@@ -159,6 +160,29 @@ def _signer_der(pdf: bytes) -> bytes:
 
 
 @pytest.mark.filterwarnings("ignore:Attribute's length")
+def test_a_timestamp_token_is_read_and_its_time_given(ca):
+    """A signature with an RFC 3161 token from a TSA under the anchor: valid, with the
+    token's time beside the claimed signing time."""
+    pdf = sign_pdf(make_pdf(), make_signer(ca), tsa=make_tsa(ca))
+    (sig,) = verify_pdf_bytes(pdf, [ca.der]).signatures
+    assert sig.status == VALID
+    stamped = datetime.datetime.fromisoformat(sig.timestamp_time)
+    assert abs(stamped - datetime.datetime.fromisoformat(sig.signing_time)) < datetime.timedelta(
+        minutes=5
+    )
+
+
+def test_more_signatures_than_the_limit_are_not_verified(ca):
+    """A PDF with MAX_SIGNATURES + 1 real signatures is marked, not verified one by one."""
+    pdf = make_pdf()
+    signer = make_signer(ca)
+    for n in range(pdf_signatures.MAX_SIGNATURES + 1):
+        pdf = sign_pdf(pdf, signer, field=f"Signature{n}")
+    verdict = verify_pdf_bytes(pdf, [ca.der])
+    assert (verdict.status, verdict.reason_code) == (UNREADABLE, "too_many_signatures")
+    assert verdict.signatures == []
+
+
 def test_odd_names_are_kept_printable_and_short(ca):
     """A CN with control characters and 1000 letters is shown cleaned and cut, not refused."""
     signer = make_signer(ca, cn="A\x07B" + "x" * 1000, org=None, title=None)
