@@ -10,7 +10,7 @@ the firewall (docs/OPERATIONS.md, "Metrics").
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -23,6 +23,7 @@ from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.health import certificate_ends
 from lienthong.storage.outbox import dead_letter_counts, queue_depths
 from lienthong.storage.relay import backlog as relay_backlog
+from lienthong.storage.store_pg import PgStore
 
 ROUTE_NAME = "metrics"
 PATHS = ("direct", "relay")  # how a batch left this node: to the unit itself or via the relay
@@ -44,6 +45,8 @@ class _Snapshot:
     # The centre's relay: per destination label (items, bytes), and the oldest deposit.
     relay: dict[str, tuple[int, int]] = field(default_factory=dict)
     relay_oldest: int | None = None
+    # A centre on PostgreSQL: whether the last scrape could read the database.
+    database_up: bool = True
 
 
 class _ScrapeCollector(Collector):
@@ -62,6 +65,7 @@ class _ScrapeCollector(Collector):
         for code, count in sorted(self.metrics.snapshot.depths.items()):
             depth.add_metric([code], count)
         yield from self._relay(ctx)
+        yield from self._database(ctx)
         yield depth
         dead = GaugeMetricFamily(
             "lienthong_dead_letters",
@@ -108,6 +112,22 @@ class _ScrapeCollector(Collector):
             "lienthong_directory_expires_in_seconds",
             "Seconds until the directory in force expires (negative: expired).",
             value=(directory.expires_at - now) / 1000,
+        )
+
+    def _database(self, ctx: NodeContext) -> Iterable[Metric]:
+        """A centre on PostgreSQL: is the database readable, do other workers' news arrive."""
+        if not isinstance(ctx.store, PgStore):
+            return
+        yield GaugeMetricFamily(
+            "lienthong_database_up",
+            "1 if this scrape read the centre's PostgreSQL database, 0 if it could not.",
+            value=int(self.metrics.snapshot.database_up),
+        )
+        yield GaugeMetricFamily(
+            "lienthong_database_listening",
+            "1 if this worker hears the other workers' relay deposits (LISTEN), 0 while its "
+            "connection is being re-opened.",
+            value=int(ctx.store.listening),
         )
 
     def _relay(self, ctx: NodeContext) -> Iterable[Metric]:
@@ -209,13 +229,26 @@ class NodeMetrics:
 
     async def render(self) -> bytes:
         """The exposition text: read the store, then format every metric at once."""
-        async with self.ctx.store.read() as conn:
-            depths = await queue_depths(conn)
-            dead = await dead_letter_counts(conn)
-            row = await conn.fetchone(
-                "SELECT count(*) FROM envelopes WHERE sender_code != ?", (self.ctx.config.code,)
-            )
-            held = await relay_backlog(conn) if self.ctx.config.role == "centre" else {}
+        centre = self.ctx.config.role == "centre"  # it sends no documents: no queues
+        try:
+            async with self.ctx.store.read() as conn:
+                depths = {} if centre else await queue_depths(conn)
+                dead = {} if centre else await dead_letter_counts(conn)
+                row = (
+                    None
+                    if centre
+                    else await conn.fetchone(
+                        "SELECT count(*) FROM envelopes WHERE sender_code != ?",
+                        (self.ctx.config.code,),
+                    )
+                )
+                held = await relay_backlog(conn) if centre else {}
+        except Exception:
+            if not isinstance(self.ctx.store, PgStore):
+                raise
+            # The database is down or failing over: say so, with the last figures read.
+            self.snapshot = replace(self.snapshot, database_up=False)
+            return generate_latest(self.registry)
         # No await between setting the snapshot and formatting: a concurrent scrape
         # cannot mix its reading with ours.
         self.snapshot = _Snapshot(

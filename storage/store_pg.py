@@ -46,6 +46,8 @@ LOCK_TIMEOUT_MS = 10_000
 # (a restart takes seconds), then doubling, never more than this apart (a failover).
 RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 10.0
+# How long doctor waits for the database to answer before it reports it unreachable.
+PROBE_TIMEOUT_SECONDS = 5.0
 # The channel on which a deposit names the mailbox it filled (payload: the unit code).
 RELAY_CHANNEL = "lienthong_relay"
 
@@ -484,6 +486,33 @@ async def _create_schema(conn: asyncpg.Connection, name: str) -> None:
             unix_ms(),
         )
         log.info("database %s: the centre's schema created", name)
+
+
+async def probe(url: str) -> tuple[int, tuple[bytes, int] | None]:
+    """A read-only look at a centre's database (for doctor, beside a running centre): its
+    schema version (0: none yet) and the newest directory it holds (raw, expires_at), if
+    any. StoreError naming the database if it cannot be reached."""
+    import asyncpg
+
+    try:
+        conn = await asyncpg.connect(url, timeout=PROBE_TIMEOUT_SECONDS)
+    except (OSError, asyncpg.PostgresError, TimeoutError) as e:
+        raise StoreError(f"cannot connect to the database {_safe(url)}: {e}") from e
+    try:
+        if not await conn.fetchval("SELECT to_regclass('schema_version') IS NOT NULL"):
+            return 0, None
+        version = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+        row = await conn.fetchrow(
+            "SELECT raw, expires_at FROM directory_cache ORDER BY version DESC LIMIT 1"
+        )
+        return int(version), None if row is None else (bytes(row[0]), int(row[1]))
+    finally:
+        await conn.close()
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return _safe(url)
 
 
 def _safe(url: str) -> str:

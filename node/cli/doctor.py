@@ -36,7 +36,9 @@ from lienthong.node.datadir import node_keys, passphrase_of
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.directory import verify_directory
 from lienthong.storage.db import check_schema, migrations, unix_ms
-from lienthong.storage.errors import MigrationError
+from lienthong.storage.errors import MigrationError, StoreError
+from lienthong.storage.store_pg import SCHEMA_VERSION as PG_SCHEMA_VERSION
+from lienthong.storage.store_pg import probe, safe_url
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 MS_PER_DAY = 86_400_000
@@ -285,8 +287,33 @@ def _check_ca_pin(ins: _Inspection) -> Check:
     )
 
 
-def _check_store(ins: _Inspection) -> Check:
+def _database(ins: _Inspection) -> str:
+    """The centre's PostgreSQL URL (centre.database), or "" for the SQLite store."""
+    return ins.config.get("centre", "database") if ins.config.role == "centre" else ""
+
+
+async def _check_database(url: str) -> Check:
+    """A centre on PostgreSQL: the database answers, with a schema this lienthong knows."""
+    name, where = "store", f"PostgreSQL {safe_url(url)}"
+    fix = "start PostgreSQL, check centre.database and the password in ~/.pgpass or PGPASSWORD"
+    try:
+        version, _ = await probe(url)
+    except StoreError as exc:
+        return Check(name, FAIL, str(exc), fix)
+    if version == 0:
+        return Check(name, WARN, f"{where}: no schema yet: the first start creates it")
+    if version > PG_SCHEMA_VERSION:
+        return Check(
+            name, FAIL, f"{where}: schema version {version}, newer than this lienthong's",
+            "upgrade lienthong",
+        )  # fmt: skip
+    return Check(name, OK, f"{where}: schema version {version} (the current one)")
+
+
+def _check_store(ins: _Inspection) -> Check | Awaitable[Check]:
     """The store's schema: current, older (migrated at the next start), or newer (refused)."""
+    if database := _database(ins):
+        return _check_database(database)
     name, store = "store", ins.config.store_path
     if not store.is_file():
         return Check(name, WARN, f"no store at {store} yet: the first start creates it")
@@ -306,20 +333,23 @@ def _check_store(ins: _Inspection) -> Check:
     return Check(name, OK, f"schema version {version} (the current one)")
 
 
-def _check_directory(ins: _Inspection) -> Check:
+async def _check_directory(ins: _Inspection) -> Check:
     name = "directory"
     store = ins.config.store_path
     refresh = "start the node with the centre reachable: " + ins.cmd("run")
-    if not store.is_file():
+    if database := _database(ins):
+        _, row = await probe(database)  # unreachable: reported by the store check
+    elif not store.is_file():
         return Check(name, FAIL, f"no store at {store}: no directory cached", ins.enrol)
-    # Read-only: doctor must neither migrate nor lock the store of a running node.
-    conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        row = conn.execute(
-            "SELECT raw, expires_at FROM directory_cache ORDER BY version DESC LIMIT 1"
-        ).fetchone()
-    finally:
-        conn.close()
+    else:
+        # Read-only: doctor must neither migrate nor lock the store of a running node.
+        conn = sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute(
+                "SELECT raw, expires_at FROM directory_cache ORDER BY version DESC LIMIT 1"
+            ).fetchone()
+        finally:
+            conn.close()
     if row is None:
         return Check(name, FAIL, "no directory cached yet", refresh)
     raw, expires_at = bytes(row[0][:MAX_CACHED_DIRECTORY]), row[1]
