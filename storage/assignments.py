@@ -243,9 +243,11 @@ async def complete(
     result: str,
     answer_id: str | None,
     at: int,
+    via: str | None = None,
 ) -> Assignment:
     """The lead marks the work done with a result note and, optionally, the outgoing
-    document that answers it; audited as document.complete."""
+    document that answers it; audited as document.complete (with `via`, the API key that
+    reported it for the lead)."""
     if not result.strip():
         raise StoreError("a completion says what was done (the result note)")
     _check_note("result note", result)
@@ -265,7 +267,7 @@ async def complete(
         actor=actor,
         action="document.complete",
         subject=document_id,
-        details={"result": result, "answer": answer_id},
+        details={"result": result, "answer": answer_id, **({"via": via} if via else {})},
     )
     return replace(
         current,

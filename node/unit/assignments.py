@@ -106,6 +106,8 @@ async def assign(
     actor: str,
     version: int,
     instructed_by: str | None = None,
+    by_api: bool = False,
+    then: documents.Then = None,
 ) -> Assignment:
     """Assign (or reassign, from the `version` the form showed) a registered incoming
     document; the sender gets 04 naming the lead, with the steering note and deadline.
@@ -113,8 +115,19 @@ async def assign(
     Refused with nothing written (AssignmentError; TransitionError if the document is not
     registered or already completed): an assigner who is neither a leader nor a clerk
     naming the leader who instructed it, an unknown or disabled person, a deadline past,
-    a version someone else already moved on."""
-    assigner = await _user(ctx, actor, "assigner")
+    a version someone else already moved on.
+
+    `by_api`: `actor` is an API key (the office's DMS), which assigns on the instruction of
+    the leader it names, as a clerk does. `then` is awaited with (tx, the assignment) in the
+    same transaction (the API keeps its Idempotency-Key answer there)."""
+    if by_api:
+        if instructed_by is None:
+            raise AssignmentError(
+                "an assignment through the API names the leader who gave it", "instruction"
+            )
+        assigner = await _user(ctx, instructed_by, "leader")
+    else:
+        assigner = await _user(ctx, actor, "assigner")
     if assigner.role not in ASSIGNERS:
         raise AssignmentError(
             f"{actor!r} is a {assigner.role}: a leader assigns documents", "assigner"
@@ -123,7 +136,7 @@ async def assign(
         raise AssignmentError(
             "a clerk assigns on a leader's instruction: name the leader", "instruction"
         )
-    if assigner.role == "leader":
+    if assigner.role == "leader" and not by_api:
         instructed_by = None  # a leader assigns in their own name
     on_behalf = assigner
     if instructed_by is not None:
@@ -171,6 +184,8 @@ async def assign(
                 at=ctx.clock(),
             )
         )
+        if then is not None:
+            await then(tx, written[-1])
 
     await _process(
         ctx,
@@ -207,9 +222,13 @@ async def complete(
     actor: str,
     result: str,
     answer_id: str | None = None,
+    via: str | None = None,
+    then: documents.Then = None,
 ) -> Assignment:
     """The lead marks the work done with a result note and, optionally, the outgoing
-    document that answers it (linked both ways, as a reply is): 06 goes to the sender."""
+    document that answers it (linked both ways, as a reply is): 06 goes to the sender.
+    `via`: the API key that reported it for the lead (in the audit entry); `then` as for
+    assign."""
     lead = await _user(ctx, actor, "lead")
     await _check_lead(ctx, document_id, actor)
     if not result.strip():
@@ -223,13 +242,21 @@ async def complete(
 
     async def write(tx: Any, _number: Any) -> None:
         done = await store.complete(
-            tx, document_id, actor=actor, result=result, answer_id=answer_id, at=ctx.clock()
+            tx,
+            document_id,
+            actor=actor,
+            result=result,
+            answer_id=answer_id,
+            at=ctx.clock(),
+            via=via,
         )
         if answer_id is not None:
             doc = await get_document(tx, document_id)
             target = links.Target(doc.wire_id or doc.id, doc.sender_code, doc.id)
             await links.add_links(tx, answer_id, links.REPLIES_TO, [target], at=ctx.clock())
         written.append(done)
+        if then is not None:
+            await then(tx, done)
 
     await _process(
         ctx,

@@ -222,6 +222,69 @@ _EDXML_PATHS = {
 }
 
 
+_USERNAME = {"type": "string", "minLength": 1, "maxLength": 64}
+_USERNAMES = {"type": "array", "items": _USERNAME, "maxItems": 50}
+_NOTE = {"type": "string", "minLength": 1, "maxLength": 2000}
+_ASSIGNMENT = {
+    "type": "object",
+    "required": ["id", "version", "lead"],
+    "properties": {
+        "id": _TEXT,
+        "version": {"type": "integer"},
+        "lead": _USERNAME,
+        "co": _USERNAMES,
+        "info": _USERNAMES,
+        "deadline": {"type": ["string", "null"]},
+        "note": {"type": ["string", "null"]},
+        "instructed_by": {"type": ["string", "null"]},
+        "completed_at": {"type": ["integer", "null"]},
+        "result": {"type": ["string", "null"]},
+        "answer": {"type": ["string", "null"]},
+    },
+}
+# The office's work (node/unit/api/work.py): assignment and completion, scope process.
+_WORK_PATHS = {
+    "/documents/{id}/assignment": {
+        "post": _post(
+            "Assign or reassign a registered received document, on a leader's instruction",
+            {
+                "type": "object",
+                "required": ["lead", "instructed_by", "version"],
+                "additionalProperties": False,
+                "properties": {
+                    "lead": _USERNAME,
+                    "co": _USERNAMES,
+                    "info": _USERNAMES,
+                    "deadline": {"type": "string", "format": "date"},
+                    "note": _NOTE,
+                    "instructed_by": _USERNAME,
+                    "version": {"type": "integer", "minimum": 0},
+                },
+            },
+            _ASSIGNMENT,
+            params=[_ID],
+        )
+    },
+    "/documents/{id}/completion": {
+        "post": _post(
+            "Report that the lead completed a received document",
+            {
+                "type": "object",
+                "required": ["lead", "result"],
+                "additionalProperties": False,
+                "properties": {
+                    "lead": _USERNAME,
+                    "result": _NOTE,
+                    "answer": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"},
+                },
+            },
+            _ASSIGNMENT,
+            params=[_ID],
+        )
+    },
+}
+
+
 def _with_files(operation: dict[str, Any]) -> dict[str, Any]:
     """A send also as multipart/form-data: the part `document` (the JSON) first, then a part
     `file` per attachment (node/unit/api/writes.py)."""
@@ -434,7 +497,8 @@ SPEC: dict[str, Any] = {
         },
     }
     | _UPLOAD_PATHS
-    | _EDXML_PATHS,
+    | _EDXML_PATHS
+    | _WORK_PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {
