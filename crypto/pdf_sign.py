@@ -1,9 +1,9 @@
-"""The organisation's digital signature (chữ ký số của cơ quan, tổ chức) added to a PDF at issue.
+"""The organisation's digital signature (chữ ký số của cơ quan) added to a PDF at issue.
 
 PAdES with pyHanko, as an incremental update: the bytes the leader signed stay as they were,
 so the leader's signature still verifies. The key is in a PKCS#12 file or on a PKCS#11 token
 (the USB tokens state bodies use). A visible stamp goes in the top-right corner of page 1
-(docs/SIGNING.md says why); a timestamp (RFC 3161) is added when a time-stamping authority is
+(docs/SIGNATURES.md says why); a timestamp (RFC 3161) is added when a time-stamping authority is
 given. pyHanko runs its own event loop inside `sign_pdf`: call this from a worker thread.
 """
 
@@ -46,7 +46,7 @@ MAX_EXISTING_SIGNATURES = 64
 # The stamp: 230 x 64 points (8.1 x 2.3 cm) whose top right corner sits 20 points (7 mm)
 # inside the top right corner of page 1, above the national motto's right edge.
 STAMP_WIDTH, STAMP_HEIGHT, STAMP_MARGIN = 230, 64, 20
-# Seconds east of UTC of Vietnam's time (ICT), in which the stamp shows the signing time.
+# Vietnam's time (UTC+7), in which the stamp shows the signing time.
 VIETNAM = dt.timezone(dt.timedelta(hours=7))
 FIELD_PREFIX = "ToChuc"  # the organisation's signature fields: ToChuc, ToChuc2, ...
 

@@ -180,7 +180,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "retry_cap_ms": Key(int, 600_000, "longest wait between two calls to a failing webhook"),
     },
-    # Signing at issue (node/unit/signing.py, docs/SIGNING.md): the organisation's key, in a
+    # Signing at issue (node/unit/signing.py, docs/SIGNATURES.md): the organisation's key, in a
     # PKCS#12 file or on a PKCS#11 token; its PIN is read from pin_env or asked, never stored.
     "signing": {
         "pkcs12": Key(str, "", "PKCS#12 file (.p12, .pfx) of the organisation's key; empty: none"),

@@ -36,7 +36,7 @@ def signing_key(config: Config) -> SigningKey:
     if key is None:
         raise SigningNotConfigured(
             "no signing key is configured: set signing.pkcs12, or signing.pkcs11_module with "
-            "token_label and key_label, in node.toml (docs/SIGNING.md)"
+            "token_label and key_label, in node.toml (docs/SIGNATURES.md)"
         )
     return key
 
