@@ -15,9 +15,10 @@ import io
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 from xml.parsers import expat
 
 from lienthong.protocol.codes import StatusCode
@@ -181,13 +182,45 @@ def _leaf(node: Node, what: str) -> str:
     return "".join(node.text)
 
 
-class _Base64File:
-    """Decodes base64 text as it comes into a file, hashing and counting the bytes."""
+class Sink(Protocol):
+    """Where an attachment's decoded bytes go instead of a file (the caller's: a blob being
+    encrypted). close() once every byte is written, abort() when the package is refused."""
 
-    def __init__(self, path: Path, what: str) -> None:
+    def write(self, data: bytes, /) -> Any: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+# sink(index): a new Sink for the attachment at `index` of the package.
+SinkFactory = Callable[[int], Sink]
+
+
+class _FileSink:
+    """An attachment decoded into a new file of the caller's folder."""
+
+    def __init__(self, path: Path) -> None:
         self.path = path
+        self.file = open(path, "xb")  # noqa: SIM115 - closed by close() or abort()
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def abort(self) -> None:
+        self.file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class _Base64File:
+    """Decodes base64 text as it comes into a sink (a file), hashing and counting the bytes."""
+
+    def __init__(self, sink: Sink, what: str) -> None:
+        self.file = sink
         self.what = what
-        self.file = open(path, "xb")  # noqa: SIM115 - closed by finish() or abort()
         self.pending = b""
         self.ended = False
         self.size = 0
@@ -229,15 +262,20 @@ class _Base64File:
         self.file.close()
 
     def abort(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+        self.file.abort()
 
 
 class _Reader:
     """The expat handlers: the envelope and the extension as trees, attachments streamed."""
 
-    def __init__(self, folder: Path | None, max_envelope: int = MAX_EDXML_BYTES) -> None:
+    def __init__(
+        self,
+        folder: Path | None,
+        max_envelope: int = MAX_EDXML_BYTES,
+        sink: SinkFactory | None = None,
+    ) -> None:
         self.folder = folder
+        self.sink = sink
         self.max_envelope = max_envelope
         p = expat.ParserCreate(encoding=None, namespace_separator=_SEP)
         p.buffer_text = True
@@ -366,11 +404,14 @@ class _Reader:
         self.field_name = local
         self.field_text = []
         if local == "ContentTransferEncoded":
+            if self.sink is not None:
+                self.decoder = _Base64File(self.sink(len(self.attachments)), what)
+                return
             if self.folder is None:
                 raise EdxmlError(f"{WHAT}: holds attachments; name a folder to decode them into")
             # A random name: an attachment's own name cannot be the partial file of another.
             path = self.folder / f".edxml-{secrets.token_hex(8)}.part"
-            self.decoder = _Base64File(path, what)
+            self.decoder = _Base64File(_FileSink(path), what)
             self.written.append(path)
 
     def _end(self, qname: str) -> None:
@@ -407,12 +448,16 @@ class _Reader:
             raise InvalidField(what, "AttachmentName", f"{name[:80]!r} is named twice")
         self.taken.add(name.casefold())
         decoder = self.decoder
-        assert decoder is not None and self.folder is not None
-        final = self.folder / name
-        if final.exists():
-            raise EdxmlError(f"{WHAT}: {final} exists already; decode into an empty folder")
-        os.replace(decoder.path, final)
-        self.written.append(final)
+        assert decoder is not None
+        if isinstance(decoder.file, _FileSink):
+            assert self.folder is not None
+            final = self.folder / name
+            if final.exists():
+                raise EdxmlError(f"{WHAT}: {final} exists already; decode into an empty folder")
+            os.replace(decoder.file.path, final)
+            self.written.append(final)
+        else:
+            final = Path(name)  # the bytes are in the caller's sink: the name only
         self.attachments.append(
             EdxmlAttachment(
                 name=name,
@@ -469,9 +514,11 @@ class _Reader:
             path.unlink(missing_ok=True)
 
 
-def parse_tree(stream: BinaryIO, folder: Path | None, max_envelope: int) -> _Reader:
+def parse_tree(
+    stream: BinaryIO, folder: Path | None, max_envelope: int, sink: SinkFactory | None = None
+) -> _Reader:
     """Run the hardened parser over `stream`; on any error, remove what it wrote."""
-    reader = _Reader(folder, max_envelope)
+    reader = _Reader(folder, max_envelope, sink)
     try:
         while chunk := stream.read(READ_CHUNK):
             reader.feed(chunk)
@@ -485,12 +532,16 @@ def parse_tree(stream: BinaryIO, folder: Path | None, max_envelope: int) -> _Rea
     return reader
 
 
-def from_edxml(stream: BinaryIO, folder: Path | None = None) -> EdxmlDocument:
+def from_edxml(
+    stream: BinaryIO, folder: Path | None = None, *, sink: SinkFactory | None = None
+) -> EdxmlDocument:
     """Read a package from `stream`, decoding its attachments into files of `folder` (an
-    empty folder the caller owns; None: a package with attachments is refused). Every field
-    is checked as the wire checks it (protocol/document.py); on error nothing stays in
-    `folder`."""
-    reader = parse_tree(stream, folder, MAX_EDXML_BYTES)
+    empty folder the caller owns; None: a package with attachments is refused), or, with
+    `sink`, into the sink it makes for each (an attachment's `path` is then its name only).
+    Every field is checked as the wire checks it (protocol/document.py); on error nothing
+    stays in `folder`, and the sink being written is aborted (those closed before are the
+    caller's to undo)."""
+    reader = parse_tree(stream, folder, MAX_EDXML_BYTES, sink)
     try:
         return _document(reader)
     except BaseException:

@@ -1,8 +1,8 @@
 """edXML packages in and out of the store: a package taken in as an incoming document of the
 unit (source "edxml"), and a stored document written out as a package.
 
-The package is read by the hardened reader of protocol/edxml_read.py, its attachments
-decoded into a private folder of the blob store and encrypted into blobs, one at a time.
+The package is read by the hardened reader of protocol/edxml_read.py, each attachment's
+base64 decoded and encrypted into a blob as it arrives (no plaintext file, memory flat).
 The document is then stored like one that arrived in an envelope (state ARRIVED, in the
 inbox, registered by the clerk with an incoming number) with its DocumentId, From, To, trace
 and business kept in its extension map, so that an export writes them again. A package is
@@ -16,26 +16,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import shutil
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lienthong.crypto import aead
 from lienthong.crypto.files import create_private
+from lienthong.crypto.stream import StreamEncryptor
 from lienthong.node.context import NodeContext
-from lienthong.node.unit.attachments import decrypt_to, encrypt_file
+from lienthong.node.unit.attachments import decrypt_to
 from lienthong.node.unit.documents import DocumentError, stored_body
 from lienthong.node.unit.views import business_view, recipients_view
 from lienthong.protocol.codes import Confidentiality
-from lienthong.protocol.document import DocumentBody, Organisation, body_from_wire, body_to_wire
+from lienthong.protocol.document import (
+    Attachment,
+    DocumentBody,
+    Organisation,
+    body_from_wire,
+    body_to_wire,
+)
 from lienthong.protocol.edxml import EdxmlDocument, ExportAttachment, TraceEntry
 from lienthong.protocol.edxml_read import from_edxml, with_routing
 from lienthong.protocol.edxml_write import kept_descriptions, routing_of, write_edxml
 from lienthong.protocol.ids import _ALPHABET
 from lienthong.protocol.wire import pack
 from lienthong.storage import events
-from lienthong.storage.blobs import TMP_DIR
+from lienthong.storage.blobs import BlobStore
 from lienthong.storage.documents import (
     DocumentRecord,
     get_document,
@@ -125,13 +132,49 @@ def _result(doc: EdxmlDocument, document_id: str, created: bool) -> ImportResult
     )
 
 
-def _read(path: Path, folder: Path) -> EdxmlDocument:
+class _BlobSink:
+    """An attachment's decoded bytes encrypted into a new blob as they come (a fresh key,
+    as encrypt_file): never a plaintext file, one pass over the bytes."""
+
+    def __init__(self, blobs: BlobStore) -> None:
+        self.key = aead.random_key()
+        self.encryptor = StreamEncryptor(self.key)
+        self.writer = blobs.writer()
+        self.writer.write(self.encryptor.header)
+        self.blob: str | None = None
+
+    def write(self, data: bytes) -> None:
+        self.writer.write(self.encryptor.update(data))
+
+    def close(self) -> None:
+        self.writer.write(self.encryptor.finalize())
+        self.blob = self.writer.commit().id
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+def _read(path: Path, sinks: list[_BlobSink], blobs: BlobStore) -> EdxmlDocument:
     try:
         stream = path.open("rb")
     except OSError as exc:
         raise DocumentError(f"cannot read {path}: {exc.strerror}") from None
+
+    def sink(index: int) -> _BlobSink:
+        made = _BlobSink(blobs)
+        sinks.append(made)
+        return made
+
     with stream:
-        return from_edxml(stream, folder)
+        return from_edxml(stream, sink=sink)
+
+
+def _forget(blobs: BlobStore, sinks: list[_BlobSink]) -> None:
+    """Remove the blobs of an import that stored nothing (each has its own random key, so
+    no other document can share one)."""
+    for made in sinks:
+        if made.blob is not None:
+            blobs.delete(made.blob)
 
 
 async def import_edxml(ctx: NodeContext, path: Path, *, via: str | None = None) -> ImportResult:
@@ -139,17 +182,21 @@ async def import_edxml(ctx: NodeContext, path: Path, *, via: str | None = None) 
     gateway that brought it, None for the CLI or the API). Raises the reader's error naming
     what was wrong, or DocumentError, with nothing stored; a package imported before gives
     its document again with created False."""
-    # Decoded attachments are plaintext: a private folder (mkdtemp: 0700) of the node's own
-    # blob store, on the disk the blobs go to, removed whatever happens.
-    folder = Path(tempfile.mkdtemp(prefix="edxml-", dir=ctx.blobs.root / TMP_DIR))
+    sinks: list[_BlobSink] = []
+    created = False
     try:
-        doc = await asyncio.to_thread(_read, Path(path), folder)
-        return await _store(ctx, doc, via)
+        doc = await asyncio.to_thread(_read, Path(path), sinks, ctx.blobs)
+        result = await _store(ctx, doc, sinks, via)
+        created = result.created
+        return result
     finally:
-        await asyncio.to_thread(shutil.rmtree, folder, True)
+        if not created:  # refused, failed or a repeat: its blobs are nobody's
+            await asyncio.to_thread(_forget, ctx.blobs, sinks)
 
 
-async def _store(ctx: NodeContext, doc: EdxmlDocument, via: str | None) -> ImportResult:
+async def _store(
+    ctx: NodeContext, doc: EdxmlDocument, sinks: list[_BlobSink], via: str | None
+) -> ImportResult:
     metadata = with_routing(doc.metadata, doc)
     if metadata.confidentiality >= Confidentiality.SECRET and not ctx.config.get(
         "security", "allow_confidential"
@@ -164,11 +211,18 @@ async def _store(ctx: NodeContext, doc: EdxmlDocument, via: str | None) -> Impor
     if held is not None:
         return _result(doc, held.id, False)
     attachments = []
-    for a in doc.attachments:
-        stored = await asyncio.to_thread(encrypt_file, ctx.blobs, a.path, name=a.name)
-        if stored.sha256 != a.sha256 or stored.size != a.size:
-            raise DocumentError(f"attachment {a.name} changed while it was being stored")
-        attachments.append(replace(stored, media_type=a.media_type))
+    for a, made in zip(doc.attachments, sinks, strict=True):
+        assert made.blob is not None
+        attachments.append(
+            Attachment(
+                name=a.name,
+                media_type=a.media_type,
+                size=a.size,
+                sha256=a.sha256,
+                blob=made.blob,
+                key=made.key,
+            )
+        )
     # Every field checked again as the store will read it (the routing's lengths too).
     body = body_from_wire(body_to_wire(DocumentBody(metadata, tuple(attachments), doc.business), 2))
     record = _record(doc, body)
