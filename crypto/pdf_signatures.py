@@ -34,6 +34,9 @@ MAX_VERIFY_BYTES = 256 * 1024 * 1024
 # copy's); each costs a chain validation and a diff analysis over the revisions after it, so
 # many signatures cost quadratic time. Beyond this the file is marked, not verified.
 MAX_SIGNATURES = 16
+# Form fields looked at to count the signatures: an official document's form has a few; a
+# form of thousands is read no further (each field is an object parsed from the file).
+MAX_FORM_FIELDS = 1000
 # An embedded file (attachment inside the PDF) larger than this stops verification: the diff
 # analysis may decode embedded streams, and a compressed bomb there would cost memory.
 MAX_EMBEDDED_FILE_BYTES = 32 * 1024 * 1024
@@ -285,14 +288,18 @@ def _attribute(cert: x509.Certificate, oid) -> str:
 
 
 def _signature_field_count(reader: PdfFileReader) -> int:
-    """Signature fields in the AcroForm (counted before any is validated)."""
+    """Signature fields (/FT /Sig) at the top of the AcroForm, counted before any is
+    validated; a form with more than MAX_FORM_FIELDS fields counts as too many."""
     form = reader.root.get("/AcroForm")
     if form is None:
         return 0
     fields = form.get_object().get("/Fields")
     if fields is None:
         return 0
-    return len(fields.get_object())
+    fields = fields.get_object()
+    if len(fields) > MAX_FORM_FIELDS:
+        return MAX_SIGNATURES + 1
+    return sum(1 for f in fields if f.get_object().get("/FT") == "/Sig")
 
 
 def _check_embedded_files(reader: PdfFileReader) -> str | None:

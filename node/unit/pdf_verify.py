@@ -151,16 +151,20 @@ PENDING_REASON = "Đang kiểm tra chữ ký số"
 
 
 async def file_checks(conn, document_id: str, body: DocumentBody) -> list[dict | None]:
-    """Per attachment (manifest order): None for a file that is not a PDF, else its check as
-    stored: `status` (valid, untrusted, invalid, unsigned, unreadable, or pending while it
-    waits), `reason` in Vietnamese, `reason_code`, and `signatures` (one dict each)."""
+    """Per attachment (manifest order): None for a file that is not a PDF (or of a document
+    stored before checks began), else its check as stored: `status` (valid, untrusted,
+    invalid, unsigned, unreadable, or pending while it waits), `reason` in Vietnamese,
+    `reason_code`, and `signatures` (one dict each)."""
     stored = {v.attachment: v for v in await trust.verdicts(conn, document_id)}
+    # A document stored before this node checked signatures (migration 0017) was never
+    # queued: nothing is said of its files rather than "pending" forever.
+    waiting = await trust.is_queued(conn, document_id)
     checks: list[dict | None] = []
     for i, attachment in enumerate(body.attachments):
         if i in stored:
             verdict = json.loads(stored[i].verdict)
             checks.append(verdict | {"verified_at": stored[i].verified_at})
-        elif is_pdf(attachment):
+        elif waiting and is_pdf(attachment):
             checks.append(
                 {
                     "status": PENDING,

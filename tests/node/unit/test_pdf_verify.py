@@ -9,8 +9,10 @@ import json
 import pytest
 
 from lienthong.crypto.pdf_signatures import load_anchor
-from lienthong.node.unit.pdf_verify import PdfVerifier, verify_queued
+from lienthong.node.unit.documents import stored_body
+from lienthong.node.unit.pdf_verify import PdfVerifier, file_checks, verify_queued
 from lienthong.storage import trust
+from lienthong.storage.documents import get_document
 from tests.crypto.pdf_fixtures import (
     SIGNER_NAME,
     change_after_signing,
@@ -148,3 +150,18 @@ async def test_a_letter_without_pdfs_is_not_queued(fed, tmp_path):
     async with fed.units[B].ctx.store.read() as conn:
         assert not await trust.is_queued(conn, document_id)
     assert await verify_queued(fed.units[B].ctx) == 0
+
+
+async def test_a_document_stored_before_checks_began_says_nothing_of_its_pdf(fed, tmp_path, pdfs):
+    """Queued: its PDF reads 'pending'. With no queue row and no verdict (a store from
+    before migration 0017), nothing is said rather than 'pending' forever."""
+    b = fed.units[B]
+    document_id = await _arrive(fed, tmp_path, {"a.pdf": pdfs["signed"]})
+    async with b.ctx.store.read() as conn:
+        doc = await get_document(conn, document_id)
+        body = stored_body(doc)
+        assert [c["status"] for c in await file_checks(conn, document_id, body)] == ["pending"]
+    async with b.ctx.store.write() as tx:
+        await tx.execute("DELETE FROM pdf_verify_queue WHERE document_id = ?", (document_id,))
+    async with b.ctx.store.read() as conn:
+        assert await file_checks(conn, document_id, body) == [None]
