@@ -5,6 +5,7 @@ generated elements; the routing kept by with_routing gives the same package agai
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tempfile
 from pathlib import Path
@@ -12,9 +13,29 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lienthong.protocol.document import Organisation
+from lienthong.protocol.edxml import ExportAttachment
 from lienthong.protocol.edxml_read import from_edxml, with_routing
-from lienthong.protocol.edxml_write import EXTRA_PREFIX, iter_document, iter_edxml, routing_of
-from tests.protocol.test_edxml_roundtrip import DATA, NS, attachments_of, canonical, parse
+from lienthong.protocol.edxml_write import (
+    EXTRA_PREFIX,
+    iter_document,
+    iter_edxml,
+    kept_descriptions,
+    routing_of,
+    to_edxml,
+)
+from tests.protocol.fixtures import A, B, C
+from tests.protocol.test_document_v2 import BUSINESS, SETTINGS, metadata
+from tests.protocol.test_edxml_roundtrip import (
+    DATA,
+    FILES,
+    NS,
+    TRACE,
+    attachments_of,
+    canonical,
+    parse,
+    xml_safe,
+)
 
 AXIS = (DATA / "axis_cong_van.xml").read_bytes()
 # The add and remove lists of the axis's receivers, and a field of a To it does not model,
@@ -101,3 +122,70 @@ def test_any_unknown_elements_survive(elements):
     header = parse(again).find(f"{NS}edXMLEnvelope/{NS}edXMLHeader/{NS}MessageHeader")
     tail = [(c.tag.removeprefix(NS), c.text or "") for c in header][-len(elements) :]
     assert tail == [(name, text.replace("\r", "\n")) for name, text in elements]
+
+
+@SETTINGS
+@given(
+    m=metadata(),
+    business=BUSINESS,
+    files=FILES,
+    trace=TRACE,
+    business_type=st.sampled_from([0, 1, 2, 3]),
+    receivers=st.lists(st.sampled_from([B, C, "000.00.00.G22"]), max_size=3),
+    to_name=st.text(max_size=20),
+)
+def test_any_package_kept_in_the_extension_map_is_written_again(
+    m, business, files, trace, business_type, receivers, to_name
+):
+    """Over generated packages: read, its routing put in the extension map as the store
+    keeps it (with_routing), written from that map alone (routing_of) and read again, it is
+    the same package: metadata, business, DocumentId, From, To, business type, replaced
+    documents, trace, and each attachment's name, ContentId, Description and bytes."""
+    m = xml_safe(dataclasses.replace(m, number=m.number or "05", notation=m.notation or "VP"))
+    m = dataclasses.replace(
+        m, extensions=tuple((k, v) for k, v in m.extensions if not k.startswith("edxml."))
+    )
+    business = xml_safe(business)
+    to = tuple(Organisation(name=xml_safe(to_name), code=code) for code in receivers)
+    replaces = ("000.00.00.H53,2025/11/02,12/2025/QĐ-UBND",) if business_type == 3 else ()
+    data = to_edxml(
+        m,
+        business,
+        [ExportAttachment(n, "application/pdf", raw, f"Tệp {n}") for n, raw in files],
+        sender_id=A,
+        receivers=to,
+        business_type=business_type,
+        replaces=replaces,
+        trace=trace,
+    )
+    with tempfile.TemporaryDirectory() as first, tempfile.TemporaryDirectory() as second:
+        doc = from_edxml(io.BytesIO(data), Path(first))
+        stored = with_routing(doc.metadata, doc)
+        routing = routing_of(stored)
+        described = kept_descriptions(stored)
+        again_bytes = to_edxml(
+            stored,
+            doc.business,
+            [
+                ExportAttachment(a.name, a.media_type, a.path, described[i])
+                for i, a in enumerate(doc.attachments)
+            ],
+            **routing,
+        )
+        again = from_edxml(io.BytesIO(again_bytes), Path(second))
+        assert again.metadata == stored
+        assert dataclasses.replace(again.metadata, extensions=m.extensions) == m
+        assert again.business == doc.business == business
+        assert (again.document_id, again.sender_id, again.receivers) == (
+            doc.document_id,
+            A,
+            to,
+        )
+        assert (again.business_type, again.replaces, again.trace) == (
+            business_type,
+            replaces,
+            tuple(trace),
+        )
+        assert [
+            (a.name, a.content_id, a.description, a.path.read_bytes()) for a in again.attachments
+        ] == [(n, str(i + 1), f"Tệp {n}", raw) for i, (n, raw) in enumerate(files)]
