@@ -26,6 +26,13 @@ MAX_PEOPLE = 50
 # Roles that may lead or share the handling of a document, or be told of it.
 HANDLER_ROLES = frozenset({"leader", "specialist"})
 CO, INFO = "co", "info"
+# Open work is work not completed here whose document is still in the unit's hands: a
+# document completed another way (the one-click action, the status API), recalled by its
+# sender or superseded by a replacement leaves every list (protocol/states.py values).
+_LIVE = (
+    "a.completed_at IS NULL AND a.document_id IN (SELECT id FROM documents"
+    " WHERE state NOT IN ('completed', 'recalled', 'superseded', 'rejected'))"
+)
 
 
 @dataclass(frozen=True)
@@ -288,7 +295,7 @@ async def work_of(conn: Queryable, username: str, *, limit: int = 200) -> list[A
     them; the nearest deadline first, those without one last."""
     return await _many(
         conn,
-        "a.completed_at IS NULL AND (a.lead = ? OR a.assigned_by = ? OR a.instructed_by = ?"
+        f"{_LIVE} AND (a.lead = ? OR a.assigned_by = ? OR a.instructed_by = ?"  # noqa: S608 - constant
         " OR a.document_id IN (SELECT document_id FROM assignment_people WHERE username = ?))"
         " ORDER BY a.deadline IS NULL, a.deadline, a.assigned_at LIMIT ?",
         (username, username, username, username, limit),
@@ -299,7 +306,7 @@ async def overdue(conn: Queryable, *, today: str, limit: int = 200) -> list[Assi
     """Open work whose last day is before `today`, the oldest deadline first."""
     return await _many(
         conn,
-        "a.completed_at IS NULL AND a.deadline IS NOT NULL AND a.deadline < ?"
+        f"{_LIVE} AND a.deadline IS NOT NULL AND a.deadline < ?"
         " ORDER BY a.deadline, a.assigned_at LIMIT ?",
         (today, limit),
     )
@@ -311,7 +318,7 @@ async def due_soon(
     """Open work due from `today` to `last_day` (both included), the nearest first."""
     return await _many(
         conn,
-        "a.completed_at IS NULL AND a.deadline IS NOT NULL AND a.deadline BETWEEN ? AND ?"
+        f"{_LIVE} AND a.deadline IS NOT NULL AND a.deadline BETWEEN ? AND ?"
         " ORDER BY a.deadline, a.assigned_at LIMIT ?",
         (today, last_day, limit),
     )
@@ -326,8 +333,8 @@ async def deadlines_of(conn: Queryable, document_ids: Sequence[str]) -> dict[str
         chunk = ids[start_at : start_at + 500]
         marks = ",".join("?" * len(chunk))
         rows = await conn.fetchall(
-            "SELECT document_id, deadline FROM assignments"  # noqa: S608 - placeholders only
-            f" WHERE completed_at IS NULL AND deadline IS NOT NULL AND document_id IN ({marks})",
+            "SELECT a.document_id, a.deadline FROM assignments a"  # noqa: S608 - placeholders only
+            f" WHERE {_LIVE} AND a.deadline IS NOT NULL AND a.document_id IN ({marks})",
             chunk,
         )
         found.update(dict(rows))

@@ -4,10 +4,11 @@ start and completion, the lists of work, departments, and the audit of each chan
 import pytest
 
 import lienthong.storage.db as db
+from lienthong.protocol.states import DocState
 from lienthong.storage import assignments as work
 from lienthong.storage.audit import entries, verify
 from lienthong.storage.db import Store, migrations
-from lienthong.storage.documents import record_incoming, record_outgoing
+from lienthong.storage.documents import change_state, record_incoming, record_outgoing
 from lienthong.storage.errors import Conflict, NotFound, StoreError
 from lienthong.storage.users import (
     add_department,
@@ -176,6 +177,21 @@ async def test_lists_of_work_overdue_and_due_soon(store, office, make_doc):
     async with store.read() as conn:
         assert await work.overdue(conn, today="2025-11-26") == []
         assert [a.document_id for a in await work.work_of(conn, "cv1")] == []
+
+
+async def test_a_document_out_of_the_units_hands_leaves_the_lists(store, office):
+    """Completed by the one-click action (not through its assignment) or recalled: no
+    longer overdue, nor anyone's work, nor marked in the inbox."""
+    await _assign(store, office, deadline=TODAY)
+    async with store.read() as conn:
+        assert len(await work.overdue(conn, today="2025-12-01")) == 1
+    async with store.write() as tx:
+        await change_state(tx, office, DocState.ACCEPTED, actor="vt", at=20)
+        await change_state(tx, office, DocState.COMPLETED, actor="vt", at=21)
+    async with store.read() as conn:
+        assert await work.overdue(conn, today="2025-12-01") == []
+        assert await work.work_of(conn, "cv1") == []
+        assert await work.deadlines_of(conn, [office]) == {}
 
 
 async def test_departments_are_kept_by_the_admin(store, office):
