@@ -25,6 +25,7 @@ from lienthong.crypto import aead
 from lienthong.crypto.files import create_private
 from lienthong.crypto.stream import StreamEncryptor
 from lienthong.node.context import NodeContext
+from lienthong.node.unit import pdf_verify
 from lienthong.node.unit.attachments import decrypt_to
 from lienthong.node.unit.documents import DocumentError, stored_body
 from lienthong.node.unit.views import business_view, recipients_view
@@ -41,7 +42,7 @@ from lienthong.protocol.edxml_read import from_edxml, with_routing
 from lienthong.protocol.edxml_write import kept_descriptions, routing_of, write_edxml
 from lienthong.protocol.ids import _ALPHABET
 from lienthong.protocol.wire import pack
-from lienthong.storage import events
+from lienthong.storage import events, trust
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.documents import (
     DocumentRecord,
@@ -239,6 +240,9 @@ async def _store(
         if created:
             arrived = _arrived(doc, record, via)
             await events.append_event(tx, events.DOCUMENT_ARRIVED, document_id, arrived, at=now)
+            if pdf_verify.has_pdf(body):  # its PDFs' signatures (docs/SIGNATURES.md)
+                await trust.queue_document(tx, document_id, at=now)
+    pdf_verify.wake(ctx)
     return _result(doc, document_id, created)
 
 

@@ -21,6 +21,9 @@ from lienthong.storage.documents import get_document
 log = logging.getLogger("lienthong.pdf_verify")
 
 PDF_MEDIA_TYPE = "application/pdf"
+# The queue is looked at this often besides when woken: a command run beside the node
+# (`lienthong edxml import`) queues documents in the same store without waking it.
+QUEUE_POLL_SECONDS = 60.0
 # The stored plaintext body of one document (as node/unit/documents.py reads it).
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -124,7 +127,11 @@ class PdfVerifier:
             stopping = asyncio.ensure_future(stop.wait())
             woken = asyncio.ensure_future(self.signal.wait())
             try:
-                await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {stopping, woken},
+                    timeout=QUEUE_POLL_SECONDS,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             finally:
                 for f in (stopping, woken):
                     f.cancel()
@@ -132,7 +139,7 @@ class PdfVerifier:
                         await f
             if stop.is_set():
                 return
-            self.signal.clear()
+            self.signal.clear()  # woken or the poll's time: the queue is read either way
             await verify_queued(self.ctx)
 
 

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from lienthong.node.cli.main import main
-from lienthong.node.runtime import open_context
+from lienthong.node.runtime import context, open_context
+from lienthong.node.unit.edxml_import import export_edxml, import_edxml
 from lienthong.node.unit.pdf_verify import verify_queued
 from lienthong.storage import trust
 from lienthong.storage.db import Store
@@ -138,3 +139,25 @@ async def test_show_json_gives_each_file_its_signatures(tmp_path, signed_pdf):
     text = (await asyncio.to_thread(run, *show[:-1])).stdout
     assert "Chữ ký của node gửi: " in text
     assert "  Chữ ký số: Hợp lệ" in text and SIGNER_NAME in text
+
+
+async def test_a_pdf_taken_in_from_an_edxml_package_is_checked(tmp_path, signed_pdf):
+    """A letter with a signed PDF, written as an edXML package and imported as a new
+    document: the import queues it, and the queue's run finds the signature valid."""
+    ca, pdf = signed_pdf
+    data = tmp_path / "node"
+    letter = await unit_with_a_letter(data, tmp_path / "b", {"quyet-dinh.pdf": pdf})
+    (tmp_path / "ca.pem").write_bytes(ca.pem)
+    add = ("trust", "add-ca", "--data-dir", str(data), str(tmp_path / "ca.pem"))
+    assert (await asyncio.to_thread(run, *add)).returncode == 0
+    async with context(data) as ctx:
+        out = tmp_path / "letter.xml"
+        await export_edxml(ctx, letter, out)
+        imported = await import_edxml(ctx, out)
+        assert imported.created
+        async with ctx.store.read() as conn:
+            assert await trust.is_queued(conn, imported.id)
+        assert await verify_queued(ctx) == 2  # the letter itself and its import
+        async with ctx.store.read() as conn:
+            (verdict,) = await trust.verdicts(conn, imported.id)
+    assert (verdict.name, verdict.status) == ("quyet-dinh.pdf", "valid")
