@@ -105,6 +105,28 @@ async def test_leader_assigns_specialist_completes_sender_sees_names(units, make
     assert seen.index("<strong>04") < seen.index("<strong>06")
 
 
+async def test_a_clerk_enters_a_leaders_instruction(units, make_client):
+    """The clerk's form asks for the leader; the assignment names the leader as the one who
+    gave it and the clerk as the one who entered it; without a leader it is refused."""
+    b = units[B]
+    envelope_id, _ = await _received(units, make_client)
+    clerk = await _client(make_client, b, "vt")
+    path = f"/documents/{envelope_id}"
+    page = await (await clerk.get(path)).text()
+    assert 'id="assign-leader"' in page
+    token = await page_csrf(clerk, path)
+    form = {"csrf": token, "version": "0", "lead": "cv1"}
+    response = await clerk.post(path + "/assign", data=form)
+    assert response.status == 409
+    assert "Văn thư phân công cần ghi lãnh đạo chỉ đạo" in await response.text()
+    response = await clerk.post(path + "/assign", data={**form, "instructed_by": "ld"})
+    assert response.status == 200
+    assert "Người dùng ld (văn thư Người dùng vt nhập)" in await response.text()
+    async with b.store.read() as conn:
+        held = await get_assignment(conn, envelope_id)
+    assert (held.assigned_by, held.instructed_by) == ("vt", "ld")
+
+
 async def test_reply_prefills_the_subject_with_number_and_date(units, make_client):
     """ "Trả lời" on a received document opens compose with "V/v trả lời công văn số … ngày …"."""
     b = units[B]
