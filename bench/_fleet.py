@@ -368,7 +368,7 @@ class Clerk:
             data.add_field("to", code)
         for name, value in (
             ("doc_type", rng.choice(DOC_TYPES)),
-            ("number", f"{self.numbers}/VP-LT"),
+            ("number", f"{self.numbers:02d}/VP-LT"),  # 01..09 with two digits, as the decree asks
             ("place", "Tây Ninh"),
             ("issued_on", dt.date.today().isoformat()),
             ("subject", f"V/v {rng.choice(TOPICS)} (lần {self.numbers})"),
