@@ -221,3 +221,16 @@ async def on_deposit(
     listen = getattr(store, "listen", None)
     if listen is not None:
         await listen(RELAY_CHANNEL, wake, missed=missed)
+
+
+async def after_commit(tx: Tx, step: Callable[[], object]) -> bool:
+    """Have `step` (removing blob files no item needs) run once `tx` has committed and
+    before another write can start. PostgreSQL: the write lock is held past the commit for
+    it, so a deposit on another worker cannot count on a file being removed; returns True.
+    SQLite: False, and the caller runs `step` right after its write block with no await
+    in between (one process holds the file's write lock, so nothing comes in between)."""
+    later = getattr(tx, "after_commit", None)
+    if later is None:
+        return False
+    await later(step)
+    return True

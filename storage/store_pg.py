@@ -284,6 +284,18 @@ class _Queries:
 class PgTx(_Queries):
     """An open write transaction; valid only inside its `async with store.write()` block."""
 
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        super().__init__(conn)
+        self._after: list[Callable[[], object]] = []
+
+    async def after_commit(self, step: Callable[[], object]) -> None:
+        """Run `step` once this transaction has committed, before any other worker's write
+        transaction can start: the write lock is held past the commit for it (a session
+        lock taken beside the transaction's), then released. Not run on a rollback."""
+        if not self._after:
+            await self._live().execute("SELECT pg_advisory_lock($1)", WRITE_LOCK)
+        self._after.append(step)
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> Done:
         return Done(_rowcount(await self._live().execute(numbered(sql), *params)))
 
@@ -362,13 +374,20 @@ class PgStore:
         """A write transaction holding WRITE_LOCK: commit on success, roll back on exception."""
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
-        async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+        async with self._pool.acquire() as conn:
             tx = PgTx(conn)
             try:
-                yield tx
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    try:
+                        yield tx
+                    finally:
+                        tx._conn = None
+                for step in tx._after:  # committed; the session lock still held
+                    step()
             finally:
-                tx._conn = None
+                if tx._after:
+                    await conn.execute("SELECT pg_advisory_unlock($1)", WRITE_LOCK)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[PgReader]:

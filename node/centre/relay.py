@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -56,6 +56,7 @@ from lienthong.storage import audit, uploads
 from lienthong.storage import relay as mailbox
 from lienthong.storage.blobs import BLOB_ID, BlobStore
 from lienthong.storage.centre import touch_unit
+from lienthong.storage.db import Tx
 from lienthong.storage.errors import Conflict
 from lienthong.storage.relay import MailItem
 
@@ -358,10 +359,24 @@ async def ack(request: web.Request) -> web.Response:
     async with ctx.store.write() as tx:
         removed = await mailbox.acknowledge(tx, peer, ids)
         unused = await mailbox.unreferenced(tx, [b for item in removed for b in item.blobs])
+        finish = await _removal(tx, ctx.blobs, unused)
     # No await between the commit and the removal: a deposit (which checks its blobs in
-    # its own transaction) cannot come in between and count on a blob removed here.
-    _remove_blobs(ctx.blobs, unused)
+    # its own transaction) cannot come in between and count on a blob removed here (with
+    # several workers on PostgreSQL, the removal runs under the write lock, past the commit).
+    finish()
     return web.Response(body=encode_ack_answer(len(removed)), content_type=CONTENT_TYPE)
+
+
+async def _removal(tx: Tx, blobs: BlobStore, unused: list[str]) -> Callable[[], int]:
+    """Have the blobs `unused` removed once `tx` commits, before another write can start;
+    returns what to call right after the write block (no await between): the count of
+    files removed."""
+    if not unused:
+        return lambda: 0
+    counted: list[int] = []
+    if await mailbox.after_commit(tx, lambda: counted.append(_remove_blobs(blobs, unused))):
+        return lambda: sum(counted)
+    return partial(_remove_blobs, blobs, unused)
 
 
 def _remove_blobs(blobs: BlobStore, blob_ids: Iterable[str]) -> int:
@@ -413,9 +428,10 @@ async def sweep_once(ctx: NodeContext) -> SweepReport:
                     details={"recipient": item.recipient, "sender": item.sender},
                 )
             unused = await mailbox.unreferenced(tx, [b for i in items for b in i.blobs])
+            finish = await _removal(tx, ctx.blobs, unused)
             for code in woken:
                 await mailbox.announce(tx, code)
-        removed += _remove_blobs(ctx.blobs, unused)  # right after the commit, as in ack()
+        removed += finish()  # right after the commit, as in ack()
         expired += len(items)
         for code in woken:
             mailboxes_of(ctx).wake(code)
@@ -449,7 +465,8 @@ async def _sweep_orphans(ctx: NodeContext, before_ms: int) -> int:
         return 0
     async with ctx.store.write() as tx:
         unused = await mailbox.unreferenced(tx, old)
-    return _remove_blobs(ctx.blobs, unused)
+        finish = await _removal(tx, ctx.blobs, unused)
+    return finish()
 
 
 async def sweep_loop(ctx: NodeContext, stop: asyncio.Event) -> None:

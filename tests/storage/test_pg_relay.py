@@ -15,7 +15,7 @@ from lienthong.storage.centre import get_unit, next_value, put_unit, touch_unit
 from lienthong.storage.db import Store
 from lienthong.storage.errors import Conflict, MigrationError, StoreError
 from lienthong.storage.relay import MailItem
-from lienthong.storage.store_pg import RELAY_CHANNEL, PgStore, numbered
+from lienthong.storage.store_pg import RELAY_CHANNEL, WRITE_LOCK, PgStore, numbered
 from tests.pg import PgServer, pg_server  # noqa: F401 - the session's server, used by name
 
 A, B, C = "000.00.02.H53", "000.00.03.H53", "000.00.04.H53"
@@ -237,3 +237,43 @@ async def test_a_wrong_url_is_named():
     with pytest.raises(StoreError, match=r"cannot connect.*u@127\.0\.0\.1:1/db") as caught:
         await PgStore.open("postgresql://u:secret@127.0.0.1:1/db")
     assert "secret" not in str(caught.value)
+
+
+async def test_blob_removal_runs_after_the_commit_under_the_write_lock(
+    pg_server: PgServer,  # noqa: F811
+):
+    """On PostgreSQL a step left for after the commit sees the commit done and the write
+    lock still held (no other worker's deposit in between); after the block the lock is
+    free again; a rolled-back transaction never runs its step."""
+    url = pg_server.new_database()
+    name = url.rsplit("/", 1)[1]
+    held = (
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"  # noqa: S608 - a constant of ours
+        f" AND objid = {WRITE_LOCK & 0xFFFFFFFF}"
+    )
+    seen: list[tuple[str, str]] = []
+
+    def step() -> None:
+        committed = pg_server.sql("SELECT count(*) FROM relay_mailbox", name).strip()
+        seen.append((committed, pg_server.sql(held, name).strip()))
+
+    async with await PgStore.open(url) as store:
+        async with store.write() as tx:
+            await mailbox.deposit(tx, item(1))
+            assert await mailbox.after_commit(tx, step) is True
+        assert seen == [("1", "1")]
+        assert pg_server.sql(held, name).strip() == "0"
+        with pytest.raises(RuntimeError):
+            async with store.write() as tx:
+                await mailbox.after_commit(tx, step)
+                raise RuntimeError("rolled back")
+        assert len(seen) == 1
+        assert pg_server.sql(held, name).strip() == "0"
+        async with store.write() as tx:  # the store writes on after both
+            await mailbox.deposit(tx, item(2))
+
+
+async def test_sqlite_leaves_the_removal_to_the_caller(tmp_path: Path):
+    """One SQLite file has one writing process: after_commit schedules nothing."""
+    async with await Store.open(tmp_path / "c.sqlite3") as store, store.write() as tx:
+        assert await mailbox.after_commit(tx, lambda: None) is False
