@@ -181,7 +181,7 @@ def verify_pdf(
     try:
         with open(path, "rb") as stream:
             return _verify_stream(stream, anchors, crls, moment)
-    except Exception:
+    except Exception:  # whatever a hostile or broken PDF makes pyHanko raise: a verdict
         return _file_verdict("not_pdf")
 
 
@@ -336,5 +336,5 @@ def verify_pdf_bytes(data: bytes, anchors: list[bytes], **kwargs) -> FileVerdict
         return _file_verdict("too_large")
     try:
         return _verify_stream(io.BytesIO(data), anchors, kwargs.get("crls"), kwargs.get("moment"))
-    except Exception:
+    except Exception:  # as verify_pdf: never an exception for the file's content
         return _file_verdict("not_pdf")
