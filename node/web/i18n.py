@@ -691,9 +691,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     # Signing at issue (node/unit/signing.py): the organisation's signature on the PDFs
     "sign.title": ("Ký số của cơ quan khi phát hành", "The organisation's signature at issue"),
     "sign.help": (
-        "Ký số của cơ quan ({device}) được thêm vào các tệp PDF ({files}) rồi văn bản được gửi "
-        "ngay. Nhập mã PIN của thiết bị ký số; mã PIN chỉ dùng cho lần ký này, không được lưu.",
-        "The organisation's signature ({device}) is added to the PDF files ({files}), then the "
+        "Các tệp PDF ({files}) được ký số bằng khóa của cơ quan ({device}) rồi văn bản được "
+        "gửi ngay. Nhập mã PIN của thiết bị ký số; mã PIN chỉ dùng cho lần ký này, không được "
+        "lưu.",
+        "The PDF files ({files}) are signed with the organisation's key ({device}), then the "
         "document is sent. Type the signing device's PIN; it is used for this signing only "
         "and never stored.",
     ),
