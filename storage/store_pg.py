@@ -386,7 +386,7 @@ class PgStore:
                 for step in tx._after:  # committed; the session lock still held
                     step()
             finally:
-                if tx._after:
+                if tx._after and not conn.is_closed():  # a lost connection holds no lock
                     await conn.execute("SELECT pg_advisory_unlock($1)", WRITE_LOCK)
 
     @asynccontextmanager
