@@ -229,7 +229,7 @@ class Gateway:
 
     async def _arrived(self, document_id: str) -> None:
         """A document addressed to organisations outside: one package for each this gateway
-        carries, then a 01 naming it; a 02 for each it does not carry."""
+        carries, then a 01 naming it; a 02 for each the directory no longer lists."""
         async with self.ctx.store.read() as conn:
             doc = await get_document(conn, document_id)
         if doc is None or doc.direction != "in":
@@ -242,11 +242,13 @@ class Gateway:
         carried = []
         for code in codes:
             org = directory.external_organisation(code) if directory else None
-            if org is None or org.gateway != self.me:
+            if org is not None and org.gateway != self.me:
+                continue  # another gateway, also a recipient, carries it
+            if org is None:
                 await service.send_status(
                     self.ctx, doc.id, StatusCode.REJECTED, actor="gateway",
-                    reason=f"{code} is not an organisation this gateway ({self.me}) carries "
-                    "according to the directory",
+                    reason=f"{code} is not an organisation outside the directory that a "
+                    f"gateway carries, according to this gateway's ({self.me}) directory",
                     note=external.status_note(code),
                 )  # fmt: skip
                 continue

@@ -343,3 +343,19 @@ async def test_a_recall_goes_out_as_edxml_and_the_answer_comes_back(fed, gateway
     assert answer.from_code == C
     assert external.note_organisation(answer.note) == (VPCP.code, "")
     assert await state(a, doc_id, C) is Delivery.RECALLED
+
+
+async def test_an_organisation_the_directory_does_not_list_gets_a_02(fed, gateway, tmp_path):
+    """A document reaching the gateway with gateway.to naming a code the directory does
+    not list (it changed since the sender sealed): no package, and a 02 to the sender
+    naming the code, with the reason."""
+    a, c = fed.units[A], fed.units[C]
+    named = dataclasses.replace(letter(), extensions=((external.GATEWAY_TO, (UNLISTED,)),))
+    doc_id = await service.send_document(a.ctx, named, [C], actor="vt")
+    assert await a.engine.deliver(C) is True
+    await gateway.pass_on()
+    assert files(tmp_path / "out") == []
+    assert await c.engine.deliver(A) is True
+    (rejected,) = [s for s in await timeline(a, doc_id) if s.code == StatusCode.REJECTED]
+    assert external.note_organisation(rejected.note) == (UNLISTED, "")
+    assert UNLISTED in rejected.raw.decode("utf-8", "replace")
