@@ -58,6 +58,7 @@ from lienthong.protocol.edxml import (
 )
 from lienthong.protocol.edxml_write import (
     ATTACHMENTS_EXTENSION,
+    ATTRIBUTES_EXTENSION,
     BUSINESS_TYPE_EXTENSION,
     DOCUMENT_ID_EXTENSION,
     EXTRA_PREFIX,
@@ -73,7 +74,7 @@ from lienthong.protocol.edxml_write import (
     escape,
 )
 from lienthong.protocol.errors import DecodeError, InvalidField, LimitExceeded
-from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_SUBJECT
+from lienthong.protocol.limits import MAX_LIST_ITEMS, MAX_SHORT_TEXT, MAX_SUBJECT
 from lienthong.protocol.text import is_decimal
 from lienthong.protocol.units import check_external_code, has_wire_shape
 
@@ -736,7 +737,11 @@ def _document(reader: _Reader) -> EdxmlDocument:
         issuer_code = sender_id if has_wire_shape(sender_id) else None
     extensions = dict(exact["ext"]) if exact else {}
     extensions = {k: v for k, v in extensions.items() if not k.startswith(EXTRA_PREFIX)}
+    extensions.pop(ATTRIBUTES_EXTENSION, None)
     extensions.update(_kept(kept))
+    attributes = _attributes(reader.envelope, kept)
+    if attributes:
+        extensions[ATTRIBUTES_EXTENSION] = attributes
     if type_detail is not None:
         extensions[TYPE_DETAIL_EXTENSION] = type_detail
     scheduled_at = exact["scheduled_at"] if exact else None
@@ -809,6 +814,30 @@ def _xml(node: Node) -> str:
     else:
         inner = escape("".join(node.text), node.path)
     return f"<edXML:{node.name}{attrs}>{inner}</edXML:{node.name}>"
+
+
+def _attributes(envelope: Node, kept: list[Node]) -> list[str]:
+    """The attributes of the elements lienthong models, "where name=value" each (an element
+    kept whole keeps its own; a Reference's xlink:href is written from its ContentId)."""
+    skip = {id(n) for n in kept}
+    found: list[str] = []
+    stack = list(reversed(envelope.children))
+    while stack:
+        node = stack.pop()
+        if id(node) in skip or node.name == "DigitalSignature":
+            continue
+        for name, value in sorted(node.attrs.items()):
+            if node.name == "Reference" and name == "href":
+                continue
+            item = f"{node.ipath} {name}={value}"
+            if len(item) > MAX_SHORT_TEXT or len(found) >= MAX_LIST_ITEMS:
+                raise LimitExceeded(
+                    f"{WHAT}: the attribute {name[:40]!r} of {node.path} cannot be kept: at "
+                    f"most {MAX_LIST_ITEMS} attributes of {MAX_SHORT_TEXT} characters"
+                )
+            found.append(item)
+        stack.extend(reversed(node.children))
+    return found
 
 
 def _kept(nodes: list[Node]) -> dict[str, str]:

@@ -62,6 +62,9 @@ ATTACHMENTS_EXTENSION = "edxml.attachments"  # one JSON object per attachment: c
 # Elements of a package lienthong does not model (edXML's receiver add/remove lists, a later
 # version's fields) travel as `edxml.extra.01`, ... : "where\n<xml>", written back there.
 EXTRA_PREFIX = "edxml.extra."
+# Attributes of the elements lienthong models, which it has no field for: one item per
+# attribute, "where name=value" (where: the element's path, as for EXTRA_PREFIX).
+ATTRIBUTES_EXTENSION = "edxml.attributes"
 # They share the extension map (MAX_EXTENSIONS, 32) with the routing (8) and the
 # document's own fields: 16 leaves room for both.
 MAX_EXTRA_ELEMENTS = 16
@@ -84,10 +87,16 @@ _NEW = Business()  # a new document's business: no reason, no paper, no staff
 class _Out:
     """The envelope as text, every element prefixed `edXML:`; each value checked for XML."""
 
-    def __init__(self, extras: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        extras: dict[str, list[str]] | None = None,
+        attributes: dict[str, list[tuple[str, str]]] | None = None,
+    ) -> None:
         self.parts: list[str] = []
         # Elements kept from an imported package, by the path of their parent (EXTRA_PREFIX).
         self.extras = extras or {}
+        # Attributes kept from an imported package, by their element's path.
+        self.attributes = attributes or {}
         self.path = ["edXMLEnvelope"]
         self.counts: list[dict[str, int]] = [{}]
 
@@ -97,10 +106,16 @@ class _Out:
         counts[name] = index + 1
         return index
 
+    def _kept_attributes(self, path: str) -> str:
+        return "".join(
+            f' {k}="{escape(v, f"{path}@{k}")}"' for k, v in self.attributes.pop(path, ())
+        )
+
     def start(self, name: str, attrs: str = "") -> None:
         index = self._count(name)
         self.path.append(name + (f"[{index}]" if index else ""))
         self.counts.append({})
+        attrs += self._kept_attributes("/".join(self.path))
         self.parts.append(f"<edXML:{name}{attrs}>")
 
     def kept(self) -> None:
@@ -116,8 +131,14 @@ class _Out:
     def leaf(self, name: str, value: str | int | None, field: str, prefix: str = "edXML") -> None:
         if value is None:
             return
-        self._count(name)
-        self.parts.append(f"<{prefix}:{name}>{escape(str(value), field)}</{prefix}:{name}>")
+        index = self._count(name)
+        attrs = ""
+        if prefix == "edXML":
+            attrs = self._kept_attributes(
+                "/".join([*self.path, name + (f"[{index}]" if index else "")])
+            )
+        text = escape(str(value), field)
+        self.parts.append(f"<{prefix}:{name}{attrs}>{text}</{prefix}:{name}>")
 
 
 def escape(text: str, field: str) -> str:
@@ -183,6 +204,16 @@ def _extras(m: DocumentMetadata) -> dict[str, list[str]]:
     return extras
 
 
+def _attributes(m: DocumentMetadata) -> dict[str, list[tuple[str, str]]]:
+    """The attributes an import kept (ATTRIBUTES_EXTENSION), by their element's path."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for item in dict(m.extensions).get(ATTRIBUTES_EXTENSION, ()):
+        where, _, attribute = item.partition(" ")
+        name, _, value = attribute.partition("=")
+        found.setdefault(where, []).append((name, value))
+    return found
+
+
 def envelope_text(
     metadata: DocumentMetadata,
     business: Business,
@@ -199,7 +230,7 @@ def envelope_text(
 ) -> str:
     """The root's start, the edXML envelope and the lienthong extension, as text."""
     m = metadata
-    out = _Out(_extras(m))
+    out = _Out(_extras(m), _attributes(m))
     out.parts.append(
         f'<?xml version="1.0" encoding="UTF-8"?>\n<edXML xmlns="{EDXML_NS}">'
         f'<edXML:edXMLEnvelope xmlns:edXML="{EDXML_NS}" xmlns:xlink="{XLINK_NS}">'
@@ -306,6 +337,11 @@ def envelope_text(
         where = next(iter(out.extras))
         raise InvalidField(
             WHAT, f"ext.{EXTRA_PREFIX}*", f"an element kept for {where[:80]} has no place here"
+        )
+    if out.attributes:
+        where = next(iter(out.attributes))
+        raise InvalidField(
+            WHAT, f"ext.{ATTRIBUTES_EXTENSION}", f"attributes kept for {where[:80]} have no place"
         )
     out.parts.append("</edXML:edXMLEnvelope>")
     _extension(out, m)

@@ -1,7 +1,8 @@
-"""Elements of a package lienthong does not model (the axis's receiver add/remove lists, a
-field of another version) are kept in the document's extension map and written back in
-their place: export(import(x)) holds them, over a hand-written axis package and over
-generated elements; the routing kept by with_routing gives the same package again."""
+"""Elements and attributes of a package lienthong does not model (the axis's receiver
+add/remove lists, a field of another version, an attribute of a known element) are kept in
+the document's extension map and written back in their place: export(import(x)) holds
+them, over a hand-written axis package and over generated elements; the routing kept by
+with_routing gives the same package again."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from lienthong.protocol.document import Organisation
 from lienthong.protocol.edxml import ExportAttachment
 from lienthong.protocol.edxml_read import from_edxml, with_routing
 from lienthong.protocol.edxml_write import (
+    ATTRIBUTES_EXTENSION,
     EXTRA_PREFIX,
     iter_document,
     iter_edxml,
@@ -53,6 +55,9 @@ LEVEL = b"<edXML:OrganLevel>2 &amp; 3</edXML:OrganLevel>"
 
 def with_unknown(data: bytes) -> bytes:
     data = data.replace(b"</edXML:MessageHeader>", LISTS + b"</edXML:MessageHeader>", 1)
+    # Attributes of elements lienthong models: kept in edxml.attributes.
+    data = data.replace(b"<edXML:Subject>", b'<edXML:Subject lang="vi" a="&lt;1&gt;">', 1)
+    data = data.replace(b"<edXML:TraceHeaderList>", b'<edXML:TraceHeaderList kind="axis">', 1)
     second_to = data.index(b"<edXML:OrganId>000.00.00.H51</edXML:OrganId>")
     end = data.index(b"</edXML:To>", second_to)
     return data[:end] + LEVEL + data[end:]
@@ -69,6 +74,11 @@ def test_the_axis_receiver_lists_survive_import_then_export(tmp_path):
         "edXMLEnvelope/edXMLHeader/MessageHeader",
         "edXMLEnvelope/edXMLHeader/MessageHeader",
     ]
+    assert dict(doc.metadata.extensions)[ATTRIBUTES_EXTENSION] == (
+        "edXMLEnvelope/edXMLHeader/MessageHeader/Subject a=<1>",
+        "edXMLEnvelope/edXMLHeader/MessageHeader/Subject lang=vi",
+        "edXMLEnvelope/edXMLHeader/TraceHeaderList kind=axis",
+    )
     again = b"".join(iter_document(doc))
     before, after = parse(original), parse(again)
     envelope = f"{NS}edXMLEnvelope"
