@@ -358,6 +358,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "doc.timeline_stored": ("Văn bản được lưu tại đơn vị", "Stored at this unit"),
     # An organisation outside the directory, reached through the gateway unit (GATEWAY.md).
     "gateway.via": ("qua cổng kết nối", "via gateway"),
+    "gateway.brought": (
+        "Văn bản của {name} ({code}), nhận qua cổng kết nối {gateway}",
+        "A document of {name} ({code}), received via the gateway {gateway}",
+    ),
     "gateway.outside": (
         "Cơ quan ngoài tỉnh (qua cổng kết nối)",
         "Outside the province (via gateway)",

@@ -21,8 +21,8 @@ from lienthong.storage import outbox
 from lienthong.storage.api_keys import add_key
 from lienthong.storage.documents import get_document, list_documents
 from lienthong.storage.users import add_user
-from tests.node.tls_federation import A, C, federation, letter
-from tests.node.unit.test_gateway import UNLISTED, VPCP, with_gateway
+from tests.node.tls_federation import A, B, C, federation, letter
+from tests.node.unit.test_gateway import UNLISTED, VPCP, package_to, with_gateway
 from tests.node.web.test_compose_official import ISSUER, official_form
 from tests.node.web.test_web_support import PASSWORD, Delays, login, page_csrf
 
@@ -110,5 +110,31 @@ async def test_a_dms_sends_to_an_outside_organisation_through_the_api(tmp_path):
             assert 400 <= r.status < 500 and UNLISTED in await r.text()
             async with a.ctx.store.read() as conn:
                 assert len(await list_documents(conn, direction="out")) == 1
+        finally:
+            await client.close()
+
+
+async def test_a_document_from_outside_shows_where_it_came_from(tmp_path):
+    """A package from the Office dropped into C's incoming folder reaches B; B's page
+    names the Office as its author and C as the gateway it came through."""
+    async with federation(tmp_path, serve_units=True) as fed:
+        with_gateway(fed)
+        b = fed.units[B]
+        await add_user(
+            b.ctx.store, "vt", PASSWORD, role="clerk", display_name="Lê Văn Tâm",
+            actor="test", opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN,
+        )  # fmt: skip
+        gateway = Gateway(fed.units[C].ctx, spool=Spool(tmp_path / "out", tmp_path / "in", None, 1))
+        (tmp_path / "in" / "vpcp.edxml").write_bytes(package_to([B]))
+        assert await gateway.take_in() == 1
+        assert await fed.units[C].engine.deliver(B) is True
+        async with b.ctx.store.read() as conn:
+            (doc,) = await list_documents(conn, direction="in")
+        client = TestClient(TestServer(create_web_app(b.ctx, sleep=Delays())))
+        await client.start_server()
+        try:
+            await login(client, "vt")
+            page = await (await client.get(f"/documents/{doc.id}")).text()
+            assert f"Văn bản của {VPCP.name} ({VPCP.code}), nhận qua cổng kết nối {C}" in page
         finally:
             await client.close()
