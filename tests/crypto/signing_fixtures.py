@@ -12,7 +12,7 @@ from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic
@@ -30,7 +30,7 @@ A4 = (595, 842)
 class Identity:
     """A private key and its certificate, with the CA certificate that issued it."""
 
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     cert: x509.Certificate
     ca_cert: x509.Certificate
 
@@ -105,10 +105,12 @@ def make_signer(
     *,
     not_before: dt.datetime = NOW - dt.timedelta(days=365),
     not_after: dt.datetime = NOW + dt.timedelta(days=365),
+    ecdsa: bool = False,
 ) -> Identity:
-    """A signing certificate issued by `ca` (an organisation's, or a leader's)."""
+    """A signing certificate issued by `ca` (an organisation's, or a leader's); RSA 2048 as
+    Vietnamese CAs issue them, or ECDSA P-256 with `ecdsa`."""
     ca_key, ca_cert = ca
-    key = _key()
+    key = ec.generate_private_key(ec.SECP256R1()) if ecdsa else _key()
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common, organisation))

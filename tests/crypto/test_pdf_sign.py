@@ -71,6 +71,14 @@ def test_pkcs12_signature_is_added_and_the_leaders_stays_valid(ca, leader_pdf, p
     assert "Sở Nội vụ" in status["ToChuc"].signing_cert.subject.human_friendly
 
 
+def test_an_ecdsa_key_file_signs_too(tmp_path, ca, leader_pdf):
+    """A PKCS#12 file holding an ECDSA P-256 key signs, and the signature verifies."""
+    path = write_pkcs12(tmp_path / "ec.p12", make_signer(ca, ecdsa=True), "p")
+    status = validate(_sign(leader_pdf, Pkcs12Key(path), "p"), ca[1])
+    assert status["ToChuc"].bottom_line and status["NguoiKy"].bottom_line
+    assert status["ToChuc"].signing_cert.public_key.algorithm == "ec"
+
+
 def test_the_stamp_is_in_the_top_right_corner_of_page_1(leader_pdf, p12):
     """The organisation's field is a widget on page 1 whose box touches the top right margin
     and whose appearance names the organisation (folded to the standard font's letters)."""
