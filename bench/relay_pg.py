@@ -3,7 +3,8 @@ the same run.
 
 The transactions are the relay's own (node/centre/relay.py): a deposit stores one 2 KB
 envelope in its recipient's mailbox, ties its uploads and announces it (NOTIFY on
-PostgreSQL) in one write transaction; a pull takes the oldest visible items of a mailbox
+PostgreSQL) in one write transaction (`depositing`: the write lock held shared on
+PostgreSQL, so deposits run at once); a pull takes the oldest visible items of a mailbox
 and hides them (pending + offer), then an ack removes them and looks for blobs no longer
 needed (acknowledge + unreferenced), two transactions per pull of up to MAX_PULL_ITEMS.
 UNITS mailboxes, CONCURRENCY tasks at once (units' requests in flight), in one process:
@@ -59,7 +60,7 @@ async def deposits(stores: list, items: list[MailItem]) -> float:
 
     async def one_task() -> None:
         for item in queue:
-            async with next(turn).write() as tx:
+            async with mailbox.depositing(next(turn)) as tx:
                 await mailbox.deposit(tx, item)
                 await uploads.tie(tx, item.blobs)
                 await mailbox.announce(tx, item.recipient)

@@ -10,10 +10,11 @@ for a while (`offer`), so what the unit leaves for later does not hold back the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from lienthong.storage.blobs import check_blob_id
-from lienthong.storage.db import Queryable, Tx
+from lienthong.storage.db import Queryable, Store, Tx
 from lienthong.storage.errors import Conflict, StoreError
 from lienthong.storage.store_pg import RELAY_CHANNEL
 
@@ -234,3 +235,12 @@ async def after_commit(tx: Tx, step: Callable[[], object]) -> bool:
         return False
     await later(step)
     return True
+
+
+def depositing(store: Store) -> AbstractAsyncContextManager[Tx]:
+    """The write transaction of a deposit (deposit, tie, announce; never an audit entry).
+    On PostgreSQL deposits through every worker run at once (the write lock held shared,
+    so no blob removal comes in between; each insert is decided by its item's key); on
+    SQLite it is an ordinary write."""
+    shared = getattr(store, "write_shared", None)
+    return store.write() if shared is None else shared()

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -369,16 +369,27 @@ class PgStore:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[PgTx]:
+    def write(self) -> AbstractAsyncContextManager[PgTx]:
         """A write transaction holding WRITE_LOCK: commit on success, roll back on exception."""
+        return self._write("SELECT pg_advisory_xact_lock($1)")
+
+    def write_shared(self) -> AbstractAsyncContextManager[PgTx]:
+        """A write transaction holding WRITE_LOCK shared: many at once on every worker, none
+        beside a `write()`. For writes that are atomic row by row (a relay deposit: its
+        insert is decided by the item's key) and need only that no exclusive writer (blob
+        removal, the audit chain, the directory) runs meanwhile. It must not append to the
+        audit log: two such appends at once would take the same entry number."""
+        return self._write("SELECT pg_advisory_xact_lock_shared($1)")
+
+    @asynccontextmanager
+    async def _write(self, lock: str) -> AsyncIterator[PgTx]:
         if self._closed:
             raise StoreError(f"the store {self.path} is closed")
         async with self._pool.acquire() as conn:
             tx = PgTx(conn)
             try:
                 async with conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITE_LOCK)
+                    await conn.execute(lock, WRITE_LOCK)
                     try:
                         yield tx
                     finally:

@@ -268,12 +268,13 @@ async def _deposit(
             errors[i] = _describe(exc)
     accepted = [False] * count
     stored = False
-    async with ctx.store.write() as tx:
+    async with mailbox.depositing(ctx.store) as tx:
         for i, one in enumerate(checked):
             if one is None:
                 continue
             # Checked inside the transaction: the sweep removes unreferenced blobs in its
-            # own transaction, so a blob seen here stays until this item is gone.
+            # own transaction (under the write lock, which a deposit holds at least shared),
+            # so a blob seen here stays until this item is gone.
             missing = [b.id for b in one.blobs if not _blob_ok(ctx.blobs, b)]
             try:
                 if missing:
@@ -283,16 +284,18 @@ async def _deposit(
                 accepted[i] = True
             except (MissingBlobs, Conflict) as exc:
                 errors[i] = _describe(exc)
-        for i, error in enumerate(errors):
-            if error is not None:
-                kind = "envelope" if i < len(envelopes) else "status"
-                one = checked[i]
-                subject = one.item.id if one is not None else to
-                await append_refusal(
-                    tx, ctx, actor=peer, what=f"relay.{kind}", subject=subject, reason=error
-                )
         if stored:  # the workers sharing a database wake their pulls of `to` too
             await mailbox.announce(tx, to)
+    if any(error is not None for error in errors):  # the audit chain: a write of its own
+        async with ctx.store.write() as tx:
+            for i, error in enumerate(errors):
+                if error is not None:
+                    kind = "envelope" if i < len(envelopes) else "status"
+                    one = checked[i]
+                    subject = one.item.id if one is not None else to
+                    await append_refusal(
+                        tx, ctx, actor=peer, what=f"relay.{kind}", subject=subject, reason=error
+                    )
     if stored:
         mailboxes_of(ctx).wake(to)
     return web.Response(body=encode_deposit_answer(accepted, errors), content_type=CONTENT_TYPE)

@@ -277,3 +277,40 @@ async def test_sqlite_leaves_the_removal_to_the_caller(tmp_path: Path):
     """One SQLite file has one writing process: after_commit schedules nothing."""
     async with await Store.open(tmp_path / "c.sqlite3") as store, store.write() as tx:
         assert await mailbox.after_commit(tx, lambda: None) is False
+
+
+async def test_deposits_from_two_workers_run_together_beside_exclusive_writes(
+    pg_server: PgServer,  # noqa: F811
+):
+    """Deposits under the shared lock from two stores at once, the same item through both,
+    interleaved with audit appends under the exclusive lock: every item held once, each
+    repeat found as the same, the chain whole."""
+    url = pg_server.new_database()
+    async with await PgStore.open(url) as one, await PgStore.open(url) as other:
+        results: list[bool] = []
+
+        async def put(store: PgStore, n: int) -> None:
+            async with mailbox.depositing(store) as tx:
+                results.append(await mailbox.deposit(tx, item(n % 20, to=(B, C)[n % 2])))
+
+        async def note(store: PgStore, n: int) -> None:
+            async with store.write() as tx:
+                await audit.append(tx, at=n, actor="relay", action="a", subject=str(n), details={})
+
+        await asyncio.gather(
+            *(put((one, other)[n % 3 == 0], n) for n in range(80)),
+            *(note((one, other)[n % 2], n) for n in range(10)),
+        )
+        async with one.read() as conn:
+            assert await mailbox.count(conn) == 20
+            assert (await audit.verify(conn)).entries == 10
+    assert results.count(True) == 20 and len(results) == 80
+
+
+async def test_a_sqlite_deposit_is_an_ordinary_write(tmp_path: Path):
+    """depositing() on SQLite is store.write(): one writer, as before."""
+    async with await Store.open(tmp_path / "c.sqlite3") as store:
+        async with mailbox.depositing(store) as tx:
+            assert await mailbox.deposit(tx, item(1)) is True
+        async with store.read() as conn:
+            assert await mailbox.count(conn) == 1
