@@ -255,8 +255,12 @@ class Gateway:
             carried.append(org)
         if not carried:
             return
+        # Remembered before any package leaves: an answer the connector brings back at once
+        # finds the document it answers.
+        doc_id = document_id_of(doc)
+        self._remember_sent(doc_id, doc, [org.code for org in carried])
         try:
-            doc_id = await self._write_packages(doc, carried)
+            await self._write_packages(doc, carried, doc_id)
         except ProtocolError as exc:
             # The document cannot be written as edXML (no number, a field edXML cannot
             # carry): trying again would not help, so the sender is told and the gateway
@@ -268,7 +272,6 @@ class Gateway:
                     note=external.status_note(org.code),
                 )  # fmt: skip
             return
-        self._remember_sent(doc_id, doc, [org.code for org in carried])
         async with self.ctx.store.read() as conn:
             receipt = await envelope_sha256(conn, doc.id)
         for org in carried:
@@ -280,13 +283,12 @@ class Gateway:
                 receipt=receipt, note=external.status_note(org.code, org.name),
             )  # fmt: skip
 
-    async def _write_packages(self, doc: DocumentRecord, carried) -> str:
-        """Write (or POST) one package per organisation; the packages' DocumentId."""
+    async def _write_packages(self, doc: DocumentRecord, carried, doc_id: str) -> None:
+        """Write (or POST) one package per organisation, each with DocumentId `doc_id`."""
         body = service.stored_body(doc)
         m = body.metadata
         async with self.ctx.store.read() as conn:
             business = await business_view(conn, doc)
-        doc_id = document_id_of(doc)
         with tempfile.TemporaryDirectory(prefix="lienthong-gateway-") as folder:
             files = []
             for i, a in enumerate(body.attachments):
@@ -313,7 +315,6 @@ class Gateway:
                         ],
                     )
                 await self._deliver(package)
-        return doc_id
 
     async def _deliver(self, package: Path) -> None:
         """Into the outgoing folder (renamed into place) or POSTed to the connector."""

@@ -51,7 +51,7 @@ def test_a_document_leaves_through_the_gateway_and_its_answer_comes_back(federat
     assert listed["directory_version"] > 1
     federation.start()
     # A writes version 2 (which carries gateway.to) once C's report says C reads it.
-    wait_until(lambda: reads_2(a.data_dir, C), timeout=90, what="C reading version 2")
+    wait_until(lambda: reads_2(a.data_dir, C), timeout=180, what="C reading version 2")
 
     sent = lienthong_json(
         "send", "--data-dir", str(a.data_dir), *SIGNED, "--to", VPCP[0],
@@ -61,7 +61,7 @@ def test_a_document_leaves_through_the_gateway_and_its_answer_comes_back(federat
     envelope_id = sent["envelope_id"]
     outgoing = c.data_dir / "truc" / "gui"
     package = outgoing / f"{A}_{envelope_id}_{VPCP[0]}.edxml"
-    wait_until(package.exists, what="the package in C's outgoing folder")
+    wait_until(package.exists, timeout=120, what="the package in C's outgoing folder")
     assert b"<edXML" in package.read_bytes()[:200]
     assert [p.name for p in outgoing.iterdir()] == [package.name]  # no temporary file left
 
@@ -75,8 +75,15 @@ def test_a_document_leaves_through_the_gateway_and_its_answer_comes_back(federat
     incoming = c.data_dir / "truc" / "nhan"
     (incoming / ".vpcp.partial").write_bytes(status_to_edxml(answer))
     (incoming / ".vpcp.partial").rename(incoming / "vpcp-03.edxml")
+    taken = wait_until(
+        lambda: [p.name for d in ("done", "failed") for p in (incoming / d).glob("vpcp-03*")],
+        timeout=120,
+        what="the status taken from C's incoming folder",
+    )
+    assert taken == ["vpcp-03.edxml"], incoming / "failed" / "vpcp-03.edxml.reason.txt"
     accepted = wait_until(
         lambda: [t for t in timeline(a.data_dir, envelope_id) if t["code"] == "03"],
+        timeout=120,
         what="the Office's 03 at A",
     )
     assert accepted[0]["from"] == C and accepted[0]["incoming_number"] == 77
