@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.node.cli.cli_node import B, unit_with_a_letter
 from tests.node.cli.test_cli import run
 
 PASSPHRASE = "mat khau to chuc"
+PROMPT = b"PIN of the signing key: "
 SEND = (
     "send", "--to", B, "--subject", "V/v triển khai liên thông phần mềm eOffice",
     "--number", "05/VP-TTTH", "--signer", "Trương Văn Hùng", "--position", "Chánh Văn phòng",
@@ -114,3 +116,39 @@ def test_sign_pdf_without_a_key_says_what_to_configure(unit):
     result = send(data_dir, pdf, PASSPHRASE, "--sign-pdf")
     assert result.returncode == 1 and "signing.pkcs12" in result.stderr
     assert queued(data_dir) == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal is POSIX")
+def test_without_the_variable_the_pin_is_asked_on_the_terminal(unit):
+    """With no LIENTHONG_SIGN_PIN and a terminal, the command asks for the PIN (without
+    echoing it back in its output) and signs with what is typed."""
+    import pty
+    import threading
+
+    data_dir, pdf = unit
+    env = {k: v for k, v in os.environ.items() if k != "LIENTHONG_SIGN_PIN"}
+    master, slave = pty.openpty()
+    # A new session has no controlling terminal: getpass reads the pty on standard input.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lienthong.node.cli", *SEND, "--file", str(pdf),
+         "--sign-pdf", "--data-dir", str(data_dir), "--json"],
+        stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    watchdog = threading.Timer(120, proc.kill)  # a bound, should the prompt never come
+    watchdog.start()
+    try:
+        asked = b""
+        while PROMPT not in asked:  # typed before the prompt, it would be flushed unread
+            byte = proc.stderr.read(1)
+            assert byte, f"the command ended without asking: {asked!r}"
+            asked += byte
+        os.write(master, f"{PASSPHRASE}\n".encode())
+        out, err = proc.communicate()
+    finally:
+        watchdog.cancel()
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["signed"] == ["quyet-dinh.pdf"]
+    assert PASSPHRASE.encode() not in out + err
