@@ -4,6 +4,8 @@ added, removed and imported from CSV, each change signed into form 2 of the next
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from lienthong.node.centre import external
 from lienthong.node.centre.errors import CentreError, UnknownUnit
 from lienthong.node.centre.rules import Centre
+from lienthong.node.cli.commands import centre as commands
 from lienthong.protocol.directory import Directory, verify_directory
 from lienthong.storage import audit
 from lienthong.storage.directory import latest_directory
@@ -82,10 +85,7 @@ async def test_a_csv_list_is_imported_whole(centre):
     one new directory version."""
     await external.set_gateway(centre, UNIT_A[0], actor="t")
     data = (
-        "\ufeffcode,name\r\n"
-        f"{MINISTRY[0]},{MINISTRY[1]}\r\n"
-        "\r\n"
-        f'{PROVINCE[0]},"{PROVINCE[1]}"\r\n'
+        f'\ufeffcode,name\r\n{MINISTRY[0]},{MINISTRY[1]}\r\n\r\n{PROVINCE[0]},"{PROVINCE[1]}"\r\n'
     ).encode()
     count, version = await external.import_external(centre, data, "ds.csv", actor="t")
     assert count == 2
@@ -140,3 +140,39 @@ async def test_bad_commands_are_refused_with_nothing_signed(centre):
     with pytest.raises(CentreError, match="not an organisation of the list"):
         await external.remove_external(centre, MINISTRY[0], actor="t")
     assert (await newest(centre))[0].version == version
+
+
+async def lienthong(*argv: str) -> None:
+    """Parse and run one `lienthong centre ...` command line, as node/cli/main.py does."""
+    parser = argparse.ArgumentParser(prog="lienthong")
+    commands.register(parser.add_subparsers())
+    args = parser.parse_args(["centre", *argv])
+    await args.func(args)
+
+
+async def test_the_operators_command_lines(centre, tmp_path, capsys):
+    """`centre gateway set`, `external import`, `list` and `remove` as typed, with --json:
+    each answers the directory version it signed; a bad CSV names its line."""
+    data = ("--data-dir", str(centre.config.data_dir), "--json")
+
+    def answer() -> dict:
+        return json.loads(capsys.readouterr().out)
+
+    await lienthong("gateway", "set", *data, UNIT_A[0])
+    assert answer()["gateway"] == UNIT_A[0]
+    listing = tmp_path / "ds.csv"
+    listing.write_text(f"code,name\n{MINISTRY[0]},{MINISTRY[1]}\n{PROVINCE[0]},{PROVINCE[1]}\n")
+    await lienthong("external", "import", *data, str(listing))
+    imported = answer()
+    assert imported["imported"] == 2
+    await lienthong("external", "list", *data)
+    assert answer()["items"] == [
+        {"code": MINISTRY[0], "name": MINISTRY[1], "gateway": UNIT_A[0]},
+        {"code": PROVINCE[0], "name": PROVINCE[1], "gateway": UNIT_A[0]},
+    ]
+    await lienthong("external", "remove", *data, PROVINCE[0])
+    assert answer()["directory_version"] == imported["directory_version"] + 1
+    listing.write_text(f"{MINISTRY[0]},{MINISTRY[1]}\n{PROVINCE[0]}\n")
+    with pytest.raises(CentreError, match="line 2: expected 2 columns"):
+        await lienthong("external", "import", *data, str(listing))
+    assert listed((await newest(centre))[1]) == [(*MINISTRY, UNIT_A[0])]
