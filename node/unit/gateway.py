@@ -36,6 +36,7 @@ from lienthong.node.context import NodeContext
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import external
 from lienthong.node.unit.attachments import decrypt_to
+from lienthong.node.unit.edxml_import import import_edxml
 from lienthong.node.unit.events import POLL_SECONDS, signal_of
 from lienthong.node.unit.views import business_view
 from lienthong.protocol.codes import StatusCode
@@ -500,9 +501,16 @@ class Gateway:
                 and directory.current(r.code)
                 and not directory.is_centre(r.code)
             ]
-            if not recipients:
+            own = any(r.code == self.me for r in doc.receivers)
+            if not recipients and not own:
                 named = ", ".join(r.code or "?" for r in doc.receivers) or "none"
                 raise GatewayError(f"To names no unit of the directory (it names {named})")
+            done = []
+            if own:  # addressed to the gateway's unit itself: its own incoming document
+                imported = await import_edxml(self.ctx, path, via="gateway")
+                done.append(f"taken in here as {imported.id}")
+            if not recipients:
+                return f"document {doc.document_id} {done[0]}"
             ext = dict(doc.metadata.extensions)
             ext[external.GATEWAY_FROM] = doc.sender_id
             ext[DOCUMENT_ID_EXTENSION] = doc.document_id
@@ -520,7 +528,8 @@ class Gateway:
                 )
             except LienthongError as exc:
                 raise GatewayError(f"not sent on: {exc}") from None
-        return f"document {doc.document_id} sent on to {', '.join(recipients)} as {envelope}"
+        done.append(f"sent on to {', '.join(recipients)} as {envelope}")
+        return f"document {doc.document_id} {'; '.join(done)}"
 
     async def _take_status(self, data: bytes) -> str:
         """A status from outside about a document this gateway passed on: sent back to the

@@ -359,3 +359,20 @@ async def test_an_organisation_the_directory_does_not_list_gets_a_02(fed, gatewa
     (rejected,) = [s for s in await timeline(a, doc_id) if s.code == StatusCode.REJECTED]
     assert external.note_organisation(rejected.note) == (UNLISTED, "")
     assert UNLISTED in rejected.raw.decode("utf-8", "replace")
+
+
+async def test_a_package_to_the_gateway_itself_is_its_own_incoming_document(fed, gateway, tmp_path):
+    """A package from the Office to C and B: C takes it in as its own incoming document
+    (node/unit/edxml_import.py) and sends it on to B."""
+    b, c = fed.units[B], fed.units[C]
+    (tmp_path / "in" / "vpcp.edxml").write_bytes(package_to([C, B]))
+    assert await gateway.take_in() == 1
+    assert files(tmp_path / "in" / "done") == ["vpcp.edxml"]
+    async with c.ctx.store.read() as conn:
+        (own,) = await list_documents(conn, direction="in")
+    assert service.stored_body(own).metadata.subject == vpcp_letter().subject
+    assert await c.engine.deliver(B) is True
+    async with b.ctx.store.read() as conn:
+        (sent_on,) = await list_documents(conn, direction="in")
+    assert sent_on.sender_code == C
+    assert external.brought_from(service.stored_body(sent_on).metadata) == VPCP.code
