@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lienthong.protocol.text import is_decimal
 from lienthong.storage.db import Store, unix_ms
 from lienthong.storage.errors import MigrationError, StoreError
 
@@ -258,9 +259,13 @@ class Done:
     rowcount: int
 
 
+# A command tag's row count is a 64-bit integer: at most 20 digits.
+ROWCOUNT_DIGITS = 20
+
+
 def _rowcount(status: str) -> int:
     last = status.rsplit(" ", 1)[-1]
-    return int(last) if last.isdecimal() else -1
+    return int(last) if is_decimal(last, ROWCOUNT_DIGITS) else -1
 
 
 class _Queries:
