@@ -366,6 +366,13 @@ async def get_document(conn: Queryable, document_id: str) -> DocumentRecord | No
     return None if row is None else _record(row)
 
 
+async def came_in_envelope(conn: Queryable, document_id: str) -> bool:
+    """Whether a signed envelope is kept for this document: False for one taken in from an
+    edXML package (record_imported), whose sender is outside the directory."""
+    row = await conn.fetchone("SELECT 1 FROM envelopes WHERE id = ?", (document_id,))
+    return row is not None
+
+
 async def get_envelope_raw(conn: Queryable, envelope_id: str) -> bytes | None:
     """The envelope exactly as signed and received, or None."""
     row = await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))

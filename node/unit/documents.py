@@ -62,6 +62,7 @@ from lienthong.storage import audit, events, links, outbox, trust
 from lienthong.storage.documents import (
     DocumentRecord,
     HeldEnvelope,
+    came_in_envelope,
     change_recall,
     change_state,
     envelope_sha256,
@@ -840,7 +841,10 @@ async def process_document(
             note=note,
         )
         raw = sign_status(ctx.keys, status)
-        await _record_out_status(tx, status, raw, document_id, queue_it=True)
+        # A document taken in from an edXML package has no node to answer: its status is
+        # kept and published as an event (docs/INTEGRATION.md, "Importing").
+        queue_it = await came_in_envelope(tx, document_id)
+        await _record_out_status(tx, status, raw, document_id, queue_it=queue_it)
         await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
         if new_state in (DocState.ACCEPTED, DocState.REJECTED):
             agree = new_state is DocState.ACCEPTED

@@ -60,7 +60,12 @@ from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.status import MAX_INCOMING_NUMBER, Staff
 from lienthong.protocol.text import is_decimal
 from lienthong.storage import events
-from lienthong.storage.documents import DocumentRecord, envelope_sha256, get_document
+from lienthong.storage.documents import (
+    DocumentRecord,
+    came_in_envelope,
+    envelope_sha256,
+    get_document,
+)
 
 log = logging.getLogger("lienthong.gateway")
 
@@ -222,6 +227,8 @@ class Gateway:
                 await self._arrived(event.document_id)
             elif event.kind == events.STATUS_CHANGED and event.data.get("direction") == "in":
                 await self._answered(event.document_id, event.data)
+            elif event.kind == events.STATUS_CHANGED and event.data.get("direction") == "out":
+                await self._own_answer(event.document_id, event.data)
             elif event.kind == events.RECALL_REQUESTED:
                 await self._recall(event.document_id, event.data)
             async with self.ctx.store.write() as tx:
@@ -383,6 +390,36 @@ class Gateway:
             description=data.get("note") or None,
         )
         name = f"status_{data['from']}_{data['status']}_{origin}{SUFFIX}"
+        with tempfile.TemporaryDirectory(prefix="lienthong-gateway-") as folder:
+            path = Path(folder) / name
+            path.write_bytes(status_to_edxml(status))
+            await self._deliver(path)
+
+    async def _own_answer(self, document_id: str, data: dict[str, Any]) -> None:
+        """This unit's own step on a document it took in from an edXML package (no envelope,
+        so no node to answer): written as an edXML status to the organisation that sent it;
+        a 03's Description is the incoming number."""
+        async with self.ctx.store.read() as conn:
+            doc = await get_document(conn, document_id)
+            imported = doc is not None and not await came_in_envelope(conn, document_id)
+        if doc is None or doc.direction != "in" or not imported:
+            return
+        original = dict(service.stored_body(doc).metadata.extensions).get(DOCUMENT_ID_EXTENSION)
+        if not isinstance(original, str):
+            return
+        code = StatusCode(int(data["code"]))
+        number = data.get("number")
+        note = data.get("note") or None
+        directory = self.ctx.directory.current
+        me = directory.current(self.me) if directory else None
+        status = EdxmlStatus(
+            sender=Organisation(name=me.name if me else self.me, code=self.me),
+            code=code,
+            timestamp=_timestamp(int(data["at"])),
+            document_id=original,
+            description=str(number) if code is StatusCode.ACCEPTED and number else note,
+        )
+        name = f"status_{self.me}_{data['status']}_{doc.sender_code}{SUFFIX}"
         with tempfile.TemporaryDirectory(prefix="lienthong-gateway-") as folder:
             path = Path(folder) / name
             path.write_bytes(status_to_edxml(status))

@@ -77,6 +77,21 @@ async def test_a_package_becomes_an_incoming_document_once(unit, tmp_path):
 
         number = await process_document(ctx, first.id, DocState.ACCEPTED, actor="vanthu")
         assert number is not None
+        async with ctx.store.read() as conn:
+            # Its 03 is kept and published, not queued to a code no node answers for.
+            queued = await conn.fetchall(
+                "SELECT 1 FROM status_outbox WHERE destination = ?", (first.sender,)
+            )
+            kept = await conn.fetchall(
+                "SELECT code FROM status_events WHERE envelope_id = ? AND direction = 'out'",
+                (first.id,),
+            )
+            changed = [
+                e.document_id
+                for e in await events.events_after(conn, 0, limit=100)
+                if e.kind == events.STATUS_CHANGED
+            ]
+        assert queued == [] and [tuple(r) for r in kept] == [(3,)] and first.id in changed
 
 
 async def test_export_of_an_import_is_the_package(unit, tmp_path):

@@ -376,3 +376,16 @@ async def test_a_package_to_the_gateway_itself_is_its_own_incoming_document(fed,
         (sent_on,) = await list_documents(conn, direction="in")
     assert sent_on.sender_code == C
     assert external.brought_from(service.stored_body(sent_on).metadata) == VPCP.code
+    # C registers its own copy: the 03 leaves as an edXML status with the incoming number,
+    # not queued to the Office's code, which no node answers for.
+    number = await service.process_document(c.ctx, own.id, DocState.ACCEPTED, actor="vt")
+    await gateway.pass_on()
+    (name,) = [n for n in files(tmp_path / "out") if n.startswith(f"status_{C}_")]
+    answer = status_from_edxml((tmp_path / "out" / name).read_bytes())
+    assert answer.code is StatusCode.ACCEPTED and answer.description == str(number)
+    assert answer.document_id == document_id(VPCP.code, "2025-11-20", "512/VPCP-KSTT")
+    async with c.ctx.store.read() as conn:
+        queued = await conn.fetchall(
+            "SELECT 1 FROM status_outbox WHERE destination = ?", (VPCP.code,)
+        )
+    assert queued == []
