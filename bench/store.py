@@ -6,6 +6,10 @@
 2. blob_write_mb_per_s: a 1 GiB blob (256 MiB with --quick) written through
    BlobStore.writer() in 1 MiB chunks, beside a raw file write + hashlib.sha256 +
    fsync of the same bytes; run in a fresh subprocess whose peak RSS is reported.
+3. wal_pages_per_send: what one send writes, page by page. After a checkpoint the WAL
+   holds exactly the pages each transaction wrote (one frame per page per commit);
+   each frame's page number is mapped to its table or index through sqlite3's dbstat
+   virtual table. The same for the bare insert, same run.
 
 Run: python bench/store.py [--quick]. The last line of output is one JSON object.
 """
@@ -18,6 +22,7 @@ import os
 import platform
 import resource
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,9 @@ from lienthong.storage.documents import DocumentRecord, record_outgoing
 ENVELOPE_BYTES = 2048
 CHUNK = 1024 * 1024
 ROUNDS = 3  # alternate baseline and store; keep each one's best round
+PAGE_SENDS = 40  # sends counted page by page: fewer WAL pages than one autocheckpoint (1000)
+WAL_HEADER = 32  # bytes before the first frame of a WAL file
+FRAME_HEADER = 24  # bytes before each frame's page image
 
 
 def _ids(prefix: str):
@@ -84,6 +92,87 @@ async def store_sends_per_s(store: Store, count: int, round_no: int) -> float:
             at = store.now()
             await record_outgoing(tx, doc, envelope, ["000.00.04.H53"], actor="clerk", at=at)
     return count / (time.perf_counter() - start)
+
+
+def wal_transactions(wal: Path) -> list[list[int]]:
+    """The page numbers each committed transaction in a WAL file wrote, oldest first."""
+    data = wal.read_bytes()
+    page_size = struct.unpack(">I", data[8:12])[0]
+    salt = data[16:24]
+    transactions: list[list[int]] = []
+    pages: list[int] = []
+    offset = WAL_HEADER
+    while offset + FRAME_HEADER + page_size <= len(data):
+        page_no, commit_size = struct.unpack(">II", data[offset : offset + 8])
+        if data[offset + 8 : offset + 16] != salt:
+            break  # a frame left from before the last checkpoint
+        pages.append(page_no)
+        if commit_size:
+            transactions.append(pages)
+            pages = []
+        offset += FRAME_HEADER + page_size
+    return transactions
+
+
+def pages_by_btree(path: Path, transactions: list[list[int]]) -> dict[str, float]:
+    """Mean pages written per transaction, per table or index (dbstat's names)."""
+    conn = sqlite3.connect(path)
+    try:
+        owner = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+    finally:
+        conn.close()
+    counts: dict[str, int] = {}
+    for pages in transactions:
+        for page_no in pages:
+            name = owner.get(page_no, "(free or new)")
+            counts[name] = counts.get(name, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    return {name: round(count / len(transactions), 2) for name, count in ordered}
+
+
+def checkpoint(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+async def pages_per_send(work: Path) -> dict:
+    """WAL pages one durable send writes, by table and index, beside the bare insert's."""
+    path = work / "store.sqlite3"
+    checkpoint(path)
+    store = await Store.open(path)
+    try:
+        await store_sends_per_s(store, PAGE_SENDS, ROUNDS)
+        sends = wal_transactions(path.with_name(path.name + "-wal"))[-PAGE_SENDS:]
+        by_btree = pages_by_btree(path, sends)
+    finally:
+        await store.close()
+    bare_path = work / "bare.sqlite3"
+    checkpoint(bare_path)
+    holder = sqlite3.connect(bare_path)  # the last connection to close removes the WAL
+    try:
+        holder.execute("SELECT count(*) FROM t").fetchone()  # opens the file
+        bare_sqlite_per_s(bare_path, PAGE_SENDS)
+        bare = wal_transactions(bare_path.with_name(bare_path.name + "-wal"))[-PAGE_SENDS:]
+        bare_by_btree = pages_by_btree(bare_path, bare)
+    finally:
+        holder.close()
+    send_pages = sum(map(len, sends)) / len(sends)
+    bare_pages = sum(map(len, bare)) / len(bare)
+    return {
+        "name": "wal_pages_per_send",
+        "value": round(send_pages, 2),
+        "unit": "pages",
+        "baseline_name": "wal_pages_per_bare_insert",
+        "baseline": round(bare_pages, 2),
+        "ratio": round(send_pages / bare_pages, 3),
+        "target": "recorded",
+        "met": None,
+        "by_btree": by_btree,
+        "bare_by_btree": bare_by_btree,
+    }
 
 
 async def bench_sends(work: Path, count: int) -> dict:
@@ -192,12 +281,14 @@ def main() -> None:
         work = Path(tmp)
         results = [asyncio.run(bench_sends(work, sends))]
         print(f"sends: {results[0]}", flush=True)
+        results.append(asyncio.run(pages_per_send(work)))
+        print(f"pages: {results[1]}", flush=True)
         results += bench_blob(work, blob_size)
     machine = (
         f"{os.cpu_count()} cores, {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}"
     )
-    for result in results[1:]:
+    for result in results[2:]:
         print(f"blob: {result}", flush=True)
     print(
         json.dumps(
