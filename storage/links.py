@@ -1,5 +1,6 @@
 """Links between documents: an update or a replacement and the documents it changes, a reply
-and the document it answers; written with the newer document, read both ways."""
+and the document it answers, a copy and its original; written with the newer document, read
+both ways."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,9 @@ from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import StoreError
 
 UPDATES, REPLACES, REPLIES_TO = "updates", "replaces", "replies_to"
-KINDS = (UPDATES, REPLACES, REPLIES_TO)
+# A copy (sao y, trích sao, sao lục) names its original; this unit's own link, not on the wire.
+COPY_OF = "copy_of"
+KINDS = (UPDATES, REPLACES, REPLIES_TO, COPY_OF)
 # The link kind an envelope's business makes to each of its targets.
 KIND_OF_BUSINESS = {"update": UPDATES, "replace": REPLACES}
 

@@ -25,6 +25,7 @@ _LINK_LABELS = {
     links.UPDATES: ("link.updates", "link.updated_by"),
     links.REPLACES: ("link.replaces", "link.replaced_by"),
     links.REPLIES_TO: ("link.replies_to", "link.replied_by"),
+    links.COPY_OF: ("link.copy_of", "link.copied_by"),
 }
 
 

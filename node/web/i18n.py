@@ -1214,6 +1214,8 @@ CATALOGUE.update(
         "link.replaced_by": ("Đã bị thay thế bởi", "Replaced by"),
         "link.replies_to": ("Trả lời văn bản", "Replies to"),
         "link.replied_by": ("Được trả lời bởi", "Answered by"),
+        "link.copy_of": ("Bản sao của", "Copy of"),
+        "link.copied_by": ("Bản sao", "Copy"),
         "link.unknown": (
             "văn bản chưa nhận được (mã {wire_id})",
             "a document not received here (id {wire_id})",
