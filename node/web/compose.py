@@ -10,6 +10,7 @@ clerk confirms or cancels; a refused upload leaves nothing behind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from lienthong.node.config import EMAIL
 from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import external, signing
+from lienthong.node.unit.copies import COPY_TYPES, WHOLE_COPY, send_copy
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.auth import same_token
 from lienthong.node.web.base import (
@@ -79,6 +81,7 @@ from lienthong.protocol.limits import (
 )
 from lienthong.storage.documents import DocumentRecord, get_document, list_documents
 from lienthong.storage.errors import Conflict, disk_full
+from lienthong.storage.registers import next_outgoing_number
 
 log = logging.getLogger("lienthong.web")
 
@@ -179,6 +182,7 @@ class Draft:
     reason: str | None = None
     paper: bool = False
     staff: StaffInfo | None = None
+    copy_of: str | None = None  # the document id here of what a copy (bản sao) copies
 
 
 def drafts_root(ctx) -> Path:
@@ -322,7 +326,42 @@ async def compose_get(request: web.Request) -> web.StreamResponse:
         if business in q:
             original = await _original(request, q[business])
             values.update(await _values_of(ctx, original, business))
+    if "copy_of" in q:
+        values.update(await _copy_values(request, q["copy_of"], q.get("type", "")))
     return render(request, "compose.html", _form_context(request, values, {}))
+
+
+async def _copy_values(request: web.Request, doc_id: str, doc_type: str) -> dict[str, Any]:
+    """The form of a copy (bản sao) of a document here, received or sent: its type among
+    the copy forms (sao y when none is chosen), the copy register's next number, and the
+    original's subject and issuer; a sao y carries the original's files when sent."""
+    ctx = context_of(request)
+    if not ULID_PATTERN.matches(doc_id):
+        raise not_found(request)
+    async with ctx.store.read() as conn:
+        doc = await get_document(conn, doc_id)
+        if doc is None:
+            raise not_found(request)
+        m = service.stored_body(doc).metadata
+        doc_type = doc_type if doc_type in COPY_TYPES else WHOLE_COPY
+        issued = today(ctx)
+        register = ctx.config.register_rules.outgoing(doc_type, None, 0)
+        number = await next_outgoing_number(conn, register, int(issued[:4]))
+    issuer = m.issuer.name if m.issuer else ""
+    return {
+        "copy_of": doc.id,
+        "copy_original": {"id": doc.id, "number": m.number_notation, "issuer": issuer},
+        "doc_type": doc_type,
+        "number": number,
+        "subject": m.subject,
+        "content": tr(
+            request,
+            "compose.copy_content",
+            number=m.number_notation,
+            date=dmy(m.issued_on),
+            issuer=issuer,
+        ),
+    }
 
 
 async def _original(request: web.Request, doc_id: str) -> DocumentRecord:
@@ -716,6 +755,7 @@ class Composed:
     reason: str | None
     paper: bool
     staff: StaffInfo | None
+    copy_of: str | None = None
 
 
 async def parse_compose(
@@ -729,6 +769,11 @@ async def parse_compose(
         {u["code"] for u in _units(ctx)}, frozenset(o["code"] for o in _outside(ctx))
     )
     doc_type = form.doc_type()
+    copy_of = form.values.get("copy_of") or None
+    if copy_of is not None and not ULID_PATTERN.matches(copy_of):
+        form.refuse("form", "compose.err.copy_of")
+    elif copy_of is not None and doc_type not in COPY_TYPES:
+        form.refuse("doc_type", "compose.err.copy_type")
     number, year, notation = form.number(is_legal(doc_type))
     place = form.place()
     issued_on, due_on = form.dates()
@@ -791,6 +836,7 @@ async def parse_compose(
         reason=reason,
         paper=values.get("paper") == "1",
         staff=staff,
+        copy_of=copy_of,
     )
     return composed, values, errors
 
@@ -857,6 +903,7 @@ async def compose_post(request: web.Request) -> web.StreamResponse:
         reason=composed.reason,
         paper=composed.paper,
         staff=composed.staff,
+        copy_of=composed.copy_of,
     )
     raise see_other(f"/compose/confirm/{draft_id}")
 
@@ -978,8 +1025,11 @@ async def confirm_post(request: web.Request) -> web.StreamResponse:
     try:
         if form.get("sign"):  # "Ký số và phát hành": the PIN is used here once, never kept
             files = await _signed_files(request, draft, str(form.get("pin", "")))
-        envelope_id = await service.send_document(
-            ctx,
+        # A copy goes through node/unit/copies.py: its link, and a sao y's original files.
+        send = functools.partial(service.send_document, ctx)
+        if draft.copy_of is not None:
+            send = functools.partial(send_copy, ctx, draft.copy_of)
+        envelope_id = await send(
             draft.metadata,
             draft.recipients,
             files=files,

@@ -15,6 +15,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.unit import dead_letters, pdf_verify
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import write_plaintext
+from lienthong.node.unit.copies import COPY_TYPES
 from lienthong.node.unit.views import (
     business_view,
     links_view,
@@ -158,6 +159,9 @@ async def _show(request: web.Request, *, error: str | None = None, status: int =
         "links": linked,
         "business": business,
         "can_reply": doc.direction == "in" and can(request, "send"),
+        # "Sao văn bản": a copy (sao y, trích sao, sao lục) of a document received or sent.
+        "can_copy": can(request, "send"),
+        "copy_types": COPY_TYPES,
         "dead": await dead_letters.of_document(ctx, doc.id),
         "can_retry": can(request, "retry"),
         "error": error,

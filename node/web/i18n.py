@@ -398,6 +398,27 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "action.recall-agree": ("Đồng ý thu hồi", "Agree to the recall"),
     "action.recall-refuse": ("Từ chối thu hồi", "Refuse the recall"),
     "action.reply": ("Trả lời văn bản này", "Reply to this document"),
+    "action.copy": ("Sao văn bản", "Make a copy"),
+    "doc.copy_type": ("Hình thức sao", "Form of copy"),
+    "compose.copy_of": ("Bản sao của văn bản", "Copy of the document"),
+    "compose.copy_files": (
+        "Bản sao y kèm theo các tệp của văn bản gốc khi gửi; bản trích sao và sao lục chỉ"
+        " kèm các tệp được chọn dưới đây.",
+        "A sao y carries the original's files when sent; a trích sao or sao lục carries only"
+        " the files chosen below.",
+    ),
+    "compose.copy_content": (
+        "Sao từ văn bản số {number} ngày {date} của {issuer}.",
+        "Copied from document {number} of {date} by {issuer}.",
+    ),
+    "compose.err.copy_of": (
+        "Văn bản gốc của bản sao không hợp lệ; mở lại từ trang văn bản gốc.",
+        "The original of this copy is not valid; open it again from the original's page.",
+    ),
+    "compose.err.copy_type": (
+        "Bản sao phải là bản sao y, trích sao hoặc sao lục.",
+        "A copy must be a sao y, trích sao or sao lục.",
+    ),
     # Compose
     "compose.recipients": ("Nơi nhận", "Recipients"),
     "compose.find_unit": ("Tìm đơn vị", "Find a unit"),
