@@ -27,7 +27,7 @@ from lienthong.node.unit.api.reads import json_response
 from lienthong.node.unit.attachments import MAX_FILE_NAME_BYTES  # it becomes a file's name
 from lienthong.protocol.ids import ULID_PATTERN, new_ulid
 from lienthong.protocol.limits import MAX_ATTACHMENTS
-from lienthong.protocol.text import pattern
+from lienthong.protocol.text import is_decimal, pattern
 from lienthong.storage import audit
 from lienthong.storage.api_keys import SEND
 
@@ -229,7 +229,7 @@ def _offset_header(request: web.Request) -> int:
     text = request.headers.get(OFFSET_HEADER)
     if text is None:
         raise invalid(OFFSET_HEADER, "required: the offset this piece starts at")
-    if not text.isascii() or not text.isdecimal() or len(text) > len(str(MAX_UPLOAD_LENGTH)):
+    if not is_decimal(text, len(str(MAX_UPLOAD_LENGTH))):
         raise invalid(OFFSET_HEADER, "a whole number of bytes")
     return int(text)
 
