@@ -12,8 +12,14 @@ from aiohttp import web
 from lienthong.node.context import CONTEXT
 from lienthong.node.unit.api.problems import PROBLEM_TYPE, ApiProblem, invalid
 from lienthong.storage import audit
-from lienthong.storage.api_keys import ApiKey, key_for_token
-from lienthong.storage.idempotency import MAX_IDEMPOTENCY_KEY_CHARS, keep_answer, kept_answer
+from lienthong.storage.api_keys import ApiKey, key_for_token, token_hash
+from lienthong.storage.idempotency import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    KeptAnswer,
+    keep_answer,
+    kept_answer,
+    key_and_kept_answer,
+)
 
 API_KEY = web.RequestKey("api_key", ApiKey)
 # The JSON body of a POST, read once (bounded) for the Idempotency-Key's hash and the handler.
@@ -35,7 +41,29 @@ MULTIPART_PATHS = frozenset({"/api/v1/documents"})
 STREAMED_PATHS = frozenset({"/api/v1/edxml"})
 # Routes that answer without a key: the description of the API itself.
 PUBLIC_PATHS = frozenset({"/api/v1/openapi.json"})
+# The (token's SHA-256, Idempotency-Key) pairs being answered now: a second request under
+# the same pair is 409 until the first one's answer is kept.
 IN_FLIGHT = web.AppKey("idempotency_in_flight", set)
+# The caller's (token's SHA-256, Idempotency-Key): its place in IN_FLIGHT.
+CLAIM = web.RequestKey("api_idempotency_claim", tuple)
+# The answer kept under the call's Idempotency-Key, read with its API key in one query by
+# authenticate (None: none kept), the pair claimed in IN_FLIGHT before that read.
+PREFETCHED = web.RequestKey("api_prefetched_answer", object)
+# Whether begin() claimed the pair (a streamed POST, or one authenticate could not claim):
+# the idempotency middleware gives it back once the answer is kept.
+HELD = web.RequestKey("api_idempotency_held", bool)
+
+
+def _valid_idempotency_key(idem: str) -> bool:
+    return 1 <= len(idem) <= MAX_IDEMPOTENCY_KEY_CHARS and idem.isascii() and idem.isprintable()
+
+
+def _json_post(request: web.Request) -> bool:
+    """A POST whose body the idempotency middleware reads (not streamed by its handler)."""
+    return request.method == "POST" and not (
+        (request.content_type == MULTIPART and request.path in MULTIPART_PATHS)
+        or request.path in STREAMED_PATHS
+    )
 
 
 def _unauthorized(detail: str) -> ApiProblem:
@@ -69,10 +97,30 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
         raise _unauthorized("no Authorization header (Authorization: Bearer <key>)")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header is not 'Bearer <key>'")
-    async with ctx.store.read() as conn:
-        key = await key_for_token(conn, token.strip())
-    if key is None:
-        raise _unauthorized("the API key is unknown or revoked")
+    token = token.strip()
+    request[CLAIM] = (token_hash(token), request.headers.get(IDEMPOTENCY_HEADER, ""))
+    in_flight = request.app[IN_FLIGHT]
+    idem = request[CLAIM][1]
+    claimed = False
+    if _json_post(request) and _valid_idempotency_key(idem) and request[CLAIM] not in in_flight:
+        # Claimed before the read, so an answer kept after it cannot be missed: a request
+        # under the same pair either is still in flight (409) or has kept its answer.
+        in_flight.add(request[CLAIM])
+        claimed = True
+    try:
+        if claimed:
+            async with ctx.store.read() as conn:
+                key, kept = await key_and_kept_answer(conn, token, idem, now=ctx.clock())
+            request[PREFETCHED] = kept
+        else:
+            async with ctx.store.read() as conn:
+                key = await key_for_token(conn, token)
+        if key is None:
+            raise _unauthorized("the API key is unknown or revoked")
+    except BaseException:
+        if claimed:
+            in_flight.discard(request[CLAIM])
+        raise
     request[API_KEY] = key
     status = 500
     try:
@@ -86,15 +134,19 @@ async def authenticate(request: web.Request, handler) -> web.StreamResponse:
         status = exc.status
         raise
     finally:
-        async with ctx.store.write() as tx:
-            await audit.append(
-                tx,
-                at=ctx.clock(),
-                actor=f"api:{key.name}",
-                action="api.call",
-                subject=f"{request.method} {request.path}",
-                details={"status": status},
-            )
+        try:
+            async with ctx.store.write() as tx:
+                await audit.append(
+                    tx,
+                    at=ctx.clock(),
+                    actor=f"api:{key.name}",
+                    action="api.call",
+                    subject=f"{request.method} {request.path}",
+                    details={"status": status},
+                )
+        finally:
+            if claimed:
+                in_flight.discard(request[CLAIM])
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -165,8 +217,25 @@ async def begin(request: web.Request, digest: bytes) -> web.Response | None:
     marked in flight until the middleware has kept the answer."""
     ctx = request.app[CONTEXT]
     name, idem = request[API_KEY].name, request[IDEMPOTENCY]
-    async with ctx.store.read() as conn:
-        kept = await kept_answer(conn, name, idem, now=ctx.clock())
+    in_flight = request.app[IN_FLIGHT]
+    kept: KeptAnswer | None
+    if PREFETCHED in request:
+        kept = request[PREFETCHED]  # read with the key; the pair claimed before (authenticate)
+    else:
+        # Claimed before the read (as in authenticate): a request under the same pair is
+        # either still in flight (409) or has kept its answer, which this read then sees.
+        if request[CLAIM] in in_flight:
+            raise ApiProblem(
+                409,
+                "idempotency-in-progress",
+                "a request with this Idempotency-Key is still being answered: retry later",
+                [(IDEMPOTENCY_HEADER, "in progress")],
+                {"Retry-After": "1"},
+            )
+        in_flight.add(request[CLAIM])
+        request[HELD] = True
+        async with ctx.store.read() as conn:
+            kept = await kept_answer(conn, name, idem, now=ctx.clock())
     if kept is not None:
         if kept.request_sha256 != digest:
             raise ApiProblem(
@@ -181,16 +250,6 @@ async def begin(request: web.Request, digest: bytes) -> web.Response | None:
             body=kept.body,
             headers={"Content-Type": kept.content_type, "Idempotent-Replayed": "true"},
         )
-    in_flight = request.app[IN_FLIGHT]
-    if (name, idem) in in_flight:
-        raise ApiProblem(
-            409,
-            "idempotency-in-progress",
-            "a request with this Idempotency-Key is still being answered: retry later",
-            [(IDEMPOTENCY_HEADER, "in progress")],
-            {"Retry-After": "1"},
-        )
-    in_flight.add((name, idem))
     request[DIGEST] = digest
     return None
 
@@ -205,11 +264,7 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
     idem = request.headers.get(IDEMPOTENCY_HEADER)
     if idem is None:
         raise invalid(IDEMPOTENCY_HEADER, "every POST carries one (a new UUID per request)")
-    if (
-        not 1 <= len(idem) <= MAX_IDEMPOTENCY_KEY_CHARS
-        or not idem.isascii()
-        or not idem.isprintable()
-    ):
+    if not _valid_idempotency_key(idem):
         raise invalid(
             IDEMPOTENCY_HEADER, f"1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
         )
@@ -217,9 +272,7 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     name = request[API_KEY].name
     try:
-        if (
-            request.content_type == MULTIPART and request.path in MULTIPART_PATHS
-        ) or request.path in STREAMED_PATHS:
+        if not _json_post(request):
             response = await handler(request)  # it calls begin() once the body is read
         else:
             body = await read_body(request)
@@ -251,5 +304,5 @@ async def idempotency(request: web.Request, handler) -> web.StreamResponse:
                 )
         return response
     finally:
-        if DIGEST in request:
-            request.app[IN_FLIGHT].discard((name, idem))
+        if request.get(HELD):
+            request.app[IN_FLIGHT].discard(request[CLAIM])

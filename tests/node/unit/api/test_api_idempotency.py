@@ -4,6 +4,7 @@ RETENTION_MS; a POST without the header is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from lienthong.protocol.document import _metadata_v2
@@ -90,3 +91,23 @@ async def test_a_post_needs_an_idempotency_key(units, dms):
         assert r.status == 400
         assert [e["field"] for e in (await r.json())["errors"]] == ["Idempotency-Key"]
     assert await sent_count(ctx) == 0
+
+
+async def test_retries_at_once_under_one_key_send_one_document(units, dms):
+    """Five identical POSTs under one key sent together (the key and its kept answer read in
+    one query, the key claimed before): one document; each answer the first one's (201,
+    replayed) or 409 idempotency-in-progress, never a second send."""
+    ctx = units.ctx[A]
+    client = await dms(ctx, ("send",))
+    body = {"metadata": _metadata_v2(metadata()), "recipients": [B]}
+    answers = await asyncio.gather(*(post(client, body, "together") for _ in range(5)))
+    statuses = sorted(r.status for r in answers)
+    assert set(statuses) <= {201, 409} and statuses.count(201) >= 1
+    assert await sent_count(ctx) == 1
+    created = [await r.json() for r in answers if r.status == 201]
+    assert all(c == created[0] for c in created)
+    for r in answers:
+        if r.status == 409:
+            assert (await r.json())["type"].endswith("idempotency-in-progress")
+    again = await post(client, body, "together")
+    assert again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
