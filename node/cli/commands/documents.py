@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import functools
 import getpass
 import json
 import os
@@ -25,7 +26,7 @@ from lienthong.node.cli.output import (
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when, written_date
-from lienthong.node.unit import dead_letters, pdf_verify, signing
+from lienthong.node.unit import copies, dead_letters, pdf_verify, signing
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
 from lienthong.node.unit.views import (
@@ -170,6 +171,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "file before sending; the PIN from $LIENTHONG_SIGN_PIN (signing.pin_env) or asked",
     )
     p.add_argument("--reply-to", help="id of the document this one answers (as inbox shows it)")
+    p.add_argument(
+        "--copy-of",
+        metavar="ID",
+        help="this document is a copy (bản sao) of document ID here, received or sent: give "
+        "--type ban_sao_y (carries ID's files), ban_trich_sao or ban_sao_luc; numbered in "
+        "the copy register",
+    )
     changes = p.add_mutually_exclusive_group()
     changes.add_argument(
         "--update", metavar="ID", help="this document updates (cập nhật) one this unit sent"
@@ -263,9 +271,11 @@ def _sign_pin(config) -> str:
 
 
 async def _send(ctx, args, metadata, recipients, business, targets, files) -> str:
+    send = functools.partial(service.send_document, ctx)
+    if args.copy_of:  # node/unit/copies.py: linked to its original, a sao y with its files
+        send = functools.partial(copies.send_copy, ctx, args.copy_of)
     with ProgressBar(f"Encrypting {len(files)} attachment(s)") as bar:
-        return await service.send_document(
-            ctx,
+        return await send(
             metadata,
             recipients,
             files=files,
