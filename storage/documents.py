@@ -139,6 +139,40 @@ async def record_outgoing(
     )
 
 
+async def _arriving(
+    tx: Tx, doc: DocumentRecord, at: int, caller: str, what: str
+) -> tuple[str | None, DocumentRecord]:
+    """(the id of this sender's document with wire id `doc.id` if one is stored already,
+    the row to insert otherwise: ARRIVED, under that id or, when a document here already has
+    it, a new ULID)."""
+    if doc.direction != "in":
+        raise StoreError(f"{caller} needs direction 'in', not {doc.direction!r}")
+    wire_id = doc.id
+    held = await tx.fetchone(
+        "SELECT id FROM documents WHERE direction = 'in' AND sender_code = ? AND wire_id = ?",
+        (doc.sender_code, wire_id),
+    )
+    if held is not None:
+        return held[0], doc
+    local_id = wire_id
+    for _ in range(_LOCAL_ID_TRIES):
+        if await tx.fetchone("SELECT 1 FROM documents WHERE id = ?", (local_id,)) is None:
+            break
+        local_id = new_ulid(at)
+    else:
+        raise Conflict(f"no free document id found for {what} {wire_id} from {doc.sender_code}")
+    row = replace(
+        doc,
+        id=local_id,
+        wire_id=wire_id,
+        state=DocState.ARRIVED.value,
+        recall=RecallState.NONE.value,
+        created_at=at,
+        updated_at=at,
+    )
+    return None, row
+
+
 async def record_incoming(
     tx: Tx, doc: DocumentRecord, envelope_raw: bytes, *, at: int
 ) -> str | None:
@@ -150,31 +184,10 @@ async def record_incoming(
     nothing, if this sender's envelope with that id is already stored, whatever its
     bytes: comparing them is the caller's (held_envelopes gives their SHA-256).
     """
-    if doc.direction != "in":
-        raise StoreError(f"record_incoming needs direction 'in', not {doc.direction!r}")
-    wire_id = doc.id
-    held = await tx.fetchone(
-        "SELECT 1 FROM documents WHERE direction = 'in' AND sender_code = ? AND wire_id = ?",
-        (doc.sender_code, wire_id),
-    )
+    held, row = await _arriving(tx, doc, at, "record_incoming", "envelope")
     if held is not None:
         return None
-    local_id = wire_id
-    for _ in range(_LOCAL_ID_TRIES):
-        if await tx.fetchone("SELECT 1 FROM documents WHERE id = ?", (local_id,)) is None:
-            break
-        local_id = new_ulid(at)
-    else:
-        raise Conflict(f"no free document id found for envelope {wire_id} from {doc.sender_code}")
-    row = replace(
-        doc,
-        id=local_id,
-        wire_id=wire_id,
-        state=DocState.ARRIVED.value,
-        recall=RecallState.NONE.value,
-        created_at=at,
-        updated_at=at,
-    )
+    local_id, wire_id = row.id, doc.id
     await _insert_envelope(tx, local_id, envelope_raw, doc.sender_code, at)
     await tx.execute(_INSERT, _row_values(row))
     details = {"sender": doc.sender_code, "sha256": hashlib.sha256(envelope_raw).hexdigest()}
@@ -202,31 +215,10 @@ async def record_imported(
     envelope to keep). Returns (its id here, True), or (the id it was stored under, False),
     writing nothing, when it is stored already.
     """
-    if doc.direction != "in":
-        raise StoreError(f"record_imported needs direction 'in', not {doc.direction!r}")
-    wire_id = doc.id
-    held = await tx.fetchone(
-        "SELECT id FROM documents WHERE direction = 'in' AND sender_code = ? AND wire_id = ?",
-        (doc.sender_code, wire_id),
-    )
+    held, row = await _arriving(tx, doc, at, "record_imported", "import")
     if held is not None:
-        return held[0], False
-    local_id = wire_id
-    for _ in range(_LOCAL_ID_TRIES):
-        if await tx.fetchone("SELECT 1 FROM documents WHERE id = ?", (local_id,)) is None:
-            break
-        local_id = new_ulid(at)
-    else:
-        raise Conflict(f"no free document id found for import {wire_id} from {doc.sender_code}")
-    row = replace(
-        doc,
-        id=local_id,
-        wire_id=wire_id,
-        state=DocState.ARRIVED.value,
-        recall=RecallState.NONE.value,
-        created_at=at,
-        updated_at=at,
-    )
+        return held, False
+    local_id = row.id
     await tx.execute(_INSERT, _row_values(row))
     await audit.append(
         tx,
