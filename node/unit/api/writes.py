@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext
@@ -170,6 +171,16 @@ async def send(request: web.Request) -> web.Response:
         await asyncio.to_thread(shutil.rmtree, folder, True)
 
 
+async def _next_part(reader):
+    """The next part of a multipart body, or None; 400 naming the body if its part headers
+    cannot be read (aiohttp refuses them: bytes not allowed in a header, a bad line)."""
+    try:
+        return await reader.next()
+    except (HttpProcessingError, ValueError) as exc:
+        reason = getattr(exc, "message", "") or type(exc).__name__
+        raise invalid("body", f"a part's headers cannot be read ({reason[:80]})") from None
+
+
 async def _read_parts(request: web.Request, folder: Path) -> tuple[dict, list[Path], bytes]:
     """The parts of a multipart send: `document` once (JSON), `file` at most MAX_ATTACHMENTS
     times, MAX_UPLOAD_BYTES in all; each file written under its own name in `folder`."""
@@ -178,7 +189,7 @@ async def _read_parts(request: web.Request, folder: Path) -> tuple[dict, list[Pa
     value: dict | None = None
     files: list[Path] = []
     total = 0
-    while (part := await reader.next()) is not None:
+    while (part := await _next_part(reader)) is not None:
         if not isinstance(part, BodyPartReader):
             raise invalid("body", "a part may not itself be multipart")
         digest.update(f"{part.name}\0{part.filename}\0".encode())
