@@ -76,10 +76,85 @@ REASONS = {
 }
 REVOCATION_NOT_CHECKED = "not_checked"
 REVOCATION_CHECKED = "checked"
+# A CRL file given to `lienthong trust add-crl`: a national CA's CRL lists every certificate it
+# revoked and runs to a few MiB; more is not a CRL we will parse on every check.
+MAX_CRL_BYTES = 16 * 1024 * 1024
+# CRL distribution points read from one signer's certificate (a real one names one or two).
+MAX_CRL_URLS = 4
 
 
 class TrustAnchorError(CertificateError):
     """A trust anchor is not a certificate (PEM or DER) or not a CA certificate."""
+
+
+class CrlError(CertificateError):
+    """A certificate revocation list given to trust add-crl is not one (PEM or DER)."""
+
+
+@dataclass(frozen=True)
+class Crl:
+    """A certificate revocation list, with what is shown of it."""
+
+    der: bytes
+    issuer: str
+    fingerprint: str  # SHA-256 of the DER, lowercase hex
+    next_update: str | None  # ISO 8601
+
+
+def load_crl(data: bytes) -> Crl:
+    """A CRL from PEM or DER bytes; CrlError names what is wrong."""
+    if len(data) > MAX_CRL_BYTES:
+        raise CrlError(f"over {MAX_CRL_BYTES} bytes: not a CRL this node reads")
+    try:
+        if data.lstrip().startswith(b"-----BEGIN"):
+            crl = x509.load_pem_x509_crl(data)
+        else:
+            crl = x509.load_der_x509_crl(data)
+    except ValueError as e:
+        raise CrlError(f"not a certificate revocation list in PEM or DER: {e}") from None
+    der = crl.public_bytes(serialization.Encoding.DER)
+    return Crl(
+        der=der,
+        issuer=_clip(crl.issuer.rfc4514_string()),
+        fingerprint=hashlib.sha256(der).hexdigest(),
+        next_update=crl.next_update_utc.isoformat() if crl.next_update_utc else None,
+    )
+
+
+def crl_urls(path: str | os.PathLike) -> list[str]:
+    """The http(s) CRL distribution points of the certificates that signed the PDF at `path`
+    (at most MAX_CRL_URLS each); an unreadable file has none (verify_pdf says why)."""
+    urls: list[str] = []
+    try:
+        if os.path.getsize(path) > MAX_VERIFY_BYTES:
+            return []
+        with open(path, "rb") as stream:
+            reader = PdfFileReader(stream, strict=False)
+            if _signature_field_count(reader) > MAX_SIGNATURES:
+                return []
+            for sig in reader.embedded_regular_signatures:
+                cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
+                for url in _distribution_points(cert)[:MAX_CRL_URLS]:
+                    if url not in urls:
+                        urls.append(url)
+    except Exception:  # a hostile or broken PDF: no URLs; verify_pdf gives the verdict
+        return []
+    return urls
+
+
+def _distribution_points(cert: x509.Certificate) -> list[str]:
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return []
+    urls = []
+    for point in points:
+        for name in point.full_name or []:
+            if isinstance(name, x509.UniformResourceIdentifier) and name.value.lower().startswith(
+                ("http://", "https://")
+            ):
+                urls.append(name.value)
+    return urls
 
 
 @dataclass(frozen=True)
@@ -109,6 +184,9 @@ class SignatureResult:
     trusted: bool
     changed_after: str  # "none", "allowed" (signatures, forms) or "changed"
     revocation: str  # REVOCATION_NOT_CHECKED or REVOCATION_CHECKED
+    # Why revocation was not checked (no CRL of the signer's CA configured, a fetch that
+    # failed), in English for the technician; empty when it was checked.
+    revocation_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -168,6 +246,7 @@ def verify_pdf(
     anchors: list[bytes],
     crls: list[bytes] | None = None,
     moment: datetime | None = None,
+    revocation_note: str = "",
 ) -> FileVerdict:
     """Verify every signature in the PDF at `path` against the DER `anchors`. Never raises for
     the file's content: an unreadable or oversized PDF is a verdict. `crls` (DER) turn on the
@@ -180,12 +259,12 @@ def verify_pdf(
         return _file_verdict("too_large")
     try:
         with open(path, "rb") as stream:
-            return _verify_stream(stream, anchors, crls, moment)
+            return _verify_stream(stream, anchors, crls, moment, revocation_note)
     except Exception:  # whatever a hostile or broken PDF makes pyHanko raise: a verdict
         return _file_verdict("not_pdf")
 
 
-def _verify_stream(stream, anchors, crls, moment) -> FileVerdict:
+def _verify_stream(stream, anchors, crls, moment, note="") -> FileVerdict:
     reader = PdfFileReader(stream, strict=False)
     code = _check_embedded_files(reader)
     if code:
@@ -197,17 +276,21 @@ def _verify_stream(stream, anchors, crls, moment) -> FileVerdict:
     if not embedded:
         return _file_verdict("unsigned")
     results = []
+    crl_issuers = {x509.load_der_x509_crl(c).issuer for c in crls or []}
     for sig in embedded:
+        issuer = x509.load_der_x509_certificate(sig.signer_cert.dump()).issuer
+        covered = issuer in crl_issuers
         context = ValidationContext(
             trust_roots=[asn1_x509.Certificate.load(a) for a in anchors],
             allow_fetching=False,
             crls=crls or None,
-            # "require": a configured CRL must cover the chain (pyHanko's "hard-fail" only
-            # fails when fetching fails, and nothing is fetched here)
-            revocation_mode="require" if crls else "soft-fail",
+            # "require" when a CRL of the signer's CA is at hand (it must cover the chain);
+            # otherwise nothing can be checked and "soft-fail" says so without failing
+            revocation_mode="require" if covered else "soft-fail",
             moment=moment,
         )
-        results.append(_verify_one(sig, context, bool(crls)))
+        why = "" if covered else note or "no CRL of the signer's CA is configured"
+        results.append(_verify_one(sig, context, covered, why))
     worst = min(results, key=lambda r: _RANK[r.status])
     return FileVerdict(worst.status, worst.reason_code, worst.reason, results)
 
@@ -219,7 +302,7 @@ _KEY_USAGE = KeyUsageConstraints(
 )
 
 
-def _verify_one(sig, context, revocation_checked: bool) -> SignatureResult:
+def _verify_one(sig, context, revocation_checked: bool, note: str) -> SignatureResult:
     status = validate_pdf_signature(sig, context, key_usage_settings=_KEY_USAGE)
     cert = x509.load_der_x509_certificate(status.signing_cert.dump())
     level = status.modification_level
@@ -249,6 +332,7 @@ def _verify_one(sig, context, revocation_checked: bool) -> SignatureResult:
         trusted=status.trusted,
         changed_after=changed,
         revocation=REVOCATION_CHECKED if revocation_checked else REVOCATION_NOT_CHECKED,
+        revocation_note=note,
     )
 
 
@@ -335,6 +419,12 @@ def verify_pdf_bytes(data: bytes, anchors: list[bytes], **kwargs) -> FileVerdict
     if len(data) > MAX_VERIFY_BYTES:
         return _file_verdict("too_large")
     try:
-        return _verify_stream(io.BytesIO(data), anchors, kwargs.get("crls"), kwargs.get("moment"))
+        return _verify_stream(
+            io.BytesIO(data),
+            anchors,
+            kwargs.get("crls"),
+            kwargs.get("moment"),
+            kwargs.get("revocation_note", ""),
+        )
     except Exception:  # as verify_pdf: never an exception for the file's content
         return _file_verdict("not_pdf")

@@ -201,6 +201,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         ),
         "tsa_url": Key(str, "", "URL of an RFC 3161 time-stamping authority; empty: none"),
     },
+    # Checking documents' signatures on arrival (node/unit/pdf_verify.py, docs/SIGNATURES.md).
+    "signatures": {
+        "fetch_crl": Key(
+            bool,
+            False,
+            "fetch each signer's CRL from its certificate's distribution point over HTTP",
+        ),
+    },
     # The gateway to organisations outside the directory (node/unit/gateway.py,
     # docs/GATEWAY.md): its spool folders, relative to the data directory, and where to POST.
     "gateway": {

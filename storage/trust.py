@@ -1,7 +1,9 @@
-"""Trust anchors for documents' digital signatures, the verdict on each PDF attachment, and
-the queue of documents whose PDFs wait to be checked (migration 0017)."""
+"""Trust anchors and configured CRLs for documents' digital signatures, the verdict on each PDF
+attachment, and the queue of documents whose PDFs wait to be checked (migration 0017)."""
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
@@ -148,3 +150,60 @@ async def marks(conn: Queryable, document_ids: list[str]) -> dict[str, str]:
         document_ids,
     )
     return {r[0]: "valid" if r[1] else "warning" for r in rows}
+
+
+# Certificate revocation lists the technician configured (`lienthong trust add-crl`) are kept
+# as files beside the store, not rows: a national CA's CRL runs to MiB and is replaced whole
+# when the CA publishes the next one. The folder, relative to the data directory:
+CRL_DIR = "crls"
+# CRLs a node keeps: one per CA it trusts, so no more than its anchors.
+MAX_CRLS = MAX_ANCHORS
+
+
+@dataclass(frozen=True)
+class StoredCrl:
+    fingerprint: str
+    der: bytes
+    added_at: int
+
+
+def add_crl(data_dir: Path, fingerprint: str, der: bytes, *, at: int) -> StoredCrl:
+    """Keep one CRL (already checked by crypto.pdf_signatures.load_crl), named by the SHA-256
+    of its DER; written to a temp file and renamed, so a reader sees all of it or nothing."""
+    folder = data_dir / CRL_DIR
+    folder.mkdir(mode=0o700, exist_ok=True)
+    path = folder / f"{fingerprint}.crl"
+    if path.exists():
+        raise Conflict(f"the CRL {fingerprint} is configured already")
+    if len(list(folder.glob("*.crl"))) >= MAX_CRLS:
+        raise Conflict(f"at most {MAX_CRLS} CRLs; remove one first")
+    tmp = folder / f".{fingerprint}.tmp"
+    tmp.write_bytes(der)
+    os.replace(tmp, path)
+    os.utime(path, (at, at))
+    return StoredCrl(fingerprint, der, at)
+
+
+def crls(data_dir: Path) -> list[StoredCrl]:
+    """Every configured CRL, oldest first."""
+    folder = data_dir / CRL_DIR
+    if not folder.is_dir():
+        return []
+    found = [
+        StoredCrl(p.stem, p.read_bytes(), int(p.stat().st_mtime)) for p in folder.glob("*.crl")
+    ]
+    return sorted(found, key=lambda c: (c.added_at, c.fingerprint))
+
+
+def remove_crl(data_dir: Path, fingerprint: str) -> StoredCrl | None:
+    """Remove a configured CRL by its fingerprint (any case, colons allowed); None when no
+    CRL has it."""
+    fingerprint = fingerprint.strip().lower().replace(":", "")
+    if not fingerprint.isalnum():
+        return None
+    path = data_dir / CRL_DIR / f"{fingerprint}.crl"
+    if not path.is_file():
+        return None
+    stored = StoredCrl(fingerprint, path.read_bytes(), int(path.stat().st_mtime))
+    path.unlink()
+    return stored

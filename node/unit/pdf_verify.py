@@ -26,6 +26,12 @@ PDF_MEDIA_TYPE = "application/pdf"
 QUEUE_POLL_SECONDS = 60.0
 # The stored plaintext body of one document (as node/unit/documents.py reads it).
 MAX_BODY_BYTES = 1024 * 1024
+# Fetching a signer's CRL from its distribution point ([signatures] fetch_crl): a CA's server
+# that does not answer within this holds no document back; the check says "not checked".
+CRL_FETCH_SECONDS = 10.0
+# A fetched CRL larger than this is not read (a national CA's CRL runs to a few MiB; the
+# server is named by a certificate inside an untrusted PDF).
+MAX_FETCHED_CRL_BYTES = 16 * 1024 * 1024
 
 
 def is_pdf(attachment: Attachment) -> bool:
@@ -39,31 +45,89 @@ def has_pdf(body: DocumentBody) -> bool:
     return any(is_pdf(a) for a in body.attachments)
 
 
-def _check_attachment(blobs, attachment: Attachment, tmp_dir: Path, anchors: list[bytes]):
-    """In a worker thread: decrypt to a private temp file, verify, delete the temp file.
-    pyHanko is imported here, at the first PDF, not when the node starts (a second of it)."""
-    from lienthong.crypto.pdf_signatures import (
-        MAX_VERIFY_BYTES,
-        REASONS,
-        UNREADABLE,
-        FileVerdict,
-        verify_pdf,
-    )
+async def fetch_crl(url: str) -> bytes:
+    """One CRL from a distribution point over HTTP, bounded by CRL_FETCH_SECONDS and
+    MAX_FETCHED_CRL_BYTES; raises CrlFetchError naming what went wrong."""
+    import aiohttp
+
+    from lienthong.crypto.pdf_signatures import load_crl
+
+    try:
+        timeout = aiohttp.ClientTimeout(total=CRL_FETCH_SECONDS)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as resp:
+            if resp.status != 200:
+                raise CrlFetchError(f"{url}: HTTP {resp.status}")
+            data = await resp.content.read(MAX_FETCHED_CRL_BYTES + 1)
+    except TimeoutError:
+        raise CrlFetchError(f"{url}: no answer within {CRL_FETCH_SECONDS:g} s") from None
+    except aiohttp.ClientError as exc:
+        raise CrlFetchError(f"{url}: {exc}") from None
+    if len(data) > MAX_FETCHED_CRL_BYTES:
+        raise CrlFetchError(f"{url}: over {MAX_FETCHED_CRL_BYTES} bytes")
+    try:
+        return load_crl(data).der
+    except Exception as exc:
+        raise CrlFetchError(f"{url}: {exc}") from None
+
+
+class CrlFetchError(Exception):
+    """A signer's CRL could not be fetched from its distribution point (logged, not sent)."""
+
+
+async def _fetched_crls(path: Path) -> tuple[list[bytes], str]:
+    """The CRLs named by the PDF's signer certificates, fetched; and why any was not."""
+    from lienthong.crypto.pdf_signatures import crl_urls
+
+    crls: list[bytes] = []
+    notes: list[str] = []
+    for url in await asyncio.to_thread(crl_urls, path):
+        try:
+            crls.append(await fetch_crl(url))
+        except CrlFetchError as exc:
+            log.warning("CRL not fetched: %s", exc)
+            notes.append(f"CRL not fetched: {exc}")
+    return crls, "; ".join(notes)
+
+
+async def _check_attachment(
+    ctx: NodeContext, attachment: Attachment, anchors: list[bytes], crls: list[bytes]
+):
+    """Decrypt to a private temp file, fetch its signers' CRLs when configured, verify in a
+    worker thread, delete the temp file. pyHanko is imported here, at the first PDF, not when
+    the node starts (a second of it)."""
+    from lienthong.crypto.pdf_signatures import verify_pdf
+
+    tmp_dir = ctx.config.data_dir / "tmp"
+    tmp_dir.mkdir(mode=0o700, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
+        out = Path(work) / "check.pdf"
+        failed = await asyncio.to_thread(_decrypt, ctx.blobs, attachment, out)
+        if failed is not None:
+            return failed
+        note = ""
+        if ctx.config.get("signatures", "fetch_crl"):
+            fetched, note = await _fetched_crls(out)
+            crls = crls + fetched
+        return await asyncio.to_thread(
+            verify_pdf, out, anchors, crls=crls or None, revocation_note=note
+        )
+
+
+def _decrypt(blobs, attachment: Attachment, out: Path):
+    """In a worker thread: decrypt the attachment to `out`; a verdict only if it cannot be."""
+    from lienthong.crypto.pdf_signatures import MAX_VERIFY_BYTES, REASONS, UNREADABLE, FileVerdict
 
     def _verdict(code: str) -> FileVerdict:
         return FileVerdict(UNREADABLE, code, REASONS[code], [])
 
     if attachment.size > MAX_VERIFY_BYTES:
         return _verdict("too_large")  # not decrypted at all
-    tmp_dir.mkdir(mode=0o700, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
-        out = Path(work) / "check.pdf"
-        try:
-            decrypt_to(blobs, attachment, out)
-        except Exception:
-            log.exception("cannot decrypt %r to check its signatures", attachment.name)
-            return _verdict("cannot_verify")
-        return verify_pdf(out, anchors)
+    try:
+        decrypt_to(blobs, attachment, out)
+    except Exception:
+        log.exception("cannot decrypt %r to check its signatures", attachment.name)
+        return _verdict("cannot_verify")
+    return None
 
 
 async def verify_document(ctx: NodeContext, document_id: str) -> int:
@@ -72,18 +136,16 @@ async def verify_document(ctx: NodeContext, document_id: str) -> int:
     async with ctx.store.read() as conn:
         record = await get_document(conn, document_id)
         anchors = [a.der for a in await trust.anchors(conn)]
+    crls = [c.der for c in await asyncio.to_thread(trust.crls, ctx.config.data_dir)]
     results: list[tuple[int, str, str, str]] = []
     if record is not None:
         body = body_from_wire(
             unpack(record.metadata, what="stored document", max_bytes=MAX_BODY_BYTES)
         )
-        tmp_dir = ctx.config.data_dir / "tmp"
         for i, attachment in enumerate(body.attachments):
             if not is_pdf(attachment):
                 continue
-            verdict = await asyncio.to_thread(
-                _check_attachment, ctx.blobs, attachment, tmp_dir, anchors
-            )
+            verdict = await _check_attachment(ctx, attachment, anchors, crls)
             results.append((i, attachment.name, verdict.status, verdict.to_json()))
     async with ctx.store.write() as tx:
         await trust.store_verdicts(tx, document_id, results, at=ctx.clock())

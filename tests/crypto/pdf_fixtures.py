@@ -80,10 +80,12 @@ def make_signer(
     title: str | None = SIGNER_TITLE,
     not_before: datetime.datetime | None = None,
     not_after: datetime.datetime | None = None,
+    crl_url: str | None = None,
 ) -> Issued:
-    """A signer's certificate issued by `ca`, for non-repudiation (chữ ký số)."""
+    """A signer's certificate issued by `ca`, for non-repudiation (chữ ký số); with `crl_url`
+    as its CRL distribution point."""
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(_name(cn, org, title))
         .issuer_name(ca.cert.subject)
@@ -100,9 +102,33 @@ def make_signer(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
             critical=False,
         )
-        .sign(ca.key, hashes.SHA256())
     )
-    return Issued(cert, key)
+    if crl_url:
+        point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
+        builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
+    return Issued(builder.sign(ca.key, hashes.SHA256()), key)
+
+
+def make_crl(ca: Issued, revoked: list[int] = ()) -> bytes:
+    """The DER CRL of `ca` listing the serial numbers `revoked`, current at NOW."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - datetime.timedelta(minutes=1))
+        .next_update(NOW + datetime.timedelta(days=7))
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()), False
+        )
+        .add_extension(x509.CRLNumber(1), False)
+    )
+    for serial in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(NOW - datetime.timedelta(minutes=2))
+            .build()
+        )
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 def make_tsa(ca: Issued) -> Issued:

@@ -15,9 +15,12 @@ from lienthong.crypto.pdf_signatures import (
     UNSIGNED,
     UNTRUSTED,
     VALID,
+    CrlError,
     FileVerdict,
     TrustAnchorError,
+    crl_urls,
     load_anchor,
+    load_crl,
     verify_pdf,
     verify_pdf_bytes,
 )
@@ -29,6 +32,7 @@ from tests.crypto.pdf_fixtures import (
     change_after_signing,
     flip_byte,
     make_ca,
+    make_crl,
     make_pdf,
     make_signer,
     make_tsa,
@@ -251,3 +255,46 @@ def test_anchors_load_from_pem_or_der_and_refuse_the_rest(ca):
         load_anchor(b"hello")
     with pytest.raises(TrustAnchorError, match="not a CA"):
         load_anchor(make_signer(ca).pem)
+
+
+def test_a_crl_of_another_ca_leaves_revocation_not_checked_with_the_reason(ca, signed):
+    """A CRL from a CA that did not issue the signer's certificate neither fails the
+    signature nor counts as a check: valid, revocation not checked, the reason said."""
+    other = make_ca("Một CA có CRL")
+    verdict = verify_pdf_bytes(signed, [ca.der], crls=[make_crl(other)])
+    assert verdict.status == VALID
+    assert verdict.signatures[0].revocation == REVOCATION_NOT_CHECKED
+    assert verdict.signatures[0].revocation_note == "no CRL of the signer's CA is configured"
+
+
+def test_a_crl_of_the_signers_ca_not_listing_it_is_a_checked_valid_signature(ca, signed):
+    """The signer's CA's CRL without the signer: valid, revocation checked, no note."""
+    verdict = verify_pdf_bytes(signed, [ca.der], crls=[make_crl(ca)])
+    assert verdict.status == VALID
+    assert verdict.signatures[0].revocation == REVOCATION_CHECKED
+    assert verdict.signatures[0].revocation_note == ""
+
+
+def test_load_crl_reads_pem_and_der_and_refuses_what_is_not_one(ca):
+    """A CRL loads from DER and PEM alike (same fingerprint, the issuer named); a
+    certificate or junk is refused with CrlError saying what it is not."""
+    der = make_crl(ca)
+    pem = x509.load_der_x509_crl(der).public_bytes(serialization.Encoding.PEM)
+    assert load_crl(der).fingerprint == load_crl(pem).fingerprint
+    assert "Test Root CA" in load_crl(der).issuer
+    for bad in (ca.pem, b"junk", b""):
+        with pytest.raises(CrlError, match="not a certificate revocation list"):
+            load_crl(bad)
+
+
+def test_crl_urls_are_the_signers_distribution_points(ca, tmp_path):
+    """crl_urls lists the http distribution point of each signer's certificate, none for a
+    certificate without one or a file that is not a PDF."""
+    url = "http://crl.example.vn/ca.crl"
+    path = tmp_path / "a.pdf"
+    path.write_bytes(sign_pdf(make_pdf(), make_signer(ca, crl_url=url)))
+    assert crl_urls(path) == [url]
+    path.write_bytes(sign_pdf(make_pdf(), make_signer(ca)))
+    assert crl_urls(path) == []
+    path.write_bytes(b"not a pdf")
+    assert crl_urls(path) == []

@@ -29,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = command("add-ca", add_ca, "trust a CA certificate (PEM or DER file)")
     p.add_argument("file", type=Path, help="the CA certificate, PEM or DER")
-    command("list", list_, "the trusted CA certificates: fingerprint and subject")
-    p = command("remove", remove, "stop trusting a CA certificate")
+    p = command("add-crl", add_crl, "configure a CA's certificate revocation list (PEM or DER)")
+    p.add_argument("file", type=Path, help="the CRL, PEM or DER")
+    command("list", list_, "the trusted CA certificates and configured CRLs")
+    p = command("remove", remove, "stop trusting a CA certificate or remove a CRL")
     p.add_argument("fingerprint", help="its SHA-256 fingerprint, as `trust list` shows it")
 
 
@@ -39,17 +41,18 @@ async def _open(args: argparse.Namespace) -> Store:
     return await Store.open(config.store_path, synchronous=config.get("store", "synchronous"))
 
 
-def _read(path: Path) -> bytes:
+def _read(path: Path, limit: int = MAX_CA_FILE_BYTES, error=None, what="a certificate") -> bytes:
     # pyHanko (crypto/pdf_signatures.py) loads when a CA is added, not with every command.
     from lienthong.crypto.pdf_signatures import TrustAnchorError
 
+    error = error or TrustAnchorError
     try:
         with path.open("rb") as f:
-            data = f.read(MAX_CA_FILE_BYTES + 1)
+            data = f.read(limit + 1)
     except OSError as exc:
-        raise TrustAnchorError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > MAX_CA_FILE_BYTES:
-        raise TrustAnchorError(f"{path} is over {MAX_CA_FILE_BYTES} bytes: not a certificate")
+        raise error(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise error(f"{path} is over {limit} bytes: not {what}")
     return data
 
 
@@ -76,14 +79,50 @@ async def add_ca(args: argparse.Namespace) -> None:
     )
 
 
+def _crl_row(c) -> dict:
+    from lienthong.crypto.pdf_signatures import load_crl
+
+    crl = load_crl(c.der)
+    return {
+        "fingerprint": c.fingerprint,
+        "crl_issuer": crl.issuer,
+        "next_update": crl.next_update,
+        "added_at": c.added_at,
+    }
+
+
+async def add_crl(args: argparse.Namespace) -> None:
+    from lienthong.crypto.pdf_signatures import MAX_CRL_BYTES, CrlError, load_crl
+
+    try:
+        crl = load_crl(_read(args.file, MAX_CRL_BYTES, CrlError, "a CRL"))
+    except CrlError as exc:
+        raise CrlError(f"{args.file}: {exc}") from None
+    config = load_config(args.data_dir)
+    async with await _open(args) as store:
+        stored = trust.add_crl(config.data_dir, crl.fingerprint, crl.der, at=store.now())
+    emit(
+        args,
+        _crl_row(stored),
+        f"CRL configured: {crl.issuer} (next update {crl.next_update})\n"
+        f"SHA-256 fingerprint: {stored.fingerprint}",
+    )
+
+
 async def list_(args: argparse.Namespace) -> None:
     async with await _open(args) as store, store.read() as conn:
         anchors = await trust.anchors(conn)
-    text = "\n".join(f"{a.fingerprint}\t{a.subject}" for a in anchors)
-    emit(args, [_row(a) for a in anchors], text or "No trusted CA certificates")
+    crls = [_crl_row(c) for c in trust.crls(load_config(args.data_dir).data_dir)]
+    lines = [f"{a.fingerprint}\t{a.subject}" for a in anchors]
+    lines += [f"{c['fingerprint']}\tCRL of {c['crl_issuer']}" for c in crls]
+    emit(args, [_row(a) for a in anchors] + crls, "\n".join(lines) or "No trusted CA certificates")
 
 
 async def remove(args: argparse.Namespace) -> None:
+    removed_crl = trust.remove_crl(load_config(args.data_dir).data_dir, args.fingerprint)
+    if removed_crl is not None:
+        emit(args, {"fingerprint": removed_crl.fingerprint}, "CRL removed")
+        return
     async with await _open(args) as store, store.write() as tx:
         removed = await trust.remove_anchor(tx, args.fingerprint, actor="cli", at=store.now())
     emit(args, _row(removed), f"No longer trusted: {removed.subject}")

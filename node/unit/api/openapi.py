@@ -90,6 +90,7 @@ _PDF_SIGNATURE = {
         "trusted": {"type": "boolean"},
         "changed_after": {"enum": ["none", "allowed", "changed"]},
         "revocation": {"enum": ["not_checked", "checked"]},
+        "revocation_note": {"type": "string"},
     },
 }
 _DOCUMENT = {

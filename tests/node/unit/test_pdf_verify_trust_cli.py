@@ -1,4 +1,4 @@
-"""`lienthong trust add-ca|list|remove` on a real data directory: anchors in the store, each
+"""`lienthong trust add-ca|add-crl|list|remove` on a real data directory: anchors in the store, each
 change in the audit log, bad files refused with nothing stored."""
 
 import asyncio
@@ -12,7 +12,14 @@ from lienthong.node.unit.edxml_import import export_edxml, import_edxml
 from lienthong.node.unit.pdf_verify import verify_queued
 from lienthong.storage import trust
 from lienthong.storage.db import Store
-from tests.crypto.pdf_fixtures import SIGNER_NAME, make_ca, make_pdf, make_signer, sign_pdf
+from tests.crypto.pdf_fixtures import (
+    SIGNER_NAME,
+    make_ca,
+    make_crl,
+    make_pdf,
+    make_signer,
+    sign_pdf,
+)
 from tests.node.cli.cli_node import unit_with_a_letter
 from tests.node.cli.test_cli import run
 
@@ -161,3 +168,37 @@ async def test_a_pdf_taken_in_from_an_edxml_package_is_checked(tmp_path, signed_
         async with ctx.store.read() as conn:
             (verdict,) = await trust.verdicts(conn, imported.id)
     assert (verdict.name, verdict.status) == ("quyet-dinh.pdf", "valid")
+
+
+async def test_a_configured_crl_revokes_a_signer_on_arrival(tmp_path, capsys):
+    """`trust add-crl` keeps a CA's CRL (listed by `trust list`, refused twice or when not
+    a CRL); a letter whose PDF is signed by a certificate it lists is checked "revoked" with
+    no network; after `trust remove` of the CRL, revocation is not checked again."""
+    ca = make_ca("CA thử có CRL")
+    signer = make_signer(ca)
+    pdf = await asyncio.to_thread(sign_pdf, make_pdf(), signer)
+    data = tmp_path / "node"
+    letter = await unit_with_a_letter(data, tmp_path / "b", {"quyet-dinh.pdf": pdf})
+    (tmp_path / "ca.pem").write_bytes(ca.pem)
+    (tmp_path / "ca.crl").write_bytes(make_crl(ca, [signer.cert.serial_number]))
+    (tmp_path / "junk.crl").write_bytes(b"junk")
+    dd = ("--data-dir", str(data))
+    assert (await _cli(capsys, "trust", "add-ca", *dd, str(tmp_path / "ca.pem")))[0] == 0
+    code, out, _ = await _cli(capsys, "trust", "add-crl", *dd, str(tmp_path / "ca.crl"))
+    assert code == 0 and "CA thử có CRL" in out
+    code, _, err = await _cli(capsys, "trust", "add-crl", *dd, str(tmp_path / "ca.crl"))
+    assert code == 1 and "configured already" in err
+    code, _, err = await _cli(capsys, "trust", "add-crl", *dd, str(tmp_path / "junk.crl"))
+    assert code == 1 and "not a certificate revocation list" in err and "junk.crl" in err
+    code, out, _ = await _cli(capsys, "trust", "list", *dd, "--json")
+    (crl,) = [row for row in json.loads(out) if "crl_issuer" in row]
+    assert "CA thử có CRL" in crl["crl_issuer"] and crl["next_update"]
+    async with context(data) as ctx:
+        await verify_queued(ctx)
+        async with ctx.store.read() as conn:
+            (verdict,) = await trust.verdicts(conn, letter)
+    assert (verdict.status, json.loads(verdict.verdict)["reason_code"]) == ("invalid", "revoked")
+    code, out, _ = await _cli(capsys, "trust", "remove", *dd, crl["fingerprint"])
+    assert code == 0 and "CRL removed" in out
+    code, out, _ = await _cli(capsys, "trust", "list", *dd, "--json")
+    assert [row for row in json.loads(out) if "crl_issuer" in row] == []
