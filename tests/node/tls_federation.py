@@ -35,7 +35,12 @@ from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.peer_api import add_peer_routes
 from lienthong.protocol.certificate import issue_certificate, verify_certificate
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.directory import Directory, issue_directory, verify_directory
+from lienthong.protocol.directory import (
+    Directory,
+    ExternalOrganisation,
+    issue_directory,
+    verify_directory,
+)
 from lienthong.protocol.document import DocumentBody, DocumentMetadata, Organisation, Signer
 from lienthong.protocol.envelope import seal_envelope
 from lienthong.protocol.peer import CONTENT_TYPE
@@ -428,9 +433,10 @@ def attachment(tmp_path: Path) -> Path:
     return path
 
 
-def reading_version_2(fed: Federation) -> None:
+def reading_version_2(fed: Federation, *, external: Iterable[ExternalOrganisation] = ()) -> None:
     """Put in force everywhere a directory (form 2) saying A, B and C read version 2, so
-    envelopes carry the reason, the paper flag and several targets."""
+    envelopes carry the reason, the paper flag and several targets; `external`: the
+    organisations outside the directory it lists, with their gateways."""
     held = fed.centre.directory.current
     now = fed.clock()
     raw = issue_directory(
@@ -443,6 +449,7 @@ def reading_version_2(fed: Federation) -> None:
         certificates=[fed.certificates[c.code] for c in held.certificates],
         relays=list(held.relays),
         protocols={code: (1, 2) for code in (A, B, C)},
+        external=list(external),
     )
     new = verify_directory(raw, fed.root.sign_public, now=now)
     for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:

@@ -14,13 +14,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from lienthong.bootstrap.directory import DirectoryState
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import external
 from lienthong.node.unit.gateway import Gateway, GatewayError, Spool
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
-from lienthong.protocol.directory import ExternalOrganisation, issue_directory, verify_directory
+from lienthong.protocol.directory import ExternalOrganisation
 from lienthong.protocol.document import DocumentMetadata, Organisation, Signer
 from lienthong.protocol.edxml import EdxmlStatus, ExportAttachment, document_id
 from lienthong.protocol.edxml_read import from_edxml, status_from_edxml
@@ -29,8 +28,7 @@ from lienthong.protocol.states import DocState
 from lienthong.storage.documents import list_documents
 from lienthong.storage.registers import list_register
 from lienthong.storage.statuses import statuses_of
-from tests.node.helpers import DAY
-from tests.node.tls_federation import A, B, C, Federation, letter, state
+from tests.node.tls_federation import A, B, C, Federation, letter, reading_version_2, state
 
 VPCP = ExternalOrganisation(code="000.00.00.G09", name="Văn phòng Chính phủ", gateway=C)
 UNLISTED = "000.00.00.G99"
@@ -39,25 +37,7 @@ UNLISTED = "000.00.00.G99"
 def with_gateway(fed: Federation) -> None:
     """Put in force everywhere a form-2 directory: A, B, C read version 2 and C is the
     gateway of the Government Office."""
-    held = fed.centre.directory.current
-    now = fed.clock()
-    raw = issue_directory(
-        fed.root,
-        version=held.version + 1,
-        issued_at=now,
-        expires_at=now + 400 * DAY,
-        centre_name=held.centre_name,
-        centre_url=fed.centre_url,
-        certificates=[fed.certificates[c.code] for c in held.certificates],
-        relays=list(held.relays),
-        protocols={code: (1, 2) for code in (A, B, C)},
-        external=[VPCP],
-    )
-    new = verify_directory(raw, fed.root.sign_public, now=now)
-    for ctx in [fed.centre, *(u.ctx for u in fed.units.values())]:
-        ctx.directory.current = new  # type: ignore[misc]
-        if isinstance(ctx.directory, DirectoryState):
-            ctx.directory.version = new.version
+    reading_version_2(fed, external=[VPCP])
 
 
 @pytest.fixture
