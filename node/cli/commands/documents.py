@@ -26,6 +26,7 @@ from lienthong.node.cli.output import (
 from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.runtime import context, run
 from lienthong.node.times import dmy_hm, iso_time, parse_dmy, parse_dmy_hm, when, written_date
+from lienthong.node.unit import assignments as office
 from lienthong.node.unit import copies, dead_letters, pdf_verify, signing
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to, export_name
@@ -215,7 +216,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = command("process", process, "record what happened to an incoming document")
     p.add_argument("id")
     p.add_argument("--status", required=True, choices=list(service.ACTIONS))
-    p.add_argument("--note", help="reason (rejected), assignee (assigned) or a note")
+    p.add_argument(
+        "--note",
+        help="reason (rejected), steering note (assigned), result (completed) or a note",
+    )
+    # 04/05/06 go through node/unit/assignments.py, as on the page (docs/CLERK.md 10).
+    p.add_argument("--lead", help="assigned: the user who leads the work (xử lý chính)")
+    p.add_argument("--leader", help="assigned: the leader who instructed the assignment")
+    p.add_argument("--deadline", help="assigned: hạn xử lý, dd/mm/yyyy")
+    p.add_argument(
+        "--as", dest="as_user", metavar="USER", help="in-progress, completed: the lead's username"
+    )
     p = command("recall", recall, "ask every recipient to recall an outgoing document (13)")
     p.add_argument("id")
     p.add_argument("--note", help="why")
@@ -721,17 +732,51 @@ async def export(args: argparse.Namespace) -> None:
     print(f"Exported {len(body.attachments)} attachment(s) and metadata.json to {args.out}")
 
 
+async def _work(ctx, args: argparse.Namespace, state: DocState) -> None:
+    """04, 05 or 06 through the office's rules (node/unit/assignments.py): an assignment
+    names its lead and the leader who gave it; the lead starts and completes it."""
+    if state is DocState.ASSIGNED:
+        if not args.lead or not args.leader:
+            raise LienthongError(
+                "--status assigned names the lead (--lead USER) and the leader who "
+                "instructed it (--leader USER)"
+            )
+        current = await office.get(ctx, args.id)
+        await office.assign(
+            ctx,
+            args.id,
+            lead=args.lead,
+            deadline=_date(args.deadline, "--deadline"),
+            note=args.note,
+            actor="cli",
+            version=0 if current is None else current.version,
+            instructed_by=args.leader,
+            by_api=True,  # the command line, like the API, acts on a named leader's word
+        )
+        return
+    if not args.as_user:
+        raise LienthongError(f"--status {args.status} names the lead who acts (--as USER)")
+    if state is DocState.IN_PROGRESS:
+        await office.start(ctx, args.id, actor=args.as_user)
+    else:
+        await office.complete(ctx, args.id, actor=args.as_user, result=args.note or "", via="cli")
+
+
 async def process(args: argparse.Namespace) -> None:
     state = service.ACTIONS[args.status]
     async with context(args.data_dir) as ctx:
+        if state in (DocState.ASSIGNED, DocState.IN_PROGRESS, DocState.COMPLETED):
+            await _work(ctx, args, state)
+            text = f"Document {args.id}: {args.status}"
+            emit(args, {"id": args.id, "state": state.value, "incoming_number": None}, text)
+            return
         number = await service.process_document(
             ctx,
             args.id,
             state,
             actor="cli",
-            note=args.note if state not in (DocState.REJECTED, DocState.ASSIGNED) else None,
+            note=args.note if state is not DocState.REJECTED else None,
             reason=args.note if state is DocState.REJECTED else None,
-            assignee=args.note if state is DocState.ASSIGNED else None,
         )
     text = f"Document {args.id}: {args.status}"
     if number is not None:
