@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.unit import assignments as office
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.api import uploads
 from lienthong.node.unit.api.access import (
@@ -51,6 +52,9 @@ STATUSES = {
     "in_progress": DocState.IN_PROGRESS,
     "completed": DocState.COMPLETED,
 }
+# Statuses an assignment's rows speak for: once a document has an assignment, a bare 04 or
+# 06 would leave them saying another lead or still open (05 leaves them true: work goes on).
+WORK = (DocState.ASSIGNED, DocState.COMPLETED)
 BUSINESS = ("new", "update", "replace")
 # Recipients of one document: every unit of a province is well under it.
 MAX_RECIPIENTS = 500
@@ -305,6 +309,13 @@ async def set_status(request: web.Request) -> web.Response:
     ctx: NodeContext = request.app[CONTEXT]
     doc_id = request.match_info["id"]
     await _incoming_or_outgoing(ctx, doc_id, "in")
+    if state in WORK and await office.get(ctx, doc_id) is not None:
+        raise ApiProblem(
+            409,
+            "conflict",
+            f"document {doc_id} has an assignment: {value['status']} goes through "
+            "POST .../assignment (reassign) or POST .../completion",
+        )
 
     def answer(number: int | None) -> web.Response:
         return json_response({"id": doc_id, "state": state.value, "incoming_number": number})
