@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import os
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -266,6 +267,20 @@ def open_signer(key: SigningKey, pin: str, when: dt.datetime) -> Iterator[signer
         yield signer
 
 
+# TrueType fonts with Vietnamese letters the stamp uses when [signing] stamp_font is not set,
+# the first found: DejaVu Sans (Debian's fonts-dejavu-core), Liberation Sans, Arial on Windows.
+STAMP_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+)
+
+
+def default_stamp_font() -> str | None:
+    """The first of STAMP_FONTS on this machine, or None (the stamp is then Latin-only)."""
+    return next((f for f in STAMP_FONTS if os.path.isfile(f)), None)
+
+
 def stamp_text(text: str) -> str:
     """`text` in the letters the stamp's font has: the PDF standard fonts carry no Vietnamese
     (ơ, ư, đ and the tone marks), so diacritics are dropped (Sở Nội vụ -> So Noi vu)."""
@@ -309,9 +324,12 @@ def sign_pdf(
     organisation: str,
     when: dt.datetime,
     timestamper: TimeStamper | None = None,
+    font: str | None = None,
 ) -> bytes:
     """`data` with the organisation's signature appended (PAdES B-B, or B-T with a
-    timestamper), its stamp on page 1 naming `organisation` and `when` in Vietnam's time."""
+    timestamper), its stamp on page 1 naming `organisation` and `when` in Vietnam's time:
+    in Vietnamese with the TrueType `font` (embedded, subset), else in Latin letters with
+    the diacritics dropped (stamp_text)."""
     if len(data) > MAX_SIGN_PDF_BYTES:
         raise PdfUnreadable(
             f"the PDF is {len(data)} bytes; at most {MAX_SIGN_PDF_BYTES} are signed"
@@ -344,7 +362,25 @@ def sign_pdf(
     )
     if box[0] < x1:
         raise PdfUnreadable("page 1 is too narrow for the signature's stamp")
-    style = TextStampStyle(stamp_text="Ky boi: %(org)s\nThoi gian ky: %(when)s", border_width=1)
+    if font:
+        from fontTools.ttLib import TTFont, TTLibError
+        from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+        from pyhanko.pdf_utils.text import TextBoxStyle
+
+        try:
+            TTFont(font).close()  # pyHanko reads the font only while signing: check it first
+            factory = GlyphAccumulatorFactory(font)
+        except (OSError, ValueError, TTLibError) as exc:
+            raise SigningError(f"the stamp's font {font} cannot be read: {exc}") from None
+        style = TextStampStyle(
+            stamp_text="Ký bởi: %(org)s\nThời gian ký: %(when)s",
+            border_width=1,
+            text_box_style=TextBoxStyle(font=factory),
+        )
+        org = organisation
+    else:
+        style = TextStampStyle(stamp_text="Ky boi: %(org)s\nThoi gian ky: %(when)s", border_width=1)
+        org = stamp_text(organisation)
     meta = signers.PdfSignatureMetadata(
         field_name=name,
         md_algorithm="sha256",
@@ -365,7 +401,7 @@ def sign_pdf(
             writer,
             output=out,
             appearance_text_params={
-                "org": stamp_text(organisation),
+                "org": org,
                 "when": when.astimezone(VIETNAM).strftime("%d/%m/%Y %H:%M:%S +07:00"),
             },
         )

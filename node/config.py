@@ -200,6 +200,12 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "lienthong send --sign-pdf; unset: the command asks",
         ),
         "tsa_url": Key(str, "", "URL of an RFC 3161 time-stamping authority; empty: none"),
+        "stamp_font": Key(
+            str,
+            "",
+            "TrueType font with Vietnamese letters for the visible stamp; empty: DejaVu Sans, "
+            "Liberation Sans or Arial, the first found",
+        ),
     },
     # Checking documents' signatures on arrival (node/unit/pdf_verify.py, docs/SIGNATURES.md).
     "signatures": {

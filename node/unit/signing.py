@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from lienthong.crypto import pdf_sign
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.pdf_sign import (
     MAX_SIGN_PDF_BYTES,
@@ -17,6 +19,8 @@ from lienthong.crypto.pdf_sign import (
     sign_pdf,
 )
 from lienthong.node.config import Config
+
+log = logging.getLogger("lienthong.signing")
 
 PDF_SUFFIX = ".pdf"  # every attachment named *.pdf (any case) is signed
 TSA_TIMEOUT_SECONDS = 30  # a TSA answers in well under a second; past this it is down
@@ -41,6 +45,24 @@ def signing_key(config: Config) -> SigningKey:
     return key
 
 
+def stamp_font(config: Config) -> str | None:
+    """The stamp's TrueType font: [signing] stamp_font (which must exist), else the first of
+    crypto.pdf_sign.STAMP_FONTS found; None (logged) when there is none."""
+    if config.get("signing", "stamp_font"):
+        path = config.path("signing", "stamp_font")
+        if not path.is_file():
+            raise SigningNotConfigured(f"signing.stamp_font: no font file at {path}")
+        return str(path)
+    found = pdf_sign.default_stamp_font()
+    if found is None:
+        log.warning(
+            "no TrueType font with Vietnamese letters found (%s); the signature's stamp "
+            "drops the diacritics: set [signing] stamp_font",
+            ", ".join(pdf_sign.STAMP_FONTS),
+        )
+    return found
+
+
 def _timestamper(url: str):
     if not url:
         return None
@@ -60,6 +82,7 @@ def _sign_all(
             "signing was asked for, but the document has no PDF file (*.pdf) to sign"
         )
     timestamper = _timestamper(config.get("signing", "tsa_url"))
+    font = stamp_font(config)
     signed: dict[Path, Path] = {}
     with open_signer(key, pin, when) as signer:
         for path in pdfs:
@@ -74,7 +97,12 @@ def _sign_all(
                 raise PdfUnreadable(f"{path.name} cannot be read: {exc}") from None
             try:
                 result = sign_pdf(
-                    data, signer, organisation=config.name, when=when, timestamper=timestamper
+                    data,
+                    signer,
+                    organisation=config.name,
+                    when=when,
+                    timestamper=timestamper,
+                    font=font,
                 )
             except LienthongError as exc:
                 raise type(exc)(f"{path.name}: {exc}") from None

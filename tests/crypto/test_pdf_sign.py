@@ -234,3 +234,62 @@ def test_the_recipients_check_reads_both_signatures_valid(ca, leader_pdf, p12):
     assert all(s.status == VALID and s.trusted and s.intact for s in by_field.values())
     assert by_field["ToChuc"].organisation == ORG
     assert by_field["ToChuc"].changed_after == "none"
+
+
+def _to_unicode(cmap: bytes) -> dict[str, str]:
+    """A font's ToUnicode CMap as {glyph code hex: text} (bfchar and bfrange entries)."""
+    mapping: dict[str, str] = {}
+    section = ""
+    for line in cmap.decode("latin-1").splitlines():
+        words = line.replace("<", " ").replace(">", " ").replace("[", " ").replace("]", " ")
+        words = words.split()
+        if line.endswith(("beginbfchar", "beginbfrange")) or line in ("endbfchar", "endbfrange"):
+            section = words[-1]
+            continue
+        if section == "beginbfchar" and len(words) == 2:
+            mapping[words[0].lower()] = chr(int(words[1], 16))
+        elif section == "beginbfrange" and len(words) >= 3:
+            first, last = int(words[0], 16), int(words[1], 16)
+            targets = words[2:]
+            for n, code in enumerate(range(first, last + 1)):
+                target = int(targets[n], 16) if len(targets) > 1 else int(targets[0], 16) + n
+                mapping[f"{code:04x}"] = chr(target)
+    return mapping
+
+
+def _stamp_lines(signed: bytes) -> list[str]:
+    """The text of the ToChuc stamp, line by line, read through its font's ToUnicode."""
+    reader = PdfFileReader(io.BytesIO(signed))
+    page = reader.root["/Pages"]["/Kids"][0].get_object()
+    (ours,) = [a.get_object() for a in page["/Annots"] if a.get_object().get("/T") == "ToChuc"]
+    appearance = ours["/AP"]["/N"].get_object()
+    (font,) = appearance["/Resources"]["/Font"].values()
+    mapping = _to_unicode(font.get_object()["/ToUnicode"].get_object().data)
+    lines = []
+    for shown in appearance.data.decode("latin-1").split(" TJ")[:-1]:
+        array = shown[shown.rindex("[") + 1 :]
+        glyphs = "".join(part.split(">")[0] for part in array.split("<")[1:])
+        lines.append("".join(mapping[glyphs[i : i + 4]] for i in range(0, len(glyphs), 4)))
+    return lines
+
+
+@pytest.mark.skipif(pdf_sign.default_stamp_font() is None, reason="no TrueType font here")
+def test_the_stamp_keeps_vietnamese_letters_with_a_truetype_font(leader_pdf, p12):
+    """With the default TrueType font the stamp's glyphs read back, through the embedded
+    font's ToUnicode map, as the organisation's name with its diacritics; the signatures
+    still verify."""
+    font = pdf_sign.default_stamp_font()
+    signed = _sign(leader_pdf, Pkcs12Key(p12), "mat khau p12", font=font)
+    lines = _stamp_lines(signed)
+    assert lines[0] == f"Ký bởi: {ORG}"
+    assert lines[1].startswith("Thời gian ký: ")
+    assert b"So Noi vu" not in signed
+
+
+def test_an_unreadable_stamp_font_is_a_signing_error(leader_pdf, p12, tmp_path):
+    """A font file that is not a font: SigningError naming it, nothing signed."""
+    bad = tmp_path / "font.ttf"
+    bad.write_bytes(b"not a font")
+    with pytest.raises(pdf_sign.SigningError, match="cannot be read") as caught:
+        _sign(leader_pdf, Pkcs12Key(p12), "mat khau p12", font=str(bad))
+    assert str(bad) in str(caught.value)

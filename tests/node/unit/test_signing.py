@@ -1,14 +1,20 @@
 """[signing] in node.toml and the unit's signing of a document's files: one key source, a
-token's key named, the PIN's variable and the TSA's URL checked; PDFs signed, other files
-kept as they are, a document without a PDF refused."""
+token's key named, the PIN's variable and the TSA's URL checked; the stamp's font found;
+PDFs signed, other files kept as they are, a document without a PDF refused."""
 
 from __future__ import annotations
 
 import pytest
 
+from lienthong.crypto import pdf_sign
 from lienthong.crypto.pdf_sign import Pkcs11Key, Pkcs12Key
 from lienthong.node.config import Config, ConfigError, validate
-from lienthong.node.unit.signing import SigningNotConfigured, sign_files, signing_key
+from lienthong.node.unit.signing import (
+    SigningNotConfigured,
+    sign_files,
+    signing_key,
+    stamp_font,
+)
 from tests.crypto.signing_fixtures import make_ca, make_pdf, make_signer, write_pkcs12
 
 UNIT = {"code": "000.00.02.H53", "name": "Văn phòng UBND tỉnh Tây Ninh"}
@@ -68,3 +74,20 @@ async def test_pdfs_are_signed_and_other_files_kept(tmp_path):
     assert files[1].read_bytes().startswith(pdf.read_bytes())
     with pytest.raises(SigningNotConfigured, match="no PDF"):
         await sign_files(config, [note], "p", out)
+
+
+def test_the_stamp_font_is_the_configured_one_or_the_first_found(tmp_path, monkeypatch, caplog):
+    """[signing] stamp_font is read from the data directory and must exist (else refused by
+    name); unset, the first of STAMP_FONTS found is used; none found: None, and the log says
+    the stamp drops the diacritics."""
+    font = tmp_path / "fonts" / "vn.ttf"
+    with pytest.raises(SigningNotConfigured, match=r"signing\.stamp_font"):
+        stamp_font(_config(tmp_path, stamp_font="fonts/vn.ttf"))
+    font.parent.mkdir()
+    font.write_bytes(b"a font file")
+    assert stamp_font(_config(tmp_path, stamp_font="fonts/vn.ttf")) == str(font)
+    monkeypatch.setattr(pdf_sign, "STAMP_FONTS", (str(tmp_path / "none.ttf"), str(font)))
+    assert stamp_font(_config(tmp_path)) == str(font)
+    monkeypatch.setattr(pdf_sign, "STAMP_FONTS", (str(tmp_path / "none.ttf"),))
+    assert stamp_font(_config(tmp_path)) is None
+    assert "drops the diacritics" in caplog.text
