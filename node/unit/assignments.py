@@ -224,12 +224,24 @@ async def complete(
     answer_id: str | None = None,
     via: str | None = None,
     then: documents.Then = None,
+    leader: str | None = None,
 ) -> Assignment:
     """The lead marks the work done with a result note and, optionally, the outgoing
     document that answers it (linked both ways, as a reply is): 06 goes to the sender.
     `via`: the API key that reported it for the lead (in the audit entry); `then` as for
-    assign."""
+    assign. `leader`: a leader completes on behalf of the lead `actor` (the lead's
+    document.complete entry names the leader as `via`, the state change is the leader's,
+    and the sender's 06 says so)."""
     lead = await _user(ctx, actor, "lead")
+    on_behalf = None
+    if leader is not None:
+        on_behalf = await _user(ctx, leader, "leader")
+        if on_behalf.role != "leader":
+            raise AssignmentError(
+                f"{leader!r} is a {on_behalf.role}: only a leader completes for the lead",
+                "assigner",
+            )
+        via = leader
     await _check_lead(ctx, document_id, actor)
     if not result.strip():
         raise AssignmentError("a completion says what was done (the result note)", "result")
@@ -258,13 +270,16 @@ async def complete(
         if then is not None:
             await then(tx, done)
 
+    by_whom = person(lead)  # what was done, and by whom
+    if on_behalf is not None:
+        by_whom += f"; {person(on_behalf)} hoàn thành thay"
     await _process(
         ctx,
         document_id,
         DocState.COMPLETED,
-        actor=actor,
-        note=f"{result.strip()} ({person(lead)})",  # what was done, and by whom
-        staff=_staff(lead),
+        actor=actor if on_behalf is None else on_behalf.username,
+        note=f"{result.strip()} ({by_whom})",
+        staff=_staff(lead if on_behalf is None else on_behalf),
         then=write,
     )
     return written[0]

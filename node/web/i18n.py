@@ -342,6 +342,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "a file embedded in the PDF is too large to check",
     ),
     "pdfsig.reason.cannot_verify": ("không mở được tệp để kiểm tra", "the file cannot be opened"),
+    "pdfsig.reason.timeout": ("không kiểm tra được: quá thời gian", "not checked: took too long"),
     "doc.actions": ("Xử lý", "Actions"),
     "doc.reason": ("Lý do", "Reason"),
     "doc.assignee": ("Giao cho (phòng, người)", "Assign to (department, person)"),
@@ -1274,6 +1275,7 @@ CATALOGUE.update(
         "work.reassign": ("Phân công lại", "Reassign"),
         "work.start": ("Bắt đầu xử lý", "Start work"),
         "work.complete": ("Hoàn thành", "Mark completed"),
+        "work.complete_for": ("Hoàn thành thay {name}", "Mark completed on behalf of {name}"),
         "work.completed": ("Đã hoàn thành", "Completed"),
         "work.result": ("Kết quả xử lý", "Result"),
         "work.answer": (

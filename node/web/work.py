@@ -137,6 +137,11 @@ async def document_context(request: web.Request, doc) -> dict[str, Any]:
             "version": 0 if current is None else current.version,
             "can_start": is_lead and current.started_at is None,
             "can_complete": is_lead,
+            # A leader completes for the lead (named "on behalf of"; audited as the leader's).
+            "can_complete_for": current is not None
+            and current.completed_at is None
+            and not is_lead
+            and request[USER].role == "leader",
             "today": office.today(ctx),
             "max_note": MAX_NOTE_CHARS,
         }
@@ -220,6 +225,14 @@ async def progress(request: web.Request) -> web.StreamResponse:
             if answer is not None and not DOCUMENT_ID.matches(answer):
                 return await _refused(request, "answer", 400)
             await office.complete(ctx, doc_id, actor=actor, result=result, answer_id=answer)
+        elif op == "complete_for":  # a leader, on behalf of the lead
+            current = await office.get(ctx, doc_id)
+            if current is None or request[USER].role != "leader":
+                return await _refused(request, "assigner", 403)
+            result = str(form.get("result", "")).strip()
+            if len(result) > MAX_NOTE_CHARS:
+                return await _refused(request, "note", 400)
+            await office.complete(ctx, doc_id, actor=current.lead, result=result, leader=actor)
         else:
             raise web.HTTPBadRequest(text=tr(request, "error.bad_action"))
     except office.AssignmentError as exc:
