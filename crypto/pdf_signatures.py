@@ -73,6 +73,7 @@ REASONS = {
     "too_many_signatures": "Tệp có quá nhiều chữ ký số để kiểm tra",
     "embedded_too_large": "Tệp đính kèm bên trong PDF quá lớn để kiểm tra",
     "cannot_verify": "Không kiểm tra được chữ ký số",
+    "timeout": "Không kiểm tra được: quá thời gian",
 }
 REVOCATION_NOT_CHECKED = "not_checked"
 REVOCATION_CHECKED = "checked"

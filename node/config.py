@@ -214,6 +214,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
             False,
             "fetch each signer's CRL from its certificate's distribution point over HTTP",
         ),
+        "verify_timeout_ms": Key(
+            int,
+            120_000,
+            "longest check of one PDF's signatures; past it the file is marked, not checked",
+        ),
     },
     # The gateway to organisations outside the directory (node/unit/gateway.py,
     # docs/GATEWAY.md): its spool folders, relative to the data directory, and where to POST.

@@ -1,6 +1,7 @@
 """Checks the digital signatures in documents' PDF attachments as they arrive, off the event
-loop: a queued document's PDFs are decrypted to a private temp file and verified in a worker
-thread; the verdicts are stored, and a PDF that cannot be checked is marked, never refused."""
+loop: a queued document's PDFs are decrypted to a private temp file and verified in a process
+of its own with a time limit; the verdicts are stored, and a PDF that cannot be checked is
+marked, never refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import tempfile
 from pathlib import Path
 
@@ -93,10 +95,8 @@ async def _check_attachment(
     ctx: NodeContext, attachment: Attachment, anchors: list[bytes], crls: list[bytes]
 ):
     """Decrypt to a private temp file, fetch its signers' CRLs when configured, verify in a
-    worker thread, delete the temp file. pyHanko is imported here, at the first PDF, not when
-    the node starts (a second of it)."""
-    from lienthong.crypto.pdf_signatures import verify_pdf
-
+    process of its own (bounded_verify), delete the temp file. pyHanko is loaded at the first
+    PDF, not when the node starts (a second of it)."""
     tmp_dir = ctx.config.data_dir / "tmp"
     tmp_dir.mkdir(mode=0o700, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
@@ -108,9 +108,62 @@ async def _check_attachment(
         if ctx.config.get("signatures", "fetch_crl"):
             fetched, note = await _fetched_crls(out)
             crls = crls + fetched
-        return await asyncio.to_thread(
-            verify_pdf, out, anchors, crls=crls or None, revocation_note=note
-        )
+        seconds = ctx.config.get("signatures", "verify_timeout_ms") / 1000
+        return await asyncio.to_thread(bounded_verify, out, anchors, crls, note, seconds)
+
+
+_CONTEXT = None
+
+
+def _process_context():
+    """Processes for checks: forked from a server that has pyHanko loaded (fast, and never
+    a fork of this threaded process); spawned where there is no fork (Windows)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        try:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["lienthong.crypto.pdf_signatures"])
+        except ValueError:
+            context = multiprocessing.get_context("spawn")
+        _CONTEXT = context
+    return _CONTEXT
+
+
+def _verify_child(conn, path: str, anchors: list[bytes], crls: list[bytes], note: str) -> None:
+    """In the check's own process: verify and send the verdict's JSON back."""
+    from lienthong.crypto.pdf_signatures import verify_pdf
+
+    conn.send(verify_pdf(path, anchors, crls=crls or None, revocation_note=note).to_json())
+    conn.close()
+
+
+def bounded_verify(path: Path, anchors: list[bytes], crls: list[bytes], note: str, seconds: float):
+    """In a worker thread: verify_pdf in a process of its own, killed after `seconds` (a PDF
+    crafted to keep pyHanko busy holds no thread of the node); past it the verdict is
+    "timeout", and a process that died without a verdict gives "cannot_verify"."""
+    from lienthong.crypto.pdf_signatures import REASONS, UNREADABLE, FileVerdict
+
+    context = _process_context()
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_verify_child, args=(send, str(path), anchors, crls, note), daemon=True
+    )
+    process.start()
+    send.close()
+    try:
+        if receive.poll(seconds):
+            try:
+                return FileVerdict.from_json(receive.recv())
+            except EOFError:
+                log.error("the check of %s ended without a verdict", path.name)
+                return FileVerdict(UNREADABLE, "cannot_verify", REASONS["cannot_verify"], [])
+        log.warning("the check of a PDF's signatures took over %g s: stopped", seconds)
+        return FileVerdict(UNREADABLE, "timeout", REASONS["timeout"], [])
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join()
+        receive.close()
 
 
 def _decrypt(blobs, attachment: Attachment, out: Path):
