@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lienthong.protocol.text import pattern
 from lienthong.storage import audit
 from lienthong.storage.db import Queryable, Tx
 from lienthong.storage.errors import Conflict, NotFound
@@ -195,11 +196,15 @@ def crls(data_dir: Path) -> list[StoredCrl]:
     return sorted(found, key=lambda c: (c.added_at, c.fingerprint))
 
 
+# A configured CRL's file name: the SHA-256 of its bytes in lower-case hex.
+CRL_FINGERPRINT = pattern("CRL fingerprint", "[0-9a-f]{64}", "0" * 64)
+
+
 def remove_crl(data_dir: Path, fingerprint: str) -> StoredCrl | None:
     """Remove a configured CRL by its fingerprint (any case, colons allowed); None when no
     CRL has it."""
     fingerprint = fingerprint.strip().lower().replace(":", "")
-    if not fingerprint.isalnum():
+    if not CRL_FINGERPRINT.matches(fingerprint):
         return None
     path = data_dir / CRL_DIR / f"{fingerprint}.crl"
     if not path.is_file():
