@@ -27,7 +27,7 @@ from lienthong.node.cli.commands import (
     trust,
     users,
 )
-from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_data_dir
+from lienthong.node.cli.output import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_command
 from lienthong.storage.errors import disk_full
 
 
@@ -40,12 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def command(name: str, func: Callable[..., Any], help: str, parent=sub, json_out=False):
-        p = parent.add_parser(name, help=help, description=help)
-        add_data_dir(p)
-        if json_out:
-            p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(parent, name, func, help, json_out=json_out)
 
     p = command("init", local.init, "create a node: keys and DATA_DIR/node.toml")
     p.add_argument("--code", required=True, help="organisation code, e.g. 000.00.05.H53")

@@ -64,6 +64,28 @@ def add_data_dir(parser: argparse.ArgumentParser, what: str = "the node's data d
     )
 
 
+def add_command(
+    parent: argparse._SubParsersAction,
+    name: str,
+    func: Any,
+    help: str,
+    *,
+    json_out: bool = True,
+    what: str = "the node's data directory",
+    allow_abbrev: bool = True,
+) -> argparse.ArgumentParser:
+    """One sub-command: its help, --data-dir, --json (unless json_out is off) and its function.
+
+    allow_abbrev=False where an abbreviation could pass for another option (`--password`
+    for `--password-file`)."""
+    p = parent.add_parser(name, help=help, description=help, allow_abbrev=allow_abbrev)
+    add_data_dir(p, what)
+    if json_out:
+        p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(func=func)
+    return p
+
+
 def add_list_options(parser: argparse.ArgumentParser, default: int = 50) -> None:
     """--limit N (1-1000, default 50), --all, --cursor: one way to page every list."""
     group = parser.add_mutually_exclusive_group()

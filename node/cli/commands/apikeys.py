@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from lienthong.node.cli.output import add_data_dir, emit
+from lienthong.node.cli.output import add_command, emit
 from lienthong.node.config import load_config
 from lienthong.storage.api_keys import SCOPES, add_key, list_keys, parse_scopes, revoke_key
 from lienthong.storage.db import Store
@@ -17,11 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help, description=help, allow_abbrev=False)
-        add_data_dir(p)
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(group, name, func, help, allow_abbrev=False)
 
     p = command("add", add, "make a key; its token is printed once")
     p.add_argument("--name", required=True, help="the key's name, e.g. dms-vanthu")

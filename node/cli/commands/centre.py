@@ -20,10 +20,12 @@ from lienthong.node.centre.rules import (
     open_centre,
 )
 from lienthong.node.centre.setup import DEFAULT_CENTRE_CODE, DEFAULT_CENTRE_LISTEN, create_centre
-from lienthong.node.cli.output import add_data_dir, emit, list_answer
+from lienthong.node.cli.output import add_command, emit, list_answer
 from lienthong.node.datadir import read_passphrase
 from lienthong.node.times import iso_time
 from lienthong.protocol.limits import MAX_REGISTRATION_BYTES
+
+CENTRE_DATA_DIR = "the centre's data directory"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ).add_subparsers(dest="centre_command", metavar="COMMAND")
 
     def command(name, func, help):
-        p = group.add_parser(name, help=help, description=help)
-        add_data_dir(p, "the centre's data directory")
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(group, name, func, help, what=CENTRE_DATA_DIR)
 
     p = command("init", init, "create the centre: root key, TLS CA, node.toml, first directory")
     p.add_argument("--name", required=True, help="the centre's name, e.g. 'Trung tâm Tin học'")
@@ -95,11 +93,7 @@ def register_external(group) -> None:
     """`centre gateway set` and `centre external add|remove|list|import` (docs/GATEWAY.md)."""
 
     def command(parent, name, func, help):
-        p = parent.add_parser(name, help=help, description=help)
-        add_data_dir(p, "the centre's data directory")
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(parent, name, func, help, what=CENTRE_DATA_DIR)
 
     gateway = group.add_parser(
         "gateway", help="the unit that carries documents to organisations outside the directory"

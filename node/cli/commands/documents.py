@@ -17,7 +17,7 @@ from typing import Any
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.files import create_private, make_private_dir
 from lienthong.node.cli.output import (
-    add_data_dir,
+    add_command,
     add_list_options,
     emit,
     jsonable,
@@ -84,12 +84,7 @@ CONFIDENTIALITY = {
 
 def register(sub: argparse._SubParsersAction) -> None:
     def command(name, func, help, json_out=True):
-        p = sub.add_parser(name, help=help, description=help)
-        add_data_dir(p)
-        if json_out:
-            p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(sub, name, func, help, json_out=json_out)
 
     command(
         "run", lambda a: run(a.data_dir), "run the node until SIGTERM or Ctrl-C", json_out=False

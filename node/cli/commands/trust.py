@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lienthong.node.cli.output import add_data_dir, emit
+from lienthong.node.cli.output import add_command, emit
 from lienthong.node.config import load_config
 from lienthong.storage import trust
 from lienthong.storage.db import Store
@@ -21,11 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ).add_subparsers(dest="trust_command", metavar="COMMAND")
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
-        p = group.add_parser(name, help=help, description=help, allow_abbrev=False)
-        add_data_dir(p)
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
-        return p
+        return add_command(group, name, func, help, allow_abbrev=False)
 
     p = command("add-ca", add_ca, "trust a CA certificate (PEM or DER file)")
     p.add_argument("file", type=Path, help="the CA certificate, PEM or DER")

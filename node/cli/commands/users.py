@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from lienthong.crypto.errors import LienthongError
-from lienthong.node.cli.output import add_data_dir, emit
+from lienthong.node.cli.output import add_command, emit
 from lienthong.node.config import load_config
 from lienthong.storage.db import Store
 from lienthong.storage.users import (
@@ -37,11 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     def command(name: str, func, help: str) -> argparse.ArgumentParser:
         # No abbreviations: `--password SECRET` must not pass for `--password-file`.
-        p = group.add_parser(name, help=help, description=help, allow_abbrev=False)
-        add_data_dir(p)
+        p = add_command(group, name, func, help, allow_abbrev=False)
         p.add_argument("--username", required=True, help="login name, e.g. vt.nguyen")
-        p.add_argument("--json", action="store_true", help="print JSON instead of text")
-        p.set_defaults(func=func)
         return p
 
     def password_option(p: argparse.ArgumentParser) -> None:
