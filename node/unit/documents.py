@@ -367,6 +367,23 @@ def envelope_version(directory: Directory, recipients: Sequence[str]) -> int:
     return 2 if all(2 in directory.reads(code) for code in recipients) else 1
 
 
+def _status_about(
+    ctx: NodeContext, doc: DocumentRecord, code: StatusCode, at: int, *, to: str = "", **fields
+) -> Status:
+    """A status this unit signs about `doc`: to its sender, or to `to` (a recipient of a
+    document sent from here)."""
+    return Status(
+        id=new_ulid(at),
+        envelope=_wire_id(doc),
+        sender=ctx.config.code,
+        serial=_signer_serial(ctx),
+        to=to or doc.sender_code,
+        code=code,
+        at=at,
+        **fields,
+    )
+
+
 def _wire_id(doc: DocumentRecord) -> str:
     """The id the document's envelope carries: what a status about it names."""
     return doc.wire_id or doc.id
@@ -825,14 +842,11 @@ async def process_document(
         )
         if new_state is DocState.ACCEPTED:
             number, year = await _register(ctx, tx, doc, actor, now)
-        status = Status(
-            id=new_ulid(now),
-            envelope=_wire_id(doc),
-            sender=ctx.config.code,
-            serial=_signer_serial(ctx),
-            to=doc.sender_code,
-            code=STATUS_OF_STATE[new_state],
-            at=now,
+        status = _status_about(
+            ctx,
+            doc,
+            STATUS_OF_STATE[new_state],
+            now,
             number=number,
             year=year,
             reason=reason,
@@ -866,16 +880,7 @@ async def send_status(
         doc = await get_document(tx, document_id)
         if doc is None or doc.direction != "in":
             raise DocumentError(f"no incoming document {document_id}")
-        status = Status(
-            id=new_ulid(now),
-            envelope=_wire_id(doc),
-            sender=ctx.config.code,
-            serial=_signer_serial(ctx),
-            to=doc.sender_code,
-            code=code,
-            at=now,
-            **fields,
-        )
+        status = _status_about(ctx, doc, code, now, **fields)
         raw = sign_status(ctx.keys, status)
         await _record_out_status(tx, status, raw, document_id, queue_it=True)
         await events.append_event(tx, events.STATUS_CHANGED, document_id, _own(status), at=now)
@@ -919,16 +924,8 @@ async def _answer(
     ctx: NodeContext, tx, doc: DocumentRecord, agree: bool, reason: str | None, at: int
 ) -> Status:
     """Sign and queue this unit's 15 (agree) or 16 (refuse) about `doc` to its sender."""
-    status = Status(
-        id=new_ulid(at),
-        envelope=_wire_id(doc),
-        sender=ctx.config.code,
-        serial=_signer_serial(ctx),
-        to=doc.sender_code,
-        code=StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED,
-        at=at,
-        reason=reason,
-    )
+    code = StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED
+    status = _status_about(ctx, doc, code, at, reason=reason)
     await _record_out_status(tx, status, sign_status(ctx.keys, status), doc.id, queue_it=True)
     return status
 
@@ -992,17 +989,9 @@ async def recall(
                 "the document it changes, or send another update of it"
             )
         recipients = [row.recipient for row in await outbox.rows_for(tx, document_id)]
-        serial = _signer_serial(ctx)
         for code in recipients:
-            status = Status(
-                id=new_ulid(now),
-                envelope=_wire_id(doc),
-                sender=ctx.config.code,
-                serial=serial,
-                to=code,
-                code=StatusCode.RECALL_REQUESTED,
-                at=now,
-                reason=reason,
+            status = _status_about(
+                ctx, doc, StatusCode.RECALL_REQUESTED, now, to=code, reason=reason
             )
             raw = sign_status(ctx.keys, status)
             await _record_out_status(tx, status, raw, document_id, queue_it=True)
