@@ -16,12 +16,16 @@ from lienthong.protocol.doctypes import document_types
 from lienthong.protocol.document import DocumentMetadata
 from lienthong.storage import audit, links
 from lienthong.storage.documents import DocumentRecord, get_document
+from lienthong.storage.registers import next_outgoing_number
 
 # The copy forms of Phụ lục III (protocol/data/document_types.json, flag "copy"): the type
 # a copy is made as; RegisterRules numbers them in the copy register.
 COPY_TYPES = tuple(code for code, kind in document_types().items() if kind.copy)
 # Sao y reproduces the whole original, its files too; trích sao and sao lục are typed anew.
 WHOLE_COPY = "ban_sao_y"
+# The copy forms by the names the integration API takes (node/unit/api/copies.py).
+FORMS = {"sao_y": WHOLE_COPY, "trich_sao": "ban_trich_sao", "sao_luc": "ban_sao_luc"}
+assert sorted(FORMS.values()) == sorted(COPY_TYPES), "a copy form without its API name"
 
 
 def check_copy_type(doc_type: str) -> None:
@@ -33,6 +37,14 @@ def check_copy_type(doc_type: str) -> None:
         )
 
 
+async def next_number(ctx: NodeContext, conn, doc_type: str, year: int, secrecy: int = 0) -> str:
+    """The next number of the register a copy of `doc_type` is numbered in (the copy
+    register, by RegisterRules), in `year`: what the page offers and the API gives a copy
+    sent without a number."""
+    register = ctx.config.register_rules.outgoing(doc_type, None, secrecy)
+    return await next_outgoing_number(conn, register, year)
+
+
 async def original_of(conn, original_id: str) -> DocumentRecord:
     """The document a copy is made from: one this node holds, received or sent."""
     doc = await get_document(conn, original_id)
@@ -41,9 +53,11 @@ async def original_of(conn, original_id: str) -> DocumentRecord:
     return doc
 
 
-def linking(ctx: NodeContext, original_id: str, *, actor: str) -> service.Then:
+def linking(
+    ctx: NodeContext, original_id: str, *, actor: str, then: service.Then = None
+) -> service.Then:
     """What send_document runs in the copy's own transaction: the link "copy_of" from the
-    copy to its original, and an audit entry naming both."""
+    copy to its original, an audit entry naming both, then the caller's `then`."""
 
     async def link(tx, envelope_id: str) -> None:
         doc = await original_of(tx, original_id)
@@ -57,6 +71,8 @@ def linking(ctx: NodeContext, original_id: str, *, actor: str) -> service.Then:
             details={"original": doc.id},
             at=ctx.clock(),
         )
+        if then is not None:
+            await then(tx, envelope_id)
 
     return link
 
@@ -69,10 +85,13 @@ async def send_copy(
     *,
     files: Sequence[Path] = (),
     actor: str,
+    then: service.Then = None,
     **kwargs: Any,
 ) -> str:
     """Send a copy of `original_id` (its type one of COPY_TYPES) as a new document of this
-    unit; a sao y carries the original's files before `files`. Returns its envelope id."""
+    unit; a sao y carries the original's files before `files`. Returns its envelope id.
+    `then` is awaited with (tx, the copy's id) in the copy's transaction, after its link
+    (the API keeps its Idempotency-Key answer there)."""
     check_copy_type(metadata.doc_type)
     async with ctx.store.read() as conn:
         original = await original_of(conn, original_id)
@@ -92,6 +111,6 @@ async def send_copy(
             recipients,
             files=[*copied, *files],
             actor=actor,
-            then=linking(ctx, original_id, actor=actor),
+            then=linking(ctx, original_id, actor=actor, then=then),
             **kwargs,
         )

@@ -27,8 +27,8 @@ from lienthong.crypto import pdf_sign
 from lienthong.crypto.errors import LienthongError
 from lienthong.node.config import EMAIL
 from lienthong.node.times import dmy, dmy_hm, parse_dmy, parse_dmy_hm
+from lienthong.node.unit import copies, external, signing
 from lienthong.node.unit import documents as service
-from lienthong.node.unit import external, signing
 from lienthong.node.unit.copies import COPY_TYPES, WHOLE_COPY, send_copy
 from lienthong.node.unit.views import recipients_view
 from lienthong.node.web.auth import same_token
@@ -81,7 +81,6 @@ from lienthong.protocol.limits import (
 )
 from lienthong.storage.documents import DocumentRecord, get_document, list_documents
 from lienthong.storage.errors import Conflict, disk_full
-from lienthong.storage.registers import next_outgoing_number
 
 log = logging.getLogger("lienthong.web")
 
@@ -344,9 +343,7 @@ async def _copy_values(request: web.Request, doc_id: str, doc_type: str) -> dict
             raise not_found(request)
         m = service.stored_body(doc).metadata
         doc_type = doc_type if doc_type in COPY_TYPES else WHOLE_COPY
-        issued = today(ctx)
-        register = ctx.config.register_rules.outgoing(doc_type, None, 0)
-        number = await next_outgoing_number(conn, register, int(issued[:4]))
+        number = await copies.next_number(ctx, conn, doc_type, int(today(ctx)[:4]))
     issuer = m.issuer.name if m.issuer else ""
     return {
         "copy_of": doc.id,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.unit import events_feed
-from lienthong.node.unit.api import edxml, reads, uploads, work, writes
+from lienthong.node.unit.api import copies, edxml, reads, uploads, work, writes
 from lienthong.node.unit.api.access import IN_FLIGHT, authenticate, idempotency
 from lienthong.node.unit.api.openapi import openapi_json
 from lienthong.node.unit.api.problems import ApiProblem, from_http, problem_response, problems
@@ -47,6 +47,8 @@ def create_api_app(ctx: NodeContext) -> web.Application:
     for method, path, handler in edxml.ROUTES:  # edXML import and export, INTEGRATION.md
         r.add_route(method, path.replace("{id}", DOCUMENT_ID.route("id")), handler)
     for method, path, handler in work.ROUTES:  # assignment and completion, INTEGRATION.md
+        r.add_route(method, path.replace("{id}", DOCUMENT_ID.route("id")), handler)
+    for method, path, handler in copies.ROUTES:  # sao y, trích sao, sao lục, INTEGRATION.md
         r.add_route(method, path.replace("{id}", DOCUMENT_ID.route("id")), handler)
     return app
 

@@ -286,6 +286,43 @@ _WORK_PATHS = {
 }
 
 
+# Copies (node/unit/api/copies.py): sao y, trích sao, sao lục of a document here, scope send.
+_COPY_PATHS = {
+    "/documents/{id}/copies": {
+        "post": _post(
+            "Send a copy (sao y, trích sao, sao lục) of a document here, numbered in the "
+            "copy register and linked to it",
+            {
+                "type": "object",
+                "required": ["form", "metadata", "recipients"],
+                "additionalProperties": False,
+                "properties": {
+                    "form": {"enum": ["sao_y", "trich_sao", "sao_luc"]},
+                    "metadata": _OBJECT,
+                    "recipients": {"type": "array", "items": _TEXT, "minItems": 1},
+                    "paper": {"type": "boolean"},
+                    "uploads": {"type": "array", "items": _TEXT},
+                },
+            },
+            {
+                "type": "object",
+                "required": ["id", "href", "copy_of", "form", "type", "number"],
+                "properties": {
+                    "id": _TEXT,
+                    "href": _TEXT,
+                    "copy_of": _TEXT,
+                    "form": {"enum": ["sao_y", "trich_sao", "sao_luc"]},
+                    "type": _TEXT,
+                    "number": _TEXT,
+                },
+            },
+            code="201",
+            params=[_ID],
+        )
+    },
+}
+
+
 def _with_files(operation: dict[str, Any]) -> dict[str, Any]:
     """A send also as multipart/form-data: the part `document` (the JSON) first, then a part
     `file` per attachment (node/unit/api/writes.py)."""
@@ -499,7 +536,8 @@ SPEC: dict[str, Any] = {
     }
     | _UPLOAD_PATHS
     | _EDXML_PATHS
-    | _WORK_PATHS,
+    | _WORK_PATHS
+    | _COPY_PATHS,
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "responses": {

@@ -37,10 +37,11 @@ READS = {
     "/units",
     "/registers/{kind}/{year}",
 }
-# The POST endpoints: send, status, recall, recall answer, assignment, completion, edXML
-# import and resumable uploads.
+# The POST endpoints: send, status, recall, recall answer, assignment, completion, copies,
+# edXML import and resumable uploads.
 POSTS = {
     "/documents",
+    "/documents/{id}/copies",
     "/documents/{id}/status",
     "/documents/{id}/recall",
     "/documents/{id}/recall-answer",
