@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+import string
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -53,8 +54,9 @@ PROBE_TIMEOUT_SECONDS = 5.0
 RELAY_CHANNEL = "lienthong_relay"
 
 # The centre's tables, as the SQLite migrations left them (0001 to 0012), in PostgreSQL
-# types: INTEGER becomes BIGINT (Unix milliseconds), BLOB becomes BYTEA.
-SCHEMA_VERSION = 1
+# types: INTEGER becomes BIGINT (Unix milliseconds), BLOB becomes BYTEA. Version 2 adds
+# what the console's sign-in reads (UPGRADES below).
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE schema_version (
     version    BIGINT PRIMARY KEY,
@@ -205,6 +207,41 @@ CREATE TABLE unit_report_days (
 );
 CREATE INDEX unit_report_days_by_day ON unit_report_days (day, code);
 """
+# Each later version's statements, applied in order to a database of an older version.
+UPGRADES: dict[int, tuple[str, str]] = {
+    # The console's accounts and sessions (node/web/console/, storage/users.py), as the
+    # SQLite migrations 0001, 0006 and 0018 left them: the operator signs in to the
+    # console of any worker with the same account, and a session opened on one worker
+    # is known to the others.
+    2: (
+        "console sign-in",
+        """
+CREATE TABLE departments (
+    name       TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE users (
+    username      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('clerk', 'leader', 'specialist', 'admin')),
+    display_name  TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    failed_logins BIGINT NOT NULL DEFAULT 0,
+    locked_until  BIGINT,
+    disabled      BIGINT NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1)),
+    department    TEXT REFERENCES departments (name)
+);
+CREATE TABLE sessions (
+    token_hash BYTEA PRIMARY KEY,
+    username   TEXT NOT NULL REFERENCES users (username) ON DELETE CASCADE,
+    csrf       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+""",
+    ),
+}
 
 
 def is_postgresql(url: str) -> bool:
@@ -252,11 +289,62 @@ def numbered(sql: str) -> str:
     return "".join(out)
 
 
+# The characters of a `:name` parameter (sqlite3 takes ASCII identifiers).
+_NAME_START = frozenset(string.ascii_letters + "_")
+_NAME_CHARS = _NAME_START | frozenset(string.digits)
+
+
+@lru_cache(maxsize=256)
+def named(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with its `:name` parameters (sqlite3's named style) numbered, and the names in
+    the order of their numbers (a name used twice keeps one number); `::` casts and
+    anything quoted stay as they are."""
+    out: list[str] = []
+    names: list[str] = []
+    quote: str | None = None
+    i = 0
+    while i < len(sql):
+        char = sql[i]
+        if quote is not None:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == ":" and sql[i - 1 : i] != ":" and sql[i + 1 : i + 2] in _NAME_START:
+            end = i + 1
+            while end < len(sql) and sql[end] in _NAME_CHARS:
+                end += 1
+            name = sql[i + 1 : end]
+            if name not in names:
+                names.append(name)
+            out.append(f"${names.index(name) + 1}")
+            i = end
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out), tuple(names)
+
+
+def _bind(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, Sequence[Any]]:
+    """The statement and its arguments as asyncpg takes them, from either sqlite3 style."""
+    if isinstance(params, Mapping):
+        text, names = named(sql)
+        return text, [params[name] for name in names]
+    return numbered(sql), params
+
+
 @dataclass(frozen=True)
 class Done:
-    """What a statement changed, as sqlite3's cursor tells it (-1: not counted)."""
+    """What a statement changed, as sqlite3's cursor tells it (-1: not counted), and the
+    rows of its RETURNING clause, if any (read as from a sqlite3 cursor)."""
 
     rowcount: int
+    rows: tuple[Any, ...] = ()
+
+    def fetchall(self) -> list[Any]:
+        return list(self.rows)
+
+    def fetchone(self) -> Any:
+        return self.rows[0] if self.rows else None
 
 
 # A command tag's row count is a 64-bit integer: at most 20 digits.
@@ -301,8 +389,12 @@ class PgTx(_Queries):
             await self._live().execute("SELECT pg_advisory_lock($1)", WRITE_LOCK)
         self._after.append(step)
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> Done:
-        return Done(_rowcount(await self._live().execute(numbered(sql), *params)))
+    async def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Done:
+        text, args = _bind(sql, params)
+        if " RETURNING " in sql:  # an UPDATE … RETURNING read back as sqlite3 does
+            rows = await self._live().fetch(text, *args)
+            return Done(len(rows), tuple(rows))
+        return Done(_rowcount(await self._live().execute(text, *args)))
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> Done:
         if rows:
@@ -512,15 +604,25 @@ async def _create_schema(conn: asyncpg.Connection, name: str) -> None:
                     f"the database {name} was written by a newer lienthong (schema version "
                     f"{version}; this one knows 1 to {SCHEMA_VERSION}): install that version"
                 )
-            return
-        await conn.execute(SCHEMA)
-        await conn.execute(
-            "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
-            SCHEMA_VERSION,
-            "centre",
-            unix_ms(),
-        )
-        log.info("database %s: the centre's schema created", name)
+        else:
+            version = 1
+            await conn.execute(SCHEMA)
+            await _mark(conn, version, "centre")
+            log.info("database %s: the centre's schema created", name)
+        for later in range(version + 1, SCHEMA_VERSION + 1):
+            what, statements = UPGRADES[later]
+            await conn.execute(statements)
+            await _mark(conn, later, what)
+            log.info("database %s: schema version %d (%s)", name, later, what)
+
+
+async def _mark(conn: asyncpg.Connection, version: int, what: str) -> None:
+    await conn.execute(
+        "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)",
+        version,
+        what,
+        unix_ms(),
+    )
 
 
 async def probe(url: str) -> tuple[int, tuple[bytes, int] | None]:

@@ -20,7 +20,7 @@ from lienthong.node.times import dmy, dmy_time
 from lienthong.node.unit.api import API_PREFIX, create_api_app, except_api
 from lienthong.node.web import admin, auth, compose, document, edge, i18n, lists, registers, work
 from lienthong.node.web.base import DOCUMENT_ID, LANG, SESSION, SETTINGS, USER, Settings, can
-from lienthong.node.web.console.routes import ACTION, UNIT_CODE, lazy
+from lienthong.node.web.console.routes import add_console_routes, console_only, home
 from lienthong.node.web.throttle import login_rate_limit
 from lienthong.protocol.codes import Confidentiality, Urgency
 from lienthong.protocol.doctypes import describe_type
@@ -91,6 +91,7 @@ async def _template_context(request: web.Request) -> dict[str, Any]:
         "can": lambda capability: can(request, capability),
         "lang_url": lambda code: str(request.rel_url.update_query(lang=code)),
         "path": request.path,
+        "console_only": console_only(ctx),  # a PostgreSQL centre: no clerks' pages
         "unit_name": ctx.config.name,
         "unit_code": ctx.config.code,
         "type_name": describe_type,  # a type this node does not know is shown, never refused
@@ -146,13 +147,31 @@ def create_web_app(
     app.on_response_prepare.append(_security_headers)
     app.on_startup.append(_clean_drafts)
     app.on_cleanup.append(_clean_drafts)
-    doc = "/documents/" + DOCUMENT_ID.route("id")
-    draft = "/compose/confirm/" + DRAFT_ID.route("draft")
-    kind = REGISTER_KIND.route("kind")
     r = app.router
     r.add_get("/login", auth.login_get, name="login")
     r.add_post("/login", auth.login_post, name="login_post")
     r.add_post("/logout", auth.logout, name="logout")
+    add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
+    add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
+    r.add_get("/admin/users", admin.users_get, name="users")
+    r.add_post("/admin/users", admin.users_post)
+    # The centre's console, imported at its first request: a unit never loads it.
+    add_console_routes(app)
+    if console_only(ctx):  # a centre on PostgreSQL: its database holds no documents
+        r.add_get("/", home, name="inbox")
+    else:
+        _add_unit_routes(app)
+    r.add_static("/static", HERE / "static", name="static")
+    return app
+
+
+def _add_unit_routes(app: web.Application) -> None:
+    """The clerks' pages and the DMS's API: a unit's (and a SQLite centre's) documents."""
+    ctx = app[CONTEXT]
+    doc = "/documents/" + DOCUMENT_ID.route("id")
+    draft = "/compose/confirm/" + DRAFT_ID.route("draft")
+    kind = REGISTER_KIND.route("kind")
+    r = app.router
     r.add_get("/", lists.inbox, name="inbox")
     r.add_get("/outbox", lists.outbox, name="outbox")
     r.add_get(doc, document.show, name="document")
@@ -173,22 +192,7 @@ def create_web_app(
     r.add_get("/admin/departments", work.departments_get, name="departments")
     r.add_post("/admin/departments", work.departments_post)
     r.add_get("/health", admin.health, name="health")
-    add_metrics_route(app)  # Prometheus, no login: node.web stays on 127.0.0.1
-    add_healthz_route(app)  # for Zabbix/Nagios/load balancers, no login
-    r.add_get("/admin/users", admin.users_get, name="users")
-    r.add_post("/admin/users", admin.users_post)
-    # The centre's console, imported at its first request: a unit never loads it.
-    unit = f"/centre/units/{UNIT_CODE.route('code')}/{ACTION.route('action')}"
-    r.add_get("/centre", lazy("units", "console"), name="centre")
-    r.add_post("/centre/units", lazy("units", "add_unit"))
-    r.add_get(unit, lazy("units", "confirm"))
-    r.add_post(unit, lazy("units", "act"))
-    r.add_get("/centre/stats", lazy("stats", "stats"))
-    r.add_get("/centre/report", lazy("stats", "pilot"))
-    r.add_get("/centre/report.csv", lazy("stats", "pilot_csv"))
-    r.add_static("/static", HERE / "static", name="static")
     app.add_subapp(API_PREFIX, create_api_app(ctx))  # the DMS's API (docs/INTEGRATION.md)
-    return app
 
 
 async def _clean_drafts(app: web.Application) -> None:

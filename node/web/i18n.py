@@ -1000,6 +1000,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "users.enable_done": ("Đã kích hoạt lại tài khoản {name}.", "Account {name} enabled again."),
     # The centre's console (node/web/console/)
     "nav.centre": ("Điều hành liên thông", "Centre console"),
+    "centre.only": (
+        "Trang web của trung tâm chỉ có phần điều hành liên thông, dành cho quản trị viên "
+        "của trung tâm. Văn bản được xử lý tại trang web của từng đơn vị.",
+        "The centre's web page is its console only, for the centre's administrators. "
+        "Documents are handled on each unit's own web page.",
+    ),
     "centre.tab.units": ("Đơn vị", "Units"),
     "centre.tab.stats": ("Thống kê", "Statistics"),
     "centre.tab.report": ("Báo cáo thí điểm", "Pilot report"),

@@ -31,7 +31,7 @@ async def test_doctor_checks_the_database_and_names_it_when_down(centre_dir, pg_
     """Up: store and directory read from PostgreSQL, ok. Down: the store check fails and
     names the database (no password), with the fix."""
     checks = by_name(await run_checks(centre_dir))
-    assert checks["store"].status == OK and "schema version 1" in checks["store"].finding
+    assert checks["store"].status == OK and "schema version 2" in checks["store"].finding
     assert "PostgreSQL postgresql://lienthong@127.0.0.1" in checks["store"].finding
     assert checks["directory"].status == OK and "directory v1" in checks["directory"].finding
     try:
