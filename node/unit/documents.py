@@ -529,24 +529,41 @@ async def receive_envelopes(
 
 
 async def _link_arrived(tx, me: str, header: EnvelopeHeader, document_id: str, *, at: int) -> None:
-    """Link a document that has just arrived to what it updates, replaces or answers, and
-    the documents that named it before it was here (an update that overtook its original)
-    to it. A target is looked up among its sender's documents only (an envelope id is
-    unique per sender: docs/STORE.md); one this node never received is kept as an unknown
-    target. Nothing is applied yet: the clerk registers an update or replacement first."""
-    kind = links.KIND_OF_BUSINESS.get(header.business)
-    if kind is not None:
-        targets = []
-        for wire_id in header.targets:
-            doc = await incoming_document(tx, header.sender, wire_id)
-            known = doc is not None and doc.id != document_id  # never itself
-            targets.append(links.Target(wire_id, header.sender, doc.id if known else None))
-        await links.add_links(tx, document_id, kind, targets, at=at)
+    """Link a document that has just arrived in an envelope to what it updates, replaces
+    or answers, and what named it before it was here to it (link_changes)."""
     if header.reply_to is not None:
         await links.add_links(
             tx, document_id, links.REPLIES_TO, [await _replied(tx, me, header)], at=at
         )
-    for link in await links.resolve_arrival(tx, header.sender, header.id, document_id):
+    kind = links.KIND_OF_BUSINESS.get(header.business)
+    await link_changes(tx, me, header.sender, header.id, document_id, kind, header.targets, at=at)
+
+
+async def link_changes(
+    tx,
+    me: str,
+    sender: str,
+    wire_id: str,
+    document_id: str,
+    kind: str | None,
+    targets: Sequence[str],
+    *,
+    at: int,
+) -> None:
+    """Link a document that has just come in (an envelope, or an edXML package) to what
+    it updates or replaces (`kind`, the wire ids `targets`), and the documents that named
+    it before it was here (an update that overtook its original) to it. A target is looked
+    up among its sender's documents only (an envelope id is unique per sender:
+    docs/STORE.md); one this node never received is kept as an unknown target. Nothing is
+    applied yet: the clerk registers an update or replacement first."""
+    if kind is not None:
+        found = []
+        for target in targets:
+            doc = await incoming_document(tx, sender, target)
+            known = doc is not None and doc.id != document_id  # never itself
+            found.append(links.Target(target, sender, doc.id if known else None))
+        await links.add_links(tx, document_id, kind, found, at=at)
+    for link in await links.resolve_arrival(tx, sender, wire_id, document_id):
         newer = await get_document(tx, link.document_id)
         if link.kind == links.REPLACES and newer is not None and newer.state in APPLIED:
             # Its replacement was registered before it came: it is superseded on arrival.
@@ -926,7 +943,9 @@ async def _answer(
     """Sign and queue this unit's 15 (agree) or 16 (refuse) about `doc` to its sender."""
     code = StatusCode.RECALL_AGREED if agree else StatusCode.RECALL_REFUSED
     status = _status_about(ctx, doc, code, at, reason=reason)
-    await _record_out_status(tx, status, sign_status(ctx.keys, status), doc.id, queue_it=True)
+    # An imported document has no node to answer (as in process_document).
+    queue_it = await came_in_envelope(tx, doc.id)
+    await _record_out_status(tx, status, sign_status(ctx.keys, status), doc.id, queue_it=queue_it)
     return status
 
 

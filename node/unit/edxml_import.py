@@ -27,7 +27,7 @@ from lienthong.crypto.stream import StreamEncryptor
 from lienthong.node.context import NodeContext
 from lienthong.node.unit import pdf_verify
 from lienthong.node.unit.attachments import decrypt_to
-from lienthong.node.unit.documents import DocumentError, stored_body
+from lienthong.node.unit.documents import DocumentError, link_changes, stored_body
 from lienthong.node.unit.views import business_view, recipients_view
 from lienthong.protocol.codes import Confidentiality
 from lienthong.protocol.document import (
@@ -42,7 +42,7 @@ from lienthong.protocol.edxml_read import from_edxml, with_routing
 from lienthong.protocol.edxml_write import kept_descriptions, routing_of, write_edxml
 from lienthong.protocol.ids import _ALPHABET
 from lienthong.protocol.wire import pack
-from lienthong.storage import events, trust
+from lienthong.storage import events, links, trust
 from lienthong.storage.blobs import BlobStore
 from lienthong.storage.documents import (
     DocumentRecord,
@@ -54,6 +54,8 @@ from lienthong.storage.documents import (
 SOURCE = "edxml"
 # edXML Bussiness/BussinessDocType of the business a stored document's envelope names.
 BUSINESS_TYPE = {"new": 0, "update": 2, "replace": 3}
+# The link an imported package makes to the documents its ReplacementInfoList names.
+KIND_OF_BUSINESS_TYPE = {2: links.UPDATES, 3: links.REPLACES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,12 @@ async def _store(
             details={"edxml_id": doc.document_id, "attachments": len(attachments)},
         )
         if created:
+            # An update or a replacement names the documents it changes by their
+            # DocumentId from the same sender; registered, it applies as any other.
+            kind = KIND_OF_BUSINESS_TYPE.get(doc.business_type)
+            targets = [wire_id_of(doc.sender_id, d) for d in doc.replaces]
+            me = ctx.config.code
+            await link_changes(tx, me, doc.sender_id, wire_id, document_id, kind, targets, at=now)
             arrived = _arrived(doc, record, via)
             await events.append_event(tx, events.DOCUMENT_ARRIVED, document_id, arrived, at=now)
             if pdf_verify.has_pdf(body):  # its PDFs' signatures (docs/SIGNATURES.md)

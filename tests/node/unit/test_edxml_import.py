@@ -18,7 +18,7 @@ from lienthong.node.unit.documents import process_document, stored_body
 from lienthong.node.unit.edxml_import import export_edxml, import_edxml
 from lienthong.protocol.edxml_write import DOCUMENT_ID_EXTENSION, TRACE_EXTENSION
 from lienthong.protocol.states import DocState
-from lienthong.storage import events
+from lienthong.storage import events, links
 from lienthong.storage.documents import count_documents, get_document
 from tests.node.cli.cli_node import unit_with_a_letter
 from tests.protocol.test_edxml_roundtrip import DATA, NS, attachments_of, canonical, parse
@@ -213,3 +213,52 @@ async def test_a_bad_package_stores_nothing(unit, tmp_path, case):
         async with ctx.store.read() as conn:
             assert await count_documents(conn, direction="in") == before
         assert _blob_files(unit) == blobs
+
+
+def _replacement_of(original: bytes, replaced_id: str) -> bytes:
+    """The axis's công văn as a replacement (BussinessDocType 3) of `replaced_id`, under a
+    number of its own."""
+    xml = original.replace(b"8123", b"8124")
+    return xml.replace(
+        b"<edXML:BussinessDocType>0</edXML:BussinessDocType>",
+        b"<edXML:BussinessDocType>3</edXML:BussinessDocType>"
+        + "<edXML:BussinessDocReason>Sai sót về thể thức</edXML:BussinessDocReason>".encode(),
+    ).replace(
+        b"</edXML:StaffInfo>",
+        b"</edXML:StaffInfo><edXML:ReplacementInfoList><edXML:ReplacementInfo>"
+        + f"<edXML:DocumentId>{replaced_id}</edXML:DocumentId>".encode()
+        + b"</edXML:ReplacementInfo></edXML:ReplacementInfoList>",
+    )
+
+
+@pytest.mark.parametrize("order", ["original first", "replacement first"])
+async def test_an_imported_replacement_is_linked_and_applied_when_registered(unit, tmp_path, order):
+    """A replacement package names the document it replaces by its DocumentId: imported
+    (before or after its original), it is linked to it both ways; registered, it supersedes
+    the original, and its 15 is kept, not queued to a node nobody runs (the gateway or the
+    DMS sends it on)."""
+    replacement = tmp_path / "thay-the.xml"
+    replacement.write_bytes(_replacement_of(AXIS.read_bytes(), AXIS_ID))
+    async with context(unit) as ctx:
+        if order == "original first":
+            first = await import_edxml(ctx, AXIS)
+            second = await import_edxml(ctx, replacement)
+        else:
+            second = await import_edxml(ctx, replacement)
+            first = await import_edxml(ctx, AXIS)
+        assert second.created and second.document_id.endswith("8124/VPCP-KSTT")
+        async with ctx.store.read() as conn:
+            made = await links.links_of(conn, second.id)
+            named = await links.links_of(conn, first.id)
+        assert [(x.kind, x.target_id) for x in made] == [(links.REPLACES, first.id)]
+        assert [(x.document_id, x.kind) for x in named] == [(second.id, links.REPLACES)]
+
+        await process_document(ctx, first.id, DocState.ACCEPTED, actor="vanthu")
+        await process_document(ctx, second.id, DocState.ACCEPTED, actor="vanthu")
+        async with ctx.store.read() as conn:
+            old = await get_document(conn, first.id)
+            queued = await conn.fetchone(
+                "SELECT count(*) FROM status_outbox WHERE destination = ?", ("000.00.00.G22",)
+            )
+        assert old is not None and old.state == DocState.SUPERSEDED.value
+        assert queued is not None and queued[0] == 0
