@@ -36,6 +36,7 @@ from lienthong.protocol.limits import (
     MAX_REVOKED,
     MAX_URL,
 )
+from lienthong.protocol.typed_directory import Listing, read_certificates, read_listing
 from lienthong.protocol.units import check_external_code, check_wire_code
 from lienthong.protocol.wire import (
     PROTOCOL_VERSIONS,
@@ -319,12 +320,17 @@ def verify_directory(
     now: int,
     newer_than: int | None = None,
     forms: tuple[int, ...] = DIRECTORY_FORMS,
+    decoded: Directory | None = None,
 ) -> Directory:
     """Verify against the pinned root key; refuse an expired or rolled-back directory.
 
     `newer_than` is the version already held: a lower version is a rollback
     and is refused; the same version is accepted (it is the same document, or the
     same in its other form). `forms` are the forms read: (1,) is a version-1 node.
+    `decoded`: a directory verified before (the other form of this version); when this
+    one lists the very same certificate bytes, in the same order, its certificates are
+    taken from it rather than decoded again (the same bytes decode the same; everything
+    else, the signature included, is checked as always).
     """
     wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES)
     if wrapper.signer != CENTRE_SIGNER:
@@ -333,7 +339,47 @@ def verify_directory(
         signing.verify(root_public, signing.DIRECTORY, wrapper.signed, wrapper.sig)
     except SignatureError as exc:
         raise BadSignature(f"{WHAT}: not signed by this federation's centre: {exc}") from None
-    f = Fields(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES), WHAT)
+    listing = read_listing(wrapper.signed, forms) or _read_listing_strictly(wrapper.signed, forms)
+    version, form = listing.version, listing.form
+    if newer_than is not None and version < newer_than:
+        raise Rollback(f"{WHAT} v{version} is older than v{newer_than} already held: refused")
+    if now > listing.expires_at:
+        raise Expired(f"{WHAT} v{version} expired at {listing.expires_at} (now {now})")
+    for i, serial in enumerate(listing.revoked):
+        if not isinstance(serial, int) or isinstance(serial, bool) or serial < 1:
+            raise InvalidField(WHAT, f"revoked[{i}]", "expected a certificate serial")
+    if decoded is not None and [c.raw for c in decoded.certificates] == listing.certificates:
+        certs: list[NodeCertificate] | None = list(decoded.certificates)
+    else:
+        certs = read_certificates(listing.certificates)
+    if certs is None:
+        certs = _read_certificates_strictly(listing.certificates)
+    serials = {c.serial for c in certs}
+    if len(serials) != len(certs):
+        raise InvalidField(WHAT, "certificates", "a certificate serial appears twice")
+    codes = {c.code for c in certs}
+    protocols = {} if form == 1 else _protocols(listing.protocols, codes)
+    external = {} if form == 1 else _external(listing.external, codes)
+    return Directory(
+        version=version,
+        issued_at=listing.issued_at,
+        expires_at=listing.expires_at,
+        centre_name=listing.centre_name,
+        centre_url=listing.centre_url,
+        certificates=tuple(certs),
+        revoked=frozenset(listing.revoked),
+        relays=listing.relays,
+        raw=bytes(raw),
+        _token=_VERIFIED,
+        protocols=protocols,
+        form=form,
+        external=external,
+    )
+
+
+def _read_listing_strictly(signed: bytes, forms: tuple[int, ...]) -> Listing:
+    """The field-by-field reader of a directory's signed map: what it refuses, it names."""
+    f = Fields(unpack(signed, what=WHAT, max_bytes=MAX_DIRECTORY_BYTES), WHAT)
     form = check_header(f, WHAT, "directory", forms)
     version = f.int("version", lo=1, hi=2**53)
     issued_at = f.int("issued_at", hi=2**48 - 1)
@@ -343,43 +389,29 @@ def verify_directory(
     centre_name = centre.str("name", min_len=1)
     centre_url = centre.str("url", max_len=MAX_URL)
     centre.done()
-    raw_certs = f.list("certificates", max_items=MAX_DIRECTORY_UNITS)
-    revoked = f.list("revoked", max_items=MAX_REVOKED)
-    relays = f.strs("relays", max_items=MAX_LIST_ITEMS, max_len=MAX_URL)
-    listed_protocols = f.raw("protocols") if form == 2 else None
-    listed_external = f.raw("external") if form == 2 else None
-    f.done()
-    if newer_than is not None and version < newer_than:
-        raise Rollback(f"{WHAT} v{version} is older than v{newer_than} already held: refused")
-    if now > expires_at:
-        raise Expired(f"{WHAT} v{version} expired at {expires_at} (now {now})")
-    for i, serial in enumerate(revoked):
-        if not isinstance(serial, int) or isinstance(serial, bool) or serial < 1:
-            raise InvalidField(WHAT, f"revoked[{i}]", "expected a certificate serial")
-    certs = []
-    for i, item in enumerate(raw_certs):
-        if not isinstance(item, bytes):
-            raise InvalidField(WHAT, f"certificates[{i}]", "expected certificate bytes")
-        inner = unwrap(item, what=f"{WHAT} certificate {i}", max_bytes=MAX_CERTIFICATE_BYTES)
-        certs.append(decode_certificate_signed(inner.signed, item))
-    serials = [c.serial for c in certs]
-    if len(set(serials)) != len(serials):
-        raise InvalidField(WHAT, "certificates", "a certificate serial appears twice")
-    codes = {c.code for c in certs}
-    protocols = {} if form == 1 else _protocols(listed_protocols, codes)
-    external = {} if form == 1 else _external(listed_external, codes)
-    return Directory(
+    listing = Listing(
+        form=form,
         version=version,
         issued_at=issued_at,
         expires_at=expires_at,
         centre_name=centre_name,
         centre_url=centre_url,
-        certificates=tuple(certs),
-        revoked=frozenset(revoked),
-        relays=relays,
-        raw=bytes(raw),
-        _token=_VERIFIED,
-        protocols=protocols,
-        form=form,
-        external=external,
+        certificates=f.list("certificates", max_items=MAX_DIRECTORY_UNITS),
+        revoked=f.list("revoked", max_items=MAX_REVOKED),
+        relays=f.strs("relays", max_items=MAX_LIST_ITEMS, max_len=MAX_URL),
+        protocols=f.raw("protocols") if form == 2 else None,
+        external=f.raw("external") if form == 2 else None,
     )
+    f.done()
+    return listing
+
+
+def _read_certificates_strictly(items: list[Any]) -> list[NodeCertificate]:
+    """The certificates of a directory's list read one by one: what it refuses, it names."""
+    certs = []
+    for i, item in enumerate(items):
+        if not isinstance(item, bytes):
+            raise InvalidField(WHAT, f"certificates[{i}]", "expected certificate bytes")
+        inner = unwrap(item, what=f"{WHAT} certificate {i}", max_bytes=MAX_CERTIFICATE_BYTES)
+        certs.append(decode_certificate_signed(inner.signed, item))
+    return certs
