@@ -56,6 +56,7 @@ from lienthong.protocol.relay import (
 from lienthong.protocol.states import TransitionError
 from lienthong.protocol.status import verify_status
 from lienthong.storage import audit
+from lienthong.storage.blobs import write_chunks
 from lienthong.storage.errors import (
     BlobError,
     BlobHashMismatch,
@@ -393,8 +394,7 @@ async def fetch_blob(
                     raise _NotYet(f"the relay does not hold blob {blob.id} (now)")
                 elif response.status not in (200, 206):
                     raise RelayUnavailable(f"{url}: HTTP {response.status}")
-                async for chunk in response.content.iter_chunked(STREAM_CHUNK):
-                    await asyncio.to_thread(writer.write, chunk)
+                await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
         await asyncio.to_thread(writer.commit, blob.id, blob.size)
     except BlobError as exc:
         if isinstance(exc, BlobHashMismatch | BlobTooLarge):

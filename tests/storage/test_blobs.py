@@ -239,3 +239,54 @@ async def test_blobs_are_noted_in_the_store(tmp_path: Path) -> None:
         async with store.read() as conn:
             assert await blob_size(conn, DATA_ID) == len(DATA)
             assert await blob_size(conn, "0" * 64) is None
+
+
+async def _tiny(data: bytes, then: BaseException | None = None) -> AsyncIterator[bytes]:
+    """16 KiB pieces (a TLS record's worth), so write_chunks gathers many per batch."""
+    for chunk in _chunks(data, 16 * 1024):
+        yield chunk
+    if then is not None:
+        raise then
+
+
+async def test_write_chunks_keeps_order_and_every_byte_over_many_batches(tmp_path: Path) -> None:
+    """Thousands of small pieces gathered into batches give the same bytes and hash."""
+    from lienthong.storage.blobs import WRITE_BATCH, write_chunks
+
+    assert len(DATA) > 2 * WRITE_BATCH  # several batches, and a last partial one
+    blobs = BlobStore(tmp_path)
+    writer = blobs.writer()
+    await write_chunks(writer, _tiny(DATA))
+    assert writer.size == len(DATA)
+    assert writer.commit(DATA_ID) == BlobInfo(DATA_ID, len(DATA))
+    assert blobs.path(DATA_ID).read_bytes() == DATA
+
+
+async def test_write_chunks_writes_what_arrived_before_the_stream_broke(tmp_path: Path) -> None:
+    """A stream broken after 3 MiB in small pieces: every piece received is on disk (none
+    left in a batch), so the resumable upload continues from exactly there."""
+    from lienthong.storage.blobs import write_chunks
+
+    blobs = BlobStore(tmp_path)
+    upload = "ab" * 16
+    cut = 3 * 1024 * 1024 - 5 * 1024
+    writer = blobs.partial(upload)
+    with pytest.raises(ConnectionResetError):
+        await write_chunks(writer, _tiny(DATA[:cut], ConnectionResetError("peer reset")))
+    assert writer.size == cut
+    writer.suspend()
+    assert blobs.partial_size(upload) == cut
+    info = await blobs.write_stream(_stream(DATA[cut:]), DATA_ID, upload_id=upload)
+    assert info == BlobInfo(DATA_ID, len(DATA))
+
+
+async def test_write_chunks_refuses_bytes_over_the_limit_and_keeps_nothing(tmp_path: Path) -> None:
+    """More bytes than max_size, in small pieces: BlobTooLarge, the partial file gone."""
+    from lienthong.storage.blobs import write_chunks
+
+    blobs = BlobStore(tmp_path)
+    writer = blobs.partial("cd" * 16, max_size=len(DATA) - 1)
+    with pytest.raises(BlobTooLarge):
+        await write_chunks(writer, _tiny(DATA))
+    assert blobs.partial_size("cd" * 16) == 0
+    assert _leftovers(blobs) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import ssl
 from datetime import UTC, datetime, timedelta
 
@@ -47,7 +48,6 @@ from tests.node.tls_federation import (
 # Tables that hold what a peer can make a unit store; a refusal must leave each as it was.
 TABLES = (
     "documents",
-    "envelopes",
     "status_events",
     "status_outbox",
     "outbox",
@@ -120,7 +120,7 @@ async def test_a_replayed_envelope_is_stored_once_with_the_same_receipt(fed):
     assert first[1]["status"] == receipt
     after_first = await stored(b.ctx)
     audited = len(await actions(b.ctx))
-    assert (after_first["documents"], after_first["envelopes"]) == (1, 1)
+    assert after_first["documents"] == 1
     assert after_first["status_events"] == 1
     for batch in ([raw], [raw, raw]):
         answers = (await post_inbox(a, b, envelopes=batch))["envelopes"]
@@ -398,6 +398,29 @@ async def test_an_upload_broken_mid_stream_resumes_where_it_stopped(fed, tmp_pat
     await a.engine.upload_blob(b.url, blob_id, None, tls=pinning_of(a.ctx).for_unit(B))
     assert b.ctx.blobs.path(blob_id).read_bytes() == data
     assert hashlib.sha256(data).hexdigest() == blob_id
+
+
+async def test_a_blob_is_served_whole_or_from_an_offset_over_tls(fed):
+    """GET of a blob several read chunks long over mutual TLS (the batched reads that stand
+    in for sendfile): 200 with every byte; `Range: bytes=<n>-` gives 206, Content-Range and
+    exactly the bytes from n; a range past the end gives 416."""
+    from lienthong.storage.blobs import READ_CHUNK
+
+    a, b = fed.units[A], fed.units[B]
+    data = os.urandom(3 * READ_CHUNK + 12345)
+    writer = b.ctx.blobs.writer()
+    writer.write(data)
+    blob_id = writer.commit().id
+    url = f"{b.url}/v1/blobs/{blob_id}"
+    async with a.session.get(url) as response:
+        assert response.status == 200 and await response.read() == data
+    for start in (1, READ_CHUNK, len(data) - 1):
+        async with a.session.get(url, headers={"Range": f"bytes={start}-"}) as response:
+            assert response.status == 206
+            assert response.headers["Content-Range"] == f"bytes {start}-{len(data) - 1}/{len(data)}"
+            assert await response.read() == data[start:]
+    async with a.session.get(url, headers={"Range": f"bytes={len(data)}-"}) as response:
+        assert response.status == 416
 
 
 # -- who may call ---------------------------------------------------------------------------
