@@ -10,7 +10,9 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import sys
 import tempfile
+import types
 from pathlib import Path
 
 from lienthong.node.context import NodeContext, ServiceKey
@@ -122,11 +124,27 @@ def _process_context():
     if _CONTEXT is None:
         try:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["lienthong.crypto.pdf_signatures"])
+            # Each check's process runs the main script again (multiprocessing does, to
+            # find the target): what it imports (`lienthong`: the CLI) is preloaded with
+            # pyHanko, so that costs milliseconds, not a second of imports per PDF.
+            preload = ["lienthong.crypto.pdf_signatures", *_main_imports()]
+            context.set_forkserver_preload(preload)
         except ValueError:
             context = multiprocessing.get_context("spawn")
         _CONTEXT = context
     return _CONTEXT
+
+
+def _main_imports() -> list[str]:
+    """The modules the main script imported (by name, or through what it took from them)."""
+    main = sys.modules.get("__main__")
+    names = set()
+    for value in vars(main).values() if main is not None else ():
+        if isinstance(value, types.ModuleType):
+            names.add(value.__name__)
+        elif callable(value) and isinstance(getattr(value, "__module__", None), str):
+            names.add(value.__module__)
+    return sorted(n for n in names if n in sys.modules and n not in ("__main__", "__mp_main__"))
 
 
 def _verify_child(conn, path: str, anchors: list[bytes], crls: list[bytes], note: str) -> None:
