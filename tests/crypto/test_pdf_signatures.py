@@ -111,6 +111,28 @@ def test_an_intermediate_embedded_in_the_signature_chains_to_the_root():
     assert verdict.status == VALID
 
 
+@pytest.mark.parametrize("revoked", ["none", "signer", "intermediate"])
+def test_revocation_under_an_intermediate_uses_each_cas_own_crl(revoked):
+    """Root -> intermediate -> signer, with the CRL of each CA configured: the signer is
+    checked against the intermediate's CRL and the intermediate against the root's; either
+    one revoked makes the signature invalid, "revoked"; neither, valid and checked."""
+    root = make_ca("Root")
+    sub = make_ca("Sub CA", issuer=root)
+    signer = make_signer(sub)
+    pdf = sign_pdf(make_pdf(), signer, chain=(sub,))
+    crls = [
+        make_crl(root, [sub.cert.serial_number] if revoked == "intermediate" else []),
+        make_crl(sub, [signer.cert.serial_number] if revoked == "signer" else []),
+    ]
+    verdict = verify_pdf_bytes(pdf, [root.der], crls=crls)
+    if revoked == "none":
+        assert verdict.status == VALID
+        assert verdict.signatures[0].revocation == REVOCATION_CHECKED
+    else:
+        assert verdict.status == INVALID
+        assert verdict.reason_code == "revoked"
+
+
 @pytest.mark.parametrize(
     ("days_before", "days_after", "code"),
     [(-400, -10, "expired"), (10, 400, "not_yet_valid")],
