@@ -6,6 +6,13 @@ data directory (node.toml, key files). Its last member, MANIFEST.json, lists eac
 member's name, size, mode and SHA-256; restore checks all of them before anything
 appears in the target directory.
 
+A centre whose store is a PostgreSQL database (`[centre] database`) is backed up the same
+way, with the database as the member centre.pgdump in place of store.sqlite3: pg_dump's
+custom format, one consistent snapshot taken while the workers run. Restore replays it
+with pg_restore in one transaction into an empty database named by the caller (nothing
+is left in it if any part fails) and keeps the dump out of the restored directory. The
+PostgreSQL programs are Debian's (on PATH, else the newest /usr/lib/postgresql/N/bin).
+
 The archive holds the keys and the documents in clear, so the file is created readable by
 its owner only (0600), and restore creates every file 0600 and every folder 0700, whatever
 modes the archive records. With a passphrase the whole tar is sealed as it is written
@@ -21,6 +28,7 @@ import os
 import shutil
 import sqlite3
 import stat
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -28,14 +36,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
 
 from lienthong.crypto import sealed_stream
 from lienthong.crypto.errors import CryptoError, WrongPassphraseError
 from lienthong.crypto.files import create_private, make_private_dir
+from lienthong.protocol.text import is_decimal
 from lienthong.storage.blobs import PARTIAL_DIR, TMP_DIR, fsync_dir
-from lienthong.storage.errors import BackupError
+from lienthong.storage.errors import BackupError, StoreError
+from lienthong.storage.store_pg import is_postgresql, probe, safe_url
 
 STORE_FILE = "store.sqlite3"
+PG_DUMP_FILE = "centre.pgdump"  # a PostgreSQL centre's database, pg_dump --format=custom
+# Where Debian puts PostgreSQL's programs when they are not on PATH (postgresql-client-N).
+DEBIAN_POSTGRESQL = Path("/usr/lib/postgresql")
+VERSION_DIGITS = 4  # a major version folder's name there: 15, 16, …
 BLOBS_DIR = "blobs"
 MANIFEST = "MANIFEST.json"
 FORMAT = "lienthong-backup"
@@ -48,6 +63,9 @@ SKIPPED_DIRS = frozenset(f"{BLOBS_DIR}/{name}" for name in (TMP_DIR, PARTIAL_DIR
 MAX_MANIFEST_BYTES = 128 * 1024 * 1024
 MAX_MEMBERS = 1_000_000
 COPY_CHUNK = 1024 * 1024
+# What a failing pg_dump or pg_restore said is quoted up to this many characters (its last
+# lines name the cause; a restore into a wrong database can print one line per object).
+MAX_PG_ERROR_CHARS = 2000
 
 # progress(done, total): bytes copied so far and in all, called from the worker thread;
 # `done` never decreases, and reaches `total` in one last call once the work succeeded.
@@ -155,30 +173,75 @@ def _write_tar(tar: tarfile.TarFile, files: list[tuple[str, Path]], counter: _Co
     return total
 
 
+def pg_program(name: str) -> Path:
+    """The PostgreSQL program `name` (pg_dump, pg_restore): on PATH, else in Debian's newest
+    version folder; BackupError saying which package provides it if there is none."""
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    versions = sorted(
+        (p for p in DEBIAN_POSTGRESQL.glob("*/bin") if (p / name).is_file()),
+        key=lambda p: int(p.parent.name) if is_decimal(p.parent.name, VERSION_DIGITS) else 0,
+    )
+    if not versions:
+        raise BackupError(
+            f"{name} is not installed (neither on PATH nor in {DEBIAN_POSTGRESQL}/*/bin): "
+            "install postgresql-client (Debian: apt-get install postgresql-client) of the "
+            "server's major version or newer"
+        )
+    return versions[-1] / name
+
+
+def _run_pg(name: str, url: str, *args: str | Path) -> None:
+    """Run pg_dump or pg_restore on the database at `url`. The password goes through the
+    environment (PGPASSWORD), never the command line, where `ps` would show it."""
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    if parts.password is not None:
+        env["PGPASSWORD"] = unquote(parts.password)
+    argv = [str(pg_program(name)), *map(str, args), "--dbname", safe_url(url)]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        said = " ".join(done.stderr.split())[-MAX_PG_ERROR_CHARS:]
+        raise BackupError(f"{name} of the database {safe_url(url)} failed: {said}")
+
+
 def _backup(
-    data_dir: Path, out: Path, passphrase: bytes | None, progress: Progress | None
+    data_dir: Path,
+    out: Path,
+    passphrase: bytes | None,
+    progress: Progress | None,
+    database: str = "",
 ) -> BackupInfo:
     data_dir, out = data_dir.resolve(), out.resolve()
     if out.is_relative_to(data_dir):
         raise BackupError(f"the backup file {out} must be outside the data directory {data_dir}")
     source = data_dir / STORE_FILE
-    if not source.is_file():
+    if not database and not source.is_file():
         raise BackupError(f"no store to back up: {source} does not exist")
+    if database and not is_postgresql(database):
+        raise BackupError(f"not a PostgreSQL URL (postgresql://…): {safe_url(database)}")
     if passphrase is not None and not passphrase:
         raise BackupError("the backup passphrase is empty")
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))  # mode 0700
     try:
-        snapshot = work / STORE_FILE
-        src = sqlite3.connect(source)
-        dst = sqlite3.connect(snapshot)
-        try:
-            src.backup(dst)  # one step: a consistent snapshot even while the node writes
-        finally:
-            dst.close()
-            src.close()
+        if database:  # one snapshot (a repeatable-read transaction) while the workers run
+            snapshot = work / PG_DUMP_FILE
+            _run_pg("pg_dump", database, "--format=custom", "--file", snapshot)
+            store = (PG_DUMP_FILE, snapshot)
+        else:
+            snapshot = work / STORE_FILE
+            src = sqlite3.connect(source)
+            dst = sqlite3.connect(snapshot)
+            try:
+                src.backup(dst)  # one step: a consistent snapshot even while the node writes
+            finally:
+                dst.close()
+                src.close()
+            store = (STORE_FILE, snapshot)
         partial = work / "archive.tar"
-        files = [(STORE_FILE, snapshot), *_files_to_copy(data_dir)]
+        files = [store, *_files_to_copy(data_dir)]
         counter = _Counter(sum(path.stat().st_size for _, path in files), progress)
         with create_private(partial) as file:
             if passphrase is None:
@@ -251,8 +314,8 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, dict[str, object]]:
         if entry["name"] in entries or entry["name"] == MANIFEST:
             raise BackupError(f"{MANIFEST} lists {entry['name']!r} twice")
         entries[entry["name"]] = entry
-    if STORE_FILE not in entries:
-        raise BackupError(f"the archive has no {STORE_FILE}")
+    if (STORE_FILE in entries) == (PG_DUMP_FILE in entries):
+        raise BackupError(f"the archive must hold one store: {STORE_FILE} or {PG_DUMP_FILE}")
     return entries
 
 
@@ -320,7 +383,11 @@ def _unseal(src: Path, passphrase: bytes, plain: Path) -> None:
 
 
 def _restore(
-    data_dir: Path, src: Path, passphrase: bytes | None, progress: Progress | None
+    data_dir: Path,
+    src: Path,
+    passphrase: bytes | None,
+    progress: Progress | None,
+    database: str = "",
 ) -> BackupInfo:
     data_dir = data_dir.resolve()
     if data_dir.exists() and (not data_dir.is_dir() or any(data_dir.iterdir())):
@@ -351,13 +418,30 @@ def _restore(
         except (tarfile.TarError, EOFError) as e:
             raise BackupError(f"{src} is not a readable tar archive: {e}") from e
         plain.unlink(missing_ok=True)
-        conn = sqlite3.connect(staging / STORE_FILE)
-        try:
-            result = conn.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            conn.close()
-        if result != "ok":
-            raise BackupError(f"the restored store fails SQLite's quick_check: {result}")
+        if PG_DUMP_FILE in entries:
+            if not database:
+                raise BackupError(
+                    f"{src} is a backup of a centre on PostgreSQL: give the URL of an empty "
+                    "database to restore it into (createdb; lienthong restore --database URL)"
+                )
+            # One transaction: a dump that does not replay leaves the database empty.
+            dump = staging / PG_DUMP_FILE
+            _run_pg("pg_restore", database, "--single-transaction", "--exit-on-error",
+                    "--no-owner", "--no-privileges", dump)  # fmt: skip
+            dump.unlink()  # the data now lives in the database, not in the directory
+        else:
+            if database:
+                raise BackupError(
+                    f"{src} holds a SQLite store ({STORE_FILE}), not a PostgreSQL centre: "
+                    "restore it without a database"
+                )
+            conn = sqlite3.connect(staging / STORE_FILE)
+            try:
+                result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                conn.close()
+            if result != "ok":
+                raise BackupError(f"the restored store fails SQLite's quick_check: {result}")
         if data_dir.exists():
             for child in staging.iterdir():
                 os.replace(child, data_dir / child.name)
@@ -379,11 +463,15 @@ async def backup(
     *,
     passphrase: bytes | None = None,
     progress: Progress | None = None,
+    database: str = "",
 ) -> BackupInfo:
     """Write a backup of `data_dir` to the tar file `out` (mode 0600, via a temp file and a
     rename), sealed with `passphrase` when one is given; `progress(done, total)` follows the
-    bytes archived."""
-    return await asyncio.to_thread(_backup, Path(data_dir), Path(out), passphrase, progress)
+    bytes archived. With `database` (a PostgreSQL centre's URL) the store is that database,
+    dumped by pg_dump."""
+    return await asyncio.to_thread(
+        _backup, Path(data_dir), Path(out), passphrase, progress, database
+    )
 
 
 async def restore(
@@ -392,8 +480,25 @@ async def restore(
     *,
     passphrase: bytes | None = None,
     progress: Progress | None = None,
+    database: str = "",
 ) -> BackupInfo:
     """Restore the backup `src` into `data_dir`, which must be empty or not exist; an
     encrypted backup needs its `passphrase`; `progress(done, total)` follows the bytes
-    extracted and verified."""
-    return await asyncio.to_thread(_restore, Path(data_dir), Path(src), passphrase, progress)
+    extracted and verified. A PostgreSQL centre's backup needs `database`, the URL of an
+    empty database, into which pg_restore replays it."""
+    if database:
+        if not is_postgresql(database):
+            raise BackupError(f"not a PostgreSQL URL (postgresql://…): {safe_url(database)}")
+        try:
+            version, _ = await probe(database)
+        except StoreError as e:
+            raise BackupError(str(e)) from None
+        if version:
+            raise BackupError(
+                f"the database {safe_url(database)} holds a centre already (schema version "
+                f"{version}): restore only into an empty database (createdb), so that "
+                "nothing there is overwritten"
+            )
+    return await asyncio.to_thread(
+        _restore, Path(data_dir), Path(src), passphrase, progress, database
+    )

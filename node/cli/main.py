@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help=f"passphrase of an encrypted backup (or {local.BACKUP_PASSPHRASE_ENV}, else asked)",
     )
+    p.add_argument(
+        "--database",
+        help="a PostgreSQL centre's backup: the URL of the empty database to restore it into",
+    )
     documents.register(sub)
     demo.register(sub)
     centre.register(sub)

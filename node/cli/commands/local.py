@@ -17,7 +17,7 @@ from lienthong.node.cli.progress import ProgressBar
 from lienthong.node.datadir import create_node, node_keys, read_passphrase
 from lienthong.storage import audit
 from lienthong.storage import backup as store_backup
-from lienthong.storage.db import Store
+from lienthong.storage.store_pg import open_store
 
 # The backup passphrase when no --passphrase-file is given (e.g. from a service's env file).
 BACKUP_PASSPHRASE_ENV = "LIENTHONG_BACKUP_PASSPHRASE"  # noqa: S105 - a variable name
@@ -60,7 +60,11 @@ def keys_show(args: argparse.Namespace) -> None:
 
 async def audit_verify(args: argparse.Namespace) -> int:
     config = cfg.load_config(args.data_dir)
-    async with await Store.open(config.store_path) as store, store.read() as conn:
+    database = config.get("centre", "database") if config.role == "centre" else ""
+    async with (
+        await open_store(config.store_path, database=database) as store,
+        store.read() as conn,
+    ):
         report = await audit.verify(conn)
     data = {
         "ok": report.ok,
@@ -86,11 +90,13 @@ def backup_passphrase(path) -> bytes | None:
 
 
 async def backup(args: argparse.Namespace) -> None:
-    cfg.load_config(args.data_dir)
+    config = cfg.load_config(args.data_dir)
+    # A centre on PostgreSQL: its database is dumped with pg_dump into the same archive.
+    database = config.get("centre", "database") if config.role == "centre" else ""
     passphrase = backup_passphrase(args.passphrase_file)
     with ProgressBar("Backup") as bar:
         info = await store_backup.backup(
-            args.data_dir, args.out, passphrase=passphrase, progress=bar
+            args.data_dir, args.out, passphrase=passphrase, progress=bar, database=database
         )
     note = (
         "encrypted with the passphrase"
@@ -110,8 +116,15 @@ async def restore(args: argparse.Namespace) -> None:
                 f"--passphrase-file or {BACKUP_PASSPHRASE_ENV}"
             )
         passphrase = getpass.getpass(f"Passphrase of {args.source}: ").encode() or None
+    database = getattr(args, "database", None) or ""
     with ProgressBar("Restore") as bar:
         info = await store_backup.restore(
-            args.data_dir, args.source, passphrase=passphrase, progress=bar
+            args.data_dir, args.source, passphrase=passphrase, progress=bar, database=database
         )
+    if database:  # the restored centre's node.toml names the database it was restored into
+        config = cfg.load_config(args.data_dir)
+        if config.get("centre", "database") != database:
+            values = {k: dict(v) for k, v in config.values.items()}
+            values["centre"]["database"] = database
+            (config.data_dir / cfg.CONFIG_FILE).write_text(cfg.render(values), encoding="utf-8")
     emit(args, info, f"Restored {args.source} into {args.data_dir}")
