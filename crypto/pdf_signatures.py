@@ -102,15 +102,17 @@ class Crl:
     next_update: str | None  # ISO 8601
 
 
+def _pem_or_der(data: bytes, pem, der):
+    """`data` read by the PEM loader when it is PEM, else by the DER one (ValueError)."""
+    return pem(data) if data.lstrip().startswith(b"-----BEGIN") else der(data)
+
+
 def load_crl(data: bytes) -> Crl:
     """A CRL from PEM or DER bytes; CrlError names what is wrong."""
     if len(data) > MAX_CRL_BYTES:
         raise CrlError(f"over {MAX_CRL_BYTES} bytes: not a CRL this node reads")
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            crl = x509.load_pem_x509_crl(data)
-        else:
-            crl = x509.load_der_x509_crl(data)
+        crl = _pem_or_der(data, x509.load_pem_x509_crl, x509.load_der_x509_crl)
     except ValueError as e:
         raise CrlError(f"not a certificate revocation list in PEM or DER: {e}") from None
     der = crl.public_bytes(serialization.Encoding.DER)
@@ -212,10 +214,7 @@ class FileVerdict:
 def load_anchor(data: bytes) -> Anchor:
     """A trust anchor from PEM or DER bytes; TrustAnchorError names what is wrong."""
     try:
-        if data.lstrip().startswith(b"-----BEGIN"):
-            cert = x509.load_pem_x509_certificate(data)
-        else:
-            cert = x509.load_der_x509_certificate(data)
+        cert = _pem_or_der(data, x509.load_pem_x509_certificate, x509.load_der_x509_certificate)
     except ValueError as e:
         raise TrustAnchorError(f"not an X.509 certificate in PEM or DER: {e}") from None
     try:
