@@ -21,15 +21,18 @@ second over one pull cycle (PULL_WAIT + 5 s: a pull ends after 25 s and is asked
 a few are always between two pulls); the largest of each is kept. RLIMIT_NOFILE is raised
 to its hard limit in every process.
 
-`--tls-buffer-kb K` sets, in the worker only, the size of the buffer asyncio's TLS
-transport (asyncio.sslproto.SSLProtocol.max_size, 256 KiB in Python 3.11) allocates and
-zero-fills for every connection: the run that measures how much of a held pull that is.
+The worker's TLS read buffers are what `lienthong run` sets (node/tls_buffers.py
+`use_small_tls_buffers`, called by node/runtime.py Node.start): 16 KiB per connection.
+`--asyncio-tls-buffer` leaves asyncio's own (asyncio.sslproto.SSLProtocol.max_size,
+256 KiB in Python 3.11, allocated and zero-filled for every connection): the figure
+before that setting.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.sslproto
 import hashlib
 import json
 import resource
@@ -132,9 +135,7 @@ def prepare(tmp: Path, n: int) -> None:
 # -- the worker ------------------------------------------------------------------------------
 
 
-async def serve(tmp: Path, tls_buffer_kb: int) -> None:
-    import asyncio.sslproto
-
+async def serve(tmp: Path, asyncio_tls_buffer: bool) -> None:
     from aiohttp import web
 
     from lienthong.bootstrap.directory import DirectoryState
@@ -143,13 +144,14 @@ async def serve(tmp: Path, tls_buffer_kb: int) -> None:
     from lienthong.node.centre.relay import add_relay_routes, mailboxes_of
     from lienthong.node.context import CONTEXT, NodeContext
     from lienthong.node.peers import peer_middleware
+    from lienthong.node.tls_buffers import use_small_tls_buffers
     from lienthong.protocol.directory import verify_directory
     from lienthong.storage.blobs import BlobStore
     from lienthong.storage.db import Store, unix_ms
 
     raise_nofile()
-    if tls_buffer_kb:
-        asyncio.sslproto.SSLProtocol.max_size = tls_buffer_kb * 1024
+    if not asyncio_tls_buffer:
+        use_small_tls_buffers()  # as Node.start does
     root_public = (tmp / "root.pub").read_bytes()
     directory = verify_directory((tmp / "directory").read_bytes(), root_public, now=NOW)
     store = await Store.open(tmp / "centre.sqlite3")
@@ -173,7 +175,12 @@ async def serve(tmp: Path, tls_buffer_kb: int) -> None:
 
     async def state(request: web.Request) -> web.Response:
         boxes = mailboxes_of(ctx)
-        return web.json_response({"waiting": sum(boxes.waiting(c) for c in codes)})
+        return web.json_response(
+            {
+                "waiting": sum(boxes.waiting(c) for c in codes),
+                "tls_read_buffer_bytes": asyncio.sslproto.SSLProtocol.max_size,
+            }
+        )
 
     side = web.Application()
     side.router.add_get("/state", state)
@@ -247,14 +254,19 @@ async def hold(tmp: Path, port: int, first: int, last: int) -> None:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def waiting(side_port: int) -> int:
+def worker_state(side_port: int) -> dict:
+    """The pulls waiting in the worker's Mailboxes and the TLS read buffer it uses."""
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{side_port}/state", timeout=30) as answer:
-        return json.load(answer)["waiting"]
+        return json.load(answer)
 
 
-def run(n: int, tls_buffer_kb: int) -> tuple[list[dict], list[str]]:
+def waiting(side_port: int) -> int:
+    return worker_state(side_port)["waiting"]
+
+
+def run(n: int, asyncio_tls_buffer: bool) -> tuple[list[dict], list[str]]:
     nofile = raise_nofile()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -263,7 +275,7 @@ def run(n: int, tls_buffer_kb: int) -> tuple[list[dict], list[str]]:
         prepare_s = time.perf_counter() - start
         me = [sys.executable, __file__]
         server = subprocess.Popen(
-            [*me, "--server", name, "--tls-buffer-kb", str(tls_buffer_kb)],
+            [*me, "--server", name, *(["--asyncio-tls-buffer"] if asyncio_tls_buffer else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -273,6 +285,7 @@ def run(n: int, tls_buffer_kb: int) -> tuple[list[dict], list[str]]:
         try:
             _, port, side_port = server.stdout.readline().split()
             idle_mb = rss_mb(server.pid)
+            tls_buffer_kb = worker_state(int(side_port))["tls_read_buffer_bytes"] / 1024
             share = -(-n // CLIENT_PROCESSES)
             for first in range(1, n + 1, share):
                 last = min(n, first + share - 1)
@@ -341,6 +354,7 @@ def run(n: int, tls_buffer_kb: int) -> tuple[list[dict], list[str]]:
         result("prepare_s", prepare_s, "s", target="(recorded)", met=True),
         result("client_processes_rss_mb", sum(client_mb), "MB", target="(recorded)", met=True),
         result("rlimit_nofile", nofile, "fds", target="(recorded)", met=True),
+        result("worker_tls_read_buffer_kb", tls_buffer_kb, "KiB", target="(recorded)", met=True),
     ]  # fmt: skip
     return results, [o.strip() for o in outcome]
 
@@ -350,21 +364,23 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1,000 pulls, not 10,000")
     parser.add_argument("--connections", type=int, default=None)
     parser.add_argument("--server", metavar="DIR")
-    parser.add_argument("--tls-buffer-kb", type=int, default=0, help="0: asyncio's own")
+    parser.add_argument(
+        "--asyncio-tls-buffer", action="store_true", help="asyncio's 256 KiB (the figure before)"
+    )
     parser.add_argument("--clients", nargs=4, metavar=("DIR", "PORT", "FIRST", "LAST"))
     args = parser.parse_args()
     if args.server:
-        asyncio.run(serve(Path(args.server), args.tls_buffer_kb))
+        asyncio.run(serve(Path(args.server), args.asyncio_tls_buffer))
         return
     if args.clients:
         tmp, port, first, last = args.clients
         asyncio.run(hold(Path(tmp), int(port), int(first), int(last)))
         return
     n = args.connections or (1_000 if args.quick else CONNECTIONS)
-    results, clients = run(n, args.tls_buffer_kb)
-    if args.tls_buffer_kb:
+    results, clients = run(n, args.asyncio_tls_buffer)
+    if args.asyncio_tls_buffer:
         for r in results:
-            r["name"] = f"{r['name']}_tls_buffer_{args.tls_buffer_kb}_kb"
+            r["name"] = f"{r['name']}_asyncio_tls_buffer"
     print(json.dumps({"clients": clients}), file=sys.stderr)
     report("longpolls", results)
 

@@ -35,10 +35,12 @@ from lienthong.node.config import WILDCARD_HOSTS
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
 from lienthong.node.edge import GuardedSite, peer_listener_limits
+from lienthong.node.health import add_peer_healthz_route
 from lienthong.node.logs import setup_from_environment
 from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import peer_middleware
 from lienthong.node.throttle import peer_rate_limits
+from lienthong.node.tls_buffers import use_small_tls_buffers
 from lienthong.node.unit.delivery import DeliveryEngine
 from lienthong.node.unit.events import EVENT_SIGNAL
 from lienthong.node.unit.peer_api import CONTENT_TYPE, add_peer_routes
@@ -188,6 +190,7 @@ class Node:
         return node
 
     def _add_routes(self) -> None:
+        add_peer_healthz_route(self.app)  # a load balancer's check (node/health.py)
         if self.ctx.config.role == "centre":
             from lienthong.node.centre.api import add_centre_routes
             from lienthong.node.centre.relay import add_relay_routes
@@ -201,6 +204,9 @@ class Node:
 
     async def start(self) -> None:
         config = self.ctx.config
+        # 16 KiB TLS read buffers, not asyncio's 256 KiB per connection (node/tls_buffers.py):
+        # set before any connection is made, for the listener's and the node's own alike.
+        use_small_tls_buffers()
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(ssl=client_ssl_context(config)),
         )
