@@ -22,6 +22,8 @@ from lienthong.protocol.wire import (
     Fields,
     check_header,
     sign_unit_message,
+    unpack,
+    unwrap,
     verify_unit_message,
 )
 
@@ -161,6 +163,14 @@ def verify_status(raw: bytes, lookup: KeyLookup) -> VerifiedStatus:
         decode=_decode,
     )
     return VerifiedStatus(status=status, raw=bytes(raw), _token=_VERIFIED)
+
+
+def stored_status(raw: bytes) -> Status:
+    """The fields of a status this node verified when it stored it (its own, or one taken by
+    verify_status): decoded and checked again, its signature not looked up again (the
+    directory may no longer hold the key it was signed with)."""
+    wrapper = unwrap(raw, what=WHAT, max_bytes=MAX_STATUS_BYTES)
+    return _decode(unpack(wrapper.signed, what=WHAT, max_bytes=MAX_STATUS_BYTES))
 
 
 def _decode(value: Any) -> Status:

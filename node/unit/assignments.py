@@ -56,7 +56,15 @@ def person(user: User) -> str:
     return f"{name} ({user.department})" if user.department else name
 
 
+def lead_words(named: str) -> str:
+    """How a 04's note opens, naming the lead as its `assignee` does (the sender's page,
+    which shows the lead as a field, shows the note after it)."""
+    return f"Xử lý chính: {named}. "
+
+
 def _staff(user: User) -> Staff:
+    """The handling staff a 04, 05 or 06 carries (edXML StaffInfo: Staff and Department):
+    the lead's name, `position` their department (docs/PROTOCOL.md 7.2)."""
     return Staff(name=user.display_name or user.username, position=user.department or "")
 
 
@@ -158,9 +166,9 @@ async def assign(
             f"document {document_id} was assigned meanwhile: read the new assignment first",
             "changed",
         )
-    # The note says who and until when in words (the sender's page shows a status's note;
-    # the lead is also in `assignee` and the leader in `staff`, for a program to read).
-    said = [f"Xử lý chính: {person(lead_user)}"]
+    # The lead is `staff` (name, department) and `assignee` (in words); the note says it
+    # all in words too, with the leader who gave it (as nodes before 04 read the note).
+    said = [f"Lãnh đạo giao: {person(on_behalf)}"]
     if note:
         said.append(f"Ý kiến chỉ đạo: {note}")
     if deadline is not None:
@@ -192,9 +200,9 @@ async def assign(
         document_id,
         DocState.ASSIGNED,
         actor=actor,
-        note=". ".join(said),
+        note=lead_words(person(lead_user)) + ". ".join(said),
         assignee=person(lead_user),
-        staff=_staff(on_behalf),
+        staff=_staff(lead_user),
         then=write,
     )
     return written[0]
@@ -270,16 +278,17 @@ async def complete(
         if then is not None:
             await then(tx, done)
 
-    by_whom = person(lead)  # what was done, and by whom
+    # The note is the result; `staff` the lead. A leader completing for the lead says so.
+    note = result.strip()
     if on_behalf is not None:
-        by_whom += f"; {person(on_behalf)} hoàn thành thay"
+        note += f" ({person(on_behalf)} hoàn thành thay)"
     await _process(
         ctx,
         document_id,
         DocState.COMPLETED,
         actor=actor if on_behalf is None else on_behalf.username,
-        note=f"{result.strip()} ({by_whom})",
-        staff=_staff(lead if on_behalf is None else on_behalf),
+        note=note,
+        staff=_staff(lead),
         then=write,
     )
     return written[0]

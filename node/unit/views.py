@@ -9,12 +9,14 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.context import NodeContext
 from lienthong.node.times import dmy, when
 from lienthong.node.unit import external
+from lienthong.node.unit.assignments import lead_words
 from lienthong.node.unit.documents import stored_body
 from lienthong.protocol.certificate import verify_certificate
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.envelope import verify_envelope
 from lienthong.protocol.errors import Expired, Revoked, UnknownSigner
 from lienthong.protocol.states import APPLIED, DocState, answer_of
+from lienthong.protocol.status import stored_status
 from lienthong.storage import links, outbox
 from lienthong.storage.directory import archived_certificate
 from lienthong.storage.documents import DocumentRecord, get_document
@@ -27,6 +29,35 @@ _LINK_LABELS = {
     links.REPLIES_TO: ("link.replies_to", "link.replied_by"),
     links.COPY_OF: ("link.copy_of", "link.copied_by"),
 }
+
+
+# The statuses that speak of the office's work on a document: they name its lead.
+WORK_CODES = frozenset({StatusCode.ASSIGNED, StatusCode.IN_PROGRESS, StatusCode.COMPLETED})
+
+
+def work_of(e: StatusEvent) -> dict[str, Any]:
+    """What a 04, 05 or 06 says of the work, as fields (docs/PROTOCOL.md 7.2): `lead`, the
+    handling staff {"name", "department"} (its `staff`; a 04 whose `staff` is not the
+    person its `assignee` names, as nodes before wrote the assigning leader there, gives
+    the assignee's words as the name), and `result`, a 06's note. Both None otherwise.
+    `said`: the note without the words that name the lead again (what a page shows)."""
+    if e.code not in WORK_CODES:
+        return {"lead": None, "result": None, "said": e.note}
+    try:
+        s = stored_status(e.raw)
+    except LienthongError:
+        return {"lead": None, "result": None, "said": e.note}
+    lead = None
+    if s.staff is not None and (s.assignee is None or s.assignee.startswith(s.staff.name)):
+        lead = {"name": s.staff.name, "department": s.staff.position or None}
+    elif s.assignee is not None:
+        lead = {"name": s.assignee, "department": None}
+    said = s.note
+    if said is not None and s.assignee is not None:
+        opening = lead_words(s.assignee)
+        said = said[len(opening) :] if said.startswith(opening) else said
+    result = s.note if e.code == StatusCode.COMPLETED else None
+    return {"lead": lead, "result": result, "said": None if result else said}
 
 
 def status_label(code: int, answers: str | None = None) -> str:
@@ -69,7 +100,7 @@ def _event(e: StatusEvent, answers: str | None) -> dict[str, Any]:
         "note": e.note if outside is None else outside[1],
         "direction": e.direction,
         "external": None if outside is None else outside[0],  # via the gateway `from`
-    }
+    } | work_of(e)
 
 
 async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
@@ -84,10 +115,13 @@ async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
     }
     business = await links.business_of(conn, envelope_id)
     answered: dict[str, str] = {}  # the newest answer of each recipient (events: oldest first)
+    work: dict[str, dict[str, Any]] = {}  # its newest 04, 05 or 06, as work_of reads it
     for s in events:
         answers = answer_of(s.code, business)
         if s.direction == "in" and answers is not None:
             answered[s.from_code] = status_label(s.code, answers)
+        if s.direction == "in" and s.code in WORK_CODES:
+            work[s.from_code] = work_of(s)
     return [
         {
             "recipient": row.recipient,
@@ -97,6 +131,9 @@ async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
             "attempts": row.attempts,
             "last_error": row.last_error,
             "refused_with": row.refused_with,  # a dead letter: the refusal that stopped it
+            # Who leads the work there (04, 05, 06) and, once completed, the result.
+            "lead": work.get(row.recipient, {}).get("lead"),
+            "result": work.get(row.recipient, {}).get("result"),
             "updated": when(row.updated_at),
             "updated_at": row.updated_at,
         }

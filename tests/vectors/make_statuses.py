@@ -29,6 +29,8 @@ from tests.vectors.make_envelopes import seal
 KEYS = key_table((A, 1, A), (B, 1, B))
 FIELDS = ("receipt", "number", "year", "reason", "assignee", "staff", "note")
 
+# The lead (xử lý chính) whom B's 04, 05 and 06 name.
+LEAD = Staff("Nguyễn Thị Chuyên", "Phòng Tổng hợp")
 # code, author, addressee, minutes after the envelope, the fields the code carries
 CASES: list[tuple[StatusCode, str, str, int, dict[str, Any]]] = [
     (StatusCode.ARRIVED, B, A, 1, {"receipt": None}),  # receipt: hash of letter-2340
@@ -46,9 +48,22 @@ CASES: list[tuple[StatusCode, str, str, int, dict[str, Any]]] = [
         3,
         {"number": 1365, "year": 2014, "staff": Staff("Cao Thắng", "Văn thư")},
     ),
-    (StatusCode.ASSIGNED, B, A, 4, {"assignee": "BGD", "note": "Chuyển: BGD, Cao Thắng"}),
-    (StatusCode.IN_PROGRESS, B, A, 5, {}),
-    (StatusCode.COMPLETED, B, A, 6, {"note": "Đã triển khai eOffice tại đơn vị"}),
+    # 04, 05, 06 as an office that assigns the work writes them (docs/PROTOCOL.md 7.2):
+    # `staff` the lead and their department, a 06's note its result.
+    (
+        StatusCode.ASSIGNED,
+        B,
+        A,
+        4,
+        {
+            "assignee": "Nguyễn Thị Chuyên (Phòng Tổng hợp)",
+            "staff": LEAD,
+            "note": "Xử lý chính: Nguyễn Thị Chuyên (Phòng Tổng hợp). Lãnh đạo giao: Cao "
+            "Thắng. Ý kiến chỉ đạo: Phòng Tổng hợp tham mưu. Hạn xử lý: 30/05/2014",
+        },
+    ),
+    (StatusCode.IN_PROGRESS, B, A, 5, {"staff": LEAD}),
+    (StatusCode.COMPLETED, B, A, 6, {"staff": LEAD, "note": "Đã triển khai eOffice tại đơn vị"}),
     (StatusCode.RECALL_REQUESTED, A, B, 7, {"reason": "Văn bản có sai sót"}),
     (StatusCode.RECALL_AGREED, B, A, 8, {}),
     (StatusCode.RECALL_REFUSED, B, A, 9, {"reason": "Văn bản đã được phân công xử lý"}),

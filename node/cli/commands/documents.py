@@ -557,6 +557,11 @@ async def retry(args: argparse.Namespace) -> None:
     emit(args, {"id": args.id, "retried": count}, f"{count} dead letter(s) of {args.id} due again")
 
 
+def _lead(lead: dict[str, Any]) -> str:
+    """Who leads the work at a recipient, as the page writes it: "Name (Department)"."""
+    return lead["name"] + (f" ({lead['department']})" if lead["department"] else "")
+
+
 def _recipient(row: dict[str, Any]) -> dict[str, Any]:
     """One recipient's delivery as JSON: the time as ISO 8601, not as the page shows it."""
     kept = {k: v for k, v in row.items() if k not in ("updated", "updated_at")}
@@ -593,6 +598,9 @@ async def show(args: argparse.Namespace) -> None:
             "answers": e["answers"],
             "incoming_number": e["incoming_number"],
             "note": e["note"],
+            # 04, 05, 06: who leads the work there {name, department}; 06: the result.
+            "lead": e["lead"],
+            "result": e["result"],
             "direction": e["direction"],
             # An organisation outside the directory, via the gateway `from` (GATEWAY.md).
             "external": e["external"],
@@ -666,7 +674,9 @@ async def show(args: argparse.Namespace) -> None:
     lines += [
         f"  {t['at']} {t['from']} → {t['to']}: {t['code']} {t['label']}"
         + (f" số {t['incoming_number']}" if t["incoming_number"] else "")
-        + (f" — {t['note']}" if t["note"] else "")
+        + (f" — Xử lý chính: {_lead(t['lead'])}" if t["lead"] and t["code"] != "04" else "")
+        + (f" — Kết quả: {t['result']}" if t["result"] else "")
+        + (f" — {t['note']}" if t["note"] and not t["result"] else "")
         for t in timeline
     ]
     emit(args, data, "\n".join(lines))

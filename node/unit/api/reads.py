@@ -253,6 +253,8 @@ def _event(e: dict[str, Any]) -> dict[str, Any]:
         "label_vi": e["label_vi"],
         "incoming_number": e["incoming_number"],
         "note": e["note"],
+        "lead": e["lead"],  # 04, 05, 06: who leads the work there {name, department}
+        "result": e["result"],  # 06: the result
         "direction": e["direction"],
     }
 

@@ -61,8 +61,9 @@ async def _seen_by_sender(fed, envelope_id: str) -> list:
 
 
 async def test_leader_assigns_lead_completes_and_the_sender_sees_04_then_06(fed):
-    """04 names the lead and their department, with the steering note and deadline, signed
-    for the leader; 06 carries the result and the lead's name; the answer is linked."""
+    """04 names the lead and their department (staff, as edXML's StaffInfo), with the
+    leader, the steering note and the deadline in its note; 06 carries the result as its
+    note and the lead as its staff; the answer is linked."""
     b = fed.units[B]
     envelope_id, doc_id = await _registered(fed)
     deadline = office.today(b.ctx)
@@ -86,10 +87,11 @@ async def test_leader_assigns_lead_completes_and_the_sender_sees_04_then_06(fed)
     ]  # fmt: skip
     assigned, completed = seen[-3], seen[-1]
     assert assigned.assignee == "Nguyễn Thị Chuyên (Phòng Tổng hợp)"
-    assert assigned.staff.name == "Trần Văn Lãnh"
+    assert (assigned.staff.name, assigned.staff.position) == ("Nguyễn Thị Chuyên", "Phòng Tổng hợp")
+    assert "Lãnh đạo giao: Trần Văn Lãnh" in assigned.note
     assert "Đề nghị Phòng Tổng hợp tham mưu" in assigned.note
     assert f"Hạn xử lý: {deadline[8:]}/{deadline[5:7]}/{deadline[:4]}" in assigned.note
-    assert completed.note == "Đã báo cáo UBND tỉnh (Nguyễn Thị Chuyên (Phòng Tổng hợp))"
+    assert completed.note == "Đã báo cáo UBND tỉnh"
     assert "Xử lý chính: Nguyễn Thị Chuyên (Phòng Tổng hợp)" in assigned.note
     assert (completed.staff.name, completed.staff.position) == (
         "Nguyễn Thị Chuyên",
