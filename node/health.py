@@ -1,16 +1,20 @@
 """What a monitor asks without a login: GET /healthz (200 while the node can do its work,
-503 naming what fails) and the certificate-expiry figures /metrics and doctor share."""
+503 naming what fails), from a cached probe, and the certificate-expiry figures /metrics
+and doctor share."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
 
 from lienthong.crypto import x509 as tls
-from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 
 HEALTHZ_ROUTE = "healthz"
 MS_PER_DAY = 86_400_000
@@ -20,6 +24,14 @@ CERT_WARN_DAYS = 30
 MIN_FREE_BYTES = 1024**3
 CRITICAL_FREE_BYTES = 100 * 1024**2
 OK, WARN, FAIL = "ok", "warn", "fail"
+# Anyone may ask /healthz (a load balancer every few seconds, or a stranger in a loop on a
+# peer port): every answer comes from one probe of the node, no older than this, so the
+# database sees at most one health query per worker in this time however often it is asked.
+HEALTH_CACHE_SECONDS = 2.0
+# A store that has not answered the probe's query within this is down for the health check
+# (a database that hangs, a failover under way); load balancers time out their own check
+# after a few seconds.
+STORE_PROBE_SECONDS = 3.0
 _RANK = {OK: 0, WARN: 1, FAIL: 2}
 
 
@@ -109,10 +121,16 @@ def _disk(ctx: NodeContext) -> Finding:
     return Finding(WARN if free < MIN_FREE_BYTES else OK, detail, free)
 
 
+async def _read_store(ctx: NodeContext) -> None:
+    async with ctx.store.read() as conn:  # one indexed row: the same on SQLite and PostgreSQL
+        await conn.fetchone("SELECT max(version) FROM schema_version")
+
+
 async def _store(ctx: NodeContext) -> Finding:
     try:
-        async with ctx.store.read() as conn:
-            await conn.fetchone("SELECT count(*) FROM documents")
+        await asyncio.wait_for(_read_store(ctx), STORE_PROBE_SECONDS)
+    except TimeoutError:
+        return Finding(FAIL, f"store unreadable: no answer within {STORE_PROBE_SECONDS:g} s")
     except Exception as exc:  # any failure to read is the finding itself
         return Finding(FAIL, f"store unreadable: {type(exc).__name__}: {exc}")
     return Finding(OK, "store readable")
@@ -131,6 +149,7 @@ async def health(ctx: NodeContext) -> dict:
     status = max((f.status for f in findings.values()), key=_RANK.__getitem__)
     return {
         "status": status,
+        "database": findings["store"].status,  # SQLite file or PostgreSQL: the store
         "code": ctx.config.code,
         "checks": {
             name: {"status": f.status, "detail": f.detail, "value": f.value}
@@ -139,12 +158,76 @@ async def health(ctx: NodeContext) -> dict:
     }
 
 
+class HealthCache:
+    """The node's last health report, probed again once it is HEALTH_CACHE_SECONDS old; a
+    request that finds it stale while a probe runs waits for that probe (one at a time)."""
+
+    def __init__(self, ctx: NodeContext, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ctx = ctx
+        self.clock = clock  # seconds, only ever compared (tests hold it still)
+        self._report: dict | None = None
+        self._at = 0.0  # clock() at the probe that made _report
+        self._lock = asyncio.Lock()
+        self.probes = 0  # probes run (the tests count them)
+
+    def _fresh(self) -> bool:
+        return self._report is not None and self.clock() - self._at < HEALTH_CACHE_SECONDS
+
+    def forget(self) -> None:
+        """Probe again at the next request (something the report reads has just changed)."""
+        self._report = None
+
+    async def report(self) -> dict:
+        if not self._fresh():
+            async with self._lock:
+                if not self._fresh():
+                    self._report = await health(self.ctx)
+                    self._at = self.clock()
+                    self.probes += 1
+        assert self._report is not None
+        return self._report
+
+
+HEALTH = ServiceKey("health", HealthCache)
+
+
+def health_of(ctx: NodeContext) -> HealthCache:
+    """The node's one HealthCache (shared by its web page and its peer port)."""
+    return ctx.services.get_or_make(HEALTH, lambda: HealthCache(ctx))
+
+
+def _status(report: dict) -> int:
+    return 503 if report["status"] == FAIL else 200
+
+
 async def healthz_handler(request: web.Request) -> web.Response:
     """200 with the findings while nothing fails (warnings included), else 503."""
-    report = await health(request.app[CONTEXT])
-    return web.json_response(report, status=503 if report["status"] == FAIL else 200)
+    report = await health_of(request.app[CONTEXT]).report()
+    return web.json_response(report, status=_status(report))
+
+
+async def public_healthz_handler(request: web.Request) -> web.Response:
+    """The same answer for a load balancer on the peer port, which anyone can reach: each
+    part's status and the names of those failing, without the details (error texts that
+    could name the database's host, free disk space)."""
+    report = await health_of(request.app[CONTEXT]).report()
+    checks = {name: check["status"] for name, check in report["checks"].items()}
+    body = {
+        "status": report["status"],
+        "database": report["database"],
+        "code": report["code"],
+        "failing": sorted(name for name, status in checks.items() if status == FAIL),
+        "checks": checks,
+    }
+    return web.json_response(body, status=_status(report))
 
 
 def add_healthz_route(app: web.Application) -> None:
     """Mount GET /healthz (no login; see node/metrics.py `public_routes`)."""
     app.router.add_get("/healthz", healthz_handler, name=HEALTHZ_ROUTE)
+
+
+def add_peer_healthz_route(app: web.Application) -> None:
+    """Mount GET /healthz on the peer port (no client certificate needed), for a load
+    balancer in front of centre workers."""
+    app.router.add_get("/healthz", public_healthz_handler, name=HEALTHZ_ROUTE)

@@ -35,6 +35,7 @@ from lienthong.node.config import WILDCARD_HOSTS
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
 from lienthong.node.edge import GuardedSite, peer_listener_limits
+from lienthong.node.health import add_peer_healthz_route
 from lienthong.node.logs import setup_from_environment
 from lienthong.node.metrics import metrics_of
 from lienthong.node.peers import peer_middleware
@@ -189,6 +190,7 @@ class Node:
         return node
 
     def _add_routes(self) -> None:
+        add_peer_healthz_route(self.app)  # a load balancer's check (node/health.py)
         if self.ctx.config.role == "centre":
             from lienthong.node.centre.api import add_centre_routes
             from lienthong.node.centre.relay import add_relay_routes

@@ -12,6 +12,7 @@ from lienthong.crypto import x509 as cx
 from lienthong.crypto.keys import NodeKeys
 from lienthong.node import __version__
 from lienthong.node.cli.doctor import FAIL, OK, WARN, Check, nagios
+from lienthong.node.health import HEALTH_CACHE_SECONDS, health_of
 from lienthong.node.web import create_web_app
 from tests.node.helpers import NOW, Clock, make_context, make_directory
 
@@ -75,11 +76,27 @@ async def test_healthz_is_200_when_healthy_and_warns_before_a_certificate_ends(u
     body = await (await client.get("/healthz")).json()
     assert body["checks"]["certificates"]["status"] in (OK, WARN)
     write_tls_cert(ctx, 10)
+    health_of(ctx).forget()  # else the answer is the cached probe's, up to 2 s old
     response = await client.get("/healthz")
     body = await response.json()
     assert response.status == 200
     assert body["checks"]["certificates"]["status"] == WARN
     assert 9 <= body["checks"]["certificates"]["value"] <= 10
+
+
+async def test_healthz_answers_from_one_probe_per_cache_period(unit):
+    """However often /healthz is asked, the store is probed once per HEALTH_CACHE_SECONDS
+    (the cache's clock held still here): 40 requests, one probe; the period over, one more."""
+    ctx, client = unit
+    now = [1000.0]
+    cache = health_of(ctx)
+    cache.clock = lambda: now[0]
+    for _ in range(40):
+        assert (await client.get("/healthz")).status == 503  # no TLS certificate here
+    assert cache.probes == 1
+    now[0] += HEALTH_CACHE_SECONDS
+    body = await (await client.get("/healthz")).json()
+    assert cache.probes == 2 and body["database"] == OK
 
 
 async def test_metrics_carry_certificate_expiry_and_build_info(unit):
