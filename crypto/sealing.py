@@ -27,21 +27,21 @@ def seal(recipient_public: bytes, message: bytes, *, ephemeral_seed: bytes | Non
         raise InvalidKeyError(
             f"recipient public key is {len(recipient_public)} bytes, expected {PUBLIC_KEY_BYTES}"
         )
-    if ephemeral_seed is None:
-        epk, esk = sodium.crypto_box_keypair()
-    else:
+    try:
+        if ephemeral_seed is None:
+            # libsodium's own crypto_box_seal in one call: the same bytes' layout, with an
+            # ephemeral key from libsodium's generator.
+            return sodium.crypto_box_seal(bytes(message), bytes(recipient_public))
         if len(ephemeral_seed) != SEED_BYTES:
             raise ValueError(
                 f"ephemeral seed must be {SEED_BYTES} bytes, got {len(ephemeral_seed)}"
             )
         epk, esk = sodium.crypto_box_seed_keypair(ephemeral_seed)
-    nonce = _nonce(epk, bytes(recipient_public))
-    try:
-        boxed = sodium.crypto_box(bytes(message), nonce, bytes(recipient_public), esk)
+        nonce = _nonce(epk, bytes(recipient_public))
+        return epk + sodium.crypto_box(bytes(message), nonce, bytes(recipient_public), esk)
     except nacl.exceptions.CryptoError:
         # libsodium refuses a low-order point, whose shared secret would be all zeros.
         raise InvalidKeyError("recipient public key is not a usable X25519 key") from None
-    return epk + boxed
 
 
 def unseal(private_key: nacl.public.PrivateKey, sealed: bytes) -> bytes:
@@ -51,11 +51,10 @@ def unseal(private_key: nacl.public.PrivateKey, sealed: bytes) -> bytes:
             f"sealed message is {len(sealed)} bytes, "
             f"shorter than the {SEALED_OVERHEAD}-byte overhead"
         )
-    epk = bytes(sealed[:PUBLIC_KEY_BYTES])
-    recipient_pk = private_key.public_key.encode()
     try:
-        return sodium.crypto_box_open(
-            bytes(sealed[PUBLIC_KEY_BYTES:]), _nonce(epk, recipient_pk), epk, private_key.encode()
+        # libsodium's crypto_box_seal_open in one call (it derives the nonce itself).
+        return sodium.crypto_box_seal_open(
+            bytes(sealed), private_key.public_key.encode(), private_key.encode()
         )
     except nacl.exceptions.CryptoError:
         raise DecryptionError(

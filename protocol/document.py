@@ -773,8 +773,25 @@ _URGENCIES = tuple(Urgency(n) for n in range(len(Urgency)))
 _CONFIDENTIALITIES = tuple(Confidentiality(n) for n in range(len(Confidentiality)))
 
 
+def body_bytes_pass(data: bytes, max_bytes: int) -> bool:
+    """Whether body_from_bytes(data, 2, ...) would accept `data`, answered by the C fast path
+    without building the dataclasses; False means only "not sure" (ask body_from_bytes,
+    which accepts the bytes or names what is wrong). For the sender's check at sealing."""
+    return 0 < len(data) <= max_bytes and _fast_wire(data) is not None
+
+
 def _fast_body(data: bytes) -> DocumentBody | None:
     """The body of exact version-2 bytes that pass every check of body_from_wire, or None."""
+    checked = _fast_wire(data)
+    return None if checked is None else _build(*checked)
+
+
+_Extensions = tuple[tuple[str, ExtensionValue], ...]
+
+
+def _fast_wire(data: bytes) -> tuple[_BodyWire, _Extensions] | None:
+    """The struct of exact version-2 bytes that pass every check of body_from_wire, with its
+    checked extensions, or None."""
     wire = exact(data, _BODY)
     if wire is None:
         return None
@@ -799,6 +816,12 @@ def _fast_body(data: bytes) -> DocumentBody | None:
                 return None
     except ProtocolError:
         return None
+    return wire, extensions
+
+
+def _build(wire: _BodyWire, extensions: _Extensions) -> DocumentBody:
+    """The DocumentBody of a struct _fast_wire has checked."""
+    m, i, s = wire.metadata, wire.metadata.issuer, wire.metadata.signer
     b = wire.business
     staff = b.staff
     return DocumentBody(
