@@ -541,6 +541,7 @@ class Run:
             await asyncio.sleep(SETTLE_SECONDS)  # not an assertion: the long-polls settle
             codes = [unit_code(i) for i in range(self.n)]
             load = load_average()
+            cpu_before = self.cpu_seconds()
             sent_ms = now_ms()
             start = time.perf_counter()
             sent = []
@@ -568,6 +569,8 @@ class Run:
                     raise TimeoutError(f"{self.n - arrived} of {self.n} without a 01")
                 await asyncio.sleep(0.5)
             elapsed = time.perf_counter() - start
+            cpu_after = self.cpu_seconds()
+            cpu = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_after.items()}
             receipts = Counter()
             async with ctx.store.read() as conn:
                 for envelope_id in sent:
@@ -598,8 +601,20 @@ class Run:
             "receipts_twice": sum(1 for v in receipts.values() if v > 1),
             "relay_items_left": left,
             "load_average_at_send": load,
+            "cpu_s": cpu,
             "clients": counters,
         }
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds so far of each live worker, the sender and this process (the
+        balancer), from /proc."""
+        from bench._fleet import proc_sample
+
+        out = {"bench_and_balancer": time.process_time()}
+        for node in [*self.workers, self.sender]:
+            if node.process is not None and (got := proc_sample(node.process.pid)):
+                out[node.name] = got.cpu
+        return out
 
     async def close(self) -> None:
         if self.sender is not None:
