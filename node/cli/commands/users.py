@@ -12,6 +12,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.node.cli.output import add_command, emit
 from lienthong.node.config import load_config
 from lienthong.storage.db import Store
+from lienthong.storage.store_pg import PgStore, open_store
 from lienthong.storage.users import (
     MIN_PASSWORD_CHARS,
     ROLES,
@@ -95,9 +96,13 @@ def read_password(path: str | Path | None) -> str:
     return password
 
 
-async def _open(args: argparse.Namespace) -> Store:
+async def _open(args: argparse.Namespace) -> Store | PgStore:
     config = load_config(args.data_dir)
-    return await Store.open(config.store_path, synchronous=config.get("store", "synchronous"))
+    # A centre on PostgreSQL keeps its console's accounts in its database (store_pg.py).
+    database = config.get("centre", "database") if config.role == "centre" else ""
+    return await open_store(
+        config.store_path, database=database, synchronous=config.get("store", "synchronous")
+    )
 
 
 async def add(args: argparse.Namespace) -> None:

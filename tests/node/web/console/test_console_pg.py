@@ -4,6 +4,9 @@ fresh PostgreSQL database, over the same web app and the same storage interface.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,9 +95,10 @@ async def make_site(tmp_path: Path, pg_server: PgServer) -> AsyncIterator:  # no
 
 
 async def test_the_running_pg_centre_serves_its_console_only(tmp_path, pg_server):  # noqa: F811
-    """`lienthong run` on a PostgreSQL centre, over real HTTP: an account added to the
-    database signs in, '/' leads to the console, which lists the units; the clerks' pages
-    (which read a unit's document tables) are not mounted, and their links not shown."""
+    """`lienthong run` on a PostgreSQL centre, over real HTTP: an account made by `lienthong
+    user add` (into the database, no SQLite file made) signs in, '/' leads to the console,
+    which lists the units; the clerks' pages (which read a unit's document tables) are not
+    mounted, and their links not shown."""
     data_dir = tmp_path / "centre"
     await create_centre(
         data_dir,
@@ -103,12 +107,18 @@ async def test_the_running_pg_centre_serves_its_console_only(tmp_path, pg_server
         web="127.0.0.1:0",
         database=pg_server.new_database(),
     )
+    password = tmp_path / "password"
+    password.write_text(PASSWORD + "\n", encoding="utf-8")
+    added = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "lienthong.node.cli", "user", "add", "--data-dir", str(data_dir),
+         "--username", "qt", "--role", "admin", "--password-file", str(password)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert not (data_dir / "store.sqlite3").exists()
     node = await Node.open(data_dir)
     try:
-        await add_user(
-            node.ctx.store, "qt", PASSWORD, role="admin", display_name="Quản trị", actor="test",
-            opslimit=argon2id.OPSLIMIT_MIN, memlimit=argon2id.MEMLIMIT_MIN,
-        )  # fmt: skip
         await centre_of(node.ctx).add_unit(*UNIT_A)
         await node.start()
         base = f"http://127.0.0.1:{node.web_port}"
