@@ -48,17 +48,32 @@ class StreamEncryptor:
 
     def update(self, data: bytes) -> bytes:
         """Ciphertext of every chunk completed by data (possibly b"")."""
+        return b"".join(self.update_pieces(data))
+
+    def update_pieces(self, data: bytes) -> list[bytes]:
+        """As `update`, but each chunk's ciphertext apart (no copy to join them): for a
+        caller that writes them out one by one. Whole chunks of `data` are encrypted
+        straight from it; only a tail shorter than a chunk is buffered."""
         if self._finalized:
             raise ValueError("stream encryptor is already finalized")
-        self._buffer += data
         out = []
         start = 0
-        while len(self._buffer) - start >= CHUNK_SIZE:
-            chunk = bytes(self._buffer[start : start + CHUNK_SIZE])
-            out.append(self._push(chunk, TAG_MESSAGE))
+        if self._buffer:
+            start = min(CHUNK_SIZE - len(self._buffer), len(data))
+            self._buffer += data[:start]
+            if len(self._buffer) < CHUNK_SIZE:
+                return out
+            out.append(self._push(bytes(self._buffer), TAG_MESSAGE))
+            self._buffer.clear()
+        if start == 0 and len(data) == CHUNK_SIZE:
+            out.append(self._push(bytes(data), TAG_MESSAGE))  # no copy for bytes
+            return out
+        view = memoryview(data)
+        while len(data) - start >= CHUNK_SIZE:
+            out.append(self._push(bytes(view[start : start + CHUNK_SIZE]), TAG_MESSAGE))
             start += CHUNK_SIZE
-        del self._buffer[:start]
-        return b"".join(out)
+        self._buffer += view[start:]
+        return out
 
     def finalize(self) -> bytes:
         """The last chunk, tagged final, holding whatever plaintext is still buffered."""

@@ -7,6 +7,7 @@ import hashlib
 import mimetypes
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from lienthong.crypto import aead
@@ -65,16 +66,30 @@ def encrypt_file(
     encryptor = StreamEncryptor(key)
     plain_hash = hashlib.sha256()
     done = 0
-    with blobs.writer() as writer, path.open("rb") as source:
+    # The plaintext's SHA-256 (the manifest's) runs in a second thread beside the encryption
+    # and the blob's own SHA-256 (its id): both are on the wire, over different bytes, and
+    # hashlib and libsodium let go of the GIL, so on two cores the hashes overlap.
+    with (
+        blobs.writer() as writer,
+        path.open("rb") as source,
+        ThreadPoolExecutor(1, thread_name_prefix="plain-sha256") as hasher,
+    ):
         writer.write(encryptor.header)
-        while chunk := source.read(READ_SIZE):
-            done += len(chunk)
-            if done > size:  # the manifest's size must be the bytes encrypted
-                raise AttachmentError(f"attachment {path} grew while it was being encrypted")
-            plain_hash.update(chunk)
-            writer.write(encryptor.update(chunk))
-            if progress is not None and done < size:
-                progress(done, size)
+        hashing: Future[None] | None = None
+        try:
+            while block := source.read(READ_SIZE):
+                done += len(block)
+                if done > size:  # the manifest's size must be the bytes encrypted
+                    raise AttachmentError(f"attachment {path} grew while it was being encrypted")
+                if hashing is not None:
+                    hashing.result()
+                hashing = hasher.submit(plain_hash.update, block)
+                writer.write_many(encryptor.update_pieces(block))
+                if progress is not None and done < size:
+                    progress(done, size)
+        finally:
+            if hashing is not None:
+                hashing.result()
         if done != size:
             raise AttachmentError(f"attachment {path} shrank while it was being encrypted")
         writer.write(encryptor.finalize())

@@ -586,7 +586,17 @@ DELIVERY = ServiceKey("delivery", DeliveryEngine)
 
 
 async def _file_chunks(path, offset: int):
+    """The blob file from `offset`, UPLOAD_CHUNK bytes at a time, the next read running in a
+    thread while the last chunk is sent (two chunks in memory at most)."""
     with open(path, "rb") as f:  # noqa: ASYNC230 - chunked reads in a thread below
         f.seek(offset)
-        while chunk := await asyncio.to_thread(f.read, UPLOAD_CHUNK):
-            yield chunk
+        reading = asyncio.ensure_future(asyncio.to_thread(f.read, UPLOAD_CHUNK))
+        try:
+            while chunk := await asyncio.shield(reading):  # a cancel leaves the read whole
+                reading = asyncio.ensure_future(asyncio.to_thread(f.read, UPLOAD_CHUNK))
+                yield chunk
+        finally:
+            if not reading.done():
+                await asyncio.wait({reading})  # the file stays open until its read is over
+            if not reading.cancelled():
+                reading.exception()  # retrieved: the upload's own failure is what counts

@@ -253,3 +253,25 @@ def test_any_split_of_the_ciphertext_decrypts(size, cuts):
     out = b"".join(dec.update(body[a:b]) for a, b in itertools.pairwise(body_points))
     dec.finalize()
     assert out == data
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    size=st.sampled_from([0, 1, 500, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE]),
+    cuts=st.lists(st.integers(min_value=0, max_value=3 * CHUNK_SIZE), max_size=8),
+    as_bytearray=st.booleans(),
+)
+def test_any_split_of_the_plaintext_gives_one_chunk_per_piece(size, cuts, as_bytearray):
+    """update_pieces over plaintext cut anywhere (bytes or bytearray) yields one full-size
+    ciphertext piece per completed chunk, and the stream decrypts to the plaintext."""
+    data = plaintext(size)
+    points = sorted({c for c in cuts if c <= size} | {0, size})
+    enc = StreamEncryptor(KEY)
+    pieces = []
+    for a, b in itertools.pairwise(points):
+        piece = bytearray(data[a:b]) if as_bytearray else data[a:b]
+        pieces += enc.update_pieces(piece)
+    assert [len(p) for p in pieces] == [FULL] * (size // CHUNK_SIZE)
+    blob = enc.header + b"".join(pieces) + enc.finalize()
+    assert len(blob) == ciphertext_size(size)
+    assert decrypt(blob) == data
