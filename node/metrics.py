@@ -238,7 +238,8 @@ class NodeMetrics:
                     None
                     if centre
                     else await conn.fetchone(
-                        "SELECT count(*) FROM envelopes WHERE sender_code != ?",
+                        "SELECT count(*) FROM documents WHERE direction = 'in'"
+                        " AND envelope IS NOT NULL AND sender_code != ?",
                         (self.ctx.config.code,),
                     )
                 )

@@ -74,6 +74,11 @@ class DocumentRecord:
 _COLUMNS = tuple(f.name for f in fields(DocumentRecord))
 # Built once from the dataclass's field names, never from input.
 _INSERT = f"INSERT INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
+# A document with its envelope: one row (migration 0020 moved envelopes into documents).
+_INSERT_ENVELOPED = (
+    f"INSERT INTO documents ({', '.join(_COLUMNS)}, envelope, envelope_sha256)"  # noqa: S608
+    f" VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})"
+)
 _SELECT = f"SELECT {', '.join('d.' + c for c in _COLUMNS)} FROM documents d"  # noqa: S608
 
 
@@ -88,12 +93,9 @@ def _record(row: Any) -> DocumentRecord:
     return DocumentRecord(**values)
 
 
-async def _insert_envelope(tx: Tx, envelope_id: str, raw: bytes, sender: str, at: int) -> None:
-    await tx.execute(
-        "INSERT INTO envelopes (id, raw, sha256, sender_code, received_at, size)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (envelope_id, raw, hashlib.sha256(raw).digest(), sender, at, len(raw)),
-    )
+async def _insert_enveloped(tx: Tx, row: DocumentRecord, raw: bytes, sha256: bytes) -> None:
+    """The document's row with its envelope's bytes and their SHA-256."""
+    await tx.execute(_INSERT_ENVELOPED, (*_row_values(row), raw, sha256))
 
 
 async def record_outgoing(
@@ -105,7 +107,7 @@ async def record_outgoing(
     actor: str,
     at: int,
 ) -> None:
-    """Store a document being sent: its row, its envelope, one outbox row per recipient
+    """Store a document being sent: its row with its envelope, one outbox row per recipient
     (due at once) and an audit entry. The outgoing register entry is the caller's call."""
     if doc.direction != "out":
         raise StoreError(f"record_outgoing needs direction 'out', not {doc.direction!r}")
@@ -120,10 +122,9 @@ async def record_outgoing(
         updated_at=at,
     )
     try:
-        await tx.execute(_INSERT, _row_values(row))
+        await _insert_enveloped(tx, row, envelope_raw, hashlib.sha256(envelope_raw).digest())
     except sqlite3.IntegrityError as e:
         raise Conflict(f"document {doc.id} cannot be stored: {e}") from e
-    await _insert_envelope(tx, doc.id, envelope_raw, doc.sender_code, at)
     await outbox.queue_envelope(tx, doc.id, recipients, at=at)
     await audit.append(
         tx,
@@ -188,9 +189,9 @@ async def record_incoming(
     if held is not None:
         return None
     local_id, wire_id = row.id, doc.id
-    await _insert_envelope(tx, local_id, envelope_raw, doc.sender_code, at)
-    await tx.execute(_INSERT, _row_values(row))
-    details = {"sender": doc.sender_code, "sha256": hashlib.sha256(envelope_raw).hexdigest()}
+    sha256 = hashlib.sha256(envelope_raw).digest()
+    await _insert_enveloped(tx, row, envelope_raw, sha256)
+    details = {"sender": doc.sender_code, "sha256": sha256.hex()}
     if local_id != wire_id:
         details["envelope"] = wire_id
     await audit.append(
@@ -211,7 +212,7 @@ async def record_imported(
     the national axis) as an incoming document in state ARRIVED, once per (sender, wire id).
 
     `doc.id` is its wire id, derived by the caller from what identifies it in its source
-    (docs/STORE.md, "Imported documents"); no envelope row is written (there is no signed
+    (docs/STORE.md, "Imported documents"); its row has no envelope (there is no signed
     envelope to keep). Returns (its id here, True), or (the id it was stored under, False),
     writing nothing, when it is stored already.
     """
@@ -255,11 +256,11 @@ async def held_envelopes(
             chunk = wire_ids[start : start + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             rows = await conn.fetchall(
-                "SELECT d.wire_id, d.id, e.sha256, s.raw FROM documents d"  # noqa: S608 - placeholders only
-                " JOIN envelopes e ON e.id = d.id"
+                "SELECT d.wire_id, d.id, d.envelope_sha256, s.raw FROM documents d"  # noqa: S608 - placeholders only
                 " LEFT JOIN status_events s ON s.envelope_id = d.id AND s.code = 1"
                 " AND s.direction = 'out'"
-                f" WHERE d.direction = 'in' AND d.sender_code = ? AND d.wire_id IN ({marks})",
+                f" WHERE d.direction = 'in' AND d.sender_code = ? AND d.wire_id IN ({marks})"
+                " AND d.envelope_sha256 IS NOT NULL",
                 (sender, *chunk),
             )
             for wire_id, document_id, sha256, arrival in rows:
@@ -361,14 +362,16 @@ async def get_document(conn: Queryable, document_id: str) -> DocumentRecord | No
 async def came_in_envelope(conn: Queryable, document_id: str) -> bool:
     """Whether a signed envelope is kept for this document: False for one taken in from an
     edXML package (record_imported), whose sender is outside the directory."""
-    row = await conn.fetchone("SELECT 1 FROM envelopes WHERE id = ?", (document_id,))
+    row = await conn.fetchone(
+        "SELECT 1 FROM documents WHERE id = ? AND envelope IS NOT NULL", (document_id,)
+    )
     return row is not None
 
 
 async def get_envelope_raw(conn: Queryable, envelope_id: str) -> bytes | None:
     """The envelope exactly as signed and received, or None."""
-    row = await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,))
-    return None if row is None else bytes(row[0])
+    row = await conn.fetchone("SELECT envelope FROM documents WHERE id = ?", (envelope_id,))
+    return None if row is None or row[0] is None else bytes(row[0])
 
 
 def _search_words(search: str) -> list[str]:
@@ -451,8 +454,8 @@ async def list_documents(
 
 async def envelope_sha256(conn: Queryable, envelope_id: str) -> bytes | None:
     """SHA-256 of a stored envelope's bytes: what a 01 (arrived) must carry as proof."""
-    row = await conn.fetchone("SELECT sha256 FROM envelopes WHERE id = ?", (envelope_id,))
-    return None if row is None else bytes(row[0])
+    row = await conn.fetchone("SELECT envelope_sha256 FROM documents WHERE id = ?", (envelope_id,))
+    return None if row is None or row[0] is None else bytes(row[0])
 
 
 async def count_documents(conn: Queryable, *, direction: str) -> int:

@@ -103,8 +103,8 @@ async def due_for(conn: Queryable, destination: str, now: int, limit: int) -> li
     """Envelopes then statuses due for one destination, oldest first, at most `limit`."""
     limit = max(1, min(limit, MAX_BATCH))
     envelopes = await conn.fetchall(
-        "SELECT o.envelope_id, e.raw, o.attempts, o.state FROM outbox o JOIN envelopes e"
-        " ON e.id = o.envelope_id WHERE o.recipient = ? AND o.next_attempt_at <= ?"
+        "SELECT o.envelope_id, d.envelope, o.attempts, o.state FROM outbox o JOIN documents d"
+        " ON d.id = o.envelope_id WHERE o.recipient = ? AND o.next_attempt_at <= ?"
         " ORDER BY o.next_attempt_at LIMIT ?",
         (destination, now, limit),
     )

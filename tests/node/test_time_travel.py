@@ -236,7 +236,7 @@ async def copies(node: Node, envelope_id: str) -> int:
             "SELECT count(*) FROM documents WHERE id = ?", (envelope_id,)
         )
         envelopes = await conn.fetchone(
-            "SELECT count(*) FROM envelopes WHERE id = ?", (envelope_id,)
+            "SELECT count(*) FROM documents WHERE id = ? AND envelope IS NOT NULL", (envelope_id,)
         )
     assert documents[0] == envelopes[0]
     return documents[0]

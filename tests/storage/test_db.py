@@ -19,7 +19,6 @@ async def test_fresh_store_has_every_table_and_version(tmp_path: Path) -> None:
             versions = await conn.fetchall("SELECT version FROM schema_version")
     expected = {
         "documents",
-        "envelopes",
         "outbox",
         "status_events",
         "directory_cache",

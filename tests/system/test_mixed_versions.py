@@ -40,7 +40,9 @@ def outbox_state(data_dir, envelope_id, recipient, release=None):
 def envelope_version(data_dir, envelope_id: str) -> int:
     """The protocol version of an envelope as the sender stored it (read-only look)."""
     with sqlite3.connect(f"file:{data_dir / 'store.sqlite3'}?mode=ro", uri=True) as db:
-        (raw,) = db.execute("SELECT raw FROM envelopes WHERE id = ?", (envelope_id,)).fetchone()
+        (raw,) = db.execute(
+            "SELECT envelope FROM documents WHERE id = ?", (envelope_id,)
+        ).fetchone()
     return header_of_own_envelope(raw).version
 
 

@@ -41,7 +41,6 @@ from tests.node.tls_federation import (
 # What a refused send or a refused message must leave as it was.
 TABLES = (
     "documents",
-    "envelopes",
     "outbox",
     "status_events",
     "status_outbox",
@@ -269,7 +268,7 @@ async def test_a_replacement_that_overtakes_its_original_supersedes_it_on_arriva
     )
     async with a.ctx.store.read() as conn:
         raws = {
-            i: (await conn.fetchone("SELECT raw FROM envelopes WHERE id = ?", (i,)))[0]
+            i: (await conn.fetchone("SELECT envelope FROM documents WHERE id = ?", (i,)))[0]
             for i in (original, replacement)
         }
     (answer,) = (await post_inbox(a, b, envelopes=[raws[replacement]]))["envelopes"]

@@ -16,7 +16,7 @@ from tests.node.tls_federation import A, B, C, Federation, post_inbox, row_count
 from tests.protocol.forge import body_map, forge_envelope, header
 
 # What a peer can make a unit store; a refusal leaves each as it was.
-TABLES = ("documents", "envelopes", "status_events", "status_outbox", "outbox", "blobs")
+TABLES = ("documents", "status_events", "status_outbox", "outbox", "blobs")
 
 
 async def stored(ctx: NodeContext) -> dict[str, int]:
