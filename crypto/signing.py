@@ -33,7 +33,10 @@ def signed_bytes(domain: str, message: bytes) -> bytes:
 
 def sign(key: nacl.signing.SigningKey, domain: str, message: bytes) -> bytes:
     """The 64-byte Ed25519 signature (pure, no prehash) of message under domain."""
-    return key.sign(signed_bytes(domain, message)).signature
+    # libsodium's crypto_sign through nacl.bindings (what SigningKey.sign calls, without the
+    # SignedMessage it builds); its secret key is the seed followed by the public key.
+    secret = key.encode() + key.verify_key.encode()
+    return nacl.bindings.crypto_sign(signed_bytes(domain, message), secret)[:SIGNATURE_BYTES]
 
 
 def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> None:
