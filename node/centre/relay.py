@@ -345,6 +345,11 @@ async def pull(request: web.Request) -> web.Response:
                 wait = min(wait, max(0.0, (shows_at - ctx.clock()) / 1000))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), wait)
+            if request.transport is None or request.transport.is_closing():
+                # The caller left while it waited (its link dropped, it reconnected, perhaps
+                # to another worker): an answer would go nowhere, and the items it took
+                # would be hidden from the caller's next pull for REOFFER_SECONDS.
+                return web.Response(body=encode_pull_answer([]), content_type=CONTENT_TYPE)
             items, _ = await _offer(ctx, peer)
     body = encode_pull_answer(PulledItem(i.id, i.kind, i.raw) for i in items)
     return web.Response(body=body, content_type=CONTENT_TYPE)

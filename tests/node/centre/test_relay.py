@@ -198,6 +198,26 @@ async def test_a_long_poll_answers_as_soon_as_mail_arrives(fed):
         assert await get_document(conn, envelope_id) is not None
 
 
+async def test_a_pull_whose_caller_left_takes_nothing(fed):
+    """B's long-poll is cut (B's side closes the connection) before A's letter comes: the
+    pull the letter wakes hides nothing, so B's next pull gets the letter at once, not
+    REOFFER_SECONDS later (a unit reconnecting, perhaps to another worker)."""
+    a, b = fed.units[A], fed.units[B]
+    boxes = mailboxes_of(fed.centre)
+    cut = asyncio.create_task(pull_once(b.ctx, b.session, fed.relay, wait=25))
+    await until(lambda: boxes.waiting(B) == 1)
+    cut.cancel()  # aiohttp closes the connection of a request cancelled before its answer
+    await asyncio.gather(cut, return_exceptions=True)
+    envelope_id, _ = await send(a, [B])
+    await a.engine.deliver(B)
+    await until(lambda: boxes.waiting(B) == 0)  # the cut pull woke and ended
+    assert await waiting(fed, B) == 1
+    result = await pull_once(b.ctx, b.session, fed.relay, wait=0)
+    assert result.acknowledged == 1
+    async with b.ctx.store.read() as conn:
+        assert await get_document(conn, envelope_id) is not None
+
+
 async def test_expired_mail_is_removed_and_its_sender_told(fed, tmp_path):
     """After the retention period the envelope and its blob are gone from the relay, a
     notice waits in A's mailbox, and A's pull marks the delivery to B 'expired'."""
