@@ -200,7 +200,15 @@ def _run_pg(name: str, url: str, *args: str | Path) -> None:
     if parts.password is not None:
         env["PGPASSWORD"] = unquote(parts.password)
     argv = [str(pg_program(name)), *map(str, args), "--dbname", safe_url(url)]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        argv,
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        check=False,
+    )
     if done.returncode != 0:
         said = " ".join(done.stderr.split())[-MAX_PG_ERROR_CHARS:]
         raise BackupError(f"{name} of the database {safe_url(url)} failed: {said}")
