@@ -16,6 +16,7 @@ here: the directory's root signature, checked by the caller, covers every certif
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -171,7 +172,8 @@ def exact_items(data: list[bytes], reader: msgspec.msgpack.Decoder[list[Any]]) -
     except (msgspec.MsgspecError, RecursionError):
         return None
     # Each item must give back its own bytes: the joined bytes alone could be cut elsewhere.
-    if list(map(_ENCODER.encode, values)) != data:
+    # Compared one by one, so that no second copy of all the bytes is held at once.
+    if not all(map(operator.eq, map(_ENCODER.encode, values), data)):
         return None
     return values
 
