@@ -5,7 +5,8 @@ A runs in this process (as the clerk's page would send); B, C and the centre are
 relay and C pulls the blob from the centre. A figure runs from the call to
 `send_document` (which encrypts the file into A's blob store) to the recipient's
 signed 01 stored at A. Peak RSS: VmHWM of each process, reset (/proc/PID/clear_refs)
-just before each transfer, read right after it. MB = 2**20 bytes.
+just before each transfer, read right after it; CPU: user + system seconds of each
+process over the same span (all threads). MB = 2**20 bytes.
 Baseline, same run: a bare aiohttp streaming PUT of the same file over the same
 mutual TLS (A's certificate to B's) into a server process that writes it to disk
 and fsyncs; and, recorded beside it, a raw copy of the file (read + write + fsync).
@@ -108,6 +109,14 @@ async def bare_put_mb_s(fed: Federation, source: Path, size: int, tmp: Path) -> 
         out.unlink(missing_ok=True)
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process (all its threads) has used so far: less bent by
+    other load on the machine than wall time, so a change in work shows through the noise."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak(pid: int) -> None:
     with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
         f.write("5")  # resets VmHWM to the current RSS
@@ -180,6 +189,7 @@ async def run(size: int) -> list[dict]:
                 for n, code in enumerate((B, C), start=1):
                     for pid in pids.values():
                         reset_peak(pid)
+                    cpu_before = {name: cpu_s(pid) for name, pid in pids.items()}
                     start = time.perf_counter()
                     envelope_id = await send_document(
                         ctx, metadata(ctx, n), [code], files=[source], actor="bench"
@@ -188,17 +198,18 @@ async def run(size: int) -> list[dict]:
                     seen = await wait_arrived(ctx, envelope_id, code, TRANSFER_TIMEOUT)
                     end = seen.get("arrived") or seen["accepted"]
                     rss = {name: peak_mb(pid) for name, pid in pids.items()}
+                    cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
                     phases = {"encrypt_and_queue_s": queued - start, "to_01_s": end - queued}
                     if "relayed" in seen:
                         phases["to_relayed_s"] = seen["relayed"] - queued
-                    figures[code] = (size / MB / (end - start), rss, phases)
+                    figures[code] = (size / MB / (end - start), rss, phases, cpu)
             finally:
                 await node.close()
         finally:
             fed.close()
     out = []
     for code, path in ((B, "direct"), (C, "relay")):
-        speed, rss, phases = figures[code]
+        speed, rss, phases, cpu = figures[code]
         out.append(
             result(
                 f"{path}_MB_per_s",
@@ -222,6 +233,10 @@ async def run(size: int) -> list[dict]:
                     met=value < TARGET_RSS_MB,
                 )
             )
+        for name, value in cpu.items():
+            if path == "direct" and name == "C":
+                continue
+            out.append(result(f"{path}_cpu_{name}_s", value, "s", target="(recorded)", met=True))
         for name, value in phases.items():
             out.append(result(f"{path}_{name}", value, "s", target="(recorded)", met=True))
     out.append(
