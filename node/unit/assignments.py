@@ -167,7 +167,7 @@ async def assign(
             "changed",
         )
     # The lead is `staff` (name, department) and `assignee` (in words); the note says it
-    # all in words too, with the leader who gave it (as nodes before 04 read the note).
+    # all in words too, with the leader who gave it (older nodes show a 04's note only).
     said = [f"Lãnh đạo giao: {person(on_behalf)}"]
     if note:
         said.append(f"Ý kiến chỉ đạo: {note}")
