@@ -5,6 +5,8 @@ closes the assignment; without those names it is refused with nothing written.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lienthong.crypto.errors import LienthongError
@@ -30,10 +32,11 @@ async def _counts(data_dir) -> dict[str, int]:
         return {t: (await conn.fetchone(f"SELECT count(*) FROM {t}"))[0] for t in COUNTED}  # noqa: S608 - fixed names
 
 
-async def test_process_goes_through_the_assignment_rules(tmp_path):
+async def test_process_goes_through_the_assignment_rules(tmp_path, capsys):
     """Bare 04 and 06 are refused naming the flags (nothing written); 04 with --lead and
     --leader writes the assignment naming both; 05 and 06 --as the lead close it with
-    the result, and someone else's 06 is refused."""
+    the result, and someone else's 06 is refused; `show --json` gives the lead and the
+    result as fields of the 04, 05 and 06 it sent."""
     data_dir = tmp_path / "a"
     letter = await unit_with_a_letter(data_dir, tmp_path)
     async with context(data_dir) as ctx:
@@ -65,3 +68,10 @@ async def test_process_goes_through_the_assignment_rules(tmp_path):
         doc = await get_document(conn, letter)
     assert done.completed_at is not None and done.result == "Đã xong"
     assert doc.state == "completed"
+    capsys.readouterr()
+    args = build_parser().parse_args(["show", "--data-dir", str(data_dir), "--json", letter])
+    await args.func(args)
+    timeline = json.loads(capsys.readouterr().out)["timeline"]
+    work = {t["code"]: (t["lead"], t["result"]) for t in timeline if t["lead"] is not None}
+    lead = {"name": "cv1", "department": None}
+    assert work == {"04": (lead, None), "05": (lead, None), "06": (lead, "Đã xong")}

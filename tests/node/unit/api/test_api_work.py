@@ -35,7 +35,8 @@ async def _office(ctx) -> None:
 async def test_a_dms_assigns_and_reports_completion(units, dms):
     """assignment (version 0, instructed by ld) then completion for cv1: 200 with the
     assignment each time; the same Idempotency-Key again answers the same, once; A holds
-    04 and 06."""
+    04 and 06, and A's API shows the lead and the result as fields of its timeline and of
+    the recipient."""
     b = units.ctx[B]
     await _office(b)
     doc_id = await sent_and_delivered(units)
@@ -56,6 +57,14 @@ async def test_a_dms_assigns_and_reports_completion(units, dms):
     async with units.ctx[A].store.read() as conn:
         codes = [e.code for e in await statuses_of(conn, doc_id) if e.direction == "in"]
     assert codes.count(StatusCode.ASSIGNED) == 1 and codes.count(StatusCode.COMPLETED) == 1
+    reader = await dms(units.ctx[A], ("read",))
+    seen = await (await reader.get(f"/api/v1/documents/{doc_id}")).json()
+    work = {e["code"]: e for e in seen["timeline"] if e["code"] in (4, 6)}
+    lead = {"name": "CV1", "department": None}  # cv1 has no department
+    assert (work[4]["lead"], work[4]["result"]) == (lead, None)
+    assert (work[6]["lead"], work[6]["result"]) == (lead, "Đã trả lời")
+    (recipient,) = seen["recipients"]
+    assert (recipient["lead"], recipient["result"]) == (lead, "Đã trả lời")
 
 
 async def test_bad_requests_name_their_field_and_write_nothing(units, dms):
