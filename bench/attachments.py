@@ -9,7 +9,9 @@ just before each transfer, read right after it; CPU: user + system seconds of ea
 process over the same span (all threads). MB = 2**20 bytes.
 Baseline, same run: a bare aiohttp streaming PUT of the same file over the same
 mutual TLS (A's certificate to B's) into a server process that writes it to disk
-and fsyncs; and, recorded beside it, a raw copy of the file (read + write + fsync).
+and fsyncs; and, recorded beside it, a raw copy of the file (read + write + fsync), and
+a bare GET of it over the same TLS sent by aiohttp's FileResponse and by the peer API's
+BlobResponse (the relay's blob download, before and after its 1 MiB reads).
 Targets: >= 100 MB/s per path, every process < 150 MB.
 """
 
@@ -60,6 +62,30 @@ async def put(request):
     return web.Response(status=201)
 app = web.Application(client_max_size=2**40)
 app.router.add_put('/blob', put)
+print('running', flush=True)
+web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print=None,
+            access_log=None)
+"""
+
+# The blob GET's two ways of sending a file under TLS, served by one bare process: aiohttp's
+# FileResponse (asyncio's sendfile fallback, 16 KiB per thread hand-off) and the peer API's
+# BlobResponse (1 MiB per hand-off). Same file, same TLS, same run.
+GET_SERVER = """
+import sys
+from pathlib import Path
+from aiohttp import web
+from lienthong.crypto.x509 import server_context
+from lienthong.node.unit.peer_api import BlobResponse
+from lienthong.storage.blobs import READ_CHUNK
+ctx = server_context(*[Path(p) for p in sys.argv[3:6]])
+path = Path(sys.argv[2])
+async def file_response(request):
+    return web.FileResponse(path)
+async def blob_response(request):
+    return BlobResponse(path, chunk_size=READ_CHUNK)
+app = web.Application()
+app.router.add_get('/file_response', file_response)
+app.router.add_get('/blob_response', blob_response)
 print('running', flush=True)
 web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print=None,
             access_log=None)
@@ -117,6 +143,24 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def bare_get_mb_s(fed: Federation, source: Path, size: int) -> dict[str, float]:
+    """GET of `source` from a bare server over A's and B's mutual TLS, each way of sending."""
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
+    server = (fed.nodes[A].data_dir, fed.nodes[B].data_dir, GET_SERVER, str(source))
+    rates = {}
+    async with bare_server(*server, timeout=timeout) as (session, base):
+        for way in ("file_response", "blob_response"):
+            start = time.perf_counter()
+            got = 0
+            async with session.get(f"{base}/{way}") as r:
+                assert r.status == 200, r.status
+                async for chunk in r.content.iter_chunked(256 * 1024):
+                    got += len(chunk)
+            assert got == size, (way, got)
+            rates[way] = size / MB / (time.perf_counter() - start)
+    return rates
+
+
 def reset_peak(pid: int) -> None:
     with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
         f.write("5")  # resets VmHWM to the current RSS
@@ -170,6 +214,7 @@ async def run(size: int) -> list[dict]:
             fed.start("centre", B, C)
             copy_rate = raw_copy_mb_s(source, tmp / "copy.bin")
             put_rate = await bare_put_mb_s(fed, source, size, tmp)
+            get_rates = await bare_get_mb_s(fed, source, size)
             pids = {
                 "A": os.getpid(),
                 "B": fed.nodes[B].process.pid,
@@ -239,6 +284,9 @@ async def run(size: int) -> list[dict]:
             out.append(result(f"{path}_cpu_{name}_s", value, "s", target="(recorded)", met=True))
         for name, value in phases.items():
             out.append(result(f"{path}_{name}", value, "s", target="(recorded)", met=True))
+    for way, value in get_rates.items():
+        name = f"bare_get_{way}_MB_per_s"
+        out.append(result(name, value, "MB/s", target="(recorded, baseline)", met=True))
     out.append(
         result("raw_copy_MB_per_s", copy_rate, "MB/s", target="(recorded, baseline)", met=True)
     )
