@@ -10,6 +10,7 @@ import hashlib
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from operator import attrgetter
 from typing import Any
 
 from lienthong.protocol.ids import new_ulid
@@ -82,9 +83,22 @@ _INSERT_ENVELOPED = (
 _SELECT = f"SELECT {', '.join('d.' + c for c in _COLUMNS)} FROM documents d"  # noqa: S608
 
 
-def _row_values(doc: DocumentRecord) -> tuple[Any, ...]:
-    values = tuple(getattr(doc, c) for c in _COLUMNS)
-    return tuple(int(v) if isinstance(v, bool) else v for v in values)
+# A row's values in _COLUMNS order in one call (sqlite3 binds the bool `manual` as 0 or 1).
+_VALUES = attrgetter(*_COLUMNS)
+_INDEX = {name: i for i, name in enumerate(_COLUMNS)}
+_NO_RECALL = RecallState.NONE.value
+
+
+def _row_values(doc: DocumentRecord, **changes: Any) -> tuple[Any, ...]:
+    """The row's values, with `changes` (column: value) in place of the record's own: a send
+    builds its row this way, about 40 µs less than dataclasses.replace (bench/store.py)."""
+    values = _VALUES(doc)
+    if not changes:
+        return values
+    changed = list(values)
+    for name, value in changes.items():
+        changed[_INDEX[name]] = value
+    return tuple(changed)
 
 
 def _record(row: Any) -> DocumentRecord:
@@ -93,9 +107,9 @@ def _record(row: Any) -> DocumentRecord:
     return DocumentRecord(**values)
 
 
-async def _insert_enveloped(tx: Tx, row: DocumentRecord, raw: bytes, sha256: bytes) -> None:
-    """The document's row with its envelope's bytes and their SHA-256."""
-    await tx.execute(_INSERT_ENVELOPED, (*_row_values(row), raw, sha256))
+async def _insert_enveloped(tx: Tx, values: tuple[Any, ...], raw: bytes, sha256: bytes) -> None:
+    """The document's row (its _row_values) with its envelope's bytes and their SHA-256."""
+    await tx.execute(_INSERT_ENVELOPED, (*values, raw, sha256))
 
 
 async def record_outgoing(
@@ -113,11 +127,11 @@ async def record_outgoing(
         raise StoreError(f"record_outgoing needs direction 'out', not {doc.direction!r}")
     if not recipients or len(set(recipients)) != len(recipients):
         raise StoreError("record_outgoing needs at least one recipient, each listed once")
-    row = replace(
+    row = _row_values(
         doc,
         wire_id=doc.id,  # a document this node sends keeps its envelope's id here
         state=SENT,
-        recall=RecallState.NONE.value,
+        recall=_NO_RECALL,
         created_at=at,
         updated_at=at,
     )
@@ -190,7 +204,7 @@ async def record_incoming(
         return None
     local_id, wire_id = row.id, doc.id
     sha256 = hashlib.sha256(envelope_raw).digest()
-    await _insert_enveloped(tx, row, envelope_raw, sha256)
+    await _insert_enveloped(tx, _row_values(row), envelope_raw, sha256)
     details = {"sender": doc.sender_code, "sha256": sha256.hex()}
     if local_id != wire_id:
         details["envelope"] = wire_id
