@@ -423,6 +423,17 @@ async def test_a_blob_is_served_whole_or_from_an_offset_over_tls(fed):
         assert response.status == 416
 
 
+def test_blob_response_still_overrides_a_method_aiohttp_calls():
+    """BlobResponse replaces FileResponse's private `_sendfile` (and calls its
+    `_sendfile_fallback`): an aiohttp that renamed either would leave the override dead,
+    the relayed download back at 16 KiB per hand-off, silently. This says so loudly."""
+    from aiohttp import web
+
+    assert callable(vars(web.FileResponse).get("_sendfile"))
+    assert callable(vars(web.FileResponse).get("_sendfile_fallback"))
+    assert "_sendfile" in vars(peer_api.BlobResponse)
+
+
 # -- who may call ---------------------------------------------------------------------------
 
 
