@@ -37,7 +37,7 @@ BUSY_TIMEOUT_MS = 10_000
 DEFAULT_READERS = 2
 # The writer does not checkpoint at commit (that would fsync on the loop); a
 # PASSIVE checkpoint runs in a thread every this many commits instead (a send
-# writes about 12 pages: the WAL stays near 12 MiB).
+# writes about 9 pages since migration 0020, bench/store.py: the WAL stays near 9 MiB).
 CHECKPOINT_EVERY_COMMITS = 250
 SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
 # Page cache of each connection (the writer and every reader), in KiB. SQLite's default
