@@ -10,7 +10,8 @@ recorded; with a worker killed midway every 01 still reaches the sender, none tw
   copied for each worker with `blobs/` shared (as tests/system/test_centre_workers.py does);
   each worker is a `lienthong run` process on its own port. Its peer listener's caps are
   raised for the run ([limits]: 5,000 connections from one address, the sender's 5,000
-  deposits in a minute): the shipped defaults are a province's.
+  deposits in a minute, peer and relay limits alike): the shipped defaults are a
+  province's.
 - The sending unit is a `lienthong run` process, unreachable (it collects its 01s from the
   relay), whose relay URL (the directory's) is a small TCP round-robin balancer started in
   this process: each connection goes to the next live worker in turn, to the one after if
@@ -87,6 +88,10 @@ WORKER_LIMITS = {
     "max_handshakes_per_address": 4_096,
     "peer_per_minute": 100_000,  # the sender deposits once per recipient
     "peer_burst": 10_000,
+    # Counted per worker process: at the default 600 the sender's deposits were answered
+    # 429 and backed off, and three workers allowed three times one worker's rate.
+    "relay_per_minute": 100_000,
+    "relay_burst": 10_000,
 }
 
 
