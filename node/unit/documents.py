@@ -887,11 +887,18 @@ async def process_document(
 
 
 async def send_status(
-    ctx: NodeContext, document_id: str, code: StatusCode, *, actor: str, **fields: Any
+    ctx: NodeContext,
+    document_id: str,
+    code: StatusCode,
+    *,
+    actor: str,
+    then: Then = None,
+    **fields: Any,
 ) -> Status:
     """Sign and queue a status about an incoming document without moving its state: what a
     gateway passes on from an organisation outside the directory (node/unit/gateway.py).
-    A status lacking what its code requires is refused (InvalidField), nothing stored."""
+    A status lacking what its code requires is refused (InvalidField), nothing stored.
+    `then(tx, status)` runs in the same transaction."""
     now = ctx.clock()
     async with ctx.store.write() as tx:
         doc = await get_document(tx, document_id)
@@ -905,6 +912,8 @@ async def send_status(
             tx, at=now, actor=actor, action="status.sent", subject=document_id,
             details={"code": f"{int(code):02d}", "to": doc.sender_code, "note": status.note},
         )  # fmt: skip
+        if then is not None:
+            await then(tx, status)
     _wake(ctx)
     return status
 

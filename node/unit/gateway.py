@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ from lienthong.protocol.limits import MAX_REASON, MAX_SHORT_TEXT
 from lienthong.protocol.status import MAX_INCOMING_NUMBER, Staff
 from lienthong.protocol.text import is_decimal
 from lienthong.storage import events
+from lienthong.storage import gateway as gateway_store
 from lienthong.storage.documents import (
     DocumentRecord,
     came_in_envelope,
@@ -144,6 +146,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
+# Records a file of the incoming folder as taken, with its outcome, in a transaction.
+Mark = Callable[[Any, str], Awaitable[None]]
+
+
 class Gateway:
     """The gateway's two loops over one node context (node/runtime.py starts them)."""
 
@@ -158,8 +164,7 @@ class Gateway:
         self.spool = spool or Spool.of(ctx)
         self.signal = signal_of(ctx)
         self.state = state_dir(ctx)
-        for sub in ("sent", "taken"):
-            make_private_dir(self.state / sub, parents=True)
+        make_private_dir(self.state / "sent", parents=True)
         for folder in (self.spool.outgoing, self.spool.incoming):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -470,31 +475,47 @@ class Gateway:
         return len(waiting)
 
     async def take_file(self, path: Path) -> str:
-        """Take one file in; "done" or "failed" (where it was moved)."""
+        """Take one file in; "done" or "failed" (where it was moved). The record that it was
+        taken is written in the transaction that sends it on, so a gateway stopped before
+        the file is moved finds it taken at its next start and sends nothing twice."""
         digest = await asyncio.to_thread(_file_digest, path)
-        taken = self.state / "taken" / digest
-        if taken.exists():
+        before = await self._taken(digest)
+        if before is not None:
             self._set_aside(
-                path, DONE, f"not taken again: the same bytes were taken before "
-                f"({taken.read_text(encoding='utf-8')})"
-            )  # fmt: skip
+                path, DONE, f"not taken again: the same bytes were taken before ({before})"
+            )
             return DONE
+
+        async def mark(tx, outcome: str) -> None:
+            await gateway_store.mark_taken(
+                tx, digest, f"{path.name}: {outcome}", at=self.ctx.clock()
+            )
+
         try:
             with path.open("rb") as f:
                 head = f.read(MAX_EDXML_STATUS_BYTES + 1)
             if STATUS_MARK in head and len(head) <= MAX_EDXML_STATUS_BYTES:
-                what = await self._take_status(head)
+                what = await self._take_status(head, mark)
             else:
-                what = await self._take_package(path)
+                what = await self._take_package(path, mark)
         except (LienthongError, ValueError) as exc:
             reason = str(exc) or type(exc).__name__
             log.warning("gateway: %s set aside in %s/: %s", path.name, FAILED, reason)
             self._set_aside(path, FAILED, reason)
             return FAILED
-        _write_atomic(taken, f"{path.name}: {what}".encode())
         self._set_aside(path, DONE, None)
         log.info("gateway: took %s (%s)", path.name, what)
         return DONE
+
+    async def _taken(self, digest: str) -> str | None:
+        """What became of a file with these bytes: from the store, or from the file record
+        a gateway kept before migration 0021 (gateway/taken/<digest>)."""
+        async with self.ctx.store.read() as conn:
+            outcome = await gateway_store.taken(conn, digest)
+        legacy = self.state / "taken" / digest
+        if outcome is None and legacy.exists():
+            outcome = legacy.read_text(encoding="utf-8")
+        return outcome
 
     def _set_aside(self, path: Path, where: str, reason: str | None) -> None:
         """Move a file into done/ or failed/ under a name not used there yet; the reason
@@ -510,8 +531,9 @@ class Gateway:
             _write_atomic(target.with_name(target.name + REASON_SUFFIX), reason.encode("utf-8"))
         path.replace(target)
 
-    async def _take_package(self, path: Path) -> str:
-        """A package from outside: sent on to the units of the directory it names."""
+    async def _take_package(self, path: Path, mark: Mark) -> str:
+        """A package from outside: sent on to the units of the directory it names (`mark`
+        records the file taken in the sending transaction)."""
         directory = self.ctx.directory.current
         if directory is None:
             raise GatewayError("this node holds no directory yet")
@@ -546,8 +568,11 @@ class Gateway:
             if own:  # addressed to the gateway's unit itself: its own incoming document
                 imported = await import_edxml(self.ctx, path, via="gateway")
                 done.append(f"taken in here as {imported.id}")
-            if not recipients:
-                return f"document {doc.document_id} {done[0]}"
+            if not recipients:  # an import is taken once per DocumentId: no window here
+                what = f"document {doc.document_id} {done[0]}"
+                async with self.ctx.store.write() as tx:
+                    await mark(tx, what)
+                return what
             ext = dict(doc.metadata.extensions)
             ext[external.GATEWAY_FROM] = doc.sender_id
             ext[DOCUMENT_ID_EXTENSION] = doc.document_id
@@ -559,16 +584,27 @@ class Gateway:
                 named.parent.mkdir(parents=True)
                 a.path.replace(named)
                 files.append(named)
+
+            async def sent(tx, envelope_id: str) -> None:
+                on = f"sent on to {', '.join(recipients)} as {envelope_id}"
+                await mark(tx, f"document {doc.document_id} {'; '.join([*done, on])}")
+
             try:
                 envelope = await service.send_document(
-                    self.ctx, metadata, recipients, files=files, actor="gateway", register=False
+                    self.ctx,
+                    metadata,
+                    recipients,
+                    files=files,
+                    actor="gateway",
+                    register=False,
+                    then=sent,
                 )
             except LienthongError as exc:
                 raise GatewayError(f"not sent on: {exc}") from None
         done.append(f"sent on to {', '.join(recipients)} as {envelope}")
         return f"document {doc.document_id} {'; '.join(done)}"
 
-    async def _take_status(self, data: bytes) -> str:
+    async def _take_status(self, data: bytes, mark: Mark) -> str:
         """A status from outside about a document this gateway passed on: sent back to the
         unit that sent it, with what its code requires."""
         status = status_from_edxml(data)
@@ -585,9 +621,14 @@ class Gateway:
                 "was passed on to"
             )
         fields = await self._status_fields(held["document"], status)
+        code = int(status.code)
+
+        async def then(tx, sent) -> None:
+            await mark(tx, f"status {code:02d} of {organ} sent back to {sent.to}")
+
         try:
             sent = await service.send_status(
-                self.ctx, held["document"], status.code, actor="gateway", **fields
+                self.ctx, held["document"], status.code, actor="gateway", then=then, **fields
             )
         except LienthongError as exc:
             raise GatewayError(f"status {int(status.code):02d} not sent back: {exc}") from None

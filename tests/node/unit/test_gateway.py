@@ -17,6 +17,7 @@ from aiohttp import web
 from lienthong.node.unit import documents as service
 from lienthong.node.unit import external
 from lienthong.node.unit.gateway import Gateway, GatewayError, Spool
+from lienthong.node.unit.gateway import _file_digest as gateway_file_digest
 from lienthong.protocol.codes import StatusCode
 from lienthong.protocol.delivery import Delivery
 from lienthong.protocol.directory import ExternalOrganisation
@@ -369,3 +370,52 @@ async def test_a_package_to_the_gateway_itself_is_its_own_incoming_document(fed,
             "SELECT 1 FROM status_outbox WHERE destination = ?", (VPCP.code,)
         )
     assert queued == []
+
+
+class Stopped(BaseException):
+    """The gateway's process ending where the test says (not an error it would catch)."""
+
+
+async def test_a_gateway_stopped_before_moving_a_file_sends_it_on_once(
+    fed, gateway, tmp_path, monkeypatch
+):
+    """The gateway stops right after the package was sent on (the transaction committed),
+    before anything else: at the next start the file is found taken (the record was written
+    in the sending transaction) and goes to done/ saying so; B holds the document once. A file recorded the old way (a file
+    under gateway/taken/) is still not taken again."""
+    b, c = fed.units[B], fed.units[C]
+    incoming = tmp_path / "in"
+    (incoming / "vpcp-512.edxml").write_bytes(package_to([B]))
+
+    send = service.send_document
+
+    async def send_then_stop(*args, **kwargs):
+        await send(*args, **kwargs)  # committed: the document is on its way to B
+        raise Stopped
+
+    with monkeypatch.context() as patch:
+        patch.setattr(service, "send_document", send_then_stop)
+        with pytest.raises(Stopped):
+            await gateway.take_in()
+    assert files(incoming) == ["vpcp-512.edxml"]  # still there, as after a crash
+
+    restarted = Gateway(c.ctx, spool=gateway.spool)
+    assert await restarted.take_in() == 1
+    assert files(incoming / "done") == ["vpcp-512.edxml", "vpcp-512.edxml.reason.txt"]
+    reason = (incoming / "done" / "vpcp-512.edxml.reason.txt").read_text(encoding="utf-8")
+    assert "taken before" in reason and f"sent on to {B}" in reason
+    assert await c.engine.deliver(B) is True
+    async with b.ctx.store.read() as conn:
+        assert len(await list_documents(conn, direction="in")) == 1
+
+    legacy = package_to([B], business_type=0).replace(b"512", b"513")
+    (incoming / "vpcp-513.edxml").write_bytes(legacy)
+    taken = restarted.state / "taken"
+    taken.mkdir(exist_ok=True)
+    (taken / gateway_file_digest(incoming / "vpcp-513.edxml")).write_text(
+        "vpcp-513.edxml: sent on before", encoding="utf-8"
+    )
+    assert await restarted.take_in() == 1
+    assert "vpcp-513.edxml" in files(incoming / "done")
+    async with c.ctx.store.read() as conn:
+        assert len(await list_documents(conn, direction="out")) == 1
