@@ -14,12 +14,13 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lienthong.protocol.document import Organisation
+from lienthong.protocol.document import MAX_EXTENSIONS, Organisation
 from lienthong.protocol.edxml import ExportAttachment
 from lienthong.protocol.edxml_read import from_edxml, with_routing
 from lienthong.protocol.edxml_write import (
     ATTRIBUTES_EXTENSION,
     EXTRA_PREFIX,
+    ROUTING_KEYS,
     iter_document,
     iter_edxml,
     kept_descriptions,
@@ -152,9 +153,10 @@ def test_any_package_kept_in_the_extension_map_is_written_again(
     the same package: metadata, business, DocumentId, From, To, business type, replaced
     documents, trace, and each attachment's name, ContentId, Description and bytes."""
     m = xml_safe(dataclasses.replace(m, number=m.number or "05", notation=m.notation or "VP"))
-    m = dataclasses.replace(
-        m, extensions=tuple((k, v) for k, v in m.extensions if not k.startswith("edxml."))
-    )
+    # Room for the routing the store adds (a package past the limit with it is refused:
+    # with_routing's LimitExceeded, not what this test is about).
+    kept = [(k, v) for k, v in m.extensions if not k.startswith("edxml.")]
+    m = dataclasses.replace(m, extensions=tuple(kept[: MAX_EXTENSIONS - len(ROUTING_KEYS)]))
     business = xml_safe(business)
     to = tuple(Organisation(name=xml_safe(to_name), code=code) for code in receivers)
     replaces = ("000.00.00.H53,2025/11/02,12/2025/QĐ-UBND",) if business_type == 3 else ()
