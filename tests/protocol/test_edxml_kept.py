@@ -11,6 +11,7 @@ import io
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,7 @@ from lienthong.protocol.edxml_write import (
     routing_of,
     to_edxml,
 )
+from lienthong.protocol.errors import LimitExceeded
 from tests.protocol.fixtures import A, B, C
 from tests.protocol.test_document_v2 import BUSINESS, SETTINGS, metadata
 from tests.protocol.test_edxml_roundtrip import (
@@ -201,3 +203,13 @@ def test_any_package_kept_in_the_extension_map_is_written_again(
         assert [
             (a.name, a.content_id, a.description, a.path.read_bytes()) for a in again.attachments
         ] == [(n, str(i + 1), f"Tệp {n}", raw) for i, (n, raw) in enumerate(files)]
+
+
+def test_a_package_whose_extensions_leave_no_room_for_its_routing_is_refused():
+    """Extension fields of its own up to the limit and a DocumentId to keep: refused by
+    with_routing with LimitExceeded naming the count, never stored past the limit."""
+    with tempfile.TemporaryDirectory() as folder:
+        doc = from_edxml(io.BytesIO(AXIS), Path(folder))
+        full = tuple((f"x{i:02d}", "") for i in range(MAX_EXTENSIONS))
+        with pytest.raises(LimitExceeded, match="extension fields with the package's routing"):
+            with_routing(dataclasses.replace(doc.metadata, extensions=full), doc)
