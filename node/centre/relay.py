@@ -71,6 +71,11 @@ SWEEP_BATCH = 500
 # per sweep once older than the retention period.
 MAX_ORPHANS_PER_SWEEP = 1000
 MS_PER_DAY = 86_400_000
+# A unit's "last seen" (the console's list) is written at most this often per worker: an
+# idle unit's pull then takes no write lock (a national centre serves tens of thousands of
+# long-polls; each took the store's one write lock twice, and 5,000 first pulls at once
+# queued past the lock's timeout). A minute is finer than anyone reads that column.
+TOUCH_EVERY_MS = 60_000
 
 
 class RelayError(LienthongError):
@@ -92,6 +97,16 @@ class Mailboxes:
         self._events: dict[str, asyncio.Event] = {}
         self._listeners: dict[str, int] = {}
         self._closed = False
+        # When this worker last wrote each unit's last_seen (one entry per unit served).
+        self._touched: dict[str, int] = {}
+
+    def due_touch(self, code: str, now: int) -> bool:
+        """Whether a pull of `code` at `now` should write its last_seen (TOUCH_EVERY_MS);
+        True marks it written."""
+        if now - self._touched.get(code, -TOUCH_EVERY_MS) < TOUCH_EVERY_MS:
+            return False
+        self._touched[code] = now
+        return True
 
     @contextlib.contextmanager
     def listening(self, code: str) -> Iterator[asyncio.Event]:
@@ -313,8 +328,14 @@ async def _malformed(ctx: NodeContext, peer: str, what: str, exc: LienthongError
 
 async def _offer(ctx: NodeContext, code: str) -> tuple[list[MailItem], int | None]:
     """The oldest visible items of a mailbox, hidden from the next pulls for
-    REOFFER_SECONDS; with none, when the first hidden one shows again (None: empty)."""
+    REOFFER_SECONDS; with none, when the first hidden one shows again (None: empty). An
+    empty mailbox, or one whose items are all hidden, is seen with a read alone: the write
+    lock is taken only to hide what is offered."""
     now = ctx.clock()
+    async with ctx.store.read() as conn:
+        shows_at = await mailbox.next_visible(conn, code)
+    if shows_at is None or shows_at > now:
+        return [], shows_at
     async with ctx.store.write() as tx:
         items = await mailbox.pending(
             tx, code, limit=MAX_PULL_ITEMS, max_bytes=MAX_PULL_BYTES, now=now
@@ -335,9 +356,11 @@ async def pull(request: web.Request) -> web.Response:
         wait = parse_wait(request.query.get("wait", "0"))
     except LienthongError as exc:
         return error_response(400, "MalformedRequest", str(exc))
-    async with ctx.store.write() as tx:
-        await touch_unit(tx, peer, ctx.clock())
     boxes = mailboxes_of(ctx)
+    now = ctx.clock()
+    if boxes.due_touch(peer, now):
+        async with ctx.store.write() as tx:
+            await touch_unit(tx, peer, now)
     with boxes.listening(peer) as event:
         items, shows_at = await _offer(ctx, peer)
         if not items and wait > 0:

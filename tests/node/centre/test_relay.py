@@ -11,7 +11,7 @@ import ssl
 import aiohttp
 import pytest
 
-from lienthong.node.centre.relay import mailboxes_of, sweep_once
+from lienthong.node.centre.relay import TOUCH_EVERY_MS, mailboxes_of, sweep_once
 from lienthong.node.pinning import pinning_of
 from lienthong.node.unit import documents as service
 from lienthong.node.unit.attachments import decrypt_to
@@ -358,6 +358,28 @@ async def test_a_pull_marks_the_unit_seen(fed):
     async with fed.centre.store.write() as tx:
         await put_unit(tx, B, "Unit B", "Đã triển khai", "active", fed.clock())
     fed.clock.advance(1000)
+    await pull_once(b.ctx, b.session, fed.relay)
+    async with fed.centre.store.read() as conn:
+        assert (await get_unit(conn, B)).last_seen == fed.clock()
+
+
+async def test_an_idle_pull_takes_no_write_lock_and_last_seen_is_written_once_a_minute(fed):
+    """A pull of an empty mailbox is answered while another transaction holds the centre's
+    write lock (it reads, and writes last_seen at most once per TOUCH_EVERY_MS): what lets
+    one worker serve tens of thousands of long-polls. Past the minute, the next pull
+    records the unit seen again."""
+    b = fed.units[B]
+    async with fed.centre.store.write() as tx:
+        await put_unit(tx, B, "Unit B", "Đã triển khai", "active", fed.clock())
+    await pull_once(b.ctx, b.session, fed.relay)
+    first = fed.clock()
+    fed.clock.advance(1000)
+    async with fed.centre.store.write():  # held by someone else for the whole pull
+        result = await asyncio.wait_for(pull_once(b.ctx, b.session, fed.relay), 60)
+    assert result.received == 0
+    async with fed.centre.store.read() as conn:
+        assert (await get_unit(conn, B)).last_seen == first
+    fed.clock.advance(TOUCH_EVERY_MS)
     await pull_once(b.ctx, b.session, fed.relay)
     async with fed.centre.store.read() as conn:
         assert (await get_unit(conn, B)).last_seen == fed.clock()
