@@ -14,7 +14,7 @@ from lienthong.protocol.certificate import make_registration
 from lienthong.protocol.directory import Directory
 from lienthong.protocol.wire import unpack
 from lienthong.storage.blobs import BlobStore
-from lienthong.storage.db import Store, unix_ms
+from lienthong.storage.db import unix_ms
 
 CENTRE_NAME = "Trung tâm Tin học tỉnh Tây Ninh"
 CENTRE_CODE = "000.00.00.H53"
@@ -110,21 +110,28 @@ class DirectoryStub:
 
 
 async def centre_context(
-    data_dir: Path, clock: FakeClock, *, blobs: Path, **options: object
+    data_dir: Path, clock: FakeClock, *, blobs: Path, database: str = "", **options: object
 ) -> NodeContext:
-    """A centre made by `centre init` in `data_dir`, opened as a node context holding its
-    first directory, as the running centre would (the caller closes ctx.store)."""
+    """A centre made by `centre init` in `data_dir` (with `database`, `centre init
+    --database`: its data in that PostgreSQL database), opened as a node context holding
+    its first directory, as the running centre would (the caller closes ctx.store)."""
     from lienthong.node.centre.rules import centre_of, install_directory
     from lienthong.node.centre.setup import create_centre
     from lienthong.node.config import load_config
     from lienthong.protocol.directory import verify_directory
+    from lienthong.storage.store_pg import open_store
 
+    if database:
+        options["database"] = database
     await create_centre(data_dir, name=CENTRE_NAME, clock=clock, **options)  # type: ignore[arg-type]
     config = load_config(data_dir)
+    store = await open_store(
+        config.store_path, database=config.get("centre", "database"), clock=clock
+    )
     ctx = NodeContext(
         config=config,
         keys=load_keys(config.path("keys", "identity")),
-        store=await Store.open(config.store_path, clock=clock),
+        store=store,  # type: ignore[arg-type]
         blobs=BlobStore(blobs),
         directory=DirectoryStub(),  # type: ignore[arg-type]
         clock=clock,

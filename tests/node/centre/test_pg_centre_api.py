@@ -14,20 +14,15 @@ import pytest
 from aiohttp import web
 
 from lienthong.crypto import x509 as tls
-from lienthong.crypto.keystore import load_keys
 from lienthong.node.centre.api import add_centre_routes
-from lienthong.node.centre.rules import centre_of, install_directory
-from lienthong.node.centre.setup import create_centre
-from lienthong.node.config import load_config
-from lienthong.node.context import CONTEXT, NodeContext
+from lienthong.node.centre.rules import centre_of
+from lienthong.node.context import CONTEXT
 from lienthong.node.peers import peer_middleware
-from lienthong.protocol.directory import verify_directory
-from lienthong.storage.blobs import BlobStore
-from lienthong.storage.store_pg import PgStore, open_store
+from lienthong.storage.store_pg import PgStore
 from tests.node.centre import test_centre_api, test_protocol_versions
 from tests.node.centre.test_centre_api import Served
 from tests.node.centre.test_pg_centre import make_centre  # noqa: F401 - fixture by name
-from tests.node.centre_support import CENTRE_NAME, DirectoryStub, FakeClock
+from tests.node.centre_support import FakeClock, centre_context
 from tests.pg import PgServer, pg_server  # noqa: F401 - the session's server, used by name
 
 SHARED = [
@@ -56,24 +51,13 @@ def serve(
 
     @contextlib.asynccontextmanager
     async def start(**options: object) -> AsyncIterator[Served]:
-        data_dir = tmp_path / "centre"
         database = pg_server.new_database()
-        await create_centre(data_dir, name=CENTRE_NAME, clock=clock, database=database, **options)  # type: ignore[arg-type]
-        config = load_config(data_dir)
-        store = await open_store(config.store_path, database=database, clock=clock)
-        assert isinstance(store, PgStore)
-        ctx = NodeContext(
-            config=config,
-            keys=load_keys(config.path("keys", "identity")),
-            store=store,  # type: ignore[arg-type]
-            blobs=BlobStore(tmp_path / "blobs"),
-            directory=DirectoryStub(),  # type: ignore[arg-type]
-            clock=clock,
+        ctx = await centre_context(
+            tmp_path / "centre", clock, blobs=tmp_path / "blobs", database=database, **options
         )
+        store, config = ctx.store, ctx.config
+        assert isinstance(store, PgStore)
         centre = centre_of(ctx)
-        latest = await centre.latest_directory()
-        assert latest is not None
-        install_directory(ctx, verify_directory(latest[1], centre.root.sign_public, now=clock()))
         app = web.Application(middlewares=[peer_middleware])
         app[CONTEXT] = ctx
         add_centre_routes(app)

@@ -381,8 +381,8 @@ async def test_a_gateway_stopped_before_moving_a_file_sends_it_on_once(
 ):
     """The gateway stops right after the package was sent on (the transaction committed),
     before anything else: at the next start the file is found taken (the record was written
-    in the sending transaction) and goes to done/ saying so; B holds the document once. A file recorded the old way (a file
-    under gateway/taken/) is still not taken again."""
+    in the sending transaction) and goes to done/ saying so; B holds the document once. A
+    file recorded the old way (a file under gateway/taken/) is still not taken again."""
     b, c = fed.units[B], fed.units[C]
     incoming = tmp_path / "in"
     (incoming / "vpcp-512.edxml").write_bytes(package_to([B]))

@@ -15,18 +15,14 @@ import nacl.pwhash.argon2id as argon2id
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from lienthong.crypto.keystore import load_keys
-from lienthong.node.centre.rules import centre_of, install_directory
+from lienthong.node.centre.rules import centre_of
 from lienthong.node.centre.setup import create_centre
-from lienthong.node.config import load_config
 from lienthong.node.context import NodeContext
 from lienthong.node.runtime import Node
 from lienthong.node.web import create_web_app
-from lienthong.protocol.directory import verify_directory
-from lienthong.storage.blobs import BlobStore
-from lienthong.storage.store_pg import PgStore, open_store
+from lienthong.storage.store_pg import PgStore
 from lienthong.storage.users import add_user
-from tests.node.centre_support import CENTRE_NAME, UNIT_A, DirectoryStub, FakeClock
+from tests.node.centre_support import CENTRE_NAME, UNIT_A, FakeClock, centre_context
 from tests.node.web.console import test_console
 from tests.node.web.console.test_console import CentreSite
 from tests.node.web.test_web_support import PASSWORD, Delays, csrf_of
@@ -45,31 +41,6 @@ globals().update({t.__name__: t for t in SHARED})
 site = test_console.site  # the fixture, over the make_site below
 
 
-async def pg_centre_context(
-    data_dir: Path, clock: FakeClock, database: str, **options
-) -> NodeContext:
-    """A centre made by `centre init --database`, opened as the running centre opens it."""
-    await create_centre(data_dir, name=CENTRE_NAME, clock=clock, database=database, **options)
-    config = load_config(data_dir)
-    store = await open_store(
-        config.store_path, database=config.get("centre", "database"), clock=clock
-    )
-    assert isinstance(store, PgStore)
-    ctx = NodeContext(
-        config=config,
-        keys=load_keys(config.path("keys", "identity")),
-        store=store,  # type: ignore[arg-type]
-        blobs=BlobStore(data_dir / "blobs"),
-        directory=DirectoryStub(),  # type: ignore[arg-type]
-        clock=clock,
-    )
-    centre = centre_of(ctx)
-    latest = await centre.latest_directory()
-    assert latest is not None
-    install_directory(ctx, verify_directory(latest[1], centre.root.sign_public, now=clock()))
-    return ctx
-
-
 @pytest.fixture
 async def make_site(tmp_path: Path, pg_server: PgServer) -> AsyncIterator:  # noqa: F811
     opened: list[tuple[NodeContext, TestClient]] = []
@@ -77,7 +48,11 @@ async def make_site(tmp_path: Path, pg_server: PgServer) -> AsyncIterator:  # no
     async def make(**options) -> CentreSite:
         clock = FakeClock()
         data_dir = tmp_path / str(len(opened)) / "centre"
-        ctx = await pg_centre_context(data_dir, clock, pg_server.new_database(), **options)
+        database = pg_server.new_database()
+        ctx = await centre_context(
+            data_dir, clock, blobs=data_dir / "blobs", database=database, **options
+        )
+        assert isinstance(ctx.store, PgStore)
         for name, role in (("qt", "admin"), ("vt", "clerk"), ("ld", "leader")):
             await add_user(
                 ctx.store, name, PASSWORD, role=role, display_name=f"Người dùng {name}",
