@@ -116,12 +116,18 @@ async def recipients_view(conn, envelope_id: str) -> list[dict[str, Any]]:
     business = await links.business_of(conn, envelope_id)
     answered: dict[str, str] = {}  # the newest answer of each recipient (events: oldest first)
     work: dict[str, dict[str, Any]] = {}  # its newest 04, 05 or 06, as work_of reads it
+    # Newest by time, then by code: statuses of one millisecond are in id order, which is
+    # random within it, and the work only moves forward (no 04 after a 06).
+    work_key: dict[str, tuple[int, int]] = {}
     for s in events:
         answers = answer_of(s.code, business)
         if s.direction == "in" and answers is not None:
             answered[s.from_code] = status_label(s.code, answers)
         if s.direction == "in" and s.code in WORK_CODES:
-            work[s.from_code] = work_of(s)
+            key = (s.at, s.code)
+            if key >= work_key.get(s.from_code, key):
+                work_key[s.from_code] = key
+                work[s.from_code] = work_of(s)
     return [
         {
             "recipient": row.recipient,
