@@ -24,6 +24,7 @@ from lienthong.bootstrap.directory import (
     observe_peer_version,
     refresh_loop,
 )
+from lienthong.bootstrap.errors import FetchFailed
 from lienthong.bootstrap.zeroconf_discovery import ZeroconfDiscovery
 from lienthong.crypto import x509 as tls
 from lienthong.crypto.errors import LienthongError
@@ -349,9 +350,12 @@ class Node:
             done = False
             try:
                 if advertised > mine:
-                    done = await observe_peer_version(
-                        self.ctx.directory, self.session, base, advertised
-                    )
+                    try:
+                        done = await observe_peer_version(
+                            self.ctx.directory, self.session, base, advertised
+                        )
+                    except FetchFailed as exc:  # the peer went away meanwhile: a later answer
+                        log.info("could not fetch directory %d from %s: %s", advertised, base, exc)
                 else:
                     done = await push_directory(self.session, base, self.ctx.directory.current.raw)
             finally:
