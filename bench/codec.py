@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import nacl.bindings as b
 from nacl.public import PrivateKey, SealedBox
 
+from bench._common import rate as common_rate
 from bench._common import report, result
 from lienthong.crypto.keys import NodeKeys
 from lienthong.protocol.document import (
@@ -43,18 +44,9 @@ ROUNDS = 5
 
 
 def rate(func: Callable[[], object], seconds: float) -> float:
-    """Calls per CPU second of this process, `func` run repeatedly for about `seconds` of
-    CPU time (a wall-clock rate on a busy machine counts the time other processes ran)."""
-    func()  # warm up
-    count = 0
-    start = time.process_time()
-    deadline = start + seconds
-    while True:
-        func()
-        count += 1
-        now = time.process_time()
-        if now >= deadline:
-            return count / (now - start)
+    """Calls per CPU second of this process (a wall-clock rate on a busy machine counts the
+    time other processes ran)."""
+    return common_rate(func, seconds, time.process_time)
 
 
 def document(size: int = 2048) -> DocumentBody:

@@ -20,6 +20,7 @@ Run: python bench/store.py [--quick]. The last line of output is one JSON object
 
 import argparse
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -142,24 +143,11 @@ def send_sql_floor_per_s(path: Path, count: int, round_no: int) -> float:
 
 async def store_sends_per_s(store: Store, count: int, round_no: int) -> float:
     envelope = os.urandom(ENVELOPE_BYTES)
-    metadata = os.urandom(300)
+    base = dataclasses.replace(_floor_document(), metadata=os.urandom(300))
     ids = _ids(f"R{round_no}")
     start = time.perf_counter()
     for _ in range(count):
-        doc = DocumentRecord(
-            id=next(ids),
-            direction="out",
-            sender_code="000.00.05.H53",
-            doc_type="Công văn",
-            subject="V/v triển khai liên thông phần mềm Văn phòng điện tử (eOffice)",
-            issuer_code="000.00.05.H53",
-            issuer_name="Văn phòng UBND tỉnh Tây Ninh",
-            issued_on="2014-05-23",
-            metadata=metadata,
-            number="2340",
-            number_year=None,
-            notation="VP-TTTH",
-        )
+        doc = dataclasses.replace(base, id=next(ids))
         async with store.write() as tx:
             at = store.now()
             await record_outgoing(tx, doc, envelope, ["000.00.04.H53"], actor="clerk", at=at)
