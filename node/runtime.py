@@ -31,7 +31,7 @@ from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.keys import fingerprint, fingerprint_matches
 from lienthong.crypto.keystore import load_keys
 from lienthong.node import config as cfg
-from lienthong.node import platform
+from lienthong.node import memtrace, platform
 from lienthong.node.config import WILDCARD_HOSTS
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.datadir import node_keys, passphrase_of, root_passphrase
@@ -436,9 +436,11 @@ async def run(data_dir: Path) -> None:
     """Run the node in the foreground until a stop signal (node/platform.py: SIGTERM or
     Ctrl-C; on Windows Ctrl-C or Ctrl-Break)."""
     setup_from_environment()  # LIENTHONG_LOG_FORMAT, LIENTHONG_LOG_LEVEL (docs/OPERATIONS.md)
+    memtrace.start_from_environment()  # LIENTHONG_TRACEMALLOC: opt-in, off by default
     node = await Node.open(data_dir)
     stop = asyncio.Event()
     restore_signals = platform.on_stop_signal(stop.set)  # Windows: Ctrl-C or Ctrl-Break
+    remove_snapshots = memtrace.install(node.ctx.config.data_dir)  # SIGUSR2, when tracing
     try:
         await node.start()
         print(
@@ -447,6 +449,7 @@ async def run(data_dir: Path) -> None:
         )
         await stop.wait()
     finally:
+        remove_snapshots()
         restore_signals()
         await node.close()
         print("lienthong: stopped cleanly", flush=True)

@@ -1,0 +1,126 @@
+"""Memory snapshots of a running node: LIENTHONG_TRACEMALLOC starts tracing, SIGUSR2 writes
+a tracemalloc snapshot to the data directory's logs/ (node/memtrace.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from lienthong.node import memtrace
+from lienthong.node.centre.setup import create_centre
+from lienthong.node.config import ConfigError
+from tests.node.running import BOUND, eventually, free_port
+
+needs_sigusr2 = pytest.mark.skipif(
+    memtrace.snapshot_signal() is None, reason="no SIGUSR2 on this platform"
+)
+not_traced_already = pytest.mark.skipif(
+    tracemalloc.is_tracing(), reason="the test process is traced already (PYTHONTRACEMALLOC)"
+)
+READY_LINE = "running; peer API"
+
+
+def snapshots(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"{memtrace.SNAPSHOT_PREFIX}*{memtrace.SNAPSHOT_SUFFIX}"))
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-3", "2.5", str(memtrace.MAX_FRAMES + 1)])
+def test_a_bad_frame_count_is_refused_naming_the_variable(text):
+    """A value that is not a number of frames from 1 to MAX_FRAMES stops the start with a
+    message naming the variable, the value and what is allowed; nothing is traced."""
+    with pytest.raises(ConfigError) as refused:
+        memtrace.start_from_environment({memtrace.ENV: text})
+    assert memtrace.ENV in str(refused.value) and repr(text) in str(refused.value)
+    assert f"1 to {memtrace.MAX_FRAMES}" in str(refused.value)
+
+
+@not_traced_already
+def test_unset_or_empty_traces_nothing():
+    """Without the variable (or empty) tracemalloc is not started."""
+    assert not tracemalloc.is_tracing()
+    assert memtrace.start_from_environment({}) is False
+    assert memtrace.start_from_environment({memtrace.ENV: " "}) is False
+    assert not tracemalloc.is_tracing()
+
+
+@needs_sigusr2
+@not_traced_already
+async def test_not_tracing_installs_no_handler(tmp_path):
+    """A node without LIENTHONG_TRACEMALLOC keeps SIGUSR2's default action."""
+    assert not tracemalloc.is_tracing()
+    before = signal.getsignal(signal.SIGUSR2)
+    remove = memtrace.install(tmp_path)
+    assert signal.getsignal(signal.SIGUSR2) == before == signal.SIG_DFL
+    remove()
+
+
+@needs_sigusr2
+@not_traced_already
+async def test_sigusr2_writes_a_snapshot_of_this_process(tmp_path):
+    """With tracing on, SIGUSR2 to the running process writes a snapshot that
+    tracemalloc loads, holding this test's own allocation, and its .json of totals."""
+    tracemalloc.start(5)
+    remove = memtrace.install(tmp_path)
+    try:
+        kept = [bytearray(1000) for _ in range(2000)]  # ~2 MB allocated by this very line
+        os.kill(os.getpid(), signal.SIGUSR2)
+        [path] = await eventually(lambda: snapshots(tmp_path / "logs"), "the snapshot file")
+    finally:
+        remove()
+        tracemalloc.stop()
+    snapshot = tracemalloc.Snapshot.load(str(path))
+    here = snapshot.filter_traces([tracemalloc.Filter(True, __file__)])
+    assert sum(stat.size for stat in here.statistics("filename")) >= 2000 * 1000
+    facts = json.loads(path.with_suffix(".json").read_text("utf-8"))
+    assert facts["traced"] >= 2000 * 1000 and facts["peak"] >= facts["traced"]
+    if facts["malloc"] is not None:  # glibc
+        assert facts["malloc"]["uordblks"] > 0
+    assert not list((tmp_path / "logs").glob("*.part"))
+    del kept
+    assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL  # removed again
+
+
+@needs_sigusr2
+async def test_lienthong_run_writes_a_snapshot_on_sigusr2(tmp_path):
+    """`lienthong run` of a real centre with LIENTHONG_TRACEMALLOC=3 answers SIGUSR2 with a
+    loadable snapshot in <data dir>/logs/, logs where it went, and keeps running."""
+    data_dir = tmp_path / "centre"
+    await create_centre(
+        data_dir,
+        name="Trung tâm CNTT",
+        listen=f"127.0.0.1:{free_port()}",
+        web=f"127.0.0.1:{free_port()}",
+    )
+    log_path = tmp_path / "node.log"
+    env = {**os.environ, memtrace.ENV: "3"}
+    with log_path.open("w", encoding="utf-8") as log:
+        node = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "lienthong.node.cli", "run", "--data-dir", str(data_dir)),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+    try:
+
+        def said(text: str) -> bool:
+            assert node.returncode is None, log_path.read_text("utf-8")
+            return text in log_path.read_text("utf-8")
+
+        await eventually(lambda: said(READY_LINE), "the node to serve")
+        node.send_signal(signal.SIGUSR2)
+        [path] = await eventually(lambda: snapshots(data_dir / "logs"), "the snapshot file")
+        await eventually(lambda: said(f"snapshot written to {path}"), "the log line")
+        assert node.returncode is None
+    finally:
+        node.terminate()
+        await asyncio.wait_for(node.wait(), BOUND)
+    assert node.returncode == 0, log_path.read_text("utf-8")
+    snapshot = tracemalloc.Snapshot.load(str(path))
+    assert snapshot.traceback_limit == 3 and snapshot.traces
