@@ -45,6 +45,7 @@ WRITE_BATCH = 1024 * 1024
 class BlobInfo:
     id: str
     size: int
+    new: bool = True  # False when the same bytes were stored already (this copy dropped)
 
 
 def check_blob_id(blob_id: str) -> str:
@@ -159,13 +160,13 @@ class BlobWriter:
                 self._discard()
                 raise BlobTooLarge(f"blob is {self.size} bytes, over its limit of {max_size}")
             try:
-                self._store._place(self._path, blob_id)
+                new = self._store._place(self._path, blob_id)
             except BaseException:
                 self._discard()
                 raise
             # Closed (and a resumable upload's lock released) only once its name is gone.
             self._close()
-            return BlobInfo(blob_id, self.size)
+            return BlobInfo(blob_id, self.size, new)
 
     def abort(self) -> None:
         """Throw the bytes away (a resumable upload too)."""
@@ -316,17 +317,19 @@ class BlobStore:
             await asyncio.to_thread(writer.__exit__, BaseException)
             raise
 
-    def _place(self, source: Path, blob_id: str) -> None:
+    def _place(self, source: Path, blob_id: str) -> bool:
+        """Move `source` into place as `blob_id`; False if that blob was stored already."""
         target = self.path(blob_id)
         new_dir = not target.parent.exists()
         target.parent.mkdir(exist_ok=True)
         if target.exists():
             source.unlink()  # same bytes already stored: the hash says so
-            return
+            return False
         os.replace(source, target)
         fsync_dir(target.parent)
         if new_dir:
             fsync_dir(self.root)
+        return True
 
 
 async def write_chunks(writer: BlobWriter, chunks: AsyncIterable[bytes]) -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 from lienthong.crypto import aead
 from lienthong.crypto.errors import LienthongError
 from lienthong.crypto.files import create_private
-from lienthong.crypto.stream import CHUNK_SIZE, StreamDecryptor, StreamEncryptor
+from lienthong.crypto.stream import (
+    CHUNK_SIZE,
+    StreamDecryptor,
+    StreamEncryptor,
+    ciphertext_size,
+)
+from lienthong.node.unit.early_upload import Tee
 from lienthong.protocol.document import Attachment
 from lienthong.protocol.limits import MAX_ATTACHMENT_SIZE
 from lienthong.storage.blobs import BlobStore
@@ -58,8 +64,10 @@ def encrypt_file(
     *,
     name: str | None = None,
     progress: Progress | None = None,
+    tee: Tee | None = None,
 ) -> Attachment:
-    """Encrypt `path` with a fresh key into the blob store; return its manifest entry."""
+    """Encrypt `path` with a fresh key into the blob store; return its manifest entry.
+    With `tee`, the ciphertext also goes, as it is made, to the letter's early uploads."""
     path = Path(path)
     size = _size(path)
     key = aead.random_key()
@@ -75,6 +83,8 @@ def encrypt_file(
         ThreadPoolExecutor(1, thread_name_prefix="plain-sha256") as hasher,
     ):
         writer.write(encryptor.header)
+        teed = tee is not None and tee.begin(ciphertext_size(size))
+        unsent = [encryptor.header]  # for the tee: bytes written but not yet teed
         hashing: Future[None] | None = None
         try:
             while block := source.read(READ_SIZE):
@@ -84,15 +94,27 @@ def encrypt_file(
                 if hashing is not None:
                     hashing.result()
                 hashing = hasher.submit(plain_hash.update, block)
-                writer.write_many(encryptor.update_pieces(block))
+                pieces = encryptor.update_pieces(block)
+                writer.write_many(pieces)
+                if teed:
+                    tee.write(b"".join(unsent + pieces))  # type: ignore[union-attr]
+                    unsent = []
                 if progress is not None and done < size:
                     progress(done, size)
+            if done != size:
+                raise AttachmentError(f"attachment {path} shrank while it was being encrypted")
+            final = encryptor.finalize()
+            writer.write(final)
+            if teed:
+                tee.write(b"".join([*unsent, final]))  # type: ignore[union-attr]
+                tee.end()  # type: ignore[union-attr]
+        except BaseException:
+            if teed:
+                tee.abort()  # type: ignore[union-attr]
+            raise
         finally:
             if hashing is not None:
                 hashing.result()
-        if done != size:
-            raise AttachmentError(f"attachment {path} shrank while it was being encrypted")
-        writer.write(encryptor.finalize())
         info = writer.commit()
     if progress is not None:
         progress(size, size)
@@ -108,7 +130,11 @@ def encrypt_file(
 
 
 def encrypt_files(
-    blobs: BlobStore, paths: Sequence[Path], *, progress: Progress | None = None
+    blobs: BlobStore,
+    paths: Sequence[Path],
+    *,
+    progress: Progress | None = None,
+    tee: Tee | None = None,
 ) -> tuple[Attachment, ...]:
     """Encrypt several files (encrypt_file each); `progress` follows the bytes of them all."""
     paths = [Path(p) for p in paths]
@@ -118,7 +144,7 @@ def encrypt_files(
         on_file = None
         if progress is not None:
             on_file = _offset(progress, sum(a.size for a in attachments), total)
-        attachments.append(encrypt_file(blobs, path, progress=on_file))
+        attachments.append(encrypt_file(blobs, path, progress=on_file, tee=tee))
     if progress is not None:
         progress(total, total)
     return tuple(attachments)

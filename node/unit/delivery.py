@@ -31,6 +31,7 @@ from lienthong.node.http import read_response
 from lienthong.node.metrics import metrics_of
 from lienthong.node.pinning import pinning_of
 from lienthong.node.unit.documents import receive_statuses
+from lienthong.node.unit.early_upload import EARLY_UPLOADS, Destination, EarlyUploads
 from lienthong.protocol.delivery import Event
 from lienthong.protocol.envelope import header_of_own_envelope
 from lienthong.protocol.peer import (
@@ -180,6 +181,7 @@ class DeliveryEngine:
         self.disk_full_until = 0  # unix ms: no attempt before, this node's disk being full
         ctx.wake_delivery = self.wake
         ctx.services.put(DELIVERY, self)
+        ctx.services.put(EARLY_UPLOADS, EarlyUploads(session, self.first_destination))
         self.metrics = metrics_of(ctx)  # metrics: counts and batch latency (node/metrics.py)
 
     def wake(self) -> None:
@@ -347,6 +349,20 @@ class DeliveryEngine:
                 out.append((f"https://{host}:{port}", names[0]))
         out += [(e.rstrip("/"), None) for e in cert.endpoints]
         return list(dict.fromkeys(out))
+
+    def first_destination(self, code: str) -> Destination | None:
+        """Where the next attempt at `code` would upload first (20.2): its first address,
+        or the first relay when it has none or is backing off; for early uploads."""
+        state = self.peers.get(code)
+        addresses = self.addresses(code)
+        if addresses and (state is None or state.until <= self.ctx.clock()):
+            base, server_hostname = addresses[0]
+            return Destination(code, base, server_hostname, pinning_of(self.ctx).for_unit(code))
+        relays = self.relays()
+        if not relays:
+            return None
+        base = relays[0].rsplit("/v1/", 1)[0]
+        return Destination(base, base, None, pinning_of(self.ctx).for_url(relays[0]))
 
     def relays(self) -> list[str]:
         directory = self.ctx.directory.current

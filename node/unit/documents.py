@@ -17,6 +17,7 @@ from lienthong.node.context import NodeContext
 from lienthong.node.times import dmy
 from lienthong.node.unit import external, pdf_verify
 from lienthong.node.unit.attachments import Progress, encrypt_files
+from lienthong.node.unit.early_upload import early_uploads_of
 from lienthong.protocol.codes import Confidentiality, StatusCode
 from lienthong.protocol.directory import Directory
 from lienthong.protocol.document import (
@@ -207,8 +208,16 @@ async def send_document(
             f"{', '.join(c for c in recipients if 2 not in directory.reads(c))} read(s) "
             "version 1 only: replace one document per envelope for them"
         )
-    attachments = await asyncio.to_thread(encrypt_files, ctx.blobs, files, progress=progress)
+    # Attachments go to the first destinations while they are encrypted (early uploads),
+    # answered before the letter is queued so the engine finds them there.
+    early = early_uploads_of(ctx) if files else None
+    tee = early.letter(recipients) if early is not None else None
+    attachments = await asyncio.to_thread(
+        encrypt_files, ctx.blobs, files, progress=progress, tee=tee
+    )
     try:
+        if tee is not None:
+            await tee.answers([a.blob for a in attachments])
         body = DocumentBody(
             metadata=metadata,
             attachments=attachments,

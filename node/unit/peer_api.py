@@ -5,12 +5,15 @@ Wire layout (docs/PROTOCOL.md, "Peer API"; the codecs and limits are protocol/pe
 answers one result per item, so one request carries a batch. Blobs are uploaded
 before the envelopes that name them, resumably: `HEAD /v1/blobs/{id}` says how much
 arrived, `PUT /v1/blobs/{id}` with `Upload-Offset` and `Upload-Length` continues.
+`POST /v1/blobs` takes a whole blob whose id its sender does not know yet (it is still
+encrypting it) and answers the id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import TypeVar
 
 from aiohttp import web
@@ -57,6 +60,7 @@ def add_peer_routes(app: web.Application, *, unit: bool = True) -> None:
     if unit:
         app.router.add_post("/v1/inbox", inbox)
         app.router.add_post("/v1/directory", directory_push)
+    app.router.add_post("/v1/blobs", blob_post)
     app.router.add_route("HEAD", "/v1/blobs/{blob_id}", blob_head)
     app.router.add_put("/v1/blobs/{blob_id}", blob_put)
     app.router.add_get("/v1/blobs/{blob_id}", blob_get, allow_head=False)
@@ -282,6 +286,49 @@ async def blob_put(request: web.Request) -> web.Response:
         raise
     await uploads.audit_upload(ctx, peer, blob_id, size=total, refused=None)
     return web.Response(status=201, headers={"Upload-Offset": str(total)})
+
+
+async def blob_post(request: web.Request) -> web.Response:
+    """Store a whole blob sent while its sender still encrypts it (docs/PROTOCOL.md 17.2.2):
+    not resumable, admitted within the uploader's quota under a placeholder until its last
+    byte names it; answers its id. A body that ends short leaves nothing."""
+    peer = require_peer(request)
+    ctx = request.app[CONTEXT]
+    total = _upload_number(request, "Upload-Length")
+    if total is None:
+        return error_response(400, "MalformedRequest", "Upload-Length needed, in decimal digits")
+    if not 0 <= total <= MAX_BLOB_BYTES:
+        message = f"a blob is at most MAX_BLOB_BYTES = {MAX_BLOB_BYTES} bytes, not {total}"
+        return error_response(413, "LimitExceeded", message)
+    placeholder = secrets.token_hex(32)  # counts the upload until its id is known
+    try:
+        await uploads.admit(ctx, peer, placeholder, total)
+    except uploads.UploadQuotaExceeded as exc:
+        return error_response(413, "UploadQuotaExceeded", str(exc))
+    try:
+        writer = await asyncio.to_thread(ctx.blobs.writer, max_size=total)
+        try:
+            await write_chunks(writer, request.content.iter_chunked(STREAM_CHUNK))
+            if writer.size < total:
+                got = writer.size
+                await asyncio.to_thread(writer.abort)
+                return error_response(
+                    400,
+                    "MalformedRequest",
+                    f"the body ended after {got} of Upload-Length {total} bytes: nothing kept",
+                )
+            info = await asyncio.to_thread(writer.commit, None, total)
+        except BlobError as exc:  # more bytes than Upload-Length: discarded
+            await uploads.audit_upload(ctx, peer, placeholder, size=None, refused=str(exc))
+            return error_response(422, type(exc).__name__, str(exc))
+        except BaseException:
+            await asyncio.to_thread(writer.abort)
+            raise
+        await uploads.settle(ctx, peer, placeholder, info.id, new=info.new)
+    finally:
+        await uploads.forget(ctx, peer, placeholder)  # a no-op once settled
+    await uploads.audit_upload(ctx, peer, info.id, size=total, refused=None)
+    return web.Response(status=201, headers={"Blob-Id": info.id, "Upload-Offset": str(total)})
 
 
 def _upload_number(request: web.Request, name: str) -> int | None:
