@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -712,7 +712,7 @@ class _MetadataWire(msgspec.Struct, forbid_unknown_fields=True):
     number: _Number | None
     year: _Year | None
     notation: _Notation
-    type: _TypeCode
+    doc_type: _TypeCode = msgspec.field(name="type")  # DocumentMetadata's name
     type_name: _Short | None
     issuer: _IssuerWire
     place: _Named
@@ -768,9 +768,6 @@ class _BodyWire(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _BODY = decoder(_BodyWire)
-# The codes by value (0, 1, ...), without the enum's own lookup.
-_URGENCIES = tuple(Urgency(n) for n in range(len(Urgency)))
-_CONFIDENTIALITIES = tuple(Confidentiality(n) for n in range(len(Confidentiality)))
 
 
 def body_bytes_pass(data: bytes, max_bytes: int) -> bool:
@@ -819,68 +816,15 @@ def _fast_wire(data: bytes) -> tuple[_BodyWire, _Extensions] | None:
     return wire, extensions
 
 
-def _build(wire: _BodyWire, extensions: _Extensions) -> DocumentBody:
-    """The DocumentBody of a struct _fast_wire has checked."""
-    m, i, s = wire.metadata, wire.metadata.issuer, wire.metadata.signer
-    b = wire.business
-    staff = b.staff
-    return DocumentBody(
-        metadata=DocumentMetadata(
-            number=m.number,
-            notation=m.notation,
-            doc_type=m.type,
-            issuer=Organisation(
-                name=i.name,
-                code=i.code,
-                parent=i.parent,
-                in_charge=i.in_charge,
-                address=i.address,
-                email=i.email,
-                phone=i.phone,
-                fax=i.fax,
-                website=i.website,
-            ),
-            place=m.place,
-            issued_on=m.issued_on,
-            subject=m.subject,
-            year=m.year,
-            content=m.content,
-            signer=Signer(
-                name=s.name, position=s.position, authority=s.authority, acts_for=s.acts_for
-            ),
-            urgency=_URGENCIES[m.urgency],  # in range: msgspec checked it
-            confidentiality=_CONFIDENTIALITIES[m.confidentiality],
-            due_on=m.due_on,
-            addressees=tuple(m.addressees),
-            distribution=tuple(m.distribution),
-            copies=m.copies,
-            pages=m.pages,
-            drafter=m.drafter,
-            type_name=m.type_name,
-            scheduled_at=m.scheduled_at,
-            steering_type=m.steering_type,
-            sphere=m.sphere,
-            appendixes=tuple(m.appendixes),
-            extensions=extensions,
-        ),
-        attachments=tuple(
-            Attachment(
-                name=a.name,
-                media_type=a.media_type,
-                size=a.size,
-                sha256=a.sha256,
-                blob=a.blob,
-                key=a.key,
-            )
-            for a in wire.attachments
-        ),
-        business=Business(
-            reason=b.reason,
-            paper=b.paper,
-            staff=None
-            if staff is None
-            else StaffInfo(
-                name=staff.name, department=staff.department, mobile=staff.mobile, email=staff.email
-            ),
-        ),
-    )
+def _build(wire: _BodyWire, extensions: _Extensions) -> DocumentBody | None:
+    """The DocumentBody of a struct _fast_wire has checked, built by msgspec in C: every
+    dataclass filled from the struct's attributes of the same names (the struct names the
+    wire's "type" doc_type), lists made tuples, codes made Urgency and Confidentiality.
+    None only if the dataclasses' own types refuse a value (then the strict reader runs)."""
+    try:
+        body = msgspec.convert(wire, DocumentBody, from_attributes=True)
+    except msgspec.ValidationError:
+        return None
+    if extensions:  # the struct's `ext` is a map; DocumentMetadata keeps sorted pairs
+        body = replace(body, metadata=replace(body.metadata, extensions=extensions))
+    return body
