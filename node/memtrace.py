@@ -1,4 +1,12 @@
-"""Opt-in memory snapshots of a running node: LIENTHONG_TRACEMALLOC and SIGUSR2.
+"""A running node's memory: glibc malloc's mmap threshold, and opt-in tracemalloc snapshots.
+
+`lienthong run` first fixes glibc's mmap threshold (`fix_mmap_threshold`): by default
+glibc raises it to the size of every mapped block freed, up to 32 MiB, so that after the
+first large buffer (a page, an envelope, a query's rows) blocks of that size are carved
+from the heaps, where freeing them leaves holes between long-lived small blocks and the
+heaps' high-water mark creeps up under steady load. A fixed threshold keeps each block of
+128 KiB or more its own mapping, returned to the system when freed (bench/RESULTS.md,
+"load"). An operator's own GLIBC_TUNABLES or MALLOC_MMAP_THRESHOLD_ is left to rule.
 
 With LIENTHONG_TRACEMALLOC=<frames> in its environment, `lienthong run` starts tracemalloc
 (keeping that many frames of each allocation's traceback) before it opens anything, and
@@ -37,6 +45,29 @@ MAX_FRAMES = 64
 SNAPSHOT_DIR = "logs"
 SNAPSHOT_PREFIX = "tracemalloc-"
 SNAPSHOT_SUFFIX = ".pickle"
+
+
+# glibc's mallopt() parameter numbers (malloc.h).
+M_MMAP_THRESHOLD = -3
+# Blocks at least this large get their own mapping, returned to the system when freed:
+# glibc's initial threshold, kept from rising (a page or an envelope is 0.1-2 MiB).
+MMAP_THRESHOLD_BYTES = 128 * 1024
+_OPERATOR_SETTINGS = ("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_")
+
+
+def fix_mmap_threshold(environ: Mapping[str, str] | None = None) -> bool:
+    """Fix glibc's mmap threshold at MMAP_THRESHOLD_BYTES (which stops its rise); True when
+    set, False without glibc or where the operator's environment sets it already."""
+    env = os.environ if environ is None else environ
+    chosen = env.get("GLIBC_TUNABLES", "") + "," + ",".join(env)
+    if any(name in chosen for name in _OPERATOR_SETTINGS):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc, or Windows
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
 
 
 def frames_from(environ: Mapping[str, str]) -> int:

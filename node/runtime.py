@@ -436,6 +436,7 @@ async def run(data_dir: Path) -> None:
     """Run the node in the foreground until a stop signal (node/platform.py: SIGTERM or
     Ctrl-C; on Windows Ctrl-C or Ctrl-Break)."""
     setup_from_environment()  # LIENTHONG_LOG_FORMAT, LIENTHONG_LOG_LEVEL (docs/OPERATIONS.md)
+    memtrace.fix_mmap_threshold()  # glibc: large blocks go back to the system when freed
     memtrace.start_from_environment()  # LIENTHONG_TRACEMALLOC: opt-in, off by default
     node = await Node.open(data_dir)
     stop = asyncio.Event()

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
 import sys
 import tracemalloc
 from pathlib import Path
@@ -124,3 +125,49 @@ async def test_lienthong_run_writes_a_snapshot_on_sigusr2(tmp_path):
     assert node.returncode == 0, log_path.read_text("utf-8")
     snapshot = tracemalloc.Snapshot.load(str(path))
     assert snapshot.traceback_limit == 3 and snapshot.traces
+
+
+# -- glibc's mmap threshold ---------------------------------------------------------------------
+
+GROWTH_PROBE = """
+import sys
+from lienthong.node import memtrace
+
+if sys.argv[1] == "fixed":
+    assert memtrace.fix_mmap_threshold({})
+freed = bytearray(4 << 20)  # mapped (above 128 KiB), then freed: glibc's threshold rises
+del freed
+before = memtrace.malloc_totals()["hblkhd"]
+kept = bytearray(2 << 20)
+print((memtrace.malloc_totals()["hblkhd"] - before) >= 2 << 20)
+"""
+glibc = pytest.mark.skipif(memtrace.malloc_totals() is None, reason="not glibc")
+
+
+def mapped_after_a_large_free(mode: str) -> bool:
+    """In a fresh Python: is a 2 MiB block its own mapping after a 4 MiB one was freed?"""
+    env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES" and "MALLOC_" not in k}
+    out = subprocess.run(
+        [sys.executable, "-c", GROWTH_PROBE, mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return out.stdout.strip() == "True"
+
+
+@glibc
+def test_a_fixed_threshold_keeps_large_blocks_out_of_the_heap():
+    """The cause of the load benchmark's slow growth, and its fix: glibc by default carves
+    a large block from the heap once a larger mapped one was freed (its threshold rose);
+    with `fix_mmap_threshold` the block is its own mapping again, returned when freed."""
+    assert mapped_after_a_large_free("default") is False
+    assert mapped_after_a_large_free("fixed") is True
+
+
+def test_the_operators_own_setting_is_left_alone():
+    """GLIBC_TUNABLES naming the threshold, or MALLOC_MMAP_THRESHOLD_, wins over the node's."""
+    tunables = {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=262144"}
+    assert memtrace.fix_mmap_threshold(tunables) is False
+    assert memtrace.fix_mmap_threshold({"MALLOC_MMAP_THRESHOLD_": "65536"}) is False
