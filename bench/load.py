@@ -10,7 +10,12 @@ with a think time between clicks. Documents are sent at a steady rate through th
 compose form and its confirmation, each from a random unit to 1..N random units,
 every fifth with a small attachment. A document's delivery latency runs from the
 confirming click to the recipient's 01 stored at the sender (the outbox row's time).
-The RSS of every process is sampled from /proc during the load.
+The RSS of every process is sampled from /proc during the load; the units' idle RSS
+just after they start is set beside a bare aiohttp app's (bench/coldstart.py's).
+
+With --snapshots T1,T2,... one unit (the first) is restarted with LIENTHONG_TRACEMALLOC
+(node/memtrace.py) and sent SIGUSR2 at those seconds into the load; the report holds the
+growth between its first and last snapshot by traceback, beside its RSS at those moments.
 
 Baselines, same run, federation idle before the load: the same page mix requested
 one at a time by one clerk of one unit, and documents sent the same way one at a
@@ -44,7 +49,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp
 
 from bench._common import machine, result
-from bench._fleet import PAGES, Clerk, Fleet, Sampler, Sent, Tally
+from bench._fleet import PAGES, Clerk, Fleet, Sampler, Sent, Tally, proc_sample
+from bench.coldstart import start_bare
+from lienthong.node import memtrace
 
 SEARCHES = ("tuyển sinh", "ngân sách", "chuyển đổi số", "an toàn thông tin", "thi đua")
 DIRECTORY_SECONDS = 120.0  # for every unit to list every other one on its compose page
@@ -54,6 +61,9 @@ DRAIN_POLL_SECONDS = 3.0
 SERIES_POINTS = 30
 MAX_WARNINGS_SHOWN = 10
 FLAT_PERCENT = 2.0  # "memory flat": total RSS grows < 2 % over the second half of the load
+SNAPSHOT_SECONDS = 120.0  # for a traced unit to write its snapshot (it holds ~40 MB of traces)
+SNAPSHOT_TOP = 25  # tracebacks shown, by growth
+SNAPSHOT_FRAMES_SHOWN = 6  # innermost frames of each
 _DOC_LINK = re.compile(r'href="/documents/([0-9A-Za-z]{1,32})"')
 
 
@@ -203,6 +213,143 @@ async def baselines(fleet, senders, rng, args, tally: Tally):
     return cold_ms, warm_ms, warm_sends.ms.get("send", []), pages
 
 
+async def restart_traced(fleet: Fleet, code: str, frames: int) -> None:
+    """Stop unit `code` and start it again with LIENTHONG_TRACEMALLOC=`frames`."""
+    process = fleet.demo.processes[code]
+    process.terminate()
+    process.wait(timeout=30)
+    os.environ[memtrace.ENV] = str(frames)
+    try:
+        fleet.demo.start(code)
+    finally:
+        del os.environ[memtrace.ENV]
+    await fleet.wait_ready([code])
+
+
+def snapshot_files(folder: Path) -> set[Path]:
+    return set(folder.glob(f"{memtrace.SNAPSHOT_PREFIX}*{memtrace.SNAPSHOT_SUFFIX}"))
+
+
+async def snapshots(fleet: Fleet, code: str, at: list[float], t0: float) -> list[dict]:
+    """SIGUSR2 to traced unit `code` at each of `at` (s after `t0`), each time waiting for
+    its new snapshot file; returns (time, file, RSS and private memory then) of each."""
+    pid = fleet.demo.processes[code].pid
+    folder = fleet.demo.dir_of(code) / memtrace.SNAPSHOT_DIR
+    taken = []
+    for moment in at:
+        await asyncio.sleep(max(0.0, t0 + moment - time.monotonic()))
+        before = snapshot_files(folder)
+        usage = proc_sample(pid)
+        os.kill(pid, signal.SIGUSR2)
+        deadline = time.monotonic() + SNAPSHOT_SECONDS
+        while not (new := snapshot_files(folder) - before):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{code} wrote no snapshot in {SNAPSHOT_SECONDS:.0f} s")
+            await asyncio.sleep(0.5)
+        path = new.pop()
+        facts = json.loads(path.with_suffix(".json").read_text("utf-8"))
+        malloc = facts["malloc"] or {}
+        taken.append(
+            {
+                "at_s": round(time.monotonic() - t0, 1),
+                "file": str(path),
+                "rss_mb": round(usage.rss, 1) if usage else None,
+                "anon_mb": round(usage.anon, 1) if usage else None,
+                "traced_mb": round(facts["traced"] / 1e6, 2),
+                "malloc_mb": {k: round(v / 1e6, 2) for k, v in malloc.items() if v > 1e5},
+            }
+        )
+    return taken
+
+
+def snapshot_diff(taken: list[dict]) -> dict[str, Any]:
+    """Growth from the first snapshot to the last: traced totals, and the tracebacks that
+    grew most (innermost frames last), by file and line as well."""
+    import tracemalloc
+
+    if len(taken) < 2:
+        return {"snapshots": taken}
+    old = tracemalloc.Snapshot.load(taken[0]["file"])
+    new = tracemalloc.Snapshot.load(taken[-1]["file"])
+
+    def total(snap) -> float:
+        return sum(stat.size for stat in snap.statistics("filename")) / 1e6
+
+    by_traceback = new.compare_to(old, "traceback")[:SNAPSHOT_TOP]
+    by_line = new.compare_to(old, "lineno")[:SNAPSHOT_TOP]
+    return {
+        "snapshots": taken,
+        "traced_mb_first_last": [round(total(old), 2), round(total(new), 2)],
+        "top_tracebacks": [
+            {
+                "size_diff_kb": round(stat.size_diff / 1024, 1),
+                "count_diff": stat.count_diff,
+                "frames": [
+                    f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}"
+                    for frame in list(stat.traceback)[-SNAPSHOT_FRAMES_SHOWN:]
+                ],
+            }
+            for stat in by_traceback
+        ],
+        "top_lines": [
+            f"{stat.size_diff / 1024:+.1f} KB {stat.count_diff:+d} "
+            f"{stat.traceback[0].filename.split('site-packages/')[-1]}:{stat.traceback[0].lineno}"
+            for stat in by_line
+        ],
+    }
+
+
+ARENA_BYTES = 64 << 20  # glibc's heap of a thread's arena: mapped (and aligned) this large
+STACK_BYTES = 8 << 20  # a thread's stack, below a guard page
+
+
+def anon_parts(pid: int) -> dict[str, float] | None:
+    """A process's private memory (MB) by where it lies, from /proc/PID/smaps: the main
+    thread's malloc heap ([heap]), the heaps of other threads' malloc arenas (each mapped
+    64 MiB, used part read-write, the rest PROT_NONE), and the rest (Python's object arenas,
+    blocks malloc mapped one by one, stacks, libraries' private pages)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps").read_text("utf-8")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    maps: list[list] = []  # [start, end, perms, name, anonymous kB]
+    for line in text.splitlines():
+        head = line.split()
+        if head and not head[0].endswith(":"):
+            start, end = (int(x, 16) for x in head[0].split("-"))
+            maps.append([start, end, head[1], head[5] if len(head) > 5 else "", 0])
+        elif head and head[0] == "Anonymous:":
+            maps[-1][4] = int(head[1])
+    parts = {"main_heap": 0.0, "thread_arenas": 0.0, "other": 0.0}
+    for i, (start, end, _perms, name, kb) in enumerate(maps):
+        after = maps[i + 1] if i + 1 < len(maps) else None
+        arena = after and after[2] == "---p" and after[0] == end and after[1] - start == ARENA_BYTES
+        where = "main_heap" if name == "[heap]" else "thread_arenas" if arena else "other"
+        parts[where] += kb / 1024
+    return parts
+
+
+def anon_split(pids: dict[str, int]) -> dict[str, float]:
+    """anon_parts summed over the units (not the centre)."""
+    total = {"main_heap": 0.0, "thread_arenas": 0.0, "other": 0.0}
+    for name, pid in pids.items():
+        if name != "centre" and (parts := anon_parts(pid)) is not None:
+            total = {k: total[k] + parts[k] for k in total}
+    return {k: round(v, 1) for k, v in total.items()}
+
+
+def idle_rss(fleet: Fleet, tmp: Path) -> tuple[float, float]:
+    """(median RSS of the units just started, idle; a bare aiohttp app's RSS) in MB."""
+    units = [
+        u.rss
+        for code, pid in fleet.pids().items()
+        if code != "centre"
+        if (u := proc_sample(pid)) is not None
+    ]
+    _, bare = start_bare(tmp)
+    return statistics.median(units) if units else 0.0, bare
+
+
 async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[str, Any], int]:
     rng = random.Random(args.seed)
     tally = Tally()
@@ -213,6 +360,11 @@ async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[
         await fleet.start()
         say(f"federation running after {time.monotonic() - started:.0f} s; signing in")
         codes = fleet.codes
+        unit_idle_mb, bare_mb = idle_rss(fleet, fleet.demo.root)
+        traced = codes[0] if args.snapshots else None
+        if traced:
+            say(f"restarting {traced} with {memtrace.ENV}={args.trace_frames}")
+            await restart_traced(fleet, traced, args.trace_frames)
         senders = {}
         for code in codes:
             senders[code] = await Clerk.login(code, fleet.logins[code])
@@ -229,6 +381,7 @@ async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[
         )
         say(f"load: {args.sessions} clerks, {args.rate:g} documents/s for {args.duration:g} s")
         sampler = Sampler({**fleet.pids(), "bench": os.getpid()}, args.sample_every)
+        split = {"start": anon_split(fleet.pids())}
         stop_sampling = asyncio.Event()
         sampling = asyncio.create_task(sampler.run(stop_sampling))
         sent: list[Sent] = []
@@ -237,11 +390,20 @@ async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[
         until = t0 + args.duration
         rngs = [random.Random(f"{args.seed}/{i}") for i in range(args.sessions)]
         load = [browse(c, r, until, args, tally) for c, r in zip(browsers, rngs, strict=True)]
+        halfway = asyncio.get_running_loop().call_later(
+            args.duration / 2, lambda: split.setdefault("half", anon_split(fleet.pids()))
+        )
+        tracing = (
+            asyncio.create_task(snapshots(fleet, traced, args.snapshots, t0)) if traced else None
+        )
         planned, *_ = await asyncio.gather(
             stream(senders, rng, args.rate, until, args.max_recipients, tally, sent), *load
         )
+        taken = await tracing if tracing else []
         elapsed = time.monotonic() - t0
         load_average.append(os.getloadavg())
+        halfway.cancel()
+        split["end"] = anon_split(fleet.pids())
         stop_sampling.set()
         await sampling
         say(f"load done; waiting up to {DRAIN_SECONDS:.0f} s for the last receipts")
@@ -268,6 +430,7 @@ async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[
         "base_sends": base_sends,
         "base_pages": base_pages,
         "summary": summary,
+        "idle": (unit_idle_mb, bare_mb),
     }
     results = figures_of(args, tally, figures)
     details = {
@@ -280,7 +443,10 @@ async def run(fleet: Fleet, args: argparse.Namespace) -> tuple[list[dict], dict[
         "node_log_warnings_shown": warnings[:MAX_WARNINGS_SHOWN],
         "errors_shown": tally.shown,
         "rss": summary,
+        "units_anon_mb_by_place_at_load_start_half_end": split,
     }
+    if traced:
+        details["tracemalloc"] = {"unit": traced, **snapshot_diff(taken)}
     return results, details, tally.errors
 
 
@@ -363,7 +529,17 @@ def figures_of(args, tally: Tally, f: dict[str, Any]) -> list[dict]:
     series = rss["total_series_mb"]
     start_mb, end_mb = series[0][1], series[-1][1]
     growth = rss["second_half_slope_mb_per_min"] * (f["elapsed"] / 2) / 60
+    unit_idle_mb, bare_mb = f["idle"]
     out += [
+        result(
+            "unit_idle_rss_mb",
+            unit_idle_mb,
+            "MB",
+            baseline_name="bare_aiohttp_rss_mb",
+            baseline=bare_mb,
+            target="(recorded; median of the units just started)",
+            met=True,
+        ),
         result(
             "rss_total_end_mb",
             end_mb,
@@ -419,6 +595,16 @@ def main() -> None:
         help=f"the clerks' page mix, comma separated (default {','.join(PAGES)})",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--snapshots",
+        type=lambda text: [float(t) for t in text.split(",")],
+        default=[],
+        help="seconds into the load at which the first unit writes a tracemalloc snapshot "
+        "(it runs with LIENTHONG_TRACEMALLOC); the report diffs the first and the last",
+    )
+    parser.add_argument(
+        "--trace-frames", type=int, default=25, help="LIENTHONG_TRACEMALLOC's frames (25)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data directories and logs")
     parser.add_argument("--quick", action="store_true", help="5 units, 10 clerks, 10 s")
     args = parser.parse_args()
@@ -427,6 +613,10 @@ def main() -> None:
     if args.quick:
         args.units, args.sessions, args.duration, args.rate = 5, 10, 10.0, 2.0
         args.baseline_documents, args.baseline_rounds, args.sample_every = 3, 10, 2.0
+    if late := [t for t in args.snapshots if not 0 <= t <= args.duration]:
+        parser.error(f"--snapshots: {late} not within the load's 0..{args.duration:g} s")
+    if not 1 <= args.trace_frames <= memtrace.MAX_FRAMES:
+        parser.error(f"--trace-frames: from 1 to {memtrace.MAX_FRAMES}")
     signal.signal(signal.SIGTERM, _interrupt)
     tmp = tempfile.mkdtemp(prefix="lienthong-load-")
     fleet = Fleet(Path(tmp), args.units)
