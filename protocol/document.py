@@ -732,7 +732,9 @@ class _MetadataWire(msgspec.Struct, forbid_unknown_fields=True):
     steering_type: _Steering | None
     sphere: _Short | None
     appendixes: _Appendixes
-    ext: dict[str, Any]
+    # A default only so that sealing can fill the struct from a DocumentMetadata, which has
+    # no `ext`; a body without the field is not an exact encoding and is never taken.
+    ext: dict[str, Any] = {}
 
 
 class _StaffWire(msgspec.Struct, forbid_unknown_fields=True):
@@ -760,8 +762,8 @@ class _AttachmentWire(msgspec.Struct, forbid_unknown_fields=True):
 _Attachments = items(_AttachmentWire, MAX_ATTACHMENTS)
 
 
-class _BodyWire(msgspec.Struct, forbid_unknown_fields=True):
-    v: Literal[2]
+class _BodyWire(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    v: Literal[2] = 2  # a default for sealing, as `ext`'s; kw_only keeps it first on the wire
     metadata: _MetadataWire
     business: _BusinessWire
     attachments: _Attachments
@@ -792,6 +794,13 @@ def _fast_wire(data: bytes) -> tuple[_BodyWire, _Extensions] | None:
     wire = exact(data, _BODY)
     if wire is None:
         return None
+    extensions = _struct_passes(wire)
+    return None if extensions is None else (wire, extensions)
+
+
+def _struct_passes(wire: _BodyWire) -> _Extensions | None:
+    """The checked extensions of a body struct that passes the checks of body_from_wire no
+    type can say, or None."""
     m, i, s = wire.metadata, wire.metadata.issuer, wire.metadata.signer
     if (
         (i.code is not None and not has_wire_shape(i.code))
@@ -813,7 +822,29 @@ def _fast_wire(data: bytes) -> tuple[_BodyWire, _Extensions] | None:
                 return None
     except ProtocolError:
         return None
-    return wire, extensions
+    return extensions
+
+
+_PLAIN_ENCODER = msgspec.msgpack.Encoder()
+
+
+def body_plaintext(body: DocumentBody, max_bytes: int) -> bytes | None:
+    """The version-2 plaintext of `body`, the very bytes pack(body_to_wire(body)) gives, when
+    the C path can say the recipient's reader accepts them, else None (then pack and check
+    them with body_from_bytes, which names what is wrong). For sealing: msgspec fills the
+    body struct from the dataclasses' attributes, checking every type and limit, the checks
+    no type can say run on it, and the struct is encoded: nothing is decoded again. A body
+    with extension fields is left to the other way (DocumentMetadata keeps them as pairs)."""
+    if body.metadata.extensions != ():  # the struct does not read them: only none at all
+        return None
+    try:
+        wire = msgspec.convert(body, _BodyWire, from_attributes=True)
+    except msgspec.ValidationError:
+        return None
+    if _struct_passes(wire) is None:
+        return None
+    data = _PLAIN_ENCODER.encode(wire)
+    return data if len(data) <= max_bytes else None
 
 
 def _build(wire: _BodyWire, extensions: _Extensions) -> DocumentBody | None:

@@ -25,6 +25,7 @@ from lienthong.protocol.document import (
     DocumentBody,
     body_bytes_pass,
     body_from_bytes,
+    body_plaintext,
     body_to_wire,
 )
 from lienthong.protocol.errors import (
@@ -161,14 +162,19 @@ def seal_envelope(
     )  # fmt: skip
     if version != 2 or not _header_passes(header):
         _check_header(header, version)
-    plaintext = pack(body_to_wire(body, version))
-    # Refuse here what a recipient would refuse, with its message: decode what it will decode
-    # (through the C fast path without building the body again when it can say yes).
-    if version != 2 or not body_bytes_pass(plaintext, MAX_ENVELOPE_BYTES):
-        checked = body_from_bytes(plaintext, version, max_bytes=MAX_ENVELOPE_BYTES)
-        _check_business(business, checked, WHAT, version)
+    # Refuse here what a recipient would refuse, with its message: the C path fills, checks
+    # and encodes the body struct when it can say yes; anything else is packed and decoded
+    # as the recipient will decode it, which names what is wrong.
+    plaintext = body_plaintext(body, MAX_ENVELOPE_BYTES) if version == 2 else None
+    if plaintext is None:
+        plaintext = pack(body_to_wire(body, version))
+        if version != 2 or not body_bytes_pass(plaintext, MAX_ENVELOPE_BYTES):
+            checked = body_from_bytes(plaintext, version, max_bytes=MAX_ENVELOPE_BYTES)
+            _check_business(business, checked, WHAT, version)
+        else:
+            _check_business(business, body, WHAT, version)  # the bytes say what `body` says
     else:
-        _check_business(business, body, WHAT, version)  # the bytes say what `body` says
+        _check_business(business, body, WHAT, version)
     if seeds is not None:
         content_key = seeds(aead.KEY_BYTES)
         nonce = seeds(aead.NONCE_BYTES)
