@@ -17,6 +17,7 @@ from lienthong.protocol.incremental import IncrementalDecoder
 from lienthong.protocol.limits import MAX_ENVELOPE_BYTES
 from lienthong.protocol.peer import (
     MAX_ANSWER_MESSAGE,
+    MAX_BLOB_BYTES,
     MAX_INBOX_BYTES,
     MAX_INBOX_ITEMS,
     MAX_ITEM_BYTES,
@@ -52,6 +53,12 @@ PULL_WAIT = pattern("pull wait", r"[0-9]{1,9}(?:\.[0-9]{1,9})?", "25")
 # back first at each pull and holding the mailbox. As long as the pause of a unit whose
 # pull brought only such items (node/unit/relay_client.py, DEFERRED_RETRY_SECONDS).
 REOFFER_SECONDS = 30
+# Blobs still being uploaded that one pull answer may name for the puller (19.6): an early
+# upload names at most a few, so more would be a relay's fault.
+MAX_ARRIVING = 64
+# An arrival's handle: 32 lowercase hex characters (16 random bytes), named by the relay.
+ARRIVAL_HANDLE_CHARS = 32
+ARRIVAL_HANDLE = pattern("arrival handle", "[0-9a-f]{32}", "0123456789abcdef" * 2)
 # An ack names what one pull gave; a few times that is generous.
 MAX_ACK_IDS = 1000
 # Item ids: a ULID, or a notice id "expired:<ULID>:<unit code>" (26 + 32 + 9 characters).
@@ -177,15 +184,53 @@ class PulledItem:
     raw: bytes
 
 
-def encode_pull_answer(items: Iterable[PulledItem]) -> bytes:
-    """The `200` body of a pull, oldest item first."""
-    return pack({"items": [{"id": i.id, "kind": i.kind, "raw": i.raw} for i in items]})
+@dataclass(frozen=True, slots=True)
+class Arriving:
+    """A blob still being uploaded to the relay for the puller (19.6): its handle and the
+    length it will have."""
+
+    handle: str
+    length: int
+
+
+class PullAnswer(NamedTuple):
+    items: list[PulledItem]
+    arriving: list[Arriving]
+
+
+def encode_pull_answer(
+    items: Iterable[PulledItem], arriving: Sequence[Arriving] | None = None
+) -> bytes:
+    """The `200` body of a pull, oldest item first; `arriving` only for a pull that asked
+    for it (`arriving=1`, 19.6), so an older unit's strict decoder never meets the key."""
+    body: dict[str, object] = {"items": [{"id": i.id, "kind": i.kind, "raw": i.raw} for i in items]}
+    if arriving is not None:
+        body["arriving"] = [{"handle": a.handle, "length": a.length} for a in arriving]
+    return pack(body)
 
 
 def decode_pull_answer(data: bytes) -> list[PulledItem]:
     """The items of a pull answer from untrusted bytes, in the relay's order."""
+    return decode_pull(data).items
+
+
+def decode_pull(data: bytes) -> PullAnswer:
+    """A pull answer from untrusted bytes: its items in the relay's order, and the blobs
+    arriving for the puller (empty when the relay sent none)."""
     what = WHAT_PULL_ANSWER
     f = Fields(unpack(data, what=what, max_bytes=MAX_PULL_RESPONSE_BYTES), what)
+    arriving = []
+    for i, value in enumerate(f.list("arriving", max_items=MAX_ARRIVING, optional=True) or ()):
+        g = Fields(value, f"{what}: arriving[{i}]")
+        arriving.append(
+            Arriving(
+                handle=g.str("handle", min_len=1, max_len=ARRIVAL_HANDLE_CHARS),
+                length=g.int("length", hi=MAX_BLOB_BYTES),
+            )
+        )
+        g.done()
+        if not ARRIVAL_HANDLE.matches(arriving[-1].handle):
+            raise InvalidField(what, "handle", "an arrival's handle is 32 lowercase hex")
     items = []
     for i, value in enumerate(f.list("items", max_items=MAX_PULL_ANSWER_ITEMS)):
         g = Fields(value, f"{what}: items[{i}]")
@@ -198,7 +243,7 @@ def decode_pull_answer(data: bytes) -> list[PulledItem]:
         )
         g.done()
     f.done()
-    return items
+    return PullAnswer(items, arriving)
 
 
 # -- ack ------------------------------------------------------------------------------------

@@ -114,6 +114,11 @@ class BlobWriter:
                     self._hash.update(chunk)
                     self.size += len(chunk)
 
+    @property
+    def path(self) -> Path:
+        """The file the bytes go to until `commit` moves it (an open handle still reads it)."""
+        return self._path
+
     def write(self, chunk: bytes) -> None:
         with self._lock:
             file = self._open_file()

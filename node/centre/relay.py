@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
+from lienthong.node.arrivals import arrivals_of, arriving_get, serve_arrivals
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.http import append_refusal, audit_refusal, read_request, request_body
 from lienthong.node.peers import error_response, require_peer
@@ -160,10 +161,12 @@ def add_relay_routes(app: web.Application) -> None:
     app.router.add_post("/v1/relay/deposit", deposit)
     app.router.add_get("/v1/relay/pull", pull)
     app.router.add_post("/v1/relay/ack", ack)
+    app.router.add_get("/v1/relay/arriving/{handle}", arriving_get)
 
     async def hear_other_workers(app: web.Application) -> None:
         ctx = app[CONTEXT]
         boxes = mailboxes_of(ctx)
+        serve_arrivals(ctx).wake = boxes.wake  # an arrival for a unit answers its pull
         await mailbox.on_deposit(ctx.store, boxes.wake, boxes.wake_all)
 
     async def wake_all(app: web.Application) -> None:
@@ -357,13 +360,16 @@ async def pull(request: web.Request) -> web.Response:
     except LienthongError as exc:
         return error_response(400, "MalformedRequest", str(exc))
     boxes = mailboxes_of(ctx)
+    # Blobs still being uploaded for the caller (19.6), for a caller that reads them.
+    arrivals = arrivals_of(ctx) if request.query.get("arriving") == "1" else None
     now = ctx.clock()
     if boxes.due_touch(peer, now):
         async with ctx.store.write() as tx:
             await touch_unit(tx, peer, now)
     with boxes.listening(peer) as event:
         items, shows_at = await _offer(ctx, peer)
-        if not items and wait > 0:
+        arriving = arrivals.offer(peer) if arrivals else []
+        if not items and not arriving and wait > 0:
             if shows_at is not None:  # a hidden item comes back before the wait ends
                 wait = min(wait, max(0.0, (shows_at - ctx.clock()) / 1000))
             with contextlib.suppress(TimeoutError):
@@ -374,7 +380,10 @@ async def pull(request: web.Request) -> web.Response:
                 # would be hidden from the caller's next pull for REOFFER_SECONDS.
                 return web.Response(body=encode_pull_answer([]), content_type=CONTENT_TYPE)
             items, _ = await _offer(ctx, peer)
-    body = encode_pull_answer(PulledItem(i.id, i.kind, i.raw) for i in items)
+            arriving = arrivals.offer(peer) if arrivals else []
+    pulled = (PulledItem(i.id, i.kind, i.raw) for i in items)
+    asked = request.query.get("arriving") == "1"
+    body = encode_pull_answer(pulled, arriving if asked else None)
     return web.Response(body=body, content_type=CONTENT_TYPE)
 
 

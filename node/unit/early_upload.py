@@ -13,7 +13,9 @@ Best effort by design: a destination that fails, is slow to take a chunk or answ
 another id is dropped, and the engine uploads to it later from the blob store as before.
 The destinations are those the engine would try first: a unit's first address, or the
 centre's relay for a unit without one or in back-off; at most EARLY_DESTINATIONS of
-them, for blobs of at least EARLY_MIN_BYTES.
+them, for blobs of at least EARLY_MIN_BYTES. The relay is told which recipients the
+upload is for (`Upload-For`), and streams it on to those that pull while it lands
+(node/arrivals.py: cut-through).
 """
 
 from __future__ import annotations
@@ -79,19 +81,21 @@ class EarlyUploads:
     def letter(self, recipients: Iterable[str]) -> Tee | None:
         """A tee for one letter's attachments, or None when no destination is known."""
         chosen: dict[str, Destination] = {}
+        codes: dict[str, list[str]] = {}  # by base: the recipients it is the first for
         for code in recipients:
             try:
                 destination = self.first_destination(code)
             except Exception as exc:  # a pinning or directory gap: the engine will say more
                 log.debug("no early upload to %s: %s", code, exc)
                 continue
-            if destination is not None:
+            if destination is None:
+                continue
+            if destination.base in chosen or len(chosen) < EARLY_DESTINATIONS:
                 chosen.setdefault(destination.base, destination)
-            if len(chosen) >= EARLY_DESTINATIONS:
-                break
+                codes.setdefault(destination.base, []).append(code)
         if not chosen:
             return None
-        return Tee(self.session, list(chosen.values()), asyncio.get_running_loop())
+        return Tee(self.session, list(chosen.values()), asyncio.get_running_loop(), codes)
 
 
 EARLY_UPLOADS = ServiceKey("early_uploads", EarlyUploads)
@@ -110,6 +114,9 @@ class Tee:
     session: aiohttp.ClientSession
     destinations: list[Destination]
     loop: asyncio.AbstractEventLoop
+    # By destination base: the recipients it is the first destination of. Sent as
+    # `Upload-For`, so a relay lets them stream the blob as it lands (19.6).
+    recipients: dict[str, list[str]] = field(default_factory=dict)
     _streams: list[_Stream] = field(default_factory=list)
     _done: list[tuple[_Stream, int]] = field(default_factory=list)  # (stream, attachment)
     _attachment: int = -1
@@ -198,7 +205,10 @@ class Tee:
         async with self.session.post(
             f"{destination.base}/v1/blobs",
             data=_drain(stream.queue),
-            headers={"Upload-Length": str(length)},
+            headers={
+                "Upload-Length": str(length),
+                "Upload-For": ",".join(self.recipients.get(destination.base, [])),
+            },
             **kwargs,
         ) as response:
             text = await response.text() if response.status != 201 else ""

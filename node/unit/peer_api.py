@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import AsyncIterator
 from typing import TypeVar
 
 from aiohttp import web
 
 from lienthong.crypto.errors import LienthongError
 from lienthong.node import uploads
+from lienthong.node.arrivals import arrivals_of, upload_for
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.http import STREAM_CHUNK, append_refusal, audit_refusal, request_body
 from lienthong.node.peers import PEER, error_response, require_peer
@@ -305,10 +307,17 @@ async def blob_post(request: web.Request) -> web.Response:
         await uploads.admit(ctx, peer, placeholder, total)
     except uploads.UploadQuotaExceeded as exc:
         return error_response(413, "UploadQuotaExceeded", str(exc))
+    arrival = None
     try:
         writer = await asyncio.to_thread(ctx.blobs.writer, max_size=total)
+        chunks = request.content.iter_chunked(STREAM_CHUNK)
+        boxes = arrivals_of(ctx)  # the centre: recipients may stream it as it lands (19.6)
+        codes = upload_for(request.headers.get("Upload-For", "")) if boxes else []
+        if boxes is not None and codes:
+            arrival = boxes.start(peer, codes, total, writer.path)
+            chunks = _noting(chunks, arrival.changed)
         try:
-            await write_chunks(writer, request.content.iter_chunked(STREAM_CHUNK))
+            await write_chunks(writer, chunks)
             if writer.size < total:
                 got = writer.size
                 await asyncio.to_thread(writer.abort)
@@ -325,10 +334,21 @@ async def blob_post(request: web.Request) -> web.Response:
             await asyncio.to_thread(writer.abort)
             raise
         await uploads.settle(ctx, peer, placeholder, info.id, new=info.new)
+        if arrival is not None:
+            boxes.finish(arrival, info.id)  # type: ignore[union-attr]
     finally:
+        if arrival is not None and not arrival.finished:
+            boxes.finish(arrival, None)  # type: ignore[union-attr]
         await uploads.forget(ctx, peer, placeholder)  # a no-op once settled
     await uploads.audit_upload(ctx, peer, info.id, size=total, refused=None)
     return web.Response(status=201, headers={"Blob-Id": info.id, "Upload-Offset": str(total)})
+
+
+async def _noting(chunks: AsyncIterator[bytes], changed: asyncio.Event) -> AsyncIterator[bytes]:
+    """The chunks, setting `changed` after each is taken (its readers look again)."""
+    async for chunk in chunks:
+        yield chunk
+        changed.set()
 
 
 def _upload_number(request: web.Request, name: str) -> int | None:

@@ -25,6 +25,7 @@ from lienthong.node import uploads
 from lienthong.node.context import NodeContext
 from lienthong.node.http import STREAM_CHUNK, BodyTooLarge, read_response
 from lienthong.node.pinning import PinnedDestinationUnknown, pinning_of
+from lienthong.node.unit import relay_arrivals
 from lienthong.node.unit.documents import (
     ClockSkew,
     EnvelopeNotHereYet,
@@ -47,9 +48,9 @@ from lienthong.protocol.relay import (
     MAX_PULL_WAIT,
     NOTICE_EXPIRED,
     NOTICE_STATUS_EXPIRED,
-    PulledItem,
+    PullAnswer,
     decode_notice,
-    decode_pull_answer,
+    decode_pull,
     encode_ack,
     format_wait,
 )
@@ -213,13 +214,16 @@ async def pull_once(
     """One pull: fetch the oldest mail (waiting up to `wait` s for some), take each item
     in, acknowledge what is done with. Network errors propagate (after acknowledging
     what was already taken in)."""
-    url = f"{relay}/pull?wait={format_wait(wait)}"
+    # arriving=1: the relay may name blobs being uploaded for this unit now (19.6).
+    url = f"{relay}/pull?wait={format_wait(wait)}&arriving=1"
     tls = pinning_of(ctx).for_url(relay)  # the relay's own leaf, as the directory lists it
     async with session.get(url, timeout=PULL_TIMEOUT, ssl=tls) as response:
         if response.status != 200:
             text = (await response.content.read(300)).decode("utf-8", "replace")
             raise RelayUnavailable(f"{url}: HTTP {response.status}: {text}")
-        items = _items(await _read_answer(response))
+        answer = _answer(await _read_answer(response))
+    relay_arrivals.start(ctx, session, relay, answer.arriving)
+    items = answer.items
     base = centre_base(relay)
     done: list[str] = []
     left: list[str] = []
@@ -254,10 +258,10 @@ async def _read_answer(response: aiohttp.ClientResponse) -> bytes:
         raise RelayUnavailable(f"the relay's answer: {exc}") from None
 
 
-def _items(data: bytes) -> list[PulledItem]:
-    """The items of a pull answer (protocol.relay); RelayUnavailable if malformed."""
+def _answer(data: bytes) -> PullAnswer:
+    """A pull answer (protocol.relay); RelayUnavailable if malformed."""
     try:
-        return decode_pull_answer(data)
+        return decode_pull(data)
     except ProtocolError as exc:
         raise RelayUnavailable(f"malformed answer from the relay: {exc}") from None
 
@@ -351,6 +355,8 @@ async def _envelope(
     me = ctx.config.code
     if me not in header.recipients:
         raise NotARecipient(f"envelope {header.id} from {header.sender} is not addressed to {me}")
+    if not all(_have(ctx, blob) for blob in header.blobs):
+        await relay_arrivals.settled(ctx)  # a blob of it may be arriving right now
     for blob in header.blobs:
         if not _have(ctx, blob):
             await fetch_blob(ctx, session, base, blob)

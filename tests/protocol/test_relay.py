@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from lienthong.protocol.errors import InvalidField, LimitExceeded
 from lienthong.protocol.ids import new_ulid
+from lienthong.protocol.peer import MAX_BLOB_BYTES
 from lienthong.protocol.relay import (
     ITEM_KINDS,
     MAX_ACK_BYTES,
@@ -24,15 +25,18 @@ from lienthong.protocol.relay import (
     MAX_PULL_WAIT,
     NOTICE_EXPIRED,
     NOTICE_STATUS_EXPIRED,
+    Arriving,
     Deposit,
     DepositAnswer,
     Notice,
+    PullAnswer,
     PulledItem,
     decode_ack,
     decode_ack_answer,
     decode_deposit,
     decode_deposit_answer,
     decode_notice,
+    decode_pull,
     decode_pull_answer,
     encode_ack,
     encode_ack_answer,
@@ -185,6 +189,34 @@ def test_each_bad_pulled_item_is_refused_naming_it(item, words):
     """A bad item names its index and field."""
     with pytest.raises(InvalidField, match=words):
         decode_pull_answer(pack({"items": [item]}))
+
+
+def test_arrivals_round_trip_only_when_asked_for():
+    """`arriving` is in the answer only when given (an older unit's strict decoder never
+    meets it), and decodes to the handles and lengths sent."""
+    item = PulledItem("01ARZ3NDEKTSV4RRFFQ69G5FAV", "envelope", b"raw")
+    arriving = [Arriving("0123456789abcdef" * 2, 70_000_000), Arriving("f" * 32, 0)]
+    assert decode_pull(encode_pull_answer([item])) == PullAnswer([item], [])
+    both = encode_pull_answer([item], arriving)
+    assert decode_pull(both) == PullAnswer([item], arriving)
+    assert decode_pull_answer(both) == [item]
+    every_truncation_is_refused(decode_pull, both, "relay answer")
+
+
+@pytest.mark.parametrize(
+    ("arrival", "words"),
+    [
+        ({"handle": "A" * 32, "length": 1}, "field 'handle': an arrival's handle is 32"),
+        ({"handle": "a" * 33, "length": 1}, "field 'handle': 33 characters, limit is 32"),
+        ({"handle": "a" * 32, "length": -1}, "field 'length'"),
+        ({"handle": "a" * 32, "length": MAX_BLOB_BYTES + 1}, "field 'length'"),
+        ({"handle": "a" * 32, "length": 1, "blob": "x"}, "blob"),
+    ],
+)
+def test_each_bad_arrival_is_refused_naming_it(arrival, words):
+    """A bad arrival names its field."""
+    with pytest.raises(InvalidField, match=words):
+        decode_pull(pack({"items": [], "arriving": [arrival]}))
 
 
 @SETTINGS
