@@ -24,11 +24,16 @@ PUBLIC_KEY_BYTES = 32
 SIGNATURE_BYTES = 64
 
 
+# Each domain's prefix, made once: ASCII domain and a zero byte.
+_PREFIXES = {domain: domain.encode("ascii") + b"\x00" for domain in DOMAINS}
+
+
 def signed_bytes(domain: str, message: bytes) -> bytes:
     """The exact bytes Ed25519 signs: ASCII domain, a zero byte, then the message."""
-    if domain not in DOMAINS:
+    prefix = _PREFIXES.get(domain)
+    if prefix is None:
         raise ValueError(f"unknown signature domain {domain!r}")
-    return domain.encode("ascii") + b"\x00" + bytes(message)
+    return prefix + bytes(message)
 
 
 def sign(key: nacl.signing.SigningKey, domain: str, message: bytes) -> bytes:
@@ -41,7 +46,9 @@ def sign(key: nacl.signing.SigningKey, domain: str, message: bytes) -> bytes:
 
 def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> None:
     """Return if signature is public_key's over message under domain; else SignatureError."""
-    data = signed_bytes(domain, message)
+    prefix = _PREFIXES.get(domain)
+    if prefix is None:
+        raise ValueError(f"unknown signature domain {domain!r}")
     if len(public_key) != PUBLIC_KEY_BYTES:
         raise SignatureError(
             f"{domain}: public key is {len(public_key)} bytes, expected {PUBLIC_KEY_BYTES}"
@@ -52,8 +59,9 @@ def verify(public_key: bytes, domain: str, message: bytes, signature: bytes) -> 
         )
     try:
         # libsodium's crypto_sign_open through nacl.bindings: what VerifyKey.verify calls,
-        # without building a VerifyKey for every message.
-        nacl.bindings.crypto_sign_open(bytes(signature) + data, bytes(public_key))
+        # without building a VerifyKey for every message; the signature, the domain and the
+        # message joined in one copy, as crypto_sign_open reads them.
+        nacl.bindings.crypto_sign_open(b"".join((signature, prefix, message)), bytes(public_key))
     except nacl.exceptions.CryptoError:
         # libsodium refuses small-order and non-canonical keys; say so rather than "bad
         # signature". Checked only on failure: the check costs as much as half a verify.

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
@@ -298,33 +297,30 @@ def check_header(
     return version
 
 
-@dataclass(frozen=True, slots=True)
-class SignedWrapper:
-    """The outer map, decoded but not yet verified: signer hint, signed bytes, signature."""
-
-    signed: bytes
-    sig: bytes
-    signer: str
-
-
-def wrap(signed: bytes, sig: bytes, signer: str) -> bytes:
-    return pack({"signed": signed, "sig": sig, "signer": signer})
-
-
 _Signature = binary(length=SIGNATURE_BYTES)
 _SignerHint = text(MAX_SIGNER, 1)
 
 
-class _WrapperWire(msgspec.Struct, forbid_unknown_fields=True):
-    """The signed wrapper for the C fast path (protocol/typed.py); `signed` is shorter than
-    the whole, which unwrap's caller has already held to its limit."""
+class SignedWrapper(msgspec.Struct, frozen=True, forbid_unknown_fields=True, gc=False):
+    """The outer map, decoded but not yet verified: signer hint, signed bytes, signature.
+
+    Also the C fast path's type (protocol/typed.py): unwrap decodes exact bytes straight
+    into it. `signed` is shorter than the whole, which unwrap's caller has already held to
+    its limit."""
 
     signed: bytes
     sig: _Signature
     signer: _SignerHint
 
 
-_WRAPPER = decoder(_WrapperWire)
+_WRAPPER = decoder(SignedWrapper)
+# msgspec writes the wrapper map (bin, bin, str) byte for byte as pack() does, without
+# building a dict first (tests/vectors regenerate identically).
+_WRAP_ENCODER = msgspec.msgpack.Encoder()
+
+
+def wrap(signed: bytes, sig: bytes, signer: str) -> bytes:
+    return _WRAP_ENCODER.encode({"signed": signed, "sig": sig, "signer": signer})
 
 
 def unwrap(data: bytes, *, what: str, max_bytes: int) -> SignedWrapper:
@@ -332,7 +328,7 @@ def unwrap(data: bytes, *, what: str, max_bytes: int) -> SignedWrapper:
     if type(data) is bytes and 0 < len(data) <= max_bytes:
         fast = exact(data, _WRAPPER)
         if fast is not None:
-            return SignedWrapper(signed=fast.signed, sig=fast.sig, signer=fast.signer)
+            return fast
     return unwrap_strictly(data, what=what, max_bytes=max_bytes)
 
 
