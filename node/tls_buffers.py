@@ -21,14 +21,42 @@ tests/node/test_tls_buffers.py checks it on a running centre, with a 64 MiB uplo
 from __future__ import annotations
 
 import asyncio.sslproto
+import contextlib
+from collections.abc import Iterator
 
 # One TLS record's largest plaintext (2^14 bytes, RFC 8446 5.1): a read of it fits at once.
 TLS_READ_BUFFER_BYTES = 16 * 1024
+# While one connection carries a blob (hundreds of MB), it reads through asyncio's own
+# 256 KiB: each read costs an event-loop turn and a few Python calls, and at 16 KiB those
+# calls were most of a receiving node's CPU per byte (bench/RESULTS.md, attachments).
+BLOB_TLS_READ_BUFFER_BYTES = 256 * 1024
 
 
 def use_small_tls_buffers() -> None:
     """Make every TLS connection of this process read through TLS_READ_BUFFER_BYTES."""
     asyncio.sslproto.SSLProtocol.max_size = TLS_READ_BUFFER_BYTES
+
+
+@contextlib.contextmanager
+def large_reads(transport: asyncio.BaseTransport | None) -> Iterator[None]:
+    """Within the block, the TLS connection under `transport` reads through
+    BLOB_TLS_READ_BUFFER_BYTES; after it, through the process's size again, its buffer
+    shrunk back (a kept-alive connection then costs what any other does). Nothing for a
+    transport that is not asyncio's TLS."""
+    ssl_protocol = getattr(transport, "_ssl_protocol", None)
+    if ssl_protocol is None or not hasattr(ssl_protocol, "_ssl_buffer"):
+        yield
+        return
+    ssl_protocol.max_size = BLOB_TLS_READ_BUFFER_BYTES  # this connection only
+    try:
+        yield
+    finally:
+        # Between event-loop callbacks no read holds the buffer: it can be replaced.
+        del ssl_protocol.max_size
+        small = type(ssl_protocol).max_size
+        if len(ssl_protocol._ssl_buffer) > small:
+            ssl_protocol._ssl_buffer = bytearray(small)
+            ssl_protocol._ssl_buffer_view = memoryview(ssl_protocol._ssl_buffer)
 
 
 def tls_read_buffer_bytes(transport: asyncio.BaseTransport) -> int | None:

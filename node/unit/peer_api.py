@@ -25,6 +25,7 @@ from lienthong.node.arrivals import arrivals_of, upload_for
 from lienthong.node.context import CONTEXT, NodeContext
 from lienthong.node.http import STREAM_CHUNK, append_refusal, audit_refusal, request_body
 from lienthong.node.peers import PEER, error_response, require_peer
+from lienthong.node.tls_buffers import large_reads
 from lienthong.node.unit.documents import MissingBlobs, receive_envelopes, receive_statuses
 from lienthong.protocol.envelope import verify_envelope
 from lienthong.protocol.limits import MAX_DIRECTORY_BYTES
@@ -268,7 +269,8 @@ async def blob_put(request: web.Request) -> web.Response:
             await _release(writer)  # nothing written; what an earlier request sent stays
             await uploads.audit_upload(ctx, peer, blob_id, size=None, refused=str(exc))
             return error_response(413, "UploadQuotaExceeded", str(exc))
-        await write_chunks(writer, request.content.iter_chunked(STREAM_CHUNK))
+        with large_reads(request.transport):
+            await write_chunks(writer, request.content.iter_chunked(STREAM_CHUNK))
         if writer.size < total:
             kept = writer.size
             await _release(writer)
@@ -317,7 +319,8 @@ async def blob_post(request: web.Request) -> web.Response:
             arrival = boxes.start(peer, codes, total, writer.path)
             chunks = _noting(chunks, arrival.changed)
         try:
-            await write_chunks(writer, chunks)
+            with large_reads(request.transport):
+                await write_chunks(writer, chunks)
             if writer.size < total:
                 got = writer.size
                 await asyncio.to_thread(writer.abort)

@@ -22,6 +22,7 @@ from lienthong.node import uploads
 from lienthong.node.context import NodeContext, ServiceKey
 from lienthong.node.http import STREAM_CHUNK
 from lienthong.node.pinning import pinning_of
+from lienthong.node.tls_buffers import large_reads
 from lienthong.protocol.peer import MAX_BLOB_BYTES
 from lienthong.protocol.relay import Arriving
 from lienthong.storage.blobs import write_chunks
@@ -89,7 +90,8 @@ async def fetch(
                     raise aiohttp.ClientResponseError(
                         response.request_info, (), status=response.status
                     )
-                await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
+                with large_reads(response.connection and response.connection.transport):
+                    await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
             if writer.size != arrival.length:
                 raise ValueError(f"the stream ended at {writer.size} of {arrival.length} bytes")
             info = await asyncio.to_thread(writer.commit, None, arrival.length)

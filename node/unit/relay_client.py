@@ -25,6 +25,7 @@ from lienthong.node import uploads
 from lienthong.node.context import NodeContext
 from lienthong.node.http import STREAM_CHUNK, BodyTooLarge, read_response
 from lienthong.node.pinning import PinnedDestinationUnknown, pinning_of
+from lienthong.node.tls_buffers import large_reads
 from lienthong.node.unit import relay_arrivals
 from lienthong.node.unit.documents import (
     ClockSkew,
@@ -400,7 +401,8 @@ async def fetch_blob(
                     raise _NotYet(f"the relay does not hold blob {blob.id} (now)")
                 elif response.status not in (200, 206):
                     raise RelayUnavailable(f"{url}: HTTP {response.status}")
-                await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
+                with large_reads(response.connection and response.connection.transport):
+                    await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
         await asyncio.to_thread(writer.commit, blob.id, blob.size)
     except BlobError as exc:
         if isinstance(exc, BlobHashMismatch | BlobTooLarge):
