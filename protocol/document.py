@@ -798,6 +798,9 @@ def _fast_wire(data: bytes) -> tuple[_BodyWire, _Extensions] | None:
     return None if extensions is None else (wire, extensions)
 
 
+_FLASH_SCHEDULED = int(Urgency.FLASH_SCHEDULED)  # compared without the enum's lookup
+
+
 def _struct_passes(wire: _BodyWire) -> _Extensions | None:
     """The checked extensions of a body struct that passes the checks of body_from_wire no
     type can say, or None."""
@@ -806,7 +809,7 @@ def _struct_passes(wire: _BodyWire) -> _Extensions | None:
         (i.code is not None and not has_wire_shape(i.code))
         or bool(s.authority) != bool(s.acts_for.strip())
         or (m.number is not None and not NUMBER.matches(m.number))
-        or (m.urgency == Urgency.FLASH_SCHEDULED) != (m.scheduled_at is not None)
+        or (m.urgency == _FLASH_SCHEDULED) != (m.scheduled_at is not None)
         or not is_date(m.issued_on)
         or (m.due_on is not None and not is_date(m.due_on))
     ):

@@ -95,9 +95,11 @@ class EnvelopeHeader:
 _VERIFIED = object()
 
 
-@dataclass(frozen=True, slots=True)
-class VerifiedEnvelope:
-    """An envelope whose signature has been checked; only verify_envelope makes one."""
+class VerifiedEnvelope(msgspec.Struct, frozen=True, gc=False):
+    """An envelope whose signature has been checked; only verify_envelope makes one.
+
+    A frozen msgspec struct rather than a dataclass: made once per envelope read, in C
+    (a sixth of a dataclass's construction); it holds no cycle, so the collector skips it."""
 
     header: EnvelopeHeader
     raw: bytes  # the exact bytes received, kept as proof
@@ -255,9 +257,9 @@ def open_envelope(envelope: VerifiedEnvelope, unit_code: str, keys: NodeKeys) ->
         ) from None
     body = body_from_bytes(plaintext, header.version, max_bytes=MAX_ENVELOPE_BYTES)
     _check_business(header.business, body, f"{WHAT} {header.id}", header.version)
-    declared = [(b.id, b.size) for b in header.blobs]
-    manifest = [(a.blob, ciphertext_size(a.size)) for a in body.attachments]
-    if declared != manifest:
+    if (header.blobs or body.attachments) and [(b.id, b.size) for b in header.blobs] != [
+        (a.blob, ciphertext_size(a.size)) for a in body.attachments
+    ]:
         raise InvalidField(
             WHAT, "header.blobs", "the blobs in the header do not match the attachment manifest"
         )
@@ -395,20 +397,25 @@ def _fast_header(h: _HeaderWire) -> EnvelopeHeader | None:
 def _header_checks(h: _HeaderWire) -> bool:
     """Whether a decoded version-2 header struct passes the checks no type can say."""
     recipients = h.recipients
-    codes = set(recipients)  # msgspec made each a str
+    codes = set(recipients)  # msgspec made each a str, as every target
+    targets, blobs = h.targets, h.blobs
     if (
         not recipients
         or len(codes) != len(recipients)
         or not _shaped(codes)
-        or not all(type(t) is str and ULID_PATTERN.matches(t) for t in h.targets)
-        or not all(BLOB_ID.matches(b.id) for b in h.blobs)
         or not ULID_PATTERN.matches(h.id)
         or (h.reply_to is not None and not ULID_PATTERN.matches(h.reply_to))
-        or not has_wire_shape(h.sender)
+        or (h.sender not in _SHAPED and not has_wire_shape(h.sender))
+    ):
+        return False
+    if h.business == "new" and not targets and not blobs:
+        return True  # the commonest header: what check_targets accepts, nothing more to see
+    if not all(ULID_PATTERN.matches(t) for t in targets) or not all(
+        BLOB_ID.matches(b.id) for b in blobs
     ):
         return False
     try:
-        check_targets(h.business, h.targets, "envelope header")
+        check_targets(h.business, targets, "envelope header")
     except InvalidField:
         return False
     return True
