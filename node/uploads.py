@@ -147,6 +147,20 @@ async def settle(
             await uploads.touch(tx, blob_id, uploader, at=ctx.clock())
 
 
+async def claim(ctx: NodeContext, uploader: str, placeholder: str, blob_id: str) -> bool:
+    """Before bytes admitted under `placeholder` are placed as `blob_id`: record them as an
+    untied upload of `uploader`, so that a letter which finds the blob afterwards ties the
+    row (a row written after the letter's tie would outlive it, and the sweep would then
+    remove the letter's blob). False, and nothing recorded, if the blob is stored already."""
+    async with ctx.store.write() as tx:
+        row = await uploads.get(tx, placeholder, uploader)
+        await uploads.forget(tx, placeholder, uploader)
+        if row is None or ctx.blobs.exists(blob_id):
+            return False
+        await uploads.begin(tx, blob_id, uploader, row.length, at=ctx.clock())
+        return True
+
+
 async def tie(ctx: NodeContext, blob_ids: Iterable[str]) -> None:
     """Envelopes naming these blobs were stored: their uploads belong to letters now."""
     ids = list(blob_ids)

@@ -119,6 +119,11 @@ class BlobWriter:
         """The file the bytes go to until `commit` moves it (an open handle still reads it)."""
         return self._path
 
+    def digest(self) -> str:
+        """The blob id of the bytes written so far (what `commit` will place them as)."""
+        with self._lock:
+            return self._hash.copy().hexdigest()
+
     def write(self, chunk: bytes) -> None:
         with self._lock:
             file = self._open_file()

@@ -94,11 +94,18 @@ async def fetch(
                     await write_chunks(writer, response.content.iter_chunked(STREAM_CHUNK))
             if writer.size != arrival.length:
                 raise ValueError(f"the stream ended at {writer.size} of {arrival.length} bytes")
-            info = await asyncio.to_thread(writer.commit, None, arrival.length)
+            # The upload row first, the file after: a letter that finds the file ties it.
+            blob_id = await asyncio.to_thread(writer.digest)
+            if not await uploads.claim(ctx, RELAY_UPLOADER, placeholder, blob_id):
+                raise ValueError(f"blob {blob_id} is stored already")
+            try:
+                info = await asyncio.to_thread(writer.commit, blob_id, arrival.length)
+            except BaseException:
+                await uploads.forget(ctx, RELAY_UPLOADER, blob_id)
+                raise
         except BaseException:
             await asyncio.to_thread(writer.abort)
             raise
-        await uploads.settle(ctx, RELAY_UPLOADER, placeholder, info.id, new=info.new)
         log.debug("arrival %s from the relay stored as blob %s", arrival.handle, info.id)
         return info.id
     except asyncio.CancelledError:

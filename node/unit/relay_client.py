@@ -356,8 +356,10 @@ async def _envelope(
     me = ctx.config.code
     if me not in header.recipients:
         raise NotARecipient(f"envelope {header.id} from {header.sender} is not addressed to {me}")
-    if not all(_have(ctx, blob) for blob in header.blobs):
-        await relay_arrivals.settled(ctx)  # a blob of it may be arriving right now
+    if header.blobs:
+        # A blob of it may be arriving right now: its upload row is written before its file
+        # is placed, and the fetch is over once both are; then the tie below finds the row.
+        await relay_arrivals.settled(ctx)
     for blob in header.blobs:
         if not _have(ctx, blob):
             await fetch_blob(ctx, session, base, blob)

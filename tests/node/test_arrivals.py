@@ -43,7 +43,7 @@ async def test_a_unit_streams_an_arriving_blob_before_its_upload_ends(nat):
     named the arrival and C fetches it as it lands. Then the rest comes, and C holds the
     whole blob under its SHA-256, as an untied upload of the relay."""
     a, c = nat.units[A], nat.units[C]
-    data = os.urandom(3 * MIB)
+    data = os.urandom(4 * MIB)  # the relay streams whole MiBs while the upload lands
     half = len(data) // 2
     arrivals = arrivals_of(nat.centre)
 
@@ -107,11 +107,11 @@ async def test_an_upload_that_fails_leaves_the_unit_nothing(nat):
     release = asyncio.Event()
 
     async def body():
-        yield os.urandom(100_000)
+        yield os.urandom(2 * MIB)
         await release.wait()
 
     async def upload():
-        async with post(a, nat.centre_url, body(), 500_000, C) as response:
+        async with post(a, nat.centre_url, body(), 3 * MIB, C) as response:
             return response.status
 
     uploading = asyncio.ensure_future(upload())
