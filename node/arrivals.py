@@ -27,7 +27,7 @@ from aiohttp import web
 
 from lienthong.node.context import CONTEXT, NodeContext, ServiceKey
 from lienthong.node.peers import require_peer
-from lienthong.protocol.relay import ARRIVAL_HANDLE, Arriving
+from lienthong.protocol.relay import ARRIVAL_HANDLE, MAX_ARRIVING, Arriving
 from lienthong.protocol.units import has_wire_shape
 from lienthong.storage.blobs import READ_CHUNK
 from lienthong.storage.filelock import open_renamable
@@ -83,9 +83,12 @@ class Arrivals:
         self.by_handle.pop(arrival.handle, None)
 
     def offer(self, code: str) -> list[Arriving]:
-        """The unfinished arrivals for `code` no pull named to it yet (each is named once)."""
-        out = []
+        """The unfinished arrivals for `code` no pull named to it yet (each is named once),
+        at most MAX_ARRIVING: what a unit reads from one answer."""
+        out: list[Arriving] = []
         for arrival in self.by_handle.values():
+            if len(out) >= MAX_ARRIVING:  # the rest at the next pull
+                break
             if code in arrival.codes and code not in arrival.offered:
                 arrival.offered.add(code)
                 out.append(Arriving(arrival.handle, arrival.length))

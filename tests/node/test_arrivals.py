@@ -11,9 +11,10 @@ import os
 
 import pytest
 
-from lienthong.node.arrivals import arrivals_of
+from lienthong.node.arrivals import Arrivals, arrivals_of
 from lienthong.node.unit import relay_arrivals, relay_client
 from lienthong.protocol.delivery import Delivery
+from lienthong.protocol.relay import MAX_ARRIVING
 from lienthong.protocol.wire import unpack
 from lienthong.storage.documents import get_document
 from tests.node.tls_federation import A, B, C, federation, send, state, until
@@ -153,3 +154,13 @@ async def test_a_letter_with_a_large_attachment_reaches_a_unit_behind_nat(nat, t
         await pulling
     assert (await state(a, envelope_id, C)) in (Delivery.RELAYED, Delivery.ARRIVED)
     assert await untied_rows(c.ctx) == []  # the letter tied what arrived
+
+
+def test_a_pull_names_at_most_max_arriving_and_each_once(tmp_path):
+    """More arrivals for one unit than a unit reads from one answer: the first pull names
+    MAX_ARRIVING, the next the rest, then none; another unit none of them."""
+    boxes = Arrivals()
+    for _ in range(MAX_ARRIVING + 5):
+        boxes.start(A, [C], 10, tmp_path / "upload")
+    assert [len(boxes.offer(C)) for _ in range(3)] == [MAX_ARRIVING, 5, 0]
+    assert boxes.offer(B) == []
