@@ -355,20 +355,24 @@ def _header_passes(header: dict[str, Any]) -> bool:
         and type(recipients) is list
         and 0 < len(recipients) <= MAX_RECIPIENTS
         and all(type(code) is str for code in recipients)
-        and len(set(recipients)) == len(recipients)
-        and _shaped(set(recipients))
         and type(targets) is list
-        and all(type(t) is str and ULID_PATTERN.matches(t) for t in targets)
         and _is_ulid(header["id"])
         and (reply_to is None or _is_ulid(reply_to))
         and type(sender) is str
-        and has_wire_shape(sender)
+        and (sender in _SHAPED or _shaped({sender}))
         and type(serial) is int
         and 0 <= serial <= 2**53
         and type(created) is int
         and 0 <= created <= 2**48 - 1
         and type(business) is str
     ):
+        return False
+    codes = set(recipients)
+    if len(codes) != len(recipients) or not _shaped(codes):
+        return False
+    if business == "new" and not targets:
+        return True  # the commonest header: what check_targets accepts, no target to see
+    if not all(type(t) is str and ULID_PATTERN.matches(t) for t in targets):
         return False
     try:
         check_targets(business, targets, "envelope header")
@@ -411,7 +415,7 @@ def _header_checks(h: _HeaderWire) -> bool:
         or not _shaped(codes)
         or not ULID_PATTERN.matches(h.id)
         or (h.reply_to is not None and not ULID_PATTERN.matches(h.reply_to))
-        or (h.sender not in _SHAPED and not has_wire_shape(h.sender))
+        or (h.sender not in _SHAPED and not _shaped({h.sender}))
     ):
         return False
     if h.business == "new" and not targets and not blobs:
