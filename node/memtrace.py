@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from lienthong.node.config import ConfigError
+from lienthong.protocol.text import is_decimal
 
 log = logging.getLogger("lienthong.memtrace")
 
@@ -75,7 +76,7 @@ def frames_from(environ: Mapping[str, str]) -> int:
     text = environ.get(ENV, "").strip()
     if not text:
         return 0
-    if not text.isdigit() or not 1 <= int(text) <= MAX_FRAMES:
+    if not is_decimal(text, 2) or not 1 <= int(text) <= MAX_FRAMES:
         raise ConfigError(f"{ENV}={text!r}; allowed: a number of frames from 1 to {MAX_FRAMES}")
     return int(text)
 
