@@ -128,29 +128,28 @@ async def test_posting_a_blob_a_letter_holds_adds_no_untied_upload(fed, tmp_path
     assert await untied(b.ctx, A) == []
 
 
-async def test_a_large_attachment_is_at_the_recipient_when_the_send_returns(fed, tmp_path):
-    """While A encrypts a 9 MiB attachment it streams to B: the blob is at B before A's
-    engine runs, and the engine's attempt then sends only the envelope (B records one
-    accepted upload of it)."""
-    a, b = fed.units[A], fed.units[B]
-    envelope_id, _ = await send(a, [B], files=[big_file(tmp_path)])
-    (entry,) = await accepted(b.ctx)
-    assert entry.actor == A and b.ctx.blobs.exists(entry.subject)
-    await a.engine.deliver(B)
-    assert (await state(a, envelope_id, B)) is Delivery.ARRIVED
-    assert [e.subject for e in await accepted(b.ctx)] == [entry.subject]
+@pytest.fixture(params=[True, False], ids=["direct", "behind-nat"])
+async def either(request, tmp_path):
+    """The federation of `fed`, then of `nat`."""
+    async with federation(tmp_path, serve_units=request.param) as built:
+        yield built
 
 
-async def test_units_behind_nat_have_it_sent_to_the_relay_early(nat, tmp_path):
-    """Units with no address: the centre's relay is the first destination, so the blob is
-    there when the send returns, and the deposit that follows finds it."""
-    a = nat.units[A]
-    envelope_id, _ = await send(a, [B, C], files=[big_file(tmp_path)])
-    (entry,) = await accepted(nat.centre)
-    assert entry.actor == A and nat.centre.blobs.exists(entry.subject)
+async def test_a_large_attachment_is_at_its_first_destination_when_the_send_returns(
+    either, tmp_path
+):
+    """While A encrypts a 9 MiB attachment it streams it to the first destination: B
+    itself, or the centre's relay for units with no address (a letter to B and C: one
+    upload). The blob is there before A's engine runs, and the engine's attempt then
+    sends only the envelope: one accepted upload of it there."""
+    a, direct = either.units[A], bool(either.units[B].url)
+    there = either.units[B].ctx if direct else either.centre
+    envelope_id, _ = await send(a, [B] if direct else [B, C], files=[big_file(tmp_path)])
+    (entry,) = await accepted(there)
+    assert entry.actor == A and there.blobs.exists(entry.subject)
     await a.engine.deliver(B)
-    assert (await state(a, envelope_id, B)) is Delivery.RELAYED
-    assert [e.subject for e in await accepted(nat.centre)] == [entry.subject]
+    assert (await state(a, envelope_id, B)) is (Delivery.ARRIVED if direct else Delivery.RELAYED)
+    assert [e.subject for e in await accepted(there)] == [entry.subject]
 
 
 async def test_a_small_attachment_is_not_sent_early(fed, tmp_path):
