@@ -21,6 +21,7 @@ upload is for (`Upload-For`), and streams it on to those that pull while it land
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -48,6 +49,10 @@ EARLY_QUEUE_CHUNKS = 8
 EARLY_STALL_SECONDS = 10.0
 # After the last chunk, how long the send waits for the destinations' answers.
 EARLY_ANSWER_SECONDS = 60.0
+# The encryption thread waits at most this long for the loop to take one chunk (each
+# destination may take EARLY_STALL_SECONDS before it is dropped): past it the loop is
+# taken to be gone (a node stopping), and the encryption goes on without the tee.
+CALL_TIMEOUT_SECONDS = EARLY_STALL_SECONDS * EARLY_DESTINATIONS + 5.0
 CONNECT_SECONDS = 5.0
 
 
@@ -120,6 +125,7 @@ class Tee:
     _streams: list[_Stream] = field(default_factory=list)
     _done: list[tuple[_Stream, int]] = field(default_factory=list)  # (stream, attachment)
     _attachment: int = -1
+    _gone: bool = False  # the loop stopped answering: nothing more is teed
 
     # -- from the encryption thread --------------------------------------------------------
 
@@ -147,7 +153,26 @@ class Tee:
         self._call(self._cancel_all())
 
     def _call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        """Run `coro` on the loop and wait for it; when the loop is closed or does not run
+        it within CALL_TIMEOUT_SECONDS (the node is stopping), the tee gives up: this
+        letter's encryption goes on alone, and its uploads are the engine's."""
+        if self._gone:
+            coro.close()
+            return []
+        try:
+            future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError as exc:  # the loop is closed: the coroutine never started
+            coro.close()
+            why: BaseException = exc
+        else:
+            try:
+                return future.result(CALL_TIMEOUT_SECONDS)
+            except concurrent.futures.TimeoutError as exc:
+                future.cancel()  # if the loop ever runs it, it stops there
+                why = exc
+        self._gone, self._streams = True, []
+        log.info("early uploads of this letter given up: the loop is not running (%r)", why)
+        return []
 
     # -- on the loop -------------------------------------------------------------------------
 

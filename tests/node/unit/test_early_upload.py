@@ -203,3 +203,23 @@ def test_the_engine_chooses_the_relay_for_a_unit_in_back_off(fed):
     engine.peers[B] = delivery.PeerState(failures=1, until=fed.clock() + 60_000)
     relay = engine.first_destination(B)
     assert relay.name == fed.centre_url and relay.base == fed.centre_url
+
+
+def test_a_tee_whose_loop_is_gone_lets_the_encryption_go_on(monkeypatch):
+    """A node stopping while a letter is encrypted: with its loop closed, or not running
+    (the call times out), the tee gives up at once and for the rest of the letter instead
+    of holding the encryption thread: begin says 'not teed', write and end do nothing."""
+    monkeypatch.setattr(early_upload, "CALL_TIMEOUT_SECONDS", 0.05)
+    for closed in (True, False):
+        loop = asyncio.new_event_loop()
+        if closed:
+            loop.close()
+        tee = early_upload.Tee(None, [], loop)  # type: ignore[arg-type]
+        assert tee.begin(early_upload.EARLY_MIN_BYTES) is False
+        tee.write(b"x")
+        tee.end()
+        tee.abort()
+        assert tee._gone
+        if not closed:
+            loop.run_until_complete(asyncio.sleep(0))  # the cancelled call ends
+            loop.close()
