@@ -15,13 +15,14 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.node.running import free_port
 
 # Where Debian puts the server binaries when they are not on PATH.
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
@@ -45,12 +46,6 @@ def binary(name: str) -> Path | None:
     return versions[-1] / name if versions else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PgServer:
     """One PostgreSQL server in `root` (its data in root/data, its socket in root)."""
 
@@ -58,7 +53,7 @@ class PgServer:
         self.root = root
         self.data = root / "data"
         self.log = root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self._as_root = os.geteuid() == 0
 
     def _run(self, *command: str | Path, check: bool = True) -> subprocess.CompletedProcess:

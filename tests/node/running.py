@@ -4,6 +4,7 @@ background work within a bound that is a safety net, never a timing assertion.""
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,10 +14,31 @@ T = TypeVar("T")
 BOUND = 60
 
 
+# Ports handed to nodes come from below the kernel's range of ephemeral ports (Linux
+# 32768-60999, Windows and macOS 49152-65535): a port bound to 0 comes from that range, and
+# so does every outgoing connection's source port, which could take it between the pick and
+# a node's bind minutes later (a node started late in a test then failed "address already
+# in use"). Below it, only another listener can take it.
+PORTS = range(20_000, 32_768)
+_handed: set[int] = set()  # not handed twice in one test run, while others remain
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port on 127.0.0.1 that nothing listens on and no test of this run was given."""
+    if len(_handed) > len(PORTS) * 3 // 4:
+        _handed.clear()
+    for _ in range(10_000):
+        port = random.choice(PORTS)
+        if port in _handed:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed.add(port)
+        return port
+    raise RuntimeError(f"no free port on 127.0.0.1 in {PORTS}")
 
 
 async def eventually(

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,18 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.node.running import free_port
+
 READY_TIMEOUT = 60.0  # seconds for a node to print that it is running (2 slow cores)
 COMMAND_TIMEOUT = 120.0
 
 # (node name, port it listens on) -> the URL other nodes are told to use for it, e.g. a
 # proxy in front of it (tests/system/proxy.py). "centre" names the centre.
 Advertise = Callable[[str, int], str]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 COMPAT = Path(__file__).parent.parent / "compat"
