@@ -132,21 +132,6 @@ async def forget(ctx: NodeContext, uploader: str, blob_id: str) -> None:
         await uploads.forget(tx, blob_id, uploader)
 
 
-async def settle(
-    ctx: NodeContext, uploader: str, placeholder: str, blob_id: str, *, new: bool
-) -> None:
-    """An upload admitted under `placeholder` (its id unknown until its last byte, 17.2.2)
-    is stored as `blob_id`: it counts as an untied upload of that blob now, or, when the
-    blob was stored already (`new` False: it may belong to a stored letter), as nothing."""
-    async with ctx.store.write() as tx:
-        row = await uploads.get(tx, placeholder, uploader)
-        await uploads.forget(tx, placeholder, uploader)
-        if new and row is not None:
-            await uploads.begin(tx, blob_id, uploader, row.length, at=ctx.clock())
-        else:
-            await uploads.touch(tx, blob_id, uploader, at=ctx.clock())
-
-
 async def claim(ctx: NodeContext, uploader: str, placeholder: str, blob_id: str) -> bool:
     """Before bytes admitted under `placeholder` are placed as `blob_id`: record them as an
     untied upload of `uploader`, so that a letter which finds the blob afterwards ties the

@@ -310,6 +310,7 @@ async def blob_post(request: web.Request) -> web.Response:
     except uploads.UploadQuotaExceeded as exc:
         return error_response(413, "UploadQuotaExceeded", str(exc))
     arrival = None
+    claimed = False
     try:
         writer = await asyncio.to_thread(ctx.blobs.writer, max_size=total)
         chunks = request.content.iter_chunked(STREAM_CHUNK)
@@ -329,20 +330,27 @@ async def blob_post(request: web.Request) -> web.Response:
                     "MalformedRequest",
                     f"the body ended after {got} of Upload-Length {total} bytes: nothing kept",
                 )
-            info = await asyncio.to_thread(writer.commit, None, total)
+            # The upload row first, the file after (uploads.claim); a blob stored already
+            # records nothing for the caller but its request.
+            blob_id = await asyncio.to_thread(writer.digest)
+            claimed = await uploads.claim(ctx, peer, placeholder, blob_id)
+            info = await asyncio.to_thread(writer.commit, blob_id, total)
         except BlobError as exc:  # more bytes than Upload-Length: discarded
             await uploads.audit_upload(ctx, peer, placeholder, size=None, refused=str(exc))
             return error_response(422, type(exc).__name__, str(exc))
         except BaseException:
             await asyncio.to_thread(writer.abort)
+            if claimed:
+                await uploads.forget(ctx, peer, blob_id)
             raise
-        await uploads.settle(ctx, peer, placeholder, info.id, new=info.new)
+        if not claimed:
+            await uploads.touch(ctx, peer, info.id)
         if arrival is not None:
             boxes.finish(arrival, info.id)  # type: ignore[union-attr]
     finally:
         if arrival is not None and not arrival.finished:
             boxes.finish(arrival, None)  # type: ignore[union-attr]
-        await uploads.forget(ctx, peer, placeholder)  # a no-op once settled
+        await uploads.forget(ctx, peer, placeholder)  # a no-op once claimed
     await uploads.audit_upload(ctx, peer, info.id, size=total, refused=None)
     return web.Response(status=201, headers={"Blob-Id": info.id, "Upload-Offset": str(total)})
 
