@@ -20,7 +20,6 @@ Run: python bench/store.py [--quick]. The last line of output is one JSON object
 
 import argparse
 import asyncio
-import dataclasses
 import hashlib
 import json
 import os
@@ -79,9 +78,11 @@ def bare_sqlite_per_s(path: Path, count: int) -> float:
     return count / elapsed
 
 
-def _floor_document() -> DocumentRecord:
+def _floor_document(doc_id: str = "", metadata: bytes | None = None) -> DocumentRecord:
+    """A letter's row as node/unit/documents.py builds it for each send: keyword arguments,
+    every column the sender knows (state and times are record_outgoing's)."""
     return DocumentRecord(
-        id="",
+        id=doc_id,
         direction="out",
         sender_code="000.00.05.H53",
         doc_type="Công văn",
@@ -89,10 +90,13 @@ def _floor_document() -> DocumentRecord:
         issuer_code="000.00.05.H53",
         issuer_name="Văn phòng UBND tỉnh Tây Ninh",
         issued_on="2014-05-23",
-        metadata=os.urandom(300),
+        metadata=os.urandom(300) if metadata is None else metadata,
         number="2340",
+        number_year=None,
         notation="VP-TTTH",
-        state="sent",
+        urgency=0,
+        confidentiality=0,
+        due_on=None,
     )
 
 
@@ -111,7 +115,9 @@ def send_sql_floor_per_s(path: Path, count: int, round_no: int) -> float:
     start = time.perf_counter()
     for n in range(count):
         doc_id, at = next(ids), time.time_ns() // 1_000_000
-        row = _row_values(base, id=doc_id, wire_id=doc_id, created_at=at, updated_at=at)
+        row = _row_values(
+            base, id=doc_id, wire_id=doc_id, state="sent", created_at=at, updated_at=at
+        )
         conn.execute("BEGIN IMMEDIATE")
         conn.execute(_INSERT_ENVELOPED, (*row, envelope, sha256))
         conn.execute(
@@ -143,11 +149,11 @@ def send_sql_floor_per_s(path: Path, count: int, round_no: int) -> float:
 
 async def store_sends_per_s(store: Store, count: int, round_no: int) -> float:
     envelope = os.urandom(ENVELOPE_BYTES)
-    base = dataclasses.replace(_floor_document(), metadata=os.urandom(300))
+    metadata = os.urandom(300)
     ids = _ids(f"R{round_no}")
     start = time.perf_counter()
     for _ in range(count):
-        doc = dataclasses.replace(base, id=next(ids))
+        doc = _floor_document(next(ids), metadata)
         async with store.write() as tx:
             at = store.now()
             await record_outgoing(tx, doc, envelope, ["000.00.04.H53"], actor="clerk", at=at)

@@ -48,8 +48,13 @@ class AuditEntry:
     details: dict[str, Any]
 
 
+# The encoder json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+# would build on every call, built once (it holds no state between calls).
+_DETAILS_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def details_json(details: dict[str, Any]) -> str:
-    return json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return _DETAILS_ENCODER.encode(details)
 
 
 def entry_hash(

@@ -61,13 +61,19 @@ class DueItem:
     relayed: bool = False
 
 
+_QUEUE = (
+    "INSERT INTO outbox (envelope_id, recipient, state, attempts, next_attempt_at, updated_at)"
+    " VALUES (?, ?, ?, 0, ?, ?)"
+)
+_QUEUED = Delivery.QUEUED.value
+
+
 async def queue_envelope(tx: Tx, envelope_id: str, recipients: Sequence[str], *, at: int) -> None:
     """One row per recipient for a stored envelope being sent: QUEUED and due at once."""
-    await tx.executemany(
-        "INSERT INTO outbox (envelope_id, recipient, state, attempts, next_attempt_at,"
-        " updated_at) VALUES (?, ?, ?, 0, ?, ?)",
-        [(envelope_id, r, Delivery.QUEUED.value, at, at) for r in recipients],
-    )
+    if len(recipients) == 1:  # the commonest send: one statement, no list of rows
+        await tx.execute(_QUEUE, (envelope_id, recipients[0], _QUEUED, at, at))
+        return
+    await tx.executemany(_QUEUE, [(envelope_id, r, _QUEUED, at, at) for r in recipients])
 
 
 async def rows_for(conn: Queryable, envelope_id: str) -> list[OutboxRow]:
