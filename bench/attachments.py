@@ -1,6 +1,7 @@
 """A 1 GiB attachment A -> B directly and A -> C via the relay: MB/s and peak RSS per process.
 
-A runs in this process (as the clerk's page would send); B, C and the centre are
+A runs in this process (as the clerk's page would send, with `lienthong run`'s malloc
+settings, node/memtrace.py); B, C and the centre are
 `lienthong run` processes; C is configured unreachable, so A deposits at the
 relay and C pulls the blob from the centre. A figure runs from the call to
 `send_document` (which encrypts the file into A's blob store) to the recipient's
@@ -11,7 +12,9 @@ Baseline, same run: a bare aiohttp streaming PUT of the same file over the same
 mutual TLS (A's certificate to B's) into a server process that writes it to disk
 and fsyncs; and, recorded beside it, a raw copy of the file (read + write + fsync), and
 a bare GET of it over the same TLS sent by aiohttp's FileResponse and by the peer API's
-BlobResponse (the relay's blob download, before and after its 1 MiB reads).
+BlobResponse (the relay's blob download, before and after its 1 MiB reads); and a bare
+relay: a server process that writes a PUT body to disk with its SHA-256 while it streams
+the file to a second connection as it lands (RELAY_SERVER), with its CPU seconds.
 Each path runs twice, alternated in the same run: encrypting, then uploading (early uploads
 off: the way before), and uploading while encrypting (node/unit/early_upload.py; via the
 relay, the recipient streams the blob from the centre as it lands, node/arrivals.py).
@@ -36,6 +39,7 @@ import aiohttp
 from bench._bare import bare_server
 from bench._common import report, result
 from bench.fanout import provision
+from lienthong.node import memtrace
 from lienthong.node.runtime import Node
 from lienthong.node.unit import early_upload
 from lienthong.node.unit.documents import send_document
@@ -94,6 +98,64 @@ async def blob_response(request):
 app = web.Application()
 app.router.add_get('/file_response', file_response)
 app.router.add_get('/blob_response', blob_response)
+print('running', flush=True)
+web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print=None,
+            access_log=None)
+"""
+
+
+# A bare relay: what the centre's cut-through does, with nothing of ours. PUT /blob writes the
+# body to disk with its SHA-256 in a thread (as BlobStore does) while GET /blob streams the
+# file to a second client as it lands, 1 MiB at a time; the PUT answers the process's CPU
+# seconds over the transfer. Same TLS, same run, glibc's malloc as it comes.
+RELAY_SERVER = """
+import asyncio, hashlib, os, sys, time
+from pathlib import Path
+from aiohttp import web
+from lienthong.crypto.x509 import server_context
+ctx = server_context(*[Path(p) for p in sys.argv[3:6]])
+out = Path(sys.argv[2])
+landed = {'size': 0, 'length': None}
+changed = asyncio.Event()
+def cpu():
+    t = os.times()
+    return t.user + t.system
+async def put(request):
+    landed['length'] = int(request.headers['Upload-Length'])
+    start, digest = cpu(), hashlib.sha256()
+    with out.open('wb') as f:
+        def write(chunks):
+            for chunk in chunks:
+                f.write(chunk)
+                digest.update(chunk)
+            f.flush()
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            await asyncio.to_thread(write, [chunk])
+            landed['size'] += len(chunk)
+            changed.set()
+        os.fsync(f.fileno())
+    return web.Response(status=201, text=str(cpu() - start))
+async def get(request):
+    while landed['length'] is None:
+        await asyncio.sleep(0.01)
+    response = web.StreamResponse()
+    await response.prepare(request)
+    sent, length = 0, landed['length']
+    with out.open('rb') as f:
+        while sent < length:
+            ready = landed['size'] - sent
+            if ready >= min(1 << 20, length - sent):
+                chunk = await asyncio.to_thread(f.read, min(1 << 20, ready))
+                await response.write(chunk)
+                sent += len(chunk)
+                continue
+            changed.clear()
+            await changed.wait()
+    await response.write_eof()
+    return response
+app = web.Application(client_max_size=2**40)
+app.router.add_put('/blob', put)
+app.router.add_get('/blob', get)
 print('running', flush=True)
 web.run_app(app, host='127.0.0.1', port=int(sys.argv[1]), ssl_context=ctx, print=None,
             access_log=None)
@@ -172,6 +234,39 @@ async def bare_get_mb_s(fed: Federation, source: Path, size: int) -> dict[str, f
     return rates
 
 
+async def bare_relay_mb_s(
+    fed: Federation, source: Path, size: int, tmp: Path
+) -> tuple[float, float]:
+    """A bare relay (RELAY_SERVER) over A's and B's mutual TLS: `source` PUT to it while a
+    second connection GETs it as it lands. MB/s from the PUT's start to the GET's last
+    byte, and the relay process's CPU seconds."""
+    out = tmp / "bare_relay.bin"
+    timeout = aiohttp.ClientTimeout(total=None, sock_read=60, connect=5)
+    server = (fed.nodes[A].data_dir, fed.nodes[B].data_dir, RELAY_SERVER, str(out))
+
+    async def download(session: aiohttp.ClientSession, base: str) -> int:
+        got = 0
+        async with session.get(f"{base}/blob") as r:
+            assert r.status == 200, r.status
+            async for chunk in r.content.iter_chunked(256 * 1024):
+                got += len(chunk)
+        return got
+
+    try:
+        async with bare_server(*server, timeout=timeout) as (session, base):
+            start = time.perf_counter()
+            downloading = asyncio.ensure_future(download(session, base))
+            headers = {"Upload-Length": str(size)}
+            async with session.put(f"{base}/blob", data=_file_chunks(source), headers=headers) as r:
+                assert r.status == 201, r.status
+                relay_cpu = float(await r.text())
+            got = await downloading
+            assert got == size, got
+            return size / MB / (time.perf_counter() - start), relay_cpu
+    finally:
+        out.unlink(missing_ok=True)
+
+
 def reset_peak(pid: int) -> None:
     with open(f"/proc/{pid}/clear_refs", "w", encoding="ascii") as f:
         f.write("5")  # resets VmHWM to the current RSS
@@ -226,6 +321,7 @@ async def run(size: int) -> list[dict]:
             copy_rate = raw_copy_mb_s(source, tmp / "copy.bin")
             put_rate, put_client_cpu, put_server_cpu = await bare_put_mb_s(fed, source, size, tmp)
             get_rates = await bare_get_mb_s(fed, source, size)
+            relay_rate, relay_cpu = await bare_relay_mb_s(fed, source, size, tmp)
             pids = {
                 "A": os.getpid(),
                 "B": fed.nodes[B].process.pid,
@@ -306,6 +402,10 @@ async def run(size: int) -> list[dict]:
     out.append(
         result("raw_copy_MB_per_s", copy_rate, "MB/s", target="(recorded, baseline)", met=True)
     )
+    out.append(
+        result("bare_relay_MB_per_s", relay_rate, "MB/s", target="(recorded, baseline)", met=True)
+    )
+    out.append(result("bare_relay_cpu_s", relay_cpu, "s", target="(recorded)", met=True))
     for name, value in (("client", put_client_cpu), ("server", put_server_cpu)):
         out.append(result(f"bare_put_cpu_{name}_s", value, "s", target="(recorded)", met=True))
     return out
@@ -316,6 +416,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a 256 MiB attachment")
     args = parser.parse_args()
     size = 256 * MB if args.quick else 1024 * MB
+    memtrace.fix_mmap_threshold()  # A's malloc as in `lienthong run`, like B's, C's, the centre's
     results = asyncio.run(run(size))
     report("attachments", results)
 

@@ -1,12 +1,17 @@
-"""A running node's memory: glibc malloc's mmap threshold, and opt-in tracemalloc snapshots.
+"""A running node's memory: glibc's mmap threshold and heap trimming, tracemalloc snapshots.
 
 `lienthong run` first fixes glibc's mmap threshold (`fix_mmap_threshold`): by default
 glibc raises it to the size of every mapped block freed, up to 32 MiB, so that after the
-first large buffer (a page, an envelope, a query's rows) blocks of that size are carved
-from the heaps, where freeing them leaves holes between long-lived small blocks and the
-heaps' high-water mark creeps up under steady load. A fixed threshold keeps each block of
-128 KiB or more its own mapping, returned to the system when freed (bench/RESULTS.md,
-"load"). An operator's own GLIBC_TUNABLES or MALLOC_MMAP_THRESHOLD_ is left to rule.
+first large buffer blocks of that size are carved from the heaps, where freeing them leaves
+holes between long-lived small blocks and the heaps' high-water mark creeps up under steady
+load. The threshold is fixed at MMAP_THRESHOLD_BYTES (2 MiB), which stops its rise; and
+every TRIM_EVERY_SECONDS the node hands the heaps' free pages back to the system
+(`release_free_memory`, glibc's `malloc_trim`), so the holes that blocks below it leave
+cost no memory for long (bench/RESULTS.md, "load"). The threshold is not lower because a
+block at or above it costs an mmap, the kernel's zeroing of every page on first touch and
+an munmap each time: at 128 KiB every 256 KiB TLS read and 1 MiB chunk of a blob paid it,
+about a third of the centre's CPU on the relay path (bench/RESULTS.md, "attachments").
+An operator's own GLIBC_TUNABLES or MALLOC_MMAP_THRESHOLD_ is left to rule.
 
 With LIENTHONG_TRACEMALLOC=<frames> in its environment, `lienthong run` starts tracemalloc
 (keeping that many frames of each allocation's traceback) before it opens anything, and
@@ -50,9 +55,13 @@ SNAPSHOT_SUFFIX = ".pickle"
 
 # glibc's mallopt() parameter numbers (malloc.h).
 M_MMAP_THRESHOLD = -3
-# Blocks at least this large get their own mapping, returned to the system when freed:
-# glibc's initial threshold, kept from rising (a page or an envelope is 0.1-2 MiB).
-MMAP_THRESHOLD_BYTES = 128 * 1024
+# Blocks at least this large get their own mapping, returned to the system when freed; the
+# threshold does not rise. Above a blob's 1 MiB chunks and 256 KiB TLS reads, which come
+# from the heaps (release_free_memory returns the holes they leave).
+MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
+# How often a running node returns the heaps' free pages to the system: a trim of a unit's
+# heaps takes about a millisecond, in a thread.
+TRIM_EVERY_SECONDS = 30.0
 _OPERATOR_SETTINGS = ("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_")
 
 
@@ -69,6 +78,37 @@ def fix_mmap_threshold(environ: Mapping[str, str] | None = None) -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError, TypeError):  # not glibc, or Windows
+        return None
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return trim
+
+
+def trim_now() -> bool:
+    """Return every whole free page inside glibc's heaps to the system (malloc_trim(0));
+    True if some memory was released, False if none was or without glibc."""
+    trim = _malloc_trim()
+    return trim is not None and trim(0) == 1
+
+
+async def release_free_memory(stop: asyncio.Event, every: float = TRIM_EVERY_SECONDS) -> None:
+    """Until `stop` is set, trim glibc's heaps every `every` seconds, in a thread (ctypes
+    releases the GIL: the event loop goes on meanwhile). Nothing without glibc."""
+    if _malloc_trim() is None:
+        return
+    while True:
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        except TimeoutError:
+            pass
+        await asyncio.to_thread(trim_now)
 
 
 def frames_from(environ: Mapping[str, str]) -> int:

@@ -436,12 +436,13 @@ async def run(data_dir: Path) -> None:
     """Run the node in the foreground until a stop signal (node/platform.py: SIGTERM or
     Ctrl-C; on Windows Ctrl-C or Ctrl-Break)."""
     setup_from_environment()  # LIENTHONG_LOG_FORMAT, LIENTHONG_LOG_LEVEL (docs/OPERATIONS.md)
-    memtrace.fix_mmap_threshold()  # glibc: large blocks go back to the system when freed
+    memtrace.fix_mmap_threshold()  # glibc: blocks of 2 MiB and more are their own mappings
     memtrace.start_from_environment()  # LIENTHONG_TRACEMALLOC: opt-in, off by default
     node = await Node.open(data_dir)
     stop = asyncio.Event()
     restore_signals = platform.on_stop_signal(stop.set)  # Windows: Ctrl-C or Ctrl-Break
     remove_snapshots = memtrace.install(node.ctx.config.data_dir)  # SIGUSR2, when tracing
+    trimming = asyncio.create_task(memtrace.release_free_memory(stop))  # glibc's heaps' holes
     try:
         await node.start()
         print(
@@ -450,6 +451,8 @@ async def run(data_dir: Path) -> None:
         )
         await stop.wait()
     finally:
+        stop.set()
+        await trimming
         remove_snapshots()
         restore_signals()
         await node.close()

@@ -135,26 +135,51 @@ from lienthong.node import memtrace
 
 if sys.argv[1] == "fixed":
     assert memtrace.fix_mmap_threshold({})
-freed = bytearray(4 << 20)  # mapped (above 128 KiB), then freed: glibc's threshold rises
+size = memtrace.MMAP_THRESHOLD_BYTES
+freed = bytearray(4 * size)  # mapped (above the threshold), then freed: glibc's rises
 del freed
 before = memtrace.malloc_totals()["hblkhd"]
-kept = bytearray(2 << 20)
-print((memtrace.malloc_totals()["hblkhd"] - before) >= 2 << 20)
+kept = bytearray(size)
+print((memtrace.malloc_totals()["hblkhd"] - before) >= size)
+"""
+# Blocks below the threshold, then one more that stays (the heap's top), then the first ones
+# freed: their pages stay in the heap (RSS) until a trim returns them.
+TRIM_PROBE = """
+import sys
+from lienthong.node import memtrace
+
+def rss_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+assert memtrace.fix_mmap_threshold({})
+blocks = [bytearray(b"x" * (512 << 10)) for _ in range(200)]  # 100 MiB from the heap
+pin = bytearray(b"p" * (512 << 10))  # after them: the heap cannot shrink past it
+del blocks
+held = rss_kib()
+trimmed = memtrace.trim_now()
+print(trimmed, held - rss_kib())
 """
 glibc = pytest.mark.skipif(memtrace.malloc_totals() is None, reason="not glibc")
 
 
-def mapped_after_a_large_free(mode: str) -> bool:
-    """In a fresh Python: is a 2 MiB block its own mapping after a 4 MiB one was freed?"""
+def probe(script: str, *args: str) -> str:
+    """The output of `script` run in a fresh Python, glibc's own malloc settings unset."""
     env = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES" and "MALLOC_" not in k}
     out = subprocess.run(
-        [sys.executable, "-c", GROWTH_PROBE, mode],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         env=env,
         check=True,
     )
-    return out.stdout.strip() == "True"
+    return out.stdout.strip()
+
+
+def mapped_after_a_large_free(mode: str) -> bool:
+    """In a fresh Python: is a block of the threshold's size its own mapping after one four
+    times larger was freed?"""
+    return probe(GROWTH_PROBE, mode) == "True"
 
 
 @glibc
@@ -164,6 +189,25 @@ def test_a_fixed_threshold_keeps_large_blocks_out_of_the_heap():
     with `fix_mmap_threshold` the block is its own mapping again, returned when freed."""
     assert mapped_after_a_large_free("default") is False
     assert mapped_after_a_large_free("fixed") is True
+
+
+@glibc
+def test_a_trim_returns_the_holes_freed_blocks_leave_in_the_heap():
+    """Blocks below the threshold come from the heap; freed between live small blocks they
+    stay in the process's memory until `trim_now` (malloc_trim) hands their pages back."""
+    trimmed, released_kib = probe(TRIM_PROBE).split()
+    assert trimmed == "True"
+    assert int(released_kib) >= 80 * 1024  # of the 100 MiB freed
+
+
+async def test_release_free_memory_stops_when_asked():
+    """The node's trimming loop trims on its period and returns as soon as `stop` is set."""
+    stop = asyncio.Event()
+    loop = asyncio.create_task(memtrace.release_free_memory(stop, every=0.01))
+    await asyncio.sleep(0.05)  # a few periods: trims ran (in a thread) and the loop goes on
+    assert not loop.done()
+    stop.set()
+    await asyncio.wait_for(loop, BOUND)
 
 
 def test_the_operators_own_setting_is_left_alone():
