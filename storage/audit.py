@@ -2,12 +2,16 @@
 
 Entry hash (entry `seq` = 1, 2, 3, ... with no gap):
 
-    details_json = json.dumps(details, sort_keys=True, ensure_ascii=False,
-                              separators=(",", ":"))
+    details_json = msgspec.json.encode(details, order="sorted")  # as UTF-8 text
     hash[seq] = SHA-256( prev_hash || msgpack.packb([seq, at, actor, action,
                                                      subject, details_json]) )
     prev_hash  = hash[seq - 1], or 32 zero bytes for seq 1
 
+`details_json` is compact JSON, object keys sorted, non-ASCII characters as themselves: for
+strings, integers, lists and nested objects it is what Python's
+`json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))` writes
+(floats may differ in form, 1e16 against 1e+16). The hash covers the text as stored, and
+verifying reads it back as stored, so no chain depends on re-encoding the details.
 `||` is byte concatenation; `msgpack.packb` uses the msgpack-python defaults
 (use_bin_type=True): `seq` and `at` (Unix milliseconds) pack as msgpack integers,
 the other four as msgpack str (UTF-8). Each row stores its `prev_hash` and `hash`,
@@ -22,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgpack
+import msgspec
 
 from lienthong.storage.db import Queryable, Tx
 
@@ -48,13 +53,8 @@ class AuditEntry:
     details: dict[str, Any]
 
 
-# The encoder json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-# would build on every call, built once (it holds no state between calls).
-_DETAILS_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
 def details_json(details: dict[str, Any]) -> str:
-    return _DETAILS_ENCODER.encode(details)
+    return msgspec.json.encode(details, order="sorted").decode()
 
 
 def entry_hash(

@@ -1,10 +1,13 @@
 """The audit log: the hash chain, its verification and its append-only triggers."""
 
 import hashlib
+import json
 import sqlite3
 
 import msgpack
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lienthong.storage import audit
 from lienthong.storage.db import Store
@@ -37,6 +40,22 @@ async def test_first_entry_hash_follows_the_documented_formula(store: Store) -> 
     assert row[0] == details
     assert row[1] == bytes(32)
     assert row[2] == expected.digest()
+
+
+# What entries' details hold: text (any Unicode, control characters too), integers, booleans,
+# None, and lists and objects of them.
+_DETAILS = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), _DETAILS, max_size=6))
+def test_details_text_is_the_documented_json(details: dict) -> None:
+    """details_json writes what json.dumps(sort_keys, ensure_ascii=False, compact) writes."""
+    expected = json.dumps(details, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert audit.details_json(details) == expected
 
 
 async def test_chain_verifies(store: Store) -> None:
