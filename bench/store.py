@@ -48,7 +48,7 @@ from lienthong.storage.documents import (
 
 ENVELOPE_BYTES = 2048
 CHUNK = 1024 * 1024
-ROUNDS = 3  # alternate baseline and store; keep each one's best round
+ROUNDS = 5  # alternate baseline and store; keep each one's best round
 PAGE_SENDS = 40  # sends counted page by page: fewer WAL pages than one autocheckpoint (1000)
 WAL_HEADER = 32  # bytes before the first frame of a WAL file
 FRAME_HEADER = 24  # bytes before each frame's page image
