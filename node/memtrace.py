@@ -7,8 +7,7 @@ holes between long-lived small blocks and the heaps' high-water mark creeps up u
 load. The threshold is fixed at MMAP_THRESHOLD_BYTES (2 MiB), which stops its rise; and
 every TRIM_EVERY_SECONDS the node hands the heaps' free pages back to the system
 (`release_free_memory`, glibc's `malloc_trim`), so the holes that blocks below it leave
-cost no memory for long (bench/RESULTS.md, "load"); between trims a heap keeps up to
-TRIM_THRESHOLD_BYTES free at its top for reuse. The threshold is not lower because a
+cost no memory for long (bench/RESULTS.md, "load"). The threshold is not lower because a
 block at or above it costs an mmap, the kernel's zeroing of every page on first touch and
 an munmap each time: at 128 KiB every 256 KiB TLS read and 1 MiB chunk of a blob paid it,
 about a third of the centre's CPU on the relay path (bench/RESULTS.md, "attachments").
@@ -55,40 +54,29 @@ SNAPSHOT_SUFFIX = ".pickle"
 
 
 # glibc's mallopt() parameter numbers (malloc.h).
-M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 # Blocks at least this large get their own mapping, returned to the system when freed; the
 # threshold does not rise. Above a blob's 1 MiB chunks and 256 KiB TLS reads, which come
 # from the heaps (release_free_memory returns the holes they leave).
 MMAP_THRESHOLD_BYTES = 2 * 1024 * 1024
-# Free memory at the top of a heap kept for reuse instead of returned at once (glibc's 128 KiB
-# once the mmap threshold is fixed): a blob's buffers, freed and made again each MiB, were
-# returned and faulted back in page by page, a tenth of a transfer's CPU at each end.
-# release_free_memory returns it within TRIM_EVERY_SECONDS.
-TRIM_THRESHOLD_BYTES = 16 * 1024 * 1024
 # How often a running node returns the heaps' free pages to the system: a trim of a unit's
 # heaps takes about a millisecond, in a thread.
 TRIM_EVERY_SECONDS = 30.0
 _OPERATOR_SETTINGS = ("glibc.malloc.mmap_threshold", "MALLOC_MMAP_THRESHOLD_")
-_OPERATOR_TRIM_SETTINGS = ("glibc.malloc.trim_threshold", "MALLOC_TRIM_THRESHOLD_")
 
 
 def fix_mmap_threshold(environ: Mapping[str, str] | None = None) -> bool:
-    """Fix glibc's mmap threshold at MMAP_THRESHOLD_BYTES (which stops its rise) and its trim
-    threshold at TRIM_THRESHOLD_BYTES; True when the mmap threshold was set, False without
-    glibc or where the operator's environment sets it already. Each is left alone where
-    the operator's environment sets it."""
+    """Fix glibc's mmap threshold at MMAP_THRESHOLD_BYTES (which stops its rise); True when
+    set, False without glibc or where the operator's environment sets it already."""
     env = os.environ if environ is None else environ
     chosen = env.get("GLIBC_TUNABLES", "") + "," + ",".join(env)
+    if any(name in chosen for name in _OPERATOR_SETTINGS):
+        return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError, TypeError):  # not glibc, or Windows
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    if not any(name in chosen for name in _OPERATOR_TRIM_SETTINGS):
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
-    if any(name in chosen for name in _OPERATOR_SETTINGS):
-        return False
     return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
 
 

@@ -191,34 +191,6 @@ def test_a_fixed_threshold_keeps_large_blocks_out_of_the_heap():
     assert mapped_after_a_large_free("fixed") is True
 
 
-# Blocks below the mmap threshold freed at the heap's top: glibc returns them at once by default
-# (its trim threshold, 128 KiB once the mmap threshold is fixed); the node's setting keeps up to
-# TRIM_THRESHOLD_BYTES there for the next ones, until a trim.
-TOP_PROBE = """
-import sys
-from lienthong.node import memtrace
-
-assert memtrace.fix_mmap_threshold({} if sys.argv[1] == "node" else {"MALLOC_TRIM_THRESHOLD_": ""})
-before = memtrace.malloc_totals()["arena"]
-blocks = [bytearray(1 << 20) for _ in range(8)]  # 8 MiB at the top of the heap
-del blocks
-kept = memtrace.malloc_totals()["arena"] - before
-memtrace.trim_now()
-print(kept, memtrace.malloc_totals()["arena"] - before)
-"""
-
-
-@glibc
-def test_the_heap_keeps_freed_blocks_at_its_top_until_a_trim():
-    """With the node's setting 8 MiB freed at the heap's top stay for reuse, and a trim returns
-    them; with glibc's own trim threshold they are returned at once."""
-    kept, after_trim = (int(n) for n in probe(TOP_PROBE, "node").split())
-    assert kept >= 7 << 20  # of the 8 MiB (the heap may have had a little room already)
-    assert after_trim < 1 << 20
-    kept, _ = (int(n) for n in probe(TOP_PROBE, "glibc").split())
-    assert kept < 1 << 20
-
-
 @glibc
 def test_a_trim_returns_the_holes_freed_blocks_leave_in_the_heap():
     """Blocks below the threshold come from the heap; freed between live small blocks they
