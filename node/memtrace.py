@@ -38,6 +38,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from lienthong.node.config import ConfigError
 from lienthong.protocol.text import is_decimal
@@ -72,35 +73,33 @@ def fix_mmap_threshold(environ: Mapping[str, str] | None = None) -> bool:
     chosen = env.get("GLIBC_TUNABLES", "") + "," + ",".join(env)
     if any(name in chosen for name in _OPERATOR_SETTINGS):
         return False
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError, TypeError):  # not glibc, or Windows
-        return False
-    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    mallopt = _glibc("mallopt", ctypes.c_int, ctypes.c_int, ctypes.c_int)
+    return mallopt is not None and mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
+def _glibc(name: str, restype: Any, *argtypes: Any) -> Any:
+    """The C library's function `name`, typed; None where the C library has none (not glibc,
+    a glibc older than the function, Windows)."""
     try:
-        trim = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError, TypeError):  # not glibc, or Windows
+        function = getattr(ctypes.CDLL(None), name)
+    except (OSError, AttributeError, TypeError):
         return None
-    trim.argtypes = (ctypes.c_size_t,)
-    trim.restype = ctypes.c_int
-    return trim
+    function.restype = restype
+    function.argtypes = argtypes
+    return function
 
 
 def trim_now() -> bool:
     """Return every whole free page inside glibc's heaps to the system (malloc_trim(0));
     True if some memory was released, False if none was or without glibc."""
-    trim = _malloc_trim()
+    trim = _glibc("malloc_trim", ctypes.c_int, ctypes.c_size_t)
     return trim is not None and trim(0) == 1
 
 
 async def release_free_memory(stop: asyncio.Event, every: float = TRIM_EVERY_SECONDS) -> None:
     """Until `stop` is set, trim glibc's heaps every `every` seconds, in a thread (ctypes
     releases the GIL: the event loop goes on meanwhile). Nothing without glibc."""
-    if _malloc_trim() is None:
+    if _glibc("malloc_trim", ctypes.c_int, ctypes.c_size_t) is None:
         return
     while True:
         try:
@@ -149,11 +148,9 @@ class _Mallinfo2(ctypes.Structure):
 
 def malloc_totals() -> dict[str, int] | None:
     """glibc's mallinfo2() over all arenas (bytes), or None where the C library has none."""
-    try:
-        function = ctypes.CDLL(None).mallinfo2
-    except (OSError, AttributeError, TypeError):  # not glibc >= 2.33, or Windows
+    function = _glibc("mallinfo2", _Mallinfo2)  # glibc 2.33 and later
+    if function is None:
         return None
-    function.restype = _Mallinfo2
     info = function()
     return {name: int(getattr(info, name)) for name in _MALLINFO2_FIELDS}
 
